@@ -50,7 +50,7 @@ type Contract struct {
 	Sensitive []string `json:"sensitive,omitempty"`
 	// UniqueKey is a set of columns whose combined value must not repeat.
 	UniqueKey []string  `json:"uniqueKey,omitempty"`
-	Rows      RowBounds `json:"rows,omitempty"`
+	Rows      RowBounds `json:"rows,omitzero"`
 }
 
 // Dialect describes how the CSV bytes are written.

@@ -1,0 +1,69 @@
+# The platform's build. `make test` is what CI runs (.ci/run), `make demo` is the
+# first thing a new user tries.
+GO          ?= go
+FUNCTIONS   := $(notdir $(wildcard functions/*))
+DIST        := dist
+BIN         := bin
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+FUZZTIME    ?= 20s
+# Lambda runs the functions on Graviton: linux/arm64, no cgo, no RPC shim.
+LAMBDA_ENV  := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+
+.PHONY: all build functions cli test test-short demo up bench bench-go lint fmt fuzz clean
+
+all: build
+
+build: functions cli
+
+functions:
+	@for f in $(FUNCTIONS); do \
+	  echo "build $(DIST)/functions/$$f/bootstrap (linux/arm64)"; \
+	  $(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(DIST)/functions/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+
+cli:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/mlops ./cmd/mlops
+
+# The whole suite: unit, integration (embedded S3 through the real SDK and the aws
+# CLI, real bootstrap binaries under a Runtime API server), reliability tests, and
+# the fuzz targets' seed corpora.
+test:
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+demo: cli
+	bash scripts/demo.sh
+
+up: cli
+	$(BIN)/mlops up --dir .mlops
+
+# Side-by-side benchmarks (this project vs its peer, one run, ratio printed).
+# BENCH_SIZES=1GB,4GB by default; BENCH_DIR holds the generated inputs.
+BENCH_SIZES ?= 1GB,4GB
+BENCH_DIR   ?= /tmp/mlops-bench
+bench: bench-go
+	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Run every fuzz target for FUZZTIME; new crashers land in testdata/fuzz/ to keep.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(DIST) $(BIN)

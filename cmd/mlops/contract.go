@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+func newContractCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "contract",
+		Short: "Propose, store and show dataset contracts",
+		Example: `  mlops contract infer data.csv --dataset credit > credit.odcs.yaml
+  mlops contract apply credit.odcs.yaml --dataset credit
+  mlops contract show credit`,
+	}
+	cmd.AddCommand(newContractInferCmd(g), newContractApplyCmd(g), newContractShowCmd(g))
+	return cmd
+}
+
+func newContractInferCmd(g *globals) *cobra.Command {
+	var dataset string
+	cmd := &cobra.Command{
+		Use:   "infer FILE [--dataset NAME]",
+		Short: "Print a proposed contract (ODCS YAML) for a CSV file, for a person to edit",
+		Long: `infer reads the whole file and proposes column types, null-rate limits, observed
+ranges and category sets. The YAML carries what it observed as comments; review it
+before you apply it.`,
+		Example: `  mlops contract infer examples/credit/credit_data.csv --dataset credit > credit.odcs.yaml`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return &exitError{code: exitProblem, err: fmt.Errorf("infer: %w", err)}
+			}
+			defer f.Close()
+			if dataset == "" {
+				dataset = "dataset"
+			}
+			if !ingest.ValidDataset(dataset) {
+				return usageErr("--dataset %q: use lower-case letters, digits, - and _", dataset)
+			}
+			inf, err := contract.Infer(f, dataset, contract.InferOptions{})
+			if err != nil {
+				return &exitError{code: exitFailed, err: fmt.Errorf("infer %s: %w", args[0], err)}
+			}
+			_, err = cmd.OutOrStdout().Write(inf.YAML())
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dataset, "dataset", "", "dataset name to put in the contract")
+	return cmd
+}
+
+func newContractApplyCmd(g *globals) *cobra.Command {
+	var dataset string
+	cmd := &cobra.Command{
+		Use:   "apply FILE --dataset NAME",
+		Short: "Store a contract in the platform and make it the dataset's current one",
+		Long: `apply checks the contract, stores its canonical JSON under its hash, and moves the
+dataset's current-contract pointer to it. Applying the same contract again (even
+with other comments or formatting) changes nothing.`,
+		Example: `  mlops contract apply examples/credit/credit.odcs.yaml --dataset credit`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			c, err := readContract(args[0])
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if dataset == "" {
+				dataset = c.Dataset
+			}
+			if dataset != c.Dataset {
+				return usageErr("--dataset %q does not match the contract's dataset %q", dataset, c.Dataset)
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			hash, changed, err := applyContract(cmd, cl, c)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"dataset": dataset, "hash": hash, "changed": changed})
+			}
+			state := "unchanged"
+			if changed {
+				state = "now current"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "contract %s for dataset %s: %s\n", hash, dataset, state)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataset, "dataset", "", "dataset name (must match the contract)")
+	return cmd
+}
+
+// applyContract stores the canonical JSON create-once, then moves the pointer by CAS.
+func applyContract(cmd *cobra.Command, cl *client, c *contract.Contract) (string, bool, error) {
+	ctx := cmd.Context()
+	bucket := cl.ep.Buckets.Platform
+	hash := c.Hash()
+	key := ingest.ContractKey(c.Dataset, hash)
+	if _, err := cl.store.Create(ctx, bucket, key, c.Canonical(), store.PutOptions{ContentType: "application/json"}); err != nil &&
+		!errors.Is(err, store.ErrPrecondition) {
+		return "", false, fmt.Errorf("store contract: %w", err)
+	}
+	ptr, _ := json.Marshal(ingest.ContractPointer{Hash: hash, Key: key, At: time.Now().UTC()})
+	for attempt := 0; attempt < 20; attempt++ {
+		b, info, err := cl.store.ReadAll(ctx, bucket, ingest.ContractPointerKey(c.Dataset))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			_, err = cl.store.Create(ctx, bucket, ingest.ContractPointerKey(c.Dataset), ptr, store.PutOptions{ContentType: "application/json"})
+		case err != nil:
+			return "", false, fmt.Errorf("read contract pointer: %w", err)
+		default:
+			var cur ingest.ContractPointer
+			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
+				return hash, false, nil
+			}
+			_, err = cl.store.Swap(ctx, bucket, ingest.ContractPointerKey(c.Dataset), info.ETag, ptr, store.PutOptions{ContentType: "application/json"})
+		}
+		if err == nil {
+			return hash, true, nil
+		}
+		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return "", false, fmt.Errorf("move contract pointer: %w", err)
+		}
+	}
+	return "", false, errors.New("move contract pointer: too much contention, try again")
+}
+
+func newContractShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "show DATASET",
+		Short:   "Print a dataset's current contract as ODCS YAML (or its canonical JSON with -o json)",
+		Example: `  mlops contract show credit`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			b, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Platform, ingest.ContractPointerKey(args[0]))
+			if errors.Is(err, store.ErrNotFound) {
+				return &exitError{code: exitFailed, err: fmt.Errorf("dataset %q has no contract", args[0])}
+			} else if err != nil {
+				return err
+			}
+			var ptr ingest.ContractPointer
+			if err := json.Unmarshal(b, &ptr); err != nil {
+				return fmt.Errorf("contract pointer: %w", err)
+			}
+			canon, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Platform, ingest.ContractKey(args[0], ptr.Hash))
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				_, err = cmd.OutOrStdout().Write(append(canon, '\n'))
+				return err
+			}
+			c, err := contract.ParseCanonical(canon)
+			if err != nil {
+				return err
+			}
+			y, err := c.MarshalODCS()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# contract %s (current since %s)\n", ptr.Hash, ptr.At.Format(time.RFC3339))
+			_, err = cmd.OutOrStdout().Write(y)
+			return err
+		},
+	}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+func newDatasetsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "datasets",
+		Short: "List datasets and show their versions",
+		Example: `  mlops datasets list
+  mlops datasets show credit
+  mlops datasets show credit@3f9a0c1d2e4b5a6978e0d1c2`,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:     "list",
+		Short:   "List datasets with their latest version",
+		Example: `  mlops datasets list -o json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			return listDatasets(cmd, g, cl)
+		},
+	}, &cobra.Command{
+		Use:   "show NAME[@VERSION]",
+		Short: "Show a dataset's versions, or one version's manifest and column profile",
+		Example: `  mlops datasets show credit
+  mlops datasets show credit@latest -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			name, version, _ := strings.Cut(args[0], "@")
+			if !ingest.ValidDataset(name) {
+				return usageErr("%q is not a dataset name", name)
+			}
+			if version == "" {
+				return showVersions(cmd, g, cl, name)
+			}
+			return showVersion(cmd, g, cl, name, version)
+		},
+	})
+	return cmd
+}
+
+type datasetRow struct {
+	Name    string    `json:"name"`
+	Latest  string    `json:"latestVersion,omitempty"`
+	Rows    int64     `json:"rows,omitempty"`
+	Mode    string    `json:"mode,omitempty"`
+	Created time.Time `json:"createdAt,omitzero"`
+}
+
+func listDatasets(cmd *cobra.Command, g *globals, cl *client) error {
+	ctx := cmd.Context()
+	dirs, err := cl.store.ListDirs(ctx, cl.ep.Buckets.Platform, "datasets/")
+	if err != nil {
+		return fmt.Errorf("list datasets: %w", err)
+	}
+	var rows []datasetRow
+	for _, d := range dirs {
+		name := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"), "/")
+		row := datasetRow{Name: name}
+		if m, err := latestManifest(cmd, cl, name); err == nil {
+			row.Latest, row.Rows, row.Mode, row.Created = m.VersionID, m.Rows, m.Mode, m.CreatedAt
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	if g.output == "json" {
+		return printJSON(cmd.OutOrStdout(), rows)
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATASET\tLATEST VERSION\tROWS\tMODE\tCREATED")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Name, orDash(r.Latest), r.Rows, orDash(r.Mode), when(r.Created))
+	}
+	return tw.Flush()
+}
+
+func latestManifest(cmd *cobra.Command, cl *client, name string) (*ingest.Manifest, error) {
+	b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.LatestKey(name))
+	if err != nil {
+		return nil, err
+	}
+	var l ingest.Latest
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("latest pointer of %s: %w", name, err)
+	}
+	return readManifest(cmd, cl, name, l.VersionID)
+}
+
+func readManifest(cmd *cobra.Command, cl *client, name, id string) (*ingest.Manifest, error) {
+	b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.ManifestKey(name, id))
+	if err != nil {
+		return nil, fmt.Errorf("read %s@%s: %w", name, id, err)
+	}
+	var m ingest.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest of %s@%s: %w", name, id, err)
+	}
+	return &m, nil
+}
+
+func showVersions(cmd *cobra.Command, g *globals, cl *client, name string) error {
+	ctx := cmd.Context()
+	dirs, err := cl.store.ListDirs(ctx, cl.ep.Buckets.Platform, "datasets/"+name+"/versions/")
+	if err != nil {
+		return fmt.Errorf("list versions of %s: %w", name, err)
+	}
+	var ms []*ingest.Manifest
+	for _, d := range dirs {
+		id := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"+name+"/versions/"), "/")
+		m, err := readManifest(cmd, cl, name, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // being written right now: not a version yet
+		}
+		if err != nil {
+			return err
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) == 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("dataset %q has no versions", name)}
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].CreatedAt.Before(ms[j].CreatedAt) })
+	latest := ""
+	if m, err := latestManifest(cmd, cl, name); err == nil {
+		latest = m.VersionID
+	}
+	if g.output == "json" {
+		return printJSON(cmd.OutOrStdout(), map[string]any{"dataset": name, "latest": latest, "versions": ms})
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tROWS\tPARTITIONS\tCONTRACT\tCREATED\t")
+	for _, m := range ms {
+		mark := ""
+		if m.VersionID == latest {
+			mark = "latest"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", m.VersionID, m.Rows, len(m.Partitions), short(m.ContractHash), when(m.CreatedAt), mark)
+	}
+	return tw.Flush()
+}
+
+func showVersion(cmd *cobra.Command, g *globals, cl *client, name, id string) error {
+	var m *ingest.Manifest
+	var err error
+	if id == "latest" {
+		m, err = latestManifest(cmd, cl, name)
+	} else {
+		m, err = readManifest(cmd, cl, name, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return &exitError{code: exitFailed, err: fmt.Errorf("no version %s@%s", name, id)}
+	}
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if g.output == "json" {
+		return printJSON(out, m)
+	}
+	fmt.Fprintf(out, "dataset:   %s\nversion:   %s\nmode:      %s\nrows:      %d\nbytes:     %d\ncontract:  %s\ncreated:   %s\nmanifest:  s3://%s/%s\nprofile:   s3://%s/%s\n",
+		m.Dataset, m.VersionID, m.Mode, m.Rows, m.Bytes, m.ContractHash, when(m.CreatedAt),
+		cl.ep.Buckets.Platform, ingest.ManifestKey(m.Dataset, m.VersionID), cl.ep.Buckets.Platform, m.ProfileKey)
+	fmt.Fprintln(out, "partitions:")
+	for _, p := range m.Partitions {
+		fmt.Fprintf(out, "  %s  %d rows  from s3://%s/%s (by %s, %s)\n", short(p.PayloadSHA256), p.Rows, p.SourceBucket, p.SourceKey,
+			orDash(p.Requester), when(p.UploadedAt))
+	}
+	fmt.Fprintln(out, "columns:")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tTYPE\tCOUNT\tNULLS\tMIN\tMAX\tMEAN\tDISTINCT")
+	for _, c := range m.Columns {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s\t%s\t~%d\n", c.Name, c.Type, c.Count, c.Nulls, num(c.Min), num(c.Max), num(c.Mean), c.Distinct)
+	}
+	return tw.Flush()
+}
+
+func num(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", *f)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

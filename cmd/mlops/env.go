@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newEnvCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "env",
+		Short: "Print shell exports that point S3 clients (the aws CLI, SDKs) at the local platform",
+		Example: `  eval "$(mlops env)"
+  aws --endpoint-url "$MLOPS_S3_URL" s3 cp credit.csv "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ep, err := g.readEndpoint()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_ENDPOINT_URL_S3=%s\nexport MLOPS_S3_URL=%s\nexport MLOPS_UPLOADS_BUCKET=%s\nexport MLOPS_PLATFORM_BUCKET=%s\n",
+				shellQuote(ep.S3.AccessKeyID), shellQuote(ep.S3.SecretAccessKey), shellQuote(ep.S3.Region), shellQuote(ep.S3.URL),
+				shellQuote(ep.S3.URL), shellQuote(ep.Buckets.Uploads), shellQuote(ep.Buckets.Platform))
+			return nil
+		},
+	}
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	out := "'"
+	for _, r := range s {
+		if r == '\'' {
+			out += `'\''`
+			continue
+		}
+		out += string(r)
+	}
+	return out + "'"
+}

@@ -1,0 +1,107 @@
+// Command mlops is the platform's command line: it runs the local platform (`mlops
+// up`) and talks to a running one (local or, later, AWS) through S3 and the API like
+// any other client, never through the state directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries the process exit status a command wants.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Exit codes shared by every command.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the command ran and the answer is "no" (invalid, rejected)
+	exitUsage   = 2 // bad flags or arguments
+	exitProblem = 3 // something went wrong (I/O, platform not reachable)
+)
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	root := newRoot()
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	code := exitProblem
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else if isUsage(err) {
+		code = exitUsage
+	}
+	if err.Error() != "" {
+		fmt.Fprintln(os.Stderr, "mlops:", err)
+	}
+	os.Exit(code)
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	dir          string
+	endpointFile string
+	output       string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "mlops",
+		Short: "A serverless MLOps platform: datasets, training, promotion, serving, drift and reports",
+		Long: `mlops runs the platform locally (mlops up) and talks to a running platform.
+
+Commands find the platform through its endpoint file: --endpoint-file, else
+--dir/endpoint.json, else $MLOPS_DIR/endpoint.json, else .mlops/endpoint.json.`,
+		Example: `  mlops up --dir .mlops &
+  mlops contract apply examples/credit/credit.odcs.yaml --dataset credit
+  mlops upload examples/credit/credit_data.csv --dataset credit --wait
+  mlops datasets show credit`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.dir, "dir", "", "platform state directory (default $MLOPS_DIR or .mlops)")
+	root.PersistentFlags().StringVar(&g.endpointFile, "endpoint-file", "", "endpoint file written by `mlops up` (wins over --dir)")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
+	root.AddCommand(newUpCmd(g), newValidateCmd(g), newContractCmd(g), newUploadCmd(g), newDatasetsCmd(g), newEnvCmd(g))
+	return root
+}
+
+func isUsage(err error) bool {
+	// cobra reports unknown commands and wrong argument counts as plain errors.
+	msg := err.Error()
+	for _, s := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "required flag"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *globals) checkOutput() error {
+	if g.output != "text" && g.output != "json" {
+		return usageErr("--output must be text or json, not %q", g.output)
+	}
+	return nil
+}

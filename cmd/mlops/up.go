@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/local"
+)
+
+func newUpCmd(g *globals) *cobra.Command {
+	var (
+		s3Addr         string
+		reconcileEvery time.Duration
+		maxUpload      int64
+		logJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the whole platform locally, in this process, until interrupted",
+		Long: `up starts the embedded platform: an S3-compatible endpoint on 127.0.0.1 over
+a directory (data survives restarts), the event bus that routes uploads to ingest,
+and the reconcile timer. It writes <dir>/endpoint.json (endpoint and credentials)
+for every other command, and removes it on exit.
+
+Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
+		Example: `  mlops up --dir .mlops
+  mlops up --dir /tmp/p --s3-addr 127.0.0.1:9100
+  # then, in another shell, with the printed credentials exported:
+  aws --endpoint-url http://127.0.0.1:9000 s3 cp credit.csv s3://mlops-uploads/incoming/credit/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+			if logJSON {
+				h = slog.NewJSONHandler(os.Stderr, nil)
+			}
+			log := slog.New(h)
+			dir := g.stateDir()
+			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery,
+				MaxUploadBytes: maxUpload, Logger: log})
+			if err != nil {
+				return err
+			}
+			ep := p.Endpoint
+			fmt.Fprintf(cmd.OutOrStdout(), `mlops platform is up (state in %s)
+  S3 endpoint:  %s  (region %s)
+  access key:   %s
+  secret key:   %s
+  buckets:      uploads=%s platform=%s monitoring=%s site=%s
+  endpoint file: %s
+
+  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s
+  aws --endpoint-url %s s3 cp FILE s3://%s/incoming/<dataset>/
+
+Press Ctrl-C to stop.
+`, dir, ep.S3.URL, ep.S3.Region, ep.S3.AccessKeyID, ep.S3.SecretAccessKey,
+				ep.Buckets.Uploads, ep.Buckets.Platform, ep.Buckets.Monitoring, ep.Buckets.Site, g.endpointPath(),
+				ep.S3.AccessKeyID, ep.S3.SecretAccessKey, ep.S3.Region, ep.S3.URL, ep.Buckets.Uploads)
+			<-cmd.Context().Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "stopping…")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return p.Close(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&s3Addr, "s3-addr", "127.0.0.1:9000", "address of the S3 endpoint (host:port)")
+	cmd.Flags().DurationVar(&reconcileEvery, "reconcile-every", time.Minute, "period of the reconcile sweep (negative disables)")
+	cmd.Flags().Int64Var(&maxUpload, "max-upload-bytes", 0, "largest upload ingest takes (0 = no limit)")
+	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON")
+	return cmd
+}

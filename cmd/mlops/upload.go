@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+func newUploadCmd(g *globals) *cobra.Command {
+	var (
+		dataset string
+		wait    bool
+		timeout time.Duration
+		name    string
+		quiet   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "upload FILE --dataset NAME [--wait]",
+		Short: "Upload a file to incoming/<dataset>/, with a progress bar",
+		Long: `upload puts FILE at s3://<uploads>/incoming/<dataset>/<name>, which triggers
+ingest exactly as any S3 client's upload would. With --wait it waits for the
+decision and prints the new version, or the rejection report.
+
+Exit status with --wait: 0 accepted, 1 rejected, 3 timed out or failed.`,
+		Example: `  mlops upload examples/credit/credit_data.csv --dataset credit --wait
+  mlops upload big.csv.gz --dataset credit --name 2026-11.csv.gz`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			if !ingest.ValidDataset(dataset) {
+				return usageErr("--dataset %q: use lower-case letters, digits, - and _ (at most 63)", dataset)
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return &exitError{code: exitProblem, err: fmt.Errorf("upload: %w", err)}
+			}
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil {
+				return fmt.Errorf("upload: %w", err)
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = filepath.Base(args[0])
+			}
+			key := ingest.IncomingPrefix + dataset + "/" + name
+			var r io.Reader = f
+			if !quiet && g.output == "text" {
+				bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+					progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("uploading "+name),
+					progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
+				r = io.TeeReader(f, bar)
+			}
+			// The decision is recorded per contract: note which one is current now.
+			chash, err := currentContractHash(cmd, cl, dataset)
+			if err != nil {
+				return err
+			}
+			started := time.Now()
+			info, err := cl.store.Upload(cmd.Context(), cl.ep.Buckets.Uploads, key, r, store.PutOptions{})
+			if err != nil {
+				return fmt.Errorf("upload %s: %w", args[0], err)
+			}
+			out := cmd.OutOrStdout()
+			if !wait {
+				if g.output == "json" {
+					return printJSON(out, map[string]any{"bucket": info.Bucket, "key": key, "etag": info.ETag, "size": st.Size()})
+				}
+				fmt.Fprintf(out, "uploaded s3://%s/%s (%d bytes, etag %s)\n", cl.ep.Buckets.Uploads, key, st.Size(), info.ETag)
+				return nil
+			}
+			uid := ingest.UploadID(cl.ep.Buckets.Uploads, key, info.ETag, info.VersionID)
+			rc, err := waitReceipt(cmd, cl, dataset, uid, chash, started, timeout)
+			if err != nil {
+				return err
+			}
+			return printOutcome(cmd, g, cl, rc)
+		},
+	}
+	cmd.Flags().StringVar(&dataset, "dataset", "", "dataset name (required)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for ingest's decision and print it")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
+	cmd.Flags().StringVar(&name, "name", "", "object name under incoming/<dataset>/ (default: the file's name)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	_ = cmd.MarkFlagRequired("dataset")
+	return cmd
+}
+
+// waitReceipt polls for the receipt ingest writes once it has decided: the one
+// under the contract that was current at upload, or a refusal made without a
+// contract (bad key, too large, no contract) that is newer than the upload.
+func waitReceipt(cmd *cobra.Command, cl *client, dataset, uploadID, chash string, started time.Time, timeout time.Duration) (ingest.Receipt, error) {
+	var rc ingest.Receipt
+	deadline := time.Now().Add(timeout)
+	delay := 100 * time.Millisecond
+	for {
+		for _, id := range []string{ingest.ReceiptID(uploadID, chash), ingest.ReceiptID(uploadID, "")} {
+			b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.ReceiptKey(dataset, id))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return rc, fmt.Errorf("wait for ingest: %w", err)
+			}
+			if err := json.Unmarshal(b, &rc); err != nil {
+				return rc, fmt.Errorf("receipt: %w", err)
+			}
+			if chash == "" || rc.ContractHash == chash || rc.At.After(started.Add(-2*time.Second)) {
+				return rc, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return rc, &exitError{code: exitProblem, err: fmt.Errorf("no decision after %s; check later with: mlops datasets show %s", timeout, dataset)}
+		}
+		select {
+		case <-cmd.Context().Done():
+			return rc, cmd.Context().Err()
+		case <-time.After(delay):
+		}
+		if delay < time.Second {
+			delay *= 2
+		}
+	}
+}
+
+func printOutcome(cmd *cobra.Command, g *globals, cl *client, rc ingest.Receipt) error {
+	out := cmd.OutOrStdout()
+	ctx := cmd.Context()
+	if rc.Status == ingest.Accepted {
+		b, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Platform, ingest.ManifestKey(rc.Dataset, rc.VersionID))
+		if err != nil {
+			return fmt.Errorf("read version %s: %w", rc.VersionID, err)
+		}
+		var m ingest.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("manifest: %w", err)
+		}
+		if g.output == "json" {
+			return printJSON(out, map[string]any{"status": rc.Status, "receipt": rc, "manifest": m})
+		}
+		fmt.Fprintf(out, "accepted: %s@%s (%d rows, contract %s, sha256 %s)\n",
+			rc.Dataset, rc.VersionID, m.Rows, short(rc.ContractHash), short(rc.PayloadSHA256))
+		return nil
+	}
+	rej := rc.Rejection
+	if rej == nil {
+		return fmt.Errorf("receipt has status %q and no rejection", rc.Status)
+	}
+	if g.output == "json" {
+		b, _, err := cl.store.ReadAll(ctx, rej.Bucket, rej.ReportKey)
+		if err != nil {
+			return fmt.Errorf("read report: %w", err)
+		}
+		if err := printJSON(out, map[string]any{"status": rc.Status, "receipt": rc, "report": json.RawMessage(b)}); err != nil {
+			return err
+		}
+	} else {
+		b, _, err := cl.store.ReadAll(ctx, rej.Bucket, rej.ReportTextKey)
+		if err != nil {
+			return fmt.Errorf("read report: %w", err)
+		}
+		fmt.Fprintf(out, "rejected; quarantined at s3://%s/%s\n\n%s", rej.Bucket, rej.QuarantineKey, b)
+	}
+	return &exitError{code: exitFailed, err: errors.New("upload rejected")}
+}
+
+// currentContractHash is the hash the dataset's contract pointer names, or "".
+func currentContractHash(cmd *cobra.Command, cl *client, dataset string) (string, error) {
+	b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.ContractPointerKey(dataset))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read contract pointer: %w", err)
+	}
+	var ptr ingest.ContractPointer
+	if err := json.Unmarshal(b, &ptr); err != nil {
+		return "", fmt.Errorf("contract pointer of %s: %w", dataset, err)
+	}
+	return ptr.Hash, nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

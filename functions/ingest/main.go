@@ -1,0 +1,35 @@
+// Command ingest is the ingest Lambda: wiring only. The work is in shared/ingest,
+// which `mlops up` runs too.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/openmlops/mlops/shared/aws/lambdaenv"
+	"github.com/openmlops/mlops/shared/ingest"
+)
+
+func main() {
+	log := lambdaenv.Logger()
+	s, err := lambdaenv.Read(os.Getenv)
+	if err == nil {
+		err = s.Require("UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
+	}
+	if err != nil {
+		log.Error("configuration", "error", err)
+		os.Exit(1)
+	}
+	c, err := lambdaenv.Connect(context.Background(), s)
+	if err != nil {
+		log.Error("connect", "error", err)
+		os.Exit(1)
+	}
+	svc := ingest.New(c.Store, c.Publisher, ingest.Config{
+		UploadsBucket: s.UploadsBucket, PlatformBucket: s.PlatformBucket,
+		MaxUploadBytes: s.MaxUploadBytes, TempDir: os.TempDir(), Logger: log,
+	})
+	lambda.Start(svc.Handle)
+}

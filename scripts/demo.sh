@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The demo: start the local platform, apply the credit contract, upload the sample
+# (accepted: a new dataset version), upload a broken file (rejected: the report),
+# upload once more with the real aws CLI when it is installed, and stop. Exits 0
+# only if every step behaved as described.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MLOPS=${MLOPS:-bin/mlops}
+DIR=${DEMO_DIR:-$(mktemp -d -t mlops-demo-XXXXXX)}
+export MLOPS_DIR=$DIR
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "mlops up (state in $DIR)"
+"$MLOPS" up --dir "$DIR" --s3-addr 127.0.0.1:0 >"$DIR/up.log" 2>&1 &
+UP_PID=$!
+trap 'kill -INT $UP_PID 2>/dev/null; wait $UP_PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -f "$DIR/endpoint.json" ] && break; sleep 0.1; done
+[ -f "$DIR/endpoint.json" ] || { echo "platform did not start:"; cat "$DIR/up.log"; exit 1; }
+sed -n '1,6p' "$DIR/up.log"
+
+step "mlops contract apply examples/credit/credit.odcs.yaml"
+"$MLOPS" contract apply examples/credit/credit.odcs.yaml --dataset credit
+
+step "mlops upload examples/credit/credit_data.csv --wait   (expect: accepted)"
+"$MLOPS" upload examples/credit/credit_data.csv --dataset credit --wait --quiet
+
+step "mlops datasets show credit@latest"
+"$MLOPS" datasets show credit@latest
+
+step "mlops upload examples/credit/credit_broken.csv --wait   (expect: rejected, with the report)"
+if "$MLOPS" upload examples/credit/credit_broken.csv --dataset credit --wait --quiet; then
+  echo "the broken file was accepted: the demo failed"; exit 1
+fi
+
+AWS=${AWS_CLI:-/usr/bin/aws}
+if [ -x "$AWS" ]; then
+  step "the same upload through the real aws CLI (any S3 client works)"
+  eval "$("$MLOPS" env)"
+  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  head -n 2001 examples/credit/credit_data.csv > "$DIR/credit_first_2000.csv"
+  "$AWS" --endpoint-url "$MLOPS_S3_URL" s3 cp "$DIR/credit_first_2000.csv" "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/credit_first_2000.csv"
+  for _ in $(seq 100); do
+    n=$("$MLOPS" datasets show credit -o json | grep -c '"versionId":' || true)
+    [ "$n" -ge 2 ] && break; sleep 0.2
+  done
+fi
+
+step "mlops datasets show credit"
+"$MLOPS" datasets show credit
+
+step "mlops datasets list"
+"$MLOPS" datasets list
+
+step "stop"
+kill -INT $UP_PID; wait $UP_PID || true; trap - EXIT
+echo "demo finished: state kept in $DIR"

@@ -1,0 +1,99 @@
+// Package lambdaenv turns a Lambda function's environment into the platform's
+// settings and AWS clients, so every functions/<name>/main.go reads its
+// configuration the same way, once, at cold start.
+package lambdaenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	ebpub "github.com/openmlops/mlops/shared/aws/eventbridge"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+// Settings are the environment variables the stack sets on every function.
+type Settings struct {
+	UploadsBucket    string // UPLOADS_BUCKET
+	PlatformBucket   string // PLATFORM_BUCKET
+	MonitoringBucket string // MONITORING_BUCKET
+	SiteBucket       string // SITE_BUCKET
+	EventBus         string // EVENT_BUS_NAME
+	MaxUploadBytes   int64  // MAX_UPLOAD_BYTES (0 = no limit)
+	// S3Endpoint and EventsEndpoint override AWS's endpoints (LocalStack, tests);
+	// S3PathStyle forces path-style bucket addressing (needed for IP endpoints).
+	S3Endpoint     string // MLOPS_S3_ENDPOINT
+	S3PathStyle    bool   // MLOPS_S3_PATH_STYLE
+	EventsEndpoint string // MLOPS_EVENTS_ENDPOINT
+}
+
+// Read reads the settings through getenv (os.Getenv in main).
+func Read(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		UploadsBucket: getenv("UPLOADS_BUCKET"), PlatformBucket: getenv("PLATFORM_BUCKET"),
+		MonitoringBucket: getenv("MONITORING_BUCKET"), SiteBucket: getenv("SITE_BUCKET"),
+		EventBus: getenv("EVENT_BUS_NAME"), S3Endpoint: getenv("MLOPS_S3_ENDPOINT"),
+		EventsEndpoint: getenv("MLOPS_EVENTS_ENDPOINT"),
+	}
+	if v := getenv("MAX_UPLOAD_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return s, fmt.Errorf("MAX_UPLOAD_BYTES=%q: expected a non-negative integer", v)
+		}
+		s.MaxUploadBytes = n
+	}
+	if v := getenv("MLOPS_S3_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("MLOPS_S3_PATH_STYLE=%q: expected true or false", v)
+		}
+		s.S3PathStyle = b
+	}
+	return s, nil
+}
+
+// Require reports the first of the named settings that is empty.
+func (s Settings) Require(names ...string) error {
+	vals := map[string]string{"UPLOADS_BUCKET": s.UploadsBucket, "PLATFORM_BUCKET": s.PlatformBucket,
+		"MONITORING_BUCKET": s.MonitoringBucket, "SITE_BUCKET": s.SiteBucket, "EVENT_BUS_NAME": s.EventBus}
+	for _, n := range names {
+		if vals[n] == "" {
+			return fmt.Errorf("environment variable %s is required", n)
+		}
+	}
+	return nil
+}
+
+// Clients are the AWS clients a function builds once per cold start.
+type Clients struct {
+	AWS       aws.Config
+	Store     *store.Store
+	Publisher *ebpub.Publisher
+}
+
+// Connect loads the AWS configuration (the function's role) and builds the clients.
+func Connect(ctx context.Context, s Settings) (*Clients, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
+		if s.EventsEndpoint != "" {
+			o.BaseEndpoint = aws.String(s.EventsEndpoint)
+		}
+	})
+	return &Clients{
+		AWS:       cfg,
+		Store:     store.New(store.NewClient(cfg, s.S3Endpoint, s.S3PathStyle), store.Options{}),
+		Publisher: ebpub.New(eb, s.EventBus),
+	}, nil
+}
+
+// Logger is the JSON logger Lambda's log stream gets.
+func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stdout, nil)) }

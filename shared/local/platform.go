@@ -1,0 +1,235 @@
+// Package local wires the platform for `mlops up`: the embedded S3 endpoint, the
+// in-process event bus, and the same handler functions the Lambda mains call, with
+// local adapters in place of AWS's.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/local/bus"
+	s3srv "github.com/openmlops/mlops/shared/local/s3"
+	"github.com/openmlops/mlops/shared/reconcile"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+// Config configures a local platform.
+type Config struct {
+	Dir    string // state directory; everything the platform keeps lives under it
+	S3Addr string // default 127.0.0.1:9000
+	// ReconcileEvery is the period of the reconcile timer (default 1 minute; <0 disables).
+	ReconcileEvery time.Duration
+	// PendingGrace and IncomingGrace are how old unfinished work must be before
+	// reconcile takes it over (defaults 1 and 5 minutes).
+	PendingGrace, IncomingGrace time.Duration
+	MaxUploadBytes              int64
+	// Retries and Backoff of the asynchronous invocations (Lambda's are 2, 1 and 2 minutes).
+	Retries int
+	Backoff func(attempt int) time.Duration
+	Logger  *slog.Logger
+}
+
+// Platform is a running local platform.
+type Platform struct {
+	Endpoint Endpoint
+	Store    *store.Store
+	Bus      *bus.Bus
+	Ingest   *ingest.Service
+
+	s3     *s3srv.Server
+	cancel context.CancelFunc
+	done   chan struct{}
+	log    *slog.Logger
+	sweeps []reconcile.Sweep
+}
+
+// Function names, as in the stack.
+const (
+	FuncIngest    = "ingest"
+	FuncReconcile = "reconcile"
+	FuncConsole   = "console"
+)
+
+// Start brings the platform up and writes dir/endpoint.json.
+func Start(ctx context.Context, cfg Config) (*Platform, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("local platform: a state directory is required")
+	}
+	if cfg.S3Addr == "" {
+		cfg.S3Addr = "127.0.0.1:9000"
+	}
+	if cfg.ReconcileEvery == 0 {
+		cfg.ReconcileEvery = time.Minute
+	}
+	if cfg.PendingGrace == 0 {
+		cfg.PendingGrace = time.Minute
+	}
+	if cfg.IncomingGrace == 0 {
+		cfg.IncomingGrace = 5 * time.Minute
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "s3"), filepath.Join(cfg.Dir, "dead-letter"), filepath.Join(cfg.Dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("local platform: %w", err)
+		}
+	}
+	creds, err := loadOrCreateCredentials(filepath.Join(cfg.Dir, "credentials.json"))
+	if err != nil {
+		return nil, err
+	}
+	buckets := DefaultBuckets()
+	region := "us-east-1"
+
+	b := bus.New(bus.Config{DeadLetterDir: filepath.Join(cfg.Dir, "dead-letter"), Retries: cfg.Retries, Backoff: cfg.Backoff,
+		Region: region, Logger: log.With("component", "bus")})
+	srv, err := s3srv.New(s3srv.Config{
+		Dir: filepath.Join(cfg.Dir, "s3"), Addr: cfg.S3Addr, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+		Region: region, Buckets: buckets.All(), Logger: log.With("component", "s3"),
+		OnObjectCreated: func(ctx context.Context, ev event.Envelope) {
+			if err := b.PutEvents(context.WithoutCancel(ctx), ev); err != nil {
+				log.Error("route S3 event", "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("local platform: start S3 on %s: %w", cfg.S3Addr, err)
+	}
+
+	awsCfg := aws.Config{Region: region,
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")}
+	st := store.New(store.NewClient(awsCfg, srv.URL(), true), store.Options{})
+	ing := ingest.New(st, b, ingest.Config{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform,
+		MaxUploadBytes: cfg.MaxUploadBytes, TempDir: filepath.Join(cfg.Dir, "tmp"), Logger: log.With("function", FuncIngest)})
+
+	p := &Platform{Store: st, Bus: b, Ingest: ing, s3: srv, done: make(chan struct{}), log: log}
+	p.sweeps = []reconcile.Sweep{
+		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, cfg.PendingGrace) }},
+		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, cfg.IncomingGrace) }},
+	}
+	b.Register(FuncIngest, ing.Handle)
+	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))
+	b.Register(FuncConsole, func(_ context.Context, payload json.RawMessage) error {
+		var env event.Envelope
+		if json.Unmarshal(payload, &env) == nil {
+			log.Info("event", "detail-type", env.DetailType, "detail", string(env.Detail))
+		}
+		return nil
+	})
+	if err := b.AddRule("ingest-uploads", IngestRulePattern(buckets.Uploads), FuncIngest); err != nil {
+		return nil, err
+	}
+	if err := b.AddRule("console", `{"source":["mlops"]}`, FuncConsole); err != nil {
+		return nil, err
+	}
+
+	p.Endpoint = Endpoint{
+		S3:      S3Endpoint{URL: srv.URL(), Region: region, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
+		Buckets: buckets, Dir: cfg.Dir, PID: os.Getpid(), StartedAt: time.Now().UTC(),
+	}
+	if err := WriteEndpoint(cfg.Dir, p.Endpoint); err != nil {
+		return nil, err
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	go p.timer(runCtx, cfg.ReconcileEvery)
+	return p, nil
+}
+
+// IngestRulePattern is the EventBridge pattern that routes uploads to ingest; the
+// stack's rule uses the same one.
+func IngestRulePattern(uploadsBucket string) string {
+	return fmt.Sprintf(`{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":[%q]},"object":{"key":[{"prefix":%q}]}}}`,
+		uploadsBucket, ingest.IncomingPrefix)
+}
+
+// Reconcile runs one reconcile pass now, synchronously.
+func (p *Platform) Reconcile(ctx context.Context) (reconcile.Result, error) {
+	return reconcile.RunAll(ctx, p.log, p.sweeps)
+}
+
+func (p *Platform) timer(ctx context.Context, every time.Duration) {
+	defer close(p.done)
+	if every < 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			payload, _ := json.Marshal(event.Envelope{Version: "0", ID: fmt.Sprintf("schedule-%d", now.UnixNano()),
+				DetailType: event.ScheduledEventType, Source: event.ScheduledSource, Time: now.UTC(), Region: p.Endpoint.S3.Region,
+				Resources: []string{"arn:aws:events:local:000000000000:rule/reconcile"}, Detail: json.RawMessage("{}")})
+			if err := p.Bus.InvokeAsync(ctx, FuncReconcile, payload); err != nil {
+				p.log.Error("schedule reconcile", "error", err)
+			}
+		}
+	}
+}
+
+// WaitIdle returns once no event is queued, running or waiting for a retry.
+func (p *Platform) WaitIdle(ctx context.Context) error { return p.Bus.WaitIdle(ctx) }
+
+// Close stops the platform: the timer, then the S3 endpoint (no new events), then
+// the bus (draining what is queued), and removes endpoint.json.
+func (p *Platform) Close(ctx context.Context) error {
+	p.cancel()
+	<-p.done
+	errS3 := p.s3.Close(ctx)
+	errBus := p.Bus.Close(ctx)
+	errEP := os.Remove(filepath.Join(p.Endpoint.Dir, EndpointFile))
+	if errors.Is(errEP, os.ErrNotExist) {
+		errEP = nil
+	}
+	return errors.Join(errS3, errBus, errEP)
+}
+
+type credentialsFile struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+}
+
+// loadOrCreateCredentials keeps one key pair per state directory, so clients
+// configured against a platform keep working across restarts.
+func loadOrCreateCredentials(path string) (credentialsFile, error) {
+	var c credentialsFile
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return c, fmt.Errorf("credentials file %s is damaged; remove it to make new credentials", path)
+		}
+		return c, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return c, fmt.Errorf("read credentials: %w", err)
+	}
+	// rand.Text is 26 base32 characters (130 bits) and cannot fail.
+	c = credentialsFile{AccessKeyID: "AKLOCAL" + rand.Text()[:13], SecretAccessKey: rand.Text() + rand.Text()}
+	b, _ = json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return c, fmt.Errorf("write credentials: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,99 @@
+package s3
+
+import (
+	"encoding/hex"
+	"errors"
+	"io"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3afero"
+)
+
+// etagMetaKey stores an ETag that is not the MD5 of the bytes (a multipart upload's
+// "md5-of-md5s-N"). gofakes3 only knows ETag = hex(MD5), so the stored value is swapped in on
+// the way out: in listings here, in GET/HEAD headers by etagRewriter. Clients cannot set it:
+// gofakes3 only keeps X-Amz-* and Content-* request headers as metadata.
+const etagMetaKey = "X-Mlops-Etag"
+
+// backend is s3afero's filesystem backend with the two places where it differs from S3 fixed:
+// a new PUT inherits the old object's metadata there (S3 replaces it), and listings carry
+// the MD5 even for multipart objects.
+type backend struct {
+	*s3afero.MultiBucketBackend
+}
+
+// PutObject blanks every metadata key of the object it replaces, so nothing leaks through
+// s3afero's merge; the blanks are dropped again on read.
+func (b backend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, cond *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	old, err := b.MultiBucketBackend.HeadObject(bucket, key)
+	if err == nil {
+		for k := range old.Metadata {
+			if _, ok := meta[k]; !ok {
+				meta[k] = ""
+			}
+		}
+	} else if !isNoSuchKey(err) {
+		return gofakes3.PutObjectResult{}, err
+	}
+	return b.MultiBucketBackend.PutObject(bucket, key, meta, input, size, cond)
+}
+
+func (b backend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
+	obj, err := b.MultiBucketBackend.HeadObject(bucket, key)
+	if err == nil {
+		dropBlank(obj.Metadata)
+	}
+	return obj, err
+}
+
+func (b backend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+	obj, err := b.MultiBucketBackend.GetObject(bucket, key, rng)
+	if err == nil {
+		dropBlank(obj.Metadata)
+	}
+	return obj, err
+}
+
+func (b backend) ListBucket(bucket string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+	list, err := b.MultiBucketBackend.ListBucket(bucket, prefix, page)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range list.Contents {
+		obj, err := b.MultiBucketBackend.HeadObject(bucket, c.Key)
+		if err != nil {
+			continue // deleted since the listing was read
+		}
+		if v := obj.Metadata[etagMetaKey]; v != "" {
+			c.ETag = `"` + v + `"`
+		}
+	}
+	return list, nil
+}
+
+// CopyObject must not go through gofakes3's helper: it writes through the embedded
+// backend and would skip the metadata fix above. Copies are served by Server.copyObject.
+func (b backend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
+	return gofakes3.CopyObject(b, srcBucket, srcKey, dstBucket, dstKey, meta)
+}
+
+func dropBlank(meta map[string]string) {
+	for k, v := range meta {
+		if v == "" {
+			delete(meta, k)
+		}
+	}
+}
+
+// objectETag is the ETag S3 would report, without quotes.
+func objectETag(obj *gofakes3.Object) string {
+	if v := obj.Metadata[etagMetaKey]; v != "" {
+		return v
+	}
+	return hex.EncodeToString(obj.Hash)
+}
+
+func isNoSuchKey(err error) bool {
+	var ge gofakes3.Error
+	return errors.As(err, &ge) && ge.ErrorCode() == gofakes3.ErrNoSuchKey
+}
