@@ -107,7 +107,6 @@ func run(sizes, dir, sample string, skipPandas bool) error {
 	type row struct {
 		size       int64
 		ours, pand measure
-		rows       string
 	}
 	var rows []row
 	for _, s := range strings.Split(sizes, ",") {

@@ -44,10 +44,10 @@ def main(path):
     out = {
         "seconds": time.time() - t0,
         "rows": len(df),
-        "problems": problems,
-        "nullRates": nulls,
         "meanIncome": float(desc.loc["mean", "Income"]),
         "p50Income": float(q.loc[0.5, "Income"]),
+        "problems": problems,
+        "nullRates": nulls,
         "distinct": {k: int(v) for k, v in distinct.items()},
         "top": {c: {str(k): int(v) for k, v in d.items()} for c, d in vc.items()},
     }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -205,7 +206,7 @@ func num(f *float64) string {
 	if f == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.4g", *f)
+	return strconv.FormatFloat(*f, 'g', 7, 64)
 }
 
 func orDash(s string) string {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -38,11 +39,20 @@ func usageErr(format string, a ...any) error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	root := newRoot()
-	err := root.ExecuteContext(ctx)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return
+		return exitOK
 	}
 	var ee *exitError
 	code := exitProblem
@@ -51,10 +61,8 @@ func main() {
 	} else if isUsage(err) {
 		code = exitUsage
 	}
-	if err.Error() != "" {
-		fmt.Fprintln(os.Stderr, "mlops:", err)
-	}
-	os.Exit(code)
+	fmt.Fprintln(stderr, "mlops:", err)
+	return code
 }
 
 // globals are the flags every command shares.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -71,7 +72,6 @@ Exit status with --wait: 0 accepted, 1 rejected, 3 timed out or failed.`,
 			if err != nil {
 				return err
 			}
-			started := time.Now()
 			info, err := cl.store.Upload(cmd.Context(), cl.ep.Buckets.Uploads, key, r, store.PutOptions{})
 			if err != nil {
 				return fmt.Errorf("upload %s: %w", args[0], err)
@@ -85,7 +85,7 @@ Exit status with --wait: 0 accepted, 1 rejected, 3 timed out or failed.`,
 				return nil
 			}
 			uid := ingest.UploadID(cl.ep.Buckets.Uploads, key, info.ETag, info.VersionID)
-			rc, err := waitReceipt(cmd, cl, dataset, uid, chash, started, timeout)
+			rc, err := waitReceipt(cmd, cl, dataset, uid, chash, timeout)
 			if err != nil {
 				return err
 			}
@@ -103,8 +103,8 @@ Exit status with --wait: 0 accepted, 1 rejected, 3 timed out or failed.`,
 
 // waitReceipt polls for the receipt ingest writes once it has decided: the one
 // under the contract that was current at upload, or a refusal made without a
-// contract (bad key, too large, no contract) that is newer than the upload.
-func waitReceipt(cmd *cobra.Command, cl *client, dataset, uploadID, chash string, started time.Time, timeout time.Duration) (ingest.Receipt, error) {
+// contract (bad key, too large, no contract).
+func waitReceipt(cmd *cobra.Command, cl *client, dataset, uploadID, chash string, timeout time.Duration) (ingest.Receipt, error) {
 	var rc ingest.Receipt
 	deadline := time.Now().Add(timeout)
 	delay := 100 * time.Millisecond
@@ -120,9 +120,13 @@ func waitReceipt(cmd *cobra.Command, cl *client, dataset, uploadID, chash string
 			if err := json.Unmarshal(b, &rc); err != nil {
 				return rc, fmt.Errorf("receipt: %w", err)
 			}
-			if chash == "" || rc.ContractHash == chash || rc.At.After(started.Add(-2*time.Second)) {
-				return rc, nil
+			// A refusal for want of a contract predates the contract seen at upload:
+			// it was this same object's fate before, not now. Other refusals
+			// (bad key, too large) hold whatever the contract.
+			if chash != "" && rc.ContractHash == "" && rc.Rejection != nil && slices.Contains(rc.Rejection.Reasons, "no_contract") {
+				continue
 			}
+			return rc, nil
 		}
 		if time.Now().After(deadline) {
 			return rc, &exitError{code: exitProblem, err: fmt.Errorf("no decision after %s; check later with: mlops datasets show %s", timeout, dataset)}

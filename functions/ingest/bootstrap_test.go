@@ -69,7 +69,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	}
 
 	srv, err := s3srv.New(s3srv.Config{Dir: t.TempDir(), Addr: "127.0.0.1:0", AccessKeyID: "AKBOOT", SecretAccessKey: "boot-secret",
-		Buckets: []string{"up", "plat"}})
+		Buckets: []string{"uploads", "platform"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +89,11 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Put(ctx, "plat", ingest.ContractKey("credit", c.Hash()), c.Canonical(), store.PutOptions{})
+	st.Put(ctx, "platform", ingest.ContractKey("credit", c.Hash()), c.Canonical(), store.PutOptions{})
 	ptr, _ := json.Marshal(ingest.ContractPointer{Hash: c.Hash()})
-	st.Put(ctx, "plat", ingest.ContractPointerKey("credit"), ptr, store.PutOptions{})
+	st.Put(ctx, "platform", ingest.ContractPointerKey("credit"), ptr, store.PutOptions{})
 	data, _ := os.ReadFile("../../examples/credit/credit_data.csv")
-	info, err := st.Put(ctx, "up", "incoming/credit/credit_data.csv", data, store.PutOptions{})
+	info, err := st.Put(ctx, "uploads", "incoming/credit/credit_data.csv", data, store.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	defer rt.Close()
 	fn := exec.Command(bin)
 	fn.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + rt.Addr(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKBOOT",
-		"AWS_SECRET_ACCESS_KEY=boot-secret", "UPLOADS_BUCKET=up", "PLATFORM_BUCKET=plat", "EVENT_BUS_NAME=mlops",
+		"AWS_SECRET_ACCESS_KEY=boot-secret", "UPLOADS_BUCKET=uploads", "PLATFORM_BUCKET=platform", "EVENT_BUS_NAME=mlops",
 		"MLOPS_S3_ENDPOINT=" + srv.URL(), "MLOPS_S3_PATH_STYLE=true", "MLOPS_EVENTS_ENDPOINT=" + ebSrv.URL,
 		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir()}
 	var logs strings.Builder
@@ -115,7 +115,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	}
 	defer func() { _ = fn.Process.Kill(); _ = fn.Wait() }()
 
-	payload := fmt.Sprintf(`{"version":"0","id":"ev-1","detail-type":"Object Created","source":"aws.s3","account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":["arn:aws:s3:::up"],"detail":{"version":"0","bucket":{"name":"up"},"object":{"key":"incoming/credit/credit_data.csv","size":%d,"etag":"%s","sequencer":"0A"},"request-id":"R","requester":"123456789012","source-ip-address":"203.0.113.9","reason":"PutObject"}}`, len(data), info.ETag)
+	payload := fmt.Sprintf(`{"version":"0","id":"ev-1","detail-type":"Object Created","source":"aws.s3","account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":["arn:aws:s3:::uploads"],"detail":{"version":"0","bucket":{"name":"uploads"},"object":{"key":"incoming/credit/credit_data.csv","size":%d,"etag":"%s","sequencer":"0A"},"request-id":"R","requester":"123456789012","source-ip-address":"203.0.113.9","reason":"PutObject"}}`, len(data), info.ETag)
 	ictx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := rt.Invoke(ictx, []byte(payload)); err != nil {
@@ -133,7 +133,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		t.Fatalf("published %d entries, first %q %s", n, detailType, detail)
 	}
 	var latest ingest.Latest
-	b, _, err := st.ReadAll(ctx, "plat", ingest.LatestKey("credit"))
+	b, _, err := st.ReadAll(ctx, "platform", ingest.LatestKey("credit"))
 	if err != nil || json.Unmarshal(b, &latest) != nil || latest.VersionID == "" {
 		t.Fatalf("no version: %v", err)
 	}

@@ -54,7 +54,15 @@ func NewFreq(limit int) *Freq {
 // Add counts one occurrence of v. Looking up string(v) does not allocate, so only a
 // new distinct value costs an allocation.
 func (f *Freq) Add(v []byte) {
-	if i, ok := f.idx[string(v)]; ok {
+	if len(f.keys) <= 8 {
+		// A handful of categories: comparing beats hashing.
+		for i, k := range f.keys {
+			if k == string(v) {
+				f.counts[i]++
+				return
+			}
+		}
+	} else if i, ok := f.idx[string(v)]; ok {
 		f.counts[i]++
 		return
 	}
@@ -199,6 +207,21 @@ type Accumulator struct {
 	freq                  *Freq
 	minLen, maxLen        int
 	seed                  uint64
+	hllSynced             bool // the tracked values' hashes are in hll
+}
+
+// syncHLL adds the tracked values to the distinct sketch (idempotent: HLL ignores
+// repeats).
+func (a *Accumulator) syncHLL() {
+	if a.freq == nil {
+		return
+	}
+	for _, k := range a.freq.keys {
+		a.hll.Add(Hash64([]byte(k), 0))
+	}
+	if !a.freq.exact {
+		a.hllSynced = true
+	}
 }
 
 // NewAccumulator returns an empty accumulator for a column. seed seeds the quantile
@@ -242,6 +265,14 @@ func (a *Accumulator) NumberStats(v float64) {
 	}
 }
 
+// SetSampling lets the quantile sketch sample blocks of 2^shift values (see
+// KLL.SetSampling): for parts of a stream already known to be large.
+func (a *Accumulator) SetSampling(shift int) {
+	if a.kll != nil {
+		a.kll.SetSampling(shift)
+	}
+}
+
 // CountValue counts a present, valid value whose statistics go elsewhere.
 func (a *Accumulator) CountValue() { a.count++ }
 
@@ -251,11 +282,20 @@ func (a *Accumulator) Distinct(h uint64) { a.hll.Add(h) }
 // Text records a category, string or (normalised) boolean value.
 func (a *Accumulator) Text(v []byte) {
 	a.count++
-	a.hll.Add(Hash64(v, 0))
 	if a.PII || a.freq == nil {
+		a.hll.Add(Hash64(v, 0))
 		return
 	}
+	// While counts are exact the distinct sketch is filled from the tracked values
+	// (syncHLL), which saves a hash per value; once the summary drops values, every
+	// value is hashed.
+	if !a.freq.exact {
+		a.hll.Add(Hash64(v, 0))
+	}
 	a.freq.Add(v)
+	if !a.freq.exact && !a.hllSynced {
+		a.syncHLL()
+	}
 	n := len(v)
 	for _, c := range v {
 		if c >= utf8.RuneSelf {
@@ -283,6 +323,7 @@ func (a *Accumulator) Reset(seed uint64) {
 		a.freq = NewFreq(TopExactLimit)
 	}
 	a.minLen, a.maxLen = -1, 0
+	a.hllSynced = false
 }
 
 func (a *Accumulator) moments() Moments {
@@ -299,6 +340,8 @@ func (a *Accumulator) Merge(o *Accumulator) error {
 	a.count += o.count
 	a.nulls += o.nulls
 	a.invalid += o.invalid
+	a.syncHLL()
+	o.syncHLL()
 	a.hll.Merge(o.hll)
 	if a.PII {
 		return nil
@@ -416,6 +459,7 @@ func (b *Binner) Add(v float64) {
 
 // Column builds the profile.
 func (a *Accumulator) Column() Column {
+	a.syncHLL()
 	c := Column{Name: a.Name, Type: a.Type, PII: a.PII, Count: a.count, Nulls: a.nulls, Invalid: a.invalid,
 		Distinct: math.Round(a.hll.Estimate())}
 	c.State.HLL, _ = a.hll.MarshalBinary()

@@ -129,6 +129,29 @@ type KLL struct {
 	caps   []int // capacity per level, recomputed when a level is added (math.Pow is slow)
 	n      int64
 	rng    uint64
+	// Sampling: with shift s > 0, each block of 2^s values contributes one of them,
+	// chosen at random, at level s (weight 2^s): the sampler that the KLL paper puts
+	// below its compactors. A merged sketch of a large stream keeps nothing finer than
+	// that weight anyway, so a stream known to be large skips most of the sorting.
+	shift int
+	pend  []float64
+}
+
+// SetSampling makes Add sample blocks of 2^shift values (see KLL); 0 turns it off.
+// Pending values are flushed first, so the change is exact.
+func (s *KLL) SetSampling(shift int) {
+	s.flush()
+	s.shift = min(max(shift, 0), 20)
+}
+
+// flush adds the values of an unfinished sampling block at full weight, so that
+// weights always sum to N.
+func (s *KLL) flush() {
+	p := s.pend
+	s.pend = s.pend[:0]
+	for _, v := range p {
+		s.add0(v)
+	}
 }
 
 // NewKLL returns an empty sketch with accuracy parameter k (KLLK if ≤ 0) whose coin
@@ -150,6 +173,7 @@ func (s *KLL) Reset(seed uint64) {
 	}
 	s.levels = s.levels[:1]
 	s.size, s.n, s.rng = 0, 0, seed|1
+	s.pend, s.shift = s.pend[:0], 0
 	s.resize()
 }
 
@@ -172,13 +196,36 @@ func (s *KLL) levelCapacity(h int) int {
 }
 
 // N is the number of values added.
-func (s *KLL) N() int64 { return s.n }
+func (s *KLL) N() int64 { return s.n + int64(len(s.pend)) }
 
 // Add records v. NaN is ignored: it has no rank.
 func (s *KLL) Add(v float64) {
 	if v != v {
 		return
 	}
+	if s.shift > 0 {
+		s.pend = append(s.pend, v)
+		if len(s.pend) < 1<<s.shift {
+			return
+		}
+		pick := s.pend[s.rand()&(1<<s.shift-1)]
+		s.pend = s.pend[:0]
+		for len(s.levels) <= s.shift {
+			s.levels = append(s.levels, nil)
+			s.resize()
+		}
+		s.levels[s.shift] = append(s.levels[s.shift], pick)
+		s.size++
+		s.n += 1 << s.shift
+		if s.size >= s.max {
+			s.compress()
+		}
+		return
+	}
+	s.add0(v)
+}
+
+func (s *KLL) add0(v float64) {
 	s.levels[0] = append(s.levels[0], v)
 	s.size++
 	s.n++
@@ -187,12 +234,14 @@ func (s *KLL) Add(v float64) {
 	}
 }
 
-func (s *KLL) coin() int {
-	// xorshift64: cheap and deterministic.
+func (s *KLL) coin() int { return int(s.rand() >> 63) }
+
+// rand is xorshift64: cheap and deterministic.
+func (s *KLL) rand() uint64 {
 	s.rng ^= s.rng << 13
 	s.rng ^= s.rng >> 7
 	s.rng ^= s.rng << 17
-	return int(s.rng >> 63)
+	return s.rng
 }
 
 func (s *KLL) compress() {
@@ -232,7 +281,12 @@ func (s *KLL) compress() {
 
 // Merge folds o into s.
 func (s *KLL) Merge(o *KLL) {
-	if o == nil || o.n == 0 {
+	if o == nil {
+		return
+	}
+	o.flush()
+	s.flush()
+	if o.n == 0 {
 		return
 	}
 	for len(s.levels) < len(o.levels) {
@@ -253,6 +307,7 @@ type weighted struct {
 }
 
 func (s *KLL) sorted() ([]weighted, int64) {
+	s.flush()
 	var items []weighted
 	var total int64
 	for h, lv := range s.levels {
@@ -322,6 +377,7 @@ func (s *KLL) CDF(xs []float64) []float64 {
 // MarshalBinary encodes the sketch, coin state included, so a restored sketch goes on
 // exactly as the original would.
 func (s *KLL) MarshalBinary() ([]byte, error) {
+	s.flush()
 	b := []byte{1}
 	b = binary.AppendUvarint(b, uint64(s.k))
 	b = binary.AppendUvarint(b, uint64(s.n))

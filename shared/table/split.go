@@ -10,9 +10,7 @@ import (
 )
 
 func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
-func countNL(b []byte) int           { return bytes.Count(b, nl) }
-
-var nl = []byte{'\n'}
+func countNL(b []byte) int           { return bytes.Count(b, []byte{'\n'}) }
 
 // Chunk is a run of whole rows cut from the input.
 type Chunk struct {
@@ -94,6 +92,9 @@ func (s *Splitter) Next(buf []byte) (Chunk, error) {
 				s.off = 3
 				if len(buf) == 0 && s.eof {
 					s.done = true
+					if s.err != nil {
+						return Chunk{}, s.err
+					}
 					return Chunk{}, io.EOF
 				}
 			}
@@ -199,15 +200,14 @@ func Decompress(r io.Reader) (io.Reader, bool, error) {
 
 // Reader reads rows one at a time: a Splitter and a Parser on one goroutine.
 type Reader struct {
-	sp      *Splitter
-	p       *Parser
-	d       Dialect
-	buf     []byte
-	ch      Chunk
-	pos     int
-	row     int64 // rows returned so far
-	line    int64 // line where the next row starts
-	baseRow int64
+	sp   *Splitter
+	p    *Parser
+	d    Dialect
+	buf  []byte
+	ch   Chunk
+	pos  int
+	row  int64 // rows returned so far
+	line int64 // line where the next row starts
 	// Header says whether the first row is a header (not counted as a data row).
 	header bool
 	err    error

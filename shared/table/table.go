@@ -182,7 +182,72 @@ func (p *Parser) Next(buf []byte, pos int, atEOF bool, relRow, relLine int64) (R
 		}
 		return Row{Blank: true, Lines: lines}, i
 	}
+	delim, quote, maxField := d.Delimiter, d.Quote, d.MaxFieldBytes
 	for {
+		// Fast paths for well-formed fields, which is nearly every field: an unquoted
+		// one, or a quoted one without escapes, followed by a delimiter or LF/CRLF.
+		// Anything else (and any error) goes through the general path from the same
+		// position.
+		if i < n && buf[i] != quote {
+			start := i
+			for i < n {
+				c := buf[i]
+				if c == delim || c == '\n' || c == quote {
+					break
+				}
+				i++
+			}
+			if i < n && i-start <= maxField {
+				if buf[i] == delim {
+					if i+1 < n {
+						p.fields = append(p.fields, buf[start:i])
+						i++
+						continue
+					}
+					i = start // a delimiter that ends the input: the general path knows
+				} else if buf[i] == '\n' {
+					end := i
+					if end > start && buf[end-1] == '\r' {
+						end--
+					}
+					p.fields = append(p.fields, buf[start:end])
+					row.Lines++
+					p.resolveScratch()
+					row.Fields = p.fields
+					return row, i + 1
+				} else {
+					i = start
+				}
+			} else {
+				i = start
+			}
+		} else if i < n {
+			j := i + 1
+			nls := 0
+			for j < n && buf[j] != quote {
+				if buf[j] == '\n' {
+					nls++
+				}
+				j++
+			}
+			if j+1 < n && j-i <= maxField {
+				switch buf[j+1] {
+				case delim:
+					if j+2 < n {
+						p.fields = append(p.fields, buf[i+1:j])
+						row.Lines += nls
+						i = j + 2
+						continue
+					}
+				case '\n':
+					p.fields = append(p.fields, buf[i+1:j])
+					row.Lines += nls + 1
+					p.resolveScratch()
+					row.Fields = p.fields
+					return row, j + 2
+				}
+			}
+		}
 		col := len(p.fields) + 1
 		start := i
 		scratchStart := len(p.scratch)

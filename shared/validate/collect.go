@@ -231,8 +231,15 @@ func (c *collector) finish(res *Result) *Result {
 	p := c.p
 	res.Rows = c.rows
 	if !c.fatal {
-		if c.hasHeader && c.rows == 0 && c.counts[keyOf(rEmptyFile, -1, p.ncols)] == 0 {
+		switch {
+		case c.rows > 0:
+		case p.c.Dialect.Header && !c.hasHeader:
+			// Only a byte order mark or blank lines: nothing to read.
+			c.add(rEmptyFile, -1, example{detail: p.fileName() + ": the file holds no header row and no data; expected a CSV file with a header row"})
+		case c.hasHeader:
 			c.add(rNoRows, -1, example{row: 0, line: 1, detail: "the file has a header row but no data rows"})
+		default:
+			c.add(rNoRows, -1, example{detail: "the file has no data rows"})
 		}
 		b := p.c.Rows
 		if (b.Min > 0 && c.rows < b.Min) || (b.Max > 0 && c.rows > b.Max) {

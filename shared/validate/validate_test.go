@@ -66,6 +66,7 @@ func TestRules(t *testing.T) {
 		{"valid", hdr + good, nil},
 		{"empty file", "", []want{{RuleEmptyFile, "", 0, 0}}},
 		{"header only", hdr, []want{{RuleNoRows, "", 0, 0}}},
+		{"only a BOM", "\xef\xbb\xbf", []want{{RuleEmptyFile, "", 0, 0}}},
 		{"missing column", "id,Age,score,home,note,ok\n1,30,1.5,rent,x,true\n", []want{{RuleMissingColumn, "at", 0, 1}}},
 		{"extra column", "id,Age,score,home,note,ok,at,zz\n1,30,1.5,rent,x,true,2024-01-02T03:04:05Z,9\n", []want{{RuleUnexpectedColumn, "", 0, 1}}},
 		{"duplicate column", "id,Age,score,home,note,ok,at,id\n1,30,1.5,rent,x,true,2024-01-02T03:04:05Z,1\n", []want{{RuleDuplicateColumn, "id", 0, 1}}},

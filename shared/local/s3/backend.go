@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"path"
+	"path/filepath"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3afero"
@@ -15,26 +17,35 @@ import (
 // gofakes3 only keeps X-Amz-* and Content-* request headers as metadata.
 const etagMetaKey = "X-Mlops-Etag"
 
-// backend is s3afero's filesystem backend with the two places where it differs from S3 fixed:
-// a new PUT inherits the old object's metadata there (S3 replaces it), and listings carry
-// the MD5 even for multipart objects.
+// backend is s3afero's filesystem backend with the places where it differs from S3 fixed:
+// a new PUT inherits the old object's metadata there (S3 replaces it), listings carry the
+// MD5 even for multipart objects, and (with atomicFs under it) an overwrite is atomic for
+// readers.
+//
+// Consistency of an object's bytes and its metadata (ETag, headers): s3afero keeps them in
+// two files, writes both under its one backend-wide mutex, and reads both (opening the data
+// file, then reading the metadata) under it too. With atomicFs each file is replaced by a
+// rename, so a reader gets an open handle on one version's bytes and that same version's
+// metadata, and keeps reading those bytes however many overwrites follow.
 type backend struct {
 	*s3afero.MultiBucketBackend
+	fs    *atomicFs
+	root  string    // the directory fs sees s3afero's files under: Config.Dir
+	locks *keyLocks // readers (shared) against PutObject (exclusive), per key: see atomicFs.expectPut
 }
 
-// PutObject blanks every metadata key of the object it replaces, so nothing leaks through
-// s3afero's merge; the blanks are dropped again on read.
+// objectPath is the path atomicFs sees for an object: s3afero stores it at buckets/<bucket>/<key>.
+func (b backend) objectPath(bucket, key string) string {
+	return filepath.Join(b.root, "buckets", filepath.FromSlash(path.Join(bucket, key)))
+}
+
+// PutObject replaces the object whole: no metadata of the old one leaks through s3afero's
+// merge (atomicFs hides the old object from it), and a body that comes short is not committed.
 func (b backend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, cond *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
-	old, err := b.MultiBucketBackend.HeadObject(bucket, key)
-	if err == nil {
-		for k := range old.Metadata {
-			if _, ok := meta[k]; !ok {
-				meta[k] = ""
-			}
-		}
-	} else if !isNoSuchKey(err) {
-		return gofakes3.PutObjectResult{}, err
-	}
+	unlock := b.locks.lock(bucket, key)
+	defer unlock()
+	done := b.fs.expectPut(b.objectPath(bucket, key), size)
+	defer done()
 	return b.MultiBucketBackend.PutObject(bucket, key, meta, input, size, cond)
 }
 
@@ -47,7 +58,9 @@ func (b backend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
 }
 
 func (b backend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+	unlock := b.locks.rlock(bucket, key)
 	obj, err := b.MultiBucketBackend.GetObject(bucket, key, rng)
+	unlock() // the object's file is open: later writes replace the file, not what it holds
 	if err == nil {
 		dropBlank(obj.Metadata)
 	}
@@ -77,6 +90,8 @@ func (b backend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta ma
 	return gofakes3.CopyObject(b, srcBucket, srcKey, dstBucket, dstKey, meta)
 }
 
+// dropBlank removes the blank values that earlier versions of this package wrote to shadow
+// inherited metadata; objects stored by them still carry some.
 func dropBlank(meta map[string]string) {
 	for k, v := range meta {
 		if v == "" {

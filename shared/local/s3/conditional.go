@@ -10,21 +10,41 @@ import (
 )
 
 // keyLocks serializes the check and the commit of writes to one bucket/key, so that a
-// conditional write is atomic: of fifty If-None-Match:* PUTs exactly one wins.
+// conditional write is atomic: of fifty If-None-Match:* PUTs exactly one wins. backend keeps
+// a second set, for which readers take the shared side.
 type keyLocks struct {
 	mu    sync.Mutex
 	locks map[string]*keyLock
 }
 
 type keyLock struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	refs int
 }
 
 func newKeyLocks() *keyLocks { return &keyLocks{locks: map[string]*keyLock{}} }
 
-// lock blocks until the key is ours and returns the unlock function.
+// lock blocks until the key is ours alone and returns the unlock function.
 func (k *keyLocks) lock(bucket, key string) func() {
+	l, release := k.get(bucket, key)
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		release()
+	}
+}
+
+// rlock blocks until no one holds the key exclusively and returns the unlock function.
+func (k *keyLocks) rlock(bucket, key string) func() {
+	l, release := k.get(bucket, key)
+	l.mu.RLock()
+	return func() {
+		l.mu.RUnlock()
+		release()
+	}
+}
+
+func (k *keyLocks) get(bucket, key string) (*keyLock, func()) {
 	id := bucket + "/" + key
 	k.mu.Lock()
 	l := k.locks[id]
@@ -34,9 +54,7 @@ func (k *keyLocks) lock(bucket, key string) func() {
 	}
 	l.refs++
 	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	return l, func() {
 		k.mu.Lock()
 		l.refs--
 		if l.refs == 0 {
@@ -109,8 +127,12 @@ func (s *Server) checkDelete(bucket, key string, h http.Header) error {
 // failed If-Match (or If-Unmodified-Since without If-Match) is 412; a matching If-None-Match
 // (or If-Modified-Since without If-None-Match) is 304.
 func readPreconditions(obj *gofakes3.Object, h http.Header) (notModified bool, err error) {
-	etag := objectETag(obj)
-	modified, _ := http.ParseTime(obj.Metadata["Last-Modified"])
+	return evalReadPreconditions(objectETag(obj), obj.Metadata["Last-Modified"], h)
+}
+
+// evalReadPreconditions is readPreconditions on an ETag (unquoted) and a Last-Modified header.
+func evalReadPreconditions(etag, lastModified string, h http.Header) (notModified bool, err error) {
+	modified, _ := http.ParseTime(lastModified)
 	if v := h.Get("If-Match"); v != "" {
 		if !etagMatches(v, etag) {
 			return false, errPrecondition()

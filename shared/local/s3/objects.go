@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -276,12 +277,20 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
+	// gofakes3 gets the request without the conditions (it evaluates them differently) and
+	// reads the object again: the rewriter checks that it served the version checked here.
+	rw := &etagRewriter{ResponseWriter: w, requestID: requestID(r), s: s, r: r, checked: objectETag(obj)}
 	for _, h := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		if v := r.Header.Values(h); len(v) > 0 {
+			if rw.cond == nil {
+				rw.cond = http.Header{}
+			}
+			rw.cond[h] = v
+		}
 		r.Header.Del(h)
 	}
-	rw := &etagRewriter{ResponseWriter: w, requestID: requestID(r)}
 	s.passThrough(rw, r, nil)
-	rw.fix() // a HEAD may never write: the headers still go out when the handler returns
+	rw.fix(http.StatusOK) // a HEAD may never write: the headers still go out when the handler returns
 	return nil
 }
 
@@ -330,13 +339,30 @@ func readSmall(body io.Reader, limit int64) ([]byte, error) {
 
 // etagRewriter swaps in the stored ETag of a multipart object (see etagMetaKey) and keeps our
 // request id, as gofakes3's GET/HEAD responses go out.
+//
+// It also keeps a conditional GET/HEAD honest. getObject evaluates the conditions (cond) on
+// the version of the object it looked up (ETag checked); gofakes3 then looks the object up
+// again to serve it, and a write may have replaced it in between. The version gofakes3
+// serves is consistent in itself (see backend); if it is not the one checked, the conditions
+// are evaluated again on it, and where they fail the response becomes that 412 or 304, so
+// that what a client gets always satisfies what it asked for.
 type etagRewriter struct {
 	http.ResponseWriter
 	requestID string
-	done      bool
+
+	s       *Server
+	r       *http.Request
+	checked string
+	cond    http.Header
+
+	done     bool
+	replaced bool // the response is our 412/304: gofakes3's is dropped
 }
 
-func (e *etagRewriter) fix() {
+// errResponseReplaced stops gofakes3 from copying a body that will not be sent.
+var errResponseReplaced = errors.New("response replaced")
+
+func (e *etagRewriter) fix(code int) {
 	if e.done {
 		return
 	}
@@ -348,15 +374,46 @@ func (e *etagRewriter) fix() {
 	h.Del(etagMetaKey)
 	h.Set("x-amz-request-id", e.requestID)
 	h.Set("x-amz-id-2", e.requestID)
+	if len(e.cond) == 0 || (code != http.StatusOK && code != http.StatusPartialContent) {
+		return
+	}
+	etag, lastModified := strings.Trim(h.Get("ETag"), `"`), h.Get("Last-Modified")
+	if etag == e.checked {
+		return
+	}
+	notModified, err := evalReadPreconditions(etag, lastModified, e.cond)
+	if err == nil && !notModified {
+		return
+	}
+	e.replaced = true
+	for k := range h {
+		if k != "X-Amz-Request-Id" && k != "X-Amz-Id-2" && k != "Server" {
+			delete(h, k)
+		}
+	}
+	if err != nil {
+		e.s.writeError(e.ResponseWriter, e.r, err)
+		return
+	}
+	h.Set("ETag", `"`+etag+`"`)
+	if lastModified != "" {
+		h.Set("Last-Modified", lastModified)
+	}
+	e.ResponseWriter.WriteHeader(http.StatusNotModified)
 }
 
 func (e *etagRewriter) WriteHeader(code int) {
-	e.fix()
-	e.ResponseWriter.WriteHeader(code)
+	e.fix(code)
+	if !e.replaced {
+		e.ResponseWriter.WriteHeader(code)
+	}
 }
 
 func (e *etagRewriter) Write(b []byte) (int, error) {
-	e.fix()
+	e.fix(http.StatusOK)
+	if e.replaced {
+		return 0, errResponseReplaced
+	}
 	return e.ResponseWriter.Write(b)
 }
 

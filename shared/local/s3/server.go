@@ -57,6 +57,10 @@ type Server struct {
 	mu      sync.Mutex
 	httpSrv *http.Server
 	url     string
+
+	connMu  sync.Mutex
+	closing bool
+	fresh   map[net.Conn]struct{} // connections that have not sent a byte yet
 }
 
 // Hidden directories under Dir; the buckets themselves live in Dir/buckets (s3afero's layout),
@@ -99,11 +103,12 @@ func New(cfg Config) (*Server, error) {
 			_ = os.Remove(filepath.Join(s.tmpDir, e.Name()))
 		}
 	}
-	mb, err := s3afero.MultiBucket(afero.NewBasePathFs(afero.NewOsFs(), dir))
+	fs := newAtomicFs(afero.NewOsFs(), s.tmpDir)
+	mb, err := s3afero.MultiBucket(afero.NewBasePathFs(fs, dir))
 	if err != nil {
 		return nil, fmt.Errorf("s3: opening the filesystem backend in %s: %w", dir, err)
 	}
-	s.backend = backend{mb}
+	s.backend = backend{MultiBucketBackend: mb, fs: fs, root: dir, locks: newKeyLocks()}
 	s.uploads = &multipartStore{dir: filepath.Join(dir, multipartDir), tmpDir: s.tmpDir}
 	for _, b := range cfg.Buckets {
 		if err := gofakes3.ValidateBucketName(b); err != nil {
@@ -139,7 +144,7 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("s3: listening on %s: %w", addr, err)
 	}
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second, ConnState: s.trackConn}
 	s.url = "http://" + ln.Addr().String()
 	srv := s.httpSrv
 	go func() {
@@ -169,10 +174,39 @@ func (s *Server) Close(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
+	// http.Server.Shutdown closes idle connections at once but waits 5 s before it counts as
+	// idle a connection that has not sent its first request (net/http issue 22682). HTTP
+	// clients leave such connections behind whenever requests run concurrently: the
+	// transport dials for a request that a connection freed meanwhile then serves, and parks
+	// the new one unused. Those carry nothing in flight: close them now.
+	s.connMu.Lock()
+	s.closing = true
+	for c := range s.fresh {
+		_ = c.Close()
+	}
+	s.connMu.Unlock()
 	if err := srv.Shutdown(ctx); err != nil {
 		return fmt.Errorf("s3: shutting down: %w", err)
 	}
 	return nil
+}
+
+// trackConn keeps the set of connections that have not started a request (http.Server.ConnState).
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if st != http.StateNew {
+		delete(s.fresh, c)
+		return
+	}
+	if s.closing {
+		_ = c.Close()
+		return
+	}
+	if s.fresh == nil {
+		s.fresh = map[net.Conn]struct{}{}
+	}
+	s.fresh[c] = struct{}{}
 }
 
 type ctxKey struct{}
