@@ -30,14 +30,14 @@ const (
 // env is an embedded S3 endpoint reached through the real SDK, with a publisher
 // that records what ingest announced.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	pub   *recorder
 	svc   *ingest.Service
 	clock *clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	srv, err := s3srv.New(s3srv.Config{Dir: filepath.Join(dir, "s3"), Addr: "127.0.0.1:0", AccessKeyID: "AKTEST",
@@ -122,7 +122,7 @@ func (e *env) keys(bucket, prefix string) []string {
 	return ks
 }
 
-func creditContract(t *testing.T) *contract.Contract {
+func creditContract(t testing.TB) *contract.Contract {
 	t.Helper()
 	b, err := os.ReadFile("../../examples/credit/credit.odcs.yaml")
 	if err != nil {
@@ -135,7 +135,7 @@ func creditContract(t *testing.T) *contract.Contract {
 	return c
 }
 
-func creditCSV(t *testing.T) []byte {
+func creditCSV(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../../examples/credit/credit_data.csv")
 	if err != nil {

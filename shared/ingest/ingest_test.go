@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/openmlops/mlops/events"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
@@ -527,3 +528,26 @@ func sha256Hex(b []byte) string {
 
 // head returns the header and the first rows of data, cut at a line end.
 func head(data []byte, n int) []byte { return data[:bytes.LastIndexByte(data[:n], '\n')+1] }
+
+// The sample payloads in events/ are what AWS sends; both shapes name the same upload.
+func TestParseUploadsOnSamplePayloads(t *testing.T) {
+	eb, err := ingest.ParseUploads(events.Sample("s3-object-created.json"))
+	if err != nil || len(eb) != 1 {
+		t.Fatalf("EventBridge sample: %v %v", eb, err)
+	}
+	classic, err := ingest.ParseUploads(events.Sample("s3-notification.json"))
+	if err != nil || len(classic) != 1 {
+		t.Fatalf("S3 notification sample: %v %v", classic, err)
+	}
+	a, b := eb[0], classic[0]
+	if a.Bucket != b.Bucket || a.Key != b.Key || a.ETag != b.ETag || a.Size != b.Size || a.Key != "incoming/credit/credit_data.csv" {
+		t.Fatalf("samples disagree: %+v vs %+v", a, b)
+	}
+	mp, err := ingest.ParseUploads(events.Sample("s3-object-created-multipart.json"))
+	if err != nil || len(mp) != 1 || !strings.Contains(mp[0].ETag, "-") {
+		t.Fatalf("multipart sample: %+v %v", mp, err)
+	}
+	if _, err := ingest.ParseUploads(events.Sample("schedule.json")); err == nil {
+		t.Fatal("a scheduled event parsed as an upload")
+	}
+}
