@@ -83,6 +83,9 @@ func listDatasets(cmd *cobra.Command, g *globals, cl *client) error {
 	var rows []datasetRow
 	for _, d := range dirs {
 		name := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"), "/")
+		if !ingest.ValidDataset(name) {
+			continue // e.g. _invalid: receipts of uploads whose key named no dataset
+		}
 		row := datasetRow{Name: name}
 		if m, err := latestManifest(cmd, cl, name); err == nil {
 			row.Latest, row.Rows, row.Mode, row.Created = m.VersionID, m.Rows, m.Mode, m.CreatedAt

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -20,6 +21,15 @@ func main() {
 	if err == nil {
 		err = s.Require("UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
 	}
+	// How old unfinished work must be before reconcile takes it over: longer than
+	// an ingest can run (15 minutes) for uploads, a little for unannounced versions.
+	var pendingGrace, incomingGrace time.Duration
+	if err == nil {
+		pendingGrace, err = durationEnv("RECONCILE_PENDING_GRACE", 2*time.Minute)
+	}
+	if err == nil {
+		incomingGrace, err = durationEnv("RECONCILE_INCOMING_GRACE", 20*time.Minute)
+	}
 	if err != nil {
 		log.Error("configuration", "error", err)
 		os.Exit(1)
@@ -34,8 +44,20 @@ func main() {
 		MaxUploadBytes: s.MaxUploadBytes, TempDir: os.TempDir(), Logger: log,
 	})
 	sweeps := []reconcile.Sweep{
-		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, 2*time.Minute) }},
-		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, 20*time.Minute) }},
+		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, pendingGrace) }},
+		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, incomingGrace) }},
 	}
 	lambda.Start(reconcile.Handler(log, sweeps))
+}
+
+func durationEnv(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s=%q: expected a duration such as 20m", name, v)
+	}
+	return d, nil
 }

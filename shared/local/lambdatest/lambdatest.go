@@ -1,0 +1,132 @@
+// Package lambdatest runs a function's real `bootstrap` binary in tests: it builds
+// it as for Lambda (for this machine's architecture), serves it the Lambda Runtime
+// API, and stands in for EventBridge, which cannot run here.
+package lambdatest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openmlops/mlops/shared/local/runtimeapi"
+)
+
+// Build compiles the function in pkgDir with Lambda's build tags into a temporary
+// directory and returns the binary's path.
+func Build(t testing.TB, pkgDir string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
+	cmd.Dir = pkgDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkgDir, err, out)
+	}
+	return bin
+}
+
+// Function is a running bootstrap process and the Runtime API it polls.
+type Function struct {
+	*runtimeapi.Server
+	logs *syncBuffer
+}
+
+// Start runs bin with env (plus AWS_LAMBDA_RUNTIME_API) until the test ends.
+func Start(t testing.TB, bin, name string, env []string) *Function {
+	t.Helper()
+	rt, err := runtimeapi.Start("arn:aws:lambda:us-east-1:123456789012:function:"+name, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close() })
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{"AWS_LAMBDA_RUNTIME_API=" + rt.Addr(), "AWS_LAMBDA_FUNCTION_NAME=" + name,
+		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir()}, env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return &Function{Server: rt, logs: logs}
+}
+
+// Logs is what the function has written so far.
+func (f *Function) Logs() string { return f.logs.String() }
+
+// EventBridge answers PutEvents like EventBridge (JSON 1.1 protocol) and keeps the
+// entries. It is a fake: EventBridge cannot run here.
+type EventBridge struct {
+	*httptest.Server
+	mu      sync.Mutex
+	entries []Entry
+}
+
+// Entry is one PutEvents entry as received.
+type Entry struct {
+	Source, DetailType, Detail, EventBusName string
+	Resources                                []string
+}
+
+// NewEventBridge starts the fake until the test ends.
+func NewEventBridge(t testing.TB) *EventBridge {
+	eb := &EventBridge{}
+	eb.Server = httptest.NewServer(http.HandlerFunc(eb.serve))
+	t.Cleanup(eb.Close)
+	return eb
+}
+
+// Entries returns what was published so far.
+func (eb *EventBridge) Entries() []Entry {
+	eb.mu.Lock()
+	defer eb.mu.Unlock()
+	return append([]Entry(nil), eb.entries...)
+}
+
+func (eb *EventBridge) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Amz-Target") != "AWSEvents.PutEvents" {
+		http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
+		return
+	}
+	var req struct{ Entries []Entry }
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(body, &req); err != nil {
+		http.Error(w, `{"__type":"SerializationException"}`, http.StatusBadRequest)
+		return
+	}
+	eb.mu.Lock()
+	eb.entries = append(eb.entries, req.Entries...)
+	eb.mu.Unlock()
+	out := make([]map[string]string, len(req.Entries))
+	for i := range out {
+		out[i] = map[string]string{"EventId": fmt.Sprint("event-", i)}
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"FailedEntryCount": 0, "Entries": out})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
