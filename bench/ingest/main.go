@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,25 @@ import (
 const childFlag = "-child-scan"
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-dump-result" {
+		// Debugging aid: the whole result (profile included) as JSON, to compare
+		// implementations.
+		f, err := os.Open(os.Args[2])
+		if err == nil {
+			var res *validate.Result
+			res, err = validate.Scan(context.Background(), f, CreditContract(), validate.Options{TempDir: os.TempDir()})
+			if err == nil {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", " ")
+				err = enc.Encode(res)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dump:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) == 3 && os.Args[1] == childFlag {
 		if err := child(os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, "scan:", err)
@@ -163,6 +183,17 @@ func child(path string) error {
 		return err
 	}
 	defer f.Close()
+	if pf := os.Getenv("MLOPS_CPUPROFILE"); pf != "" {
+		out, err := os.Create(pf)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	res, err := validate.Scan(context.Background(), f, CreditContract(), validate.Options{Name: filepath.Base(path), TempDir: os.TempDir()})
 	if err != nil {

@@ -46,6 +46,7 @@ func main() {
 	sweeps := []reconcile.Sweep{
 		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, pendingGrace) }},
 		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, incomingGrace) }},
+		{Name: "stale-staging", Run: func(ctx context.Context) (int, error) { return ing.SweepStaging(ctx, 24*time.Hour) }},
 	}
 	lambda.Start(reconcile.Handler(log, sweeps))
 }

@@ -160,7 +160,18 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rc.Status == "" { // the object vanished or changed under us: the newer event handles it
+	if rc.Status == "" {
+		// The object vanished or changed under us. Either a concurrent delivery of
+		// this same event decided it (and removed it): finish from its receipt; or a
+		// newer upload replaced it, and that upload's own event handles it.
+		if prev, found, err := s.readReceipt(ctx, dataset, receiptID); err != nil {
+			return nil, err
+		} else if found {
+			if err := s.finish(ctx, up, prev); err != nil {
+				return nil, err
+			}
+			return &Outcome{Receipt: prev, Duplicate: true}, nil
+		}
 		return &Outcome{Ignored: "object replaced or deleted since the event"}, nil
 	}
 	if err := s.finish(ctx, up, rc); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 func TestAcceptedUploadBecomesVersion(t *testing.T) {
@@ -549,5 +550,22 @@ func TestParseUploadsOnSamplePayloads(t *testing.T) {
 	}
 	if _, err := ingest.ParseUploads(events.Sample("schedule.json")); err == nil {
 		t.Fatal("a scheduled event parsed as an upload")
+	}
+}
+
+func TestReconcileRemovesStaleStaging(t *testing.T) {
+	e := newEnv(t)
+	e.applyContract(creditContract(t))
+	ctx := context.Background()
+	key := ingest.StagingKey("credit", "r", "crashed")
+	if _, err := e.st.Put(ctx, platform, key, []byte("half"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.SweepStaging(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("young staging removed: %d %v", n, err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if n, err := e.svc.SweepStaging(ctx, time.Hour); err != nil || n != 1 || e.exists(platform, key) {
+		t.Fatalf("stale staging kept: %d %v", n, err)
 	}
 }

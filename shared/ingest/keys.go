@@ -69,10 +69,15 @@ func HeadKey(dataset, contractHash string) string {
 	return "datasets/" + dataset + "/heads/" + contractHash + ".json"
 }
 
-// StagingKey is where the canonical form is written while its payload's hash is not yet known.
-func StagingKey(dataset, receipt string) string {
-	return "datasets/" + dataset + "/staging/" + receipt + ".csv.gz"
+// StagingKey is where one attempt writes the canonical form while its payload's
+// hash is not yet known. Each attempt has its own key (attempt is random), so
+// concurrent deliveries of one upload never remove each other's staging object.
+func StagingKey(dataset, receipt, attempt string) string {
+	return "datasets/" + dataset + "/staging/" + receipt + "-" + attempt + ".csv.gz"
 }
+
+// StagingPrefix is the folder of a dataset's staging objects.
+func StagingPrefix(dataset string) string { return "datasets/" + dataset + "/staging/" }
 
 // ReceiptKey records the outcome for one uploaded object (bucket, key, ETag or version).
 func ReceiptKey(dataset, receipt string) string {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -102,7 +103,7 @@ func (s *Service) scan(ctx context.Context, up Upload, dataset, receiptID string
 	hash := sha256.New()
 	counter := &countingReader{r: io.TeeReader(body, hash)}
 
-	staging := StagingKey(dataset, receiptID)
+	staging := StagingKey(dataset, receiptID, rand.Text()[:12])
 	pr, pw := io.Pipe()
 	uploadDone := make(chan error, 1)
 	go func() {

@@ -83,3 +83,34 @@ func (s *Service) SweepIncoming(ctx context.Context, grace time.Duration) (int, 
 	}
 	return fixed, errors.Join(errs...)
 }
+
+// SweepStaging removes staging objects older than maxAge: canonical forms written by
+// attempts that crashed before they could clean up. Live attempts finish within
+// the function's timeout, so anything older is garbage.
+func (s *Service) SweepStaging(ctx context.Context, maxAge time.Duration) (int, error) {
+	now := s.cfg.Now()
+	dirs, err := s.st.ListDirs(ctx, s.cfg.PlatformBucket, "datasets/")
+	if err != nil {
+		return 0, fmt.Errorf("list datasets: %w", err)
+	}
+	var removed int
+	var errs []error
+	for _, d := range dirs {
+		dataset := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"), "/")
+		err := s.st.List(ctx, s.cfg.PlatformBucket, StagingPrefix(dataset), func(o store.ObjectInfo) error {
+			if now.Sub(o.LastModified) < maxAge {
+				return nil
+			}
+			if err := s.st.Delete(ctx, s.cfg.PlatformBucket, o.Key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("remove stale staging %s: %w", o.Key, err))
+				return nil
+			}
+			removed++
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list staging of %s: %w", dataset, err))
+		}
+	}
+	return removed, errors.Join(errs...)
+}

@@ -123,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	p.sweeps = []reconcile.Sweep{
 		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, cfg.PendingGrace) }},
 		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, cfg.IncomingGrace) }},
+		{Name: "stale-staging", Run: func(ctx context.Context) (int, error) { return ing.SweepStaging(ctx, 24*time.Hour) }},
 	}
 	b.Register(FuncIngest, ing.Handle)
 	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))

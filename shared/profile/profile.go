@@ -634,3 +634,70 @@ func (d *Dataset) Column(name string) *Column {
 
 // JSON encodes the profile (indented, stable).
 func (d *Dataset) JSON() ([]byte, error) { return json.MarshalIndent(d, "", "  ") }
+
+// AddN counts n occurrences of v at once (n ≥ 1); the same as n calls to Add while
+// the counts are exact.
+func (f *Freq) AddN(v []byte, n int64) {
+	if len(f.keys) <= 8 {
+		for i, k := range f.keys {
+			if k == string(v) {
+				f.counts[i] += n
+				return
+			}
+		}
+	} else if i, ok := f.idx[string(v)]; ok {
+		f.counts[i] += n
+		return
+	}
+	f.insert(string(v), n, 0)
+}
+
+// NullN records n missing values.
+func (a *Accumulator) NullN(n int64) { a.count += n; a.nulls += n }
+
+// InvalidN records n values that failed their type check.
+func (a *Accumulator) InvalidN(n int64) { a.count += n; a.invalid += n }
+
+// CountValues counts n present, valid values whose statistics go elsewhere.
+func (a *Accumulator) CountValues(n int64) { a.count += n }
+
+// NumberStatsBatch is NumberStats for each of vs in order, with the same result.
+func (a *Accumulator) NumberStatsBatch(vs []float64) {
+	if !a.PII && a.kll != nil {
+		a.sums.AddBatch(vs)
+		a.kll.AddBatch(vs)
+	}
+}
+
+// TextN records n occurrences of the text value v (n ≥ 1): the same statistics as n
+// calls to Text while the top values are counted exactly.
+func (a *Accumulator) TextN(v []byte, n int64) {
+	if n <= 0 {
+		return
+	}
+	a.count += n
+	if a.PII || a.freq == nil {
+		a.hll.Add(Hash64(v, 0))
+		return
+	}
+	if !a.freq.exact {
+		a.hll.Add(Hash64(v, 0))
+	}
+	a.freq.AddN(v, n)
+	if !a.freq.exact && !a.hllSynced {
+		a.syncHLL()
+	}
+	l := len(v)
+	for _, c := range v {
+		if c >= utf8.RuneSelf {
+			l = utf8.RuneCount(v)
+			break
+		}
+	}
+	if a.minLen < 0 || l < a.minLen {
+		a.minLen = l
+	}
+	if l > a.maxLen {
+		a.maxLen = l
+	}
+}

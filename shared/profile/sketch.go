@@ -532,3 +532,73 @@ func (s *ShiftedSums) Moments() Moments {
 	}
 	return Moments{N: s.n, Mean: s.k + mean, M2: m2, Min: s.minv, Max: s.maxv}
 }
+
+// AddBatch adds vs in order, with exactly the result of calling Add on each.
+func (s *KLL) AddBatch(vs []float64) {
+	for len(vs) > 0 {
+		if s.shift == 0 {
+			for _, v := range vs {
+				if v == v {
+					s.add0(v)
+				}
+			}
+			return
+		}
+		b := 1 << s.shift
+		if len(s.pend) > 0 || len(vs) < b {
+			s.Add(vs[0])
+			vs = vs[1:]
+			continue
+		}
+		// A whole block with no pending values: pick one without copying the block.
+		block := vs[:b]
+		nan := false
+		for _, v := range block {
+			if v != v {
+				nan = true
+				break
+			}
+		}
+		if nan {
+			s.Add(vs[0])
+			vs = vs[1:]
+			continue
+		}
+		pick := block[s.rand()&uint64(b-1)]
+		vs = vs[b:]
+		for len(s.levels) <= s.shift {
+			s.levels = append(s.levels, nil)
+			s.resize()
+		}
+		s.levels[s.shift] = append(s.levels[s.shift], pick)
+		s.size++
+		s.n += int64(b)
+		if s.size >= s.max {
+			s.compress()
+		}
+	}
+}
+
+// AddBatch adds vs in order, with exactly the result of calling Add on each.
+func (s *ShiftedSums) AddBatch(vs []float64) {
+	if len(vs) == 0 {
+		return
+	}
+	if s.n == 0 {
+		s.k, s.minv, s.maxv = vs[0], vs[0], vs[0]
+	}
+	k, s1, s2, lo, hi := s.k, s.s1, s.s2, s.minv, s.maxv
+	for _, v := range vs {
+		d := v - k
+		s1 += d
+		s2 += d * d
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	s.n += int64(len(vs))
+	s.s1, s.s2, s.minv, s.maxv = s1, s2, lo, hi
+}

@@ -11,14 +11,17 @@ package validate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/contract"
@@ -167,7 +170,34 @@ type column struct {
 	pattern  *regexp.Regexp
 	patErr   error
 	isText   bool
+	// Prepared for the worker's inner loop.
+	kind           colKind
+	required       bool
+	hasMin, hasMax bool
+	minv, maxv     float64
+	layout         string     // timestamps
+	cat            *catIndex  // allowed values, for kind kCat
+	catFlags       []catFlags // per distinct allowed value: rules it breaks by itself
 }
+
+// colKind picks the worker's code path for a column.
+type colKind uint8
+
+const (
+	kText colKind = iota // strings, and categories whose allowed values need the map
+	kCat                 // category or string with a small allowed list: counted per value
+	kInt
+	kNum
+	kTime
+	kBool
+)
+
+type catFlags uint8
+
+const (
+	catFormula catFlags = 1 << iota
+	catPattern
+)
 
 type plan struct {
 	c          *contract.Contract
@@ -175,12 +205,15 @@ type plan struct {
 	d          table.Dialect
 	cols       []column
 	nullTokens [][]byte
-	keyCols    []int // contract indexes of the unique key
+	nullFirst  [256]bool // first bytes of non-empty null tokens
+	keyCols    []int     // contract indexes of the unique key
 	ncols      int
 	// Set from the header before workers start, read-only afterwards.
 	colMap []int // file column → contract column, or -1
 	inv    []int // contract column → file column, or -1
 	width  int   // fields a row must have
+	// rowVals says workers keep each row's values (canonical output, unique key).
+	rowVals bool
 }
 
 type contractColumn = contract.Column
@@ -193,6 +226,9 @@ func newPlan(c *contract.Contract, opt Options) (*plan, error) {
 	}
 	for _, t := range c.Dialect.NullTokens {
 		p.nullTokens = append(p.nullTokens, []byte(t))
+		if t != "" {
+			p.nullFirst[t[0]] = true
+		}
 	}
 	for i := range c.Columns {
 		col := &c.Columns[i]
@@ -207,6 +243,7 @@ func newPlan(c *contract.Contract, opt Options) (*plan, error) {
 		if col.Pattern != "" {
 			pc.pattern, pc.patErr = regexp.Compile(`^(?:` + col.Pattern + `)$`)
 		}
+		pc.prepare()
 		p.cols = append(p.cols, pc)
 	}
 	for _, k := range c.UniqueKey {
@@ -216,6 +253,7 @@ func newPlan(c *contract.Contract, opt Options) (*plan, error) {
 		}
 		p.keyCols = append(p.keyCols, i)
 	}
+	p.rowVals = opt.Canonical != nil || len(p.keyCols) > 0
 	return p, nil
 }
 
@@ -236,12 +274,149 @@ func dialectOf(d contract.Dialect, maxField int) (table.Dialect, error) {
 	return td, td.Check()
 }
 
+// prepare fills in the fields the worker's inner loop reads.
+func (pc *column) prepare() {
+	col := pc.c
+	pc.required = col.Required
+	if col.Min != nil {
+		pc.hasMin, pc.minv = true, *col.Min
+	}
+	if col.Max != nil {
+		pc.hasMax, pc.maxv = true, *col.Max
+	}
+	switch col.Type {
+	case contract.Integer:
+		pc.kind = kInt
+	case contract.Number:
+		pc.kind = kNum
+	case contract.Timestamp:
+		pc.kind = kTime
+		pc.layout = col.Format
+		if pc.layout == "" {
+			pc.layout = time.RFC3339Nano
+		}
+	case contract.Boolean:
+		pc.kind = kBool
+	default:
+		pc.kind = kText
+		if len(pc.allowedL) > 0 {
+			if pc.cat = newCatIndex(pc.allowedL); pc.cat != nil {
+				pc.kind = kCat
+				for _, v := range pc.cat.vals {
+					var f catFlags
+					if isFormula(v) {
+						f |= catFormula
+					}
+					if pc.pattern != nil && !pc.pattern.Match(v) {
+						f |= catPattern
+					}
+					pc.catFlags = append(pc.catFlags, f)
+				}
+			}
+		}
+	}
+}
+
+// catIndex finds a value among a category's allowed values with one multiplicative
+// hash of its length and first 8 bytes into a collision-free table, and (for values
+// of at most 8 bytes) one word comparison.
+type catIndex struct {
+	vals  [][]byte // distinct allowed values
+	words []uint64 // their first 8 bytes, zero-padded
+	mult  uint64
+	shift uint
+	slots []int16 // value index + 1, 0 for none
+}
+
+// prefixMask[n] keeps the first n bytes of a little-endian word.
+var prefixMask = [9]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
+
+// prefixWord returns v's first 8 bytes, zero-padded.
+func prefixWord(v []byte) uint64 {
+	if cap(v) >= 8 {
+		// Reading past len within cap is allowed; the mask drops those bytes.
+		return binary.LittleEndian.Uint64(v[:8:8]) & prefixMask[min(len(v), 8)]
+	}
+	var b [8]byte
+	copy(b[:], v)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+func catKey(w uint64, n int) uint64 { return w ^ uint64(n)*0x9e3779b97f4a7c15 }
+
+// newCatIndex returns nil when no collision-free table is found (many values, or
+// values that share length and first 8 bytes); the caller then uses the map.
+func newCatIndex(allowed [][]byte) *catIndex {
+	var vals [][]byte
+	var keys []uint64
+	for _, a := range allowed {
+		if slices.ContainsFunc(vals, func(v []byte) bool { return string(v) == string(a) }) {
+			continue
+		}
+		k := catKey(prefixWord(a), len(a))
+		if slices.Contains(keys, k) {
+			return nil
+		}
+		keys = append(keys, k)
+		vals = append(vals, a)
+	}
+	if len(vals) == 0 || len(vals) > 256 {
+		return nil
+	}
+	words := make([]uint64, len(vals))
+	for i, v := range vals {
+		words[i] = prefixWord(v)
+	}
+	minBits := bits.Len(uint(len(vals)))
+	rng := uint64(0x9e3779b97f4a7c15)
+	for b := minBits + 1; b <= minBits+5; b++ {
+		for range 200 {
+			rng ^= rng << 13
+			rng ^= rng >> 7
+			rng ^= rng << 17
+			mult := rng | 1
+			shift := uint(64 - b)
+			slots := make([]int16, 1<<b)
+			ok := true
+			for i, k := range keys {
+				s := (k * mult) >> shift
+				if slots[s] != 0 {
+					ok = false
+					break
+				}
+				slots[s] = int16(i + 1)
+			}
+			if ok {
+				return &catIndex{vals: vals, words: words, mult: mult, shift: shift, slots: slots}
+			}
+		}
+	}
+	return nil
+}
+
+// find returns the index of v among the values, or -1.
+func (c *catIndex) find(v []byte) int {
+	w := prefixWord(v)
+	s := int(c.slots[(catKey(w, len(v))*c.mult)>>c.shift]) - 1
+	if s < 0 || c.words[s] != w || len(c.vals[s]) != len(v) {
+		return -1
+	}
+	if len(v) > 8 && string(c.vals[s][8:]) != string(v[8:]) {
+		return -1
+	}
+	return s
+}
+
 func (p *plan) isNull(v []byte) bool {
 	if len(v) == 0 {
 		return true
 	}
+	if !p.nullFirst[v[0]] {
+		return false
+	}
 	for _, t := range p.nullTokens {
-		if string(v) == string(t) {
+		// The first-byte test keeps ordinary values away from the comparison call.
+		if len(t) == len(v) && t[0] == v[0] && string(v) == string(t) {
 			return true
 		}
 	}

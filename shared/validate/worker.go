@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
@@ -8,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/profile"
 	"github.com/openmlops/mlops/shared/table"
 )
@@ -16,21 +16,78 @@ import (
 // worker parses and checks chunks. Its accumulators hold the order-independent
 // statistics (counts, distinct sketches, exact value counts); the order-sensitive ones
 // travel with each chunk to the collector.
+//
+// The inner loop only checks values and gathers them per column (numbers in a small
+// buffer, categories and booleans as counts); the buffers go to the sketches in
+// batches, in row order, so the statistics are exactly those of adding value by value.
 type worker struct {
 	p      *plan
 	parser *table.Parser
 	acc    []*profile.Accumulator
 	null   []bool // per contract column: this row's value is missing
 	vals   [][]byte
+	fields [][]byte // a simple row's fields (p.width of them)
+	cs     []colState
+	slots  []slot // per file column
+	// Batched simple rows (when no row values are kept): nb rows of p.width fields.
+	batch [][]byte
+	bRows []int64 // their row numbers in the chunk
+	bLine []int64 // their first lines
+	nb    int
 	// Booleans are profiled by their normalised spelling.
 	trueB, falseB []byte
 }
 
+// numBatch is how many numbers a column buffers before they go to the sketches.
+const numBatch = 1024
+
+// smallInts is the range of whole numbers whose distinct hashes are remembered in a
+// bitmap, so a repeated value skips the hash.
+const smallInts = 1 << 16
+
+// slot is what the inner loop needs about a file column; c is nil for a column the
+// contract does not have.
+type slot struct {
+	c  *column
+	st *colState
+	ci int
+}
+
+// colState is one column's values gathered since the last flush.
+type colState struct {
+	nulls, invalid int64
+	nums           []float64
+	cats           []int64 // per catIndex value
+	nTrue, nFalse  int64
+	// Distinct-count shortcuts (per worker: HyperLogLog ignores repeats).
+	seenSmall []uint64
+	last      float64
+	hasLast   bool
+}
+
 func newWorker(p *plan) *worker {
 	w := &worker{p: p, parser: table.NewParser(p.d), null: make([]bool, p.ncols), vals: make([][]byte, p.ncols),
+		fields: make([][]byte, p.width), cs: make([]colState, p.ncols),
 		trueB: []byte("true"), falseB: []byte("false")}
-	for _, c := range p.c.Columns {
+	w.batch = make([][]byte, batchRows*p.width)
+	w.bRows = make([]int64, batchRows)
+	w.bLine = make([]int64, batchRows)
+	w.slots = make([]slot, len(p.colMap))
+	for i, ci := range p.colMap {
+		if ci >= 0 {
+			w.slots[i] = slot{c: &p.cols[ci], st: &w.cs[ci], ci: ci}
+		}
+	}
+	for ci, c := range p.c.Columns {
 		w.acc = append(w.acc, profile.NewAccumulator(c.Name, c.Type, c.PII, 1))
+		st := &w.cs[ci]
+		switch p.cols[ci].kind {
+		case kInt, kNum, kTime:
+			st.nums = make([]float64, 0, numBatch)
+			st.seenSmall = make([]uint64, smallInts/64)
+		case kCat:
+			st.cats = make([]int64, len(p.cols[ci].cat.vals))
+		}
 	}
 	return w
 }
@@ -77,6 +134,42 @@ func (w *worker) process(j *job) {
 	utf8OK := utf8.Valid(data[pos:])
 	var row, line int64 // line: lines before the current row, relative to the chunk
 	for pos < len(data) {
+		// Nearly every row is simple: parse it straight into the column slots.
+		fields := w.fields
+		if !p.rowVals {
+			// Batched: the row's fields go straight into the batch.
+			fields = w.batch[w.nb*p.width : (w.nb+1)*p.width]
+		}
+		if next, ok := w.parser.Simple(data, pos, fields); ok {
+			pos = next
+			row++
+			start := line
+			line++
+			if !utf8OK {
+				if c, off, ok := table.CheckUTF8(fields); !ok {
+					col := -1
+					if c-1 < len(p.colMap) {
+						col = p.colMap[c-1]
+					}
+					w.flag(j, rInvalidUTF8, col, row, start, fields[c-1], fmt.Sprintf("invalid UTF-8 at byte %d of field %d", off, c))
+					continue
+				}
+			}
+			if p.rowVals {
+				w.cells(j, fields, row, start)
+				continue
+			}
+			w.bRows[w.nb], w.bLine[w.nb] = row, start
+			w.nb++
+			if w.nb == batchRows {
+				w.columns(j)
+			}
+			continue
+		}
+		if w.nb > 0 {
+			// Values go to the statistics in row order per column.
+			w.columns(j)
+		}
 		r, next := w.parser.Next(data, pos, j.ch.Last, row+1, line)
 		pos = next
 		if r.Blank {
@@ -112,28 +205,39 @@ func (w *worker) process(j *job) {
 				continue
 			}
 		}
-		w.row(j, r.Fields, row, start)
-	}
-	j.rows, j.lines = row, line
-}
-
-func (w *worker) row(j *job, fields [][]byte, row, line int64) {
-	p := w.p
-	if len(fields) != p.width {
-		var v []byte
-		if len(fields) > 0 {
-			v = fields[0]
-		}
-		w.flag(j, rRaggedRow, -1, row, line, v, fmt.Sprintf("expected %d fields, got %d", p.width, len(fields)))
-		return
-	}
-	for i, f := range fields {
-		ci := p.colMap[i]
-		if ci < 0 {
+		if len(r.Fields) != p.width {
+			var v []byte
+			if len(r.Fields) > 0 {
+				v = r.Fields[0]
+			}
+			w.flag(j, rRaggedRow, -1, row, start, v, fmt.Sprintf("expected %d fields, got %d", p.width, len(r.Fields)))
 			continue
 		}
-		w.vals[ci] = f
-		w.null[ci] = w.cell(j, ci, f, row, line)
+		w.cells(j, r.Fields, row, start)
+	}
+	if w.nb > 0 {
+		w.columns(j)
+	}
+	j.rows, j.lines = row, line
+	w.flush(j)
+}
+
+// cells checks and gathers one row of p.width fields.
+func (w *worker) cells(j *job, fields [][]byte, row, line int64) {
+	p := w.p
+	if p.rowVals {
+		for i, v := range fields {
+			if ci := p.colMap[i]; ci >= 0 {
+				w.vals[ci] = v
+				w.null[ci] = p.isNull(v)
+			}
+		}
+	}
+	slots := w.slots[:len(fields)]
+	for i, v := range fields {
+		if sl := &slots[i]; sl.c != nil {
+			w.value(j, sl, v, row, line)
+		}
 	}
 	if p.opt.Canonical != nil {
 		j.out = w.canonical(j.out)
@@ -143,87 +247,241 @@ func (w *worker) row(j *job, fields [][]byte, row, line int64) {
 	}
 }
 
-// cell checks and profiles one value; it reports whether the value is missing.
-func (w *worker) cell(j *job, ci int, v []byte, row, line int64) bool {
+// value checks and gathers one value of a contract column.
+func (w *worker) value(j *job, sl *slot, v []byte, row, line int64) {
 	p := w.p
-	c := &p.cols[ci]
-	a := w.acc[ci]
-	if p.isNull(v) {
-		a.Null()
-		if c.c.Required {
+	c, st, ci := sl.c, sl.st, sl.ci
+	if len(v) == 0 || p.nullFirst[v[0]] && p.isNull(v) {
+		st.nulls++
+		if c.required {
 			w.flag(j, rRequired, ci, row, line, v, "")
 		}
-		return true
+		return
 	}
-	switch c.c.Type {
-	case contract.Integer:
+	var f float64
+	switch c.kind {
+	case kCat:
+		if k := c.cat.find(v); k >= 0 {
+			st.cats[k]++
+			if c.catFlags[k] != 0 {
+				w.catFlag(j, c, c.catFlags[k], v, row, line)
+			}
+			return
+		}
+		w.text(j, c, v, row, line)
+		w.acc[ci].Text(v)
+		return
+	case kNum:
+		var ok bool
+		if f, ok = parseDigits(v); !ok {
+			var ns numStatus
+			f, ns = parseNumber(v)
+			switch ns {
+			case numBad:
+				st.invalid++
+				w.flag(j, rType, ci, row, line, v, "a number")
+				return
+			case numNotFinite:
+				st.invalid++
+				w.flag(j, rNotFinite, ci, row, line, v, "")
+				return
+			}
+		}
+	case kInt:
 		n, ok := parseInt(v)
 		if !ok {
-			a.Invalid()
+			st.invalid++
 			w.flag(j, rType, ci, row, line, v, "an integer")
-			return false
+			return
 		}
-		w.number(j, ci, float64(n), v, row, line)
-	case contract.Number:
-		f, st := parseNumber(v)
-		switch st {
-		case numBad:
-			a.Invalid()
-			w.flag(j, rType, ci, row, line, v, "a number")
-			return false
-		case numNotFinite:
-			a.Invalid()
-			w.flag(j, rNotFinite, ci, row, line, v, "")
-			return false
-		}
-		w.number(j, ci, f, v, row, line)
-	case contract.Timestamp:
-		layout := c.c.Format
-		if layout == "" {
-			layout = time.RFC3339Nano
-		}
-		t, err := time.Parse(layout, string(v))
+		f = float64(n)
+	case kTime:
+		t, err := time.Parse(c.layout, string(v))
 		if err != nil {
-			a.Invalid()
+			st.invalid++
 			want := "an RFC 3339 timestamp (e.g. 2024-01-31T09:30:00Z)"
 			if c.c.Format != "" {
 				want = fmt.Sprintf("a timestamp in the layout %q", c.c.Format)
 			}
 			w.flag(j, rType, ci, row, line, v, want)
-			return false
+			return
 		}
-		w.number(j, ci, float64(t.Unix())+float64(t.Nanosecond())/1e9, v, row, line)
-	case contract.Boolean:
+		f = float64(t.Unix()) + float64(t.Nanosecond())/1e9
+	case kBool:
 		b, ok := parseBool(v)
 		if !ok {
-			a.Invalid()
+			st.invalid++
 			w.flag(j, rType, ci, row, line, v, "a boolean (true/false, 1/0, yes/no)")
-			return false
+			return
 		}
 		if b {
-			a.Text(w.trueB)
+			st.nTrue++
 		} else {
-			a.Text(w.falseB)
+			st.nFalse++
 		}
+		return
 	default:
 		w.text(j, c, v, row, line)
-		a.Text(v)
+		w.acc[ci].Text(v)
+		return
 	}
-	return false
+	// A number: check its bounds and buffer it.
+	if c.hasMin && f < c.minv || c.hasMax && f > c.maxv {
+		w.bounds(j, ci, c, f, v, row, line)
+	}
+	st.nums = append(st.nums, f)
+	if len(st.nums) == numBatch {
+		w.flushNums(j, ci, st)
+	}
 }
 
-func (w *worker) number(j *job, ci int, f float64, v []byte, row, line int64) {
-	c := w.p.cols[ci].c
-	if c.Min != nil && f < *c.Min {
+// batchRows is how many simple rows are gathered before they are checked column by
+// column.
+const batchRows = 128
+
+// columns checks and gathers the batched rows column by column: the common column
+// kinds get loops of their own, with no dispatch per value. Per column, values still
+// go to the statistics in row order, and the examples of a rule and column stay in
+// row order, so the result is the same as row by row.
+func (w *worker) columns(j *job) {
+	p := w.p
+	nb, width := w.nb, p.width
+	w.nb = 0
+	batch, rows, lines := w.batch[:nb*width], w.bRows[:nb], w.bLine[:nb]
+	for i := range w.slots {
+		sl := &w.slots[i]
+		c, st, ci := sl.c, sl.st, sl.ci
+		if c == nil {
+			continue
+		}
+		switch c.kind {
+		case kNum, kInt:
+			for r, row := range rows {
+				v := batch[r*width+i]
+				if len(v) == 0 || p.nullFirst[v[0]] && p.isNull(v) {
+					st.nulls++
+					if c.required {
+						w.flag(j, rRequired, ci, row, lines[r], v, "")
+					}
+					continue
+				}
+				f, ok := parseDigits(v)
+				if !ok {
+					// Signs, decimals, exponents, errors: the general path.
+					w.value(j, sl, v, row, lines[r])
+					continue
+				}
+				if c.hasMin && f < c.minv || c.hasMax && f > c.maxv {
+					w.bounds(j, ci, c, f, v, row, lines[r])
+				}
+				st.nums = append(st.nums, f)
+				if len(st.nums) == numBatch {
+					w.flushNums(j, ci, st)
+				}
+			}
+		case kCat:
+			cat, flags, cats := c.cat, c.catFlags, st.cats
+			for r, row := range rows {
+				v := batch[r*width+i]
+				if k := cat.find(v); k >= 0 {
+					cats[k]++
+					if flags[k] != 0 {
+						w.catFlag(j, c, flags[k], v, row, lines[r])
+					}
+					continue
+				}
+				w.value(j, sl, v, row, lines[r])
+			}
+		default:
+			for r, row := range rows {
+				w.value(j, sl, batch[r*width+i], row, lines[r])
+			}
+		}
+	}
+}
+
+func (w *worker) catFlag(j *job, c *column, f catFlags, v []byte, row, line int64) {
+	if f&catPattern != 0 {
+		w.flag(j, rPattern, c.idx, row, line, v, "")
+	}
+	if f&catFormula != 0 {
+		w.flag(j, rFormula, c.idx, row, line, v, "")
+	}
+}
+
+func (w *worker) bounds(j *job, ci int, c *column, f float64, v []byte, row, line int64) {
+	if c.hasMin && f < c.minv {
 		w.flag(j, rMin, ci, row, line, v, "")
 	}
-	if c.Max != nil && f > *c.Max {
+	if c.hasMax && f > c.maxv {
 		w.flag(j, rMax, ci, row, line, v, "")
 	}
+}
+
+// flushNums hands a column's buffered numbers to the sketches, in order.
+func (w *worker) flushNums(j *job, ci int, st *colState) {
+	nums := st.nums
+	if len(nums) == 0 {
+		return
+	}
 	a := w.acc[ci]
-	a.CountValue()
-	a.Distinct(profile.HashFloat(f))
-	j.acc[ci].NumberStats(f)
+	a.CountValues(int64(len(nums)))
+	// Adding a value twice to a HyperLogLog changes nothing, so a repeat (of a small
+	// whole number seen before, or of the previous value) skips the hash.
+	seen := st.seenSmall[:smallInts/64]
+	last, hasLast := st.last, st.hasLast
+	for _, f := range nums {
+		if f >= 0 && f < smallInts {
+			if u := uint32(f); float64(u) == f {
+				if seen[u>>6]&(1<<(u&63)) != 0 {
+					continue
+				}
+				seen[u>>6] |= 1 << (u & 63)
+				a.Distinct(profile.HashFloat(f))
+				continue
+			}
+		}
+		if hasLast && f == last {
+			continue
+		}
+		a.Distinct(profile.HashFloat(f))
+		last, hasLast = f, true
+	}
+	st.last, st.hasLast = last, hasLast
+	j.acc[ci].NumberStatsBatch(nums)
+	st.nums = nums[:0]
+}
+
+// flush hands everything gathered for the chunk to the accumulators.
+func (w *worker) flush(j *job) {
+	p := w.p
+	for ci := range w.cs {
+		st := &w.cs[ci]
+		a := w.acc[ci]
+		if st.nulls > 0 {
+			a.NullN(st.nulls)
+			st.nulls = 0
+		}
+		if st.invalid > 0 {
+			a.InvalidN(st.invalid)
+			st.invalid = 0
+		}
+		switch p.cols[ci].kind {
+		case kInt, kNum, kTime:
+			w.flushNums(j, ci, st)
+		case kCat:
+			for k, n := range st.cats {
+				if n > 0 {
+					a.TextN(p.cols[ci].cat.vals[k], n)
+					st.cats[k] = 0
+				}
+			}
+		case kBool:
+			a.TextN(w.trueB, st.nTrue)
+			a.TextN(w.falseB, st.nFalse)
+			st.nTrue, st.nFalse = 0, 0
+		}
+	}
 }
 
 func (w *worker) text(j *job, c *column, v []byte, row, line int64) {
@@ -464,6 +722,36 @@ func toLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// parseDigits parses a plain run of at most 15 decimal digits: below 2^53, so the
+// float64 conversion is exact and equals strconv.ParseFloat's result.
+func parseDigits(v []byte) (float64, bool) {
+	n := len(v)
+	if n == 0 || n > 15 {
+		return 0, false
+	}
+	if n <= 8 && cap(v) >= 8 {
+		// Eight bytes at once (reading past len within cap is allowed): the digits go
+		// to the high bytes with '0's before them, then a SWAR check and conversion.
+		w := binary.LittleEndian.Uint64(v[:8:8])<<(uint(8-n)*8) | 0x3030303030303030>>(uint(n)*8)
+		if w&0xF0F0F0F0F0F0F0F0|(w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0>>4 != 0x3333333333333333 {
+			return 0, false
+		}
+		w -= 0x3030303030303030
+		w = w*10 + w>>8
+		w = ((w&0x000000FF000000FF)*0x000F424000000064 + (w>>16&0x000000FF000000FF)*0x0000271000000001) >> 32
+		return float64(uint32(w)), true
+	}
+	var x uint64
+	for _, c := range v {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		x = x*10 + uint64(d)
+	}
+	return float64(x), true
 }
 
 // parseInt parses a decimal integer (optional sign); strconv decides the rare
