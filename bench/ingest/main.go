@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/table"
 	"github.com/openmlops/mlops/shared/validate"
@@ -36,9 +37,13 @@ func main() {
 		// Debugging aid: the whole result (profile included) as JSON, to compare
 		// implementations.
 		f, err := os.Open(os.Args[2])
+		var c *contract.Contract
+		if err == nil {
+			c, err = credit.Contract()
+		}
 		if err == nil {
 			var res *validate.Result
-			res, err = validate.Scan(context.Background(), f, CreditContract(), validate.Options{TempDir: os.TempDir()})
+			res, err = validate.Scan(context.Background(), f, c, validate.Options{TempDir: os.TempDir()})
 			if err == nil {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", " ")
@@ -194,8 +199,12 @@ func child(path string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	c, err := credit.Contract()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	res, err := validate.Scan(context.Background(), f, CreditContract(), validate.Options{Name: filepath.Base(path), TempDir: os.TempDir()})
+	res, err := validate.Scan(context.Background(), f, c, validate.Options{Name: filepath.Base(path), TempDir: os.TempDir()})
 	if err != nil {
 		return err
 	}
@@ -206,39 +215,6 @@ func child(path string) error {
 		out["first"] = res.Violations[0].Message
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
-}
-
-func ptr(f float64) *float64 { return &f }
-
-// CreditContract matches examples/credit: Status is the target.
-func CreditContract() *contract.Contract {
-	zero := ptr(0)
-	cat := func(name string, nullable bool, allowed ...string) contract.Column {
-		return contract.Column{Name: name, Type: contract.Category, Allowed: allowed, Required: !nullable}
-	}
-	num := func(name string, t contract.Type, nullable bool) contract.Column {
-		return contract.Column{Name: name, Type: t, Min: zero, Required: !nullable}
-	}
-	return &contract.Contract{
-		Dataset: "credit", Mode: contract.Replace, Target: "Status",
-		Dialect: contract.Dialect{Delimiter: ",", Quote: `"`, Header: true, NullTokens: []string{"NA"}, Compression: "auto"},
-		Columns: []contract.Column{
-			cat("Status", false, "good", "bad"),
-			num("Seniority", contract.Integer, false),
-			cat("Home", true, "rent", "owner", "parents", "priv", "ignore", "other"),
-			num("Time", contract.Integer, false),
-			num("Age", contract.Integer, false),
-			cat("Marital", true, "married", "single", "separated", "widow", "divorced"),
-			cat("Records", false, "yes", "no"),
-			cat("Job", true, "fixed", "freelance", "partime", "others"),
-			num("Expenses", contract.Number, false),
-			num("Income", contract.Number, true),
-			num("Assets", contract.Number, true),
-			num("Debt", contract.Number, true),
-			num("Amount", contract.Number, false),
-			num("Price", contract.Number, false),
-		},
-	}
 }
 
 // generate writes about size bytes of rows sampled from the sample CSV, numbers

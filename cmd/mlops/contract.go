@@ -88,7 +88,7 @@ with other comments or formatting) changes nothing.`,
 			if err != nil {
 				return err
 			}
-			hash, changed, err := applyContract(cmd, cl, c)
+			hash, changed, err := ingest.ApplyContract(cmd.Context(), cl.store, cl.ep.Buckets.Platform, c, time.Now())
 			if err != nil {
 				return err
 			}
@@ -105,41 +105,6 @@ with other comments or formatting) changes nothing.`,
 	}
 	cmd.Flags().StringVar(&dataset, "dataset", "", "dataset name (must match the contract)")
 	return cmd
-}
-
-// applyContract stores the canonical JSON create-once, then moves the pointer by CAS.
-func applyContract(cmd *cobra.Command, cl *client, c *contract.Contract) (string, bool, error) {
-	ctx := cmd.Context()
-	bucket := cl.ep.Buckets.Platform
-	hash := c.Hash()
-	key := ingest.ContractKey(c.Dataset, hash)
-	if _, err := cl.store.Create(ctx, bucket, key, c.Canonical(), store.PutOptions{ContentType: "application/json"}); err != nil &&
-		!errors.Is(err, store.ErrPrecondition) {
-		return "", false, fmt.Errorf("store contract: %w", err)
-	}
-	ptr, _ := json.Marshal(ingest.ContractPointer{Hash: hash, Key: key, At: time.Now().UTC()})
-	for attempt := 0; attempt < 20; attempt++ {
-		b, info, err := cl.store.ReadAll(ctx, bucket, ingest.ContractPointerKey(c.Dataset))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = cl.store.Create(ctx, bucket, ingest.ContractPointerKey(c.Dataset), ptr, store.PutOptions{ContentType: "application/json"})
-		case err != nil:
-			return "", false, fmt.Errorf("read contract pointer: %w", err)
-		default:
-			var cur ingest.ContractPointer
-			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
-				return hash, false, nil
-			}
-			_, err = cl.store.Swap(ctx, bucket, ingest.ContractPointerKey(c.Dataset), info.ETag, ptr, store.PutOptions{ContentType: "application/json"})
-		}
-		if err == nil {
-			return hash, true, nil
-		}
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			return "", false, fmt.Errorf("move contract pointer: %w", err)
-		}
-	}
-	return "", false, errors.New("move contract pointer: too much contention, try again")
 }
 
 func newContractShowCmd(g *globals) *cobra.Command {

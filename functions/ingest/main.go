@@ -14,17 +14,9 @@ import (
 
 func main() {
 	log := lambdaenv.Logger()
-	s, err := lambdaenv.Read(os.Getenv)
-	if err == nil {
-		err = s.Require("UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
-	}
+	s, c, err := lambdaenv.Setup(context.Background(), os.Getenv, "UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
 	if err != nil {
-		log.Error("configuration", "error", err)
-		os.Exit(1)
-	}
-	c, err := lambdaenv.Connect(context.Background(), s)
-	if err != nil {
-		log.Error("connect", "error", err)
+		log.Error("cold start", "error", err)
 		os.Exit(1)
 	}
 	svc := ingest.New(c.Store, c.Publisher, ingest.Config{

@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/openmlops/mlops/events"
-	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
-	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -26,40 +20,21 @@ func TestBootstrapIngestsStrayUpload(t *testing.T) {
 		t.Skip("builds a binary")
 	}
 	bin := lambdatest.Build(t, ".")
-	srv, err := s3srv.New(s3srv.Config{Dir: t.TempDir(), Addr: "127.0.0.1:0", AccessKeyID: "AKREC", SecretAccessKey: "rec-secret",
-		Buckets: []string{"uploads", "platform"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
+	srv, st := lambdatest.S3(t, "uploads", "platform")
 	eb := lambdatest.NewEventBridge(t)
 	ctx := context.Background()
-	st := store.New(store.NewClient(aws.Config{Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKREC", "rec-secret", "")}, srv.URL(), true), store.Options{})
-	cb, _ := os.ReadFile("../../examples/credit/credit.odcs.yaml")
-	c, err := contract.Parse("credit.odcs.yaml", cb)
+	c, err := credit.Contract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ptr, _ := json.Marshal(ingest.ContractPointer{Hash: c.Hash()})
-	data, _ := os.ReadFile("../../examples/credit/credit_data.csv")
-	for _, o := range []struct {
-		bucket, key string
-		body        []byte
-	}{{"platform", ingest.ContractKey("credit", c.Hash()), c.Canonical()}, {"platform", ingest.ContractPointerKey("credit"), ptr},
-		{"uploads", "incoming/credit/lost-event.csv", data}} {
-		if _, err := st.Put(ctx, o.bucket, o.key, o.body, store.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
+	if _, _, err := ingest.ApplyContract(ctx, st, "platform", c, time.Now()); err != nil {
+		t.Fatal(err)
 	}
-
-	fn := lambdatest.Start(t, bin, "reconcile", []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKREC",
-		"AWS_SECRET_ACCESS_KEY=rec-secret", "UPLOADS_BUCKET=uploads", "PLATFORM_BUCKET=platform", "EVENT_BUS_NAME=mlops",
-		"MLOPS_S3_ENDPOINT=" + srv.URL(), "MLOPS_S3_PATH_STYLE=true", "MLOPS_EVENTS_ENDPOINT=" + eb.URL,
-		"RECONCILE_PENDING_GRACE=0s", "RECONCILE_INCOMING_GRACE=0s"})
+	if _, err := st.Put(ctx, "uploads", "incoming/credit/lost-event.csv", credit.CSV(), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fn := lambdatest.Start(t, bin, "reconcile", append(lambdatest.Env(srv, eb, "uploads", "platform"),
+		"RECONCILE_PENDING_GRACE=0s", "RECONCILE_INCOMING_GRACE=0s"))
 	ictx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := fn.Invoke(ictx, events.Sample("schedule.json")); err != nil {

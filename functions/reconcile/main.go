@@ -17,10 +17,7 @@ import (
 
 func main() {
 	log := lambdaenv.Logger()
-	s, err := lambdaenv.Read(os.Getenv)
-	if err == nil {
-		err = s.Require("UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
-	}
+	s, c, err := lambdaenv.Setup(context.Background(), os.Getenv, "UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
 	// How old unfinished work must be before reconcile takes it over: longer than
 	// an ingest can run (15 minutes) for uploads, a little for unannounced versions.
 	var pendingGrace, incomingGrace time.Duration
@@ -31,12 +28,7 @@ func main() {
 		incomingGrace, err = durationEnv("RECONCILE_INCOMING_GRACE", 20*time.Minute)
 	}
 	if err != nil {
-		log.Error("configuration", "error", err)
-		os.Exit(1)
-	}
-	c, err := lambdaenv.Connect(context.Background(), s)
-	if err != nil {
-		log.Error("connect", "error", err)
+		log.Error("cold start", "error", err)
 		os.Exit(1)
 	}
 	ing := ingest.New(c.Store, c.Publisher, ingest.Config{

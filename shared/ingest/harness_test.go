@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
@@ -64,13 +64,8 @@ func (e *env) service(st ingest.Store) *ingest.Service {
 // applyContract stores a contract the way `mlops contract apply` does.
 func (e *env) applyContract(c *contract.Contract) string {
 	e.t.Helper()
-	ctx := context.Background()
-	h := c.Hash()
-	if _, err := e.st.Put(ctx, platform, ingest.ContractKey(c.Dataset, h), c.Canonical(), store.PutOptions{}); err != nil {
-		e.t.Fatal(err)
-	}
-	ptr, _ := json.Marshal(ingest.ContractPointer{Hash: h, Key: ingest.ContractKey(c.Dataset, h)})
-	if _, err := e.st.Put(ctx, platform, ingest.ContractPointerKey(c.Dataset), ptr, store.PutOptions{}); err != nil {
+	h, _, err := ingest.ApplyContract(context.Background(), e.st, platform, c, e.clock.Now())
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	return h
@@ -124,25 +119,14 @@ func (e *env) keys(bucket, prefix string) []string {
 
 func creditContract(t testing.TB) *contract.Contract {
 	t.Helper()
-	b, err := os.ReadFile("../../examples/credit/credit.odcs.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := contract.Parse("credit.odcs.yaml", b)
+	c, err := credit.Contract()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func creditCSV(t testing.TB) []byte {
-	t.Helper()
-	b, err := os.ReadFile("../../examples/credit/credit_data.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func creditCSV(testing.TB) []byte { return credit.CSV() }
 
 // recorder is an event.Publisher that keeps what it was given; fail makes the next
 // n calls fail, as a throttled or unreachable bus would.

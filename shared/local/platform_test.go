@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
-	"github.com/openmlops/mlops/shared/store"
 )
 
 func start(t *testing.T, dir string) *local.Platform {
@@ -28,21 +27,11 @@ func start(t *testing.T, dir string) *local.Platform {
 
 func applyCredit(t *testing.T, p *local.Platform) {
 	t.Helper()
-	b, err := os.ReadFile("../../examples/credit/credit.odcs.yaml")
+	c, err := credit.Contract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := contract.Parse("credit.odcs.yaml", b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	bucket := p.Endpoint.Buckets.Platform
-	if _, err := p.Store.Put(ctx, bucket, ingest.ContractKey("credit", c.Hash()), c.Canonical(), store.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ptr, _ := json.Marshal(ingest.ContractPointer{Hash: c.Hash()})
-	if _, err := p.Store.Put(ctx, bucket, ingest.ContractPointerKey("credit"), ptr, store.PutOptions{}); err != nil {
+	if _, _, err := ingest.ApplyContract(context.Background(), p.Store, p.Endpoint.Buckets.Platform, c, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -97,3 +97,17 @@ func Connect(ctx context.Context, s Settings) (*Clients, error) {
 
 // Logger is the JSON logger Lambda's log stream gets.
 func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stdout, nil)) }
+
+// Setup reads the settings through getenv, checks the required ones, and connects:
+// everything a function's main does once at cold start.
+func Setup(ctx context.Context, getenv func(string) string, required ...string) (Settings, *Clients, error) {
+	s, err := Read(getenv)
+	if err != nil {
+		return s, nil, err
+	}
+	if err := s.Require(required...); err != nil {
+		return s, nil, err
+	}
+	c, err := Connect(ctx, s)
+	return s, c, err
+}

@@ -4,6 +4,7 @@
 package lambdatest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
+	s3srv "github.com/openmlops/mlops/shared/local/s3"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 // Build compiles the function in pkgDir with Lambda's build tags into a temporary
@@ -129,4 +135,34 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Credentials of the endpoint S3 starts.
+const (
+	AccessKeyID     = "AKLAMBDATEST"
+	SecretAccessKey = "lambdatest-secret"
+)
+
+// S3 starts an embedded S3 endpoint with the given buckets until the test ends,
+// and returns it with a store client for it.
+func S3(t testing.TB, buckets ...string) (*s3srv.Server, *store.Store) {
+	t.Helper()
+	srv, err := s3srv.New(s3srv.Config{Dir: t.TempDir(), Addr: "127.0.0.1:0", AccessKeyID: AccessKeyID,
+		SecretAccessKey: SecretAccessKey, Buckets: buckets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")}
+	return srv, store.New(store.NewClient(cfg, srv.URL(), true), store.Options{})
+}
+
+// Env is the environment the stack gives a function, pointed at srv and eb.
+func Env(srv *s3srv.Server, eb *EventBridge, uploads, platform string) []string {
+	return []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"UPLOADS_BUCKET=" + uploads, "PLATFORM_BUCKET=" + platform, "EVENT_BUS_NAME=mlops",
+		"MLOPS_S3_ENDPOINT=" + srv.URL(), "MLOPS_S3_PATH_STYLE=true", "MLOPS_EVENTS_ENDPOINT=" + eb.URL}
 }
