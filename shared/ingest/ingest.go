@@ -20,6 +20,7 @@ import (
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/validate"
 )
 
 // Store is what ingest needs from S3.
@@ -140,17 +141,17 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	var err error
 	switch refusal {
 	case "bad_key":
-		rc, err = s.reject(ctx, up, dataset, receiptID, nil, "", &Report{Violations: []Violation{{
+		rc, err = s.reject(ctx, up, dataset, receiptID, nil, "", &Report{Violations: []validate.Violation{{
 			Rule: "bad_key", Count: 1, Message: problem,
 		}}})
 	case "too_large":
-		rc, err = s.reject(ctx, up, dataset, receiptID, nil, "", &Report{Violations: []Violation{{
+		rc, err = s.reject(ctx, up, dataset, receiptID, nil, "", &Report{Violations: []validate.Violation{{
 			Rule: "too_large", Count: 1, Message: fmt.Sprintf(
 				"upload is %d bytes; one ingest invocation takes at most %d bytes (the size validated within the function's 15-minute limit at measured throughput); split it into several files of an append dataset",
 				up.Size, s.cfg.MaxUploadBytes),
 		}}})
 	case "no_contract":
-		rc, err = s.reject(ctx, up, dataset, receiptID, nil, "", &Report{Violations: []Violation{{
+		rc, err = s.reject(ctx, up, dataset, receiptID, nil, "", &Report{Violations: []validate.Violation{{
 			Rule: "no_contract", Count: 1,
 			Message: fmt.Sprintf("dataset %q has no contract; apply one first: mlops contract apply FILE --dataset %s", dataset, dataset),
 		}}})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/shared/profile"
+	"github.com/openmlops/mlops/shared/validate"
 )
 
 // ManifestSchemaVersion is the version of the Manifest JSON written by this package.
@@ -116,30 +117,14 @@ type Rejection struct {
 
 // Report is the readable account of a rejection (report.json).
 type Report struct {
-	SchemaVersion string       `json:"schemaVersion"`
-	Dataset       string       `json:"dataset"`
-	Upload        UploadRecord `json:"upload"`
-	PayloadSHA256 string       `json:"payloadSha256,omitempty"`
-	ContractHash  string       `json:"contractHash,omitempty"`
-	Rows          int64        `json:"rows"`
-	Violations    []Violation  `json:"violations"`
-	At            time.Time    `json:"at"`
-}
-
-// Violation is one broken rule in a Report.
-type Violation struct {
-	Rule     string    `json:"rule"`
-	Column   string    `json:"column,omitempty"`
-	Count    int64     `json:"count"`
-	Message  string    `json:"message"`
-	Examples []Example `json:"examples,omitempty"`
-}
-
-// Example is one offending row (values of PII columns are masked).
-type Example struct {
-	Row   int64  `json:"row"`
-	Line  int64  `json:"line"`
-	Value string `json:"value"`
+	SchemaVersion string               `json:"schemaVersion"`
+	Dataset       string               `json:"dataset"`
+	Upload        UploadRecord         `json:"upload"`
+	PayloadSHA256 string               `json:"payloadSha256,omitempty"`
+	ContractHash  string               `json:"contractHash,omitempty"`
+	Rows          int64                `json:"rows"`
+	Violations    []validate.Violation `json:"violations"`
+	At            time.Time            `json:"at"`
 }
 
 // Latest is the pointer to a dataset's newest version.

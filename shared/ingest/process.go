@@ -328,7 +328,7 @@ func padHex(a, b string) string {
 func (s *Service) reject(ctx context.Context, up Upload, dataset, receiptID string, res *validate.Result, sha string, rep *Report) (Receipt, error) {
 	if res != nil {
 		rep.Rows = res.Rows
-		rep.Violations = violations(res)
+		rep.Violations = res.Violations
 	}
 	if sha == "" {
 		// Not read yet: the quarantine folder is named by the upload's identity instead.
@@ -374,18 +374,6 @@ func (s *Service) reject(ctx context.Context, up Upload, dataset, receiptID stri
 		return Receipt{}, err
 	}
 	return rc, nil
-}
-
-func violations(r *validate.Result) []Violation {
-	out := make([]Violation, 0, len(r.Violations))
-	for _, v := range r.Violations {
-		ex := make([]Example, 0, len(v.Examples))
-		for _, e := range v.Examples {
-			ex = append(ex, Example{Row: e.Row, Line: e.Line, Value: e.Value})
-		}
-		out = append(out, Violation{Rule: v.Rule, Column: v.Column, Count: v.Count, Message: v.Message, Examples: ex})
-	}
-	return out
 }
 
 // Text renders the report for a person.
