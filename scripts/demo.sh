@@ -38,7 +38,7 @@ if [ -x "$AWS" ]; then
   eval "$("$MLOPS" env)"
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
   head -n 2001 examples/credit/credit_data.csv > "$DIR/credit_first_2000.csv"
-  "$AWS" --endpoint-url "$MLOPS_S3_URL" s3 cp "$DIR/credit_first_2000.csv" "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/credit_first_2000.csv"
+  "$AWS" --endpoint-url "$MLOPS_S3_URL" s3 cp --no-progress "$DIR/credit_first_2000.csv" "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/credit_first_2000.csv"
   for _ in $(seq 100); do
     n=$("$MLOPS" datasets show credit -o json | grep -c '"versionId":' || true)
     [ "$n" -ge 2 ] && break; sleep 0.2
