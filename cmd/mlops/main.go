@@ -89,7 +89,7 @@ Commands find the platform through its endpoint file: --endpoint-file, else
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.dir, "dir", "", "platform state directory (default $MLOPS_DIR or .mlops)")
-	root.PersistentFlags().StringVar(&g.endpointFile, "endpoint-file", "", "endpoint file written by `mlops up` (wins over --dir)")
+	root.PersistentFlags().StringVar(&g.endpointFile, "endpoint-file", "", "endpoint file written by mlops up (wins over --dir)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
 	root.AddCommand(newUpCmd(g), newValidateCmd(g), newContractCmd(g), newUploadCmd(g), newDatasetsCmd(g), newEnvCmd(g))

@@ -30,8 +30,9 @@ for every other command, and removes it on exit.
 Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 		Example: `  mlops up --dir .mlops
   mlops up --dir /tmp/p --s3-addr 127.0.0.1:9100
-  # then, in another shell, with the printed credentials exported:
-  aws --endpoint-url http://127.0.0.1:9000 s3 cp credit.csv s3://mlops-uploads/incoming/credit/`,
+  # then, in another shell:
+  eval "$(mlops env)"
+  aws --endpoint-url "$MLOPS_S3_URL" s3 cp credit.csv s3://mlops-uploads/incoming/credit/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
