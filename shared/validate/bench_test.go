@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -34,6 +35,21 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := Scan(context.Background(), bytes.NewReader(data), c, Options{})
+		if err != nil || !res.Valid() {
+			b.Fatal(err, res.Text())
+		}
+	}
+}
+
+// BenchmarkScanCanonical is BenchmarkScan with the canonical CSV written (to
+// io.Discard), as ingest always does.
+func BenchmarkScanCanonical(b *testing.B) {
+	data := creditLike(300_000)
+	c := creditContract()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Scan(context.Background(), bytes.NewReader(data), c, Options{Canonical: io.Discard})
 		if err != nil || !res.Valid() {
 			b.Fatal(err, res.Text())
 		}

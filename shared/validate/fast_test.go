@@ -2,11 +2,14 @@ package validate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/openmlops/mlops/shared/contract"
 )
 
 // TestParseDigits checks the fast digit parser against strconv on short strings of
@@ -99,4 +102,78 @@ func TestWorkersIdenticalNoRows(t *testing.T) {
 	if j, _ := json.Marshal(r); string(j) != js[0] {
 		t.Fatal("the result depends on canonical output")
 	}
+}
+
+// scanPaths scans in with canonical output on the row-by-row path (one worker) and on
+// the columnar path (one and three workers) and fails unless the Result JSON and the
+// canonical CSV are identical.
+func scanPaths(t *testing.T, in string, c *contract.Contract, chunk int) string {
+	t.Helper()
+	var got []string
+	for _, o := range []Options{{Workers: 1, rowPath: true}, {Workers: 1}, {Workers: 3}} {
+		var out bytes.Buffer
+		o.Canonical, o.chunkBytes, o.MaxFieldBytes = &out, chunk, 4096
+		res, err := Scan(context.Background(), strings.NewReader(in), c, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(js)+"\n"+out.String())
+	}
+	if got[0] != got[1] || got[0] != got[2] {
+		t.Fatalf("the columnar path differs from the row path on %q:\nrow:      %q\ncolumnar: %q\n3 workers: %q", in, got[0], got[1], got[2])
+	}
+	return got[0]
+}
+
+// TestCanonicalFastMatchesRowPath checks the columnar path's canonical CSV and Result
+// against the row path's, on credit-shaped data with odd rows and on small tricky
+// inputs (quotes, CRLF, null tokens, a BOM, reordered and extra columns).
+func TestCanonicalFastMatchesRowPath(t *testing.T) {
+	data := string(creditLike(20_000))
+	lines := strings.Split(data, "\n")
+	for i := 5; i < len(lines)-1; i += 991 {
+		lines[i] = strings.Replace(lines[i], `"good"`, `"great"`, 1)
+		lines[i+1] = strings.Replace(lines[i+1], ",0,", ",-3.5e0,", 1)
+		lines[i+2] = strings.Replace(lines[i+2], `"married"`, `"mar""ried"`, 1)
+		lines[i+3] += "\r"
+		lines[i+4] = strings.Replace(lines[i+4], `"no"`, `no`, 1)
+		lines[i+5] = strings.Replace(lines[i+5], `,"fixed",`, `,"fix`+"\n"+`ed",`, 1)
+		lines[i+6] = strings.Replace(lines[i+6], `,0,`, `,x,`, 1)
+		lines[i+7] = strings.Replace(lines[i+7], `"rent"`, `"re,nt"`, 1)
+		lines[i+8] = strings.Replace(lines[i+8], `"no"`, "n\ro", 1)
+		lines[i+9] = strings.Replace(lines[i+9], `,0,`, `,NA,`, 1)
+		lines[i+10] = strings.Replace(lines[i+10], `,0,`, `,,`, 1)
+		lines[i+11] = strings.Replace(lines[i+11], `"no"`, "\"n\xffo\"", 1)
+	}
+	data = strings.Join(lines, "\n")
+	scanPaths(t, data, creditContract(), 16<<10)
+	// Unquoted: most rows are copied as they are.
+	scanPaths(t, strings.ReplaceAll(data, `"`, ""), creditContract(), 16<<10)
+	scanPaths(t, "\ufeff"+strings.ReplaceAll(data, "\n", "\r\n"), creditContract(), 16<<10)
+
+	c := small()
+	for _, in := range []string{
+		hdr + "1,30,1.5,rent,x,yes,2024-01-02T03:04:05Z\n2,NA,,owner,\"a,b\",no,\n3,,NA,NA,NA,NA,NA\n",
+		"\ufeffid,Age,score,home,note,ok,at\r\n1,2,3,rent,\"q\"\"q\",1,\r\n2,3,4,owner,\"\",0,\r\n",
+		hdr + "1,2,3,rent,a\rb,1,\n4,5,6,owner,\"c\rd\",0,\n7,8,9,rent,e,1,\r\n",
+		hdr + "1,2,3,rent,=cmd(),1,\n1,2,3\n1,2,3,rent,x,1,,extra\n\n\n5,6,7,owner,y,0,\n",
+		"at,ok,note,home,score,Age,id\n,1,x,rent,1,2,3\nNA,0,\"y,z\",owner,,,4\n",
+		"id,Age,extra,score,home,note,ok,at\n1,2,q,3,rent,x,1,\n4,5,\"r,s\",6,owner,y,0,\n",
+		"id,Age,score\n1,2,3\n4,NA,\n",
+		hdr + "1,2,3,rent,\"unterminated,1,\n",
+	} {
+		scanPaths(t, in, c, 64)
+		scanPaths(t, in, c, 1<<20)
+	}
+	one := &contract.Contract{Dataset: "one", Mode: contract.Replace,
+		Dialect: contract.Dialect{Header: true, NullTokens: []string{"NA", "-"}, Compression: "none"},
+		Columns: []contract.Column{{Name: "v", Type: contract.String}}}
+	scanPaths(t, "v\na\nNA\n\"\"\n-\n\"x,y\"\nb\r\nc\n", one, 64)
+	semi := small()
+	semi.Dialect.Delimiter, semi.Dialect.Quote = ";", "'"
+	scanPaths(t, "id;Age;score;home;note;ok;at\n1;2;3;rent;'a;b';1;\n2;3;4;owner;a,\"b;0;\n3;NA;;rent;x;1;\n", semi, 64)
 }

@@ -39,9 +39,11 @@ type Options struct {
 	MaxBytes      int64     // 0 = no limit; more (decompressed) bytes than this → rule "too_large"
 	Workers       int       // default GOMAXPROCS
 
-	// chunkBytes and keyMemRows let tests force small chunks and the spill path.
+	// chunkBytes and keyMemRows let tests force small chunks and the spill path;
+	// rowPath forces the row-by-row path, to compare the columnar one against it.
 	chunkBytes int
 	keyMemRows int
+	rowPath    bool
 }
 
 // Result is the outcome of a Scan.
@@ -214,6 +216,16 @@ type plan struct {
 	width  int   // fields a row must have
 	// rowVals says workers keep each row's values (canonical output, unique key).
 	rowVals bool
+	// batched says simple rows are gathered in batches and checked column by column
+	// (no unique key: each row's canonical form is written as it is parsed).
+	batched bool
+	// canonCopy says a simple row with no quotes, CR or null tokens is its own
+	// canonical form: file columns are the contract's, in order, with a comma
+	// delimiter and '"' quote, and more than one column.
+	canonCopy bool
+	// canonPlain says a simple row with exactly width-1 commas and no CR has no value
+	// that needs quotes in canonical form (a comma delimiter and '"' quote).
+	canonPlain bool
 }
 
 type contractColumn = contract.Column
@@ -254,7 +266,19 @@ func newPlan(c *contract.Contract, opt Options) (*plan, error) {
 		p.keyCols = append(p.keyCols, i)
 	}
 	p.rowVals = opt.Canonical != nil || len(p.keyCols) > 0
+	p.batched = len(p.keyCols) == 0 && !opt.rowPath
 	return p, nil
+}
+
+// mapped fills in what depends on the header's column map.
+func (p *plan) mapped() {
+	p.canonPlain = p.d.Delimiter == ',' && p.d.Quote == '"'
+	p.canonCopy = p.canonPlain && p.ncols > 1 && p.width == p.ncols
+	for i, ci := range p.colMap {
+		if ci != i {
+			p.canonCopy = false
+		}
+	}
 }
 
 func dialectOf(d contract.Dialect, maxField int) (table.Dialect, error) {
@@ -565,6 +589,7 @@ func run(ctx context.Context, p *plan, in io.Reader, col *collector) error {
 	if !ok {
 		return nil
 	}
+	p.mapped()
 	if w := p.opt.Canonical; w != nil {
 		var h []byte
 		for i, cc := range p.c.Columns {

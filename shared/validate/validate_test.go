@@ -262,7 +262,8 @@ func TestTooLarge(t *testing.T) {
 }
 
 func FuzzScan(f *testing.F) {
-	for _, s := range []string{hdr + "1,30,1,rent,x,1,\n", hdr + "\"1\n\",x,,,\n", "", "a\n\"", hdr + "1,2,3\r\n,,,,,,\n=1,NA,-inf,rent,@x,yes,2024-01-02T03:04:05Z\n"} {
+	for _, s := range []string{hdr + "1,30,1,rent,x,1,\n", hdr + "\"1\n\",x,,,\n", "", "a\n\"", hdr + "1,2,3\r\n,,,,,,\n=1,NA,-inf,rent,@x,yes,2024-01-02T03:04:05Z\n",
+		hdr + "1,2,3,\"rent\",a\rb,1,\n4,NA,,owner,\"c,d\",0,\n5,6,7,rent,e,1,\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -284,6 +285,26 @@ func FuzzScan(f *testing.F) {
 		}
 		if r[0] != r[1] {
 			t.Fatalf("Workers 1 and 3 differ:\n%s\n%s", r[0], r[1])
+		}
+		// Without a unique key, simple rows take the columnar path: its canonical
+		// CSV and Result must be the row path's.
+		c.UniqueKey = nil
+		r = r[:0]
+		for _, o := range []Options{{Workers: 1, rowPath: true}, {Workers: 1}, {Workers: 3}} {
+			var out bytes.Buffer
+			o.Canonical, o.chunkBytes, o.MaxFieldBytes = &out, 64, 4096
+			res, err := Scan(context.Background(), strings.NewReader(in), c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = append(r, string(js)+out.String())
+		}
+		if r[0] != r[1] || r[0] != r[2] {
+			t.Fatalf("the columnar path differs from the row path:\n%s\n%s\n%s", r[0], r[1], r[2])
 		}
 	})
 }

@@ -1,10 +1,12 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -132,15 +134,21 @@ func (w *worker) process(j *job) {
 	data := j.ch.Data
 	pos := j.start
 	utf8OK := utf8.Valid(data[pos:])
+	if p.opt.Canonical != nil && p.batched {
+		// The canonical form is about as long as the input: one allocation, not a
+		// series of doublings.
+		j.out = slices.Grow(j.out, len(data)-pos+len(data)/16)
+	}
 	var row, line int64 // line: lines before the current row, relative to the chunk
 	for pos < len(data) {
 		// Nearly every row is simple: parse it straight into the column slots.
 		fields := w.fields
-		if !p.rowVals {
+		if p.batched {
 			// Batched: the row's fields go straight into the batch.
 			fields = w.batch[w.nb*p.width : (w.nb+1)*p.width]
 		}
 		if next, ok := w.parser.Simple(data, pos, fields); ok {
+			span := data[pos:next]
 			pos = next
 			row++
 			start := line
@@ -155,9 +163,14 @@ func (w *worker) process(j *job) {
 					continue
 				}
 			}
-			if p.rowVals {
+			if !p.batched {
 				w.cells(j, fields, row, start)
 				continue
+			}
+			if p.opt.Canonical != nil {
+				// Rows are written in input order: a row that leaves the simple
+				// parser is written by cells, after the batch before it.
+				j.out = w.canonicalSimple(j.out, span, fields)
 			}
 			w.bRows[w.nb], w.bLine[w.nb] = row, start
 			w.nb++
@@ -545,6 +558,83 @@ func (w *worker) canonical(out []byte) []byte {
 	}
 	return append(out, '\n')
 }
+
+// canonicalSimple appends a simple row in canonical form, the same bytes as
+// canonical: span is the row as read (its LF included), fields its p.width fields.
+func (w *worker) canonicalSimple(out, span []byte, fields [][]byte) []byte {
+	p := w.p
+	plain := false
+	body := span[:len(span)-1] // a CR before the LF is not part of the last value
+	if len(body) > 0 && body[len(body)-1] == '\r' {
+		body = body[:len(body)-1]
+	}
+	if p.canonPlain && bytes.IndexByte(body, '\r') < 0 {
+		// A simple field holds no '"' or LF, and a comma only when quoted.
+		plain = bytes.Count(span, comma) == len(fields)-1
+		if plain && p.canonCopy {
+			// Unquoted fields with no null token: the row is its own canonical form
+			// (quotes would make the row longer than its fields and delimiters).
+			n := len(fields)
+			clean := true
+			for _, v := range fields {
+				n += len(v)
+				if len(v) > 0 && p.nullFirst[v[0]] && p.isNull(v) {
+					clean = false
+					break
+				}
+			}
+			if clean && n == len(span) {
+				return append(out, span...)
+			}
+		}
+	}
+	if plain && p.ncols > 1 {
+		// No value needs quotes: copy the values, a word at a time where they are
+		// short. The row takes at most its fields, ncols commas and an LF, and a word
+		// may run 8 bytes past its value.
+		out = slices.Grow(out, len(span)+p.ncols+8)
+		b, n := out[:cap(out)], len(out)
+		for ci, fi := range p.inv {
+			if ci > 0 {
+				b[n] = ','
+				n++
+			}
+			if fi < 0 {
+				continue
+			}
+			v := fields[fi]
+			if p.isNull(v) {
+				continue
+			}
+			if len(v) <= 8 && cap(v) >= 8 {
+				// Reading past len within cap is allowed; the bytes past the value are
+				// overwritten by what follows it.
+				binary.LittleEndian.PutUint64(b[n:], binary.LittleEndian.Uint64(v[:8:8]))
+			} else {
+				copy(b[n:], v)
+			}
+			n += len(v)
+		}
+		b[n] = '\n'
+		return b[:n+1]
+	}
+	for ci := 0; ci < p.ncols; ci++ {
+		if ci > 0 {
+			out = append(out, ',')
+		}
+		fi := p.inv[ci]
+		if fi < 0 || p.isNull(fields[fi]) {
+			if p.ncols == 1 {
+				out = append(out, '"', '"') // an empty line would read as no row at all
+			}
+			continue
+		}
+		out = appendCell(out, fields[fi])
+	}
+	return append(out, '\n')
+}
+
+var comma = []byte{','}
 
 func appendCell(out, v []byte) []byte {
 	need := false
