@@ -18,6 +18,15 @@ import (
 	"github.com/openmlops/mlops/shared/store"
 )
 
+// DefaultMaxUploadBytes is the largest upload one ingest invocation accepts when
+// MAX_UPLOAD_BYTES is not set: 20 GiB. Whole ingest (read through S3, SHA-256,
+// validate, profile, gzip and upload the canonical form, copy, manifest) measured
+// 49 MB/s end to end on 2 cores with the S3 endpoint's own work on the same cores
+// (docs/benchmarks.md); at the stack's 4096 MB (about 2.3 vCPU) that is 44 GB in
+// the 900 s Lambda limit, halved for S3 throughput variance and cold starts.
+// Larger uploads are rejected unread with a message saying to split them.
+const DefaultMaxUploadBytes = 20 << 30
+
 // Settings are the environment variables the stack sets on every function.
 type Settings struct {
 	UploadsBucket    string // UPLOADS_BUCKET
@@ -25,7 +34,7 @@ type Settings struct {
 	MonitoringBucket string // MONITORING_BUCKET
 	SiteBucket       string // SITE_BUCKET
 	EventBus         string // EVENT_BUS_NAME
-	MaxUploadBytes   int64  // MAX_UPLOAD_BYTES (0 = no limit)
+	MaxUploadBytes   int64  // MAX_UPLOAD_BYTES (default DefaultMaxUploadBytes; 0 = no limit)
 	// S3Endpoint and EventsEndpoint override AWS's endpoints (LocalStack, tests);
 	// S3PathStyle forces path-style bucket addressing (needed for IP endpoints).
 	S3Endpoint     string // MLOPS_S3_ENDPOINT
@@ -39,7 +48,7 @@ func Read(getenv func(string) string) (Settings, error) {
 		UploadsBucket: getenv("UPLOADS_BUCKET"), PlatformBucket: getenv("PLATFORM_BUCKET"),
 		MonitoringBucket: getenv("MONITORING_BUCKET"), SiteBucket: getenv("SITE_BUCKET"),
 		EventBus: getenv("EVENT_BUS_NAME"), S3Endpoint: getenv("MLOPS_S3_ENDPOINT"),
-		EventsEndpoint: getenv("MLOPS_EVENTS_ENDPOINT"),
+		EventsEndpoint: getenv("MLOPS_EVENTS_ENDPOINT"), MaxUploadBytes: DefaultMaxUploadBytes,
 	}
 	if v := getenv("MAX_UPLOAD_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
