@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ Exit status: 0 valid, 1 invalid, 2 usage error, 3 could not read.`,
 			} else if res.Valid() {
 				fmt.Fprintf(out, "%s: valid (%d rows, %d bytes) under contract %s\n", args[0], res.Rows, res.Bytes, c.Hash()[:12])
 			} else {
-				fmt.Fprint(out, res.Text())
+				fmt.Fprintln(out, strings.TrimRight(res.Text(), "\n"))
 			}
 			if !res.Valid() {
 				return &exitError{code: exitFailed, err: fmt.Errorf("%s: invalid", args[0])}
