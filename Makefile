@@ -9,7 +9,7 @@ FUZZTIME    ?= 20s
 # Lambda runs the functions on Graviton: linux/arm64, no cgo, no RPC shim.
 LAMBDA_ENV  := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build functions cli test test-short demo up bench bench-go lint fmt fuzz clean
+.PHONY: all build functions cli test test-minio test-short demo up bench bench-go lint fmt fuzz clean
 
 all: build
 
@@ -29,6 +29,11 @@ cli:
 # the fuzz targets' seed corpora.
 test:
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# The store's tests against MinIO (AWS's conditional-write semantics), when a minio
+# binary is installed: scripts/test-minio.sh says how. Not part of `make test`.
+test-minio:
+	bash scripts/test-minio.sh
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -10,6 +10,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
@@ -43,15 +47,32 @@ func (f *fixture) count(name string) int {
 	return f.requests[name]
 }
 
+// newFixture serves gofakes3 by default. With MLOPS_TEST_S3_ENDPOINT set (see
+// scripts/test-minio.sh, `make test-minio`) it goes to that server instead (MinIO,
+// which follows AWS's conditional-write semantics) through a counting proxy, with
+// the "platform" bucket emptied first.
 func newFixture(t *testing.T, opt Options) *fixture {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket(bucket); err != nil {
-		t.Fatal(err)
-	}
-	faker := gofakes3.New(backend)
 	f := &fixture{requests: map[string]int{}}
-	handler := faker.Server()
+	var handler http.Handler
+	cfg := testConfig()
+	if ep := os.Getenv("MLOPS_TEST_S3_ENDPOINT"); ep != "" {
+		target, err := url.Parse(ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The proxy keeps the client's Host header, which its SigV4 signature covers.
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		handler = proxy
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(os.Getenv("MLOPS_TEST_S3_ACCESS_KEY"), os.Getenv("MLOPS_TEST_S3_SECRET_KEY"), "")
+		emptyBucket(t, NewClient(cfg, ep, true))
+	} else {
+		backend := s3mem.New()
+		if err := backend.CreateBucket(bucket); err != nil {
+			t.Fatal(err)
+		}
+		handler = gofakes3.New(backend).Server()
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.Method
 		q := r.URL.Query()
@@ -67,12 +88,36 @@ func newFixture(t *testing.T, opt Options) *fixture {
 		handler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	f.client = NewClient(testConfig(), srv.URL, true)
+	f.client = NewClient(cfg, srv.URL, true)
 	if opt.ConflictBackoff == 0 {
 		opt.ConflictBackoff = time.Millisecond
 	}
 	f.store = New(f.client, opt)
 	return f
+}
+
+// emptyBucket makes the shared bucket of an external server as new: created if
+// missing, with no objects and no multipart uploads.
+func emptyBucket(t *testing.T, c *s3.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		var owned *types.BucketAlreadyOwnedByYou
+		if !errors.As(err, &owned) {
+			t.Fatalf("create bucket: %v", err)
+		}
+	}
+	st := New(c, Options{})
+	if err := st.List(ctx, bucket, "", func(o ObjectInfo) error { return st.Delete(ctx, bucket, o.Key, "") }); err != nil {
+		t.Fatalf("empty bucket: %v", err)
+	}
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatalf("list uploads: %v", err)
+	}
+	for _, u := range ups.Uploads {
+		_, _ = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+	}
 }
 
 func testConfig() aws.Config {
