@@ -104,14 +104,16 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	uploadID := UploadID(up.Bucket, up.Key, up.ETag, up.VersionID)
 
 	// The contract is read before the receipt, because a decision is per contract.
-	var c *contract.Contract
-	var canon []byte
-	var chash string
+	var cur *current
 	if problem == "" {
 		var err error
-		if c, canon, chash, err = s.loadContract(ctx, dataset); err != nil {
+		if cur, err = s.loadContract(ctx, dataset); err != nil {
 			return nil, err
 		}
+	}
+	var chash string
+	if cur != nil {
+		chash = cur.hash
 	}
 	refusal := ""
 	switch {
@@ -119,7 +121,7 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 		refusal = "bad_key"
 	case s.cfg.MaxUploadBytes > 0 && up.Size > s.cfg.MaxUploadBytes:
 		refusal = "too_large"
-	case c == nil:
+	case cur == nil:
 		refusal = "no_contract"
 	}
 	receiptID := ReceiptID(uploadID, chash)
@@ -156,7 +158,7 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 			Message: fmt.Sprintf("dataset %q has no contract; apply one first: mlops contract apply FILE --dataset %s", dataset, dataset),
 		}}})
 	default:
-		rc, err = s.process(ctx, up, dataset, receiptID, c, canon, chash)
+		rc, err = s.process(ctx, up, dataset, receiptID, cur)
 	}
 	if err != nil {
 		return nil, err
@@ -182,31 +184,39 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	return &Outcome{Receipt: rc}, nil
 }
 
+// current is a dataset's current contract.
+type current struct {
+	c         *contract.Contract
+	canon     []byte // canonical JSON
+	hash      string
+	appliedAt time.Time // when the pointer last moved to it
+}
+
 // loadContract reads the dataset's current contract, or returns nil if there is none.
-func (s *Service) loadContract(ctx context.Context, dataset string) (*contract.Contract, []byte, string, error) {
+func (s *Service) loadContract(ctx context.Context, dataset string) (*current, error) {
 	b, _, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, ContractPointerKey(dataset))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("read contract pointer of %s: %w", dataset, err)
+		return nil, fmt.Errorf("read contract pointer of %s: %w", dataset, err)
 	}
 	var ptr ContractPointer
 	if err := json.Unmarshal(b, &ptr); err != nil {
-		return nil, nil, "", fmt.Errorf("contract pointer of %s: %w", dataset, err)
+		return nil, fmt.Errorf("contract pointer of %s: %w", dataset, err)
 	}
 	canon, _, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, ContractKey(dataset, ptr.Hash))
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("read contract %s of %s: %w", ptr.Hash, dataset, err)
+		return nil, fmt.Errorf("read contract %s of %s: %w", ptr.Hash, dataset, err)
 	}
 	c, err := contract.ParseCanonical(canon)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("contract %s of %s: %w", ptr.Hash, dataset, err)
+		return nil, fmt.Errorf("contract %s of %s: %w", ptr.Hash, dataset, err)
 	}
 	if got := c.Hash(); got != ptr.Hash {
-		return nil, nil, "", fmt.Errorf("contract %s of %s: stored JSON hashes to %s", ptr.Hash, dataset, got)
+		return nil, fmt.Errorf("contract %s of %s: stored JSON hashes to %s", ptr.Hash, dataset, got)
 	}
-	return c, c.Canonical(), ptr.Hash, nil
+	return &current{c: c, canon: c.Canonical(), hash: ptr.Hash, appliedAt: ptr.At}, nil
 }
 
 func (s *Service) readReceipt(ctx context.Context, dataset, id string) (Receipt, bool, error) {

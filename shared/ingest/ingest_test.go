@@ -569,3 +569,29 @@ func TestReconcileRemovesStaleStaging(t *testing.T) {
 		t.Fatalf("stale staging kept: %d %v", n, err)
 	}
 }
+
+// In an append dataset the latest pointer follows the growing partition set, even
+// when the uploads are processed in the opposite order to their arrival.
+func TestAppendLatestFollowsThePartitionSet(t *testing.T) {
+	e := newEnv(t)
+	c := creditContract(t)
+	c.Mode = contract.Append
+	e.applyContract(c)
+	data := creditCSV(t)
+	lines := strings.SplitAfter(string(data), "\n")
+	first := e.upload("incoming/credit/jan.csv", []byte(lines[0]+strings.Join(lines[1:2001], "")))
+	e.clock.Advance(time.Hour)
+	second := e.upload("incoming/credit/feb.csv", []byte(lines[0]+strings.Join(lines[2001:], "")))
+	for _, up := range []ingest.Upload{second, first} {
+		if _, err := e.svc.Ingest(context.Background(), up); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var latest ingest.Latest
+	e.readJSON(platform, ingest.LatestKey("credit"), &latest)
+	var m ingest.Manifest
+	e.readJSON(platform, ingest.ManifestKey("credit", latest.VersionID), &m)
+	if len(m.Partitions) != 2 || m.Rows != 4454 || latest.Partitions != 2 {
+		t.Fatalf("latest is %s with %d partitions, %d rows", latest.VersionID, len(m.Partitions), m.Rows)
+	}
+}

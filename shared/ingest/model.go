@@ -133,6 +133,10 @@ type Latest struct {
 	EventTime time.Time `json:"eventTime"`
 	Sequencer string    `json:"sequencer,omitempty"`
 	At        time.Time `json:"at"`
+	// Append datasets only: when the contract of the partition set was applied,
+	// and how many partitions the version has.
+	Series     time.Time `json:"series,omitzero"`
+	Partitions int       `json:"partitions,omitempty"`
 }
 
 // Head is an append dataset's partition set under one contract.

@@ -25,7 +25,8 @@ var errGone = errors.New("object replaced or deleted since the event")
 
 // process reads the upload once: hashing, validating, profiling and writing its
 // canonical form at the same time, then commits a version or a rejection.
-func (s *Service) process(ctx context.Context, up Upload, dataset, receiptID string, c *contract.Contract, canon []byte, chash string) (Receipt, error) {
+func (s *Service) process(ctx context.Context, up Upload, dataset, receiptID string, cur *current) (Receipt, error) {
+	c, chash := cur.c, cur.hash
 	start := s.cfg.Now()
 	res, sha, size, staging, err := s.scan(ctx, up, dataset, receiptID, c)
 	if errors.Is(err, errGone) {
@@ -68,11 +69,15 @@ func (s *Service) process(ctx context.Context, up Upload, dataset, receiptID str
 		return Receipt{}, err
 	}
 
-	m, err := s.commitVersion(ctx, dataset, c, canon, chash, part, res.Profile)
+	m, err := s.commitVersion(ctx, dataset, c, cur.canon, chash, part, res.Profile)
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := s.advanceLatest(ctx, dataset, m.VersionID, up); err != nil {
+	next := Latest{VersionID: m.VersionID, EventTime: up.EventTime.UTC(), Sequencer: up.Sequencer, At: s.cfg.Now().UTC()}
+	if c.Mode == contract.Append {
+		next.Series, next.Partitions = cur.appliedAt.UTC(), len(m.Partitions)
+	}
+	if err := s.advanceLatest(ctx, dataset, next); err != nil {
 		return Receipt{}, err
 	}
 	rc := Receipt{Upload: up.record(), Status: Accepted, Dataset: dataset, VersionID: m.VersionID,
@@ -275,11 +280,11 @@ func (s *Service) readHead(ctx context.Context, dataset, chash string) (Head, st
 	return h, info.ETag, nil
 }
 
-// advanceLatest moves datasets/<d>/latest to id unless it already names a version
-// from a later upload: events arrive in any order, and an old one must not win.
-func (s *Service) advanceLatest(ctx context.Context, dataset, id string, up Upload) error {
+// advanceLatest moves datasets/<d>/latest to next unless it already names a newer
+// version: events arrive in any order, and an old one must not win.
+func (s *Service) advanceLatest(ctx context.Context, dataset string, next Latest) error {
 	key := LatestKey(dataset)
-	next := Latest{VersionID: id, EventTime: up.EventTime.UTC(), Sequencer: up.Sequencer, At: s.cfg.Now().UTC()}
+	id := next.VersionID
 	body, _ := json.Marshal(next)
 	for attempt := 0; attempt < 50; attempt++ {
 		b, info, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, key)
@@ -305,7 +310,17 @@ func (s *Service) advanceLatest(ctx context.Context, dataset, id string, up Uplo
 	return fmt.Errorf("advance latest of %s: too much contention", dataset)
 }
 
+// newer orders versions for the latest pointer. Replace datasets: by upload time,
+// then S3's sequencer. Append datasets: by series (the contract the partitions were
+// validated under, newest applied wins), then by size of the partition set, which
+// only grows within a series, whatever order the uploads were processed in.
 func newer(a, b Latest) bool {
+	if a.Partitions > 0 && b.Partitions > 0 {
+		if !a.Series.Equal(b.Series) {
+			return a.Series.After(b.Series)
+		}
+		return a.Partitions > b.Partitions
+	}
 	if !a.EventTime.Equal(b.EventTime) {
 		return a.EventTime.After(b.EventTime)
 	}
