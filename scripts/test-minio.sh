@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 MINIO=${MINIO:-$(go env GOPATH)/bin/minio}
 [ -x "$MINIO" ] || { echo "minio not found at $MINIO: go install github.com/minio/minio@latest"; exit 2; }
 DIR=$(mktemp -d -t mlops-minio-XXXXXX)
-PORT=${MINIO_PORT:-19000}
+PORT=${MINIO_PORT:-$((20000 + RANDOM % 20000))}
 export MINIO_ROOT_USER=mlopsminio MINIO_ROOT_PASSWORD=mlops-minio-secret MINIO_BROWSER=off
 "$MINIO" server "$DIR/data" --address "127.0.0.1:$PORT" --quiet >"$DIR/minio.log" 2>&1 &
 PID=$!
