@@ -9,7 +9,7 @@ FUZZTIME    ?= 20s
 # Lambda runs the functions on Graviton: linux/arm64, no cgo, no RPC shim.
 LAMBDA_ENV  := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build functions cli test test-minio test-short demo up bench bench-go lint fmt fuzz clean
+.PHONY: all build functions cli test test-minio test-store-embedded test-short demo up bench bench-go lint fmt fuzz clean
 
 all: build
 
@@ -34,6 +34,10 @@ test:
 # binary is installed: scripts/test-minio.sh says how. Not part of `make test`.
 test-minio:
 	bash scripts/test-minio.sh
+
+# The store's tests against the embedded S3 of `mlops up` (part of CI).
+test-store-embedded:
+	bash scripts/test-store-embedded.sh
 
 test-short:
 	$(GO) test -short -count=1 ./...

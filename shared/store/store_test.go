@@ -114,7 +114,8 @@ func emptyBucket(t *testing.T, c *s3.Client) {
 	ctx := context.Background()
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		var owned *types.BucketAlreadyOwnedByYou
-		if !errors.As(err, &owned) {
+		var exists *types.BucketAlreadyExists
+		if !errors.As(err, &owned) && !errors.As(err, &exists) {
 			t.Fatalf("create bucket: %v", err)
 		}
 	}

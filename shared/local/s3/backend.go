@@ -69,6 +69,13 @@ func (b backend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest)
 
 func (b backend) ListBucket(bucket string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
 	list, err := b.MultiBucketBackend.ListBucket(bucket, prefix, page)
+	if gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchBucket) {
+		// s3afero answers NoSuchBucket when a prefix names a folder that does not
+		// exist; S3 answers an empty listing unless the bucket itself is missing.
+		if ok, berr := b.MultiBucketBackend.BucketExists(bucket); berr == nil && ok {
+			return gofakes3.NewObjectList(), nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -248,3 +248,23 @@ func TestMultipartViaSDK(t *testing.T) {
 		t.Fatalf("events %d: %s", len(evs), evs[len(evs)-1].Detail)
 	}
 }
+
+// Listing a prefix under which nothing was ever written is an empty listing, as on
+// S3, not NoSuchBucket (s3afero's answer when the prefix names a missing folder).
+func TestListMissingPrefixIsEmpty(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	c := sdkClient(s.URL(), testKeyID, testSecret)
+	ctx := context.Background()
+	for _, delim := range []*string{nil, aws.String("/")} {
+		out, err := c.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(testBucket), Prefix: aws.String("nothing/here/"), Delimiter: delim})
+		if err != nil {
+			t.Fatalf("delimiter %v: %v", delim, err)
+		}
+		if len(out.Contents) != 0 || len(out.CommonPrefixes) != 0 {
+			t.Fatalf("delimiter %v: %d objects", delim, len(out.Contents))
+		}
+	}
+	if _, err := c.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("no-such-bucket"), Prefix: aws.String("x/")}); err == nil {
+		t.Fatal("listing a missing bucket succeeded")
+	}
+}
