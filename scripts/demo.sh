@@ -48,6 +48,9 @@ fi
 step "mlops datasets show credit"
 "$MLOPS" datasets show credit
 
+step "mlops datasets rejections credit"
+"$MLOPS" datasets rejections credit
+
 step "mlops datasets list"
 "$MLOPS" datasets list
 

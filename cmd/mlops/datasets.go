@@ -25,6 +25,28 @@ func newDatasetsCmd(g *globals) *cobra.Command {
   mlops datasets show credit@3f9a0c1d2e4b5a6978e0d1c2`,
 	}
 	cmd.AddCommand(&cobra.Command{
+		Use:   "rejections NAME",
+		Short: "List a dataset's rejected uploads with the rules they broke",
+		Long: `rejections lists the uploads ingest quarantined for a dataset, newest first:
+when, which file, the rules it broke, and where its report is. Read a full report
+with: aws s3 cp s3://<uploads>/<report key> -`,
+		Example: `  mlops datasets rejections credit
+  mlops datasets rejections credit -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			if !ingest.ValidDataset(args[0]) {
+				return usageErr("%q is not a dataset name", args[0])
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			return listRejections(cmd, g, cl, args[0])
+		},
+	}, &cobra.Command{
 		Use:     "list",
 		Short:   "List datasets with their latest version",
 		Example: `  mlops datasets list -o json`,
@@ -101,6 +123,69 @@ func listDatasets(cmd *cobra.Command, g *globals, cl *client) error {
 	fmt.Fprintln(tw, "DATASET\tLATEST VERSION\tROWS\tMODE\tCREATED")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Name, orDash(r.Latest), r.Rows, orDash(r.Mode), when(r.Created))
+	}
+	return tw.Flush()
+}
+
+type rejectionRow struct {
+	At         time.Time `json:"at"`
+	SourceKey  string    `json:"sourceKey"`
+	Rows       int64     `json:"rows"`
+	Rules      []string  `json:"rules"`
+	ReportKey  string    `json:"reportKey"`
+	Quarantine string    `json:"quarantinePrefix"`
+}
+
+func listRejections(cmd *cobra.Command, g *globals, cl *client, name string) error {
+	ctx := cmd.Context()
+	bucket := cl.ep.Buckets.Uploads
+	var rows []rejectionRow
+	err := cl.store.List(ctx, bucket, "quarantine/"+name+"/", func(o store.ObjectInfo) error {
+		if !strings.HasSuffix(o.Key, "/report.json") {
+			return nil
+		}
+		b, _, err := cl.store.ReadAll(ctx, bucket, o.Key)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", o.Key, err)
+		}
+		var rep ingest.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("report %s: %w", o.Key, err)
+		}
+		row := rejectionRow{At: rep.At, SourceKey: rep.Upload.Key, Rows: rep.Rows, ReportKey: o.Key,
+			Quarantine: strings.TrimSuffix(o.Key, "report.json")}
+		for _, v := range rep.Violations {
+			r := v.Rule
+			if v.Column != "" {
+				r += ":" + v.Column
+			}
+			row.Rules = append(row.Rules, r)
+		}
+		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list rejections of %s: %w", name, err)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].At.After(rows[j].At) })
+	if g.output == "json" {
+		if rows == nil {
+			rows = []rejectionRow{}
+		}
+		return printJSON(cmd.OutOrStdout(), rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "no rejected uploads for %s\n", name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tUPLOAD\tROWS\tRULES BROKEN\tREPORT")
+	for _, r := range rows {
+		rules := []rune(strings.Join(r.Rules, ", "))
+		if len(rules) > 60 {
+			rules = append(rules[:57], []rune("...")...)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\ts3://%s/%s\n", when(r.At), r.SourceKey, r.Rows, string(rules), bucket, r.ReportKey)
 	}
 	return tw.Flush()
 }

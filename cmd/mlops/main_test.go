@@ -161,6 +161,14 @@ func TestUploadFlowAgainstLocalPlatform(t *testing.T) {
 	if r := mlops(t, "datasets", "show", "credit@nope"); r.code != 1 {
 		t.Fatalf("missing version: %+v", r)
 	}
+	r = mlops(t, "datasets", "rejections", "credit")
+	if r.code != 0 || !strings.Contains(r.stdout, "credit_broken.csv") || !strings.Contains(r.stdout, "type:Age") ||
+		!strings.Contains(r.stdout, "credit_data.csv") || !strings.Contains(r.stdout, "no_contract") {
+		t.Fatalf("rejections: %+v", r)
+	}
+	if r := mlops(t, "datasets", "rejections", "other", "-o", "json"); r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("no rejections: %+v", r)
+	}
 	if r := mlops(t, "contract", "show", "credit"); r.code != 0 || !strings.Contains(r.stdout, "apiVersion") {
 		t.Fatalf("contract show: %+v", r)
 	}
