@@ -1,0 +1,496 @@
+package xgboost
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Limits that keep a hostile model from making Load allocate without bound
+// beyond the size of its own JSON.
+const (
+	maxClasses  = 1 << 16
+	maxFeatures = int(featureMask) // feature indices share a word with two flag bits
+	maxNodes    = 1 << 31
+)
+
+// Load reads an XGBoost JSON model from r and validates it. See Parse.
+func Load(r io.Reader) (*Model, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("xgboost: reading model: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes and validates an XGBoost JSON model (the format written by
+// Booster.save_model with a .json name). It returns an error, never panics,
+// for malformed JSON, unsupported boosters, objectives or split types, and
+// structurally invalid trees.
+func Parse(data []byte) (*Model, error) {
+	var doc jsonModel
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("xgboost: decoding model JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("xgboost: decoding model JSON: trailing data after the model")
+	}
+	m, err := build(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("xgboost: invalid model: %w", err)
+	}
+	return m, nil
+}
+
+type jsonModel struct {
+	Learner *jsonLearner `json:"learner"`
+	Version []int        `json:"version"`
+}
+
+type jsonLearner struct {
+	FeatureNames    []string `json:"feature_names"`
+	FeatureTypes    []string `json:"feature_types"`
+	GradientBooster *struct {
+		Name  string         `json:"name"`
+		Model *jsonGBTree    `json:"model"`
+		Dart  *jsonDartInner `json:"gbtree"`
+	} `json:"gradient_booster"`
+	LearnerModelParam *struct {
+		BaseScore     *jsonString `json:"base_score"`
+		NumClass      *jsonString `json:"num_class"`
+		NumFeature    *jsonString `json:"num_feature"`
+		NumTarget     *jsonString `json:"num_target"`
+		MultiStrategy *jsonString `json:"multi_strategy"`
+	} `json:"learner_model_param"`
+	Objective *struct {
+		Name string `json:"name"`
+	} `json:"objective"`
+}
+
+type jsonDartInner struct {
+	Model *jsonGBTree `json:"model"`
+}
+
+type jsonGBTree struct {
+	Param *struct {
+		NumTrees        *jsonString `json:"num_trees"`
+		NumParallelTree *jsonString `json:"num_parallel_tree"`
+	} `json:"gbtree_model_param"`
+	TreeInfo []int64    `json:"tree_info"`
+	Trees    []jsonTree `json:"trees"`
+}
+
+type jsonTree struct {
+	ID              *int64      `json:"id"`
+	LeftChildren    []int64     `json:"left_children"`
+	RightChildren   []int64     `json:"right_children"`
+	SplitIndices    []int64     `json:"split_indices"`
+	SplitConditions []jsonFloat `json:"split_conditions"`
+	DefaultLeft     []jsonBool  `json:"default_left"`
+	SplitType       []int64     `json:"split_type"`
+	BaseWeights     []jsonFloat `json:"base_weights"`
+	Categories      []int64     `json:"categories"`
+	CategoriesNodes []int64     `json:"categories_nodes"`
+	TreeParam       *struct {
+		NumNodes       *jsonString `json:"num_nodes"`
+		NumFeature     *jsonString `json:"num_feature"`
+		SizeLeafVector *jsonString `json:"size_leaf_vector"`
+	} `json:"tree_param"`
+}
+
+// jsonString accepts a JSON string or number and keeps its text: xgboost
+// writes parameters as strings ("5E-1", "0"), other writers may use numbers.
+type jsonString string
+
+func (s *jsonString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		*s = jsonString(str)
+		return nil
+	}
+	if len(b) == 0 || !(b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
+		return fmt.Errorf("expected a string or number, got %.20s", b)
+	}
+	*s = jsonString(b)
+	return nil
+}
+
+// jsonFloat is a float32 parsed directly from its decimal text (no rounding
+// through float64). A string ("NaN", "1.5E0") is accepted too.
+type jsonFloat float32
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		s = str
+	}
+	v, err := strconv.ParseFloat(s, 32)
+	if err != nil {
+		var ne *strconv.NumError
+		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
+			return fmt.Errorf("bad float %q", s)
+		}
+	}
+	*f = jsonFloat(v)
+	return nil
+}
+
+// jsonBool accepts 0/1 (xgboost 1.6+ writes default_left as integers) and
+// true/false.
+type jsonBool bool
+
+func (v *jsonBool) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "0", "false":
+		*v = false
+	case "1", "true":
+		*v = true
+	default:
+		return fmt.Errorf("expected 0, 1, true or false, got %.20s", b)
+	}
+	return nil
+}
+
+func parseInt(field string, s *jsonString, lo, hi int) (int, error) {
+	if s == nil {
+		return 0, fmt.Errorf("%s is missing", field)
+	}
+	v, err := strconv.ParseFloat(string(*s), 64)
+	if err != nil || v != math.Trunc(v) || v < float64(lo) || v > float64(hi) {
+		return 0, fmt.Errorf("%s = %q: want an integer in [%d, %d]", field, string(*s), lo, hi)
+	}
+	return int(v), nil
+}
+
+// parseBaseScore accepts "5E-1" (1.7) and "[5E-1]" or "[a,b,c]" (2.x/3.x).
+func parseBaseScore(s *jsonString) ([]float32, error) {
+	if s == nil {
+		return nil, errors.New("learner_model_param.base_score is missing")
+	}
+	text := strings.TrimSpace(string(*s))
+	var parts []string
+	if strings.HasPrefix(text, "[") {
+		if !strings.HasSuffix(text, "]") {
+			return nil, fmt.Errorf("base_score %q: unterminated vector", text)
+		}
+		inner := strings.TrimSpace(text[1 : len(text)-1])
+		if inner == "" {
+			return nil, fmt.Errorf("base_score %q: empty vector", text)
+		}
+		parts = strings.Split(inner, ",")
+	} else {
+		parts = []string{text}
+	}
+	if len(parts) > maxClasses {
+		return nil, fmt.Errorf("base_score has %d values", len(parts))
+	}
+	out := make([]float32, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("base_score %q: value %q is not a finite number", text, p)
+		}
+		out[i] = float32(v)
+	}
+	return out, nil
+}
+
+func build(doc *jsonModel) (*Model, error) {
+	l := doc.Learner
+	if l == nil {
+		return nil, errors.New(`no "learner" object`)
+	}
+	if l.Objective == nil || l.Objective.Name == "" {
+		return nil, errors.New("learner.objective.name is missing")
+	}
+	obj := l.Objective.Name
+	switch obj {
+	case BinaryLogistic, RegSquaredError, MultiSoftprob:
+	default:
+		return nil, fmt.Errorf("unsupported objective %q (supported: %s, %s, %s)",
+			obj, BinaryLogistic, RegSquaredError, MultiSoftprob)
+	}
+	gb := l.GradientBooster
+	if gb == nil {
+		return nil, errors.New("learner.gradient_booster is missing")
+	}
+	if gb.Name != "gbtree" {
+		return nil, fmt.Errorf("unsupported booster %q (only gbtree is supported)", gb.Name)
+	}
+	if gb.Model == nil {
+		return nil, errors.New("gradient_booster.model is missing")
+	}
+	p := l.LearnerModelParam
+	if p == nil {
+		return nil, errors.New("learner.learner_model_param is missing")
+	}
+	numFeature, err := parseInt("learner_model_param.num_feature", p.NumFeature, 0, maxFeatures)
+	if err != nil {
+		return nil, err
+	}
+	numClass := 0
+	if p.NumClass != nil {
+		if numClass, err = parseInt("learner_model_param.num_class", p.NumClass, 0, maxClasses); err != nil {
+			return nil, err
+		}
+	}
+	if p.NumTarget != nil {
+		nt, err := parseInt("learner_model_param.num_target", p.NumTarget, 0, maxClasses)
+		if err != nil {
+			return nil, err
+		}
+		if nt > 1 {
+			return nil, fmt.Errorf("num_target = %d: multi-target models are not supported", nt)
+		}
+	}
+	if p.MultiStrategy != nil && string(*p.MultiStrategy) != "one_output_per_tree" && string(*p.MultiStrategy) != "0" {
+		return nil, fmt.Errorf("multi_strategy %q is not supported", string(*p.MultiStrategy))
+	}
+	outputs := 1
+	if obj == MultiSoftprob {
+		if numClass < 2 {
+			return nil, fmt.Errorf("objective %s needs num_class >= 2, got %d", obj, numClass)
+		}
+		outputs = numClass
+	} else if numClass > 1 {
+		return nil, fmt.Errorf("objective %s with num_class = %d", obj, numClass)
+	}
+	if len(l.FeatureNames) != 0 && len(l.FeatureNames) != numFeature {
+		return nil, fmt.Errorf("%d feature_names for num_feature = %d", len(l.FeatureNames), numFeature)
+	}
+	for i, t := range l.FeatureTypes {
+		if t == "c" {
+			return nil, fmt.Errorf("feature %d is categorical: categorical features are not supported", i)
+		}
+	}
+
+	scores, err := parseBaseScore(p.BaseScore)
+	if err != nil {
+		return nil, err
+	}
+	if len(scores) != 1 && len(scores) != outputs {
+		return nil, fmt.Errorf("base_score has %d values for %d outputs", len(scores), outputs)
+	}
+	base := make([]float32, outputs)
+	for i := range base {
+		s := scores[0]
+		if len(scores) > 1 {
+			s = scores[i]
+		}
+		if obj == BinaryLogistic {
+			// LogisticRegression::ProbToMargin, in float32.
+			if !(s > 0 && s < 1) {
+				return nil, fmt.Errorf("base_score %v: must be in (0, 1) for %s", s, obj)
+			}
+			s = -float32(math.Log(float64(1/s - 1)))
+		}
+		base[i] = s
+	}
+
+	g := gb.Model
+	trees := g.Trees
+	if g.Param != nil && g.Param.NumTrees != nil {
+		nt, err := parseInt("gbtree_model_param.num_trees", g.Param.NumTrees, 0, math.MaxInt32)
+		if err != nil {
+			return nil, err
+		}
+		if nt != len(trees) {
+			return nil, fmt.Errorf("gbtree_model_param.num_trees = %d but %d trees", nt, len(trees))
+		}
+	}
+	if len(g.TreeInfo) != len(trees) {
+		return nil, fmt.Errorf("tree_info has %d entries for %d trees", len(g.TreeInfo), len(trees))
+	}
+	// xgboost places each tree by its id; require the ids to be a permutation.
+	order := make([]int, len(trees))
+	for i := range order {
+		order[i] = -1
+	}
+	for i := range trees {
+		id := int64(i)
+		if trees[i].ID != nil {
+			id = *trees[i].ID
+		}
+		if id < 0 || id >= int64(len(trees)) || order[id] >= 0 {
+			return nil, fmt.Errorf("tree at position %d has id %d: ids must be 0..%d, each once", i, id, len(trees)-1)
+		}
+		order[id] = i
+	}
+
+	m := &Model{
+		objective:    obj,
+		numFeature:   numFeature,
+		numOutputs:   outputs,
+		featureNames: l.FeatureNames,
+		version:      doc.Version,
+		roots:        make([]uint32, len(trees)),
+		group:        make([]uint32, len(trees)),
+		depth:        make([]uint32, len(trees)),
+		quadDepth:    make([]uint32, (len(trees)+3)/4),
+		base:         base,
+	}
+	total := 0
+	for _, t := range trees {
+		total += len(t.LeftChildren)
+	}
+	if total >= maxNodes {
+		return nil, fmt.Errorf("%d nodes in all: too many", total)
+	}
+	m.nodes = make([]node, 0, total)
+	var scratch flattenScratch
+	for id, pos := range order {
+		gid := g.TreeInfo[id]
+		if gid < 0 || gid >= int64(outputs) {
+			return nil, fmt.Errorf("tree_info[%d] = %d: want a class in [0, %d)", id, gid, outputs)
+		}
+		m.group[id] = uint32(gid)
+		m.roots[id] = uint32(len(m.nodes))
+		if m.nodes, m.depth[id], err = flatten(m.nodes, &trees[pos], numFeature, &scratch); err != nil {
+			return nil, fmt.Errorf("tree %d: %w", id, err)
+		}
+		m.quadDepth[id/4] = max(m.quadDepth[id/4], m.depth[id])
+	}
+	return m, nil
+}
+
+type flattenScratch struct {
+	newIndex []int32
+	queue    []int32
+	depth    []uint32
+}
+
+// flatten validates one tree and appends its reachable nodes to dst in
+// breadth-first order, with each node's two children adjacent. It returns the
+// tree's depth too.
+func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node, uint32, error) {
+	n := len(t.LeftChildren)
+	if n == 0 {
+		return dst, 0, errors.New("tree has no nodes")
+	}
+	if t.TreeParam != nil {
+		nn, err := parseInt("tree_param.num_nodes", t.TreeParam.NumNodes, 0, math.MaxInt32)
+		if err != nil {
+			return dst, 0, err
+		}
+		if nn != n {
+			return dst, 0, fmt.Errorf("tree_param.num_nodes = %d but left_children has %d entries", nn, n)
+		}
+		if t.TreeParam.SizeLeafVector != nil {
+			slv, err := parseInt("tree_param.size_leaf_vector", t.TreeParam.SizeLeafVector, 0, math.MaxInt32)
+			if err != nil {
+				return dst, 0, err
+			}
+			if slv > 1 {
+				return dst, 0, fmt.Errorf("size_leaf_vector = %d: vector leaves are not supported", slv)
+			}
+		}
+	}
+	for _, a := range []struct {
+		name string
+		n    int
+	}{
+		{"right_children", len(t.RightChildren)},
+		{"split_indices", len(t.SplitIndices)},
+		{"split_conditions", len(t.SplitConditions)},
+		{"default_left", len(t.DefaultLeft)},
+	} {
+		if a.n != n {
+			return dst, 0, fmt.Errorf("%s has %d entries, left_children has %d", a.name, a.n, n)
+		}
+	}
+	for _, a := range []struct {
+		name string
+		n    int
+	}{
+		{"split_type", len(t.SplitType)},
+		{"base_weights", len(t.BaseWeights)},
+	} {
+		if a.n != 0 && a.n != n {
+			return dst, 0, fmt.Errorf("%s has %d entries, left_children has %d", a.name, a.n, n)
+		}
+	}
+	if len(t.Categories) != 0 || len(t.CategoriesNodes) != 0 {
+		return dst, 0, errors.New("categorical splits are not supported")
+	}
+
+	if cap(s.newIndex) < n {
+		s.newIndex = make([]int32, n)
+	}
+	newIndex := s.newIndex[:n]
+	for i := range newIndex {
+		newIndex[i] = -1
+	}
+	if cap(s.depth) < n {
+		s.depth = make([]uint32, n)
+	}
+	depthOf := s.depth[:n] // by position in the new order
+	depthOf[0] = 0
+	maxDepth := uint32(0)
+	base := len(dst)
+	queue := append(s.queue[:0], 0)
+	newIndex[0] = 0
+	next := int32(1) // next free position, relative to base
+	// Nodes are appended in queue order, so node queue[qi] lands at base+qi.
+	for qi := 0; qi < len(queue); qi++ {
+		old := queue[qi]
+		maxDepth = max(maxDepth, depthOf[qi])
+		l, r := t.LeftChildren[old], t.RightChildren[old]
+		if l == -1 || r == -1 {
+			if l != r {
+				return dst, 0, fmt.Errorf("node %d: left child %d, right child %d: a leaf has neither", old, l, r)
+			}
+			v := float32(t.SplitConditions[old])
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return dst, 0, fmt.Errorf("node %d: leaf value %v is not finite", old, v)
+			}
+			dst = append(dst, node{value: v, child: uint32(base + qi)})
+			continue
+		}
+		if l < 0 || l >= int64(n) || r < 0 || r >= int64(n) {
+			return dst, 0, fmt.Errorf("node %d: child index out of range (left %d, right %d, %d nodes)", old, l, r, n)
+		}
+		if l == r {
+			return dst, 0, fmt.Errorf("node %d: left and right child are both %d", old, l)
+		}
+		if len(t.SplitType) != 0 && t.SplitType[old] != 0 {
+			return dst, 0, fmt.Errorf("node %d: split_type %d: categorical splits are not supported", old, t.SplitType[old])
+		}
+		f := t.SplitIndices[old]
+		if f < 0 || f >= int64(numFeature) {
+			return dst, 0, fmt.Errorf("node %d: split index %d out of range (num_feature = %d)", old, f, numFeature)
+		}
+		thr := float32(t.SplitConditions[old])
+		if thr != thr {
+			return dst, 0, fmt.Errorf("node %d: split condition is NaN", old)
+		}
+		for _, c := range [2]int64{l, r} {
+			if newIndex[c] >= 0 {
+				return dst, 0, fmt.Errorf("node %d: child %d is reached twice (cycle or shared node)", old, c)
+			}
+			newIndex[c] = next
+			depthOf[next] = depthOf[qi] + 1
+			next++
+			queue = append(queue, int32(c))
+		}
+		feat := uint32(f) | splitBit
+		if t.DefaultLeft[old] {
+			feat |= defaultLeftBit
+		}
+		dst = append(dst, node{value: thr, feature: feat, child: uint32(base) + uint32(newIndex[l])})
+	}
+	s.queue = queue
+	return dst, maxDepth, nil
+}
