@@ -56,7 +56,7 @@ bench: bench-go
 	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
 
 bench-go:
-	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/
+	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/ ./shared/xgboost/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
