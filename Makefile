@@ -54,6 +54,7 @@ BENCH_SIZES ?= 1GB,4GB
 BENCH_DIR   ?= /tmp/mlops-bench
 bench: bench-go
 	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
+	$(GO) run ./bench/predict
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/ ./shared/xgboost/
