@@ -53,21 +53,7 @@ func NewFreq(limit int) *Freq {
 
 // Add counts one occurrence of v. Looking up string(v) does not allocate, so only a
 // new distinct value costs an allocation.
-func (f *Freq) Add(v []byte) {
-	if len(f.keys) <= 8 {
-		// A handful of categories: comparing beats hashing.
-		for i, k := range f.keys {
-			if k == string(v) {
-				f.counts[i]++
-				return
-			}
-		}
-	} else if i, ok := f.idx[string(v)]; ok {
-		f.counts[i]++
-		return
-	}
-	f.insert(string(v), 1, 0)
-}
+func (f *Freq) Add(v []byte) { f.AddN(v, 1) }
 
 func (f *Freq) insert(k string, c, e int64) {
 	if !f.exact {
@@ -280,36 +266,7 @@ func (a *Accumulator) CountValue() { a.count++ }
 func (a *Accumulator) Distinct(h uint64) { a.hll.Add(h) }
 
 // Text records a category, string or (normalised) boolean value.
-func (a *Accumulator) Text(v []byte) {
-	a.count++
-	if a.PII || a.freq == nil {
-		a.hll.Add(Hash64(v, 0))
-		return
-	}
-	// While counts are exact the distinct sketch is filled from the tracked values
-	// (syncHLL), which saves a hash per value; once the summary drops values, every
-	// value is hashed.
-	if !a.freq.exact {
-		a.hll.Add(Hash64(v, 0))
-	}
-	a.freq.Add(v)
-	if !a.freq.exact && !a.hllSynced {
-		a.syncHLL()
-	}
-	n := len(v)
-	for _, c := range v {
-		if c >= utf8.RuneSelf {
-			n = utf8.RuneCount(v)
-			break
-		}
-	}
-	if a.minLen < 0 || n < a.minLen {
-		a.minLen = n
-	}
-	if n > a.maxLen {
-		a.maxLen = n
-	}
-}
+func (a *Accumulator) Text(v []byte) { a.TextN(v, 1) }
 
 // Reset empties a, keeping its storage; seed reseeds the quantile sketch.
 func (a *Accumulator) Reset(seed uint64) {
