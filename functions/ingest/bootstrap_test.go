@@ -24,22 +24,14 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		t.Skip("builds a binary")
 	}
 	bin := lambdatest.Build(t, ".")
-	srv, st := lambdatest.S3(t, "uploads", "platform")
-	eb := lambdatest.NewEventBridge(t)
+	st, eb, env := lambdatest.CreditPlatform(t)
 	ctx := context.Background()
-	c, err := credit.Contract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := ingest.ApplyContract(ctx, st, "platform", c, time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	data := credit.CSV()
 	info, err := st.Put(ctx, "uploads", "incoming/credit/credit_data.csv", data, store.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := lambdatest.Start(t, bin, "ingest", lambdatest.Env(srv, eb, "uploads", "platform"))
+	fn := lambdatest.Start(t, bin, "ingest", env)
 
 	payload := fmt.Sprintf(`{"version":"0","id":"ev-1","detail-type":"Object Created","source":"aws.s3","account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":["arn:aws:s3:::uploads"],"detail":{"version":"0","bucket":{"name":"uploads"},"object":{"key":"incoming/credit/credit_data.csv","size":%d,"etag":"%s","sequencer":"0A"},"request-id":"R","requester":"123456789012","source-ip-address":"203.0.113.9","reason":"PutObject"}}`, len(data), info.ETag)
 	ictx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/openmlops/mlops/events"
 	"github.com/openmlops/mlops/examples/credit"
-	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -20,20 +19,12 @@ func TestBootstrapIngestsStrayUpload(t *testing.T) {
 		t.Skip("builds a binary")
 	}
 	bin := lambdatest.Build(t, ".")
-	srv, st := lambdatest.S3(t, "uploads", "platform")
-	eb := lambdatest.NewEventBridge(t)
+	st, eb, env := lambdatest.CreditPlatform(t)
 	ctx := context.Background()
-	c, err := credit.Contract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := ingest.ApplyContract(ctx, st, "platform", c, time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := st.Put(ctx, "uploads", "incoming/credit/lost-event.csv", credit.CSV(), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	fn := lambdatest.Start(t, bin, "reconcile", append(lambdatest.Env(srv, eb, "uploads", "platform"),
+	fn := lambdatest.Start(t, bin, "reconcile", append(env,
 		"RECONCILE_PENDING_GRACE=0s", "RECONCILE_INCOMING_GRACE=0s"))
 	ictx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
 	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/store"
@@ -165,4 +167,21 @@ func Env(srv *s3srv.Server, eb *EventBridge, uploads, platform string) []string 
 	return []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
 		"UPLOADS_BUCKET=" + uploads, "PLATFORM_BUCKET=" + platform, "EVENT_BUS_NAME=mlops",
 		"MLOPS_S3_ENDPOINT=" + srv.URL(), "MLOPS_S3_PATH_STYLE=true", "MLOPS_EVENTS_ENDPOINT=" + eb.URL}
+}
+
+// CreditPlatform is the stage the function tests share: an embedded S3 with an
+// "uploads" and a "platform" bucket, the credit example's contract applied, and
+// the EventBridge fake, with the environment pointing a function at them.
+func CreditPlatform(t testing.TB) (st *store.Store, eb *EventBridge, env []string) {
+	t.Helper()
+	srv, st := S3(t, "uploads", "platform")
+	eb = NewEventBridge(t)
+	c, err := credit.Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ingest.ApplyContract(context.Background(), st, "platform", c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return st, eb, Env(srv, eb, "uploads", "platform")
 }
