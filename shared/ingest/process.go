@@ -404,16 +404,7 @@ func (r *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "Rows read: %d\n", r.Rows)
 	fmt.Fprintf(&b, "%d rule(s) broken:\n", len(r.Violations))
-	for _, v := range r.Violations {
-		col := ""
-		if v.Column != "" {
-			col = fmt.Sprintf(" column %q", v.Column)
-		}
-		fmt.Fprintf(&b, "\n- %s%s: %d time(s)\n  %s\n", v.Rule, col, v.Count, v.Message)
-		for _, e := range v.Examples {
-			fmt.Fprintf(&b, "    row %d (line %d): %s\n", e.Row, e.Line, e.Value)
-		}
-	}
+	validate.WriteViolations(&b, r.Violations)
 	return b.String()
 }
 

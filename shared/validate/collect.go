@@ -378,19 +378,24 @@ func (r *Result) Text() string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "%s: REJECTED: %d problem(s) in %d rows, %d bytes\n", name, len(r.Violations), r.Rows, r.Bytes)
-	for _, v := range r.Violations {
-		b.WriteString("\n")
-		fmt.Fprintf(&b, "rule:    %s\n", v.Rule)
+	WriteViolations(&b, r.Violations)
+	return b.String()
+}
+
+// WriteViolations writes the human form of violations, one block each: rule,
+// column, count, message and the example rows (values quoted, so control
+// characters and odd bytes show as escapes). Every report a person reads uses it.
+func WriteViolations(w io.Writer, vs []Violation) {
+	for _, v := range vs {
+		fmt.Fprintf(w, "\nrule:    %s\n", v.Rule)
 		if v.Column != "" {
-			fmt.Fprintf(&b, "column:  %s\n", v.Column)
+			fmt.Fprintf(w, "column:  %s\n", v.Column)
 		}
-		fmt.Fprintf(&b, "count:   %d\n", v.Count)
-		fmt.Fprintf(&b, "message: %s\n", v.Message)
+		fmt.Fprintf(w, "count:   %d\nmessage: %s\n", v.Count, v.Message)
 		for _, e := range v.Examples {
-			fmt.Fprintf(&b, "  row %d (line %d): %q\n", e.Row, e.Line, e.Value)
+			fmt.Fprintf(w, "  row %d (line %d): %q\n", e.Row, e.Line, e.Value)
 		}
 	}
-	return b.String()
 }
 
 // keyRec is a row's unique-key hash and position.
