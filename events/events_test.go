@@ -80,6 +80,10 @@ func TestSamplesRoundTrip(t *testing.T) {
 		"schedule":                    envelopeTrip(&schedEnv, &schedDetail),
 		"dataset-versioned":           envelopeTrip(&verEnv, &verDetail),
 		"dataset-rejected":            envelopeTrip(&rejEnv, &rejDetail),
+		// Batch samples round-trip through the whole AWS shape (batch_test.go).
+		"batch-job-state-change-running":   batchTrip(),
+		"batch-job-state-change-succeeded": batchTrip(),
+		"batch-job-state-change-failed":    batchTrip(),
 		"s3-notification": {
 			decode: func(t *testing.T, data []byte) { mustUnmarshal(t, data, &classic) },
 			encode: func(t *testing.T) []byte { return mustMarshal(t, classic) },

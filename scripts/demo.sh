@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The demo: start the local platform, apply the credit contract, upload the sample
-# (accepted: a new dataset version), upload a broken file (rejected: the report),
-# upload once more with the real aws CLI when it is installed, and stop. Exits 0
-# only if every step behaved as described.
+# The demo: start the local platform, apply the credit contract and model spec,
+# upload the sample (accepted: a new dataset version, which trains a model with the
+# reference trainer under the local batch runner), score with the trained bundle
+# (the Go evaluator reproduces xgboost's recorded predictions), upload a broken
+# file (rejected: the report), upload once more with the real aws CLI when it is
+# installed, and stop. Exits 0 only if every step behaved as described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MLOPS=${MLOPS:-bin/mlops}
@@ -21,11 +23,27 @@ sed -n '1,6p' "$DIR/up.log"
 step "mlops contract apply examples/credit/credit.odcs.yaml"
 "$MLOPS" contract apply examples/credit/credit.odcs.yaml --dataset credit
 
+step "mlops models apply examples/credit/credit.model.yaml"
+"$MLOPS" models apply examples/credit/credit.model.yaml
+
 step "mlops upload examples/credit/credit_data.csv --wait   (expect: accepted)"
 "$MLOPS" upload examples/credit/credit_data.csv --dataset credit --wait --quiet
 
 step "mlops datasets show credit@latest"
 "$MLOPS" datasets show credit@latest
+
+step "mlops runs wait --model credit   (the new version trains a model)"
+"$MLOPS" runs wait --model credit --timeout 10m
+RUN=$("$MLOPS" runs list --model credit -o json | sed -n 's/^    "runId": "\(.*\)",$/\1/p' | head -n 1)
+[ -n "$RUN" ] || { echo "no run found"; exit 1; }
+
+step "mlops runs logs $RUN | tail -5"
+"$MLOPS" runs logs "$RUN" | tail -n 5
+
+step "mlops score --bundle s3://mlops-platform/runs/$RUN/bundle/   (verified, then scored by the Go evaluator)"
+head -n 11 examples/credit/credit_data.csv > "$DIR/applicants.csv"
+"$MLOPS" score --bundle "s3://mlops-platform/runs/$RUN/bundle/" --input "$DIR/applicants.csv" --output "$DIR/scored.csv"
+cut -d, -f1,2,3,4,15,16 "$DIR/scored.csv" | column -s, -t
 
 step "mlops upload examples/credit/credit_broken.csv --wait   (expect: rejected, with the report)"
 if "$MLOPS" upload examples/credit/credit_broken.csv --dataset credit --wait --quiet; then
@@ -47,6 +65,15 @@ fi
 
 step "mlops datasets show credit"
 "$MLOPS" datasets show credit
+
+if [ -x "$AWS" ]; then
+  step "mlops runs wait --model credit   (the second version trained too)"
+  V2=$("$MLOPS" datasets show credit@latest -o json | sed -n 's/^  "versionId": "\(.*\)",$/\1/p' | head -n 1)
+  "$MLOPS" runs wait --model credit --dataset-version "$V2" --timeout 10m >/dev/null
+fi
+
+step "mlops runs list --model credit"
+"$MLOPS" runs list --model credit
 
 step "mlops datasets rejections credit"
 "$MLOPS" datasets rejections credit

@@ -92,7 +92,9 @@ Commands find the platform through its endpoint file: --endpoint-file, else
 	root.PersistentFlags().StringVar(&g.endpointFile, "endpoint-file", "", "endpoint file written by mlops up (wins over --dir)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
-	root.AddCommand(newUpCmd(g), newValidateCmd(g), newContractCmd(g), newUploadCmd(g), newDatasetsCmd(g), newEnvCmd(g))
+	root.AddCommand(newUpCmd(g), newValidateCmd(g), newContractCmd(g), newUploadCmd(g), newDatasetsCmd(g), newEnvCmd(g), newRunsCmd(g))
+	root.AddCommand(newModelsCmd(g))
+	root.AddCommand(newScoreCmd(g))
 	return root
 }
 

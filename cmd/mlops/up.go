@@ -18,13 +18,18 @@ func newUpCmd(g *globals) *cobra.Command {
 		reconcileEvery time.Duration
 		maxUpload      int64
 		logJSON        bool
+		python         string
+		trainerCmd     []string
+		trainJobs      int
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole platform locally, in this process, until interrupted",
 		Long: `up starts the embedded platform: an S3-compatible endpoint on 127.0.0.1 over
-a directory (data survives restarts), the event bus that routes uploads to ingest,
-and the reconcile timer. It writes <dir>/endpoint.json (endpoint and credentials)
+a directory (data survives restarts), the event bus that routes uploads to ingest
+and new dataset versions to training, the local batch runner that runs the
+trainer as a process (/usr/bin/python3 with Debian's python3-xgboost by
+default), and the reconcile timer. It writes <dir>/endpoint.json (endpoint and credentials)
 for every other command, and removes it on exit.
 
 Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
@@ -42,7 +47,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 			log := slog.New(h)
 			dir := g.stateDir()
 			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery,
-				MaxUploadBytes: maxUpload, Logger: log})
+				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs})
 			if err != nil {
 				return err
 			}
@@ -72,5 +77,8 @@ Press Ctrl-C to stop.
 	cmd.Flags().DurationVar(&reconcileEvery, "reconcile-every", time.Minute, "period of the reconcile sweep (negative disables)")
 	cmd.Flags().Int64Var(&maxUpload, "max-upload-bytes", 0, "largest upload ingest takes (0 = no limit)")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON")
+	cmd.Flags().StringVar(&python, "python", "", "Python that runs the reference trainer (needs xgboost 1.7; default /usr/bin/python3)")
+	cmd.Flags().StringSliceVar(&trainerCmd, "trainer", nil, "a bring-your-own trainer's command, comma-separated (see trainer/README.md)")
+	cmd.Flags().IntVar(&trainJobs, "train-jobs", 1, "training jobs run at once")
 	return cmd
 }

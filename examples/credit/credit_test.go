@@ -3,8 +3,11 @@ package credit
 import (
 	"bytes"
 	"context"
+	"os"
+	"strings"
 	"testing"
 
+	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/validate"
 )
 
@@ -31,5 +34,42 @@ func TestExampleDataAgainstItsContract(t *testing.T) {
 		if !got[want] {
 			t.Errorf("credit_broken.csv: no %s violation; got %v", want, got)
 		}
+	}
+}
+
+// The example spec parses, carries its card, and fits the example contract.
+func TestExampleSpecFitsItsContract(t *testing.T) {
+	s, err := Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckContract(c); err != nil {
+		t.Fatalf("credit.model.yaml does not fit credit.odcs.yaml: %v", err)
+	}
+	if s.Name != "credit" || s.Dataset != c.Dataset || s.Objective != spec.BinaryLogistic ||
+		s.Target.PositiveClass != "bad" || s.NumBoostRound != 300 || s.EarlyStoppingRounds != 20 || s.Threshold != 0.5 {
+		t.Fatalf("unexpected spec: %s", s.Canonical())
+	}
+	if s.Trigger != (spec.Trigger{}) {
+		t.Fatalf("the example trains on every new version; trigger is %+v", s.Trigger)
+	}
+	if s.Card != string(Card()) || !strings.Contains(s.Card, "## Ethical considerations") ||
+		!strings.Contains(s.Card, "Age") || !strings.Contains(s.Card, "Marital") {
+		t.Fatalf("card not embedded as card.md: %.80q", s.Card)
+	}
+	// The spec on disk reads the same through os.ReadFile (the CLI's path).
+	disk, err := spec.Parse("credit.model.yaml", SpecYAML(), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disk.Hash() != s.Hash() {
+		t.Fatalf("from disk: hash %s, embedded %s", disk.Hash(), s.Hash())
 	}
 }

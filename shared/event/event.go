@@ -119,3 +119,99 @@ type DatasetRejectedDetail struct {
 	QuarantineKey string   `json:"quarantineKey"`
 	Reasons       []string `json:"reasons"` // rule names, at most a few dozen
 }
+
+// AWS Batch's job state events.
+const (
+	BatchSource         = "aws.batch"
+	BatchJobStateChange = "Batch Job State Change"
+)
+
+// BatchJobDetail is the detail of a "Batch Job State Change" event: the job as
+// DescribeJobs returns it (only the fields the platform reads). Times are
+// milliseconds since the Unix epoch, as Batch sends them.
+type BatchJobDetail struct {
+	JobArn        string            `json:"jobArn,omitempty"`
+	JobName       string            `json:"jobName"`
+	JobID         string            `json:"jobId"`
+	JobQueue      string            `json:"jobQueue,omitempty"`
+	Status        string            `json:"status"`
+	StatusReason  string            `json:"statusReason,omitempty"`
+	Attempts      []BatchAttempt    `json:"attempts,omitempty"`
+	CreatedAt     int64             `json:"createdAt,omitempty"`
+	StartedAt     int64             `json:"startedAt,omitempty"`
+	StoppedAt     int64             `json:"stoppedAt,omitempty"`
+	JobDefinition string            `json:"jobDefinition,omitempty"`
+	Parameters    map[string]string `json:"parameters,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
+	Container     *BatchContainer   `json:"container,omitempty"`
+}
+
+// BatchAttempt is one attempt of a Batch job.
+type BatchAttempt struct {
+	Container    BatchContainer `json:"container"`
+	StartedAt    int64          `json:"startedAt,omitempty"`
+	StoppedAt    int64          `json:"stoppedAt,omitempty"`
+	StatusReason string         `json:"statusReason,omitempty"`
+}
+
+// BatchContainer is the container part of a Batch job or attempt.
+type BatchContainer struct {
+	Image         string `json:"image,omitempty"`
+	ExitCode      *int   `json:"exitCode,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	LogStreamName string `json:"logStreamName,omitempty"`
+}
+
+// TrainingSucceededDetail announces a run whose bundle is complete and verified.
+type TrainingSucceededDetail struct {
+	SchemaVersion  string    `json:"schemaVersion"`
+	RunID          string    `json:"runId"`
+	Model          string    `json:"model"`
+	Dataset        string    `json:"dataset"`
+	DatasetVersion string    `json:"datasetVersion"`
+	ContractHash   string    `json:"contractHash"`
+	SpecHash       string    `json:"specHash"`
+	Trainer        string    `json:"trainer"`
+	Bucket         string    `json:"bucket"`
+	RunKey         string    `json:"runKey"`       // the run record
+	BundlePrefix   string    `json:"bundlePrefix"` // runs/<id>/bundle/
+	BundleSHA256   string    `json:"bundleSha256"` // SHA-256 of the bundle's manifest.json
+	Headline       string    `json:"headline"`     // e.g. "auc"
+	HeadlineValue  float64   `json:"headlineValue"`
+	JobID          string    `json:"jobId"`
+	FinishedAt     time.Time `json:"finishedAt"`
+}
+
+// TrainingFailedDetail announces a run that ended without a usable bundle.
+type TrainingFailedDetail struct {
+	SchemaVersion  string    `json:"schemaVersion"`
+	RunID          string    `json:"runId"`
+	Model          string    `json:"model"`
+	Dataset        string    `json:"dataset"`
+	DatasetVersion string    `json:"datasetVersion"`
+	SpecHash       string    `json:"specHash"`
+	Bucket         string    `json:"bucket"`
+	RunKey         string    `json:"runKey"`
+	JobID          string    `json:"jobId,omitempty"`
+	Reason         string    `json:"reason"`
+	ExitCode       *int      `json:"exitCode,omitempty"`
+	LogLocation    string    `json:"logLocation,omitempty"` // CloudWatch stream, or s3://bucket/key locally
+	Attempt        int       `json:"attempt"`
+	FinishedAt     time.Time `json:"finishedAt"`
+}
+
+// RetrainRequestedDetail asks for a model to be trained again on its dataset's
+// latest version (drift, or a person). RequestID makes duplicates harmless: one
+// request starts at most one run.
+type RetrainRequestedDetail struct {
+	SchemaVersion string `json:"schemaVersion"`
+	RequestID     string `json:"requestId"`
+	Model         string `json:"model"`
+	// DatasetVersion, if set, pins the version; otherwise the dataset's latest.
+	DatasetVersion string `json:"datasetVersion,omitempty"`
+	Reason         string `json:"reason"`
+	Principal      string `json:"principal,omitempty"`
+	// RetryOf names a failed run to start the next attempt of (mlops runs retry);
+	// Model must then be that run's model.
+	RetryOf string `json:"retryOf,omitempty"`
+}

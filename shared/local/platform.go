@@ -19,10 +19,13 @@ import (
 
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	localbatch "github.com/openmlops/mlops/shared/local/batch"
 	"github.com/openmlops/mlops/shared/local/bus"
 	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/training"
+	"github.com/openmlops/mlops/trainer"
 )
 
 // Config configures a local platform.
@@ -39,6 +42,17 @@ type Config struct {
 	Retries int
 	Backoff func(attempt int) time.Duration
 	Logger  *slog.Logger
+
+	// Python runs the reference trainer (default /usr/bin/python3 when it
+	// exists, else python3 from PATH); the platform writes the trainer's script
+	// to <dir>/trainer/train.py at start. TrainerCommand replaces both (a
+	// bring-your-own trainer); a spec's own trainer command wins over either.
+	Python         string
+	TrainerCommand []string
+	// TrainConcurrency is how many training jobs run at once (default 1).
+	TrainConcurrency int
+	// RunLease is how long a run's claim is its claimant's (default 5 minutes).
+	RunLease time.Duration
 }
 
 // Platform is a running local platform.
@@ -47,6 +61,8 @@ type Platform struct {
 	Store    *store.Store
 	Bus      *bus.Bus
 	Ingest   *ingest.Service
+	Train    *training.Service
+	Batch    *localbatch.Runner
 
 	s3     *s3srv.Server
 	cancel context.CancelFunc
@@ -60,6 +76,7 @@ const (
 	FuncIngest    = "ingest"
 	FuncReconcile = "reconcile"
 	FuncConsole   = "console"
+	FuncTrain     = "train"
 )
 
 // Start brings the platform up and writes dir/endpoint.json.
@@ -83,7 +100,8 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "s3"), filepath.Join(cfg.Dir, "dead-letter"), filepath.Join(cfg.Dir, "tmp")} {
+	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "s3"), filepath.Join(cfg.Dir, "dead-letter"), filepath.Join(cfg.Dir, "tmp"),
+		filepath.Join(cfg.Dir, "trainer"), filepath.Join(cfg.Dir, "batch")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("local platform: %w", err)
 		}
@@ -119,11 +137,48 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	ing := ingest.New(st, b, ingest.Config{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform,
 		MaxUploadBytes: cfg.MaxUploadBytes, TempDir: filepath.Join(cfg.Dir, "tmp"), Logger: log.With("function", FuncIngest)})
 
+	trainerCmd, err := localTrainer(cfg)
+	if err != nil {
+		_ = srv.Close(ctx)
+		return nil, err
+	}
+
 	p := &Platform{Store: st, Bus: b, Ingest: ing, s3: srv, done: make(chan struct{}), log: log}
+	// The runner reports jobs a previous process left behind as soon as it
+	// starts, so the train function is registered (waiting for the service)
+	// before the runner exists.
+	trainReady := make(chan struct{})
+	b.Register(FuncTrain, func(ctx context.Context, payload json.RawMessage) error {
+		select {
+		case <-trainReady:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return p.Train.Handle(ctx, payload)
+	})
+	for name, pattern := range TrainRulePatterns(buckets.Platform) {
+		if err := b.AddRule(name, pattern, FuncTrain); err != nil {
+			_ = srv.Close(ctx)
+			return nil, err
+		}
+	}
+	runner, err := localbatch.New(ctx, localbatch.Config{Store: st, Events: b, Dir: filepath.Join(cfg.Dir, "batch"),
+		LogBucket: buckets.Platform, MaxConcurrent: cfg.TrainConcurrency, Region: region, Logger: log.With("component", "batch")})
+	if err != nil {
+		_ = srv.Close(ctx)
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p.Batch = runner
+	p.Train = training.New(st, b, runner, training.StoreSpecs{Store: st, Bucket: buckets.Platform},
+		training.CommandTrainers{Default: trainerCmd}, training.BundleVerifier(st),
+		training.Config{Bucket: buckets.Platform, Lease: cfg.RunLease, Logger: log.With("function", FuncTrain)})
+	close(trainReady)
+
 	p.sweeps = []reconcile.Sweep{
 		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, cfg.PendingGrace) }},
 		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, cfg.IncomingGrace) }},
 		{Name: "stale-staging", Run: func(ctx context.Context) (int, error) { return ing.SweepStaging(ctx, 24*time.Hour) }},
+		{Name: "runs", Run: func(ctx context.Context) (int, error) { return p.Train.Sweep(ctx, cfg.PendingGrace) }},
 	}
 	b.Register(FuncIngest, ing.Handle)
 	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))
@@ -162,6 +217,40 @@ func IngestRulePattern(uploadsBucket string) string {
 		uploadsBucket, ingest.IncomingPrefix)
 }
 
+// TrainRulePatterns are the EventBridge rules that route to the train function,
+// by rule name; the stack's rules use the same patterns.
+func TrainRulePatterns(platformBucket string) map[string]string {
+	return map[string]string{
+		"train-datasets": fmt.Sprintf(`{"source":[%q],"detail-type":[%q,%q]}`, event.Source, event.DatasetVersioned, event.RetrainRequested),
+		"train-jobs":     fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, event.BatchSource, event.BatchJobStateChange),
+		"train-requests": fmt.Sprintf(`{"source":[%q],"detail-type":[%q],"detail":{"bucket":{"name":[%q]},"object":{"key":[{"prefix":%q}]}}}`,
+			event.S3Source, event.S3ObjectCreated, platformBucket, training.RequestsPrefix),
+	}
+}
+
+// localTrainer writes the reference trainer's script into the state directory
+// (so that mlops up works from any directory) and returns the command that runs
+// it, unless the configuration names another trainer.
+func localTrainer(cfg Config) ([]string, error) {
+	if len(cfg.TrainerCommand) > 0 {
+		return cfg.TrainerCommand, nil
+	}
+	script := filepath.Join(cfg.Dir, "trainer", "train.py")
+	if cur, err := os.ReadFile(script); err != nil || string(cur) != string(trainer.Script) {
+		if err := os.WriteFile(script, trainer.Script, 0o600); err != nil {
+			return nil, fmt.Errorf("local platform: write the trainer: %w", err)
+		}
+	}
+	python := cfg.Python
+	if python == "" {
+		python = "python3"
+		if _, err := os.Stat("/usr/bin/python3"); err == nil {
+			python = "/usr/bin/python3" // Debian's, where python3-xgboost lives
+		}
+	}
+	return []string{python, script}, nil
+}
+
 // Reconcile runs one reconcile pass now, synchronously.
 func (p *Platform) Reconcile(ctx context.Context) (reconcile.Result, error) {
 	return reconcile.RunAll(ctx, p.log, p.sweeps)
@@ -190,21 +279,41 @@ func (p *Platform) timer(ctx context.Context, every time.Duration) {
 	}
 }
 
-// WaitIdle returns once no event is queued, running or waiting for a retry.
-func (p *Platform) WaitIdle(ctx context.Context) error { return p.Bus.WaitIdle(ctx) }
+// WaitIdle returns once no event is queued, running or waiting for a retry, and
+// no training job is queued or running. Events start jobs and jobs raise events,
+// so it waits for each in turn until a round finds both idle.
+func (p *Platform) WaitIdle(ctx context.Context) error {
+	for {
+		// A job that ends between the two waits has put its last event on the
+		// bus already: the runner's event count tells that round apart.
+		n := p.Batch.EventsSent()
+		if err := p.Bus.WaitIdle(ctx); err != nil {
+			return err
+		}
+		if err := p.Batch.WaitIdle(ctx); err != nil {
+			return err
+		}
+		if p.Batch.EventsSent() == n {
+			return nil
+		}
+	}
+}
 
 // Close stops the platform: the timer, then the S3 endpoint (no new events), then
 // the bus (draining what is queued), and removes endpoint.json.
 func (p *Platform) Close(ctx context.Context) error {
 	p.cancel()
 	<-p.done
-	errS3 := p.s3.Close(ctx)
+	// Jobs first (their last events still reach the train function), then the
+	// bus drains while S3 is still up for the handlers, then S3.
+	errBatch := p.Batch.Close(ctx)
 	errBus := p.Bus.Close(ctx)
+	errS3 := p.s3.Close(ctx)
 	errEP := os.Remove(filepath.Join(p.Endpoint.Dir, EndpointFile))
 	if errors.Is(errEP, os.ErrNotExist) {
 		errEP = nil
 	}
-	return errors.Join(errS3, errBus, errEP)
+	return errors.Join(errBatch, errS3, errBus, errEP)
 }
 
 type credentialsFile struct {

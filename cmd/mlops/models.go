@@ -1,0 +1,274 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/spec"
+)
+
+// newModelsCmd is the parent of everything about models: their specs now, and
+// the registry (list, show, approve, reject, promote, rollback, retire) when it
+// arrives; those commands are added here beside the spec ones.
+func newModelsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "models",
+		Short: "Apply and show model specs: what to train, on which dataset, how and when",
+		Long: `A model spec (YAML, see shared/spec/README.md) names the dataset a model trains
+on, its target and objective, XGBoost parameters, the trainer, when to train, its
+promotion policy and its model card. The platform stores each version under its
+hash; every new dataset version trains the models whose spec names it.`,
+		Example: `  mlops models apply examples/credit/credit.model.yaml
+  mlops models specs
+  mlops models spec credit -o json`,
+	}
+	cmd.AddCommand(newModelsApplyCmd(g), newModelsSpecCmd(g), newModelsSpecsCmd(g))
+	return cmd
+}
+
+func newModelsApplyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply SPEC.yaml",
+		Short: "Check a model spec against its dataset's contract, store it and make it current",
+		Long: `apply reads the spec and the model card it names (a path relative to the spec
+file), checks the spec, checks it against the dataset's current contract (apply
+the contract first), stores its canonical JSON under its hash, and moves the
+model's current-spec pointer to it. Applying the same spec again, even with other
+comments or formatting, changes nothing.
+
+Exit status: 0 applied or already current, 2 usage error, 3 the spec is not
+valid, does not fit the contract, or the platform could not be reached.`,
+		Example: `  mlops models apply examples/credit/credit.model.yaml
+  mlops models apply credit.model.yaml -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			path := args[0]
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return &exitError{code: exitProblem, err: fmt.Errorf("read spec: %w", err)}
+			}
+			// The card is read relative to the spec: Parse joins its path to
+			// the spec file's directory before calling os.ReadFile.
+			s, err := spec.Parse(path, data, os.ReadFile)
+			if err != nil {
+				return &exitError{code: exitProblem, err: fmt.Errorf("invalid model spec:\n%w", err)}
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			a, err := spec.Apply(cmd.Context(), cl.store, cl.ep.Buckets.Platform, s, time.Now())
+			if err != nil {
+				return &exitError{code: exitProblem, err: err}
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), a)
+			}
+			state := "unchanged (already current)"
+			if a.Changed {
+				state = "now current"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "model %s: spec %s (%s, checked against contract %s): %s\n",
+				a.Model, a.Hash, a.Key, shortHash(a.ContractHash), state)
+			return nil
+		},
+	}
+}
+
+func newModelsSpecCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "spec NAME",
+		Short: "Show a model's current spec (a summary, or its canonical JSON with -o json)",
+		Long: `spec prints a summary of the model's current spec. With -o json it prints the
+canonical JSON exactly as stored, card included: what the trainer reads.`,
+		Example: `  mlops models spec credit
+  mlops models spec credit -o json | jq -r .card`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			if !spec.ValidName(args[0]) {
+				return usageErr("%q is not a model name", args[0])
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			s, ptr, raw, err := spec.CurrentRaw(cmd.Context(), cl.store, cl.ep.Buckets.Platform, args[0])
+			if errors.Is(err, spec.ErrNoSpec) {
+				return &exitError{code: exitFailed, err: err}
+			} else if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				_, err = cmd.OutOrStdout().Write(append(raw, '\n'))
+				return err
+			}
+			return writeSpecSummary(cmd.OutOrStdout(), s, ptr)
+		},
+	}
+}
+
+func newModelsSpecsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "specs",
+		Short: "List models with their current spec: hash, dataset, objective",
+		Example: `  mlops models specs
+  mlops models specs -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			list, err := spec.List(cmd.Context(), cl.store, cl.ep.Buckets.Platform)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.output == "json" {
+				return printJSON(out, list)
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(out, "no model specs yet: apply one with mlops models apply SPEC.yaml")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MODEL\tSPEC\tDATASET\tOBJECTIVE\tAPPLIED")
+			for _, m := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Model, shortHash(m.Hash), m.Dataset, m.Objective,
+					m.AppliedAt.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// writeSpecSummary prints a spec for a person: one line per setting, defaults
+// included, so that what the trainer will do is visible without reading JSON.
+func writeSpecSummary(w io.Writer, s *spec.Spec, ptr spec.Pointer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
+	line("model", "%s", s.Name)
+	line("spec", "%s (current since %s)", ptr.Hash, ptr.At.UTC().Format(time.RFC3339))
+	if s.Description != "" {
+		line("description", "%s", s.Description)
+	}
+	line("dataset", "%s", s.Dataset)
+	target := s.Target.Column
+	if target == "" {
+		target = "the contract's target"
+	}
+	if s.Target.PositiveClass != "" {
+		target += fmt.Sprintf(" (positive class %s)", s.Target.PositiveClass)
+	}
+	line("target", "%s", target)
+	line("objective", "%s", s.Objective)
+	line("params", "%s", formatParams(s.Params))
+	stop := "off"
+	if s.EarlyStoppingRounds > 0 {
+		stop = fmt.Sprintf("after %d rounds without improvement", s.EarlyStoppingRounds)
+	}
+	line("rounds", "at most %d; early stopping %s", s.NumBoostRound, stop)
+	if s.Objective == spec.BinaryLogistic {
+		line("threshold", "%v", s.Threshold)
+	}
+	line("split", "validation %v, test %v, seed %d", s.Split.Validation, s.Split.Test, s.Split.Seed)
+	t := s.Trainer
+	image := t.Image
+	if image == "" {
+		image = "the reference trainer"
+	}
+	line("trainer", "%s", image)
+	if len(t.Command) > 0 {
+		line("command", "%s (locally)", strings.Join(t.Command, " "))
+	}
+	gpus := "CPU only"
+	if t.GPUs > 0 {
+		gpus = fmt.Sprintf("%d GPU", t.GPUs)
+	}
+	line("resources", "%s, %d vCPU, %d MiB, timeout %s", gpus, t.VCPUs, t.MemoryMiB, time.Duration(t.TimeoutSeconds)*time.Second)
+	line("trigger", "%s", formatTrigger(s.Trigger))
+	if s.Policy != "" {
+		line("policy", "%s", s.Policy)
+	}
+	if s.Card != "" {
+		line("card", "%q, %d bytes (-o json shows it)", cardTitle(s.Card), len(s.Card))
+	}
+	return tw.Flush()
+}
+
+func formatParams(p map[string]any) string {
+	if len(p) == 0 {
+		return "XGBoost defaults"
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := p[k]
+		if f, ok := v.(float64); ok {
+			v = strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		parts[i] = fmt.Sprintf("%s=%v", k, v)
+	}
+	return strings.Join(parts, " ")
+}
+
+func formatTrigger(t spec.Trigger) string {
+	if t.Manual {
+		return "manual: only retrain requests train"
+	}
+	var conds []string
+	if t.MinIntervalHours > 0 {
+		conds = append(conds, fmt.Sprintf("at most every %v hours", t.MinIntervalHours))
+	}
+	if t.MinNewRows > 0 {
+		conds = append(conds, fmt.Sprintf("after at least %d new rows", t.MinNewRows))
+	}
+	if len(conds) == 0 {
+		return "every new dataset version"
+	}
+	return "new dataset versions, " + strings.Join(conds, " and ")
+}
+
+// cardTitle is the card's first heading, or its first line.
+func cardTitle(card string) string {
+	first := ""
+	for _, l := range strings.Split(card, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "#") {
+			return strings.TrimSpace(strings.TrimLeft(l, "#"))
+		}
+		if first == "" && l != "" {
+			first = l
+		}
+	}
+	return first
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/training"
+)
+
+func newRunsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List training runs, show one, read its log, retry or request one",
+		Long: `A run trains one model on one dataset version. New dataset versions start runs
+(as each model's spec says); retrain and retry start them on demand. A run is
+claimed, submitted to the batch system (AWS Batch, or the local runner of
+mlops up), and ends succeeded (with a verified bundle) or failed (with a reason).`,
+		Example: `  mlops runs list --model credit
+  mlops runs wait --model credit
+  mlops runs show credit-3f9a0c1d2e4b5a69-1
+  mlops runs logs credit-3f9a0c1d2e4b5a69-1
+  mlops runs retry credit-3f9a0c1d2e4b5a69-1 --reason "spot capacity"
+  mlops runs retrain credit --reason "new features in the spec"`,
+	}
+	var model string
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List runs, newest first",
+		Example: `  mlops runs list --model credit -o json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := g.runsClient()
+			if err != nil {
+				return err
+			}
+			runs, err := training.ListRuns(cmd.Context(), cl.store, cl.ep.Buckets.Platform, model)
+			if err != nil {
+				return err
+			}
+			return printRuns(cmd.OutOrStdout(), g, runs)
+		},
+	}
+	list.Flags().StringVar(&model, "model", "", "only this model's runs")
+
+	show := &cobra.Command{
+		Use:     "show RUN",
+		Short:   "Show a run: its inputs, job, history and bundle",
+		Example: `  mlops runs show credit-3f9a0c1d2e4b5a69-1 -o json`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.runsClient()
+			if err != nil {
+				return err
+			}
+			r, err := getRun(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			printRun(cmd.OutOrStdout(), cl, r)
+			return nil
+		},
+	}
+
+	logs := &cobra.Command{
+		Use:   "logs RUN",
+		Short: "Print a run's trainer log",
+		Long: `logs prints the trainer's output. Locally the runner keeps it in the platform
+bucket; in AWS it is a CloudWatch Logs stream, which this command names.`,
+		Example: `  mlops runs logs credit-3f9a0c1d2e4b5a69-1 | tail -20`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.runsClient()
+			if err != nil {
+				return err
+			}
+			r, err := getRun(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			return printLog(cmd.Context(), cmd.OutOrStdout(), cl, r)
+		},
+	}
+
+	var reason string
+	var wait bool
+	var timeout time.Duration
+	retry := &cobra.Command{
+		Use:   "retry RUN",
+		Short: "Start the next attempt of a failed run",
+		Long: `retry asks the platform to train a failed run's inputs again, as its next
+attempt. Asking twice for the same run starts one attempt. With --wait it waits
+for that attempt to end and exits 0 if it succeeded, 1 if it failed.`,
+		Example: `  mlops runs retry credit-3f9a0c1d2e4b5a69-1 --reason "spot capacity" --wait`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.runsClient()
+			if err != nil {
+				return err
+			}
+			prev, err := getRun(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			if prev.State != training.StateFailed {
+				return &exitError{code: exitFailed, err: fmt.Errorf("run %s is %s: only failed runs are retried", prev.RunID, prev.State)}
+			}
+			req := event.RetrainRequestedDetail{SchemaVersion: event.SchemaVersion, RequestID: "retry-" + prev.RunID,
+				Model: prev.Model, RetryOf: prev.RunID, Reason: reason, Principal: principal()}
+			return request(cmd, g, cl, req, wait, timeout)
+		},
+	}
+	retrain := &cobra.Command{
+		Use:   "retrain MODEL",
+		Short: "Train a model now on its dataset's latest (or a given) version",
+		Long: `retrain asks the platform to train MODEL with its current spec. On data it has
+already trained on, that is the next attempt of the same run; while such a run
+is in flight, the request is satisfied by it.`,
+		Example: `  mlops runs retrain credit --reason "quarterly refresh" --wait
+  mlops runs retrain credit --dataset-version 3f9a0c1d2e4b5a6978e0d1c2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !ingest.ValidDataset(args[0]) {
+				return usageErr("%q is not a model name", args[0])
+			}
+			cl, err := g.runsClient()
+			if err != nil {
+				return err
+			}
+			version, _ := cmd.Flags().GetString("dataset-version")
+			req := event.RetrainRequestedDetail{SchemaVersion: event.SchemaVersion,
+				RequestID: "retrain-" + args[0] + "-" + time.Now().UTC().Format("20060102T150405.000000000Z"),
+				Model:     args[0], DatasetVersion: version, Reason: reason, Principal: principal()}
+			return request(cmd, g, cl, req, wait, timeout)
+		},
+	}
+	retrain.Flags().String("dataset-version", "", "train on this version instead of the latest")
+	for _, c := range []*cobra.Command{retry, retrain} {
+		c.Flags().StringVar(&reason, "reason", "", "why (kept with the run)")
+		c.Flags().BoolVar(&wait, "wait", false, "wait for the run to end; exit 1 if it failed")
+		c.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long --wait waits")
+	}
+
+	var waitModel, waitVersion string
+	waitCmd := &cobra.Command{
+		Use:   "wait [RUN]",
+		Short: "Wait for a run (or a model's newest run) to end",
+		Long: `wait polls until the run is final, prints it, and exits 0 if it succeeded, 1 if
+it failed. With --model it waits for that model's newest run, first for one to
+appear (after an upload, training starts a moment later).`,
+		Example: `  mlops upload examples/credit/credit_data.csv --dataset credit --wait
+  mlops runs wait --model credit --timeout 10m
+  mlops runs wait --model credit --dataset-version 3f9a0c1d2e4b5a6978e0d1c2`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (waitModel != "") {
+				return usageErr("give a RUN or --model, not both")
+			}
+			cl, err := g.runsClient()
+			if err != nil {
+				return err
+			}
+			id := ""
+			if len(args) == 1 {
+				id = args[0]
+			}
+			var filters []func(*training.Run) bool
+			if waitVersion != "" {
+				filters = append(filters, func(r *training.Run) bool { return r.DatasetVersion == waitVersion })
+			}
+			r, err := waitRun(cmd.Context(), cl, id, waitModel, time.Time{}, timeout, filters...)
+			if err != nil {
+				return err
+			}
+			return finish(cmd, g, cl, r)
+		},
+	}
+	waitCmd.Flags().StringVar(&waitModel, "model", "", "wait for this model's newest run")
+	waitCmd.Flags().StringVar(&waitVersion, "dataset-version", "", "with --model: the newest run on this dataset version")
+	waitCmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait")
+
+	cmd.AddCommand(list, show, logs, retry, retrain, waitCmd)
+	return cmd
+}
+
+func (g *globals) runsClient() (*client, error) {
+	if err := g.checkOutput(); err != nil {
+		return nil, err
+	}
+	return g.connect()
+}
+
+func principal() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "local:" + u.Username
+	}
+	return "local:" + os.Getenv("USER")
+}
+
+func getRun(ctx context.Context, cl *client, id string) (*training.Run, error) {
+	if _, _, _, err := training.ParseRunID(id); err != nil {
+		return nil, usageErr("%v", err)
+	}
+	r, _, err := training.GetRun(ctx, cl.store, cl.ep.Buckets.Platform, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("no run %s (mlops runs list shows them)", id)}
+	}
+	return r, err
+}
+
+// request drops a retrain request into the platform bucket, where its Object
+// Created event reaches the train function; the same request twice is one request.
+func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainRequestedDetail, wait bool, timeout time.Duration) error {
+	ctx := cmd.Context()
+	body, _ := json.MarshalIndent(req, "", "  ")
+	key := training.RequestKey(req.RequestID)
+	since := time.Now().Add(-time.Second)
+	_, err := cl.store.Create(ctx, cl.ep.Buckets.Platform, key, body, store.PutOptions{ContentType: "application/json"})
+	switch {
+	case errors.Is(err, store.ErrPrecondition):
+		fmt.Fprintf(cmd.ErrOrStderr(), "already requested (s3://%s/%s)\n", cl.ep.Buckets.Platform, key)
+		since = time.Time{}
+	case err != nil:
+		return fmt.Errorf("request: %w", err)
+	default:
+		fmt.Fprintf(cmd.ErrOrStderr(), "requested: s3://%s/%s\n", cl.ep.Buckets.Platform, key)
+	}
+	if !wait {
+		return nil
+	}
+	r, err := waitRun(ctx, cl, "", req.Model, since, timeout, func(r *training.Run) bool {
+		return r.Cause.RequestID == req.RequestID || req.RetryOf == "" && r.CreatedAt.After(since)
+	})
+	if err != nil {
+		return err
+	}
+	return finish(cmd, g, cl, r)
+}
+
+// waitRun polls until the run (or the newest run of model created after since,
+// and matching every filter) is final.
+func waitRun(ctx context.Context, cl *client, id, model string, since time.Time, timeout time.Duration, filters ...func(*training.Run) bool) (*training.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var r *training.Run
+		if id != "" {
+			got, err := getRun(ctx, cl, id)
+			if err != nil {
+				return nil, err
+			}
+			r = got
+		} else {
+			runs, err := training.ListRuns(ctx, cl.store, cl.ep.Buckets.Platform, model)
+			if err != nil && ctx.Err() == nil {
+				return nil, err
+			}
+		pick:
+			for _, c := range runs {
+				if c.CreatedAt.Before(since) {
+					continue
+				}
+				for _, f := range filters {
+					if !f(c) {
+						continue pick
+					}
+				}
+				r = c
+				break
+			}
+		}
+		if r != nil && r.Final() {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			what := "run " + id
+			if id == "" {
+				what = "a run of " + model
+			}
+			if r != nil {
+				what = fmt.Sprintf("run %s (%s, job %s)", r.RunID, r.State, orDash(r.Job.Status))
+			}
+			return nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s waiting for %s to end", timeout, what)}
+		case <-tick.C:
+		}
+	}
+}
+
+func finish(cmd *cobra.Command, g *globals, cl *client, r *training.Run) error {
+	if g.output == "json" {
+		if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+			return err
+		}
+	} else {
+		printRun(cmd.OutOrStdout(), cl, r)
+	}
+	if r.State != training.StateSucceeded {
+		return &exitError{code: exitFailed, err: fmt.Errorf("run %s failed: %s", r.RunID, r.Reason)}
+	}
+	return nil
+}
+
+func printRuns(w io.Writer, g *globals, runs []*training.Run) error {
+	if g.output == "json" {
+		if runs == nil {
+			runs = []*training.Run{}
+		}
+		return printJSON(w, runs)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "no runs")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTATE\tJOB\tDATASET VERSION\tCAUSE\tCREATED\tRESULT")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.State, orDash(r.Job.Status), r.DatasetVersion,
+			r.Cause.Kind, when(r.CreatedAt), runResult(r))
+	}
+	return tw.Flush()
+}
+
+func runResult(r *training.Run) string {
+	switch {
+	case r.Bundle != nil:
+		return fmt.Sprintf("%s %.4f [%.4f, %.4f]", r.Bundle.Headline, r.Bundle.HeadlineValue, r.Bundle.HeadlineLower, r.Bundle.HeadlineUpper)
+	case r.State == training.StateFailed:
+		reason := []rune(r.Reason)
+		if len(reason) > 70 {
+			reason = append(reason[:67], []rune("...")...)
+		}
+		return string(reason)
+	}
+	return "-"
+}
+
+func printRun(w io.Writer, cl *client, r *training.Run) {
+	fmt.Fprintf(w, "run        %s (attempt %d)\n", r.RunID, r.Attempt)
+	fmt.Fprintf(w, "state      %s\n", r.State)
+	fmt.Fprintf(w, "model      %s (spec %s)\n", r.Model, short(r.SpecHash))
+	fmt.Fprintf(w, "dataset    %s@%s (%d rows, contract %s)\n", r.Dataset, r.DatasetVersion, r.Rows, short(r.ContractHash))
+	fmt.Fprintf(w, "trainer    %s\n", r.Trainer)
+	cause := r.Cause.Kind
+	if r.Cause.RetryOf != "" {
+		cause += " of " + r.Cause.RetryOf
+	}
+	if r.Cause.Principal != "" {
+		cause += " by " + r.Cause.Principal
+	}
+	if r.Cause.Reason != "" {
+		cause += ": " + r.Cause.Reason
+	}
+	fmt.Fprintf(w, "cause      %s\n", cause)
+	fmt.Fprintf(w, "job        %s %s", orDash(r.Job.ID), orDash(r.Job.Status))
+	if r.Job.ExitCode != nil {
+		fmt.Fprintf(w, " (exit code %d)", *r.Job.ExitCode)
+	}
+	fmt.Fprintln(w)
+	if r.Job.LogLocation != "" {
+		fmt.Fprintf(w, "log        %s\n", r.Job.LogLocation)
+	}
+	if r.Reason != "" {
+		fmt.Fprintf(w, "reason     %s\n", r.Reason)
+	}
+	if r.Bundle != nil {
+		fmt.Fprintf(w, "bundle     s3://%s/%s (sha256 %s)\n", cl.ep.Buckets.Platform, r.Bundle.Prefix, r.Bundle.SHA256)
+		fmt.Fprintf(w, "result     %s\n", runResult(r))
+	}
+	fmt.Fprintln(w, "history")
+	for _, s := range r.History {
+		line := "  " + s.At.Format(time.RFC3339) + "  " + s.State
+		if s.Status != "" {
+			line += " (" + s.Status + ")"
+		}
+		if s.Note != "" {
+			line += "  " + s.Note
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func printLog(ctx context.Context, w io.Writer, cl *client, r *training.Run) error {
+	loc := r.Job.LogLocation
+	if loc == "" {
+		return &exitError{code: exitFailed, err: fmt.Errorf("run %s has no log yet (job %s)", r.RunID, orDash(r.Job.Status))}
+	}
+	rest, ok := strings.CutPrefix(loc, "s3://")
+	if !ok {
+		return &exitError{code: exitFailed, err: fmt.Errorf("run %s logs to CloudWatch Logs stream %s: read it with "+
+			"aws logs get-log-events --log-group-name /aws/batch/job --log-stream-name %s", r.RunID, loc, loc)}
+	}
+	bucket, key, _ := strings.Cut(rest, "/")
+	body, _, err := cl.store.Get(ctx, bucket, key, store.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("log of %s: %w", r.RunID, err)
+	}
+	defer body.Close()
+	if _, err := io.Copy(w, body); err != nil {
+		return fmt.Errorf("log of %s: %w", r.RunID, err)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/training"
+)
+
+func needXGBoost(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import xgboost").Run(); err != nil {
+		if testing.Short() {
+			t.Skip("/usr/bin/python3 cannot import xgboost (CI installs python3-xgboost)")
+		}
+		t.Fatal("the reference trainer needs /usr/bin/python3 with xgboost: apt-get install python3-xgboost")
+	}
+}
+
+func applyCreditSpec(t *testing.T, p *local.Platform) {
+	t.Helper()
+	sp, err := credit.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.Apply(context.Background(), p.Store, p.Endpoint.Buckets.Platform, sp, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func uploadCredit(t *testing.T, p *local.Platform, name string, data []byte) {
+	t.Helper()
+	if _, err := p.Store.Upload(context.Background(), p.Endpoint.Buckets.Uploads, "incoming/credit/"+name,
+		bytes.NewReader(data), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitIdleFor(t *testing.T, p *local.Platform, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := p.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runsOf(t *testing.T, p *local.Platform) []*training.Run {
+	t.Helper()
+	runs, err := training.ListRuns(context.Background(), p.Store, p.Endpoint.Buckets.Platform, "credit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+// An upload becomes a dataset version, the version a run of the reference
+// trainer under the local batch runner, and the run a verified bundle whose
+// recorded predictions the Go evaluator reproduces; a replayed event starts
+// nothing new.
+func TestUploadTrainsAVerifiedBundle(t *testing.T) {
+	needXGBoost(t)
+	p := start(t, t.TempDir())
+	defer p.Close(context.Background())
+	applyCredit(t, p)
+	applyCreditSpec(t, p)
+	uploadCredit(t, p, "credit.csv", credit.CSV())
+	waitIdleFor(t, p, 5*time.Minute)
+
+	runs := runsOf(t, p)
+	if len(runs) != 1 {
+		t.Fatalf("runs: %d, want 1", len(runs))
+	}
+	r := runs[0]
+	if r.State != training.StateSucceeded || r.Bundle == nil || r.Job.Status != training.StatusSucceeded {
+		t.Fatalf("run %+v (log: %s)", r, r.Job.LogLocation)
+	}
+	ctx := context.Background()
+	b, err := bundle.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CheckSamples(); err != nil {
+		t.Fatal(err)
+	}
+	if b.SHA256 != r.Bundle.SHA256 || b.Lineage.DatasetVersion != r.DatasetVersion || b.Lineage.SpecHash != r.SpecHash ||
+		b.Lineage.ContractHash != r.ContractHash || b.Metrics.Headline.Name != "auc" || b.Metrics.Headline.Value < 0.75 {
+		t.Fatalf("bundle %s: lineage %+v headline %+v", b.SHA256, b.Lineage, b.Metrics.Headline)
+	}
+	if _, err := p.Store.Head(ctx, p.Endpoint.Buckets.Platform, training.PublishedKey(r.RunID)); err != nil {
+		t.Fatalf("training.succeeded was not published: %v", err)
+	}
+	if !strings.HasPrefix(r.Job.LogLocation, "s3://"+p.Endpoint.Buckets.Platform+"/") {
+		t.Fatalf("log location %q", r.Job.LogLocation)
+	}
+
+	// The same upload again (a new object, the same bytes) is the same version:
+	// no new run. Reconcile finds nothing to do.
+	uploadCredit(t, p, "credit-again.csv", credit.CSV())
+	waitIdleFor(t, p, time.Minute)
+	if res, err := p.Reconcile(ctx); err != nil || res.Fixed["runs"] != 0 {
+		t.Fatalf("reconcile: %+v %v", res, err)
+	}
+	if n := len(runsOf(t, p)); n != 1 {
+		t.Fatalf("runs after a duplicate upload: %d", n)
+	}
+}
+
+// A trainer that exits non-zero fails the run with the exit code and its log,
+// and a retry request starts the next attempt.
+func TestFailingTrainerFailsTheRun(t *testing.T) {
+	dir := t.TempDir()
+	p, err := local.Start(context.Background(), local.Config{Dir: dir, S3Addr: "127.0.0.1:0", ReconcileEvery: -1,
+		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		// The contract's arguments follow the script; sh ignores them.
+		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	applyCredit(t, p)
+	applyCreditSpec(t, p)
+	uploadCredit(t, p, "credit.csv", credit.CSV())
+	waitIdleFor(t, p, time.Minute)
+	runs := runsOf(t, p)
+	if len(runs) != 1 {
+		t.Fatalf("runs: %d", len(runs))
+	}
+	r := runs[0]
+	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 3 || !strings.Contains(r.Reason, "exit code 3") {
+		t.Fatalf("run %+v", r)
+	}
+	b, _, err := p.Store.ReadAll(context.Background(), p.Endpoint.Buckets.Platform,
+		strings.TrimPrefix(r.Job.LogLocation, "s3://"+p.Endpoint.Buckets.Platform+"/"))
+	if err != nil || !strings.Contains(string(b), "out of luck") {
+		t.Fatalf("log %q: %v", b, err)
+	}
+}

@@ -1,0 +1,286 @@
+package spec
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+// Layout of the platform bucket's specs/ folder (DESIGN.md, "Where things
+// live"): specs/<model>/<hash>.json is a spec's canonical JSON, written once;
+// specs/<model>/current is the pointer to the model's current spec, moved by
+// compare-and-swap.
+
+// Prefix is the folder every model's specs live under.
+const Prefix = "specs/"
+
+// Key is where a spec's canonical JSON lives.
+func Key(model, hash string) string { return Prefix + model + "/" + hash + ".json" }
+
+// PointerKey is the CAS pointer to a model's current spec.
+func PointerKey(model string) string { return Prefix + model + "/current" }
+
+// Pointer is the body of specs/<model>/current. It has the shape of a
+// dataset's contracts/<dataset>/current, so one reader serves both.
+type Pointer struct {
+	Hash string    `json:"hash"`
+	Key  string    `json:"key"`
+	At   time.Time `json:"at"` // when it was made current
+}
+
+// Where a dataset's current contract is. These mirror shared/ingest's keys
+// (ContractPointerKey, ContractKey, ContractPointer), which this package does
+// not import: ingest is a use case of its own, and the layout is the contract
+// between them (DESIGN.md).
+func contractPointerKey(dataset string) string { return "contracts/" + dataset + "/current" }
+func contractKey(dataset, hash string) string  { return "contracts/" + dataset + "/" + hash + ".json" }
+
+// Reader is what Current needs from S3 (*store.Store has it).
+type Reader interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+}
+
+// Store is what Apply needs from S3 (*store.Store has it).
+type Store interface {
+	Reader
+	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+}
+
+// Lister is what List needs from S3 (*store.Store has it).
+type Lister interface {
+	Reader
+	ListDirs(ctx context.Context, bucket, prefix string) ([]string, error)
+}
+
+// ErrNoContract: the spec's dataset has no current contract, so the spec
+// cannot be checked (and could not train). Apply wraps it.
+var ErrNoContract = errors.New("the dataset has no contract")
+
+// ErrContract: the spec does not fit its dataset's current contract. Apply
+// wraps it together with CheckContract's *Error values.
+var ErrContract = errors.New("the spec does not fit the dataset's contract")
+
+// Applied is what Apply did.
+type Applied struct {
+	Model string `json:"model"`
+	Hash  string `json:"hash"`
+	Key   string `json:"key"`
+	// Changed is false when the spec was already the model's current one.
+	Changed bool `json:"changed"`
+	// ContractHash is the dataset contract the spec was checked against.
+	ContractHash string `json:"contractHash"`
+}
+
+// casAttempts bounds the pointer's compare-and-swap loop. Each failed attempt
+// means another writer succeeded, so with N concurrent writers N attempts
+// suffice; the margin covers 409 ConditionalRequestConflicts too.
+const casAttempts = 64
+
+// Apply validates s, checks it against its dataset's current contract, stores
+// its canonical JSON under its hash (create-once: a 412 means it is already
+// there, which is fine, since the key names the content) and moves the
+// model's current pointer to it by compare-and-swap. Applying the spec that
+// is already current changes nothing and reports Changed false. Concurrent
+// Applies to one model each either win or lose cleanly: the pointer ends at
+// one of them, never at a half-written object.
+func Apply(ctx context.Context, st Store, bucket string, s *Spec, now time.Time) (Applied, error) {
+	if err := s.Validate(); err != nil {
+		return Applied{}, fmt.Errorf("model %s: invalid spec:\n%w", s.Name, err)
+	}
+	c, chash, err := currentContract(ctx, st, bucket, s.Dataset)
+	if err != nil {
+		return Applied{}, fmt.Errorf("model %s: %w", s.Name, err)
+	}
+	if err := s.CheckContract(c); err != nil {
+		return Applied{}, fmt.Errorf("model %s: %w (contract %s):\n%w", s.Name, ErrContract, short(chash), err)
+	}
+	body := s.Canonical()
+	hash := s.Hash()
+	a := Applied{Model: s.Name, Hash: hash, Key: Key(s.Name, hash), ContractHash: chash}
+	opt := store.PutOptions{ContentType: "application/json"}
+	if _, err := st.Create(ctx, bucket, a.Key, body, opt); err != nil && !errors.Is(err, store.ErrPrecondition) {
+		return Applied{}, fmt.Errorf("model %s: store spec %s: %w", s.Name, short(hash), err)
+	}
+	ptrKey := PointerKey(s.Name)
+	ptr, err := json.Marshal(Pointer{Hash: hash, Key: a.Key, At: now.UTC()})
+	if err != nil {
+		return Applied{}, fmt.Errorf("model %s: encode pointer: %w", s.Name, err)
+	}
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return Applied{}, fmt.Errorf("model %s: move spec pointer: %w", s.Name, err)
+			}
+		}
+		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
+		case err != nil:
+			return Applied{}, fmt.Errorf("model %s: read spec pointer: %w", s.Name, err)
+		default:
+			var cur Pointer
+			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
+				return a, nil
+			}
+			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
+		}
+		if err == nil {
+			a.Changed = true
+			return a, nil
+		}
+		// Someone else moved (or created, or, on AWS, deleted) the pointer
+		// between our read and our write: read it again.
+		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return Applied{}, fmt.Errorf("model %s: move spec pointer: %w", s.Name, err)
+		}
+	}
+	return Applied{}, fmt.Errorf("model %s: move spec pointer: still contended after %d attempts, try again", s.Name, casAttempts)
+}
+
+// backoff waits a little before the next compare-and-swap, growing with the
+// attempt and jittered, so that writers that just collided do not collide again.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// currentContract reads the dataset's current contract through its pointer.
+func currentContract(ctx context.Context, st Reader, bucket, dataset string) (*contract.Contract, string, error) {
+	b, _, err := st.ReadAll(ctx, bucket, contractPointerKey(dataset))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("dataset %q: %w: apply one first (mlops contract apply)", dataset, ErrNoContract)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read dataset %s's contract pointer: %w", dataset, err)
+	}
+	var ptr Pointer
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
+		return nil, "", fmt.Errorf("dataset %s's contract pointer %s is not a pointer: %q", dataset, contractPointerKey(dataset), clip(string(b)))
+	}
+	raw, _, err := st.ReadAll(ctx, bucket, contractKey(dataset, ptr.Hash))
+	if err != nil {
+		return nil, "", fmt.Errorf("read dataset %s's contract %s: %w", dataset, short(ptr.Hash), err)
+	}
+	c, err := contract.ParseCanonical(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("dataset %s's contract %s: %w", dataset, short(ptr.Hash), err)
+	}
+	return c, ptr.Hash, nil
+}
+
+// ErrNoSpec: the model has no current spec. Current and the CLI wrap it; it
+// wraps store.ErrNotFound too.
+var ErrNoSpec = fmt.Errorf("no spec: %w", store.ErrNotFound)
+
+// Current returns the model's current spec, its hash and its pointer. A model
+// without a spec gives an error for which errors.Is(err, ErrNoSpec) and
+// errors.Is(err, store.ErrNotFound) hold. The stored bytes must hash to the
+// name the pointer gives them: anything else is corruption, and reported.
+func Current(ctx context.Context, st Reader, bucket, model string) (*Spec, string, error) {
+	s, ptr, _, err := current(ctx, st, bucket, model)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, ptr.Hash, nil
+}
+
+// CurrentRaw is Current with the pointer and the stored canonical bytes, for
+// callers that print or hand on exactly what is stored.
+func CurrentRaw(ctx context.Context, st Reader, bucket, model string) (*Spec, Pointer, []byte, error) {
+	return current(ctx, st, bucket, model)
+}
+
+func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Pointer, []byte, error) {
+	if !ValidName(model) {
+		return nil, Pointer{}, nil, fmt.Errorf("%q is not a model name", clip(model))
+	}
+	b, _, err := st.ReadAll(ctx, bucket, PointerKey(model))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Pointer{}, nil, fmt.Errorf("model %q: %w (apply one with mlops models apply)", model, ErrNoSpec)
+	}
+	if err != nil {
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec pointer: %w", model, err)
+	}
+	var ptr Pointer
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec pointer %s is not a pointer: %q", model, PointerKey(model), clip(string(b)))
+	}
+	// The key comes from the layout, not from the pointer's key field: the
+	// hash alone names the object, and is checked against its bytes below.
+	key := Key(model, ptr.Hash)
+	raw, _, err := st.ReadAll(ctx, bucket, key)
+	if err != nil {
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec %s: %w", model, short(ptr.Hash), err)
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != ptr.Hash {
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: %s does not hash to %s: the stored spec is corrupt", model, key, short(ptr.Hash))
+	}
+	s, err := ParseCanonical(raw)
+	if err != nil {
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec %s: %w", model, short(ptr.Hash), err)
+	}
+	return s, ptr, raw, nil
+}
+
+// Summary is one model's current spec, as List reports it.
+type Summary struct {
+	Model     string    `json:"model"`
+	Hash      string    `json:"hash"`
+	Dataset   string    `json:"dataset"`
+	Objective string    `json:"objective"`
+	AppliedAt time.Time `json:"appliedAt"`
+}
+
+// List returns every model's current spec, by model name. A folder without a
+// current pointer (a spec stored by an Apply that stopped before moving it) is
+// not a model yet and is skipped.
+func List(ctx context.Context, st Lister, bucket string) ([]Summary, error) {
+	dirs, err := st.ListDirs(ctx, bucket, Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list model specs: %w", err)
+	}
+	out := []Summary{}
+	for _, d := range dirs {
+		model := strings.TrimSuffix(strings.TrimPrefix(d, Prefix), "/")
+		if !ValidName(model) {
+			continue
+		}
+		s, ptr, _, err := current(ctx, st, bucket, model)
+		if errors.Is(err, ErrNoSpec) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Summary{Model: model, Hash: ptr.Hash, Dataset: s.Dataset, Objective: s.Objective, AppliedAt: ptr.At})
+	}
+	return out, nil
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

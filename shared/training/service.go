@@ -1,0 +1,807 @@
+package training
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+// Store is what the train use case needs from S3.
+type Store interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	Head(ctx context.Context, bucket, key string) (store.ObjectInfo, error)
+	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	Delete(ctx context.Context, bucket, key, ifMatch string) error
+	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
+}
+
+// SpecRef is a model's current spec.
+type SpecRef struct {
+	Spec *spec.Spec
+	Hash string
+	Key  string // where its canonical JSON is, in the platform bucket
+}
+
+// Specs finds model specs.
+type Specs interface {
+	// ForDataset returns the current spec of every model that trains on dataset.
+	ForDataset(ctx context.Context, dataset string) ([]SpecRef, error)
+	// Current returns a model's current spec (an error wrapping ErrNoSpec if none).
+	Current(ctx context.Context, model string) (SpecRef, error)
+	// Get reads the spec stored at key (a run keeps training on the spec it was claimed with).
+	Get(ctx context.Context, key string) (SpecRef, error)
+}
+
+// ErrNoSpec is returned for a model that has no spec applied.
+var ErrNoSpec = spec.ErrNoSpec
+
+// Trainer is a resolved trainer: its identity (part of the run ID), image and command.
+type Trainer struct {
+	ID      string   // image digest in AWS; the hash of the trainer's files locally
+	Image   string   // AWS only
+	Command []string // program; the container contract's arguments are appended
+}
+
+// Trainers resolves a spec's trainer in this environment.
+type Trainers interface {
+	Resolve(s *spec.Spec) (Trainer, error)
+}
+
+// VerifyBundle reads the bundle under prefix, checks every file against the
+// manifest and that the model reproduces the trainer's sample predictions, and
+// returns what the run records of it.
+type VerifyBundle func(ctx context.Context, bucket, prefix string) (Bundle, error)
+
+// Config configures a Service.
+type Config struct {
+	Bucket string // the platform bucket
+	// Lease is how long a claim belongs to its claimant before another delivery
+	// (or reconcile) may take it over (default 5 minutes). It must be longer than a
+	// claim needs to submit its job, since a taker that overlaps a slow claimant
+	// could submit a second job (harmless: the bundle manifest is create-once).
+	Lease  time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service is the train use case.
+type Service struct {
+	st       Store
+	pub      event.Publisher
+	batch    Batch
+	specs    Specs
+	trainers Trainers
+	verify   VerifyBundle
+	cfg      Config
+	log      *slog.Logger
+}
+
+// New returns the train use case over its adapters.
+func New(st Store, pub event.Publisher, b Batch, specs Specs, trainers Trainers, verify VerifyBundle, cfg Config) *Service {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{st: st, pub: pub, batch: b, specs: specs, trainers: trainers, verify: verify, cfg: cfg, log: log}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+var jsonOpt = store.PutOptions{ContentType: "application/json"}
+
+// plan is a run about to be claimed.
+type plan struct {
+	ref      SpecRef
+	trainer  Trainer
+	manifest *ingest.Manifest
+	cause    Cause
+}
+
+func (p plan) base() string {
+	return BaseHash(p.manifest.Dataset, p.manifest.VersionID, p.ref.Hash, p.trainer.ID)
+}
+
+// OnDatasetVersioned claims and submits one run per model that trains on the
+// dataset and whose trigger allows it.
+func (s *Service) OnDatasetVersioned(ctx context.Context, d event.DatasetVersionedDetail) error {
+	refs, err := s.specs.ForDataset(ctx, d.Dataset)
+	if err != nil {
+		return fmt.Errorf("train on %s version %s: %w", d.Dataset, d.VersionID, err)
+	}
+	if len(refs) == 0 {
+		s.log.Info("no model trains on this dataset", "dataset", d.Dataset, "version", d.VersionID)
+		return nil
+	}
+	m, err := s.manifest(ctx, d.Dataset, d.VersionID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		if err := s.trainOnVersion(ctx, ref, m); err != nil {
+			errs = append(errs, fmt.Errorf("model %s: %w", ref.Spec.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) trainOnVersion(ctx context.Context, ref SpecRef, m *ingest.Manifest) error {
+	tr, err := s.trainers.Resolve(ref.Spec)
+	if err != nil {
+		return err
+	}
+	p := plan{ref: ref, trainer: tr, manifest: m, cause: Cause{Kind: CauseDatasetVersioned}}
+	id := RunID(ref.Spec.Name, p.base(), 1)
+	if _, _, err := s.Get(ctx, id); err == nil {
+		return s.resume(ctx, id) // a duplicate or replayed event
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if ok, why, err := s.triggerAllows(ctx, ref.Spec, m); err != nil {
+		return err
+	} else if !ok {
+		s.log.Info("trigger skips this version", "model", ref.Spec.Name, "version", m.VersionID, "why", why)
+		return nil
+	}
+	return s.claim(ctx, p, 1)
+}
+
+// OnRetrain starts a run on demand: the next attempt of a failed run (RetryOf), or
+// a run of the model's current spec on the pinned or latest dataset version. One
+// request starts at most one run, and a request while a run of the same inputs is
+// in flight is satisfied by that run.
+func (s *Service) OnRetrain(ctx context.Context, d event.RetrainRequestedDetail) error {
+	if d.RequestID == "" {
+		return errors.New("retrain request: requestId is required")
+	}
+	var p plan
+	if d.RetryOf != "" {
+		prev, _, err := s.Get(ctx, d.RetryOf)
+		if err != nil {
+			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
+		}
+		if prev.State != StateFailed {
+			return fmt.Errorf("retry %s: the run is %s; only failed runs are retried", d.RetryOf, prev.State)
+		}
+		ref, err := s.specs.Get(ctx, prev.SpecKey)
+		if err != nil {
+			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
+		}
+		m, err := s.manifest(ctx, prev.Dataset, prev.DatasetVersion)
+		if err != nil {
+			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
+		}
+		p = plan{ref: ref, manifest: m}
+		p.cause = Cause{Kind: CauseRetry, RequestID: d.RequestID, Principal: d.Principal, Reason: d.Reason, RetryOf: d.RetryOf}
+	} else {
+		ref, err := s.specs.Current(ctx, d.Model)
+		if err != nil {
+			return fmt.Errorf("retrain %s: %w", d.Model, err)
+		}
+		version := d.DatasetVersion
+		if version == "" {
+			if version, err = s.latestVersion(ctx, ref.Spec.Dataset); err != nil {
+				return fmt.Errorf("retrain %s: %w", d.Model, err)
+			}
+		}
+		m, err := s.manifest(ctx, ref.Spec.Dataset, version)
+		if err != nil {
+			return fmt.Errorf("retrain %s: %w", d.Model, err)
+		}
+		p = plan{ref: ref, manifest: m}
+		p.cause = Cause{Kind: CauseRetrain, RequestID: d.RequestID, Principal: d.Principal, Reason: d.Reason}
+	}
+	tr, err := s.trainers.Resolve(p.ref.Spec)
+	if err != nil {
+		return err
+	}
+	p.trainer = tr
+	for try := 0; try < 5; try++ {
+		last, err := s.lastAttempt(ctx, p.ref.Spec.Name, p.base())
+		if err != nil {
+			return err
+		}
+		switch {
+		case last == nil:
+			err = s.claim(ctx, p, 1)
+		case last.Cause.RequestID == d.RequestID, !last.Final(), last.State == StateSucceeded && d.RetryOf != "":
+			// This request's run, a run in flight, or (for a retry) inputs that
+			// have since trained successfully: nothing new to start.
+			s.log.Info("retrain satisfied by an existing run", "request", d.RequestID, "run", last.RunID, "state", last.State)
+			return s.resume(ctx, last.RunID)
+		default:
+			err = s.claim(ctx, p, last.Attempt+1)
+		}
+		if !errors.Is(err, errClaimTaken) {
+			return err
+		}
+		// Another request claimed that attempt first: look again.
+	}
+	return fmt.Errorf("retrain %s: too much contention, try again", p.ref.Spec.Name)
+}
+
+var errClaimTaken = errors.New("claim taken")
+
+// claim creates the run record once and, as its claimant, submits the job.
+// errClaimTaken means the record already existed with another cause.
+func (s *Service) claim(ctx context.Context, p plan, attempt int) error {
+	base := p.base()
+	id := RunID(p.ref.Spec.Name, base, attempt)
+	now := s.now()
+	owner := newOwner()
+	rec := &Run{SchemaVersion: event.SchemaVersion, RunID: id, Base: base, Attempt: attempt,
+		Model: p.ref.Spec.Name, Dataset: p.manifest.Dataset, DatasetVersion: p.manifest.VersionID,
+		ManifestKey: ingest.ManifestKey(p.manifest.Dataset, p.manifest.VersionID), ContractHash: p.manifest.ContractHash,
+		SpecHash: p.ref.Hash, SpecKey: p.ref.Key, Trainer: p.trainer.ID, Rows: p.manifest.Rows, Cause: p.cause,
+		State: StateClaimed, Owner: owner, ClaimedAt: now, Job: JobRecord{Name: id},
+		CreatedAt: now, UpdatedAt: now, History: []Step{{At: now, State: StateClaimed, Note: p.cause.Kind}}}
+	// The pending index goes first: a claim that reconcile cannot find could strand.
+	if _, err := s.st.Create(ctx, s.cfg.Bucket, PendingKey(id), []byte(id), store.PutOptions{}); err != nil &&
+		!errors.Is(err, store.ErrPrecondition) {
+		return fmt.Errorf("index run %s: %w", id, err)
+	}
+	body, _ := json.MarshalIndent(rec, "", "  ")
+	info, err := s.st.Create(ctx, s.cfg.Bucket, RunKey(id), body, jsonOpt)
+	if errors.Is(err, store.ErrPrecondition) {
+		cur, _, gerr := s.Get(ctx, id)
+		if gerr != nil {
+			return gerr
+		}
+		if cur.Cause.RequestID != p.cause.RequestID || cur.Cause.Kind != p.cause.Kind {
+			return errClaimTaken
+		}
+		return s.resume(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("claim run %s: %w", id, err)
+	}
+	s.log.Info("run claimed", "run", id, "model", rec.Model, "dataset", rec.Dataset, "version", rec.DatasetVersion, "cause", p.cause.Kind)
+	if p.cause.Kind == CauseDatasetVersioned {
+		s.recordTrigger(ctx, rec)
+	}
+	return s.submit(ctx, rec, info.ETag, p.ref.Spec, p.trainer, p.manifest)
+}
+
+// resume finishes whatever a run still needs: a claim whose lease ran out is
+// taken over and submitted; a final run's event is published if it was not.
+func (s *Service) resume(ctx context.Context, id string) error {
+	rec, etag, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rec.Final():
+		return s.ensurePublished(ctx, rec)
+	case rec.State == StateClaimed:
+		if s.now().Sub(rec.ClaimedAt) < s.cfg.Lease {
+			return nil // the claimant is at work (or its lease has yet to run out)
+		}
+		now := s.now()
+		prevOwner := rec.Owner
+		rec.Owner, rec.ClaimedAt, rec.UpdatedAt = newOwner(), now, now
+		rec.History = append(rec.History, Step{At: now, State: StateClaimed, Note: "claim taken over after its lease ran out"})
+		body, _ := json.MarshalIndent(rec, "", "  ")
+		info, err := s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt)
+		if errors.Is(err, store.ErrPrecondition) {
+			return nil // someone else took it over or moved it on
+		}
+		if err != nil {
+			return fmt.Errorf("take over run %s: %w", id, err)
+		}
+		s.log.Warn("took over a stale claim", "run", id, "previous owner", prevOwner)
+		ref, err := s.specs.Get(ctx, rec.SpecKey)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", id, err)
+		}
+		tr, err := s.trainers.Resolve(ref.Spec)
+		if err != nil {
+			return err
+		}
+		if tr.ID != rec.Trainer {
+			return s.fail(ctx, id, fmt.Sprintf("the trainer changed since the run was claimed (%s, now %s); retry the run", rec.Trainer, tr.ID), nil)
+		}
+		m, err := s.manifest(ctx, rec.Dataset, rec.DatasetVersion)
+		if err != nil {
+			return err
+		}
+		return s.submit(ctx, rec, info.ETag, ref.Spec, tr, m)
+	}
+	return nil // submitted: the job's state events (or reconcile) move it on
+}
+
+// submit runs the claimant's half: find the job by name (a previous claimant may
+// have submitted it and crashed before recording it), else submit, then record the
+// job ID by CAS.
+func (s *Service) submit(ctx context.Context, rec *Run, etag string, sp *spec.Spec, tr Trainer, m *ingest.Manifest) error {
+	job := s.job(rec, sp, tr, m)
+	status, found, err := s.batch.FindByName(ctx, job.Name)
+	if err != nil {
+		s.release(ctx, rec.RunID, etag)
+		return fmt.Errorf("run %s: look up job %s: %w", rec.RunID, job.Name, err)
+	}
+	note := "job submitted"
+	if found {
+		note = "job found by name (submitted by an earlier claimant)"
+	} else {
+		id, err := s.batch.Submit(ctx, job)
+		if err != nil {
+			s.release(ctx, rec.RunID, etag)
+			return fmt.Errorf("run %s: submit job: %w", rec.RunID, err)
+		}
+		status = JobStatus{ID: id, Name: job.Name, Status: StatusSubmitted, CreatedAt: s.now()}
+	}
+	s.log.Info(note, "run", rec.RunID, "job", status.ID)
+	_, err = s.update(ctx, rec.RunID, func(r *Run) bool {
+		if r.Job.ID != "" {
+			if r.Job.ID != status.ID {
+				s.log.Warn("run already records another job: a duplicate job ran (harmless: the bundle manifest is create-once)",
+					"run", r.RunID, "recorded", r.Job.ID, "ours", status.ID)
+			}
+			return false
+		}
+		now := s.now()
+		r.Job.ID, r.Job.SubmittedAt, r.Job.Parameters = status.ID, now, job.Parameters
+		if r.State == StateClaimed {
+			r.State = StateSubmitted
+		}
+		r.History = append(r.History, Step{At: now, State: StateSubmitted, Note: note})
+		applyStatus(r, status)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if found && status.Final() {
+		return s.OnJobState(ctx, status)
+	}
+	return nil
+}
+
+// release ends our lease early after a failed submission, so the next delivery
+// retries at once instead of waiting for the lease to run out.
+func (s *Service) release(ctx context.Context, id, etag string) {
+	rec, cur, err := s.Get(ctx, id)
+	if err != nil || cur != etag || rec.State != StateClaimed {
+		return
+	}
+	rec.ClaimedAt = time.Time{}
+	body, _ := json.MarshalIndent(rec, "", "  ")
+	if _, err := s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt); err != nil {
+		s.log.Warn("release claim", "run", id, "error", err)
+	}
+}
+
+// job is the batch job of a run: the container contract's parameters point at the
+// canonical data, contract and spec, and at the bundle's folder.
+func (s *Service) job(rec *Run, sp *spec.Spec, tr Trainer, m *ingest.Manifest) Job {
+	uri := func(key string) string { return "s3://" + s.cfg.Bucket + "/" + key }
+	data := make([]string, len(m.Partitions))
+	for i, p := range m.Partitions {
+		data[i] = uri(p.CanonicalKey)
+	}
+	params := map[string]string{
+		ParamData:           strings.Join(data, ","),
+		ParamContract:       uri(ingest.ContractKey(rec.Dataset, rec.ContractHash)),
+		ParamSpec:           uri(rec.SpecKey),
+		ParamOutput:         uri(BundlePrefix(rec.RunID)),
+		ParamRunID:          rec.RunID,
+		ParamDatasetVersion: rec.DatasetVersion,
+		ParamTrainer:        tr.ID,
+	}
+	cmd := append(append([]string(nil), tr.Command...), ContractArgs()...)
+	return Job{
+		Name: rec.RunID, Image: tr.Image, Command: cmd, Parameters: params,
+		Environment: map[string]string{"MLOPS_RUN_ID": rec.RunID, "MLOPS_MODEL": rec.Model,
+			"MLOPS_DATASET": rec.Dataset, "MLOPS_DATASET_VERSION": rec.DatasetVersion},
+		Tags: map[string]string{"mlops:run": rec.RunID, "mlops:model": rec.Model, "mlops:dataset": rec.Dataset,
+			"mlops:dataset-version": rec.DatasetVersion},
+		Timeout: time.Duration(sp.Trainer.TimeoutSeconds) * time.Second,
+		GPUs:    sp.Trainer.GPUs, VCPUs: sp.Trainer.VCPUs, MemoryMiB: sp.Trainer.MemoryMiB,
+	}
+}
+
+// OnJobState applies a batch job's state to its run. Events arrive in any order
+// and more than once: a status never moves back, a final state is final, and an
+// event for a job other than the run's recorded one (a duplicate job) is ignored.
+func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
+	if _, _, _, err := ParseRunID(st.Name); err != nil {
+		s.log.Info("job state for a job that is not a run; ignored", "job", st.Name, "id", st.ID)
+		return nil
+	}
+	rec, _, err := s.Get(ctx, st.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("job state for an unknown run; ignored", "run", st.Name, "job", st.ID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if rec.Final() {
+		return s.ensurePublished(ctx, rec)
+	}
+	if rec.Job.ID != "" && st.ID != "" && rec.Job.ID != st.ID {
+		s.log.Warn("job state for another job with this run's name; ignored", "run", rec.RunID, "recorded", rec.Job.ID, "event", st.ID)
+		return nil
+	}
+	if !st.Final() {
+		_, err := s.update(ctx, rec.RunID, func(r *Run) bool {
+			if r.Final() || statusRank(st.Status) <= statusRank(r.Job.Status) {
+				return false
+			}
+			if r.Job.ID == "" {
+				r.Job.ID = st.ID
+			}
+			if r.State == StateClaimed {
+				r.State = StateSubmitted
+			}
+			applyStatus(r, st)
+			r.History = append(r.History, Step{At: s.now(), State: r.State, Status: st.Status})
+			return true
+		})
+		return err
+	}
+	var b *Bundle
+	reason := ""
+	if st.Status == StatusSucceeded {
+		got, err := s.verify(ctx, s.cfg.Bucket, BundlePrefix(rec.RunID))
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			reason = "the job succeeded but its bundle did not verify: " + err.Error()
+		} else {
+			b = &got
+		}
+	} else {
+		reason = failureReason(st)
+	}
+	final, err := s.update(ctx, rec.RunID, func(r *Run) bool {
+		if r.Final() {
+			return false
+		}
+		now := s.now()
+		if r.Job.ID == "" {
+			r.Job.ID = st.ID
+		}
+		applyStatus(r, st)
+		r.FinishedAt = now
+		if b != nil {
+			r.State, r.Bundle = StateSucceeded, b
+		} else {
+			r.State, r.Reason = StateFailed, reason
+		}
+		r.History = append(r.History, Step{At: now, State: r.State, Status: st.Status, Note: reason})
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("run finished", "run", final.RunID, "state", final.State, "reason", final.Reason)
+	return s.ensurePublished(ctx, final)
+}
+
+// fail ends a run that cannot go on, whatever its job does.
+func (s *Service) fail(ctx context.Context, id, reason string, exitCode *int) error {
+	final, err := s.update(ctx, id, func(r *Run) bool {
+		if r.Final() {
+			return false
+		}
+		now := s.now()
+		r.State, r.Reason, r.FinishedAt = StateFailed, reason, now
+		if exitCode != nil {
+			r.Job.ExitCode = exitCode
+		}
+		r.History = append(r.History, Step{At: now, State: StateFailed, Note: reason})
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return s.ensurePublished(ctx, final)
+}
+
+func failureReason(st JobStatus) string {
+	reason := st.StatusReason
+	if reason == "" {
+		reason = "the job failed"
+	}
+	if st.ExitCode != nil {
+		reason += " (exit code " + strconv.Itoa(*st.ExitCode) + ")"
+	}
+	return reason
+}
+
+func applyStatus(r *Run, st JobStatus) {
+	if statusRank(st.Status) > statusRank(r.Job.Status) {
+		r.Job.Status = st.Status
+	}
+	if st.StatusReason != "" {
+		r.Job.StatusReason = st.StatusReason
+	}
+	if st.ExitCode != nil {
+		r.Job.ExitCode = st.ExitCode
+	}
+	if st.LogStream != "" {
+		r.Job.LogLocation = st.LogStream
+	}
+	if !st.StartedAt.IsZero() {
+		r.Job.StartedAt = st.StartedAt.UTC()
+	}
+	if !st.StoppedAt.IsZero() {
+		r.Job.StoppedAt = st.StoppedAt.UTC()
+	}
+}
+
+// ensurePublished announces a final run once it is committed, again on every
+// delivery until the published marker exists (at least once), then drops the run
+// from the pending index.
+func (s *Service) ensurePublished(ctx context.Context, rec *Run) error {
+	if _, err := s.st.Head(ctx, s.cfg.Bucket, PublishedKey(rec.RunID)); err == nil {
+		return s.unindex(ctx, rec.RunID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("run %s: %w", rec.RunID, err)
+	}
+	ev := event.Event{Source: event.Source, Resources: []string{"s3://" + s.cfg.Bucket + "/" + RunKey(rec.RunID)}}
+	if rec.State == StateSucceeded {
+		ev.DetailType = event.TrainingSucceeded
+		ev.Detail = event.TrainingSucceededDetail{SchemaVersion: event.SchemaVersion, RunID: rec.RunID, Model: rec.Model,
+			Dataset: rec.Dataset, DatasetVersion: rec.DatasetVersion, ContractHash: rec.ContractHash, SpecHash: rec.SpecHash,
+			Trainer: rec.Trainer, Bucket: s.cfg.Bucket, RunKey: RunKey(rec.RunID), BundlePrefix: rec.Bundle.Prefix,
+			BundleSHA256: rec.Bundle.SHA256, Headline: rec.Bundle.Headline, HeadlineValue: rec.Bundle.HeadlineValue,
+			JobID: rec.Job.ID, FinishedAt: rec.FinishedAt}
+	} else {
+		ev.DetailType = event.TrainingFailed
+		ev.Detail = event.TrainingFailedDetail{SchemaVersion: event.SchemaVersion, RunID: rec.RunID, Model: rec.Model,
+			Dataset: rec.Dataset, DatasetVersion: rec.DatasetVersion, SpecHash: rec.SpecHash, Bucket: s.cfg.Bucket,
+			RunKey: RunKey(rec.RunID), JobID: rec.Job.ID, Reason: rec.Reason, ExitCode: rec.Job.ExitCode,
+			LogLocation: rec.Job.LogLocation, Attempt: rec.Attempt, FinishedAt: rec.FinishedAt}
+	}
+	if err := s.pub.Publish(ctx, ev); err != nil {
+		return fmt.Errorf("run %s: publish %s: %w", rec.RunID, ev.DetailType, err)
+	}
+	if _, err := s.st.Create(ctx, s.cfg.Bucket, PublishedKey(rec.RunID), []byte(ev.DetailType), store.PutOptions{}); err != nil &&
+		!errors.Is(err, store.ErrPrecondition) {
+		return fmt.Errorf("run %s: mark published: %w", rec.RunID, err)
+	}
+	return s.unindex(ctx, rec.RunID)
+}
+
+func (s *Service) unindex(ctx context.Context, id string) error {
+	if err := s.st.Delete(ctx, s.cfg.Bucket, PendingKey(id), ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("run %s: drop from the pending index: %w", id, err)
+	}
+	return nil
+}
+
+// update applies change to a run record by compare-and-swap, retrying on
+// contention; change returns false to leave the record as it is.
+func (s *Service) update(ctx context.Context, id string, change func(*Run) bool) (*Run, error) {
+	for try := 0; try < 50; try++ {
+		rec, etag, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !change(rec) {
+			return rec, nil
+		}
+		rec.UpdatedAt = s.now()
+		body, _ := json.MarshalIndent(rec, "", "  ")
+		_, err = s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt)
+		if err == nil {
+			return rec, nil
+		}
+		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("update run %s: %w", id, err)
+		}
+	}
+	return nil, fmt.Errorf("update run %s: too much contention", id)
+}
+
+// Get reads a run record and its ETag.
+func (s *Service) Get(ctx context.Context, id string) (*Run, string, error) {
+	return GetRun(ctx, s.st, s.cfg.Bucket, id)
+}
+
+// GetRun reads a run record and its ETag (for clients such as the CLI).
+func GetRun(ctx context.Context, st interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+}, bucket, id string) (*Run, string, error) {
+	b, info, err := st.ReadAll(ctx, bucket, RunKey(id))
+	if err != nil {
+		return nil, "", fmt.Errorf("run %s: %w", id, err)
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, "", fmt.Errorf("run %s: damaged record: %w", id, err)
+	}
+	return &r, info.ETag, nil
+}
+
+// lastAttempt returns the highest attempt of a run base, or nil.
+func (s *Service) lastAttempt(ctx context.Context, model, base string) (*Run, error) {
+	best := 0
+	err := s.st.List(ctx, s.cfg.Bucket, attemptsPrefix(model, base), func(o store.ObjectInfo) error {
+		if !strings.HasSuffix(o.Key, "/run.json") {
+			return nil
+		}
+		if m, b, n, err := ParseRunID(runIDOfKey(o.Key)); err == nil && m == model && b == base && n > best {
+			best = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of %s-%s: %w", model, base, err)
+	}
+	if best == 0 {
+		return nil, nil
+	}
+	r, _, err := s.Get(ctx, RunID(model, base, best))
+	return r, err
+}
+
+func (s *Service) manifest(ctx context.Context, dataset, version string) (*ingest.Manifest, error) {
+	b, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, ingest.ManifestKey(dataset, version))
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s version %s: %w", dataset, version, err)
+	}
+	var m ingest.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("dataset %s version %s: damaged manifest: %w", dataset, version, err)
+	}
+	if len(m.Partitions) == 0 {
+		return nil, fmt.Errorf("dataset %s version %s: the manifest lists no partitions", dataset, version)
+	}
+	return &m, nil
+}
+
+func (s *Service) latestVersion(ctx context.Context, dataset string) (string, error) {
+	b, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, ingest.LatestKey(dataset))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("dataset %s has no version yet", dataset)
+	}
+	if err != nil {
+		return "", fmt.Errorf("latest version of %s: %w", dataset, err)
+	}
+	var l ingest.Latest
+	if err := json.Unmarshal(b, &l); err != nil || l.VersionID == "" {
+		return "", fmt.Errorf("latest version of %s: damaged pointer", dataset)
+	}
+	return l.VersionID, nil
+}
+
+// triggerState is triggers/<model>.json.
+type triggerState struct {
+	RunID          string    `json:"runId"`
+	DatasetVersion string    `json:"datasetVersion"`
+	Rows           int64     `json:"rows"`
+	ClaimedAt      time.Time `json:"claimedAt"`
+}
+
+func (s *Service) triggerAllows(ctx context.Context, sp *spec.Spec, m *ingest.Manifest) (bool, string, error) {
+	t := sp.Trigger
+	if t.Manual {
+		return false, "the spec's trigger is manual: only retrain requests train it", nil
+	}
+	if t.MinIntervalHours <= 0 && t.MinNewRows <= 0 {
+		return true, "", nil
+	}
+	b, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, TriggerKey(sp.Name))
+	if errors.Is(err, store.ErrNotFound) {
+		return true, "", nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("trigger state of %s: %w", sp.Name, err)
+	}
+	var last triggerState
+	if err := json.Unmarshal(b, &last); err != nil {
+		return true, "", nil // a damaged state must not stop training
+	}
+	if t.MinIntervalHours > 0 {
+		if since := s.now().Sub(last.ClaimedAt); since < time.Duration(t.MinIntervalHours*float64(time.Hour)) {
+			return false, fmt.Sprintf("last run %s started %s ago; the spec trains at most every %g hours",
+				last.RunID, since.Round(time.Second), t.MinIntervalHours), nil
+		}
+	}
+	if t.MinNewRows > 0 {
+		diff := m.Rows - last.Rows
+		if diff < 0 {
+			diff = -diff
+		}
+		if diff < t.MinNewRows {
+			return false, fmt.Sprintf("%d rows changed since run %s; the spec needs %d", diff, last.RunID, t.MinNewRows), nil
+		}
+	}
+	return true, "", nil
+}
+
+// recordTrigger moves the model's trigger state forward (best effort: a lost
+// update only makes the next trigger decision more permissive).
+func (s *Service) recordTrigger(ctx context.Context, rec *Run) {
+	body, _ := json.Marshal(triggerState{RunID: rec.RunID, DatasetVersion: rec.DatasetVersion, Rows: rec.Rows, ClaimedAt: rec.ClaimedAt})
+	key := TriggerKey(rec.Model)
+	for try := 0; try < 5; try++ {
+		b, info, err := s.st.ReadAll(ctx, s.cfg.Bucket, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			_, err = s.st.Create(ctx, s.cfg.Bucket, key, body, jsonOpt)
+		case err == nil:
+			var cur triggerState
+			if json.Unmarshal(b, &cur) == nil && !cur.ClaimedAt.Before(rec.ClaimedAt) {
+				return
+			}
+			_, err = s.st.Swap(ctx, s.cfg.Bucket, key, info.ETag, body, jsonOpt)
+		}
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) {
+			s.log.Warn("record trigger state", "model", rec.Model, "error", err)
+			return
+		}
+	}
+}
+
+// ListRuns reads every run record (of one model, if model is not empty), newest first.
+func ListRuns(ctx context.Context, st interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
+}, bucket, model string) ([]*Run, error) {
+	prefix := RunsPrefix
+	if model != "" {
+		prefix += model + "-"
+	}
+	var ids []string
+	if err := st.List(ctx, bucket, prefix, func(o store.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, "/run.json") {
+			ids = append(ids, runIDOfKey(o.Key))
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	var runs []*Run
+	for _, id := range ids {
+		r, _, err := GetRun(ctx, st, bucket, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if model == "" || r.Model == model {
+			runs = append(runs, r)
+		}
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		a, b := runs[i], runs[j]
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.After(b.CreatedAt)
+		}
+		if a.Base == b.Base {
+			return a.Attempt > b.Attempt
+		}
+		return a.RunID < b.RunID
+	})
+	return runs, nil
+}
+
+func newOwner() string { return rand.Text()[:16] }
