@@ -23,6 +23,21 @@ const (
 	SamplesFile     = "samples.json"     // Samples: test rows with xgboost's predictions
 	TestRowsFile    = "test_rows.json"   // TestRows: which rows of the dataset version are the test set
 	LineageFile     = "lineage.json"     // Lineage
+	// ErrorFile is not part of a bundle: a trainer that fails writes it (and no
+	// manifest) to the output folder to say why (ErrorReport).
+	ErrorFile = "error.json"
+)
+
+// ErrorReport is error.json: why a trainer refused or failed a job.
+type ErrorReport struct {
+	Error string `json:"error"` // one line naming the file, row, column or field and what was expected
+	Kind  string `json:"kind"`  // ErrorBadInput (exit code 2: retrying cannot help) or ErrorInternal (exit code 1)
+}
+
+// Error kinds of ErrorReport.
+const (
+	ErrorBadInput = "bad_input"
+	ErrorInternal = "internal"
 )
 
 // RequiredFiles are the files every bundle has besides the manifest.
@@ -53,10 +68,12 @@ type Encoding struct {
 	// Features are the contract's feature columns in order; each contributes one
 	// model column (numeric, boolean, timestamp) or one per category (one-hot).
 	Features []Feature `json:"features"`
-	// Columns are the model's feature names in order (len = the model's num_feature).
+	// Columns are the model's feature names in order (len = the model's
+	// num_feature), and exactly model.json's feature_names.
 	Columns []string `json:"columns"`
 	Target  Label    `json:"target"`
-	// Threshold is the decision threshold on the positive class (binary).
+	// Threshold is the decision threshold on the positive class (binary): the
+	// label is positive when p >= float32(Threshold), compared in float32.
 	Threshold float64 `json:"threshold,omitempty"`
 }
 
@@ -64,7 +81,7 @@ type Encoding struct {
 const (
 	KindNumeric   = "numeric"   // integer / number: parsed as float64, then float32
 	KindBoolean   = "boolean"   // true/1/yes → 1, false/0/no → 0 (case-insensitive)
-	KindTimestamp = "timestamp" // Unix seconds; Format is the Go layout ("" = RFC 3339)
+	KindTimestamp = "timestamp" // Unix seconds with the fraction, as float64, then float32; Format is the Go layout ("" = RFC 3339)
 	KindOneHot    = "onehot"    // one column per category: 1 for the value's, 0 for the others
 )
 
@@ -76,9 +93,10 @@ type Feature struct {
 	// Categories are the one-hot categories, in model-column order; the model
 	// columns are named "<name>=<category>".
 	Categories []string `json:"categories,omitempty"`
-	// Unseen says what a value not in Categories becomes: "missing" (every one of
-	// the feature's columns is missing, so trees follow their learned default
-	// branch). A missing value (empty cell) is always missing in every column.
+	// Unseen says what a value not in Categories becomes: "missing" (its only
+	// value; "" means the same): every one of the feature's columns is missing,
+	// so trees follow their learned default branch. A missing value (empty cell)
+	// is always missing in every column.
 	Unseen string `json:"unseen,omitempty"`
 }
 

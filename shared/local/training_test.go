@@ -145,3 +145,39 @@ func TestFailingTrainerFailsTheRun(t *testing.T) {
 		t.Fatalf("log %q: %v", b, err)
 	}
 }
+
+// A trainer that refuses its input (exit 2, error.json) fails the run with its
+// message: here a model whose target has one class only.
+func TestTrainerBadInputReasonReachesTheRun(t *testing.T) {
+	needXGBoost(t)
+	p := start(t, t.TempDir())
+	defer p.Close(context.Background())
+	applyCredit(t, p)
+	applyCreditSpec(t, p)
+	// Only "good" rows: the contract accepts them, the trainer cannot learn from them.
+	lines := strings.SplitAfter(string(credit.CSV()), "\n")
+	var one strings.Builder
+	one.WriteString(lines[0])
+	n := 0
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, `"good"`) || strings.HasPrefix(l, "good,") {
+			one.WriteString(l)
+			n++
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d good rows found: has the example's layout changed?", n)
+	}
+	uploadCredit(t, p, "good-only.csv", []byte(one.String()))
+	waitIdleFor(t, p, 2*time.Minute)
+	runs := runsOf(t, p)
+	if len(runs) != 1 {
+		t.Fatalf("runs: %d", len(runs))
+	}
+	r := runs[0]
+	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 2 ||
+		!strings.Contains(r.Reason, "bad input: ") || !strings.Contains(r.Reason, "Status") {
+		t.Fatalf("run %+v", r)
+	}
+	t.Log(r.Reason)
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/spec"
@@ -473,6 +474,9 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 		}
 	} else {
 		reason = failureReason(st)
+		if why := s.trainerError(ctx, rec.RunID); why != "" {
+			reason += ": " + why
+		}
 	}
 	final, err := s.update(ctx, rec.RunID, func(r *Run) bool {
 		if r.Final() {
@@ -517,6 +521,27 @@ func (s *Service) fail(ctx context.Context, id, reason string, exitCode *int) er
 		return err
 	}
 	return s.ensurePublished(ctx, final)
+}
+
+// trainerError reads the error.json a failed trainer left in its output folder
+// (the container contract), so the run says why, not only that it exited.
+func (s *Service) trainerError(ctx context.Context, id string) string {
+	b, info, err := s.st.ReadAll(ctx, s.cfg.Bucket, BundlePrefix(id)+bundle.ErrorFile)
+	if err != nil || info.Size > 64<<10 {
+		return ""
+	}
+	var rep bundle.ErrorReport
+	if json.Unmarshal(b, &rep) != nil || rep.Error == "" {
+		return ""
+	}
+	msg := strings.Join(strings.Fields(rep.Error), " ")
+	if r := []rune(msg); len(r) > 1000 {
+		msg = string(r[:1000]) + "…"
+	}
+	if rep.Kind == bundle.ErrorBadInput {
+		return "bad input: " + msg
+	}
+	return msg
 }
 
 func failureReason(st JobStatus) string {

@@ -25,6 +25,9 @@ import (
 const (
 	logFileName  = "job.log"
 	manifestName = "manifest.json"
+	// errorName is the container contract's failure report, kept when a job fails.
+	errorName     = "error.json"
+	maxErrorBytes = 64 << 10
 	// transferTimeout bounds the uploads after a job ends. They use a context
 	// of their own, so that a job killed by Close still leaves its log.
 	transferTimeout = 10 * time.Minute
@@ -141,6 +144,16 @@ func (r *Runner) run(j *job) {
 		if err := r.uploadOutputs(tctx, filepath.Join(work, "out"), *out); err != nil {
 			status, why = training.StatusFailed, reason("upload outputs: ", err)
 			logw.note("%s", why)
+		}
+	}
+	if status == training.StatusFailed && !res.killed && out != nil {
+		// A trainer that refuses its input says why in error.json (the container
+		// contract); in AWS it writes that to the output itself, so it goes up here.
+		errFile := filepath.Join(work, "out", errorName)
+		if fi, err := os.Stat(errFile); err == nil && fi.Mode().IsRegular() && fi.Size() <= maxErrorBytes {
+			if err := r.uploadFile(tctx, errFile, out.bucket, out.prefix+errorName); err != nil {
+				logw.note("upload %s: %v", errorName, err)
+			}
 		}
 	}
 	r.uploadLog(tctx, logw, name, id)
