@@ -1,7 +1,9 @@
 package batch
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -450,10 +452,51 @@ func (r *Runner) uploadFile(ctx context.Context, file, bucket, key string) error
 		return err
 	}
 	defer f.Close()
-	if _, err := r.cfg.Store.Upload(ctx, bucket, key, f, store.PutOptions{ContentType: contentType(key)}); err != nil {
+	// Create-once, as the reference trainer writes in AWS: Batch has no
+	// idempotency token, so a run's job may (rarely) run twice, and the second
+	// must not overwrite the files the first one's manifest names.
+	_, err = r.cfg.Store.Upload(ctx, bucket, key, f, store.PutOptions{ContentType: contentType(key), IfNoneMatch: true})
+	if !errors.Is(err, store.ErrPrecondition) {
 		return err
 	}
-	return nil
+	same, cerr := r.sameContent(ctx, file, bucket, key)
+	switch {
+	case cerr != nil:
+		return fmt.Errorf("s3://%s/%s exists: %w", bucket, key, cerr)
+	case !same:
+		return fmt.Errorf("s3://%s/%s was already written with other bytes: another job of this run wrote the bundle first", bucket, key)
+	}
+	return nil // the same file again (a retried upload)
+}
+
+// sameContent reports whether the object holds exactly the file's bytes.
+func (r *Runner) sameContent(ctx context.Context, file, bucket, key string) (bool, error) {
+	hash := func(rd io.Reader) ([]byte, error) {
+		h := sha256.New()
+		if _, err := io.Copy(h, rd); err != nil {
+			return nil, err
+		}
+		return h.Sum(nil), nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	ours, err := hash(f)
+	if err != nil {
+		return false, err
+	}
+	body, _, err := r.cfg.Store.Get(ctx, bucket, key, store.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	defer body.Close()
+	theirs, err := hash(body)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ours, theirs), nil
 }
 
 func contentType(key string) string {
