@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -73,6 +74,10 @@ func TestSamplesRoundTrip(t *testing.T) {
 		verDetail                              event.DatasetVersionedDetail
 		rejDetail                              event.DatasetRejectedDetail
 		classic                                lambdaevents.S3Event
+		okEnv, failEnv, retrainEnv             event.Envelope
+		okDetail                               event.TrainingSucceededDetail
+		failDetail                             event.TrainingFailedDetail
+		retrainDetail                          event.RetrainRequestedDetail
 	)
 	trips := map[string]roundTrip{
 		"s3-object-created":           envelopeTrip(&s3Env, &s3Detail),
@@ -80,6 +85,9 @@ func TestSamplesRoundTrip(t *testing.T) {
 		"schedule":                    envelopeTrip(&schedEnv, &schedDetail),
 		"dataset-versioned":           envelopeTrip(&verEnv, &verDetail),
 		"dataset-rejected":            envelopeTrip(&rejEnv, &rejDetail),
+		"training-succeeded":          envelopeTrip(&okEnv, &okDetail),
+		"training-failed":             envelopeTrip(&failEnv, &failDetail),
+		"retrain-requested":           envelopeTrip(&retrainEnv, &retrainDetail),
 		// Batch samples round-trip through the whole AWS shape (batch_test.go).
 		"batch-job-state-change-running":   batchTrip(),
 		"batch-job-state-change-succeeded": batchTrip(),
@@ -134,6 +142,20 @@ func TestSamplesRoundTrip(t *testing.T) {
 		t.Errorf("dataset-rejected: %s/%s reasons %v", rejEnv.Source, rejEnv.DetailType, rejDetail.Reasons)
 	}
 
+	if okEnv.Source != event.Source || okEnv.DetailType != event.TrainingSucceeded || okDetail.SchemaVersion != event.SchemaVersion ||
+		okDetail.BundlePrefix != "runs/"+okDetail.RunID+"/bundle/" || okDetail.RunKey != "runs/"+okDetail.RunID+"/run.json" ||
+		len(okDetail.BundleSHA256) != 64 || okDetail.Headline == "" {
+		t.Errorf("training-succeeded: %s/%s %+v", okEnv.Source, okEnv.DetailType, okDetail)
+	}
+	if failEnv.Source != event.Source || failEnv.DetailType != event.TrainingFailed || failDetail.SchemaVersion != event.SchemaVersion ||
+		failDetail.RunKey != "runs/"+failDetail.RunID+"/run.json" || failDetail.Reason == "" || failDetail.ExitCode == nil {
+		t.Errorf("training-failed: %s/%s %+v", failEnv.Source, failEnv.DetailType, failDetail)
+	}
+	if retrainEnv.Source != event.Source || retrainEnv.DetailType != event.RetrainRequested ||
+		retrainDetail.SchemaVersion != event.SchemaVersion || retrainDetail.RequestID == "" || retrainDetail.Model == "" {
+		t.Errorf("retrain-requested: %s/%s %+v", retrainEnv.Source, retrainEnv.DetailType, retrainDetail)
+	}
+
 	// The classic notification and the EventBridge event describe the same upload.
 	if len(classic.Records) != 1 {
 		t.Fatalf("s3-notification has %d records, want 1", len(classic.Records))
@@ -180,4 +202,53 @@ func TestSample(t *testing.T) {
 		}
 	}()
 	Sample("nope")
+}
+
+// TestTrainingSamplesFollowBatchSamples checks that the training outcomes
+// announce the jobs of the Batch samples, as the train function would: the
+// run is the job's name, and a failure carries the job's reasons, exit code
+// and log stream.
+func TestTrainingSamplesFollowBatchSamples(t *testing.T) {
+	decode := func(name string, detail any) event.Envelope {
+		t.Helper()
+		var env event.Envelope
+		mustUnmarshal(t, Sample(name), &env)
+		if err := json.Unmarshal(env.Detail, detail); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return env
+	}
+	var okJob, failJob event.BatchJobDetail
+	var ok event.TrainingSucceededDetail
+	var failed event.TrainingFailedDetail
+	okJobEnv := decode("batch-job-state-change-succeeded", &okJob)
+	decode("batch-job-state-change-failed", &failJob)
+	okEnv := decode("training-succeeded", &ok)
+	failEnv := decode("training-failed", &failed)
+
+	if ok.RunID != okJob.JobName || ok.JobID != okJob.JobID || ok.DatasetVersion != okJob.Parameters["datasetversion"] ||
+		ok.Trainer != okJob.Parameters["trainer"] || "s3://"+ok.Bucket+"/"+ok.BundlePrefix != okJob.Parameters["output"] ||
+		"s3://"+ok.Bucket+"/specs/"+ok.Model+"/"+ok.SpecHash+".json" != okJob.Parameters["spec"] {
+		t.Errorf("training-succeeded %+v does not announce the job %s (%s) with parameters %v", ok, okJob.JobName, okJob.JobID, okJob.Parameters)
+	}
+	if !okEnv.Time.After(okJobEnv.Time) || ok.FinishedAt.Before(okJobEnv.Time) {
+		t.Errorf("training-succeeded at %s (finished %s), the job's event at %s", okEnv.Time, ok.FinishedAt, okJobEnv.Time)
+	}
+	if len(okEnv.Resources) != 1 || okEnv.Resources[0] != "s3://"+ok.Bucket+"/"+ok.RunKey {
+		t.Errorf("training-succeeded resources %v", okEnv.Resources)
+	}
+
+	c := failJob.Container
+	if failed.RunID != failJob.JobName || failed.JobID != failJob.JobID || failed.DatasetVersion != failJob.Parameters["datasetversion"] ||
+		failed.LogLocation != c.LogStreamName || failed.ExitCode == nil || c.ExitCode == nil || *failed.ExitCode != *c.ExitCode {
+		t.Errorf("training-failed %+v does not announce the job %s (%s)", failed, failJob.JobName, failJob.JobID)
+	}
+	for _, part := range []string{failJob.StatusReason, c.Reason, fmt.Sprintf("exit code %d", *c.ExitCode)} {
+		if !strings.Contains(failed.Reason, part) {
+			t.Errorf("training-failed reason %q lacks %q", failed.Reason, part)
+		}
+	}
+	if len(failEnv.Resources) != 1 || failEnv.Resources[0] != "s3://"+failed.Bucket+"/"+failed.RunKey {
+		t.Errorf("training-failed resources %v", failEnv.Resources)
+	}
 }

@@ -163,7 +163,12 @@ func (s *Service) trainOnVersion(ctx context.Context, ref SpecRef, m *ingest.Man
 		s.log.Info("trigger skips this version", "model", ref.Spec.Name, "version", m.VersionID, "why", why)
 		return nil
 	}
-	return s.claim(ctx, p, 1)
+	if err := s.claim(ctx, p, 1); !errors.Is(err, errClaimTaken) {
+		return err
+	}
+	// A retrain request claimed this version's first attempt a moment before us:
+	// that run trains exactly these inputs.
+	return s.resume(ctx, id)
 }
 
 // OnRetrain starts a run on demand: the next attempt of a failed run (RetryOf), or
