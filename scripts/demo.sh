@@ -41,9 +41,8 @@ step "mlops runs logs $RUN | tail -5"
 "$MLOPS" runs logs "$RUN" | tail -n 5
 
 step "mlops score --bundle s3://mlops-platform/runs/$RUN/bundle/   (verified, then scored by the Go evaluator)"
-head -n 11 examples/credit/credit_data.csv > "$DIR/applicants.csv"
-"$MLOPS" score --bundle "s3://mlops-platform/runs/$RUN/bundle/" --input "$DIR/applicants.csv" --output "$DIR/scored.csv"
-cut -d, -f1,2,3,4,15,16 "$DIR/scored.csv" | column -s, -t
+"$MLOPS" score --bundle "s3://mlops-platform/runs/$RUN/bundle/" --null NA --input examples/credit/credit_data.csv --output "$DIR/scored.csv"
+head -n 8 "$DIR/scored.csv" | cut -d, -f1,2,3,4,15,16 | column -s, -t
 
 step "mlops upload examples/credit/credit_broken.csv --wait   (expect: rejected, with the report)"
 if "$MLOPS" upload examples/credit/credit_broken.csv --dataset credit --wait --quiet; then

@@ -169,7 +169,7 @@ appear (after an upload, training starts a moment later).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (waitModel != "") {
-				return usageErr("give a RUN or --model, not both")
+				return usageErr("give either a RUN or --model (exactly one)")
 			}
 			cl, err := g.runsClient()
 			if err != nil {
@@ -183,7 +183,7 @@ appear (after an upload, training starts a moment later).`,
 			if waitVersion != "" {
 				filters = append(filters, func(r *training.Run) bool { return r.DatasetVersion == waitVersion })
 			}
-			r, err := waitRun(cmd.Context(), cl, id, waitModel, time.Time{}, timeout, filters...)
+			r, err := waitRun(cmd.Context(), cl, id, waitModel, timeout, filters...)
 			if err != nil {
 				return err
 			}
@@ -230,6 +230,20 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 	body, _ := json.MarshalIndent(req, "", "  ")
 	key := training.RequestKey(req.RequestID)
 	since := time.Now().Add(-time.Second)
+	// The platform satisfies a request with a run of the same inputs that is in
+	// flight when the request arrives, so those are waited for too.
+	inflight := map[string]bool{}
+	if wait {
+		runs, err := training.ListRuns(ctx, cl.store, cl.ep.Buckets.Platform, req.Model)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			if !r.Final() {
+				inflight[r.RunID] = true
+			}
+		}
+	}
 	_, err := cl.store.Create(ctx, cl.ep.Buckets.Platform, key, body, store.PutOptions{ContentType: "application/json"})
 	switch {
 	case errors.Is(err, store.ErrPrecondition):
@@ -243,8 +257,15 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 	if !wait {
 		return nil
 	}
-	r, err := waitRun(ctx, cl, "", req.Model, since, timeout, func(r *training.Run) bool {
-		return r.Cause.RequestID == req.RequestID || req.RetryOf == "" && r.CreatedAt.After(since)
+	_, retryBase, _, _ := training.ParseRunID(req.RetryOf)
+	r, err := waitRun(ctx, cl, "", req.Model, timeout, func(r *training.Run) bool {
+		switch {
+		case r.Cause.RequestID == req.RequestID:
+			return true // this request's run
+		case req.RetryOf != "":
+			return inflight[r.RunID] && r.Base == retryBase
+		}
+		return r.CreatedAt.After(since) || inflight[r.RunID] && (req.DatasetVersion == "" || r.DatasetVersion == req.DatasetVersion)
 	})
 	if err != nil {
 		return err
@@ -252,9 +273,9 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 	return finish(cmd, g, cl, r)
 }
 
-// waitRun polls until the run (or the newest run of model created after since,
-// and matching every filter) is final.
-func waitRun(ctx context.Context, cl *client, id, model string, since time.Time, timeout time.Duration, filters ...func(*training.Run) bool) (*training.Run, error) {
+// waitRun polls until the run (or the newest run of model matching every
+// filter) is final.
+func waitRun(ctx context.Context, cl *client, id, model string, timeout time.Duration, filters ...func(*training.Run) bool) (*training.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -263,7 +284,7 @@ func waitRun(ctx context.Context, cl *client, id, model string, since time.Time,
 		var r *training.Run
 		if id != "" {
 			got, err := getRun(ctx, cl, id)
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				return nil, err
 			}
 			r = got
@@ -274,9 +295,6 @@ func waitRun(ctx context.Context, cl *client, id, model string, since time.Time,
 			}
 		pick:
 			for _, c := range runs {
-				if c.CreatedAt.Before(since) {
-					continue
-				}
 				for _, f := range filters {
 					if !f(c) {
 						continue pick

@@ -23,6 +23,7 @@ type scoreOptions struct {
 	bundle, model   string
 	input, output   string
 	noHeader        bool
+	nulls           []string // input cells that mean missing, besides the empty cell
 	format          *string // the summary format, g.output
 	summaryToStderr bool
 }
@@ -57,6 +58,7 @@ the summary format is -o/--format here.
 Exit status: 0 scored, 1 invalid bundle, model or input row, 2 usage error,
 3 could not read or write.`,
 		Example: `  mlops score --bundle runs/credit/bundle --input applicants.csv --output scored.csv
+  mlops score --bundle s3://mlops-platform/runs/credit-3f9a0c1d2e4b5a69-1/bundle/ --input credit_data.csv --null NA --output scored.csv
   mlops score --bundle s3://mlops-platform/runs/3f9a0c1d2e4b/bundle --input - --output - < new.csv
   mlops score --xgboost-model model.json --input features.csv --output predictions.csv -o json`,
 		Args: cobra.NoArgs,
@@ -69,6 +71,9 @@ Exit status: 0 scored, 1 invalid bundle, model or input row, 2 usage error,
 			}
 			if o.input == "" || o.output == "" {
 				return usageErr("--input and --output are required (- for stdin, stdout)")
+			}
+			if len(o.nulls) > 0 && o.bundle == "" {
+				return usageErr("--null is for --bundle")
 			}
 			if o.noHeader && o.bundle != "" {
 				return usageErr("--no-header is for --xgboost-model: a bundle's features are found by name")
@@ -88,6 +93,7 @@ Exit status: 0 scored, 1 invalid bundle, model or input row, 2 usage error,
 	cmd.Flags().StringVar(&o.output, "output", "", "the CSV to write (- for stdout)")
 	cmd.Flags().StringVarP(&g.output, "format", "o", "text", "summary format: text or json")
 	cmd.Flags().BoolVar(&o.noHeader, "no-header", false, "with --xgboost-model: the input has no header row")
+	cmd.Flags().StringSliceVar(&o.nulls, "null", nil, "with --bundle: input values that mean missing, besides the empty cell (e.g. NA, as the dataset's contract says)")
 	return cmd
 }
 
@@ -112,6 +118,9 @@ type scoreSummary struct {
 	RunID     string   `json:"runId,omitempty"`
 	Objective string   `json:"objective"`
 	Columns   []string `json:"columns"`
+	// Verified is how many of xgboost's own predictions, recorded in the bundle,
+	// the evaluator reproduced before scoring.
+	Verified int `json:"verifiedSamples,omitempty"`
 }
 
 func scoreBundle(cmd *cobra.Command, g *globals, o *scoreOptions) error {
@@ -150,12 +159,23 @@ func scoreBundle(cmd *cobra.Command, g *globals, o *scoreOptions) error {
 		}
 	}
 	x := make([]float32, len(b.Encoder.Columns()))
+	var clean []string
 	s := &scoring{
 		model:   b.Model,
 		outputs: outputs,
 		cells:   cells,
 		x:       x,
 		encode: func(record []string) error {
+			if len(o.nulls) > 0 {
+				// The output keeps the input's cells; only the model sees missing.
+				clean = append(clean[:0], record...)
+				for i, v := range clean {
+					if slices.Contains(o.nulls, v) {
+						clean[i] = ""
+					}
+				}
+				record = clean
+			}
 			err := h.Encode(record, x)
 			var ve *bundle.ValueError
 			if errors.As(err, &ve) {
@@ -166,7 +186,7 @@ func scoreBundle(cmd *cobra.Command, g *globals, o *scoreOptions) error {
 		},
 	}
 	sum := scoreSummary{Input: o.input, Output: o.output, Bundle: b.SHA256, Model: b.Manifest.Model,
-		RunID: b.Manifest.RunID, Objective: b.Manifest.Objective, Columns: outputs}
+		RunID: b.Manifest.RunID, Objective: b.Manifest.Objective, Columns: outputs, Verified: len(b.Samples.Rows)}
 	outHeader := append(pickColumns(header, keep, nil), outputs...)
 	err = writeScores(cmd, o, outHeader, func(w *csv.Writer) error {
 		return scoreRows(r, w, s, keep, o.input, &sum.Rows)
@@ -481,6 +501,10 @@ func printScoreSummary(cmd *cobra.Command, o *scoreOptions, sum scoreSummary, wh
 	}
 	if *o.format == "json" {
 		return printJSON(w, sum)
+	}
+	if sum.Verified > 0 {
+		fmt.Fprintf(w, "verified: every file of bundle %s against its manifest; the Go evaluator reproduced all %d of xgboost's recorded predictions\n",
+			sum.Bundle, sum.Verified)
 	}
 	fmt.Fprintf(w, "scored %d rows of %s with %s into %s (%s)\n", sum.Rows, o.input, what, o.output, strings.Join(sum.Columns, ", "))
 	return nil

@@ -472,3 +472,55 @@ func TestScoreBundleFromS3(t *testing.T) {
 		t.Fatalf("no bundle there: %+v", r)
 	}
 }
+
+// --null turns the dataset's null tokens into missing values, as ingest does, so a
+// raw file scores like its canonical form; the output keeps the input's cells.
+func TestScoreNullTokens(t *testing.T) {
+	b := openFixture(t, "binary")
+	dir := t.TempDir()
+	// A sample row with a missing numeric value, written as "" and as "NA".
+	var sample bundle.Sample
+	idx := -1
+rows:
+	for _, s := range b.Samples.Rows {
+		for j, v := range s.Values {
+			if v == "" && b.Encoding.Features[j].Kind == bundle.KindNumeric {
+				sample, idx = s, j
+				break rows
+			}
+		}
+	}
+	if idx < 0 {
+		t.Skip("the fixture has no sample with a missing numeric value")
+	}
+	na := slices.Clone(sample.Values)
+	na[idx] = "NA"
+	in := filepath.Join(dir, "in.csv")
+	writeCSV(t, in, [][]string{b.Samples.Columns, na})
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "out.csv")
+	bundleDir := filepath.Join(bundleFixtures, "binary")
+	if code := run(context.Background(), []string{"score", "--bundle", bundleDir, "--input", in, "--output", out}, &stdout, &stderr); code != exitFailed ||
+		!strings.Contains(stderr.String(), `"NA"`) {
+		t.Fatalf("without --null: exit %d, %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"score", "--bundle", bundleDir, "--null", "NA", "--input", in, "--output", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("with --null NA: exit %d, %s", code, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, string(data))
+	if rows[1][idx] != "NA" {
+		t.Fatalf("the output changed the input cell: %q", rows[1][idx])
+	}
+	got, err := strconv.ParseFloat(rows[1][len(b.Samples.Columns)], 64)
+	if err != nil || !bundle.Agrees(got, sample.Output[0]) {
+		t.Fatalf("p = %v (%v), xgboost recorded %v", got, err, sample.Output[0])
+	}
+	if code := run(context.Background(), []string{"score", "--xgboost-model", "m.json", "--null", "NA", "--input", in, "--output", out}, &stdout, &stderr); code != exitUsage {
+		t.Fatalf("--null with --xgboost-model: exit %d", code)
+	}
+}

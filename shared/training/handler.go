@@ -71,7 +71,7 @@ func decodeDetail(env event.Envelope, v any) error {
 }
 
 // onRequestObject reads a retrain request the CLI dropped into the platform
-// bucket. The principal is S3's requester, never the body's claim.
+// bucket.
 func (s *Service) onRequestObject(ctx context.Context, d event.S3ObjectCreatedDetail) error {
 	key, err := url.QueryUnescape(d.Object.Key)
 	if err != nil {
@@ -90,8 +90,13 @@ func (s *Service) onRequestObject(ctx context.Context, d event.S3ObjectCreatedDe
 		s.log.Error("bad retrain request; dropped", "key", key, "error", err)
 		return nil // retrying cannot fix the body
 	}
-	if d.Requester != "" {
-		req.Principal = d.Requester
+	// The body's principal is whatever the client wrote; S3's requester is what
+	// S3 saw (in AWS an account or principal ID). Both are kept, and said apart.
+	switch {
+	case d.Requester != "" && req.Principal != "":
+		req.Principal = fmt.Sprintf("%s (stated; S3 requester %s)", req.Principal, d.Requester)
+	case d.Requester != "":
+		req.Principal = "S3 requester " + d.Requester
 	}
 	return s.OnRetrain(ctx, req)
 }

@@ -61,10 +61,11 @@ type Trainers interface {
 	Resolve(s *spec.Spec) (Trainer, error)
 }
 
-// VerifyBundle reads the bundle under prefix, checks every file against the
-// manifest and that the model reproduces the trainer's sample predictions, and
-// returns what the run records of it.
-type VerifyBundle func(ctx context.Context, bucket, prefix string) (Bundle, error)
+// VerifyBundle reads the bundle of run under prefix, checks every file against
+// the manifest, that it is this run's bundle (run, model, dataset version,
+// contract and spec), and that the model reproduces the trainer's sample
+// predictions, and returns what the run records of it.
+type VerifyBundle func(ctx context.Context, bucket, prefix string, run *Run) (Bundle, error)
 
 // Config configures a Service.
 type Config struct {
@@ -468,7 +469,7 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 	var b *Bundle
 	reason := ""
 	if st.Status == StatusSucceeded {
-		got, err := s.verify(ctx, s.cfg.Bucket, BundlePrefix(rec.RunID))
+		got, err := s.verify(ctx, s.cfg.Bucket, BundlePrefix(rec.RunID), rec)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err

@@ -170,7 +170,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // failingSwaps fails every compare-and-swap while on: a function that dies
@@ -213,7 +213,7 @@ func newHarness(t *testing.T, mutate func(*spec.Spec)) *harness {
 		return training.Bundle{SHA256: strings.Repeat("b", 64), Headline: "auc", HeadlineValue: 0.83}, nil
 	}
 	h.svc = training.New(h.st, h.pub, h.batch, fakeSpecs{refs: map[string]training.SpecRef{"credit": ref}}, trainers{id: "local-1"},
-		func(_ context.Context, b, prefix string) (training.Bundle, error) {
+		func(_ context.Context, b, prefix string, _ *training.Run) (training.Bundle, error) {
 			got, err := h.verify()
 			got.Prefix = prefix
 			return got, err
@@ -644,7 +644,7 @@ func TestHandleRoutesEvents(t *testing.T) {
 	if err := h.svc.Handle(ctx, env(event.S3Source, event.S3ObjectCreated, s3d)); err != nil {
 		t.Fatal(err)
 	}
-	if r := h.runs(t)[0]; r.Attempt != 2 || r.Cause.Principal != "arn:aws:iam::123456789012:user/alice" {
+	if r := h.runs(t)[0]; r.Attempt != 2 || r.Cause.Principal != "mallory (stated; S3 requester arn:aws:iam::123456789012:user/alice)" {
 		t.Fatalf("run from the request %+v", r)
 	}
 	for _, bad := range []string{`nope`, `{"source":"x","detail-type":"y","detail":{}}`,

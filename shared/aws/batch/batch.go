@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
@@ -124,6 +125,17 @@ func New(api API, cfg Config) (*Queue, error) {
 	return &Queue{api: api, cfg: cfg, defs: map[string]string{}}, nil
 }
 
+// submitRetries retries SubmitJob only when Batch refused it outright
+// (throttling): a retry after a lost answer (a 5xx, a reset connection) could
+// make a second job, since Batch has no idempotency token. The caller's claim
+// recovers from those instead: the next delivery finds the job by its name.
+func submitRetries(o *awsbatch.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.Retryables = []retry.IsErrorRetryable{retry.RetryableErrorCode{Codes: map[string]struct{}{
+			"TooManyRequestsException": {}, "ThrottlingException": {}, "Throttling": {}}}}
+	})
+}
+
 // MinTimeout is the shortest attempt timeout Batch accepts; shorter timeouts
 // are raised to it.
 const MinTimeout = 60 * time.Second
@@ -161,7 +173,7 @@ func (q *Queue) Submit(ctx context.Context, job training.Job) (string, error) {
 	if job.Timeout > 0 {
 		in.Timeout = &types.JobTimeout{AttemptDurationSeconds: aws.Int32(timeoutSeconds(job.Timeout))}
 	}
-	out, err := q.api.SubmitJob(ctx, in)
+	out, err := q.api.SubmitJob(ctx, in, submitRetries)
 	if err != nil {
 		return "", fmt.Errorf("batch: submit %s to queue %s (definition %s): %w", job.Name, q.cfg.JobQueue, def, err)
 	}

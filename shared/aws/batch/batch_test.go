@@ -580,6 +580,23 @@ func TestThrottlingIsRetriedByTheSDK(t *testing.T) {
 	}
 }
 
+// A 5xx may come after Batch created the job: SubmitJob is not retried (a retry
+// could make a second job, Batch having no idempotency token); the train use
+// case finds the job by name on the next delivery instead. Reads still retry.
+func TestServerErrorOnSubmitIsNotRetried(t *testing.T) {
+	q, fake := newQueue(t, map[string]func(int, []byte) answer{
+		"submitjob": func(int, []byte) answer {
+			return answer{status: http.StatusInternalServerError, errType: "ServerException", body: map[string]string{"message": "internal"}}
+		},
+	})
+	if _, err := q.Submit(context.Background(), trainingJob()); err == nil {
+		t.Fatal("Submit succeeded against a failing server")
+	}
+	if n := len(fake.of("submitjob")); n != 1 {
+		t.Fatalf("%d SubmitJob calls after a 500, want 1", n)
+	}
+}
+
 // A 4xx ClientException is not retried, and comes back typed, with the job,
 // the queue and Batch's message in the error.
 func TestClientExceptionIsSurfacedWithContext(t *testing.T) {

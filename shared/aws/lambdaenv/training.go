@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/openmlops/mlops/shared/aws/batch"
+	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
 )
 
@@ -35,6 +36,9 @@ func ReadTraining(getenv func(string) string) (Training, error) {
 		if v == "" {
 			return t, fmt.Errorf("environment variable %s is required", name)
 		}
+	}
+	if _, err := (training.ImageTrainers{Default: t.TrainerImage}).Resolve(&spec.Spec{Name: "(default)"}); err != nil {
+		return t, fmt.Errorf("TRAINER_IMAGE=%q: must be pinned by digest (<repo>@sha256:<64 hex>)", t.TrainerImage)
 	}
 	if v := getenv("RUN_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)
