@@ -377,7 +377,7 @@ func (b *Bundle) load(contents map[string][]byte) error {
 		check func() error
 	}{
 		{MetricsFile, b.checkMetrics}, {PredictionsFile, b.checkBaseline}, {SamplesFile, b.checkSamplesShape},
-		{TestRowsFile, b.checkTestRows}, {LineageFile, b.checkLineage},
+		{TestRowsFile, b.checkTestRows}, {LineageFile, b.checkLineage}, {SlicesFile, b.checkSlices},
 	}
 	for _, c := range checks {
 		if err := c.check(); err != nil {
@@ -479,6 +479,20 @@ func checkClasses(classes []string) error {
 	return nil
 }
 
+func (b *Bundle) checkSlices() error {
+	seen := map[string]bool{}
+	for i, a := range b.Slices.Attributes {
+		if a.Kind != "categorical" && a.Kind != "numeric" {
+			return fmt.Errorf("attributes[%d] (%s): kind %q, want categorical or numeric", i, a.Name, a.Kind)
+		}
+		if a.Name == "" || seen[a.Name] {
+			return fmt.Errorf("attributes[%d]: name %q is empty or repeated", i, a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return nil
+}
+
 func (b *Bundle) checkMetrics() error {
 	if b.Metrics.Objective != b.Manifest.Objective {
 		return fmt.Errorf("objective %q but the manifest says %s", b.Metrics.Objective, b.Manifest.Objective)
@@ -492,7 +506,30 @@ func (b *Bundle) checkBaseline() error {
 	if len(b.Baseline.Outputs) != b.Model.NumOutputs() {
 		return fmt.Errorf("%d outputs but the model has %d", len(b.Baseline.Outputs), b.Model.NumOutputs())
 	}
+	// Drift compares today's outputs with these by name and quantile, so both
+	// are fixed by the format, not left to the trainer.
+	names := []string{"prediction"}
+	switch b.Encoding.Target.Kind {
+	case LabelBinary:
+		names = []string{"p(" + b.Encoding.Target.Classes[1] + ")"}
+	case LabelMulticlass:
+		names = names[:0]
+		for _, c := range b.Encoding.Target.Classes {
+			names = append(names, "p("+c+")")
+		}
+	}
 	for i, o := range b.Baseline.Outputs {
+		if i < len(names) && o.Name != names[i] {
+			return fmt.Errorf("outputs[%d] is named %q, want %q", i, o.Name, names[i])
+		}
+		if len(o.Quantiles) != len(BaselineQuantiles) {
+			return fmt.Errorf("outputs[%d] (%s): %d quantiles, want %s", i, o.Name, len(o.Quantiles), strings.Join(BaselineQuantiles, ", "))
+		}
+		for _, q := range BaselineQuantiles {
+			if _, ok := o.Quantiles[q]; !ok {
+				return fmt.Errorf("outputs[%d] (%s): quantile %q is missing (want %s)", i, o.Name, q, strings.Join(BaselineQuantiles, ", "))
+			}
+		}
 		if len(o.Edges) != len(o.Counts)+1 {
 			return fmt.Errorf("outputs[%d] (%s): %d edges for %d counts, want counts+1", i, o.Name, len(o.Edges), len(o.Counts))
 		}

@@ -217,12 +217,17 @@ type Baseline struct {
 	Outputs []OutputDistribution `json:"outputs"`
 }
 
-// OutputDistribution is one output's distribution on the test set.
+// BaselineQuantiles are the keys of OutputDistribution.Quantiles.
+var BaselineQuantiles = []string{"0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99"}
+
+// OutputDistribution is one output's distribution on the test set. Name is
+// "prediction" (regression) or "p(<class>)" (binary: the positive class;
+// multiclass: each class in Encoding.Target.Classes order).
 type OutputDistribution struct {
 	Name      string             `json:"name"`  // "prediction", or "p(<class>)"
 	Edges     []float64          `json:"edges"` // bin edges, len(Counts)+1 (probabilities: 0, 0.05, …, 1)
 	Counts    []int64            `json:"counts"`
-	Quantiles map[string]float64 `json:"quantiles"` // "0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99"
+	Quantiles map[string]float64 `json:"quantiles"` // exactly BaselineQuantiles
 	Mean      float64            `json:"mean"`
 	Count     int64              `json:"count"`
 }
