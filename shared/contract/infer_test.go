@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,7 +233,7 @@ func TestCreditDataSatisfiesContract(t *testing.T) {
 					t.Errorf("row %d %s: %v out of range", rows, col.Name, f)
 				}
 			case Category, String:
-				if len(col.Allowed) > 0 && !contains(col.Allowed, v) {
+				if len(col.Allowed) > 0 && !slices.Contains(col.Allowed, v) {
 					t.Errorf("row %d %s: %q not allowed", rows, col.Name, v)
 				}
 				if col.Pattern != "" && !regexp.MustCompile(col.Pattern).MatchString(v) {

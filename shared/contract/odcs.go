@@ -5,10 +5,13 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openmlops/mlops/shared/yamldoc"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -169,29 +172,16 @@ func (p *parser) result() error {
 		}
 		out = append(out, e)
 	}
-	return joinErrors(out)
+	return yamldoc.Join(out)
 }
 
-// noAliases rejects anchors and aliases: a contract has no use for them, and
-// expanding them while walking the tree is how small files become huge.
+// noAliases rejects anchors and aliases (yamldoc.FindAlias says why).
 func (p *parser) noAliases(n *yaml.Node) bool {
-	found := false
-	var walk func(*yaml.Node)
-	walk = func(n *yaml.Node) {
-		if found {
-			return
-		}
-		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			p.errAt(n, "", "YAML anchors and aliases are not supported in contracts: write the value out")
-			found = true
-			return
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
+	if a := yamldoc.FindAlias(n); a != nil {
+		p.errAt(a, "", "YAML anchors and aliases are not supported in contracts: write the value out")
+		return true
 	}
-	walk(n)
-	return found
+	return false
 }
 
 type entry struct{ key, val *yaml.Node }
@@ -201,15 +191,15 @@ type entry struct{ key, val *yaml.Node }
 func (p *parser) fields(n *yaml.Node, path string, used, ignored, refused []string, refusedWhy string) map[string]entry {
 	out := map[string]entry{}
 	if n.Kind != yaml.MappingNode {
-		p.errAt(n, path, "expected a mapping (key: value lines), found %s", kindName(n))
+		p.errAt(n, path, "expected a mapping (key: value lines), found %s", yamldoc.KindName(n))
 		return out
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		kp := join(path, k.Value)
+		kp := yamldoc.Path(path, k.Value)
 		if k.Kind != yaml.ScalarNode {
-			p.errAt(k, path, "expected a plain key, found %s", kindName(k))
+			p.errAt(k, path, "expected a plain key, found %s", yamldoc.KindName(k))
 			continue
 		}
 		if seen[k.Value] {
@@ -218,14 +208,14 @@ func (p *parser) fields(n *yaml.Node, path string, used, ignored, refused []stri
 		}
 		seen[k.Value] = true
 		switch {
-		case contains(used, k.Value):
+		case slices.Contains(used, k.Value):
 			out[k.Value] = entry{k, v}
-		case contains(ignored, k.Value):
-		case contains(refused, k.Value):
+		case slices.Contains(ignored, k.Value):
+		case slices.Contains(refused, k.Value):
 			p.errAt(k, kp, "%q is not supported: %s", k.Value, refusedWhy)
 		default:
 			msg := fmt.Sprintf("unknown key %q", k.Value)
-			if s := closest(k.Value, append(append([]string{}, used...), ignored...)); s != "" {
+			if s := yamldoc.Closest(k.Value, append(append([]string{}, used...), ignored...)); s != "" {
 				msg += fmt.Sprintf(": did you mean %q?", s)
 			} else {
 				msg += ": expected one of " + strings.Join(used, ", ")
@@ -236,82 +226,9 @@ func (p *parser) fields(n *yaml.Node, path string, used, ignored, refused []stri
 	return out
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// closest returns the candidate within edit distance 2 of s (case-insensitive),
-// for "did you mean" hints.
-func closest(s string, cands []string) string {
-	best, bestD := "", 3
-	for _, c := range cands {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing (null)"
-		}
-		return fmt.Sprintf("the value %q", clip(n.Value))
-	}
-	return "something else"
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errAt(n, path, "expected a text value, found %s", kindName(n))
+		p.errAt(n, path, "expected a text value, found %s", yamldoc.KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -319,12 +236,12 @@ func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 
 func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		p.errAt(n, path, "expected true or false, found %s", kindName(n))
+		p.errAt(n, path, "expected true or false, found %s", yamldoc.KindName(n))
 		return false, false
 	}
 	var b bool
 	if err := n.Decode(&b); err != nil {
-		p.errAt(n, path, "expected true or false, found %s", kindName(n))
+		p.errAt(n, path, "expected true or false, found %s", yamldoc.KindName(n))
 		return false, false
 	}
 	return b, true
@@ -337,7 +254,7 @@ func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
 			return f, true
 		}
 	}
-	p.errAt(n, path, "expected a finite number, found %s", kindName(n))
+	p.errAt(n, path, "expected a finite number, found %s", yamldoc.KindName(n))
 	return 0, false
 }
 
@@ -347,7 +264,7 @@ func (p *parser) count(n *yaml.Node, path string) (int64, bool) {
 		return 0, false
 	}
 	if f < 0 || f != math.Trunc(f) || f > 1<<53 {
-		p.errAt(n, path, "expected a whole number of rows from 0 to 2^53, found %s", kindName(n))
+		p.errAt(n, path, "expected a whole number of rows from 0 to 2^53, found %s", yamldoc.KindName(n))
 		return 0, false
 	}
 	return int64(f), true
@@ -355,7 +272,7 @@ func (p *parser) count(n *yaml.Node, path string) (int64, bool) {
 
 func (p *parser) strList(n *yaml.Node, path string) ([]string, []*yaml.Node) {
 	if n.Kind != yaml.SequenceNode {
-		p.errAt(n, path, "expected a list, found %s", kindName(n))
+		p.errAt(n, path, "expected a list, found %s", yamldoc.KindName(n))
 		return nil, nil
 	}
 	var out []string
@@ -379,7 +296,7 @@ type custom struct {
 func (p *parser) customs(n *yaml.Node, path string, ours []string) map[string]custom {
 	out := map[string]custom{}
 	if n.Kind != yaml.SequenceNode {
-		p.errAt(n, path, "expected a list of {property, value}, found %s", kindName(n))
+		p.errAt(n, path, "expected a list of {property, value}, found %s", yamldoc.KindName(n))
 		return out
 	}
 	for i, item := range n.Content {
@@ -402,8 +319,8 @@ func (p *parser) customs(n *yaml.Node, path string, ours []string) map[string]cu
 			p.errAt(kp.val, ip+".property", "custom property %q appears twice", name)
 			continue
 		}
-		if !contains(ours, name) {
-			if s := closest(name, ours); s != "" {
+		if !slices.Contains(ours, name) {
+			if s := yamldoc.Closest(name, ours); s != "" {
 				p.errAt(kp.val, ip+".property", "unknown custom property %q: did you mean %q?", name, s)
 			}
 			continue
@@ -437,7 +354,7 @@ func (p *parser) top(doc *yaml.Node, c *Contract) {
 	if e, ok := f["description"]; ok && e.val.Kind != yaml.MappingNode {
 		// ODCS's top-level description is an object (usage, purpose,
 		// limitations); a plain string is a common slip worth naming.
-		p.errAt(e.val, "description", "expected a mapping with usage, purpose or limitations (the dataset's own description goes on schema[0].description), found %s", kindName(e.val))
+		p.errAt(e.val, "description", "expected a mapping with usage, purpose or limitations (the dataset's own description goes on schema[0].description), found %s", yamldoc.KindName(e.val))
 	}
 	if e, ok := f["customProperties"]; ok {
 		cp := p.customs(e.val, "customProperties", customTop)
@@ -477,7 +394,7 @@ func (p *parser) top(doc *yaml.Node, c *Contract) {
 		if e.val.Kind == yaml.SequenceNode {
 			p.errAt(e.val, "schema", "expected exactly one schema object (one contract per dataset), found %d", len(e.val.Content))
 		} else {
-			p.errAt(e.val, "schema", "expected a list with one schema object, found %s", kindName(e.val))
+			p.errAt(e.val, "schema", "expected a list with one schema object, found %s", yamldoc.KindName(e.val))
 		}
 		return
 	}
@@ -539,7 +456,7 @@ func (p *parser) object(n *yaml.Node, path string, c *Contract) {
 	if e, ok := f["properties"]; ok {
 		p.mark("columns", e.key, path+".properties")
 		if e.val.Kind != yaml.SequenceNode {
-			p.errAt(e.val, path+".properties", "expected a list of properties (columns), found %s", kindName(e.val))
+			p.errAt(e.val, path+".properties", "expected a list of properties (columns), found %s", yamldoc.KindName(e.val))
 		} else {
 			c.Columns = make([]Column, len(e.val.Content))
 			for i, pn := range e.val.Content {
@@ -688,7 +605,7 @@ func (p *parser) typeOptions(n *yaml.Node, path, cp string, col *Column) {
 		if col.Type == Timestamp && e.val.Kind == yaml.ScalarNode && (e.val.Tag == "!!str" || e.val.Tag == "!!timestamp") {
 			t, err := parseTime(e.val.Value)
 			if err != nil {
-				p.errAt(e.val, kp, "expected an RFC 3339 time (2006-01-02T15:04:05Z) or Unix seconds, found %s", kindName(e.val))
+				p.errAt(e.val, kp, "expected an RFC 3339 time (2006-01-02T15:04:05Z) or Unix seconds, found %s", yamldoc.KindName(e.val))
 				continue
 			}
 			v = float64(t.Unix()) + float64(t.Nanosecond())/1e9
@@ -746,7 +663,7 @@ type rule struct {
 // refusing sql and custom ones, which the ingest gate cannot run.
 func (p *parser) qualityRules(n *yaml.Node, path string) []rule {
 	if n.Kind != yaml.SequenceNode {
-		p.errAt(n, path, "expected a list of quality rules, found %s", kindName(n))
+		p.errAt(n, path, "expected a list of quality rules, found %s", yamldoc.KindName(n))
 		return nil
 	}
 	var out []rule
@@ -807,7 +724,7 @@ func (p *parser) qualityRules(n *yaml.Node, path string) []rule {
 }
 
 func (r rule) unsupported(p *parser, why string) {
-	p.errAt(r.opVal, r.path+"."+r.op, "%s %s is not supported for %s: %s", r.op, clip(r.opVal.Value), r.metric, why)
+	p.errAt(r.opVal, r.path+"."+r.op, "%s %s is not supported for %s: %s", r.op, yamldoc.Clip(r.opVal.Value), r.metric, why)
 }
 
 func (p *parser) propQuality(n *yaml.Node, path, cp string, col *Column) {
@@ -854,7 +771,7 @@ func (p *parser) propQuality(n *yaml.Node, path, cp string, col *Column) {
 			}
 			ap := r.argsAt + ".validValues"
 			if e.val.Kind != yaml.SequenceNode {
-				p.errAt(e.val, ap, "expected a list of allowed values, found %s", kindName(e.val))
+				p.errAt(e.val, ap, "expected a list of allowed values, found %s", yamldoc.KindName(e.val))
 				continue
 			}
 			if col.Allowed != nil {
@@ -866,7 +783,7 @@ func (p *parser) propQuality(n *yaml.Node, path, cp string, col *Column) {
 				// Values are compared with the cell's text, so any scalar counts
 				// by its text: 1 and "1" are the same allowed value.
 				if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-					p.errAt(v, fmt.Sprintf("%s[%d]", ap, j), "expected a value, found %s", kindName(v))
+					p.errAt(v, fmt.Sprintf("%s[%d]", ap, j), "expected a value, found %s", yamldoc.KindName(v))
 					continue
 				}
 				col.Allowed = append(col.Allowed, v.Value)
@@ -925,7 +842,7 @@ func (p *parser) objectQuality(n *yaml.Node, path string, c *Contract, keys []st
 				}
 			case "mustBeBetween":
 				if r.opVal.Kind != yaml.SequenceNode || len(r.opVal.Content) != 2 {
-					p.errAt(r.opVal, vp, "expected [minimum, maximum], found %s", kindName(r.opVal))
+					p.errAt(r.opVal, vp, "expected [minimum, maximum], found %s", yamldoc.KindName(r.opVal))
 					continue
 				}
 				lo, ok1 := p.count(r.opVal.Content[0], vp+"[0]")

@@ -5,48 +5,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
 // Error is one problem with a contract. Parse fills File, Line, Col and a YAML
 // path in Field (schema[0].properties[3].logicalTypeOptions.minimum); Validate
 // and ParseCanonical, which have no YAML to point into, leave Line at 0 and put
 // the canonical JSON path in Field (columns[3].min).
-type Error struct {
-	File  string
-	Line  int
-	Col   int
-	Field string
-	Msg   string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(":")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "%d:", e.Line)
-		if e.Col > 0 {
-			fmt.Fprintf(&b, "%d:", e.Col)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+type Error = yamldoc.Error
 
 // Defaults for the dialect and mode. They are filled in before hashing so that
 // a contract that spells out a default and one that leaves it out are the same
@@ -193,18 +165,7 @@ func ParseCanonical(data []byte) (*Contract, error) {
 // each as an *Error whose Field is the canonical JSON path, joined with
 // errors.Join in field order.
 func (c *Contract) Validate() error {
-	return joinErrors(c.problems())
-}
-
-func joinErrors(errs []*Error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	list := make([]error, len(errs))
-	for i, e := range errs {
-		list[i] = e
-	}
-	return errors.Join(list...)
+	return yamldoc.Join(c.problems())
 }
 
 func finite(p *float64) bool { return p == nil || (!math.IsNaN(*p) && !math.IsInf(*p, 0)) }

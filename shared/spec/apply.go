@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmlops/mlops/shared/yamldoc"
+
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -174,7 +176,7 @@ func currentContract(ctx context.Context, st Reader, bucket, dataset string) (*c
 	}
 	var ptr Pointer
 	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
-		return nil, "", fmt.Errorf("dataset %s's contract pointer %s is not a pointer: %q", dataset, contractPointerKey(dataset), clip(string(b)))
+		return nil, "", fmt.Errorf("dataset %s's contract pointer %s is not a pointer: %q", dataset, contractPointerKey(dataset), yamldoc.Clip(string(b)))
 	}
 	raw, _, err := st.ReadAll(ctx, bucket, contractKey(dataset, ptr.Hash))
 	if err != nil {
@@ -211,7 +213,7 @@ func CurrentRaw(ctx context.Context, st Reader, bucket, model string) (*Spec, Po
 
 func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Pointer, []byte, error) {
 	if !ValidName(model) {
-		return nil, Pointer{}, nil, fmt.Errorf("%q is not a model name", clip(model))
+		return nil, Pointer{}, nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
 	b, _, err := st.ReadAll(ctx, bucket, PointerKey(model))
 	if errors.Is(err, store.ErrNotFound) {
@@ -222,7 +224,7 @@ func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Point
 	}
 	var ptr Pointer
 	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
-		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec pointer %s is not a pointer: %q", model, PointerKey(model), clip(string(b)))
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec pointer %s is not a pointer: %q", model, PointerKey(model), yamldoc.Clip(string(b)))
 	}
 	// The key comes from the layout, not from the pointer's key field: the
 	// hash alone names the object, and is checked against its bytes below.

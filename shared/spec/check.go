@@ -2,7 +2,10 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+
+	"github.com/openmlops/mlops/shared/yamldoc"
 
 	"github.com/openmlops/mlops/shared/contract"
 )
@@ -30,7 +33,7 @@ func (s *Spec) TargetColumn(c *contract.Contract) string {
 func (s *Spec) CheckContract(c *contract.Contract) error {
 	errs := s.checkContract(c)
 	s.src.position(errs)
-	return joinErrors(errs)
+	return yamldoc.Join(errs)
 }
 
 func (s *Spec) checkContract(c *contract.Contract) []*Error {
@@ -63,7 +66,7 @@ func (s *Spec) checkContract(c *contract.Contract) []*Error {
 		for i, cc := range c.Columns {
 			names[i] = cc.Name
 		}
-		if near := closest(name, names); near != "" {
+		if near := yamldoc.Closest(name, names); near != "" {
 			msg += fmt.Sprintf(": did you mean %q?", near)
 		}
 		add(field, "%s", msg)
@@ -98,7 +101,7 @@ func (s *Spec) checkContract(c *contract.Contract) []*Error {
 		pc := s.Target.PositiveClass
 		switch {
 		case len(col.Allowed) > 0:
-			if !contains(col.Allowed, pc) {
+			if !slices.Contains(col.Allowed, pc) {
 				add("target.positiveClass", "positive class %q is not one of column %q's allowed values %q", pc, name, col.Allowed)
 			} else if len(col.Allowed) < 2 {
 				add("target.positiveClass", "column %q allows only %q: a binary model needs two classes", name, pc)

@@ -8,10 +8,13 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/openmlops/mlops/shared/yamldoc"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -227,7 +230,7 @@ func (p *parser) result() error {
 		more := len(out) - maxErrors
 		out = append(out[:maxErrors], &Error{File: p.file, Msg: fmt.Sprintf("and %d more problems", more)})
 	}
-	return joinErrors(out)
+	return yamldoc.Join(out)
 }
 
 // maxErrors is how many problems Parse reports before it says how many more.
@@ -238,26 +241,13 @@ func within(field, parent string) bool {
 	return field == parent || strings.HasPrefix(field, parent+".") || strings.HasPrefix(field, parent+"[")
 }
 
-// noAliases rejects anchors and aliases: a spec has no use for them, and
-// expanding them while walking the tree is how small files become huge.
+// noAliases rejects anchors and aliases (yamldoc.FindAlias says why).
 func (p *parser) noAliases(n *yaml.Node) bool {
-	found := false
-	var walk func(*yaml.Node)
-	walk = func(n *yaml.Node) {
-		if found {
-			return
-		}
-		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			p.errAt(n, "", "YAML anchors and aliases are not supported in model specs: write the value out")
-			found = true
-			return
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
+	if a := yamldoc.FindAlias(n); a != nil {
+		p.errAt(a, "", "YAML anchors and aliases are not supported in model specs: write the value out")
+		return true
 	}
-	walk(n)
-	return found
+	return false
 }
 
 type entry struct{ key, val *yaml.Node }
@@ -267,27 +257,27 @@ type entry struct{ key, val *yaml.Node }
 func (p *parser) fields(n *yaml.Node, path string, known []string) map[string]entry {
 	out := map[string]entry{}
 	if n.Kind != yaml.MappingNode {
-		p.errAt(n, path, "expected a mapping (key: value lines), found %s", kindName(n))
+		p.errAt(n, path, "expected a mapping (key: value lines), found %s", yamldoc.KindName(n))
 		return out
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		kp := join(path, k.Value)
+		kp := yamldoc.Path(path, k.Value)
 		if k.Kind != yaml.ScalarNode {
-			p.errAt(k, path, "expected a plain key, found %s", kindName(k))
+			p.errAt(k, path, "expected a plain key, found %s", yamldoc.KindName(k))
 			continue
 		}
 		if _, dup := out[k.Value]; dup {
 			p.errAt(k, kp, "key %q appears twice", k.Value)
 			continue
 		}
-		if !contains(known, k.Value) {
+		if !slices.Contains(known, k.Value) {
 			msg := fmt.Sprintf("unknown key %q", k.Value)
 			_, refused := refusedParams[k.Value]
-			switch s := closest(k.Value, known); {
+			switch s := yamldoc.Closest(k.Value, known); {
 			case s != "":
 				msg += fmt.Sprintf(": did you mean %q?", s)
-			case path == "" && (refused || contains(knownParams, k.Value)):
+			case path == "" && (refused || slices.Contains(knownParams, k.Value)):
 				msg += ": XGBoost parameters go under params"
 			default:
 				msg += ": expected one of " + strings.Join(known, ", ")
@@ -302,33 +292,11 @@ func (p *parser) fields(n *yaml.Node, path string, known []string) map[string]en
 	return out
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing (null)"
-		}
-		return fmt.Sprintf("the value %q", clip(n.Value))
-	}
-	return "something else"
-}
-
 // str reads any non-null scalar as text: a class label written 1 or true is
 // the text "1" or "true", as the contract compares values.
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errAt(n, path, "expected a text value, found %s", kindName(n))
+		p.errAt(n, path, "expected a text value, found %s", yamldoc.KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -341,7 +309,7 @@ func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
 			return b, true
 		}
 	}
-	p.errAt(n, path, "expected true or false, found %s", kindName(n))
+	p.errAt(n, path, "expected true or false, found %s", yamldoc.KindName(n))
 	return false, false
 }
 
@@ -352,7 +320,7 @@ func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
 			return f, true
 		}
 	}
-	p.errAt(n, path, "expected a finite number, found %s", kindName(n))
+	p.errAt(n, path, "expected a finite number, found %s", yamldoc.KindName(n))
 	return 0, false
 }
 
@@ -364,7 +332,7 @@ func (p *parser) integer(n *yaml.Node, path string) (int64, bool) {
 		return 0, false
 	}
 	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		p.errAt(n, path, "expected a whole number, found %s", kindName(n))
+		p.errAt(n, path, "expected a whole number, found %s", yamldoc.KindName(n))
 		return 0, false
 	}
 	return int64(f), true
@@ -470,14 +438,14 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 // JSON meets the same rules.
 func (p *parser) params(n *yaml.Node, s *Spec) {
 	if n.Kind != yaml.MappingNode {
-		p.errAt(n, "params", "expected a mapping of XGBoost parameters (max_depth: 4), found %s", kindName(n))
+		p.errAt(n, "params", "expected a mapping of XGBoost parameters (max_depth: 4), found %s", yamldoc.KindName(n))
 		return
 	}
 	s.Params = map[string]any{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
-			p.errAt(k, "params", "expected a parameter name, found %s", kindName(k))
+			p.errAt(k, "params", "expected a parameter name, found %s", yamldoc.KindName(k))
 			continue
 		}
 		kp := "params." + k.Value
@@ -490,7 +458,7 @@ func (p *parser) params(n *yaml.Node, s *Spec) {
 		p.mark(kp, k)
 		switch {
 		case v.Kind != yaml.ScalarNode || v.Tag == "!!null":
-			p.errAt(v, kp, "expected a number, a text value or true/false, found %s", kindName(v))
+			p.errAt(v, kp, "expected a number, a text value or true/false, found %s", yamldoc.KindName(v))
 			s.Params[k.Value] = ""
 		case v.Tag == "!!int" || v.Tag == "!!float":
 			f, _ := p.number(v, kp)
@@ -514,7 +482,7 @@ func (p *parser) trainer(n *yaml.Node, t *Trainer) {
 	}
 	if e, ok := f["command"]; ok {
 		if e.val.Kind != yaml.SequenceNode {
-			p.errAt(e.val, "trainer.command", "expected a list of arguments ([/usr/bin/python3, train.py]), found %s", kindName(e.val))
+			p.errAt(e.val, "trainer.command", "expected a list of arguments ([/usr/bin/python3, train.py]), found %s", yamldoc.KindName(e.val))
 		} else {
 			for i, a := range e.val.Content {
 				ap := fmt.Sprintf("trainer.command[%d]", i)
@@ -543,10 +511,10 @@ func (p *parser) card(n *yaml.Node, s *Spec, readFile func(string) ([]byte, erro
 		p.errAt(n, "card", "expected the model card's file name (card.md), relative to the spec")
 		return
 	case filepath.IsAbs(name):
-		p.errAt(n, "card", "card %q is an absolute path: expected a path relative to the spec file, so that the spec and its card travel together", clip(name))
+		p.errAt(n, "card", "card %q is an absolute path: expected a path relative to the spec file, so that the spec and its card travel together", yamldoc.Clip(name))
 		return
 	case readFile == nil:
-		p.errAt(n, "card", "card %q cannot be read here (no file access): read the spec from a file, or drop the card key", clip(name))
+		p.errAt(n, "card", "card %q cannot be read here (no file access): read the spec from a file, or drop the card key", yamldoc.Clip(name))
 		return
 	}
 	b, err := readFile(full)

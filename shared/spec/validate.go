@@ -5,14 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
 // Error is one problem with a spec. Parse fills File, Line, Col and the YAML
@@ -20,36 +22,7 @@ import (
 // which have no YAML to point into, leave Line at 0 and put the canonical JSON
 // path in Field. The two paths only differ for card, which is a file name in
 // YAML and the card's text in JSON.
-type Error struct {
-	File  string
-	Line  int
-	Col   int
-	Field string
-	Msg   string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(":")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "%d:", e.Line)
-		if e.Col > 0 {
-			fmt.Fprintf(&b, "%d:", e.Col)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+type Error = yamldoc.Error
 
 // Defaults. Those whose zero value is invalid (rounds, fractions, threshold,
 // timeout, vCPUs, memory) replace a zero value, except a 0 written in the
@@ -345,18 +318,7 @@ func ParseCanonical(data []byte) (*Spec, error) {
 // default. Every problem is reported, each as an *Error whose Field is the
 // canonical JSON path, joined with errors.Join in field order.
 func (s *Spec) Validate() error {
-	return joinErrors(s.problems(nil))
-}
-
-func joinErrors(errs []*Error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	list := make([]error, len(errs))
-	for i, e := range errs {
-		list[i] = e
-	}
-	return errors.Join(list...)
+	return yamldoc.Join(s.problems(nil))
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -379,13 +341,13 @@ func (s *Spec) problems(written presence) []*Error {
 	case d.Name == "":
 		add("name", "missing name: expected the model's name (%s)", nameRule)
 	case !ValidName(d.Name):
-		add("name", "model name %q is not valid: expected %s", clip(d.Name), nameRule)
+		add("name", "model name %q is not valid: expected %s", yamldoc.Clip(d.Name), nameRule)
 	}
 	switch {
 	case d.Dataset == "":
 		add("dataset", "missing dataset: expected the name of the dataset the model trains on (its contract gives features and target)")
 	case !ValidName(d.Dataset):
-		add("dataset", "dataset name %q is not valid: expected %s", clip(d.Dataset), nameRule)
+		add("dataset", "dataset name %q is not valid: expected %s", yamldoc.Clip(d.Dataset), nameRule)
 	}
 	binary := d.Objective == BinaryLogistic
 	// Checks that depend on the objective are skipped when it is unknown: the
@@ -398,7 +360,7 @@ func (s *Spec) problems(written presence) []*Error {
 		add("objective", "objective is missing: expected one of %s", strings.Join(Objectives, ", "))
 	default:
 		msg := fmt.Sprintf("objective %q is not supported: expected one of %s", d.Objective, strings.Join(Objectives, ", "))
-		if c := closest(d.Objective, Objectives); c != "" {
+		if c := yamldoc.Closest(d.Objective, Objectives); c != "" {
 			msg = fmt.Sprintf("objective %q is not supported: did you mean %q?", d.Objective, c)
 		}
 		add("objective", "%s", msg)
@@ -436,11 +398,11 @@ func (s *Spec) problems(written presence) []*Error {
 			continue
 		}
 		if !paramKeyRE.MatchString(k) {
-			add(f, "parameter name %q is not valid: expected a snake_case XGBoost parameter such as max_depth", clip(k))
+			add(f, "parameter name %q is not valid: expected a snake_case XGBoost parameter such as max_depth", yamldoc.Clip(k))
 			continue
 		}
-		if !contains(knownParams, k) {
-			if c := closest(k, knownParams); c != "" {
+		if !slices.Contains(knownParams, k) {
+			if c := yamldoc.Closest(k, knownParams); c != "" {
 				add(f, "unknown XGBoost parameter %q: did you mean %q?", k, c)
 				continue
 			}
@@ -485,7 +447,7 @@ func (s *Spec) problems(written presence) []*Error {
 
 	t := d.Trainer
 	if t.Image != "" && !imageRE.MatchString(t.Image) {
-		add("trainer.image", "image %q is not pinned by digest: expected <repository>@sha256:<64 hex digits>, so that a run names the exact bytes that trained it", clip(t.Image))
+		add("trainer.image", "image %q is not pinned by digest: expected <repository>@sha256:<64 hex digits>, so that a run names the exact bytes that trained it", yamldoc.Clip(t.Image))
 	}
 	for i, a := range t.Command {
 		if a == "" {
@@ -519,7 +481,7 @@ func (s *Spec) problems(written presence) []*Error {
 	}
 
 	if d.Policy != "" && (filepath.IsAbs(d.Policy) || strings.HasPrefix(d.Policy, "/")) {
-		add("policy", "policy %q is an absolute path: expected a path relative to the spec file", clip(d.Policy))
+		add("policy", "policy %q is an absolute path: expected a path relative to the spec file", yamldoc.Clip(d.Policy))
 	}
 	switch {
 	case len(d.Card) > MaxCardBytes:
@@ -574,60 +536,4 @@ func fieldRank(f string) int {
 		}
 	}
 	return len(fieldOrder)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// closest returns the candidate within edit distance 2 of s (case-insensitive),
-// for "did you mean" hints.
-func closest(s string, cands []string) string {
-	best, bestD := "", 3
-	for _, c := range cands {
-		if n := len(s) - len(c); n > 2 || n < -2 {
-			continue // at least three edits apart
-		}
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// clip shortens a value quoted in a message, on a rune boundary.
-func clip(s string) string {
-	if utf8.RuneCountInString(s) <= 40 {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:40]) + "…"
 }
