@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,11 +54,21 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 				return err
 			}
 			ep := p.Endpoint
+			if len(trainerCmd) == 0 {
+				// The reference trainer needs xgboost 1.7; say so now rather than in
+				// the first run's log.
+				check := exec.CommandContext(cmd.Context(), p.Trainer[0], "-c", "import xgboost, numpy")
+				if out, err := check.CombinedOutput(); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s cannot import xgboost and numpy (%v: %s): training runs will fail; "+
+						"install Debian's python3-xgboost, or pass --python or --trainer\n", p.Trainer[0], err, strings.TrimSpace(string(out)))
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), `mlops platform is up (state in %s)
   S3 endpoint:  %s  (region %s)
   access key:   %s
   secret key:   %s
   buckets:      uploads=%s platform=%s monitoring=%s site=%s
+  trainer:      %s (%d job(s) at once)
   endpoint file: %s
 
   export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s
@@ -64,7 +76,8 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 
 Press Ctrl-C to stop.
 `, dir, ep.S3.URL, ep.S3.Region, ep.S3.AccessKeyID, ep.S3.SecretAccessKey,
-				ep.Buckets.Uploads, ep.Buckets.Platform, ep.Buckets.Monitoring, ep.Buckets.Site, g.endpointPath(),
+				ep.Buckets.Uploads, ep.Buckets.Platform, ep.Buckets.Monitoring, ep.Buckets.Site,
+				strings.Join(p.Trainer, " "), max(trainJobs, 1), g.endpointPath(),
 				ep.S3.AccessKeyID, ep.S3.SecretAccessKey, ep.S3.Region, ep.S3.URL, ep.Buckets.Uploads)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping…")

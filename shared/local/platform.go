@@ -63,6 +63,8 @@ type Platform struct {
 	Ingest   *ingest.Service
 	Train    *training.Service
 	Batch    *localbatch.Runner
+	// Trainer is the command that trains a spec that names none.
+	Trainer []string
 
 	s3     *s3srv.Server
 	cancel context.CancelFunc
@@ -143,7 +145,7 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, err
 	}
 
-	p := &Platform{Store: st, Bus: b, Ingest: ing, s3: srv, done: make(chan struct{}), log: log}
+	p := &Platform{Store: st, Bus: b, Ingest: ing, Trainer: trainerCmd, s3: srv, done: make(chan struct{}), log: log}
 	// The runner reports jobs a previous process left behind as soon as it
 	// starts, so the train function is registered (waiting for the service)
 	// before the runner exists.
