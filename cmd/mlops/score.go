@@ -24,7 +24,7 @@ type scoreOptions struct {
 	input, output   string
 	noHeader        bool
 	nulls           []string // input cells that mean missing, besides the empty cell
-	format          *string // the summary format, g.output
+	format          *string  // the summary format, g.output
 	summaryToStderr bool
 }
 
