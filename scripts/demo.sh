@@ -13,7 +13,7 @@ export MLOPS_DIR=$DIR
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "mlops up (state in $DIR)"
-"$MLOPS" up --dir "$DIR" --s3-addr 127.0.0.1:0 >"$DIR/up.log" 2>&1 &
+"$MLOPS" up --dir "$DIR" --s3-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 >"$DIR/up.log" 2>&1 &
 UP_PID=$!
 trap 'kill -INT $UP_PID 2>/dev/null; wait $UP_PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -f "$DIR/endpoint.json" ] && break; sleep 0.1; done

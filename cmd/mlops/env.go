@@ -11,7 +11,8 @@ func newEnvCmd(g *globals) *cobra.Command {
 		Use:   "env",
 		Short: "Print shell exports that point S3 clients (the aws CLI, SDKs) at the local platform",
 		Example: `  eval "$(mlops env)"
-  aws --endpoint-url "$MLOPS_S3_URL" s3 cp credit.csv "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/"`,
+  aws --endpoint-url "$MLOPS_S3_URL" s3 cp credit.csv "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/"
+  curl --cacert "$MLOPS_API_CACERT" -H "Authorization: Bearer $MLOPS_API_TOKEN" "$MLOPS_API_URL/healthz"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ep, err := g.readEndpoint()
@@ -21,6 +22,10 @@ func newEnvCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\nexport AWS_ENDPOINT_URL_S3=%s\nexport MLOPS_S3_URL=%s\nexport MLOPS_UPLOADS_BUCKET=%s\nexport MLOPS_PLATFORM_BUCKET=%s\n",
 				shellQuote(ep.S3.AccessKeyID), shellQuote(ep.S3.SecretAccessKey), shellQuote(ep.S3.Region), shellQuote(ep.S3.URL),
 				shellQuote(ep.S3.URL), shellQuote(ep.Buckets.Uploads), shellQuote(ep.Buckets.Platform))
+			if ep.API.URL != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "export MLOPS_API_URL=%s\nexport MLOPS_API_TOKEN=%s\nexport MLOPS_API_CACERT=%s\n",
+					shellQuote(ep.API.URL), shellQuote(ep.API.Token), shellQuote(ep.API.CACert))
+			}
 			return nil
 		},
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -205,12 +204,7 @@ func (g *globals) runsClient() (*client, error) {
 	return g.connect()
 }
 
-func principal() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return "local:" + u.Username
-	}
-	return "local:" + os.Getenv("USER")
-}
+func principal() string { return local.LocalPrincipal() }
 
 func getRun(ctx context.Context, cl *client, id string) (*training.Run, error) {
 	if _, _, _, err := training.ParseRunID(id); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/local/api"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -23,6 +24,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		python         string
 		trainerCmd     []string
 		trainJobs      int
+		apiAddr        string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -49,7 +51,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 			log := slog.New(h)
 			dir := g.stateDir()
 			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery,
-				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs})
+				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs, APIAddr: apiAddr})
 			if err != nil {
 				return err
 			}
@@ -69,6 +71,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
   secret key:   %s
   buckets:      uploads=%s platform=%s monitoring=%s site=%s
   trainer:      %s (%d job(s) at once)
+  API:          %s  (bearer token and CA certificate in the endpoint file; %s needs none)
   endpoint file: %s
 
   export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s
@@ -77,7 +80,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 Press Ctrl-C to stop.
 `, dir, ep.S3.URL, ep.S3.Region, ep.S3.AccessKeyID, ep.S3.SecretAccessKey,
 				ep.Buckets.Uploads, ep.Buckets.Platform, ep.Buckets.Monitoring, ep.Buckets.Site,
-				strings.Join(p.Trainer, " "), max(trainJobs, 1), g.endpointPath(),
+				strings.Join(p.Trainer, " "), max(trainJobs, 1), ep.API.URL, api.HealthPath, g.endpointPath(),
 				ep.S3.AccessKeyID, ep.S3.SecretAccessKey, ep.S3.Region, ep.S3.URL, ep.Buckets.Uploads)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping…")
@@ -93,5 +96,6 @@ Press Ctrl-C to stop.
 	cmd.Flags().StringVar(&python, "python", "", "Python that runs the reference trainer (needs xgboost 1.7; default /usr/bin/python3)")
 	cmd.Flags().StringSliceVar(&trainerCmd, "trainer", nil, "a bring-your-own trainer's command, comma-separated (see trainer/README.md)")
 	cmd.Flags().IntVar(&trainJobs, "train-jobs", 1, "training jobs run at once")
+	cmd.Flags().StringVar(&apiAddr, "api-addr", "127.0.0.1:9443", "address of the HTTPS API (host:port)")
 	return cmd
 }

@@ -30,10 +30,12 @@ type S3Endpoint struct {
 	SecretAccessKey string `json:"secretAccessKey"`
 }
 
-// API is the platform's HTTPS API (added by later stages; empty until then).
+// API is the platform's HTTPS API: its URL, the bearer token every route but the
+// health check wants, and the self-signed certificate clients trust.
 type API struct {
-	URL   string `json:"url,omitempty"`
-	Token string `json:"token,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Token  string `json:"token,omitempty"`
+	CACert string `json:"caCert,omitempty"`
 }
 
 // Buckets are the platform's four bucket names, the same locally as in the stack.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/local/api"
 	localbatch "github.com/openmlops/mlops/shared/local/batch"
 	"github.com/openmlops/mlops/shared/local/bus"
 	s3srv "github.com/openmlops/mlops/shared/local/s3"
@@ -53,6 +55,10 @@ type Config struct {
 	TrainConcurrency int
 	// RunLease is how long a run's claim is its claimant's (default 5 minutes).
 	RunLease time.Duration
+	// APIAddr is the HTTPS API's address (default 127.0.0.1:0: any free port).
+	APIAddr string
+	// Principal is who the API's callers act as (default local:<user>).
+	Principal string
 }
 
 // Platform is a running local platform.
@@ -63,6 +69,8 @@ type Platform struct {
 	Ingest   *ingest.Service
 	Train    *training.Service
 	Batch    *localbatch.Runner
+	// API is the HTTPS API; later stages add their routes with API.Handle.
+	API *api.Server
 	// Trainer is the command that trains a spec that names none.
 	Trainer []string
 
@@ -198,8 +206,22 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, err
 	}
 
+	principal := cfg.Principal
+	if principal == "" {
+		principal = LocalPrincipal()
+	}
+	apiSrv, err := api.New(api.Config{Addr: cfg.APIAddr, Dir: cfg.Dir, Principal: principal, Logger: log.With("component", "api")})
+	if err != nil {
+		_ = runner.Close(ctx)
+		_ = srv.Close(ctx)
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p.API = apiSrv
+	apiSrv.Start()
+
 	p.Endpoint = Endpoint{
 		S3:      S3Endpoint{URL: srv.URL(), Region: region, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
+		API:     API{URL: apiSrv.URL(), Token: apiSrv.Token(), CACert: apiSrv.CACertFile()},
 		Buckets: buckets, Dir: cfg.Dir, PID: os.Getpid(), StartedAt: time.Now().UTC(),
 	}
 	if err := WriteEndpoint(cfg.Dir, p.Endpoint); err != nil {
@@ -228,6 +250,17 @@ func TrainRulePatterns(platformBucket string) map[string]string {
 		"train-requests": fmt.Sprintf(`{"source":[%q],"detail-type":[%q],"detail":{"bucket":{"name":[%q]},"object":{"key":[{"prefix":%q}]}}}`,
 			event.S3Source, event.S3ObjectCreated, platformBucket, training.RequestsPrefix),
 	}
+}
+
+// LocalPrincipal is who acts through the local API: the user running mlops up.
+func LocalPrincipal() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "local:" + u.Username
+	}
+	if n := os.Getenv("USER"); n != "" {
+		return "local:" + n
+	}
+	return "local:unknown"
 }
 
 // localTrainer writes the reference trainer's script into the state directory
@@ -308,6 +341,7 @@ func (p *Platform) Close(ctx context.Context) error {
 	<-p.done
 	// Jobs first (their last events still reach the train function), then the
 	// bus drains while S3 is still up for the handlers, then S3.
+	errAPI := p.API.Close(ctx)
 	errBatch := p.Batch.Close(ctx)
 	errBus := p.Bus.Close(ctx)
 	errS3 := p.s3.Close(ctx)
@@ -315,7 +349,7 @@ func (p *Platform) Close(ctx context.Context) error {
 	if errors.Is(errEP, os.ErrNotExist) {
 		errEP = nil
 	}
-	return errors.Join(errBatch, errS3, errBus, errEP)
+	return errors.Join(errAPI, errBatch, errS3, errBus, errEP)
 }
 
 type credentialsFile struct {

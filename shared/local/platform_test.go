@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/local/api"
 )
 
 func start(t *testing.T, dir string) *local.Platform {
@@ -140,5 +142,46 @@ func TestFailingIngestEndsInDeadLetter(t *testing.T) {
 	b, _ := os.ReadFile(files[0])
 	if !strings.Contains(string(b), "RetriesExhausted") || !strings.Contains(string(b), `"broken"`) {
 		t.Fatalf("dead letter:\n%s", b)
+	}
+}
+
+// The HTTPS API of mlops up: reachable with what endpoint.json says, the health
+// check open, everything else behind the bearer token.
+func TestAPIFromEndpointFile(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir)
+	defer p.Close(context.Background())
+	ep, err := local.ReadEndpoint(filepath.Join(dir, local.EndpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ep.API.URL, "https://127.0.0.1:") || len(ep.API.Token) < 32 || ep.API.CACert == "" {
+		t.Fatalf("endpoint API %+v", ep.API)
+	}
+	tc, err := api.ClientTLS(ep.API.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", ep.API.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(api.HealthPath, ""); code != http.StatusOK {
+		t.Fatalf("health: %d", code)
+	}
+	if code := get("/v1/models", ""); code != http.StatusUnauthorized {
+		t.Fatalf("without token: %d", code)
+	}
+	if code := get("/v1/models", ep.API.Token); code != http.StatusNotFound {
+		t.Fatalf("with token, a route not there yet: %d", code)
 	}
 }
