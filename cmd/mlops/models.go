@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/spec"
 )
 
@@ -39,10 +41,11 @@ func newModelsApplyCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "apply SPEC.yaml",
 		Short: "Check a model spec against its dataset's contract, store it and make it current",
-		Long: `apply reads the spec and the model card it names (a path relative to the spec
-file), checks the spec, checks it against the dataset's current contract (apply
+		Long: `apply reads the spec, the model card and the promotion policy it names (paths
+relative to the spec file), checks the spec and the policy, checks it against the dataset's current contract (apply
 the contract first), stores its canonical JSON under its hash, and moves the
-model's current-spec pointer to it. Applying the same spec again, even with other
+model's current-spec pointer to it; the policy likewise (policies/<model>/).
+Applying the same spec again, even with other
 comments or formatting, changes nothing.
 
 Exit status: 0 applied or already current, 2 usage error, 3 the spec is not
@@ -65,6 +68,25 @@ valid, does not fit the contract, or the platform could not be reached.`,
 			if err != nil {
 				return &exitError{code: exitProblem, err: fmt.Errorf("invalid model spec:\n%w", err)}
 			}
+			// The promotion policy the spec names (relative to the spec) is read
+			// and checked before anything is stored, so a bad policy stores nothing.
+			var pol *policy.Policy
+			if s.Policy != "" {
+				ppath := filepath.Join(filepath.Dir(path), filepath.FromSlash(s.Policy))
+				pdata, err := os.ReadFile(ppath)
+				if err != nil {
+					return &exitError{code: exitProblem, err: fmt.Errorf("read the spec's policy: %w", err)}
+				}
+				if pol, err = policy.Parse(ppath, pdata); err != nil {
+					return &exitError{code: exitProblem, err: fmt.Errorf("invalid promotion policy:\n%w", err)}
+				}
+				if pol.Model != s.Name {
+					return &exitError{code: exitProblem, err: fmt.Errorf("%s is the policy of model %q, but the spec is model %q", ppath, pol.Model, s.Name)}
+				}
+				if pol.Objective != "" && pol.Objective != s.Objective {
+					return &exitError{code: exitProblem, err: fmt.Errorf("%s is a policy for %s models, but the spec trains %s", ppath, pol.Objective, s.Objective)}
+				}
+			}
 			cl, err := g.connect()
 			if err != nil {
 				return err
@@ -73,15 +95,32 @@ valid, does not fit the contract, or the platform could not be reached.`,
 			if err != nil {
 				return &exitError{code: exitProblem, err: err}
 			}
-			if g.output == "json" {
-				return printJSON(cmd.OutOrStdout(), a)
+			out := struct {
+				spec.Applied
+				Policy *policy.Applied `json:"policy,omitempty"`
+			}{Applied: a}
+			if pol != nil {
+				pa, err := policy.Apply(cmd.Context(), cl.store, cl.ep.Buckets.Platform, pol, time.Now())
+				if err != nil {
+					return &exitError{code: exitProblem, err: err}
+				}
+				out.Policy = &pa
 			}
-			state := "unchanged (already current)"
-			if a.Changed {
-				state = "now current"
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			state := func(changed bool) string {
+				if changed {
+					return "now current"
+				}
+				return "unchanged (already current)"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "model %s: spec %s (%s, checked against contract %s): %s\n",
-				a.Model, a.Hash, a.Key, shortHash(a.ContractHash), state)
+				a.Model, a.Hash, a.Key, shortHash(a.ContractHash), state(a.Changed))
+			if out.Policy != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "model %s: promotion policy %s (%s): %s\n",
+					a.Model, out.Policy.Hash, out.Policy.Key, state(out.Policy.Changed))
+			}
 			return nil
 		},
 	}

@@ -20,6 +20,9 @@ func writeSpec(t *testing.T, name string, edit func(string) string) string {
 	if err := os.WriteFile(filepath.Join(dir, "card.md"), credit.Card(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), credit.PolicyYAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(edit(string(credit.SpecYAML()))), 0o644); err != nil {
 		t.Fatal(err)
@@ -47,9 +50,15 @@ func TestModelsSpecFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash := want.Hash()
+	pol, err := credit.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	phash := pol.Hash()
 	r = mlops(t, "models", "apply", creditSpec, "--dir", dir)
 	if r.code != 0 || r.stdout != "model credit: spec "+hash+" (specs/credit/"+hash+".json, checked against contract "+
-		mustContractHash(t)[:12]+"): now current\n" {
+		mustContractHash(t)[:12]+"): now current\n"+
+		"model credit: promotion policy "+phash+" (policies/credit/"+phash+".json): now current\n" {
 		t.Fatalf("apply: %+v", r)
 	}
 	r = mlops(t, "models", "apply", creditSpec, "--dir", dir, "-o", "json")
@@ -107,6 +116,37 @@ func TestModelsSpecFlow(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &list) != nil || len(list) != 1 || list[0].Hash == hash ||
 		list[0].Dataset != "credit" || list[0].Objective != "binary:logistic" {
 		t.Fatalf("specs -o json: %+v", r)
+	}
+}
+
+// A spec whose policy is for another model, or is not valid, is refused before
+// anything is stored.
+func TestModelsApplyRefusesBadPolicy(t *testing.T) {
+	dir := startPlatform(t)
+	if r := mlops(t, "contract", "apply", creditContract, "--dir", dir); r.code != 0 {
+		t.Fatalf("contract apply: %+v", r)
+	}
+	spec := writeSpec(t, "credit.model.yaml", func(y string) string { return y })
+	ppath := filepath.Join(filepath.Dir(spec), "policy.yaml")
+	for _, c := range []struct{ edit, want string }{
+		{"model: credit", `is the policy of model "other", but the spec is model "credit"`},
+		{"minTestRows: 500", "invalid promotion policy:"},
+	} {
+		bad := strings.Replace(string(credit.PolicyYAML()), c.edit, map[string]string{
+			"model: credit": "model: other", "minTestRows: 500": "minTestRows: -1"}[c.edit], 1)
+		if bad == string(credit.PolicyYAML()) {
+			t.Fatalf("the example policy has no %q to edit", c.edit)
+		}
+		if err := os.WriteFile(ppath, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := mlops(t, "models", "apply", spec, "--dir", dir)
+		if r.code != 3 || !strings.Contains(r.stderr, c.want) {
+			t.Fatalf("%s: %+v", c.edit, r)
+		}
+		if r := mlops(t, "models", "spec", "credit", "--dir", dir); r.code != 1 {
+			t.Fatalf("a spec with a bad policy became current: %+v", r)
+		}
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package credit embeds the credit example, the sample dataset every demo, test
 // and benchmark uses: its data (see NOTICE.md for provenance and licence), its
-// dataset contract, and a model spec with its model card.
+// dataset contract, and a model spec with its model card and promotion policy.
 package credit
 
 import (
@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/spec"
 )
 
@@ -25,6 +26,9 @@ var specYAML []byte
 
 //go:embed card.md
 var card []byte
+
+//go:embed policy.yaml
+var policyYAML []byte
 
 // CSV is credit_data.csv: 4,454 rows, a header, NA for missing values.
 func CSV() []byte { return clone(data) }
@@ -57,5 +61,11 @@ func Spec() (*spec.Spec, error) {
 		return clone(card), nil
 	})
 }
+
+// PolicyYAML is policy.yaml, the promotion policy the spec names.
+func PolicyYAML() []byte { return clone(policyYAML) }
+
+// Policy parses the promotion policy.
+func Policy() (*policy.Policy, error) { return policy.Parse("policy.yaml", policyYAML) }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

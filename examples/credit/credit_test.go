@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/validate"
 )
@@ -71,5 +72,28 @@ func TestExampleSpecFitsItsContract(t *testing.T) {
 	}
 	if disk.Hash() != s.Hash() {
 		t.Fatalf("from disk: hash %s, embedded %s", disk.Hash(), s.Hash())
+	}
+}
+
+// The example policy parses, names the credit model and its objective, and is
+// the file the spec names.
+func TestExamplePolicy(t *testing.T) {
+	p, err := Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Model != s.Name || p.Objective != s.Objective || s.Policy != "policy.yaml" {
+		t.Fatalf("policy for %s (%s), spec %s (%s) names %q", p.Model, p.Objective, s.Name, s.Objective, s.Policy)
+	}
+	if !p.Approval.Required || !policy.MayApprove(p, "local:alice") || policy.MayApprove(p, "arn:aws:iam::123456789012:role/Other") {
+		t.Fatalf("approval: %+v", p.Approval)
+	}
+	onDisk, err := os.ReadFile("policy.yaml")
+	if err != nil || !bytes.Equal(onDisk, PolicyYAML()) {
+		t.Fatalf("PolicyYAML is not policy.yaml: %v", err)
 	}
 }

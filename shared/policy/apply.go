@@ -1,0 +1,191 @@
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"time"
+
+	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/yamldoc"
+)
+
+// Layout of the platform bucket's policies/ folder (DESIGN.md, "Where things
+// live"): policies/<model>/<hash>.json is a policy's canonical JSON, written
+// once; policies/<model>/current is the pointer to the model's current policy,
+// moved by compare-and-swap.
+
+// Prefix is the folder every model's policies live under.
+const Prefix = "policies/"
+
+// Key is where a policy's canonical JSON lives.
+func Key(model, hash string) string { return Prefix + model + "/" + hash + ".json" }
+
+// PointerKey is the CAS pointer to a model's current policy.
+func PointerKey(model string) string { return Prefix + model + "/current" }
+
+// Pointer is the body of policies/<model>/current: the shape of a spec's and
+// a contract's pointer.
+type Pointer = spec.Pointer
+
+// Reader is what Current and Load need from S3 (*store.Store has it).
+type Reader interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+}
+
+// Store is what Apply needs from S3 (*store.Store has it).
+type Store interface {
+	Reader
+	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+}
+
+// Applied is what Apply did.
+type Applied struct {
+	Model string `json:"model"`
+	Hash  string `json:"hash"`
+	Key   string `json:"key"`
+	// Changed is false when the policy was already the model's current one.
+	Changed bool `json:"changed"`
+}
+
+// casAttempts bounds the pointer's compare-and-swap loop (see shared/spec).
+const casAttempts = 64
+
+// Apply validates p, stores its canonical JSON under its hash (create-once: a
+// 412 means it is already there, which is fine, since the key names the
+// content) and moves the model's current pointer to it by compare-and-swap.
+// Applying the policy that is already current changes nothing and reports
+// Changed false.
+func Apply(ctx context.Context, st Store, bucket string, p *Policy, now time.Time) (Applied, error) {
+	if err := p.Validate(); err != nil {
+		return Applied{}, fmt.Errorf("model %s: invalid policy:\n%w", p.Model, err)
+	}
+	body := p.Canonical()
+	hash := p.Hash()
+	a := Applied{Model: p.Model, Hash: hash, Key: Key(p.Model, hash)}
+	opt := store.PutOptions{ContentType: "application/json"}
+	if _, err := st.Create(ctx, bucket, a.Key, body, opt); err != nil && !errors.Is(err, store.ErrPrecondition) {
+		return Applied{}, fmt.Errorf("model %s: store policy %s: %w", p.Model, short(hash), err)
+	}
+	ptrKey := PointerKey(p.Model)
+	ptr, err := json.Marshal(Pointer{Hash: hash, Key: a.Key, At: now.UTC()})
+	if err != nil {
+		return Applied{}, fmt.Errorf("model %s: encode policy pointer: %w", p.Model, err)
+	}
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return Applied{}, fmt.Errorf("model %s: move policy pointer: %w", p.Model, err)
+			}
+		}
+		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
+		case err != nil:
+			return Applied{}, fmt.Errorf("model %s: read policy pointer: %w", p.Model, err)
+		default:
+			var cur Pointer
+			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
+				return a, nil
+			}
+			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
+		}
+		if err == nil {
+			a.Changed = true
+			return a, nil
+		}
+		// Someone else moved (or created, or deleted) the pointer between our
+		// read and our write: read it again.
+		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return Applied{}, fmt.Errorf("model %s: move policy pointer: %w", p.Model, err)
+		}
+	}
+	return Applied{}, fmt.Errorf("model %s: move policy pointer: still contended after %d attempts, try again", p.Model, casAttempts)
+}
+
+// backoff waits a little before the next compare-and-swap, growing with the
+// attempt and jittered.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ErrNoPolicy: the model has no current policy. It wraps store.ErrNotFound.
+var ErrNoPolicy = fmt.Errorf("no policy: %w", store.ErrNotFound)
+
+// Current returns the model's current policy and its hash. A model without a
+// policy gives an error for which errors.Is(err, ErrNoPolicy) and
+// errors.Is(err, store.ErrNotFound) hold. The stored bytes must hash to the
+// name the pointer gives them: anything else is corruption, and reported.
+func Current(ctx context.Context, st Reader, bucket, model string) (*Policy, string, error) {
+	if !spec.ValidName(model) {
+		return nil, "", fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
+	}
+	b, _, err := st.ReadAll(ctx, bucket, PointerKey(model))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("model %q: %w (apply one with its spec: mlops models apply)", model, ErrNoPolicy)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("model %s: read policy pointer: %w", model, err)
+	}
+	var ptr Pointer
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
+		return nil, "", fmt.Errorf("model %s: policy pointer %s is not a pointer: %q", model, PointerKey(model), yamldoc.Clip(string(b)))
+	}
+	p, err := Load(ctx, st, bucket, model, ptr.Hash)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, ptr.Hash, nil
+}
+
+// Load returns the model's policy with the given hash (the one a decision
+// record names, say), checking that the stored bytes hash to it.
+func Load(ctx context.Context, st Reader, bucket, model, hash string) (*Policy, error) {
+	if !spec.ValidName(model) {
+		return nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
+	}
+	if !hashRE.MatchString(hash) {
+		return nil, fmt.Errorf("model %s: %q is not a policy hash", model, yamldoc.Clip(hash))
+	}
+	key := Key(model, hash)
+	raw, _, err := st.ReadAll(ctx, bucket, key)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: read policy %s: %w", model, short(hash), err)
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hash {
+		return nil, fmt.Errorf("model %s: %s does not hash to %s: the stored policy is corrupt", model, key, short(hash))
+	}
+	p, err := ParseCanonical(raw)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: policy %s: %w", model, short(hash), err)
+	}
+	if p.Model != model {
+		return nil, fmt.Errorf("model %s: policy %s is model %s's", model, short(hash), p.Model)
+	}
+	return p, nil
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
