@@ -215,3 +215,28 @@ type RetrainRequestedDetail struct {
 	// Model must then be that run's model.
 	RetryOf string `json:"retryOf,omitempty"`
 }
+
+// ModelDetail is the detail of the registry's events: Model Registered,
+// Promotion Pending, Model Promoted, Model Rejected, Model Rolled Back and Model
+// Retired. Fields that do not apply to an event are left out.
+type ModelDetail struct {
+	SchemaVersion string `json:"schemaVersion"`
+	Model         string `json:"model"`
+	Version       int    `json:"version,omitempty"` // 0: the bundle never became a version (refused)
+	RunID         string `json:"runId,omitempty"`
+	BundleSHA256  string `json:"bundleSha256,omitempty"`
+	BundlePrefix  string `json:"bundlePrefix,omitempty"`
+	Bucket        string `json:"bucket"`
+	State         string `json:"state,omitempty"` // the version's state afterwards
+	PolicyHash    string `json:"policyHash,omitempty"`
+	// Reasons are the failed checks (or the refusal), for a rejection.
+	Reasons []string `json:"reasons,omitempty"`
+	// Approvers are who may approve a pending version (patterns).
+	Approvers []string `json:"approvers,omitempty"`
+	// PreviousChampion is the version a promotion or rollback replaced.
+	PreviousChampion int       `json:"previousChampion,omitempty"`
+	Principal        string    `json:"principal,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	AuditKey         string    `json:"auditKey,omitempty"` // the audit record of the decision
+	At               time.Time `json:"at"`
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -19,12 +20,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/api"
 	localbatch "github.com/openmlops/mlops/shared/local/batch"
 	"github.com/openmlops/mlops/shared/local/bus"
 	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/reconcile"
+	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 	"github.com/openmlops/mlops/trainer"
@@ -68,6 +71,8 @@ type Platform struct {
 	Bus      *bus.Bus
 	Ingest   *ingest.Service
 	Train    *training.Service
+	Gate     *gate.Service
+	Registry *registry.Registry
 	Batch    *localbatch.Runner
 	// API is the HTTPS API; later stages add their routes with API.Handle.
 	API *api.Server
@@ -87,6 +92,7 @@ const (
 	FuncReconcile = "reconcile"
 	FuncConsole   = "console"
 	FuncTrain     = "train"
+	FuncGate      = "gate"
 )
 
 // Start brings the platform up and writes dir/endpoint.json.
@@ -184,11 +190,21 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		training.Config{Bucket: buckets.Platform, Lease: cfg.RunLease, Logger: log.With("function", FuncTrain)})
 	close(trainReady)
 
+	p.Registry = registry.New(st, registry.Config{Bucket: buckets.Platform, Logger: log.With("component", "registry")})
+	p.Gate = gate.New(st, b, p.Registry, gate.Config{Bucket: buckets.Platform, Logger: log.With("function", FuncGate)})
+	b.Register(FuncGate, p.Gate.Handle)
+	if err := b.AddRule("gate-trained", GateRulePattern(), FuncGate); err != nil {
+		_ = runner.Close(ctx)
+		_ = srv.Close(ctx)
+		return nil, err
+	}
+
 	p.sweeps = []reconcile.Sweep{
 		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, cfg.PendingGrace) }},
 		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, cfg.IncomingGrace) }},
 		{Name: "stale-staging", Run: func(ctx context.Context) (int, error) { return ing.SweepStaging(ctx, 24*time.Hour) }},
 		{Name: "runs", Run: func(ctx context.Context) (int, error) { return p.Train.Sweep(ctx, cfg.PendingGrace) }},
+		{Name: "registry", Run: func(ctx context.Context) (int, error) { return ReconcileRegistry(ctx, p.Registry) }},
 	}
 	b.Register(FuncIngest, ing.Handle)
 	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))
@@ -217,6 +233,10 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
 	p.API = apiSrv
+	// Human decisions go through the API as the local user, never straight to S3.
+	for pattern, h := range p.Gate.Routes(func(r *http.Request) string { return api.Principal(r.Context()) }) {
+		apiSrv.Handle(pattern, h)
+	}
 	apiSrv.Start()
 
 	p.Endpoint = Endpoint{
@@ -261,6 +281,31 @@ func LocalPrincipal() string {
 		return "local:" + n
 	}
 	return "local:unknown"
+}
+
+// ReconcileRegistry finishes, for every model, decisions whose version record or
+// champion pointer never moved (a crash between the audit record and the CAS).
+func ReconcileRegistry(ctx context.Context, reg *registry.Registry) (int, error) {
+	models, err := reg.Models(ctx)
+	if err != nil {
+		return 0, err
+	}
+	fixed := 0
+	var errs []error
+	for _, m := range models {
+		rep, err := reg.Reconcile(ctx, m)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fixed += len(rep.Done)
+	}
+	return fixed, errors.Join(errs...)
+}
+
+// GateRulePattern routes trained runs to the gate; the stack's rule uses the same one.
+func GateRulePattern() string {
+	return fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, event.Source, event.TrainingSucceeded)
 }
 
 // localTrainer writes the reference trainer's script into the state directory

@@ -1,0 +1,241 @@
+// Package registry is the model registry: versions numbered 1, 2, 3… per model,
+// the champion pointer, and the append-only, hash-chained audit trail, all in
+// the platform bucket (DESIGN.md, Decisions 1, 2 and 6).
+//
+// The audit trail is the truth. Every state change first appends its audit
+// record (the decision), then moves the version records and the champion
+// pointer by compare-and-swap; those are derived from the trail and carry the
+// sequence number of the last record applied to them, so an application that
+// arrives late never undoes a newer one. Appends are serialized by the trail's
+// head pointer (audit/<model>/head, moved by CAS), which holds a copy of the
+// last record: an append that crashed after moving the head is finished by the
+// next operation on the model, which always settles the last record (writes it
+// if missing, applies it) before deciding anything. So a crash between the
+// decision and the pointer leaves a state that repeating the operation, any
+// other operation, or Reconcile completes.
+//
+// Version numbers are allocated with create-once writes of the version record
+// (try last+1; a 412 from another run means try the next number), steered by a
+// create-once run index (models/<model>/runs/<run-id>.json) so that a run
+// registers at most one version however often it is delivered.
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/openmlops/mlops/shared/store"
+)
+
+// Errors. Callers test with errors.Is.
+var (
+	// ErrTransition: the state machine does not allow the action from the
+	// version's state (a *TransitionError says what is allowed).
+	ErrTransition = errors.New("illegal transition")
+	// ErrNotFound: no such model version.
+	ErrNotFound = errors.New("not found")
+	// ErrNoChampion: the model has no champion (never promoted, or its
+	// champion was retired with force). Serving answers 503 "no champion".
+	ErrNoChampion = errors.New("no champion")
+	// ErrBundleMismatch: an approval named another bundle SHA-256 than the
+	// version's (the bundle changed): refused, and the refusal audited.
+	ErrBundleMismatch = errors.New("bundle SHA-256 does not match")
+	// ErrInvalid: a required input is missing or malformed (principal, reason…).
+	ErrInvalid = errors.New("invalid input")
+	// ErrNoPrevious: a rollback found no previous champion to go back to.
+	ErrNoPrevious = errors.New("no previous champion")
+	// ErrStale: the operation was asked against a state that has moved on
+	// (a rollback from a champion that is no longer current, an automatic
+	// promotion over a newer champion).
+	ErrStale = errors.New("stale")
+	// ErrDamaged: a registry object does not parse or the trail is broken where
+	// an operation needs it; Verify says more.
+	ErrDamaged = errors.New("damaged registry")
+	// ErrContention: a compare-and-swap kept losing.
+	ErrContention = errors.New("too much contention")
+	// ErrConflict: a run is already registered with other artifacts.
+	ErrConflict = errors.New("conflicting registration")
+)
+
+// Store is what the registry needs from S3 (*store.Store has it).
+type Store interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
+	ListDirs(ctx context.Context, bucket, prefix string) ([]string, error)
+}
+
+// Config configures a Registry.
+type Config struct {
+	Bucket string           // the platform bucket
+	Now    func() time.Time // the clock (default time.Now)
+	Logger *slog.Logger
+}
+
+// Registry is the model registry over one bucket. It is safe for concurrent
+// use, and so are several Registries (processes) over one bucket.
+type Registry struct {
+	st  Store
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Registry.
+func New(st Store, cfg Config) *Registry {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Registry{st: st, cfg: cfg, log: log}
+}
+
+func (r *Registry) now() time.Time { return r.cfg.Now().UTC() }
+
+// casAttempts bounds every compare-and-swap loop: each lost round means some
+// other writer won, so N concurrent writers need about N rounds.
+const casAttempts = 200
+
+var jsonOpt = store.PutOptions{ContentType: "application/json"}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// short abbreviates a hash for messages.
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12] + "…"
+	}
+	return h
+}
+
+func encode(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic(fmt.Sprintf("registry: encode %T: %v", v, err)) // only our own plain structs get here
+	}
+	return b
+}
+
+// retryable: another writer got there first (412) or is in flight (409).
+func retryable(err error) bool {
+	return errors.Is(err, store.ErrPrecondition) || errors.Is(err, store.ErrConflict)
+}
+
+func required(model, principal, reason string, needReason bool) error {
+	if err := validModel(model); err != nil {
+		return err
+	}
+	if principal == "" {
+		return fmt.Errorf("%w: model %s: a principal is required", ErrInvalid, model)
+	}
+	if needReason && reason == "" {
+		return fmt.Errorf("%w: model %s: a reason is required", ErrInvalid, model)
+	}
+	return nil
+}
+
+// readVersion reads a version record and its ETag.
+func (r *Registry) readVersion(ctx context.Context, model string, version int) (*Version, string, error) {
+	b, info, err := r.st.ReadAll(ctx, r.cfg.Bucket, VersionKey(model, version))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("model %s version %d: %w", model, version, ErrNotFound)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("model %s version %d: %w", model, version, err)
+	}
+	v, err := ParseVersion(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("model %s version %d: %w: %w", model, version, ErrDamaged, err)
+	}
+	return v, info.ETag, nil
+}
+
+// readChampion reads the champion pointer; nil when there is none yet.
+func (r *Registry) readChampion(ctx context.Context, model string) (*Champion, string, error) {
+	b, info, err := r.st.ReadAll(ctx, r.cfg.Bucket, ChampionKey(model))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("model %s champion: %w", model, err)
+	}
+	c, err := ParseChampion(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("model %s: %w: %w", model, ErrDamaged, err)
+	}
+	return c, info.ETag, nil
+}
+
+// Get returns a version record.
+func (r *Registry) Get(ctx context.Context, model string, version int) (*Version, error) {
+	if err := validModel(model); err != nil {
+		return nil, err
+	}
+	v, _, err := r.readVersion(ctx, model, version)
+	return v, err
+}
+
+// List returns a model's versions in order.
+func (r *Registry) List(ctx context.Context, model string) ([]*Version, error) {
+	if err := validModel(model); err != nil {
+		return nil, err
+	}
+	nums, err := r.versionNumbers(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Version, 0, len(nums))
+	for _, n := range nums {
+		v, _, err := r.readVersion(ctx, model, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Models lists the models that have a registry folder.
+func (r *Registry) Models(ctx context.Context) ([]string, error) {
+	dirs, err := r.st.ListDirs(ctx, r.cfg.Bucket, ModelsPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	out := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		name := d[len(ModelsPrefix) : len(d)-1]
+		if validModel(name) == nil {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// Champion returns the champion pointer, or an error wrapping ErrNoChampion.
+func (r *Registry) Champion(ctx context.Context, model string) (*Champion, error) {
+	if err := validModel(model); err != nil {
+		return nil, err
+	}
+	c, _, err := r.readChampion(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || c.Version == 0 {
+		return nil, fmt.Errorf("model %s: %w", model, ErrNoChampion)
+	}
+	return c, nil
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
