@@ -13,6 +13,7 @@ import (
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/reconcile"
+	"github.com/openmlops/mlops/shared/registry"
 )
 
 func main() {
@@ -60,6 +61,8 @@ func main() {
 	if runSweep != nil {
 		sweeps = append(sweeps, reconcile.Sweep{Name: "runs", Run: runSweep})
 	}
+	reg := registry.New(c.Store, registry.Config{Bucket: s.PlatformBucket, Logger: log})
+	sweeps = append(sweeps, reconcile.Sweep{Name: "registry", Run: reg.ReconcileAll})
 	lambda.Start(reconcile.Handler(log, sweeps))
 }
 

@@ -204,7 +204,7 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, cfg.IncomingGrace) }},
 		{Name: "stale-staging", Run: func(ctx context.Context) (int, error) { return ing.SweepStaging(ctx, 24*time.Hour) }},
 		{Name: "runs", Run: func(ctx context.Context) (int, error) { return p.Train.Sweep(ctx, cfg.PendingGrace) }},
-		{Name: "registry", Run: func(ctx context.Context) (int, error) { return ReconcileRegistry(ctx, p.Registry) }},
+		{Name: "registry", Run: func(ctx context.Context) (int, error) { return p.Registry.ReconcileAll(ctx) }},
 	}
 	b.Register(FuncIngest, ing.Handle)
 	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))
@@ -281,26 +281,6 @@ func LocalPrincipal() string {
 		return "local:" + n
 	}
 	return "local:unknown"
-}
-
-// ReconcileRegistry finishes, for every model, decisions whose version record or
-// champion pointer never moved (a crash between the audit record and the CAS).
-func ReconcileRegistry(ctx context.Context, reg *registry.Registry) (int, error) {
-	models, err := reg.Models(ctx)
-	if err != nil {
-		return 0, err
-	}
-	fixed := 0
-	var errs []error
-	for _, m := range models {
-		rep, err := reg.Reconcile(ctx, m)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fixed += len(rep.Done)
-	}
-	return fixed, errors.Join(errs...)
 }
 
 // GateRulePattern routes trained runs to the gate; the stack's rule uses the same one.
