@@ -1,0 +1,149 @@
+package gate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/gate"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
+	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/registry"
+)
+
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+func (r *recorder) Publish(_ context.Context, evs ...event.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, evs...)
+	return nil
+}
+
+// The decision routes, as a person reaches them through the API: the caller is
+// the verified principal (here a test header stands in for the API's token or
+// API Gateway's IAM authorizer), approvals are bound to the bundle and to the
+// policy's approvers, and every refusal is audited.
+func TestDecisionRoutes(t *testing.T) {
+	_, st := lambdatest.S3(t, "platform")
+	ctx := context.Background()
+	pol, err := credit.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policy.Apply(ctx, st, "platform", pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(st, registry.Config{Bucket: "platform"})
+	pub := &recorder{}
+	svc := gate.New(st, pub, reg, gate.Config{Bucket: "platform"})
+	mux := http.NewServeMux()
+	for pattern, h := range svc.Routes(func(r *http.Request) string { return r.Header.Get("X-Test-Principal") }) {
+		mux.Handle(pattern, h)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	sha := strings.Repeat("ab", 32)
+	for i, run := range []string{"credit-0123456789abcdef-1", "credit-0123456789abcdef-2"} {
+		v, _, err := reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: run, BundleSHA256: sha[:62] + "0" + string(rune('1'+i)),
+			Principal: "gate"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: v.Version, Principal: "gate", Reason: "needs a person"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v1, _ := reg.Get(ctx, "credit", 1)
+
+	call := func(who, method, path string, body any) (int, map[string]any) {
+		t.Helper()
+		var b []byte
+		if body != nil {
+			b, _ = json.Marshal(body)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(b))
+		if who != "" {
+			req.Header.Set("X-Test-Principal", who)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	approve := "/v1/models/credit/versions/1/approve"
+	for _, c := range []struct {
+		who, path string
+		body      any
+		status    int
+		want      string
+	}{
+		{"", approve, gate.Decision{Reason: "x", BundleSHA256: v1.BundleSHA256}, 401, "no verified caller"},
+		{"local:alice", approve, gate.Decision{BundleSHA256: v1.BundleSHA256}, 400, "a reason is required"},
+		{"local:alice", approve, gate.Decision{Reason: "x"}, 400, "bundleSha256"},
+		{"local:alice", approve, map[string]any{"reason": "x", "bogus": 1}, 400, "unknown field"},
+		{"local:alice", "/v1/models/credit/versions/x/approve", gate.Decision{Reason: "x"}, 400, "expected a number"},
+		{"local:alice", "/v1/models/Credit!/versions/1/approve", gate.Decision{Reason: "x"}, 400, "not a model name"},
+		{"local:alice", "/v1/models/credit/versions/9/approve", gate.Decision{Reason: "x", BundleSHA256: sha}, 404, "not found"},
+		{"arn:aws:iam::1:user/mallory", approve, gate.Decision{Reason: "trust me", BundleSHA256: v1.BundleSHA256}, 403, "may not approve"},
+		{"local:alice", approve, gate.Decision{Reason: "looks fine", BundleSHA256: sha}, 409, "does not match"},
+		{"local:alice", "/v1/models/credit/versions/1/promote", gate.Decision{Reason: "x"}, 409, "cannot promote"},
+	} {
+		status, m := call(c.who, "POST", c.path, c.body)
+		if status != c.status || !strings.Contains(strings.ToLower(m["error"].(string)), strings.ToLower(c.want)) {
+			t.Errorf("%s %s %v: %d %v, want %d %q", c.who, c.path, c.body, status, m, c.status, c.want)
+		}
+	}
+	h, _ := reg.History(ctx, "credit")
+	refused := 0
+	for _, e := range h {
+		if e.Kind == registry.KindRefused {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Fatalf("%d refusals audited, want 2 (the approver not allowed, the other bundle)", refused)
+	}
+
+	// An allowed approver with the version's bundle: approved and promoted at once.
+	status, m := call("local:alice", "POST", approve, gate.Decision{Reason: "reviewed the card", BundleSHA256: v1.BundleSHA256})
+	if status != 200 || m["promoted"] != true || m["champion"].(float64) != 1 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	v2, _ := reg.Get(ctx, "credit", 2)
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/approve", gate.Decision{Reason: "ok", BundleSHA256: v2.BundleSHA256}); status != 200 || m["champion"].(float64) != 2 {
+		t.Fatalf("approve v2: %d %v", status, m)
+	}
+	if status, m := call("local:bob", "POST", "/v1/models/credit/rollback", gate.Decision{Reason: "v2 misbehaves"}); status != 200 || m["champion"].(float64) != 1 {
+		t.Fatalf("rollback: %d %v", status, m)
+	}
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/1/retire", gate.Decision{Reason: "old"}); status != 409 {
+		t.Fatalf("retiring the champion without force: %d %v", status, m)
+	}
+	if status, _ := call("local:bob", "GET", "/v1/models/credit/verify", nil); status != 200 {
+		t.Fatalf("verify: %d", status)
+	}
+	kinds := map[string]int{}
+	for _, e := range pub.events {
+		kinds[e.DetailType]++
+	}
+	if kinds[event.ModelPromoted] != 2 || kinds[event.ModelRolledBack] != 1 {
+		t.Fatalf("events %v", kinds)
+	}
+}
