@@ -1,13 +1,21 @@
-// Command gate is the promotion gate's Lambda: wiring only. The work is in
-// shared/gate over shared/registry, which `mlops up` runs too.
+// Command gate is the promotion gate's Lambda: wiring only. It takes "Training
+// Succeeded" events from EventBridge and, behind API Gateway's IAM-authorized
+// HTTP API, people's decisions (approve, reject, promote, rollback, retire),
+// stamped with the caller's verified ARN. The work is in shared/gate over
+// shared/registry, which `mlops up` runs too.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/registry"
@@ -22,5 +30,19 @@ func main() {
 	}
 	reg := registry.New(c.Store, registry.Config{Bucket: s.PlatformBucket, Logger: log})
 	svc := gate.New(c.Store, c.Publisher, reg, gate.Config{Bucket: s.PlatformBucket, Logger: log})
-	lambda.Start(svc.Handle)
+	mux := http.NewServeMux()
+	for pattern, h := range svc.Routes(httpapi.Principal) {
+		mux.Handle(pattern, h)
+	}
+	api := httpapi.Handler(mux)
+	lambda.Start(func(ctx context.Context, payload json.RawMessage) (any, error) {
+		if httpapi.IsRequest(payload) {
+			var req lambdaevents.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(payload, &req); err != nil {
+				return nil, fmt.Errorf("gate: API request: %w", err)
+			}
+			return api(ctx, req)
+		}
+		return nil, svc.Handle(ctx, payload)
+	})
 }
