@@ -2,15 +2,32 @@
 # The demo: start the local platform, apply the credit contract and model spec,
 # upload the sample (accepted: a new dataset version, which trains a model with the
 # reference trainer under the local batch runner), score with the trained bundle
-# (the Go evaluator reproduces xgboost's recorded predictions), upload a broken
-# file (rejected: the report), upload once more with the real aws CLI when it is
-# installed, and stop. Exits 0 only if every step behaved as described.
+# (the Go evaluator reproduces xgboost's recorded predictions), find version 1
+# of the model pending approval and approve it (champion), upload a broken file
+# (rejected: the report), upload the first 2000 rows with the real aws CLI when
+# it is installed (the policy rejects that model, with the reasons), retrain a
+# second good version, approve it, roll back to the first, show the audit trail
+# with its hashes and verify it, and stop. Exits 0 only if every step behaved as
+# described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MLOPS=${MLOPS:-bin/mlops}
 DIR=${DEMO_DIR:-$(mktemp -d -t mlops-demo-XXXXXX)}
 export MLOPS_DIR=$DIR
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# wait_state MODEL VERSION STATE: the gate decides after training, asynchronously.
+wait_state() {
+  for _ in $(seq 600); do
+    "$MLOPS" models show "$1@$2" -o json 2>/dev/null | grep -q "^  \"state\": \"$3\"," && return 0
+    sleep 0.1
+  done
+  echo "$1 version $2 never reached $3:"; "$MLOPS" models show "$1@$2" || true; "$MLOPS" models history "$1" || true
+  return 1
+}
+# latest_version MODEL: the newest registered version's number.
+latest_version() {
+  "$MLOPS" models show "$1" -o json | sed -n 's/^      "version": \([0-9]*\),$/\1/p' | tail -n 1
+}
 
 step "mlops up (state in $DIR)"
 "$MLOPS" up --dir "$DIR" --s3-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 >"$DIR/up.log" 2>&1 &
@@ -44,6 +61,20 @@ step "mlops score --bundle s3://mlops-platform/runs/$RUN/bundle/   (verified, th
 "$MLOPS" score --bundle "s3://mlops-platform/runs/$RUN/bundle/" --null NA --input examples/credit/credit_data.csv --output "$DIR/scored.csv"
 head -n 8 "$DIR/scored.csv" | cut -d, -f1,2,3,4,15,16 | column -s, -t
 
+step "mlops models show credit   (the gate registered version 1: it waits for a person)"
+wait_state credit 1 pending_approval
+"$MLOPS" models show credit
+
+step "mlops models show credit@1   (checks by policy hash, events)"
+"$MLOPS" models show credit@1
+
+step 'mlops models approve credit 1 --reason "reviewed the card and the slices"'
+"$MLOPS" models approve credit 1 --reason "reviewed the card and the slices"
+
+step "mlops models show credit   (expect: version 1 champion)"
+"$MLOPS" models show credit
+wait_state credit 1 champion
+
 step "mlops upload examples/credit/credit_broken.csv --wait   (expect: rejected, with the report)"
 if "$MLOPS" upload examples/credit/credit_broken.csv --dataset credit --wait --quiet; then
   echo "the broken file was accepted: the demo failed"; exit 1
@@ -70,6 +101,40 @@ if [ -x "$AWS" ]; then
   V2=$("$MLOPS" datasets show credit@latest -o json | sed -n 's/^  "versionId": "\(.*\)",$/\1/p' | head -n 1)
   "$MLOPS" runs wait --model credit --dataset-version "$V2" --timeout 10m >/dev/null
 fi
+
+if [ -x "$AWS" ]; then
+  step "mlops models show credit@2   (2000 rows: the policy rejects it)"
+  wait_state credit 2 rejected
+  "$MLOPS" models show credit@2
+  echo "reasons:"
+  "$MLOPS" models history credit -o json | sed -n 's/^    "reason": "\(policy failed: .*\)",$/  \1/p' | tail -n 1
+fi
+
+step "mlops runs retrain credit --dataset-version <the first one>   (a second good version)"
+V1DATA=$("$MLOPS" models show credit@1 -o json | sed -n 's/^  "datasetVersion": "\(.*\)",$/\1/p')
+[ -n "$V1DATA" ] || { echo "version 1 names no dataset version"; exit 1; }
+"$MLOPS" runs retrain credit --dataset-version "$V1DATA" --reason "a second good version" --wait --timeout 10m >/dev/null
+GOOD=$(latest_version credit)
+[ -n "$GOOD" ] && [ "$GOOD" -gt 1 ] || { echo "the retrain registered no new version"; exit 1; }
+wait_state credit "$GOOD" pending_approval
+
+step "mlops models approve credit $GOOD   (expect: version $GOOD champion, version 1 archived)"
+"$MLOPS" models approve credit "$GOOD" --reason "retrained; same checks passed"
+wait_state credit "$GOOD" champion
+wait_state credit 1 archived
+"$MLOPS" models list
+
+step 'mlops models rollback credit --reason "..."   (expect: version 1 champion again)'
+"$MLOPS" models rollback credit --reason "rolling back to the reviewed version 1 while $GOOD is investigated"
+wait_state credit 1 champion
+wait_state credit "$GOOD" archived
+"$MLOPS" models show credit
+
+step "mlops models history credit   (the full, ordered audit trail with hashes)"
+"$MLOPS" models history credit
+
+step "mlops models verify credit"
+"$MLOPS" models verify credit
 
 step "mlops runs list --model credit"
 "$MLOPS" runs list --model credit

@@ -34,6 +34,7 @@ hash; every new dataset version trains the models whose spec names it.`,
   mlops models spec credit -o json`,
 	}
 	cmd.AddCommand(newModelsApplyCmd(g), newModelsSpecCmd(g), newModelsSpecsCmd(g))
+	cmd.AddCommand(registryCommands(g)...)
 	return cmd
 }
 

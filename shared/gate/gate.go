@@ -22,6 +22,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
@@ -209,9 +210,13 @@ func (s *Service) evaluate(ctx context.Context, b *bundle.Bundle, v *registry.Ve
 	return policy.Evaluate(pol, cand, champ), nil
 }
 
-// champion scores the current champion on the candidate's test rows. A
-// champion that cannot be scored there (other features) is compared on its own
-// recorded metrics, and the checks say so.
+// champion compares the current champion with the candidate on rows neither
+// trained on: the candidate's test rows that are the champion's test rows too
+// (the same dataset version, or an append dataset whose earlier partitions the
+// champion saw) or that came after the champion's data. Scoring the champion on
+// rows it trained on would flatter it. Where too few such rows exist (a replace
+// dataset's new version, other features), the champion's recorded test metrics
+// stand in, and the checks say so.
 func (s *Service) champion(ctx context.Context, cand *bundle.Bundle, v *registry.Version) (*policy.Champion, error) {
 	c, err := s.reg.Champion(ctx, v.Model)
 	if errors.Is(err, registry.ErrNoChampion) {
@@ -231,21 +236,89 @@ func (s *Service) champion(ctx context.Context, cand *bundle.Bundle, v *registry
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: champion v%d's bundle: %w", v.RunID, c.Version, err)
 	}
-	rows, err := testset.Fetch(ctx, s.st, s.cfg.Bucket, cand)
+	recorded := &policy.Champion{Version: c.Version, Metrics: cb.Metrics.Test}
+	dataset := cand.Lineage.Dataset
+	cm, err := testset.ReadManifest(ctx, s.st, s.cfg.Bucket, dataset, cand.TestRows.DatasetVersion)
+	if err != nil {
+		return nil, fmt.Errorf("gate %s: %w", v.RunID, err)
+	}
+	var champRows int64 = -1 // rows of the champion's data, when the candidate's data extends it
+	if cb.Lineage.Dataset == dataset && cb.TestRows.DatasetVersion != cand.TestRows.DatasetVersion {
+		chm, err := testset.ReadManifest(ctx, s.st, s.cfg.Bucket, dataset, cb.TestRows.DatasetVersion)
+		if err != nil {
+			return nil, fmt.Errorf("gate %s: champion v%d's data: %w", v.RunID, c.Version, err)
+		}
+		if extends(cm.Partitions, chm.Partitions) {
+			champRows = 0
+			for _, p := range chm.Partitions {
+				champRows += p.Rows
+			}
+		}
+	}
+	clean := unseenRows(cand.TestRows, cb.TestRows, champRows)
+	if len(clean) < minSharedRows(len(cand.TestRows.Rows)) {
+		s.log.Info("too few test rows the champion did not train on; comparing recorded metrics",
+			"model", v.Model, "champion", c.Version, "candidate", v.Version, "rows", len(clean))
+		return recorded, nil
+	}
+	rows, err := testset.FetchManifest(ctx, s.st, s.cfg.Bucket, cm, clean)
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: test rows: %w", v.RunID, err)
 	}
-	scored, err := testset.ScoreOn(cb, rows)
+	champScore, err := testset.ScoreOn(cb, rows)
 	if errors.Is(err, testset.ErrIncomparable) {
 		s.log.Warn("champion cannot be scored on the candidate's test rows; comparing recorded metrics",
 			"model", v.Model, "champion", c.Version, "candidate", v.Version, "why", err)
-		return &policy.Champion{Version: c.Version, Metrics: cb.Metrics.Test}, nil
+		return recorded, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: score champion v%d: %w", v.RunID, c.Version, err)
 	}
-	return &policy.Champion{Version: c.Version, Metrics: scored.Metrics, SameRows: true}, nil
+	candScore, err := testset.ScoreOn(cand, rows)
+	if err != nil {
+		return nil, fmt.Errorf("gate %s: score the candidate on the shared rows: %w", v.RunID, err)
+	}
+	return &policy.Champion{Version: c.Version, Metrics: champScore.Metrics, SameRows: true,
+		CandidateMetrics: candScore.Metrics, Rows: len(clean)}, nil
 }
+
+// extends reports whether the partitions start with base's (an append
+// dataset's later version), so that row numbers below base's count are the same rows.
+func extends(parts, base []ingest.Partition) bool {
+	if len(base) == 0 || len(parts) < len(base) {
+		return false
+	}
+	for i, p := range base {
+		if parts[i].PayloadSHA256 != p.PayloadSHA256 || parts[i].Rows != p.Rows {
+			return false
+		}
+	}
+	return true
+}
+
+// unseenRows are the candidate's test rows the champion did not train on: with
+// the same dataset version, those in the champion's test set; with data that
+// extends the champion's (champRows ≥ 0), also those past the champion's rows.
+func unseenRows(cand, champ bundle.TestRows, champRows int64) []int64 {
+	same := cand.DatasetVersion == champ.DatasetVersion
+	if !same && champRows < 0 {
+		return nil
+	}
+	test := make(map[int64]bool, len(champ.Rows))
+	for _, r := range champ.Rows {
+		test[r] = true
+	}
+	var out []int64
+	for _, r := range cand.Rows {
+		if test[r] || (!same && r >= champRows) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// minSharedRows is how many unseen rows a comparison needs to mean anything.
+func minSharedRows(candRows int) int { return max(30, candRows/4) }
 
 func (s *Service) refuse(ctx context.Context, d event.TrainingSucceededDetail, why error) (Outcome, error) {
 	reason := "bundle refused: " + why.Error()

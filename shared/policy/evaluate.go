@@ -41,8 +41,13 @@ type Champion struct {
 	// Metrics are the champion's test metrics, computed by the caller on the
 	// candidate's test rows where SameRows, otherwise its own recorded ones.
 	Metrics map[string]float64 `json:"metrics"`
-	// SameRows: Metrics were computed on the candidate's test rows.
-	SameRows bool `json:"sameRows"`
+	// SameRows: Metrics were computed on the candidate's test rows (those the
+	// champion did not train on), and CandidateMetrics are the candidate's on
+	// exactly those rows: the regression checks compare the two.
+	SameRows         bool               `json:"sameRows"`
+	CandidateMetrics map[string]float64 `json:"candidateMetrics,omitempty"`
+	// Rows is how many rows both were scored on (SameRows).
+	Rows int `json:"rows,omitempty"`
 }
 
 // Verdicts of a Check.
@@ -259,6 +264,15 @@ func regression(name string, lim Regression, c Candidate, champ *Champion, value
 		return ch
 	}
 	v, why := value(name)
+	if champ.SameRows && champ.CandidateMetrics != nil {
+		// Compare like with like: the candidate on the rows the champion was scored on.
+		cv, ok := champ.CandidateMetrics[name]
+		if !ok || !finite(cv) {
+			ch.Verdict, ch.Why = Skipped, fmt.Sprintf("the candidate has no %s on the %d rows shared with champion v%d", name, champ.Rows, champ.Version)
+			return ch
+		}
+		v, why = cv, ""
+	}
 	if why != "" {
 		ch.Verdict, ch.Why = Fail, why
 		return ch
@@ -287,8 +301,14 @@ func regression(name string, lim Regression, c Candidate, champ *Champion, value
 			ch.Verdict, ch.Why = Fail, fmt.Sprintf("%s %s is %s above champion v%d's %s, more than the %s allowed", name, num(v), num(v-base), champ.Version, num(base), num(allowed))
 		}
 	}
-	if !champ.SameRows {
-		note := fmt.Sprintf("champion v%d scored on its own test rows, not the candidate's", champ.Version)
+	note := ""
+	switch {
+	case !champ.SameRows:
+		note = fmt.Sprintf("champion v%d scored on its own test rows, not the candidate's", champ.Version)
+	case champ.Rows > 0:
+		note = fmt.Sprintf("both scored on the %d test rows champion v%d did not train on", champ.Rows, champ.Version)
+	}
+	if note != "" {
 		if ch.Why == "" {
 			ch.Why = note
 		} else {

@@ -1,0 +1,692 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openmlops/mlops/shared/gate"
+	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/spec"
+)
+
+// The registry commands talk to the platform only through its HTTPS API (the
+// routes of shared/gate/decisions.go): reads and human decisions alike, never
+// straight to S3, so that every decision is stamped with the caller the API
+// verified and lands in the audit trail.
+
+// registryCommands are the `models` subcommands about the registry.
+func registryCommands(g *globals) []*cobra.Command {
+	return []*cobra.Command{
+		newModelsListCmd(g), newModelsShowCmd(g), newModelsHistoryCmd(g), newModelsVerifyCmd(g),
+		newModelsApproveCmd(g), newModelsRejectCmd(g), newModelsPromoteCmd(g), newModelsRollbackCmd(g),
+		newModelsRetireCmd(g),
+	}
+}
+
+const registryExitCodes = `Exit status: 0 done, 1 refused by the platform (unknown model or version, a
+transition the state machine does not allow, an approver the policy does not
+name, a bad token), 2 usage error, 3 the platform could not be reached or
+failed.`
+
+// modelSummary is an entry of GET /v1/models; modelShown is GET /v1/models/{model}.
+type modelSummary struct {
+	Model    string            `json:"model"`
+	Champion int               `json:"champion"`
+	Versions int               `json:"versions"`
+	Latest   *registry.Version `json:"latest,omitempty"`
+}
+
+type modelShown struct {
+	modelSummary
+	All []*registry.Version `json:"all"`
+}
+
+// callRegistry sends one request to the API and decodes a 200 answer into out
+// (when out is not nil). It returns the answer's raw JSON (what -o json
+// prints). The API's errors become exit statuses: 400 a usage error (2);
+// 401, 403, 404, 409 and other refusals 1, with the server's message; 5xx and
+// no answer at all 3.
+func callRegistry(ctx context.Context, cl *client, method, path string, body, out any) ([]byte, error) {
+	status, raw, err := cl.apiCall(ctx, method, path, body)
+	if err != nil {
+		return nil, &exitError{code: exitProblem, err: err}
+	}
+	if status == http.StatusOK {
+		if out != nil {
+			if err := json.Unmarshal(raw, out); err != nil {
+				return nil, &exitError{code: exitProblem, err: fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)}
+			}
+		}
+		return raw, nil
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	msg := strings.TrimSpace(string(raw))
+	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		msg = e.Error
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	err = fmt.Errorf("%s (HTTP %d)", msg, status)
+	switch {
+	case status == http.StatusBadRequest:
+		return nil, &exitError{code: exitUsage, err: err}
+	case status == http.StatusUnauthorized:
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("the API refused the token: %w", err)}
+	case status == http.StatusForbidden:
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("not allowed: %w", err)}
+	case status >= 500:
+		return nil, &exitError{code: exitProblem, err: fmt.Errorf("the platform failed: %w", err)}
+	}
+	return nil, &exitError{code: exitFailed, err: err}
+}
+
+func modelPath(model string) string { return "/v1/models/" + url.PathEscape(model) }
+
+func versionPath(model string, v int) string {
+	return modelPath(model) + "/versions/" + strconv.Itoa(v)
+}
+
+func checkModel(name string) error {
+	if !spec.ValidName(name) {
+		return usageErr("%q is not a model name", name)
+	}
+	return nil
+}
+
+func parseVersion(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, usageErr("version %q: expected a version number from 1", s)
+	}
+	return n, nil
+}
+
+func writeRaw(w io.Writer, raw []byte) error {
+	if len(raw) > 0 && raw[len(raw)-1] != '\n' {
+		raw = append(raw, '\n')
+	}
+	_, err := w.Write(raw)
+	return err
+}
+
+func championText(n int) string {
+	if n == 0 {
+		return "none"
+	}
+	return strconv.Itoa(n)
+}
+
+// headline is a version's headline test metric: auc, rmse or macro_f1.
+func headline(m map[string]float64) string {
+	for _, k := range []string{"auc", "rmse", "macro_f1"} {
+		if v, ok := m[k]; ok {
+			return fmt.Sprintf("%s %.4f", k, v)
+		}
+	}
+	return "-"
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func newModelsListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List registered models: champion, number of versions, latest version",
+		Long: `list asks the platform's API for every model with registered versions, its
+champion and its latest version with that version's state.
+
+` + registryExitCodes,
+		Example: `  mlops models list
+  mlops models list -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			var list []modelSummary
+			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, "/v1/models", nil, &list)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.output == "json" {
+				return writeRaw(out, raw)
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(out, "no registered models yet: a successful training run registers one")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MODEL\tCHAMPION\tVERSIONS\tLATEST")
+			for _, m := range list {
+				latest := "-"
+				if m.Latest != nil {
+					latest = fmt.Sprintf("%d (%s)", m.Latest.Version, m.Latest.State)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.Model, championText(m.Champion), m.Versions, latest)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newModelsShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME[@VERSION]",
+		Short: "Show a model's versions, or one version: checks, decision, events",
+		Long: `show NAME prints the model's champion and a table of its versions: state, run,
+dataset version, headline test metric (auc, rmse or macro_f1), bundle SHA-256
+(short) and when it was registered. show NAME@VERSION prints one version: what
+it was trained from, its hashes and metrics, the policy checks' verdicts by
+policy hash, the decision about it and the last audit record of each kind.
+
+` + registryExitCodes,
+		Example: `  mlops models show credit
+  mlops models show credit@1
+  mlops models show credit@1 -o json | jq .checks`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			name, ver, hasVersion := strings.Cut(args[0], "@")
+			if err := checkModel(name); err != nil {
+				return err
+			}
+			n := 0
+			if hasVersion {
+				var err error
+				if n, err = parseVersion(ver); err != nil {
+					return err
+				}
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if hasVersion {
+				var v registry.Version
+				raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, versionPath(name, n), nil, &v)
+				if err != nil {
+					return err
+				}
+				if g.output == "json" {
+					return writeRaw(out, raw)
+				}
+				return writeVersion(out, &v)
+			}
+			var m modelShown
+			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(name), nil, &m)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return writeRaw(out, raw)
+			}
+			fmt.Fprintf(out, "model %s: champion %s, %d versions\n\n", m.Model, championText(m.Champion), m.Versions)
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tSTATE\tRUN\tDATASET VERSION\tHEADLINE METRIC\tBUNDLE\tREGISTERED")
+			for _, v := range m.All {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.State, orDash(v.RunID), orDash(v.DatasetVersion),
+					headline(v.Metrics), orDash(shortHash(v.BundleSHA256)), timeText(v.RegisteredAt))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// writeVersion prints one version record for a person.
+func writeVersion(w io.Writer, v *registry.Version) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
+	line("model", "%s", v.Model)
+	line("version", "%d", v.Version)
+	line("state", "%s", v.State)
+	line("run", "%s", orDash(v.RunID))
+	line("dataset", "%s", orDash(v.DatasetVersion))
+	line("contract", "%s", orDash(v.ContractHash))
+	line("spec", "%s", orDash(v.SpecHash))
+	line("bundle", "sha256 %s", orDash(v.BundleSHA256))
+	if v.BundlePrefix != "" {
+		line("", "%s", v.BundlePrefix)
+	}
+	if len(v.Metrics) > 0 {
+		keys := make([]string, 0, len(v.Metrics))
+		for k := range v.Metrics {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %.4f", k, v.Metrics[k])
+		}
+		line("metrics", "%s", strings.Join(parts, ", "))
+	}
+	line("registered", "%s by %s", timeText(v.RegisteredAt), orDash(v.RegisteredBy))
+	if len(v.Checks) == 0 {
+		line("checks", "none yet")
+	} else {
+		hashes := make([]string, 0, len(v.Checks))
+		for h := range v.Checks {
+			hashes = append(hashes, h)
+		}
+		sort.Strings(hashes)
+		for i, h := range hashes {
+			c := v.Checks[h]
+			k := ""
+			if i == 0 {
+				k = "checks"
+			}
+			line(k, "policy %s: %s (%s, audit record %d)", shortHash(h), c.Verdict, c.Key, c.Seq)
+		}
+	}
+	line("decision", "%s", orDash(v.Decision))
+	if len(v.Events) > 0 {
+		kinds := make([]string, 0, len(v.Events))
+		for k := range v.Events {
+			kinds = append(kinds, string(k))
+		}
+		sort.Strings(kinds)
+		for i, k := range kinds {
+			key := ""
+			if i == 0 {
+				key = "events"
+			}
+			line(key, "%s: %s", k, v.Events[registry.Kind(k)])
+		}
+	}
+	line("updated", "%s (audit record %d)", timeText(v.UpdatedAt), v.Seq)
+	return tw.Flush()
+}
+
+func newModelsHistoryCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history NAME",
+		Short: "Print a model's full, ordered audit trail with hashes",
+		Long: `history prints every record of the model's audit trail in order: sequence
+number, time, kind, version, principal, the record's SHA-256 and the SHA-256 of
+the previous record it names (each record's PREV is the row above's SHA256:
+the chain that mlops models verify checks), and the reason. -o json prints the
+records themselves with their keys.
+
+` + registryExitCodes,
+		Example: `  mlops models history credit
+  mlops models history credit -o json | jq '.[] | {seq, kind, version, principal}'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			if err := checkModel(args[0]); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			var h []registry.Entry
+			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(args[0])+"/history", nil, &h)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.output == "json" {
+				return writeRaw(out, raw)
+			}
+			if len(h) == 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("model %s has no audit trail", args[0])}
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tVERSION\tPRINCIPAL\tSHA256\tPREV\tREASON")
+			for _, e := range h {
+				ver, prev := "-", "-"
+				if e.Version > 0 {
+					ver = strconv.Itoa(e.Version)
+				}
+				if e.Prev != nil {
+					prev = e.Prev.SHA256
+				}
+				reason := e.Reason
+				if e.Kind == registry.KindChecked && e.Verdict != "" {
+					reason = strings.TrimSpace("verdict " + string(e.Verdict) + "; " + reason)
+					reason = strings.TrimSuffix(reason, ";")
+				}
+				reason = strings.Join(strings.Fields(reason), " ")
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, timeText(e.Time), e.Kind, ver, e.Principal,
+					e.SHA256, prev, orDash(reason))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newModelsVerifyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify NAME",
+		Short: "Check that a model's audit trail is whole and untouched",
+		Long: `verify asks the platform to walk the model's audit trail: sequence numbers
+without gaps, every record linking the previous one by its SHA-256, the head
+matching the last record, and the version records and champion pointer agreeing
+with the trail. It prints each problem, naming the object where the chain breaks.
+
+Exit status: 0 the trail verifies, 1 it does not (the problems are listed) or
+the model is unknown, 2 usage error, 3 the platform could not be reached.`,
+		Example: `  mlops models verify credit
+  mlops models verify credit -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			if err := checkModel(args[0]); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			var rep registry.VerifyReport
+			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(args[0])+"/verify", nil, &rep)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if rep.Records == 0 && len(rep.Problems) == 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("model %s has no audit trail", args[0])}
+			}
+			if g.output == "json" {
+				if err := writeRaw(out, raw); err != nil {
+					return err
+				}
+			} else if rep.OK {
+				fmt.Fprintf(out, "model %s: audit trail OK (%d records, every link verified)\n", rep.Model, rep.Records)
+			} else {
+				fmt.Fprintf(out, "model %s: audit trail BROKEN (%d records, %d problems):\n", rep.Model, rep.Records, len(rep.Problems))
+				for _, p := range rep.Problems {
+					fmt.Fprintf(out, "  - %s\n", p)
+				}
+			}
+			if rep.OK {
+				return nil
+			}
+			return &exitError{code: exitFailed, err: fmt.Errorf("model %s: the audit trail does not verify (%d problems)", rep.Model, len(rep.Problems))}
+		},
+	}
+}
+
+// decisionFlags are the flags every decision takes.
+type decisionFlags struct {
+	reason string
+	force  bool
+}
+
+func (d *decisionFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&d.reason, "reason", "", "why (required: it goes into the audit trail)")
+}
+
+func (d *decisionFlags) check() error {
+	if strings.TrimSpace(d.reason) == "" {
+		return usageErr("--reason is required: every decision is recorded with why it was made")
+	}
+	return nil
+}
+
+// decide posts a decision and prints what happened.
+func decide(cmd *cobra.Command, g *globals, cl *client, path string, body gate.Decision,
+	describe func(w io.Writer, r *gate.DecisionResult)) error {
+	var res gate.DecisionResult
+	raw, err := callRegistry(cmd.Context(), cl, http.MethodPost, path, body, &res)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if g.output == "json" {
+		return writeRaw(out, raw)
+	}
+	describe(out, &res)
+	if !res.Created {
+		fmt.Fprintln(out, "  (it had been decided before: nothing changed)")
+	}
+	fmt.Fprintf(out, "  audit record %s; champion: %s\n", res.AuditKey, championText(res.Champion))
+	return nil
+}
+
+// decisionArgs reads NAME VERSION and checks --reason.
+func decisionArgs(g *globals, args []string, d *decisionFlags) (string, int, error) {
+	if err := g.checkOutput(); err != nil {
+		return "", 0, err
+	}
+	if err := checkModel(args[0]); err != nil {
+		return "", 0, err
+	}
+	n, err := parseVersion(args[1])
+	if err != nil {
+		return "", 0, err
+	}
+	return args[0], n, d.check()
+}
+
+func stateOf(r *gate.DecisionResult) string {
+	if r.Version == nil {
+		return "?"
+	}
+	return string(r.Version.State)
+}
+
+func newModelsApproveCmd(g *globals) *cobra.Command {
+	var d decisionFlags
+	cmd := &cobra.Command{
+		Use:   "approve NAME VERSION --reason TEXT",
+		Short: "Approve a version waiting for a person (and promote it, unless the policy separates promotion)",
+		Long: `approve fetches the version first and sends the approval bound to its bundle's
+SHA-256: if the bundle changed since, the approval does not apply. The policy
+names who may approve; anyone else is refused (and the refusal is audited).
+Unless the policy makes promotion a separate step, the approved version becomes
+champion at once and the champion it replaces is archived.
+
+` + registryExitCodes,
+		Example: `  mlops models approve credit 1 --reason "reviewed the card and the slices"
+  mlops models approve credit 2 --reason "better recall" -o json`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, n, err := decisionArgs(g, args, &d)
+			if err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			var v registry.Version
+			if _, err := callRegistry(cmd.Context(), cl, http.MethodGet, versionPath(name, n), nil, &v); err != nil {
+				return err
+			}
+			if g.output != "json" {
+				fmt.Fprintf(cmd.OutOrStdout(), "approving %s version %d (%s), bundle sha256 %s\n", name, n, v.State, v.BundleSHA256)
+			}
+			return decide(cmd, g, cl, versionPath(name, n)+"/approve", gate.Decision{Reason: d.reason, BundleSHA256: v.BundleSHA256},
+				func(w io.Writer, r *gate.DecisionResult) {
+					if r.Promoted {
+						fmt.Fprintf(w, "%s version %d: approved and promoted: %s\n", name, n, stateOf(r))
+					} else {
+						fmt.Fprintf(w, "%s version %d: approved (%s); promote it with mlops models promote %s %d --reason ...\n",
+							name, n, stateOf(r), name, n)
+					}
+				})
+		},
+	}
+	d.add(cmd)
+	return cmd
+}
+
+func newModelsRejectCmd(g *globals) *cobra.Command {
+	var d decisionFlags
+	cmd := &cobra.Command{
+		Use:   "reject NAME VERSION --reason TEXT",
+		Short: "Reject a version waiting for a person",
+		Long: `reject records that the version may not be promoted, with the reason.
+
+` + registryExitCodes,
+		Example: `  mlops models reject credit 3 --reason "recall on the 18-25 slice is too low"`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, n, err := decisionArgs(g, args, &d)
+			if err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			return decide(cmd, g, cl, versionPath(name, n)+"/reject", gate.Decision{Reason: d.reason},
+				func(w io.Writer, r *gate.DecisionResult) {
+					fmt.Fprintf(w, "%s version %d: %s\n", name, n, stateOf(r))
+				})
+		},
+	}
+	d.add(cmd)
+	return cmd
+}
+
+func newModelsPromoteCmd(g *globals) *cobra.Command {
+	var d decisionFlags
+	cmd := &cobra.Command{
+		Use:   "promote NAME VERSION --reason TEXT",
+		Short: "Make an approved version the champion (the current champion is archived)",
+		Long: `promote makes an approved version champion, archiving the champion it
+replaces. Only an approved version can be promoted (where the policy makes
+promotion a step separate from approval).
+
+` + registryExitCodes,
+		Example: `  mlops models promote credit 2 --reason "approved yesterday; deploying now"`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, n, err := decisionArgs(g, args, &d)
+			if err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			return decide(cmd, g, cl, versionPath(name, n)+"/promote", gate.Decision{Reason: d.reason},
+				func(w io.Writer, r *gate.DecisionResult) {
+					fmt.Fprintf(w, "%s version %d: promoted: %s\n", name, n, stateOf(r))
+				})
+		},
+	}
+	d.add(cmd)
+	return cmd
+}
+
+func newModelsRollbackCmd(g *globals) *cobra.Command {
+	var d decisionFlags
+	cmd := &cobra.Command{
+		Use:   "rollback NAME --reason TEXT",
+		Short: "Make the previous champion champion again (the current one is archived)",
+		Long: `rollback makes the champion before the current one (now archived) champion
+again and archives the current one.
+
+` + registryExitCodes,
+		Example: `  mlops models rollback credit --reason "version 2 over-declines young applicants"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			name := args[0]
+			if err := checkModel(name); err != nil {
+				return err
+			}
+			if err := d.check(); err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			// The champion it rolls back from, so that a concurrent change
+			// is refused rather than rolled back over.
+			var m modelShown
+			if _, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(name), nil, &m); err != nil {
+				return err
+			}
+			if m.Champion == 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("model %s has no champion to roll back from", name)}
+			}
+			from := m.Champion
+			return decide(cmd, g, cl, modelPath(name)+"/rollback", gate.Decision{Reason: d.reason, From: from},
+				func(w io.Writer, r *gate.DecisionResult) {
+					fmt.Fprintf(w, "%s: rolled back from version %d (archived) to version %s (champion)\n", name, from, championText(r.Champion))
+				})
+		},
+	}
+	d.add(cmd)
+	return cmd
+}
+
+func newModelsRetireCmd(g *globals) *cobra.Command {
+	var d decisionFlags
+	cmd := &cobra.Command{
+		Use:   "retire NAME VERSION --reason TEXT [--force]",
+		Short: "Decommission a version: never served again (its artifacts are kept)",
+		Long: `retire marks a version retired: it is never served again; its artifacts are
+kept. Retiring the champion is refused unless --force, which leaves the model
+with no champion (its endpoint then answers 503 "no champion").
+
+` + registryExitCodes,
+		Example: `  mlops models retire credit 2 --reason "superseded"
+  mlops models retire credit 1 --reason "data licence withdrawn" --force`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, n, err := decisionArgs(g, args, &d)
+			if err != nil {
+				return err
+			}
+			cl, err := g.connect()
+			if err != nil {
+				return err
+			}
+			err = decide(cmd, g, cl, versionPath(name, n)+"/retire", gate.Decision{Reason: d.reason, Force: d.force},
+				func(w io.Writer, r *gate.DecisionResult) {
+					fmt.Fprintf(w, "%s version %d: %s\n", name, n, stateOf(r))
+					if r.Champion == 0 {
+						fmt.Fprintf(w, "  model %s has no champion now\n", name)
+					}
+				})
+			var ee *exitError
+			if !d.force && errors.As(err, &ee) && ee.code == exitFailed && strings.Contains(err.Error(), string(registry.StateChampion)) {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%w; retiring the champion needs --force, which leaves the model with no champion", err)}
+			}
+			return err
+		},
+	}
+	d.add(cmd)
+	cmd.Flags().BoolVar(&d.force, "force", false, "retire the champion too, leaving the model with no champion")
+	return cmd
+}
