@@ -11,6 +11,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 // Decision is the body of a decision route.
@@ -372,6 +373,9 @@ func (s *Service) retire(w http.ResponseWriter, r *http.Request, who string) err
 	if err != nil {
 		return err
 	}
+	if err := s.tagRetired(r, res.Version); err != nil {
+		return err
+	}
 	if err := s.announce(r, event.ModelRetired, res, who, d.Reason); err != nil {
 		return err
 	}
@@ -395,6 +399,23 @@ func (s *Service) rollback(w http.ResponseWriter, r *http.Request, who string) e
 		return err
 	}
 	return s.answer(w, r, DecisionResult{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created})
+}
+
+// tagRetired tags every object of a retired version's bundle, so that a
+// lifecycle rule can move them to archival storage: they are kept (the audit
+// trail names them) but never served again. A retirement whose tagging failed
+// is completed by asking again (a duplicate retirement tags again).
+func (s *Service) tagRetired(r *http.Request, v *registry.Version) error {
+	if v == nil || v.BundlePrefix == "" {
+		return nil
+	}
+	tags := map[string]string{"mlops:retired": "true", "mlops:model": v.Model, "mlops:version": strconv.Itoa(v.Version)}
+	return s.st.List(r.Context(), s.cfg.Bucket, v.BundlePrefix, func(o store.ObjectInfo) error {
+		if err := s.st.Tag(r.Context(), s.cfg.Bucket, o.Key, tags); err != nil {
+			return fmt.Errorf("retired %s v%d: tag %s for archival: %w", v.Model, v.Version, o.Key, err)
+		}
+		return nil
+	})
 }
 
 // announce publishes a decision's event (again on a duplicate: at least once).

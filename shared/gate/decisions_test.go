@@ -17,6 +17,7 @@ import (
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 type recorder struct {
@@ -58,7 +59,7 @@ func TestDecisionRoutes(t *testing.T) {
 	sha := strings.Repeat("ab", 32)
 	for i, run := range []string{"credit-0123456789abcdef-1", "credit-0123456789abcdef-2"} {
 		v, _, err := reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: run, BundleSHA256: sha[:62] + "0" + string(rune('1'+i)),
-			Principal: "gate"})
+			BundlePrefix: "runs/" + run + "/bundle/", Principal: "gate"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,6 +136,21 @@ func TestDecisionRoutes(t *testing.T) {
 	}
 	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/1/retire", gate.Decision{Reason: "old"}); status != 409 {
 		t.Fatalf("retiring the champion without force: %d %v", status, m)
+	}
+	// Retiring the archived v2 keeps its artifacts, tagged for archival.
+	for _, f := range []string{"manifest.json", "model.json"} {
+		if _, err := st.Put(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/"+f, []byte("{}"), store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/retire", gate.Decision{Reason: "superseded"}); status != 200 {
+		t.Fatalf("retire v2: %d %v", status, m)
+	}
+	for _, f := range []string{"manifest.json", "model.json"} {
+		tags, err := st.Tags(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/"+f)
+		if err != nil || tags["mlops:retired"] != "true" || tags["mlops:version"] != "2" {
+			t.Fatalf("%s tags %v %v", f, tags, err)
+		}
 	}
 	if status, _ := call("local:bob", "GET", "/v1/models/credit/verify", nil); status != 200 {
 		t.Fatalf("verify: %d", status)

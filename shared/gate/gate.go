@@ -29,11 +29,13 @@ import (
 	"github.com/openmlops/mlops/shared/testset"
 )
 
-// Store is what the gate reads from S3 (*store.Store has it): bundles, test
-// rows, policies.
+// Store is what the gate needs from S3 (*store.Store has it): it reads bundles,
+// test rows and policies, and tags a retired version's artifacts for archival.
 type Store interface {
 	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
 	Get(ctx context.Context, bucket, key string, opt store.GetOptions) (io.ReadCloser, store.ObjectInfo, error)
+	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
+	Tag(ctx context.Context, bucket, key string, tags map[string]string) error
 }
 
 // Config configures a Service.
