@@ -181,7 +181,10 @@ func TestAPIFromEndpointFile(t *testing.T) {
 	if code := get("/v1/models", ""); code != http.StatusUnauthorized {
 		t.Fatalf("without token: %d", code)
 	}
-	if code := get("/v1/models", ep.API.Token); code != http.StatusNotFound {
-		t.Fatalf("with token, a route not there yet: %d", code)
+	if code := get("/v1/models", ep.API.Token); code != http.StatusOK {
+		t.Fatalf("with token: %d", code)
+	}
+	if code := get("/v1/nope", ep.API.Token); code != http.StatusNotFound {
+		t.Fatalf("with token, a route that does not exist: %d", code)
 	}
 }
