@@ -7,7 +7,8 @@ import (
 )
 
 // FuzzLoad checks that Parse never panics and that a model it accepts can be
-// evaluated on a row of NaNs and a row of zeros without panicking or looping.
+// evaluated on a row of NaNs and a row of zeros without panicking or looping,
+// with the same results in both layouts.
 // The seed corpus is in testdata/fuzz/FuzzLoad; the committed fixtures are
 // added too.
 func FuzzLoad(f *testing.F) {
@@ -30,17 +31,31 @@ func FuzzLoad(f *testing.F) {
 			// A valid but very wide model; a row would be a large allocation.
 			return
 		}
+		useBlocked = false
+		mg, err := Parse(data)
+		useBlocked = true
+		if err != nil {
+			t.Fatalf("Parse with the generic layout: %v", err)
+		}
 		row := make([]float32, m.NumFeatures())
 		out := make([]float32, m.NumOutputs())
+		outGeneric := make([]float32, m.NumOutputs())
 		for i := range row {
 			row[i] = float32(math.NaN())
 		}
-		if err := m.Predict(row, out); err != nil {
-			t.Fatalf("Predict on NaNs: %v", err)
-		}
-		clear(row)
-		if err := m.Predict(row, out); err != nil {
-			t.Fatalf("Predict on zeros: %v", err)
+		for _, what := range []string{"NaNs", "zeros"} {
+			if err := m.Predict(row, out); err != nil {
+				t.Fatalf("Predict on %s: %v", what, err)
+			}
+			if err := mg.Predict(row, outGeneric); err != nil {
+				t.Fatalf("Predict on %s, generic layout: %v", what, err)
+			}
+			for i := range out {
+				if math.Float32bits(out[i]) != math.Float32bits(outGeneric[i]) && !(out[i] != out[i] && outGeneric[i] != outGeneric[i]) {
+					t.Fatalf("Predict on %s: output %d is %v, %v in the generic layout", what, i, out[i], outGeneric[i])
+				}
+			}
+			clear(row)
 		}
 		batch := make([]float32, 2*m.NumOutputs())
 		if err := m.PredictBatch([][]float32{row, row}, batch); err != nil {

@@ -19,6 +19,10 @@ const (
 	maxNodes    = 1 << 31
 )
 
+// useBlocked lets tests force the generic layout, to check it against the
+// blocked one.
+var useBlocked = true
+
 // Load reads an XGBoost JSON model from r and validates it. See Parse.
 func Load(r io.Reader) (*Model, error) {
 	data, err := io.ReadAll(r)
@@ -336,11 +340,14 @@ func build(doc *jsonModel) (*Model, error) {
 		numOutputs:   outputs,
 		featureNames: l.FeatureNames,
 		version:      doc.Version,
-		roots:        make([]uint32, len(trees)),
+		numTrees:     len(trees),
 		group:        make([]uint32, len(trees)),
-		depth:        make([]uint32, len(trees)),
-		quadDepth:    make([]uint32, (len(trees)+3)/4),
 		base:         base,
+	}
+	gen := &genericForest{
+		roots:     make([]uint32, len(trees)),
+		depth:     make([]uint32, len(trees)),
+		quadDepth: make([]uint32, (len(trees)+3)/4),
 	}
 	total := 0
 	for _, t := range trees {
@@ -349,7 +356,7 @@ func build(doc *jsonModel) (*Model, error) {
 	if total >= maxNodes {
 		return nil, fmt.Errorf("%d nodes in all: too many", total)
 	}
-	m.nodes = make([]node, 0, total)
+	gen.nodes = make([]node, 0, total)
 	var scratch flattenScratch
 	for id, pos := range order {
 		gid := g.TreeInfo[id]
@@ -357,11 +364,17 @@ func build(doc *jsonModel) (*Model, error) {
 			return nil, fmt.Errorf("tree_info[%d] = %d: want a class in [0, %d)", id, gid, outputs)
 		}
 		m.group[id] = uint32(gid)
-		m.roots[id] = uint32(len(m.nodes))
-		if m.nodes, m.depth[id], err = flatten(m.nodes, &trees[pos], numFeature, &scratch); err != nil {
+		gen.roots[id] = uint32(len(gen.nodes))
+		if gen.nodes, gen.depth[id], err = flatten(gen.nodes, &trees[pos], numFeature, &scratch); err != nil {
 			return nil, fmt.Errorf("tree %d: %w", id, err)
 		}
-		m.quadDepth[id/4] = max(m.quadDepth[id/4], m.depth[id])
+		gen.quadDepth[id/4] = max(gen.quadDepth[id/4], gen.depth[id])
+	}
+	if useBlocked {
+		m.blocked = newBlockedForest(gen, m.group)
+	}
+	if m.blocked == nil {
+		m.generic = gen
 	}
 	return m, nil
 }

@@ -17,8 +17,8 @@
 // Loading validates the model strictly (array lengths, child indices, cycles and
 // shared nodes, feature indices, NaN thresholds), so a Model that loaded can be
 // evaluated on any input without panicking or looping. Trees are flattened into
-// one packed node slice in breadth-first order (siblings adjacent, children after
-// their parent); Predict does not allocate.
+// one packed slice, in a cache-friendly layout (blocked.go, generic.go); Predict
+// does not allocate.
 package xgboost
 
 import (
@@ -34,27 +34,10 @@ const (
 	MultiSoftprob   = "multi:softprob"
 )
 
-const (
-	defaultLeftBit = uint32(1) << 31
-	splitBit       = uint32(1) << 30
-	featureMask    = splitBit - 1
-	// batchBlock is the number of rows evaluated together, tree by tree, in
-	// the batch functions (like xgboost's block of rows): the forest is walked
-	// once per block instead of once per row.
-	batchBlock = 64
-)
-
-// node is one packed tree node. For a split, value is the threshold, child is
-// the index of the left child (the right child is child+1) and feature holds
-// the split feature index, the splitBit and, if a missing value goes left, the
-// defaultLeftBit. A leaf holds its value, its own index as child and feature 0:
-// stepping from a leaf stays on it, so every tree is walked with a fixed number
-// of steps (its depth) and no leaf test. Children come after their parents.
-type node struct {
-	value   float32
-	feature uint32
-	child   uint32
-}
+// batchBlock is the largest number of rows evaluated together, tree by tree,
+// in the batch functions (like xgboost's block of rows): the forest is walked
+// once per block instead of once per row.
+const batchBlock = 64
 
 // Model is a validated, flattened XGBoost model. It is safe for concurrent use.
 type Model struct {
@@ -64,14 +47,15 @@ type Model struct {
 	featureNames []string
 	version      []int
 
-	nodes []node
-	roots []uint32 // root node index per tree, in xgboost's tree order
-	group []uint32 // output (class) each tree adds to
-	depth []uint32 // depth of each tree (steps from the root to its deepest leaf)
-	// quadDepth[q] is the largest depth of trees 4q..4q+3: Predict walks four
-	// trees at once, for instruction-level parallelism.
-	quadDepth []uint32
-	base      []float32
+	numTrees int
+	group    []uint32 // output (class) each tree adds to, in xgboost's tree order
+	base     []float32
+
+	// The trees are held in exactly one of two layouts: the blocked one
+	// (blocked.go), which is faster, when the trees are shallow enough and use
+	// few enough features, else the generic one (generic.go).
+	blocked *blockedForest
+	generic *genericForest
 }
 
 // Objective returns the model's objective name, e.g. "binary:logistic".
@@ -86,7 +70,7 @@ func (m *Model) NumFeatures() int { return m.numFeature }
 func (m *Model) NumOutputs() int { return m.numOutputs }
 
 // NumTrees returns the number of trees in the model.
-func (m *Model) NumTrees() int { return len(m.roots) }
+func (m *Model) NumTrees() int { return m.numTrees }
 
 // FeatureNames returns the feature names recorded in the model, if any. The
 // caller must not modify the returned slice.
@@ -114,35 +98,6 @@ func (m *Model) Predict(features, out []float32) error {
 	return nil
 }
 
-// margin writes the row's margins into out: the base margin plus each tree's
-// leaf value, added in float32 in tree order (as xgboost does). Trees are
-// walked four at a time; only the additions need to be in order.
-func (m *Model) margin(x, out []float32) {
-	copy(out, m.base)
-	nodes, roots, group := m.nodes, m.roots, m.group
-	t := 0
-	for _, d := range m.quadDepth {
-		if t+4 > len(roots) {
-			break // the last, partial group of trees is walked one by one
-		}
-		i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
-		for range d {
-			i0 = step(nodes, i0, x)
-			i1 = step(nodes, i1, x)
-			i2 = step(nodes, i2, x)
-			i3 = step(nodes, i3, x)
-		}
-		out[group[t]] += nodes[i0].value
-		out[group[t+1]] += nodes[i1].value
-		out[group[t+2]] += nodes[i2].value
-		out[group[t+3]] += nodes[i3].value
-		t += 4
-	}
-	for ; t < len(roots); t++ {
-		out[group[t]] += leafValue(nodes, roots[t], m.depth[t], x)
-	}
-}
-
 // PredictMargin is Predict without the output transform: it writes the raw
 // margin (xgboost's output_margin=True).
 func (m *Model) PredictMargin(features, out []float32) error {
@@ -152,6 +107,26 @@ func (m *Model) PredictMargin(features, out []float32) error {
 	}
 	m.margin(features, out)
 	return nil
+}
+
+// margin writes the row's margins into out: the base margin plus each tree's
+// leaf value, added in float32 in tree order (as xgboost does).
+func (m *Model) margin(x, out []float32) {
+	copy(out, m.base)
+	b := m.blocked
+	if b == nil {
+		m.generic.margin(x, m.group, out)
+		return
+	}
+	// The row's keys live on the stack. Go zeroes the array on every call,
+	// so the usual case (few features) gets a small one.
+	if n := b.rowKeysLen(); n <= smallRowKeys {
+		var keys [smallRowKeys]int32
+		b.margin(x, keys[:n], out)
+	} else {
+		var keys [maxRowKeys]int32
+		b.margin(x, keys[:n], out)
+	}
 }
 
 // PredictBatch evaluates rows (each with NumFeatures values) into out, which
@@ -166,28 +141,7 @@ func (m *Model) PredictBatch(rows [][]float32, out []float32) error {
 			return fmt.Errorf("%w: row %d has %d features, model has %d", ErrShape, i, len(r), m.numFeature)
 		}
 	}
-	k := m.numOutputs
-	for start := 0; start < len(rows); start += batchBlock {
-		end := min(start+batchBlock, len(rows))
-		block := rows[start:end]
-		o := out[start*k : end*k]
-		m.initBlock(o)
-		for t, root := range m.roots {
-			g, d := int(m.group[t]), m.depth[t]
-			i := 0
-			for ; i+4 <= len(block); i += 4 {
-				v0, v1, v2, v3 := leafValues4(m.nodes, root, d, block[i], block[i+1], block[i+2], block[i+3])
-				o[i*k+g] += v0
-				o[(i+1)*k+g] += v1
-				o[(i+2)*k+g] += v2
-				o[(i+3)*k+g] += v3
-			}
-			for ; i < len(block); i++ {
-				o[i*k+g] += leafValue(m.nodes, root, d, block[i])
-			}
-		}
-		m.transformBlock(o)
-	}
+	m.predictRows(len(rows), func(i int) []float32 { return rows[i] }, out)
 	return nil
 }
 
@@ -196,6 +150,7 @@ func (m *Model) PredictBatch(rows [][]float32, out []float32) error {
 // bit for bit.
 func (m *Model) PredictFlat(x, out []float32) error {
 	f, k := m.numFeature, m.numOutputs
+	var n int
 	if f == 0 {
 		if len(x) != 0 {
 			return fmt.Errorf("%w: model has no features, got %d values", ErrShape, len(x))
@@ -203,41 +158,60 @@ func (m *Model) PredictFlat(x, out []float32) error {
 		if len(out)%k != 0 {
 			return fmt.Errorf("%w: %d outputs is not a multiple of %d", ErrShape, len(out), k)
 		}
-		m.initBlock(out)
-		m.transformBlock(out)
-		return nil
+		n = len(out) / k
+	} else {
+		if len(x)%f != 0 {
+			return fmt.Errorf("%w: %d values is not a multiple of %d features", ErrShape, len(x), f)
+		}
+		n = len(x) / f
+		if len(out) != n*k {
+			return fmt.Errorf("%w: %d rows need %d outputs, got %d", ErrShape, n, n*k, len(out))
+		}
 	}
-	if len(x)%f != 0 {
-		return fmt.Errorf("%w: %d values is not a multiple of %d features", ErrShape, len(x), f)
+	m.predictRows(n, func(i int) []float32 { return x[i*f : (i+1)*f] }, out)
+	return nil
+}
+
+// predictRows evaluates n rows, row(i) returning row i, into out (n *
+// NumOutputs values). Rows are taken in blocks, and each block is walked tree
+// by tree (blocked layout: group of trees by group), so that the trees' nodes
+// stay in cache while the block's rows use them; each row still adds its
+// trees' leaf values in tree order.
+func (m *Model) predictRows(n int, row func(i int) []float32, out []float32) {
+	k := m.numOutputs
+	if b := m.blocked; b != nil {
+		// The keys of a block of rows, on the stack: fewer rows per block
+		// when rows have many keys.
+		var keys [batchRowKeys]int32
+		w := b.rowKeysLen()
+		size := batchBlock
+		if w > 0 {
+			size = min(batchBlock, len(keys)/w)
+		}
+		for start := 0; start < n; start += size {
+			end := min(start+size, n)
+			o := out[start*k : end*k]
+			m.initBlock(o)
+			for i := start; i < end; i++ {
+				j := i - start
+				b.rowKeys(row(i), keys[j*w:(j+1)*w])
+			}
+			b.blockMargins(keys[:(end-start)*w], end-start, k, o)
+			m.transformBlock(o)
+		}
+		return
 	}
-	n := len(x) / f
-	if len(out) != n*k {
-		return fmt.Errorf("%w: %d rows need %d outputs, got %d", ErrShape, n, n*k, len(out))
-	}
+	var rows [batchBlock][]float32
 	for start := 0; start < n; start += batchBlock {
 		end := min(start+batchBlock, n)
-		xb := x[start*f : end*f]
+		for i := start; i < end; i++ {
+			rows[i-start] = row(i)
+		}
 		o := out[start*k : end*k]
 		m.initBlock(o)
-		nb := end - start
-		for t, root := range m.roots {
-			g, d := int(m.group[t]), m.depth[t]
-			i := 0
-			for ; i+4 <= nb; i += 4 {
-				v0, v1, v2, v3 := leafValues4(m.nodes, root, d,
-					xb[i*f:(i+1)*f], xb[(i+1)*f:(i+2)*f], xb[(i+2)*f:(i+3)*f], xb[(i+3)*f:(i+4)*f])
-				o[i*k+g] += v0
-				o[(i+1)*k+g] += v1
-				o[(i+2)*k+g] += v2
-				o[(i+3)*k+g] += v3
-			}
-			for ; i < nb; i++ {
-				o[i*k+g] += leafValue(m.nodes, root, d, xb[i*f:(i+1)*f])
-			}
-		}
+		m.generic.blockMargins(rows[:end-start], m.group, k, o)
 		m.transformBlock(o)
 	}
-	return nil
 }
 
 func (m *Model) initBlock(o []float32) {
@@ -252,45 +226,6 @@ func (m *Model) transformBlock(o []float32) {
 	for i := 0; i+k <= len(o); i += k {
 		m.transform(o[i : i+k])
 	}
-}
-
-// step moves from node i to its child for row x: a missing value (NaN) takes
-// the default direction, a present one goes left when value < threshold, as in
-// xgboost. A leaf steps to itself. The choice is made without branches, which
-// avoids mispredicting the data-dependent comparisons.
-func step(nodes []node, i uint32, x []float32) uint32 {
-	n := nodes[i]
-	v := x[n.feature&featureMask]
-	var right uint32
-	if !(v < n.value) {
-		right = 1
-	}
-	if v != v {
-		right = (n.feature >> 31) ^ 1
-	}
-	return n.child + (right & (n.feature >> 30))
-}
-
-// leafValue walks one tree of the given depth from root and returns the value
-// of the leaf row x reaches.
-func leafValue(nodes []node, root, depth uint32, x []float32) float32 {
-	i := root
-	for range depth {
-		i = step(nodes, i, x)
-	}
-	return nodes[i].value
-}
-
-// leafValues4 walks one tree for four rows at once.
-func leafValues4(nodes []node, root, depth uint32, x0, x1, x2, x3 []float32) (float32, float32, float32, float32) {
-	i0, i1, i2, i3 := root, root, root, root
-	for range depth {
-		i0 = step(nodes, i0, x0)
-		i1 = step(nodes, i1, x1)
-		i2 = step(nodes, i2, x2)
-		i3 = step(nodes, i3, x3)
-	}
-	return nodes[i0].value, nodes[i1].value, nodes[i2].value, nodes[i3].value
 }
 
 func (m *Model) transform(out []float32) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,13 +64,28 @@ func loadModelFile(tb testing.TB, path string) *Model {
 	return m
 }
 
+// loadGeneric is loadModelFile with the generic layout forced.
+func loadGeneric(tb testing.TB, path string) *Model {
+	tb.Helper()
+	useBlocked = false
+	defer func() { useBlocked = true }()
+	m := loadModelFile(tb, path)
+	if m.generic == nil || m.blocked != nil {
+		tb.Fatalf("%s: the generic layout was not used", path)
+	}
+	return m
+}
+
 // compareCase loads dir/name.model.json and checks every row of
 // dir/name.cases.json against xgboost's recorded predictions, and that
-// Predict, PredictBatch and PredictFlat agree bit for bit. It returns the
-// largest |ours - xgboost| seen.
+// Predict, PredictBatch and PredictFlat agree bit for bit, in both layouts. It
+// returns the largest |ours - xgboost| seen.
 func compareCase(t *testing.T, dir, name string) float64 {
 	t.Helper()
 	m := loadModelFile(t, filepath.Join(dir, name+".model.json"))
+	if m.blocked == nil {
+		t.Fatalf("%s: the blocked layout was not used", name)
+	}
 	rows, want, c := loadCases(t, filepath.Join(dir, name+".cases.json"))
 	if m.Objective() != c.Objective || m.NumOutputs() != c.NumOutputs {
 		t.Fatalf("%s: model says %s/%d outputs, cases say %s/%d", name, m.Objective(), m.NumOutputs(), c.Objective, c.NumOutputs)
@@ -135,9 +151,41 @@ func compareCase(t *testing.T, dir, name string) float64 {
 			t.Fatalf("%s value %d: Predict %v, PredictBatch %v, PredictFlat %v", name, i, single[i], batch[i], flatOut[i])
 		}
 	}
+	mg := loadGeneric(t, filepath.Join(dir, name+".model.json"))
+	checkSameOutputs(t, name+" (generic layout)", mg, rows, single)
 	t.Logf("%s (%s, %d trees, %d features, %d rows): max |ours - xgboost| = %.3g (margins %.3g), %d outside tolerance",
 		name, m.Objective(), m.NumTrees(), m.NumFeatures(), len(rows), maxDiff, maxMarginDiff, bad)
 	return maxDiff
+}
+
+// checkSameOutputs checks that m's Predict, PredictBatch and PredictFlat give
+// want (NumOutputs values per row) bit for bit.
+func checkSameOutputs(t *testing.T, name string, m *Model, rows [][]float32, want []float32) {
+	t.Helper()
+	k := m.NumOutputs()
+	single := make([]float32, len(rows)*k)
+	flat := make([]float32, 0, len(rows)*m.NumFeatures())
+	for i, r := range rows {
+		if err := m.Predict(r, single[i*k:(i+1)*k]); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		flat = append(flat, r...)
+	}
+	batch := make([]float32, len(rows)*k)
+	if err := m.PredictBatch(rows, batch); err != nil {
+		t.Fatalf("%s: PredictBatch: %v", name, err)
+	}
+	flatOut := make([]float32, len(rows)*k)
+	if err := m.PredictFlat(flat, flatOut); err != nil {
+		t.Fatalf("%s: PredictFlat: %v", name, err)
+	}
+	for i, w := range want {
+		wb := math.Float32bits(w)
+		if math.Float32bits(single[i]) != wb || math.Float32bits(batch[i]) != wb || math.Float32bits(flatOut[i]) != wb {
+			t.Fatalf("%s value %d (row %d): want %v, Predict %v, PredictBatch %v, PredictFlat %v",
+				name, i, i/k, w, single[i], batch[i], flatOut[i])
+		}
+	}
 }
 
 func TestFixtures(t *testing.T) {
@@ -184,8 +232,10 @@ func generated(tb testing.TB) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if genDir != "" {
-		_ = os.RemoveAll(genDir)
+	for _, dir := range []string{genDir, synthDir} {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -198,17 +248,23 @@ func TestAgainstXGBoost(t *testing.T) {
 }
 
 func TestPredictDoesNotAllocate(t *testing.T) {
-	m := loadModelFile(t, "testdata/fixtures/small_multi.model.json")
-	row := make([]float32, m.NumFeatures())
-	row[1] = float32(math.NaN())
-	out := make([]float32, m.NumOutputs())
-	if n := testing.AllocsPerRun(100, func() { _ = m.Predict(row, out) }); n != 0 {
-		t.Fatalf("Predict allocates %v times per row", n)
-	}
-	rows := [][]float32{row, row, row}
-	bout := make([]float32, 3*m.NumOutputs())
-	if n := testing.AllocsPerRun(100, func() { _ = m.PredictBatch(rows, bout) }); n != 0 {
-		t.Fatalf("PredictBatch allocates %v times", n)
+	path := "testdata/fixtures/small_multi.model.json"
+	for _, m := range []*Model{loadModelFile(t, path), loadGeneric(t, path)} {
+		row := make([]float32, m.NumFeatures())
+		row[1] = float32(math.NaN())
+		out := make([]float32, m.NumOutputs())
+		if n := testing.AllocsPerRun(100, func() { _ = m.Predict(row, out) }); n != 0 {
+			t.Fatalf("Predict allocates %v times per row", n)
+		}
+		rows := [][]float32{row, row, row}
+		bout := make([]float32, 3*m.NumOutputs())
+		if n := testing.AllocsPerRun(100, func() { _ = m.PredictBatch(rows, bout) }); n != 0 {
+			t.Fatalf("PredictBatch allocates %v times", n)
+		}
+		flat := slices.Concat(rows...)
+		if n := testing.AllocsPerRun(100, func() { _ = m.PredictFlat(flat, bout) }); n != 0 {
+			t.Fatalf("PredictFlat allocates %v times", n)
+		}
 	}
 }
 
