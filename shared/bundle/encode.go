@@ -229,7 +229,7 @@ var float32Limit = float64(math.MaxFloat32) + math.Ldexp(1, 103)
 // xgboost sees it); a value that would round to infinity is refused, as xgboost
 // refuses infinite inputs.
 func parseNumber(s string) (float32, bool) {
-	if !plainDecimal(s) {
+	if !PlainDecimal(s) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -239,7 +239,10 @@ func parseNumber(s string) (float32, bool) {
 	return float32(f), true
 }
 
-func plainDecimal(s string) bool {
+// PlainDecimal reports whether s has the canonical CSV's number syntax (the
+// trainer's parse_number): an optional sign, digits with an optional point, an
+// optional exponent; no hex, underscores, Inf or NaN, which strconv alone takes.
+func PlainDecimal(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		i++

@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/openmlops/mlops/shared/pointer"
+
 	"github.com/openmlops/mlops/shared/profile"
 	"github.com/openmlops/mlops/shared/validate"
 )
@@ -147,11 +149,7 @@ type Head struct {
 }
 
 // ContractPointer is the body of contracts/<dataset>/current.
-type ContractPointer struct {
-	Hash string    `json:"hash"`
-	Key  string    `json:"key"`
-	At   time.Time `json:"at"`
-}
+type ContractPointer = pointer.Pointer
 
 func (u Upload) record() UploadRecord {
 	return UploadRecord{Bucket: u.Bucket, Key: u.Key, ETag: u.ETag, VersionID: u.VersionID, Size: u.Size,

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"time"
 
+	"github.com/openmlops/mlops/shared/pointer"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/yamldoc"
@@ -55,9 +55,6 @@ type Applied struct {
 	Changed bool `json:"changed"`
 }
 
-// casAttempts bounds the pointer's compare-and-swap loop (see shared/spec).
-const casAttempts = 64
-
 // Apply validates p, stores its canonical JSON under its hash (create-once: a
 // 412 means it is already there, which is fine, since the key names the
 // content) and moves the model's current pointer to it by compare-and-swap.
@@ -70,59 +67,12 @@ func Apply(ctx context.Context, st Store, bucket string, p *Policy, now time.Tim
 	body := p.Canonical()
 	hash := p.Hash()
 	a := Applied{Model: p.Model, Hash: hash, Key: Key(p.Model, hash)}
-	opt := store.PutOptions{ContentType: "application/json"}
-	if _, err := st.Create(ctx, bucket, a.Key, body, opt); err != nil && !errors.Is(err, store.ErrPrecondition) {
-		return Applied{}, fmt.Errorf("model %s: store policy %s: %w", p.Model, short(hash), err)
-	}
-	ptrKey := PointerKey(p.Model)
-	ptr, err := json.Marshal(Pointer{Hash: hash, Key: a.Key, At: now.UTC()})
+	changed, err := pointer.Publish(ctx, st, bucket, a.Key, PointerKey(p.Model), hash, body, now)
 	if err != nil {
-		return Applied{}, fmt.Errorf("model %s: encode policy pointer: %w", p.Model, err)
+		return Applied{}, fmt.Errorf("model %s: policy %s: %w", p.Model, short(hash), err)
 	}
-	for attempt := range casAttempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return Applied{}, fmt.Errorf("model %s: move policy pointer: %w", p.Model, err)
-			}
-		}
-		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
-		case err != nil:
-			return Applied{}, fmt.Errorf("model %s: read policy pointer: %w", p.Model, err)
-		default:
-			var cur Pointer
-			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
-				return a, nil
-			}
-			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
-		}
-		if err == nil {
-			a.Changed = true
-			return a, nil
-		}
-		// Someone else moved (or created, or deleted) the pointer between our
-		// read and our write: read it again.
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			return Applied{}, fmt.Errorf("model %s: move policy pointer: %w", p.Model, err)
-		}
-	}
-	return Applied{}, fmt.Errorf("model %s: move policy pointer: still contended after %d attempts, try again", p.Model, casAttempts)
-}
-
-// backoff waits a little before the next compare-and-swap, growing with the
-// attempt and jittered.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	a.Changed = changed
+	return a, nil
 }
 
 // ErrNoPolicy: the model has no current policy. It wraps store.ErrNotFound.

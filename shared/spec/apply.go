@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/openmlops/mlops/shared/pointer"
 	"github.com/openmlops/mlops/shared/yamldoc"
 
 	"github.com/openmlops/mlops/shared/contract"
@@ -34,11 +34,7 @@ func PointerKey(model string) string { return Prefix + model + "/current" }
 
 // Pointer is the body of specs/<model>/current. It has the shape of a
 // dataset's contracts/<dataset>/current, so one reader serves both.
-type Pointer struct {
-	Hash string    `json:"hash"`
-	Key  string    `json:"key"`
-	At   time.Time `json:"at"` // when it was made current
-}
+type Pointer = pointer.Pointer
 
 // Where a dataset's current contract is. These mirror shared/ingest's keys
 // (ContractPointerKey, ContractKey, ContractPointer), which this package does
@@ -84,11 +80,6 @@ type Applied struct {
 	ContractHash string `json:"contractHash"`
 }
 
-// casAttempts bounds the pointer's compare-and-swap loop. Each failed attempt
-// means another writer succeeded, so with N concurrent writers N attempts
-// suffice; the margin covers 409 ConditionalRequestConflicts too.
-const casAttempts = 64
-
 // Apply validates s, checks it against its dataset's current contract, stores
 // its canonical JSON under its hash (create-once: a 412 means it is already
 // there, which is fine, since the key names the content) and moves the
@@ -110,59 +101,12 @@ func Apply(ctx context.Context, st Store, bucket string, s *Spec, now time.Time)
 	body := s.Canonical()
 	hash := s.Hash()
 	a := Applied{Model: s.Name, Hash: hash, Key: Key(s.Name, hash), ContractHash: chash}
-	opt := store.PutOptions{ContentType: "application/json"}
-	if _, err := st.Create(ctx, bucket, a.Key, body, opt); err != nil && !errors.Is(err, store.ErrPrecondition) {
-		return Applied{}, fmt.Errorf("model %s: store spec %s: %w", s.Name, short(hash), err)
-	}
-	ptrKey := PointerKey(s.Name)
-	ptr, err := json.Marshal(Pointer{Hash: hash, Key: a.Key, At: now.UTC()})
+	changed, err := pointer.Publish(ctx, st, bucket, a.Key, PointerKey(s.Name), hash, body, now)
 	if err != nil {
-		return Applied{}, fmt.Errorf("model %s: encode pointer: %w", s.Name, err)
+		return Applied{}, fmt.Errorf("model %s: spec %s: %w", s.Name, short(hash), err)
 	}
-	for attempt := range casAttempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return Applied{}, fmt.Errorf("model %s: move spec pointer: %w", s.Name, err)
-			}
-		}
-		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
-		case err != nil:
-			return Applied{}, fmt.Errorf("model %s: read spec pointer: %w", s.Name, err)
-		default:
-			var cur Pointer
-			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
-				return a, nil
-			}
-			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
-		}
-		if err == nil {
-			a.Changed = true
-			return a, nil
-		}
-		// Someone else moved (or created, or, on AWS, deleted) the pointer
-		// between our read and our write: read it again.
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			return Applied{}, fmt.Errorf("model %s: move spec pointer: %w", s.Name, err)
-		}
-	}
-	return Applied{}, fmt.Errorf("model %s: move spec pointer: still contended after %d attempts, try again", s.Name, casAttempts)
-}
-
-// backoff waits a little before the next compare-and-swap, growing with the
-// attempt and jittered, so that writers that just collided do not collide again.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	a.Changed = changed
+	return a, nil
 }
 
 // currentContract reads the dataset's current contract through its pointer.

@@ -422,7 +422,7 @@ func labeler(t bundle.Label) (func(string) (float64, error), error) {
 			if v == "" {
 				return 0, missing
 			}
-			if f, err := strconv.ParseFloat(v, 64); err == nil && plainDecimal(v) {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && bundle.PlainDecimal(v) {
 				return f, nil
 			}
 			if b, ok := parseBool(v); ok { // a boolean target: 1 or 0
@@ -445,40 +445,4 @@ func parseBool(v string) (bool, bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// plainDecimal is the canonical CSV's number syntax (train.py's parse_number):
-// an optional sign, digits with an optional point, an optional exponent; no
-// hex, underscores, Inf or NaN, which strconv alone would take.
-func plainDecimal(s string) bool {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		digits++
-	}
-	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		exp := 0
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			exp++
-		}
-		if exp == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }

@@ -1,0 +1,92 @@
+// Package pointer keeps content-addressed documents with a "current" pointer:
+// a contract, a model spec or a policy is stored once under its hash, and a
+// small pointer object names the one in force, moved by compare-and-swap.
+package pointer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/openmlops/mlops/shared/store"
+)
+
+// Pointer is the body of a current pointer.
+type Pointer struct {
+	Hash string    `json:"hash"`
+	Key  string    `json:"key"`
+	At   time.Time `json:"at"` // when it was made current
+}
+
+// Store is what Publish needs from S3 (*store.Store has it).
+type Store interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
+}
+
+// attempts bounds the loop: each failed attempt means another writer succeeded,
+// so with N concurrent writers N attempts suffice; the margin covers 409s.
+const attempts = 64
+
+// Publish stores body under key once (a 412 means it is there already, which is
+// fine: the key names the content) and moves the pointer at ptrKey to it by
+// compare-and-swap. Publishing what is already current changes nothing and
+// reports changed false. Concurrent publishers each win or lose cleanly: the
+// pointer ends at one of them, never at a half-written object.
+func Publish(ctx context.Context, st Store, bucket, key, ptrKey, hash string, body []byte, now time.Time) (changed bool, err error) {
+	opt := store.PutOptions{ContentType: "application/json"}
+	if _, err := st.Create(ctx, bucket, key, body, opt); err != nil && !errors.Is(err, store.ErrPrecondition) {
+		return false, fmt.Errorf("store %s: %w", key, err)
+	}
+	ptr, err := json.Marshal(Pointer{Hash: hash, Key: key, At: now.UTC()})
+	if err != nil {
+		return false, fmt.Errorf("encode pointer: %w", err)
+	}
+	for attempt := range attempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return false, fmt.Errorf("move %s: %w", ptrKey, err)
+			}
+		}
+		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
+		case err != nil:
+			return false, fmt.Errorf("read %s: %w", ptrKey, err)
+		default:
+			var cur Pointer
+			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
+				return false, nil
+			}
+			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
+		}
+		if err == nil {
+			return true, nil
+		}
+		// Someone else moved (or created, or, on AWS, deleted) the pointer
+		// between our read and our write: read it again.
+		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return false, fmt.Errorf("move %s: %w", ptrKey, err)
+		}
+	}
+	return false, fmt.Errorf("move %s: still contended after %d attempts, try again", ptrKey, attempts)
+}
+
+// backoff waits a little before the next compare-and-swap, growing with the
+// attempt and jittered, so that writers that just collided do not collide again.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
