@@ -76,10 +76,10 @@ func (s *Service) Routes(principal func(*http.Request) string) map[string]http.H
 		"GET /v1/models/{model}/history":                     h(s.history),
 		"GET /v1/models/{model}/verify":                      h(s.verify),
 		"POST /v1/models/{model}/versions/{version}/approve": h(s.approve),
-		"POST /v1/models/{model}/versions/{version}/reject":  h(s.reject1),
-		"POST /v1/models/{model}/versions/{version}/promote": h(s.promote),
-		"POST /v1/models/{model}/versions/{version}/retire":  h(s.retire),
-		"POST /v1/models/{model}/rollback":                   h(s.rollback),
+		"POST /v1/models/{model}/versions/{version}/reject":  h(s.decided(event.ModelRejected, s.reject1)),
+		"POST /v1/models/{model}/versions/{version}/promote": h(s.decided(event.ModelPromoted, s.promote)),
+		"POST /v1/models/{model}/versions/{version}/retire":  h(s.decided(event.ModelRetired, s.retire)),
+		"POST /v1/models/{model}/rollback":                   h(s.decided(event.ModelRolledBack, s.rollback)),
 	}
 }
 
@@ -322,83 +322,48 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request, who string) er
 	return s.answer(w, r, out)
 }
 
-func (s *Service) reject1(w http.ResponseWriter, r *http.Request, who string) error {
-	model, n, err := target(r)
-	if err != nil {
-		return err
+// decided is the shape of reject, promote, retire and rollback: read the
+// target and the decision, apply it to the registry, then announce it.
+func (s *Service) decided(detailType string, apply func(r *http.Request, model string, n int, who string, d Decision) (*registry.Result, error)) func(http.ResponseWriter, *http.Request, string) error {
+	return func(w http.ResponseWriter, r *http.Request, who string) error {
+		model, n, err := target(r)
+		if err != nil {
+			return err
+		}
+		d, err := decodeDecision(r)
+		if err != nil {
+			return err
+		}
+		res, err := apply(r, model, n, who, d)
+		if err != nil {
+			return err
+		}
+		if err := s.announce(r, detailType, res, who, d.Reason); err != nil {
+			return err
+		}
+		return s.answer(w, r, DecisionResult{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created,
+			Promoted: detailType == event.ModelPromoted})
 	}
-	d, err := decodeDecision(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.reg.Reject(r.Context(), registry.DecisionInput{Model: model, Version: n, Principal: who, Reason: d.Reason})
-	if err != nil {
-		return err
-	}
-	if err := s.announce(r, event.ModelRejected, res, who, d.Reason); err != nil {
-		return err
-	}
-	return s.answer(w, r, DecisionResult{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created})
 }
 
-func (s *Service) promote(w http.ResponseWriter, r *http.Request, who string) error {
-	model, n, err := target(r)
-	if err != nil {
-		return err
-	}
-	d, err := decodeDecision(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.reg.Promote(r.Context(), registry.PromoteInput{Model: model, Version: n, Principal: who, Reason: d.Reason})
-	if err != nil {
-		return err
-	}
-	if err := s.announce(r, event.ModelPromoted, res, who, d.Reason); err != nil {
-		return err
-	}
-	return s.answer(w, r, DecisionResult{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created, Promoted: true})
+func (s *Service) reject1(r *http.Request, model string, n int, who string, d Decision) (*registry.Result, error) {
+	return s.reg.Reject(r.Context(), registry.DecisionInput{Model: model, Version: n, Principal: who, Reason: d.Reason})
 }
 
-func (s *Service) retire(w http.ResponseWriter, r *http.Request, who string) error {
-	model, n, err := target(r)
-	if err != nil {
-		return err
-	}
-	d, err := decodeDecision(r)
-	if err != nil {
-		return err
-	}
+func (s *Service) promote(r *http.Request, model string, n int, who string, d Decision) (*registry.Result, error) {
+	return s.reg.Promote(r.Context(), registry.PromoteInput{Model: model, Version: n, Principal: who, Reason: d.Reason})
+}
+
+func (s *Service) retire(r *http.Request, model string, n int, who string, d Decision) (*registry.Result, error) {
 	res, err := s.reg.Retire(r.Context(), registry.RetireInput{Model: model, Version: n, Principal: who, Reason: d.Reason, Force: d.Force})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.tagRetired(r, res.Version); err != nil {
-		return err
-	}
-	if err := s.announce(r, event.ModelRetired, res, who, d.Reason); err != nil {
-		return err
-	}
-	return s.answer(w, r, DecisionResult{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created})
+	return res, s.tagRetired(r, res.Version)
 }
 
-func (s *Service) rollback(w http.ResponseWriter, r *http.Request, who string) error {
-	model, _, err := target(r)
-	if err != nil {
-		return err
-	}
-	d, err := decodeDecision(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.reg.Rollback(r.Context(), registry.RollbackInput{Model: model, From: d.From, Principal: who, Reason: d.Reason})
-	if err != nil {
-		return err
-	}
-	if err := s.announce(r, event.ModelRolledBack, res, who, d.Reason); err != nil {
-		return err
-	}
-	return s.answer(w, r, DecisionResult{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created})
+func (s *Service) rollback(r *http.Request, model string, _ int, who string, d Decision) (*registry.Result, error) {
+	return s.reg.Rollback(r.Context(), registry.RollbackInput{Model: model, From: d.From, Principal: who, Reason: d.Reason})
 }
 
 // tagRetired tags every object of a retired version's bundle, so that a
