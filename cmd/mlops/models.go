@@ -19,18 +19,25 @@ import (
 )
 
 // newModelsCmd is the parent of everything about models: their specs now, and
-// the registry (list, show, approve, reject, promote, rollback, retire) when it
-// arrives; those commands are added here beside the spec ones.
+// the registry (list, show, history, verify, approve, reject, promote, rollback,
+// retire: registry.go), which go through the platform's API.
 func newModelsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models",
-		Short: "Apply and show model specs: what to train, on which dataset, how and when",
+		Short: "Model specs and policies, and the registry: versions, approvals, champion, audit trail",
 		Long: `A model spec (YAML, see shared/spec/README.md) names the dataset a model trains
 on, its target and objective, XGBoost parameters, the trainer, when to train, its
 promotion policy and its model card. The platform stores each version under its
-hash; every new dataset version trains the models whose spec names it.`,
+hash; every new dataset version trains the models whose spec names it.
+
+Each trained run the gate accepts becomes a numbered model version, judged by the
+promotion policy: rejected, pending a person's approval, or promoted. People
+decide through the platform's authenticated API (approve, reject, promote,
+rollback, retire), and every event is in the model's hash-chained audit trail.`,
 		Example: `  mlops models apply examples/credit/credit.model.yaml
-  mlops models specs
+  mlops models show credit
+  mlops models approve credit 1 --reason "reviewed the card and the slices"
+  mlops models history credit
   mlops models spec credit -o json`,
 	}
 	cmd.AddCommand(newModelsApplyCmd(g), newModelsSpecCmd(g), newModelsSpecsCmd(g))
