@@ -104,7 +104,9 @@ func statusOf(err error) int {
 	case errors.Is(err, registry.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, registry.ErrTransition), errors.Is(err, registry.ErrBundleMismatch),
-		errors.Is(err, registry.ErrNoPrevious), errors.Is(err, registry.ErrStale), errors.Is(err, registry.ErrNoChampion):
+		errors.Is(err, registry.ErrNoPrevious), errors.Is(err, registry.ErrStale), errors.Is(err, registry.ErrNoChampion),
+		errors.Is(err, registry.ErrDamaged):
+		// A damaged trail is the registry's state, not a server fault: verify says where.
 		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
@@ -245,8 +247,8 @@ func (s *Service) history(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	if h == nil {
-		h = []registry.Entry{}
+	if len(h) == 0 {
+		return &httpError{http.StatusNotFound, fmt.Sprintf("model %s has no audit trail", model)}
 	}
 	writeJSON(w, http.StatusOK, h)
 	return nil
@@ -260,6 +262,9 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, _ string) error
 	rep, err := s.reg.Verify(r.Context(), model)
 	if err != nil {
 		return err
+	}
+	if rep.Records == 0 && rep.OK {
+		return &httpError{http.StatusNotFound, fmt.Sprintf("model %s has no audit trail", model)}
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil

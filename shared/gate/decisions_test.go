@@ -152,6 +152,11 @@ func TestDecisionRoutes(t *testing.T) {
 			t.Fatalf("%s tags %v %v", f, tags, err)
 		}
 	}
+	for _, path := range []string{"/v1/models/nope/history", "/v1/models/nope/verify"} {
+		if status, m := call("local:bob", "GET", path, nil); status != 404 {
+			t.Fatalf("%s: %d %v", path, status, m)
+		}
+	}
 	if status, _ := call("local:bob", "GET", "/v1/models/credit/verify", nil); status != 200 {
 		t.Fatalf("verify: %d", status)
 	}
