@@ -113,9 +113,16 @@ fi
 step "mlops runs retrain credit --dataset-version <the first one>   (a second good version)"
 V1DATA=$("$MLOPS" models show credit@1 -o json | sed -n 's/^  "datasetVersion": "\(.*\)",$/\1/p')
 [ -n "$V1DATA" ] || { echo "version 1 names no dataset version"; exit 1; }
+PREV=$(latest_version credit)
 "$MLOPS" runs retrain credit --dataset-version "$V1DATA" --reason "a second good version" --wait --timeout 10m >/dev/null
-GOOD=$(latest_version credit)
-[ -n "$GOOD" ] && [ "$GOOD" -gt 1 ] || { echo "the retrain registered no new version"; exit 1; }
+# The gate registers the run a moment after it ends.
+GOOD=$PREV
+for _ in $(seq 600); do
+  GOOD=$(latest_version credit)
+  [ -n "$GOOD" ] && [ "$GOOD" -gt "$PREV" ] && break
+  sleep 0.1
+done
+[ -n "$GOOD" ] && [ "$GOOD" -gt "$PREV" ] || { echo "the retrain registered no new version"; exit 1; }
 wait_state credit "$GOOD" pending_approval
 
 step "mlops models approve credit $GOOD   (expect: version $GOOD champion, version 1 archived)"
