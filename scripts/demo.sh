@@ -6,8 +6,9 @@
 # of the model pending approval and approve it (champion), upload a broken file
 # (rejected: the report), upload the first 2000 rows with the real aws CLI when
 # it is installed (the policy rejects that model, with the reasons), retrain a
-# second good version, approve it, roll back to the first, show the audit trail
-# with its hashes and verify it, and stop. Exits 0 only if every step behaved as
+# second good version, approve it, roll back to the first, upload a degraded
+# dataset (labels that follow nothing: the policy rejects its model, with every
+# failed check), show the audit trail with its hashes and verify it, and stop. Exits 0 only if every step behaved as
 # described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -136,6 +137,24 @@ step 'mlops models rollback credit --reason "..."   (expect: version 1 champion 
 wait_state credit 1 champion
 wait_state credit "$GOOD" archived
 "$MLOPS" models show credit
+
+step "a degraded dataset: labels that no longer follow the applicants   (expect: the policy rejects its model)"
+# Every fourth application marked bad, whatever it says: valid under the
+# contract, so ingest accepts it, but nothing a model can learn from.
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { $1 = (NR % 4 == 0) ? "\"bad\"" : "\"good\""; print }' \
+  examples/credit/credit_data.csv > "$DIR/credit_degraded.csv"
+PREV=$(latest_version credit)
+"$MLOPS" upload "$DIR/credit_degraded.csv" --dataset credit --wait --quiet
+BAD=$PREV
+for _ in $(seq 1200); do
+  BAD=$(latest_version credit)
+  [ -n "$BAD" ] && [ "$BAD" -gt "$PREV" ] && break
+  sleep 0.1
+done
+[ -n "$BAD" ] && [ "$BAD" -gt "$PREV" ] || { echo "the degraded dataset's model was never registered"; exit 1; }
+wait_state credit "$BAD" rejected
+echo "version $BAD rejected:"
+"$MLOPS" models history credit -o json | sed -n 's/^    "reason": "\(policy failed: .*\)",$/  \1/p' | tail -n 1 | tr ';' '\n'
 
 step "mlops models history credit   (the full, ordered audit trail with hashes)"
 "$MLOPS" models history credit
