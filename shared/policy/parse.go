@@ -53,18 +53,13 @@ func (src *source) locate(canon string) location {
 }
 
 type parser struct {
-	file string
-	errs []*Error
-	loc  map[string]location
-	has  map[string]bool
+	yamldoc.Problems
+	loc map[string]location
+	has map[string]bool
 }
 
 func (p *parser) errAt(n *yaml.Node, path, format string, args ...any) {
-	e := &Error{File: p.file, Field: path, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Col = n.Line, n.Column
-	}
-	p.errs = append(p.errs, e)
+	p.At(n, path, format, args...)
 }
 
 func (p *parser) mark(canon string, n *yaml.Node) {
@@ -102,7 +97,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 		}
 	}
 	doc := root.Content[0]
-	p := &parser{file: file, loc: map[string]location{}, has: map[string]bool{}}
+	p := &parser{Problems: yamldoc.Problems{File: file}, loc: map[string]location{}, has: map[string]bool{}}
 	if a := yamldoc.FindAlias(doc); a != nil {
 		p.errAt(a, "", "YAML anchors and aliases are not supported in policies: write the value out")
 		return nil, p.result()
@@ -118,7 +113,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	for _, e := range pol.problems(func(f string) bool { return p.has[f] }) {
 		l := src.locate(e.Field)
 		e.File, e.Line, e.Col = file, l.line, l.col
-		p.errs = append(p.errs, e)
+		p.Errs = append(p.Errs, e)
 	}
 	if err := p.result(); err != nil {
 		return nil, err
@@ -169,15 +164,15 @@ const maxErrors = 50
 // result sorts the problems by position and drops repeats of one at the same
 // spot about the same field.
 func (p *parser) result() error {
-	sort.SliceStable(p.errs, func(i, j int) bool {
-		a, b := p.errs[i], p.errs[j]
+	sort.SliceStable(p.Errs, func(i, j int) bool {
+		a, b := p.Errs[i], p.Errs[j]
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
 		return a.Col < b.Col
 	})
 	var out []*Error
-	for _, e := range p.errs {
+	for _, e := range p.Errs {
 		if n := len(out); n > 0 && out[n-1].Line == e.Line && out[n-1].Col == e.Col && out[n-1].Field == e.Field && e.Line > 0 {
 			continue
 		}
@@ -185,7 +180,7 @@ func (p *parser) result() error {
 	}
 	if len(out) > maxErrors {
 		more := len(out) - maxErrors
-		out = append(out[:maxErrors], &Error{File: p.file, Msg: fmt.Sprintf("and %d more problems", more)})
+		out = append(out[:maxErrors], &Error{File: p.File, Msg: fmt.Sprintf("and %d more problems", more)})
 	}
 	return yamldoc.Join(out)
 }
@@ -255,49 +250,6 @@ func (p *parser) entries(n *yaml.Node, path, what string) []entry {
 	return out
 }
 
-func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errAt(n, path, "expected a text value, found %s", yamldoc.KindName(n))
-		return "", false
-	}
-	return n.Value, true
-}
-
-func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
-		var b bool
-		if err := n.Decode(&b); err == nil {
-			return b, true
-		}
-	}
-	p.errAt(n, path, "expected true or false, found %s", yamldoc.KindName(n))
-	return false, false
-}
-
-func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
-	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
-		var f float64
-		if err := n.Decode(&f); err == nil && finite(f) {
-			return f, true
-		}
-	}
-	p.errAt(n, path, "expected a finite number, found %s", yamldoc.KindName(n))
-	return 0, false
-}
-
-// integer reads a whole number up to ±2^53; the real bounds are Validate's.
-func (p *parser) integer(n *yaml.Node, path string) (int64, bool) {
-	f, ok := p.number(n, path)
-	if !ok {
-		return 0, false
-	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		p.errAt(n, path, "expected a whole number, found %s", yamldoc.KindName(n))
-		return 0, false
-	}
-	return int64(f), true
-}
-
 // top reads the document. It returns false when it is not a policy at all.
 func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 	f := p.fields(doc, "", topKeys)
@@ -307,13 +259,13 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 	isPolicy := true
 	if e, ok := f["apiVersion"]; !ok {
 		p.errAt(doc, "apiVersion", "missing apiVersion: expected apiVersion: %s", APIVersion)
-	} else if v, ok := p.str(e.val, "apiVersion"); ok && v != APIVersion {
+	} else if v, ok := p.Str(e.val, "apiVersion"); ok && v != APIVersion {
 		p.errAt(e.val, "apiVersion", "apiVersion %q is not supported: expected %s", yamldoc.Clip(v), APIVersion)
 		isPolicy = false
 	}
 	if e, ok := f["kind"]; !ok {
 		p.errAt(doc, "kind", "missing kind: expected kind: %s", Kind)
-	} else if v, ok := p.str(e.val, "kind"); ok && v != Kind {
+	} else if v, ok := p.Str(e.val, "kind"); ok && v != Kind {
 		msg := fmt.Sprintf("kind %q is not a promotion policy: expected %s", yamldoc.Clip(v), Kind)
 		switch v {
 		case "ModelSpec":
@@ -328,10 +280,10 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		return false
 	}
 	if e, ok := f["model"]; ok {
-		pol.Model, _ = p.str(e.val, "model")
+		pol.Model, _ = p.Str(e.val, "model")
 	}
 	if e, ok := f["objective"]; ok {
-		pol.Objective, _ = p.str(e.val, "objective")
+		pol.Objective, _ = p.Str(e.val, "objective")
 	}
 	bounds := func(key string) map[string]float64 {
 		e, ok := f[key]
@@ -340,7 +292,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		}
 		out := map[string]float64{}
 		for _, m := range p.entries(e.val, key, "metric names to numbers (auc: 0.75)") {
-			if v, ok := p.number(m.val, key+"."+m.key.Value); ok {
+			if v, ok := p.Number(m.val, key+"."+m.key.Value); ok {
 				out[m.key.Value] = v
 			} else {
 				out[m.key.Value] = 0 // still checked by name; the number was reported
@@ -357,12 +309,12 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 			var r Regression
 			rf := p.fields(m.val, mp, regressionKeys)
 			if e, ok := rf["absolute"]; ok {
-				if v, ok := p.number(e.val, mp+".absolute"); ok {
+				if v, ok := p.Number(e.val, mp+".absolute"); ok {
 					r.Absolute = &v
 				}
 			}
 			if e, ok := rf["relative"]; ok {
-				if v, ok := p.number(e.val, mp+".relative"); ok {
+				if v, ok := p.Number(e.val, mp+".relative"); ok {
 					r.Relative = &v
 				}
 			}
@@ -385,7 +337,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 			gf := p.fields(m.val, ap, GapNames)
 			for _, name := range GapNames {
 				if e, ok := gf[name]; ok {
-					if v, ok := p.number(e.val, ap+"."+name); ok {
+					if v, ok := p.Number(e.val, ap+"."+name); ok {
 						g.set(name, &v)
 					}
 				}
@@ -400,7 +352,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		}
 	}
 	if e, ok := f["minTestRows"]; ok {
-		pol.MinTestRows, _ = p.integer(e.val, "minTestRows")
+		pol.MinTestRows, _ = p.Integer(e.val, "minTestRows")
 	}
 	if e, ok := f["complexity"]; ok {
 		cf := p.fields(e.val, "complexity", complexityKeys)
@@ -410,7 +362,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 			if !ok {
 				continue
 			}
-			v, ok := p.integer(e.val, "complexity."+k)
+			v, ok := p.Integer(e.val, "complexity."+k)
 			if !ok {
 				continue
 			}
@@ -434,10 +386,10 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		af := p.fields(e.val, "approval", approvalKeys)
 		a := &pol.Approval
 		if e, ok := af["required"]; ok {
-			a.Required, _ = p.boolean(e.val, "approval.required")
+			a.Required, _ = p.Bool(e.val, "approval.required")
 		}
 		if e, ok := af["separatePromotion"]; ok {
-			a.SeparatePromotion, _ = p.boolean(e.val, "approval.separatePromotion")
+			a.SeparatePromotion, _ = p.Bool(e.val, "approval.separatePromotion")
 		}
 		if e, ok := af["approvers"]; ok {
 			if e.val.Kind != yaml.SequenceNode {
@@ -447,7 +399,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 				for i, n := range e.val.Content {
 					ap := fmt.Sprintf("approval.approvers[%d]", i)
 					p.mark(ap, n)
-					v, ok := p.str(n, ap)
+					v, ok := p.Str(n, ap)
 					if !ok {
 						v = fmt.Sprintf("reported%d", i) // keep Validate quiet about it
 					}
@@ -457,7 +409,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		}
 	}
 	if e, ok := f["autoPromote"]; ok {
-		pol.AutoPromote, _ = p.boolean(e.val, "autoPromote")
+		pol.AutoPromote, _ = p.Bool(e.val, "autoPromote")
 	}
 	return true
 }

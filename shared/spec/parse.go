@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -73,8 +72,7 @@ func (src *source) position(errs []*Error) {
 }
 
 type parser struct {
-	file string
-	errs []*Error
+	yamldoc.Problems
 	// loc maps a canonical JSON path (trainer.gpus) to where it came from.
 	loc map[string]location
 	// has records the canonical paths whose keys were written, so that an
@@ -83,11 +81,7 @@ type parser struct {
 }
 
 func (p *parser) errAt(n *yaml.Node, path, format string, args ...any) {
-	e := &Error{File: p.file, Field: path, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Col = n.Line, n.Column
-	}
-	p.errs = append(p.errs, e)
+	p.At(n, path, format, args...)
 }
 
 func (p *parser) mark(canon string, n *yaml.Node) {
@@ -134,7 +128,7 @@ func Parse(file string, data []byte, readFile func(name string) ([]byte, error))
 		}
 	}
 	doc := root.Content[0]
-	p := &parser{file: file, loc: map[string]location{}, has: map[string]bool{}}
+	p := &parser{Problems: yamldoc.Problems{File: file}, loc: map[string]location{}, has: map[string]bool{}}
 	if p.noAliases(doc) {
 		return nil, p.result()
 	}
@@ -151,7 +145,7 @@ func Parse(file string, data []byte, readFile func(name string) ([]byte, error))
 	src := &source{file: file, loc: p.loc, line: doc.Line, col: doc.Column}
 	probs := s.problems(func(f string) bool { return p.has[f] })
 	src.position(probs)
-	p.errs = append(p.errs, probs...)
+	p.Errs = append(p.Errs, probs...)
 	if err := p.result(); err != nil {
 		return nil, err
 	}
@@ -200,8 +194,8 @@ func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 // result sorts the problems by position and drops follow-on complaints: one at
 // the same spot as an earlier one, about the same field or a field inside it.
 func (p *parser) result() error {
-	sort.SliceStable(p.errs, func(i, j int) bool {
-		a, b := p.errs[i], p.errs[j]
+	sort.SliceStable(p.Errs, func(i, j int) bool {
+		a, b := p.Errs[i], p.Errs[j]
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
@@ -209,7 +203,7 @@ func (p *parser) result() error {
 	})
 	var out []*Error
 	group := 0 // out[group:] are the kept errors at the current position
-	for _, e := range p.errs {
+	for _, e := range p.Errs {
 		if len(out) > 0 && (out[group].Line != e.Line || out[group].Col != e.Col) {
 			group = len(out)
 		}
@@ -228,7 +222,7 @@ func (p *parser) result() error {
 	// first, usually the real, problem.
 	if len(out) > maxErrors {
 		more := len(out) - maxErrors
-		out = append(out[:maxErrors], &Error{File: p.file, Msg: fmt.Sprintf("and %d more problems", more)})
+		out = append(out[:maxErrors], &Error{File: p.File, Msg: fmt.Sprintf("and %d more problems", more)})
 	}
 	return yamldoc.Join(out)
 }
@@ -292,55 +286,9 @@ func (p *parser) fields(n *yaml.Node, path string, known []string) map[string]en
 	return out
 }
 
-// str reads any non-null scalar as text: a class label written 1 or true is
-// the text "1" or "true", as the contract compares values.
-func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errAt(n, path, "expected a text value, found %s", yamldoc.KindName(n))
-		return "", false
-	}
-	return n.Value, true
-}
-
-func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
-		var b bool
-		if err := n.Decode(&b); err == nil {
-			return b, true
-		}
-	}
-	p.errAt(n, path, "expected true or false, found %s", yamldoc.KindName(n))
-	return false, false
-}
-
-func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
-	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
-		var f float64
-		if err := n.Decode(&f); err == nil && finite(f) {
-			return f, true
-		}
-	}
-	p.errAt(n, path, "expected a finite number, found %s", yamldoc.KindName(n))
-	return 0, false
-}
-
-// integer reads a whole number. Values beyond ±2^53 are refused here, before
-// they could wrap around in a conversion; the real bounds are Validate's.
-func (p *parser) integer(n *yaml.Node, path string) (int64, bool) {
-	f, ok := p.number(n, path)
-	if !ok {
-		return 0, false
-	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		p.errAt(n, path, "expected a whole number, found %s", yamldoc.KindName(n))
-		return 0, false
-	}
-	return int64(f), true
-}
-
 func (p *parser) intField(f map[string]entry, key, path string, dst *int) {
 	if e, ok := f[key]; ok {
-		if v, ok := p.integer(e.val, path); ok {
+		if v, ok := p.Integer(e.val, path); ok {
 			*dst = int(v)
 		}
 	}
@@ -356,13 +304,13 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 	isSpec := true
 	if e, ok := f["apiVersion"]; !ok {
 		p.errAt(doc, "apiVersion", "missing apiVersion: expected apiVersion: %s", APIVersion)
-	} else if v, ok := p.str(e.val, "apiVersion"); ok && v != APIVersion {
+	} else if v, ok := p.Str(e.val, "apiVersion"); ok && v != APIVersion {
 		p.errAt(e.val, "apiVersion", "apiVersion %q is not supported: expected %s", v, APIVersion)
 		isSpec = false
 	}
 	if e, ok := f["kind"]; !ok {
 		p.errAt(doc, "kind", "missing kind: expected kind: %s", Kind)
-	} else if v, ok := p.str(e.val, "kind"); ok && v != Kind {
+	} else if v, ok := p.Str(e.val, "kind"); ok && v != Kind {
 		msg := fmt.Sprintf("kind %q is not a model spec: expected %s", v, Kind)
 		if v == "DataContract" {
 			msg += " (this is a dataset contract: apply it with mlops contract apply)"
@@ -375,7 +323,7 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 	}
 	strField := func(key string, dst *string) {
 		if e, ok := f[key]; ok {
-			*dst, _ = p.str(e.val, key)
+			*dst, _ = p.Str(e.val, key)
 		}
 	}
 	strField("name", &s.Name)
@@ -386,10 +334,10 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 	if e, ok := f["target"]; ok {
 		t := p.fields(e.val, "target", targetKeys)
 		if e, ok := t["column"]; ok {
-			s.Target.Column, _ = p.str(e.val, "target.column")
+			s.Target.Column, _ = p.Str(e.val, "target.column")
 		}
 		if e, ok := t["positiveClass"]; ok {
-			s.Target.PositiveClass, _ = p.str(e.val, "target.positiveClass")
+			s.Target.PositiveClass, _ = p.Str(e.val, "target.positiveClass")
 		}
 	}
 	if e, ok := f["params"]; ok {
@@ -398,18 +346,18 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 	p.intField(f, "numBoostRound", "numBoostRound", &s.NumBoostRound)
 	p.intField(f, "earlyStoppingRounds", "earlyStoppingRounds", &s.EarlyStoppingRounds)
 	if e, ok := f["threshold"]; ok {
-		s.Threshold, _ = p.number(e.val, "threshold")
+		s.Threshold, _ = p.Number(e.val, "threshold")
 	}
 	if e, ok := f["split"]; ok {
 		sp := p.fields(e.val, "split", splitKeys)
 		if e, ok := sp["validation"]; ok {
-			s.Split.Validation, _ = p.number(e.val, "split.validation")
+			s.Split.Validation, _ = p.Number(e.val, "split.validation")
 		}
 		if e, ok := sp["test"]; ok {
-			s.Split.Test, _ = p.number(e.val, "split.test")
+			s.Split.Test, _ = p.Number(e.val, "split.test")
 		}
 		if e, ok := sp["seed"]; ok {
-			s.Split.Seed, _ = p.integer(e.val, "split.seed")
+			s.Split.Seed, _ = p.Integer(e.val, "split.seed")
 		}
 	}
 	if e, ok := f["trainer"]; ok {
@@ -418,13 +366,13 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 	if e, ok := f["trigger"]; ok {
 		tr := p.fields(e.val, "trigger", triggerKeys)
 		if e, ok := tr["manual"]; ok {
-			s.Trigger.Manual, _ = p.boolean(e.val, "trigger.manual")
+			s.Trigger.Manual, _ = p.Bool(e.val, "trigger.manual")
 		}
 		if e, ok := tr["minIntervalHours"]; ok {
-			s.Trigger.MinIntervalHours, _ = p.number(e.val, "trigger.minIntervalHours")
+			s.Trigger.MinIntervalHours, _ = p.Number(e.val, "trigger.minIntervalHours")
 		}
 		if e, ok := tr["minNewRows"]; ok {
-			s.Trigger.MinNewRows, _ = p.integer(e.val, "trigger.minNewRows")
+			s.Trigger.MinNewRows, _ = p.Integer(e.val, "trigger.minNewRows")
 		}
 	}
 	if e, ok := f["card"]; ok {
@@ -461,10 +409,10 @@ func (p *parser) params(n *yaml.Node, s *Spec) {
 			p.errAt(v, kp, "expected a number, a text value or true/false, found %s", yamldoc.KindName(v))
 			s.Params[k.Value] = ""
 		case v.Tag == "!!int" || v.Tag == "!!float":
-			f, _ := p.number(v, kp)
+			f, _ := p.Number(v, kp)
 			s.Params[k.Value] = f
 		case v.Tag == "!!bool":
-			b, _ := p.boolean(v, kp)
+			b, _ := p.Bool(v, kp)
 			s.Params[k.Value] = b
 		case v.Tag == "!!str" || v.Tag == "!!timestamp":
 			s.Params[k.Value] = v.Value
@@ -478,7 +426,7 @@ func (p *parser) params(n *yaml.Node, s *Spec) {
 func (p *parser) trainer(n *yaml.Node, t *Trainer) {
 	f := p.fields(n, "trainer", trainerKeys)
 	if e, ok := f["image"]; ok {
-		t.Image, _ = p.str(e.val, "trainer.image")
+		t.Image, _ = p.Str(e.val, "trainer.image")
 	}
 	if e, ok := f["command"]; ok {
 		if e.val.Kind != yaml.SequenceNode {
@@ -487,7 +435,7 @@ func (p *parser) trainer(n *yaml.Node, t *Trainer) {
 			for i, a := range e.val.Content {
 				ap := fmt.Sprintf("trainer.command[%d]", i)
 				p.mark(ap, a)
-				if v, ok := p.str(a, ap); ok {
+				if v, ok := p.Str(a, ap); ok {
 					t.Command = append(t.Command, v)
 				}
 			}
@@ -501,11 +449,11 @@ func (p *parser) trainer(n *yaml.Node, t *Trainer) {
 
 // card reads the model card the spec names, relative to the spec file.
 func (p *parser) card(n *yaml.Node, s *Spec, readFile func(string) ([]byte, error)) {
-	name, ok := p.str(n, "card")
+	name, ok := p.Str(n, "card")
 	if !ok {
 		return
 	}
-	full := filepath.Join(filepath.Dir(p.file), name)
+	full := filepath.Join(filepath.Dir(p.File), name)
 	switch {
 	case name == "":
 		p.errAt(n, "card", "expected the model card's file name (card.md), relative to the spec")
