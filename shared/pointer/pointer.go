@@ -5,13 +5,17 @@ package pointer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"time"
 
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
 // Pointer is the body of a current pointer.
@@ -89,4 +93,58 @@ func backoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Reader is what Read and Load need from S3 (*store.Store has it).
+type Reader interface {
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+}
+
+var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// MalformedError is Read's error for an object that is not a pointer.
+type MalformedError struct{ Key, Body string }
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("%s is not a pointer: %q", e.Key, yamldoc.Clip(e.Body))
+}
+
+// Read reads the pointer at ptrKey. A missing pointer is the store's
+// ErrNotFound; one that does not parse, or names no SHA-256, is an error that
+// quotes it.
+func Read(ctx context.Context, st Reader, bucket, ptrKey string) (Pointer, error) {
+	b, _, err := st.ReadAll(ctx, bucket, ptrKey)
+	if err != nil {
+		return Pointer{}, err
+	}
+	var ptr Pointer
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashPattern.MatchString(ptr.Hash) {
+		return Pointer{}, &MalformedError{Key: ptrKey, Body: string(b)}
+	}
+	return ptr, nil
+}
+
+// CorruptError is Load's error when the stored bytes do not hash to the name
+// they are stored under.
+type CorruptError struct{ Key, Hash string }
+
+func (e *CorruptError) Error() string {
+	h := e.Hash
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return e.Key + " does not hash to " + h
+}
+
+// Load reads the document stored under key and checks that its bytes hash to
+// hash, the name the pointer (or a decision record) gives them.
+func Load(ctx context.Context, st Reader, bucket, key, hash string) ([]byte, error) {
+	raw, _, err := st.ReadAll(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hash {
+		return nil, &CorruptError{Key: key, Hash: hash}
+	}
+	return raw, nil
 }

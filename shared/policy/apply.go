@@ -2,9 +2,6 @@ package policy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -35,16 +32,10 @@ func PointerKey(model string) string { return Prefix + model + "/current" }
 type Pointer = spec.Pointer
 
 // Reader is what Current and Load need from S3 (*store.Store has it).
-type Reader interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
-}
+type Reader = pointer.Reader
 
 // Store is what Apply needs from S3 (*store.Store has it).
-type Store interface {
-	Reader
-	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
-	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
-}
+type Store = pointer.Store
 
 // Applied is what Apply did.
 type Applied struct {
@@ -86,16 +77,14 @@ func Current(ctx context.Context, st Reader, bucket, model string) (*Policy, str
 	if !spec.ValidName(model) {
 		return nil, "", fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
-	b, _, err := st.ReadAll(ctx, bucket, PointerKey(model))
-	if errors.Is(err, store.ErrNotFound) {
+	ptr, err := pointer.Read(ctx, st, bucket, PointerKey(model))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, "", fmt.Errorf("model %q: %w (apply one with its spec: mlops models apply)", model, ErrNoPolicy)
-	}
-	if err != nil {
+	case errors.As(err, new(*pointer.MalformedError)):
+		return nil, "", fmt.Errorf("model %s: policy pointer %w", model, err)
+	case err != nil:
 		return nil, "", fmt.Errorf("model %s: read policy pointer: %w", model, err)
-	}
-	var ptr Pointer
-	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
-		return nil, "", fmt.Errorf("model %s: policy pointer %s is not a pointer: %q", model, PointerKey(model), yamldoc.Clip(string(b)))
 	}
 	p, err := Load(ctx, st, bucket, model, ptr.Hash)
 	if err != nil {
@@ -113,13 +102,13 @@ func Load(ctx context.Context, st Reader, bucket, model, hash string) (*Policy, 
 	if !hashRE.MatchString(hash) {
 		return nil, fmt.Errorf("model %s: %q is not a policy hash", model, yamldoc.Clip(hash))
 	}
-	key := Key(model, hash)
-	raw, _, err := st.ReadAll(ctx, bucket, key)
-	if err != nil {
+	raw, err := pointer.Load(ctx, st, bucket, Key(model, hash), hash)
+	var corrupt *pointer.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return nil, fmt.Errorf("model %s: %w: the stored policy is corrupt", model, err)
+	case err != nil:
 		return nil, fmt.Errorf("model %s: read policy %s: %w", model, short(hash), err)
-	}
-	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hash {
-		return nil, fmt.Errorf("model %s: %s does not hash to %s: the stored policy is corrupt", model, key, short(hash))
 	}
 	p, err := ParseCanonical(raw)
 	if err != nil {

@@ -2,8 +2,6 @@ package spec
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,16 +42,10 @@ func contractPointerKey(dataset string) string { return "contracts/" + dataset +
 func contractKey(dataset, hash string) string  { return "contracts/" + dataset + "/" + hash + ".json" }
 
 // Reader is what Current needs from S3 (*store.Store has it).
-type Reader interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
-}
+type Reader = pointer.Reader
 
 // Store is what Apply needs from S3 (*store.Store has it).
-type Store interface {
-	Reader
-	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
-	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
-}
+type Store = pointer.Store
 
 // Lister is what List needs from S3 (*store.Store has it).
 type Lister interface {
@@ -159,26 +151,24 @@ func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Point
 	if !ValidName(model) {
 		return nil, Pointer{}, nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
-	b, _, err := st.ReadAll(ctx, bucket, PointerKey(model))
-	if errors.Is(err, store.ErrNotFound) {
+	ptr, err := pointer.Read(ctx, st, bucket, PointerKey(model))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, Pointer{}, nil, fmt.Errorf("model %q: %w (apply one with mlops models apply)", model, ErrNoSpec)
-	}
-	if err != nil {
+	case errors.As(err, new(*pointer.MalformedError)):
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec pointer %w", model, err)
+	case err != nil:
 		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec pointer: %w", model, err)
 	}
-	var ptr Pointer
-	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
-		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec pointer %s is not a pointer: %q", model, PointerKey(model), yamldoc.Clip(string(b)))
-	}
 	// The key comes from the layout, not from the pointer's key field: the
-	// hash alone names the object, and is checked against its bytes below.
-	key := Key(model, ptr.Hash)
-	raw, _, err := st.ReadAll(ctx, bucket, key)
-	if err != nil {
+	// hash alone names the object, and is checked against its bytes.
+	raw, err := pointer.Load(ctx, st, bucket, Key(model, ptr.Hash), ptr.Hash)
+	var corrupt *pointer.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: %w: the stored spec is corrupt", model, err)
+	case err != nil:
 		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec %s: %w", model, short(ptr.Hash), err)
-	}
-	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != ptr.Hash {
-		return nil, Pointer{}, nil, fmt.Errorf("model %s: %s does not hash to %s: the stored spec is corrupt", model, key, short(ptr.Hash))
 	}
 	s, err := ParseCanonical(raw)
 	if err != nil {
