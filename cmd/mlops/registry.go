@@ -545,45 +545,28 @@ champion at once and the champion it replaces is archived.
 }
 
 func newModelsRejectCmd(g *globals) *cobra.Command {
-	var d decisionFlags
-	cmd := &cobra.Command{
-		Use:   "reject NAME VERSION --reason TEXT",
-		Short: "Reject a version waiting for a person",
-		Long: `reject records that the version may not be promoted, with the reason.
-
-` + registryExitCodes,
-		Example: `  mlops models reject credit 3 --reason "recall on the 18-25 slice is too low"`,
-		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
-			cl, err := g.connect()
-			if err != nil {
-				return err
-			}
-			return decide(cmd, g, cl, versionPath(name, n)+"/reject", gate.Decision{Reason: d.reason},
-				func(w io.Writer, r *gate.DecisionResult) {
-					fmt.Fprintf(w, "%s version %d: %s\n", name, n, stateOf(r))
-				})
-		},
-	}
-	d.add(cmd)
-	return cmd
+	return versionDecisionCmd(g, "reject", "Reject a version waiting for a person",
+		`reject records that the version may not be promoted, with the reason.`,
+		`  mlops models reject credit 3 --reason "recall on the 18-25 slice is too low"`, "")
 }
 
 func newModelsPromoteCmd(g *globals) *cobra.Command {
+	return versionDecisionCmd(g, "promote", "Make an approved version the champion (the current champion is archived)",
+		`promote makes an approved version champion, archiving the champion it
+replaces. Only an approved version can be promoted (where the policy makes
+promotion a step separate from approval).`,
+		`  mlops models promote credit 2 --reason "approved yesterday; deploying now"`, "promoted: ")
+}
+
+// versionDecisionCmd is a decision on one version that takes only a reason:
+// POST .../versions/VERSION/<action>, printing "<name> version <n>: <done><state>".
+func versionDecisionCmd(g *globals, action, short, long, example, done string) *cobra.Command {
 	var d decisionFlags
 	cmd := &cobra.Command{
-		Use:   "promote NAME VERSION --reason TEXT",
-		Short: "Make an approved version the champion (the current champion is archived)",
-		Long: `promote makes an approved version champion, archiving the champion it
-replaces. Only an approved version can be promoted (where the policy makes
-promotion a step separate from approval).
-
-` + registryExitCodes,
-		Example: `  mlops models promote credit 2 --reason "approved yesterday; deploying now"`,
+		Use:     action + " NAME VERSION --reason TEXT",
+		Short:   short,
+		Long:    long + "\n\n" + registryExitCodes,
+		Example: example,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, n, err := decisionArgs(g, args, &d)
@@ -594,9 +577,9 @@ promotion a step separate from approval).
 			if err != nil {
 				return err
 			}
-			return decide(cmd, g, cl, versionPath(name, n)+"/promote", gate.Decision{Reason: d.reason},
+			return decide(cmd, g, cl, versionPath(name, n)+"/"+action, gate.Decision{Reason: d.reason},
 				func(w io.Writer, r *gate.DecisionResult) {
-					fmt.Fprintf(w, "%s version %d: promoted: %s\n", name, n, stateOf(r))
+					fmt.Fprintf(w, "%s version %d: %s%s\n", name, n, done, stateOf(r))
 				})
 		},
 	}
