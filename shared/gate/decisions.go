@@ -11,6 +11,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -126,7 +127,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 func target(r *http.Request) (string, int, error) {
 	model := r.PathValue("model")
-	if !validModel(model) {
+	if !spec.ValidName(model) {
 		return "", 0, badRequest("%q is not a model name", model)
 	}
 	v := r.PathValue("version")
@@ -138,18 +139,6 @@ func target(r *http.Request) (string, int, error) {
 		return "", 0, badRequest("version %q: expected a number from 1", v)
 	}
 	return model, n, nil
-}
-
-func validModel(m string) bool {
-	if m == "" || len(m) > 63 {
-		return false
-	}
-	for i, c := range m {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_')) {
-			return false
-		}
-	}
-	return true
 }
 
 func decodeDecision(r *http.Request) (Decision, error) {
