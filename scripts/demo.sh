@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MLOPS=${MLOPS:-bin/mlops}
 DIR=${DEMO_DIR:-$(mktemp -d -t mlops-demo-XXXXXX)}
+mkdir -p "$DIR"
 export MLOPS_DIR=$DIR
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # wait_state MODEL VERSION STATE: the gate decides after training, asynchronously.
@@ -60,7 +61,7 @@ step "mlops runs logs $RUN | tail -5"
 
 step "mlops score --bundle s3://mlops-platform/runs/$RUN/bundle/   (verified, then scored by the Go evaluator)"
 "$MLOPS" score --bundle "s3://mlops-platform/runs/$RUN/bundle/" --null NA --input examples/credit/credit_data.csv --output "$DIR/scored.csv"
-head -n 8 "$DIR/scored.csv" | cut -d, -f1,2,3,4,15,16 | column -s, -t
+head -n 8 "$DIR/scored.csv" | cut -d, -f1,2,3,4,15,16 | tr , "\t"
 
 step "mlops models show credit   (the gate registered version 1: it waits for a person)"
 wait_state credit 1 pending_approval
