@@ -9,7 +9,7 @@ FUZZTIME    ?= 20s
 # Lambda runs the functions on Graviton: linux/arm64, no cgo, no RPC shim.
 LAMBDA_ENV  := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build functions cli test test-minio test-store-embedded test-short demo up bench bench-go lint fmt fuzz clean
+.PHONY: all build functions cli setup test test-minio test-store-embedded test-short demo up bench bench-go lint fmt fuzz clean
 
 all: build
 
@@ -24,45 +24,61 @@ functions:
 cli:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/mlops ./cmd/mlops
 
+# setup installs what a target needs and nothing more (scripts/setup.sh: Debian
+# packages through apt-get, Go tools); on a machine that has everything it says
+# nothing. Each target below that needs it names its group: make's target-specific
+# variables reach the prerequisites, so `make -n demo` shows `scripts/setup.sh demo`.
+SETUP_GROUPS ?= demo test lint bench
+setup:
+	bash scripts/setup.sh $(SETUP_GROUPS)
+
 # The whole suite: unit, integration (embedded S3 through the real SDK and the aws
 # CLI, real bootstrap binaries under a Runtime API server), reliability tests, and
 # the fuzz targets' seed corpora.
-test:
+test: SETUP_GROUPS = test
+test: setup
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # The store's tests against MinIO (AWS's conditional-write semantics), when a minio
 # binary is installed: scripts/test-minio.sh says how. Not part of `make test`.
-test-minio:
+test-minio: SETUP_GROUPS = test
+test-minio: setup
 	bash scripts/test-minio.sh
 
 # The store's tests against the embedded S3 of `mlops up` (part of CI).
-test-store-embedded:
+test-store-embedded: SETUP_GROUPS = test
+test-store-embedded: setup
 	bash scripts/test-store-embedded.sh
 
 test-short:
 	$(GO) test -short -count=1 ./...
 
-demo: cli
+demo: SETUP_GROUPS = demo
+demo: setup cli
 	bash scripts/demo.sh
 
-up: cli
+up: SETUP_GROUPS = demo
+up: setup cli
 	$(BIN)/mlops up --dir .mlops
 
 # Side-by-side benchmarks (this project vs its peer, one run, ratio printed).
 # BENCH_SIZES=1GB,4GB by default; BENCH_DIR holds the generated inputs.
 BENCH_SIZES ?= 1GB,4GB
 BENCH_DIR   ?= /tmp/mlops-bench
-bench: bench-go
+bench: SETUP_GROUPS = bench
+bench: setup bench-go
 	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
 	$(GO) run ./bench/predict
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/ ./shared/xgboost/
 
-lint:
+lint: SETUP_GROUPS = lint
+lint: setup
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	shellcheck $$(git ls-files '*.sh') .ci/run
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -124,7 +124,7 @@ for _ in $(seq 600); do
   [ -n "$GOOD" ] && [ "$GOOD" -gt "$PREV" ] && break
   sleep 0.1
 done
-[ -n "$GOOD" ] && [ "$GOOD" -gt "$PREV" ] || { echo "the retrain registered no new version"; exit 1; }
+if ! { [ -n "$GOOD" ] && [ "$GOOD" -gt "$PREV" ]; }; then echo "the retrain registered no new version"; exit 1; fi
 wait_state credit "$GOOD" pending_approval
 
 step "mlops models approve credit $GOOD   (expect: version $GOOD champion, version 1 archived)"
@@ -152,7 +152,7 @@ for _ in $(seq 1200); do
   [ -n "$BAD" ] && [ "$BAD" -gt "$PREV" ] && break
   sleep 0.1
 done
-[ -n "$BAD" ] && [ "$BAD" -gt "$PREV" ] || { echo "the degraded dataset's model was never registered"; exit 1; }
+if ! { [ -n "$BAD" ] && [ "$BAD" -gt "$PREV" ]; }; then echo "the degraded dataset's model was never registered"; exit 1; fi
 wait_state credit "$BAD" rejected
 echo "version $BAD rejected:"
 "$MLOPS" models history credit -o json | sed -n 's/^    "reason": "\(policy failed: .*\)",$/  \1/p' | tail -n 1 | tr ';' '\n'

@@ -62,7 +62,8 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 				check := exec.CommandContext(cmd.Context(), p.Trainer[0], "-c", "import xgboost, numpy")
 				if out, err := check.CombinedOutput(); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s cannot import xgboost and numpy (%v: %s): training runs will fail; "+
-						"install Debian's python3-xgboost, or pass --python or --trainer\n", p.Trainer[0], err, strings.TrimSpace(string(out)))
+						"install Debian's python3-xgboost and python3-numpy (in the repository: make setup SETUP_GROUPS=demo, "+
+						"which runs scripts/setup.sh demo), or pass --python or --trainer\n", p.Trainer[0], err, strings.TrimSpace(string(out)))
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), `mlops platform is up (state in %s)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer lets the test read what `up` has written while it still runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A trainer's Python without xgboost is named at start, with the command that
+// installs what the demo needs, rather than only in the first run's failure.
+func TestUpWarnsWhenTheTrainerCannotImportXGBoost(t *testing.T) {
+	dir := t.TempDir()
+	python := filepath.Join(t.TempDir(), "python3")
+	script := "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'xgboost'\" >&2\nexit 1\n"
+	if err := os.WriteFile(python, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"up", "--dir", dir, "--s3-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
+			"--reconcile-every", "-1s", "--python", python}, &out, &errOut)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Press Ctrl-C") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("up exited %d: %s", code, errOut.String())
+	}
+	warn := errOut.String()
+	for _, want := range []string{python + " cannot import xgboost", "No module named 'xgboost'", "scripts/setup.sh demo", "--python"} {
+		if !strings.Contains(warn, want) {
+			t.Errorf("warning lacks %q:\n%s", want, warn)
+		}
+	}
+}
