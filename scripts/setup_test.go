@@ -17,9 +17,9 @@ import (
 // for), a Python whose module path holds only what the test puts there, an
 // empty GOBIN, and no aws CLI.
 type machine struct {
-	t                        *testing.T
+	t                       *testing.T
 	bin, gobin, pylib, root string
-	env                      []string
+	env                     []string
 }
 
 func newMachine(t *testing.T) *machine {
