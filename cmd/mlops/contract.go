@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/ingest"
-	"github.com/openmlops/mlops/shared/store"
 )
 
 func newContractCmd(g *globals) *cobra.Command {
@@ -122,33 +120,21 @@ func newContractShowCmd(g *globals) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			b, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Platform, ingest.ContractPointerKey(args[0]))
-			if errors.Is(err, store.ErrNotFound) {
+			cur, err := datasetsOf(cl).CurrentContract(ctx, args[0])
+			if errors.Is(err, ingest.ErrNoContract) {
 				return &exitError{code: exitFailed, err: fmt.Errorf("dataset %q has no contract", args[0])}
 			} else if err != nil {
 				return err
 			}
-			var ptr ingest.ContractPointer
-			if err := json.Unmarshal(b, &ptr); err != nil {
-				return fmt.Errorf("contract pointer: %w", err)
-			}
-			canon, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Platform, ingest.ContractKey(args[0], ptr.Hash))
-			if err != nil {
-				return err
-			}
 			if g.output == "json" {
-				_, err = cmd.OutOrStdout().Write(append(canon, '\n'))
+				_, err = cmd.OutOrStdout().Write(append(cur.Canon, '\n'))
 				return err
 			}
-			c, err := contract.ParseCanonical(canon)
+			y, err := cur.MarshalODCS()
 			if err != nil {
 				return err
 			}
-			y, err := c.MarshalODCS()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "# contract %s (current since %s)\n", ptr.Hash, ptr.At.Format(time.RFC3339))
+			fmt.Fprintf(cmd.OutOrStdout(), "# contract %s (current since %s)\n", cur.Hash, cur.AppliedAt.Format(time.RFC3339))
 			_, err = cmd.OutOrStdout().Write(y)
 			return err
 		},

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -96,20 +94,21 @@ type datasetRow struct {
 	Created time.Time `json:"createdAt,omitzero"`
 }
 
+// datasetsOf reads datasets through ingest's reader, as every component does.
+func datasetsOf(cl *client) *ingest.Datasets {
+	return ingest.NewDatasets(cl.store, cl.ep.Buckets.Platform, cl.ep.Buckets.Uploads)
+}
+
 func listDatasets(cmd *cobra.Command, g *globals, cl *client) error {
-	ctx := cmd.Context()
-	dirs, err := cl.store.ListDirs(ctx, cl.ep.Buckets.Platform, "datasets/")
+	ds := datasetsOf(cl)
+	names, err := ds.Names(cmd.Context())
 	if err != nil {
-		return fmt.Errorf("list datasets: %w", err)
+		return err
 	}
 	var rows []datasetRow
-	for _, d := range dirs {
-		name := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"), "/")
-		if !ingest.ValidDataset(name) {
-			continue // e.g. _invalid: receipts of uploads whose key named no dataset
-		}
+	for _, name := range names {
 		row := datasetRow{Name: name}
-		if m, err := latestManifest(cmd, cl, name); err == nil {
+		if m, err := ds.LatestManifest(cmd.Context(), name); err == nil {
 			row.Latest, row.Rows, row.Mode, row.Created = m.VersionID, m.Rows, m.Mode, m.CreatedAt
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -137,23 +136,14 @@ type rejectionRow struct {
 }
 
 func listRejections(cmd *cobra.Command, g *globals, cl *client, name string) error {
-	ctx := cmd.Context()
 	bucket := cl.ep.Buckets.Uploads
+	reports, err := datasetsOf(cl).Rejections(cmd.Context(), name)
+	if err != nil {
+		return err
+	}
 	var rows []rejectionRow
-	err := cl.store.List(ctx, bucket, "quarantine/"+name+"/", func(o store.ObjectInfo) error {
-		if !strings.HasSuffix(o.Key, "/report.json") {
-			return nil
-		}
-		b, _, err := cl.store.ReadAll(ctx, bucket, o.Key)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", o.Key, err)
-		}
-		var rep ingest.Report
-		if err := json.Unmarshal(b, &rep); err != nil {
-			return fmt.Errorf("report %s: %w", o.Key, err)
-		}
-		row := rejectionRow{At: rep.At, SourceKey: rep.Upload.Key, Rows: rep.Rows, ReportKey: o.Key,
-			Quarantine: strings.TrimSuffix(o.Key, "report.json")}
+	for _, rep := range reports {
+		row := rejectionRow{At: rep.At, SourceKey: rep.Upload.Key, Rows: rep.Rows, ReportKey: rep.ReportKey, Quarantine: rep.Prefix}
 		for _, v := range rep.Violations {
 			r := v.Rule
 			if v.Column != "" {
@@ -162,12 +152,7 @@ func listRejections(cmd *cobra.Command, g *globals, cl *client, name string) err
 			row.Rules = append(row.Rules, r)
 		}
 		rows = append(rows, row)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list rejections of %s: %w", name, err)
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].At.After(rows[j].At) })
 	if g.output == "json" {
 		if rows == nil {
 			rows = []rejectionRow{}
@@ -190,55 +175,18 @@ func listRejections(cmd *cobra.Command, g *globals, cl *client, name string) err
 	return tw.Flush()
 }
 
-func latestManifest(cmd *cobra.Command, cl *client, name string) (*ingest.Manifest, error) {
-	b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.LatestKey(name))
-	if err != nil {
-		return nil, err
-	}
-	var l ingest.Latest
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("latest pointer of %s: %w", name, err)
-	}
-	return readManifest(cmd, cl, name, l.VersionID)
-}
-
-func readManifest(cmd *cobra.Command, cl *client, name, id string) (*ingest.Manifest, error) {
-	b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.ManifestKey(name, id))
-	if err != nil {
-		return nil, fmt.Errorf("read %s@%s: %w", name, id, err)
-	}
-	var m ingest.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest of %s@%s: %w", name, id, err)
-	}
-	return &m, nil
-}
-
 func showVersions(cmd *cobra.Command, g *globals, cl *client, name string) error {
-	ctx := cmd.Context()
-	dirs, err := cl.store.ListDirs(ctx, cl.ep.Buckets.Platform, "datasets/"+name+"/versions/")
+	ds := datasetsOf(cl)
+	ms, err := ds.Versions(cmd.Context(), name)
 	if err != nil {
-		return fmt.Errorf("list versions of %s: %w", name, err)
-	}
-	var ms []*ingest.Manifest
-	for _, d := range dirs {
-		id := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"+name+"/versions/"), "/")
-		m, err := readManifest(cmd, cl, name, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // being written right now: not a version yet
-		}
-		if err != nil {
-			return err
-		}
-		ms = append(ms, m)
+		return err
 	}
 	if len(ms) == 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dataset %q has no versions", name)}
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].CreatedAt.Before(ms[j].CreatedAt) })
 	latest := ""
-	if m, err := latestManifest(cmd, cl, name); err == nil {
-		latest = m.VersionID
+	if l, err := ds.Latest(cmd.Context(), name); err == nil {
+		latest = l.VersionID
 	}
 	if g.output == "json" {
 		return printJSON(cmd.OutOrStdout(), map[string]any{"dataset": name, "latest": latest, "versions": ms})
@@ -259,9 +207,9 @@ func showVersion(cmd *cobra.Command, g *globals, cl *client, name, id string) er
 	var m *ingest.Manifest
 	var err error
 	if id == "latest" {
-		m, err = latestManifest(cmd, cl, name)
+		m, err = datasetsOf(cl).LatestManifest(cmd.Context(), name)
 	} else {
-		m, err = readManifest(cmd, cl, name, id)
+		m, err = datasetsOf(cl).Manifest(cmd.Context(), name, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return &exitError{code: exitFailed, err: fmt.Errorf("no version %s@%s", name, id)}

@@ -110,16 +110,14 @@ func waitReceipt(cmd *cobra.Command, cl *client, dataset, uploadID, chash string
 	delay := 100 * time.Millisecond
 	for {
 		for _, id := range []string{ingest.ReceiptID(uploadID, chash), ingest.ReceiptID(uploadID, "")} {
-			b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.ReceiptKey(dataset, id))
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+			got, ok, err := datasetsOf(cl).Receipt(cmd.Context(), dataset, id)
 			if err != nil {
 				return rc, fmt.Errorf("wait for ingest: %w", err)
 			}
-			if err := json.Unmarshal(b, &rc); err != nil {
-				return rc, fmt.Errorf("receipt: %w", err)
+			if !ok {
+				continue
 			}
+			rc = got
 			// A refusal for want of a contract predates the contract seen at upload:
 			// it was this same object's fate before, not now. Other refusals
 			// (bad key, too large) hold whatever the contract.
@@ -146,13 +144,9 @@ func printOutcome(cmd *cobra.Command, g *globals, cl *client, rc ingest.Receipt)
 	out := cmd.OutOrStdout()
 	ctx := cmd.Context()
 	if rc.Status == ingest.Accepted {
-		b, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Platform, ingest.ManifestKey(rc.Dataset, rc.VersionID))
+		m, err := datasetsOf(cl).Manifest(ctx, rc.Dataset, rc.VersionID)
 		if err != nil {
 			return fmt.Errorf("read version %s: %w", rc.VersionID, err)
-		}
-		var m ingest.Manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("manifest: %w", err)
 		}
 		if g.output == "json" {
 			return printJSON(out, map[string]any{"status": rc.Status, "receipt": rc, "manifest": m})
@@ -166,17 +160,17 @@ func printOutcome(cmd *cobra.Command, g *globals, cl *client, rc ingest.Receipt)
 		return fmt.Errorf("receipt has status %q and no rejection", rc.Status)
 	}
 	if g.output == "json" {
-		b, _, err := cl.store.ReadAll(ctx, rej.Bucket, rej.ReportKey)
+		b, err := datasetsOf(cl).RejectionReport(ctx, rej, false)
 		if err != nil {
-			return fmt.Errorf("read report: %w", err)
+			return err
 		}
 		if err := printJSON(out, map[string]any{"status": rc.Status, "receipt": rc, "report": json.RawMessage(b)}); err != nil {
 			return err
 		}
 	} else {
-		b, _, err := cl.store.ReadAll(ctx, rej.Bucket, rej.ReportTextKey)
+		b, err := datasetsOf(cl).RejectionReport(ctx, rej, true)
 		if err != nil {
-			return fmt.Errorf("read report: %w", err)
+			return err
 		}
 		fmt.Fprintf(out, "rejected; quarantined at s3://%s/%s\n\n%s", rej.Bucket, rej.QuarantineKey, b)
 	}
@@ -185,18 +179,11 @@ func printOutcome(cmd *cobra.Command, g *globals, cl *client, rc ingest.Receipt)
 
 // currentContractHash is the hash the dataset's contract pointer names, or "".
 func currentContractHash(cmd *cobra.Command, cl *client, dataset string) (string, error) {
-	b, _, err := cl.store.ReadAll(cmd.Context(), cl.ep.Buckets.Platform, ingest.ContractPointerKey(dataset))
-	if errors.Is(err, store.ErrNotFound) {
+	ptr, err := datasetsOf(cl).ContractHash(cmd.Context(), dataset)
+	if errors.Is(err, ingest.ErrNoContract) {
 		return "", nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("read contract pointer: %w", err)
-	}
-	var ptr ingest.ContractPointer
-	if err := json.Unmarshal(b, &ptr); err != nil {
-		return "", fmt.Errorf("contract pointer of %s: %w", dataset, err)
-	}
-	return ptr.Hash, nil
+	return ptr.Hash, err
 }
 
 func short(h string) string {

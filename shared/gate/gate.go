@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -32,9 +31,7 @@ import (
 // Store is what the gate needs from S3 (*store.Store has it): it reads bundles,
 // test rows and policies, and tags a retired version's artifacts for archival.
 type Store interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
-	Get(ctx context.Context, bucket, key string, opt store.GetOptions) (io.ReadCloser, store.ObjectInfo, error)
-	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
+	ingest.Reader // bundles, and the dataset versions they were tested on (through ingest.Datasets)
 	Tag(ctx context.Context, bucket, key string, tags map[string]string) error
 }
 
@@ -54,6 +51,8 @@ type Service struct {
 	reg *registry.Registry
 	cfg Config
 	log *slog.Logger
+	// datasets reads the versions candidates and champions were tested on.
+	datasets *ingest.Datasets
 }
 
 // New returns the gate over its adapters.
@@ -68,7 +67,7 @@ func New(st Store, pub event.Publisher, reg *registry.Registry, cfg Config) *Ser
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, pub: pub, reg: reg, cfg: cfg, log: log}
+	return &Service{st: st, pub: pub, reg: reg, cfg: cfg, log: log, datasets: ingest.NewDatasets(st, cfg.Bucket, "")}
 }
 
 // Outcome is what the gate decided for one trained run.
@@ -240,13 +239,13 @@ func (s *Service) champion(ctx context.Context, cand *bundle.Bundle, v *registry
 	}
 	recorded := &policy.Champion{Version: c.Version, Metrics: cb.Metrics.Test}
 	dataset := cand.Lineage.Dataset
-	cm, err := testset.ReadManifest(ctx, s.st, s.cfg.Bucket, dataset, cand.TestRows.DatasetVersion)
+	cm, err := s.datasets.Manifest(ctx, dataset, cand.TestRows.DatasetVersion)
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: %w", v.RunID, err)
 	}
 	var champRows int64 = -1 // rows of the champion's data, when the candidate's data extends it
 	if cb.Lineage.Dataset == dataset && cb.TestRows.DatasetVersion != cand.TestRows.DatasetVersion {
-		chm, err := testset.ReadManifest(ctx, s.st, s.cfg.Bucket, dataset, cb.TestRows.DatasetVersion)
+		chm, err := s.datasets.Manifest(ctx, dataset, cb.TestRows.DatasetVersion)
 		if err != nil {
 			return nil, fmt.Errorf("gate %s: champion v%d's data: %w", v.RunID, c.Version, err)
 		}
@@ -263,7 +262,7 @@ func (s *Service) champion(ctx context.Context, cand *bundle.Bundle, v *registry
 			"model", v.Model, "champion", c.Version, "candidate", v.Version, "rows", len(clean))
 		return recorded, nil
 	}
-	rows, err := testset.FetchManifest(ctx, s.st, s.cfg.Bucket, cm, clean)
+	rows, err := testset.FetchManifest(ctx, s.datasets, cm, clean)
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: test rows: %w", v.RunID, err)
 	}

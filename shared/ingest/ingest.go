@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/validate"
@@ -59,6 +58,8 @@ type Service struct {
 	pub event.Publisher
 	cfg Config
 	log *slog.Logger
+	// datasets reads back what this service wrote, as every other reader does.
+	datasets *Datasets
 }
 
 // New returns the ingest service.
@@ -73,7 +74,7 @@ func New(st Store, pub event.Publisher, cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, pub: pub, cfg: cfg, log: log}
+	return &Service{st: st, pub: pub, cfg: cfg, log: log, datasets: NewDatasets(st, cfg.PlatformBucket, cfg.UploadsBucket)}
 }
 
 // Outcome is what became of one upload.
@@ -104,7 +105,7 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	uploadID := UploadID(up.Bucket, up.Key, up.ETag, up.VersionID)
 
 	// The contract is read before the receipt, because a decision is per contract.
-	var cur *current
+	var cur *Contract
 	if problem == "" {
 		var err error
 		if cur, err = s.loadContract(ctx, dataset); err != nil {
@@ -113,7 +114,7 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	}
 	var chash string
 	if cur != nil {
-		chash = cur.hash
+		chash = cur.Hash
 	}
 	refusal := ""
 	switch {
@@ -129,7 +130,7 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 		receiptID = ReceiptID(uploadID, "")
 	}
 
-	if rc, found, err := s.readReceipt(ctx, dataset, receiptID); err != nil {
+	if rc, found, err := s.datasets.Receipt(ctx, dataset, receiptID); err != nil {
 		return nil, err
 	} else if found {
 		log.Info("duplicate delivery: completing from receipt", "status", rc.Status, "version", rc.VersionID)
@@ -167,7 +168,7 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 		// The object vanished or changed under us. Either a concurrent delivery of
 		// this same event decided it (and removed it): finish from its receipt; or a
 		// newer upload replaced it, and that upload's own event handles it.
-		if prev, found, err := s.readReceipt(ctx, dataset, receiptID); err != nil {
+		if prev, found, err := s.datasets.Receipt(ctx, dataset, receiptID); err != nil {
 			return nil, err
 		} else if found {
 			if err := s.finish(ctx, up, prev); err != nil {
@@ -184,54 +185,13 @@ func (s *Service) Ingest(ctx context.Context, up Upload) (*Outcome, error) {
 	return &Outcome{Receipt: rc}, nil
 }
 
-// current is a dataset's current contract.
-type current struct {
-	c         *contract.Contract
-	canon     []byte // canonical JSON
-	hash      string
-	appliedAt time.Time // when the pointer last moved to it
-}
-
 // loadContract reads the dataset's current contract, or returns nil if there is none.
-func (s *Service) loadContract(ctx context.Context, dataset string) (*current, error) {
-	b, _, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, ContractPointerKey(dataset))
-	if errors.Is(err, store.ErrNotFound) {
+func (s *Service) loadContract(ctx context.Context, dataset string) (*Contract, error) {
+	c, err := s.datasets.CurrentContract(ctx, dataset)
+	if errors.Is(err, ErrNoContract) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read contract pointer of %s: %w", dataset, err)
-	}
-	var ptr ContractPointer
-	if err := json.Unmarshal(b, &ptr); err != nil {
-		return nil, fmt.Errorf("contract pointer of %s: %w", dataset, err)
-	}
-	canon, _, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, ContractKey(dataset, ptr.Hash))
-	if err != nil {
-		return nil, fmt.Errorf("read contract %s of %s: %w", ptr.Hash, dataset, err)
-	}
-	c, err := contract.ParseCanonical(canon)
-	if err != nil {
-		return nil, fmt.Errorf("contract %s of %s: %w", ptr.Hash, dataset, err)
-	}
-	if got := c.Hash(); got != ptr.Hash {
-		return nil, fmt.Errorf("contract %s of %s: stored JSON hashes to %s", ptr.Hash, dataset, got)
-	}
-	return &current{c: c, canon: c.Canonical(), hash: ptr.Hash, appliedAt: ptr.At}, nil
-}
-
-func (s *Service) readReceipt(ctx context.Context, dataset, id string) (Receipt, bool, error) {
-	var rc Receipt
-	b, _, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, ReceiptKey(dataset, id))
-	if errors.Is(err, store.ErrNotFound) {
-		return rc, false, nil
-	}
-	if err != nil {
-		return rc, false, fmt.Errorf("read receipt %s: %w", id, err)
-	}
-	if err := json.Unmarshal(b, &rc); err != nil {
-		return rc, false, fmt.Errorf("receipt %s: %w", id, err)
-	}
-	return rc, true, nil
+	return c, err
 }
 
 // createJSON writes v once at key; an existing object means an earlier delivery
@@ -254,7 +214,7 @@ func (s *Service) createJSON(ctx context.Context, bucket, key string, v any) ([]
 func (s *Service) finish(ctx context.Context, up Upload, rc Receipt) error {
 	switch rc.Status {
 	case Accepted:
-		m, err := s.readManifest(ctx, rc.Dataset, rc.VersionID)
+		m, err := s.datasets.Manifest(ctx, rc.Dataset, rc.VersionID)
 		if err != nil {
 			return err
 		}
@@ -285,18 +245,6 @@ func (s *Service) finish(ctx context.Context, up Upload, rc Receipt) error {
 		return fmt.Errorf("remove ingested %s: %w", up.Key, err)
 	}
 	return nil
-}
-
-func (s *Service) readManifest(ctx context.Context, dataset, id string) (*Manifest, error) {
-	b, _, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, ManifestKey(dataset, id))
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s@%s: %w", dataset, id, err)
-	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s@%s: %w", dataset, id, err)
-	}
-	return &m, nil
 }
 
 // PublishVersion sends dataset.versioned for a committed version, then records that

@@ -23,27 +23,36 @@ var datasetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // ValidDataset reports whether name is an acceptable dataset name.
 func ValidDataset(name string) bool { return datasetName.MatchString(name) }
 
+// The platform bucket's folders of contracts and of datasets.
+const (
+	contractsPrefix = "contracts/"
+	datasetsPrefix  = "datasets/"
+)
+
 // ContractPointerKey is the CAS pointer to a dataset's current contract.
-func ContractPointerKey(dataset string) string { return "contracts/" + dataset + "/current" }
+func ContractPointerKey(dataset string) string { return contractsPrefix + dataset + "/current" }
 
 // ContractKey is where a contract's canonical JSON lives.
-func ContractKey(dataset, hash string) string { return "contracts/" + dataset + "/" + hash + ".json" }
+func ContractKey(dataset, hash string) string { return contractsPrefix + dataset + "/" + hash + ".json" }
 
 // PayloadKey is the content-addressed copy of an accepted upload.
-func PayloadKey(dataset, sha string) string { return "datasets/" + dataset + "/objects/" + sha }
+func PayloadKey(dataset, sha string) string { return datasetsPrefix + dataset + "/objects/" + sha }
 
 // CanonicalKey is the canonical CSV (gzip) of a payload read under a contract.
 func CanonicalKey(dataset, sha, contractHash string) string {
-	return "datasets/" + dataset + "/objects/" + sha + "." + short(contractHash) + ".csv.gz"
+	return datasetsPrefix + dataset + "/objects/" + sha + "." + short(contractHash) + ".csv.gz"
 }
 
 // PartitionProfileKey is the profile of one payload read under a contract.
 func PartitionProfileKey(dataset, sha, contractHash string) string {
-	return "datasets/" + dataset + "/objects/" + sha + "." + short(contractHash) + ".profile.json"
+	return datasetsPrefix + dataset + "/objects/" + sha + "." + short(contractHash) + ".profile.json"
 }
 
+// VersionsPrefix is the folder of a dataset's versions.
+func VersionsPrefix(dataset string) string { return datasetsPrefix + dataset + "/versions/" }
+
 // VersionPrefix is the folder of one dataset version.
-func VersionPrefix(dataset, id string) string { return "datasets/" + dataset + "/versions/" + id + "/" }
+func VersionPrefix(dataset, id string) string { return VersionsPrefix(dataset) + id + "/" }
 
 // ManifestKey is the create-once manifest that makes a version visible.
 func ManifestKey(dataset, id string) string { return VersionPrefix(dataset, id) + "manifest.json" }
@@ -62,30 +71,39 @@ func PendingKey(dataset, id string) string { return "pending/datasets/" + datase
 const PendingPrefix = "pending/datasets/"
 
 // LatestKey points at a dataset's newest version (moved forward by CAS only).
-func LatestKey(dataset string) string { return "datasets/" + dataset + "/latest" }
+func LatestKey(dataset string) string { return datasetsPrefix + dataset + "/latest" }
 
 // HeadKey is an append dataset's partition set under one contract (moved by CAS).
 func HeadKey(dataset, contractHash string) string {
-	return "datasets/" + dataset + "/heads/" + contractHash + ".json"
+	return datasetsPrefix + dataset + "/heads/" + contractHash + ".json"
 }
 
 // StagingKey is where one attempt writes the canonical form while its payload's
 // hash is not yet known. Each attempt has its own key (attempt is random), so
 // concurrent deliveries of one upload never remove each other's staging object.
 func StagingKey(dataset, receipt, attempt string) string {
-	return "datasets/" + dataset + "/staging/" + receipt + "-" + attempt + ".csv.gz"
+	return datasetsPrefix + dataset + "/staging/" + receipt + "-" + attempt + ".csv.gz"
 }
 
 // StagingPrefix is the folder of a dataset's staging objects.
-func StagingPrefix(dataset string) string { return "datasets/" + dataset + "/staging/" }
+func StagingPrefix(dataset string) string { return datasetsPrefix + dataset + "/staging/" }
 
 // ReceiptKey records the outcome for one uploaded object (bucket, key, ETag or version).
 func ReceiptKey(dataset, receipt string) string {
-	return "datasets/" + dataset + "/receipts/" + receipt + ".json"
+	return datasetsPrefix + dataset + "/receipts/" + receipt + ".json"
 }
 
+// QuarantineDatasetPrefix is the folder of a dataset's rejected uploads, in the uploads bucket.
+func QuarantineDatasetPrefix(dataset string) string { return "quarantine/" + dataset + "/" }
+
 // QuarantinePrefix is where a rejected upload and its reports go, in the uploads bucket.
-func QuarantinePrefix(dataset, sha string) string { return "quarantine/" + dataset + "/" + sha + "/" }
+func QuarantinePrefix(dataset, sha string) string { return QuarantineDatasetPrefix(dataset) + sha + "/" }
+
+// The reports beside a quarantined upload: report.json, and the readable report.txt.
+const (
+	ReportFile     = "report.json"
+	ReportTextFile = "report.txt"
+)
 
 // UploadID names one uploaded object (bucket, key, ETag, version).
 func UploadID(bucket, key, etag, versionID string) string {

@@ -25,8 +25,8 @@ var errGone = errors.New("object replaced or deleted since the event")
 
 // process reads the upload once: hashing, validating, profiling and writing its
 // canonical form at the same time, then commits a version or a rejection.
-func (s *Service) process(ctx context.Context, up Upload, dataset, receiptID string, cur *current) (Receipt, error) {
-	c, chash := cur.c, cur.hash
+func (s *Service) process(ctx context.Context, up Upload, dataset, receiptID string, cur *Contract) (Receipt, error) {
+	c, chash := cur.Contract, cur.Hash
 	start := s.cfg.Now()
 	res, sha, size, staging, err := s.scan(ctx, up, dataset, receiptID, c)
 	if errors.Is(err, errGone) {
@@ -69,13 +69,13 @@ func (s *Service) process(ctx context.Context, up Upload, dataset, receiptID str
 		return Receipt{}, err
 	}
 
-	m, err := s.commitVersion(ctx, dataset, c, cur.canon, chash, part, res.Profile)
+	m, err := s.commitVersion(ctx, dataset, c, cur.Canon, chash, part, res.Profile)
 	if err != nil {
 		return Receipt{}, err
 	}
 	next := Latest{VersionID: m.VersionID, EventTime: up.EventTime.UTC(), Sequencer: up.Sequencer, At: s.cfg.Now().UTC()}
 	if c.Mode == contract.Append {
-		next.Series, next.Partitions = cur.appliedAt.UTC(), len(m.Partitions)
+		next.Series, next.Partitions = cur.AppliedAt.UTC(), len(m.Partitions)
 	}
 	if err := s.advanceLatest(ctx, dataset, next); err != nil {
 		return Receipt{}, err
@@ -167,12 +167,12 @@ func (s *Service) commitVersion(ctx context.Context, dataset string, c *contract
 		}
 		if contains(head.Partitions, part.PayloadSHA256) {
 			// An earlier delivery (or the same bytes uploaded again) already added it.
-			return s.readManifest(ctx, dataset, head.VersionID)
+			return s.datasets.Manifest(ctx, dataset, head.VersionID)
 		}
 		var parts []Partition
 		merged := prof
 		if head.VersionID != "" {
-			prev, err := s.readManifest(ctx, dataset, head.VersionID)
+			prev, err := s.datasets.Manifest(ctx, dataset, head.VersionID)
 			if err != nil {
 				return nil, err
 			}
@@ -362,10 +362,10 @@ func (s *Service) reject(ctx context.Context, up Upload, dataset, receiptID stri
 	rep.Dataset = dataset
 	rep.Upload = up.record()
 	rep.At = s.cfg.Now().UTC()
-	if _, err := s.createJSON(ctx, s.cfg.UploadsBucket, prefix+"report.json", rep); err != nil {
+	if _, err := s.createJSON(ctx, s.cfg.UploadsBucket, prefix+ReportFile, rep); err != nil {
 		return Receipt{}, err
 	}
-	if _, err := s.st.Create(ctx, s.cfg.UploadsBucket, prefix+"report.txt", []byte(rep.Text()),
+	if _, err := s.st.Create(ctx, s.cfg.UploadsBucket, prefix+ReportTextFile, []byte(rep.Text()),
 		store.PutOptions{ContentType: "text/plain; charset=utf-8"}); err != nil && !errors.Is(err, store.ErrPrecondition) {
 		return Receipt{}, fmt.Errorf("write report.txt for %s: %w", up.Key, err)
 	}
@@ -380,8 +380,8 @@ func (s *Service) reject(ctx context.Context, up Upload, dataset, receiptID stri
 		}
 	}
 	rc := Receipt{Upload: up.record(), Status: Rejected, Dataset: dataset, ContractHash: rep.ContractHash, At: s.cfg.Now().UTC(),
-		Rejection: &Rejection{Bucket: s.cfg.UploadsBucket, QuarantineKey: qkey, ReportKey: prefix + "report.json",
-			ReportTextKey: prefix + "report.txt", Reasons: reasons}}
+		Rejection: &Rejection{Bucket: s.cfg.UploadsBucket, QuarantineKey: qkey, ReportKey: prefix + ReportFile,
+			ReportTextKey: prefix + ReportTextFile, Reasons: reasons}}
 	if !strings.HasPrefix(sha, "upload-") {
 		rc.PayloadSHA256 = sha
 	}

@@ -26,7 +26,7 @@ func (s *Service) SweepPending(ctx context.Context, grace time.Duration) (int, e
 		if !ok || !ValidDataset(dataset) || id == "" {
 			return nil
 		}
-		m, err := s.readManifest(ctx, dataset, id)
+		m, err := s.datasets.Manifest(ctx, dataset, id)
 		if errors.Is(err, store.ErrNotFound) {
 			// The ingest that wrote the marker died before the manifest. Its upload is
 			// still under incoming/ (SweepIncoming retries it); drop stale markers.
@@ -89,14 +89,14 @@ func (s *Service) SweepIncoming(ctx context.Context, grace time.Duration) (int, 
 // the function's timeout, so anything older is garbage.
 func (s *Service) SweepStaging(ctx context.Context, maxAge time.Duration) (int, error) {
 	now := s.cfg.Now()
-	dirs, err := s.st.ListDirs(ctx, s.cfg.PlatformBucket, "datasets/")
+	dirs, err := s.st.ListDirs(ctx, s.cfg.PlatformBucket, datasetsPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("list datasets: %w", err)
 	}
 	var removed int
 	var errs []error
 	for _, d := range dirs {
-		dataset := strings.TrimSuffix(strings.TrimPrefix(d, "datasets/"), "/")
+		dataset := strings.TrimSuffix(strings.TrimPrefix(d, datasetsPrefix), "/")
 		err := s.st.List(ctx, s.cfg.PlatformBucket, StagingPrefix(dataset), func(o store.ObjectInfo) error {
 			if now.Sub(o.LastModified) < maxAge {
 				return nil

@@ -119,6 +119,12 @@ func (m memStore) Get(ctx context.Context, bucket, key string, _ store.GetOption
 	return io.NopCloser(bytes.NewReader(b)), info, nil
 }
 
+// List and ListDirs complete ingest.Reader; these tests read known keys only.
+func (m memStore) List(context.Context, string, string, func(store.ObjectInfo) error) error {
+	return nil
+}
+func (m memStore) ListDirs(context.Context, string, string) ([]string, error) { return nil, nil }
+
 func TestFetchManifest(t *testing.T) {
 	ps := parts(t, 5, 4)
 	st := memStore{}
@@ -134,27 +140,28 @@ func TestFetchManifest(t *testing.T) {
 	}
 	st["platform/"+ingest.ManifestKey("toy", "v1")] = raw
 
-	m, err := testset.ReadManifest(context.Background(), st, "platform", "toy", "v1")
+	ds := ingest.NewDatasets(st, "platform", "")
+	m, err := ds.Manifest(context.Background(), "toy", "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := testset.FetchManifest(context.Background(), st, "platform", m, []int64{4, 5, 8})
+	r, err := testset.FetchManifest(context.Background(), ds, m, []int64{4, 5, 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := ids(r); !slices.Equal(got, []string{"r4", "r5", "r8"}) || r.DatasetVersion != "v1" {
 		t.Errorf("rows %q of version %q", got, r.DatasetVersion)
 	}
-	if _, err := testset.ReadManifest(context.Background(), st, "platform", "toy", "v2"); err == nil {
+	if _, err := ds.Manifest(context.Background(), "toy", "v2"); err == nil {
 		t.Error("a missing version reads")
 	}
 	delete(st, "platform/"+man.Partitions[1].CanonicalKey)
-	if _, err := testset.FetchManifest(context.Background(), st, "platform", m, []int64{4, 5}); err == nil ||
+	if _, err := testset.FetchManifest(context.Background(), ds, m, []int64{4, 5}); err == nil ||
 		!strings.Contains(err.Error(), "p1.canonical") {
 		t.Errorf("a missing partition: %v", err)
 	}
 	// A partition after the last test row is never fetched.
-	if _, err := testset.FetchManifest(context.Background(), st, "platform", m, []int64{4}); err != nil {
+	if _, err := testset.FetchManifest(context.Background(), ds, m, []int64{4}); err != nil {
 		t.Errorf("a partition after the last test row was fetched: %v", err)
 	}
 }
@@ -176,7 +183,7 @@ func TestFetchBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	st["platform/"+ingest.ManifestKey(man.Dataset, man.VersionID)] = raw
-	rows, err := testset.Fetch(context.Background(), st, "platform", m.b)
+	rows, err := testset.Fetch(context.Background(), ingest.NewDatasets(st, "platform", ""), m.b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +31,6 @@ import (
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/metrics"
-	"github.com/openmlops/mlops/shared/store"
 )
 
 // ErrIncomparable is matched (errors.Is) by the errors ScoreOn returns when the
@@ -165,33 +163,15 @@ func permutation(want, got []string) ([]int, error) {
 	return perm, nil
 }
 
-// Store is what Fetch needs from S3: *store.Store satisfies it.
-type Store interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
-	Get(ctx context.Context, bucket, key string, opt store.GetOptions) (io.ReadCloser, store.ObjectInfo, error)
-}
-
-// ReadManifest reads a dataset version's manifest
-// (datasets/<dataset>/versions/<id>/manifest.json).
-func ReadManifest(ctx context.Context, st Store, bucket, dataset, version string) (*ingest.Manifest, error) {
-	key := ingest.ManifestKey(dataset, version)
-	raw, _, err := st.ReadAll(ctx, bucket, key)
-	if err != nil {
-		return nil, fmt.Errorf("testset: dataset version %s/%s: %w", dataset, version, err)
-	}
-	var m ingest.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("testset: s3://%s/%s: %w", bucket, key, err)
-	}
-	if m.VersionID != "" && m.VersionID != version {
-		return nil, fmt.Errorf("testset: s3://%s/%s is version %q, not %q", bucket, key, m.VersionID, version)
-	}
-	return &m, nil
+// Datasets is what Fetch needs to read a dataset version (*ingest.Datasets has it).
+type Datasets interface {
+	Manifest(ctx context.Context, dataset, id string) (*ingest.Manifest, error)
+	OpenPartition(ctx context.Context, m *ingest.Manifest, i int) (io.ReadCloser, error)
 }
 
 // FetchManifest streams the canonical CSV of each of m's partitions (in the
 // manifest's order, one GetObject open at a time) through Load.
-func FetchManifest(ctx context.Context, st Store, bucket string, m *ingest.Manifest, rows []int64) (*Rows, error) {
+func FetchManifest(ctx context.Context, ds Datasets, m *ingest.Manifest, rows []int64) (*Rows, error) {
 	if len(m.Partitions) == 0 {
 		return nil, fmt.Errorf("testset: dataset version %s/%s has no partitions", m.Dataset, m.VersionID)
 	}
@@ -208,7 +188,7 @@ func FetchManifest(ctx context.Context, st Store, bucket string, m *ingest.Manif
 		if p.CanonicalKey == "" {
 			return nil, fmt.Errorf("testset: dataset version %s/%s: partition %d has no canonical key", m.Dataset, m.VersionID, i)
 		}
-		objects[i] = &lazyObject{ctx: ctx, st: st, bucket: bucket, key: p.CanonicalKey}
+		objects[i] = &lazyObject{open: func() (io.ReadCloser, error) { return ds.OpenPartition(ctx, m, i) }}
 		readers[i] = objects[i]
 	}
 	r, err := Load(readers, rows)
@@ -220,27 +200,25 @@ func FetchManifest(ctx context.Context, st Store, bucket string, m *ingest.Manif
 }
 
 // Fetch reads the test rows b lists from the dataset version it was trained
-// on (lineage.json's dataset, test_rows.json's version) through st.
-func Fetch(ctx context.Context, st Store, bucket string, b *bundle.Bundle) (*Rows, error) {
+// on (lineage.json's dataset, test_rows.json's version) through ds.
+func Fetch(ctx context.Context, ds Datasets, b *bundle.Bundle) (*Rows, error) {
 	dataset, version := b.Lineage.Dataset, b.TestRows.DatasetVersion
 	if dataset == "" || version == "" {
 		return nil, fmt.Errorf("testset: bundle %s names no dataset version (dataset %q, version %q)", b, dataset, version)
 	}
-	m, err := ReadManifest(ctx, st, bucket, dataset, version)
+	m, err := ds.Manifest(ctx, dataset, version)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("testset: %w", err)
 	}
-	return FetchManifest(ctx, st, bucket, m, b.TestRows.Rows)
+	return FetchManifest(ctx, ds, m, b.TestRows.Rows)
 }
 
 // lazyObject opens its object on the first Read and closes it at EOF, so that
 // partitions are read one after another with one body open at a time.
 type lazyObject struct {
-	ctx         context.Context
-	st          Store
-	bucket, key string
-	body        io.ReadCloser
-	done        bool
+	open func() (io.ReadCloser, error)
+	body io.ReadCloser
+	done bool
 }
 
 func (o *lazyObject) Read(p []byte) (int, error) {
@@ -248,7 +226,7 @@ func (o *lazyObject) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if o.body == nil {
-		body, _, err := o.st.Get(o.ctx, o.bucket, o.key, store.GetOptions{})
+		body, err := o.open()
 		if err != nil {
 			return 0, err
 		}

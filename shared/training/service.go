@@ -21,12 +21,11 @@ import (
 
 // Store is what the train use case needs from S3.
 type Store interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	ingest.Reader // the dataset versions runs train on, read through ingest.Datasets
 	Head(ctx context.Context, bucket, key string) (store.ObjectInfo, error)
 	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
 	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
 	Delete(ctx context.Context, bucket, key, ifMatch string) error
-	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
 }
 
 // SpecRef is a model's current spec.
@@ -89,6 +88,7 @@ type Service struct {
 	verify   VerifyBundle
 	cfg      Config
 	log      *slog.Logger
+	datasets *ingest.Datasets
 }
 
 // New returns the train use case over its adapters.
@@ -103,7 +103,8 @@ func New(st Store, pub event.Publisher, b Batch, specs Specs, trainers Trainers,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, pub: pub, batch: b, specs: specs, trainers: trainers, verify: verify, cfg: cfg, log: log}
+	return &Service{st: st, pub: pub, batch: b, specs: specs, trainers: trainers, verify: verify, cfg: cfg, log: log,
+		datasets: ingest.NewDatasets(st, cfg.Bucket, "")}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -133,7 +134,7 @@ func (s *Service) OnDatasetVersioned(ctx context.Context, d event.DatasetVersion
 		s.log.Info("no model trains on this dataset", "dataset", d.Dataset, "version", d.VersionID)
 		return nil
 	}
-	m, err := s.manifest(ctx, d.Dataset, d.VersionID)
+	m, err := s.datasets.Manifest(ctx, d.Dataset, d.VersionID)
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func (s *Service) OnRetrain(ctx context.Context, d event.RetrainRequestedDetail)
 		if err != nil {
 			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
 		}
-		m, err := s.manifest(ctx, prev.Dataset, prev.DatasetVersion)
+		m, err := s.datasets.Manifest(ctx, prev.Dataset, prev.DatasetVersion)
 		if err != nil {
 			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
 		}
@@ -210,7 +211,7 @@ func (s *Service) OnRetrain(ctx context.Context, d event.RetrainRequestedDetail)
 				return fmt.Errorf("retrain %s: %w", d.Model, err)
 			}
 		}
-		m, err := s.manifest(ctx, ref.Spec.Dataset, version)
+		m, err := s.datasets.Manifest(ctx, ref.Spec.Dataset, version)
 		if err != nil {
 			return fmt.Errorf("retrain %s: %w", d.Model, err)
 		}
@@ -326,7 +327,7 @@ func (s *Service) resume(ctx context.Context, id string) error {
 		if tr.ID != rec.Trainer {
 			return s.fail(ctx, id, fmt.Sprintf("the trainer changed since the run was claimed (%s, now %s); retry the run", rec.Trainer, tr.ID), nil)
 		}
-		m, err := s.manifest(ctx, rec.Dataset, rec.DatasetVersion)
+		m, err := s.datasets.Manifest(ctx, rec.Dataset, rec.DatasetVersion)
 		if err != nil {
 			return err
 		}
@@ -689,34 +690,12 @@ func (s *Service) lastAttempt(ctx context.Context, model, base string) (*Run, er
 	return r, err
 }
 
-func (s *Service) manifest(ctx context.Context, dataset, version string) (*ingest.Manifest, error) {
-	b, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, ingest.ManifestKey(dataset, version))
-	if err != nil {
-		return nil, fmt.Errorf("dataset %s version %s: %w", dataset, version, err)
-	}
-	var m ingest.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("dataset %s version %s: damaged manifest: %w", dataset, version, err)
-	}
-	if len(m.Partitions) == 0 {
-		return nil, fmt.Errorf("dataset %s version %s: the manifest lists no partitions", dataset, version)
-	}
-	return &m, nil
-}
-
 func (s *Service) latestVersion(ctx context.Context, dataset string) (string, error) {
-	b, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, ingest.LatestKey(dataset))
+	l, err := s.datasets.Latest(ctx, dataset)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("dataset %s has no version yet", dataset)
 	}
-	if err != nil {
-		return "", fmt.Errorf("latest version of %s: %w", dataset, err)
-	}
-	var l ingest.Latest
-	if err := json.Unmarshal(b, &l); err != nil || l.VersionID == "" {
-		return "", fmt.Errorf("latest version of %s: damaged pointer", dataset)
-	}
-	return l.VersionID, nil
+	return l.VersionID, err
 }
 
 // triggerState is triggers/<model>.json.
