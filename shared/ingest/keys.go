@@ -33,7 +33,9 @@ const (
 func ContractPointerKey(dataset string) string { return contractsPrefix + dataset + "/current" }
 
 // ContractKey is where a contract's canonical JSON lives.
-func ContractKey(dataset, hash string) string { return contractsPrefix + dataset + "/" + hash + ".json" }
+func ContractKey(dataset, hash string) string {
+	return contractsPrefix + dataset + "/" + hash + ".json"
+}
 
 // PayloadKey is the content-addressed copy of an accepted upload.
 func PayloadKey(dataset, sha string) string { return datasetsPrefix + dataset + "/objects/" + sha }
@@ -97,7 +99,9 @@ func ReceiptKey(dataset, receipt string) string {
 func QuarantineDatasetPrefix(dataset string) string { return "quarantine/" + dataset + "/" }
 
 // QuarantinePrefix is where a rejected upload and its reports go, in the uploads bucket.
-func QuarantinePrefix(dataset, sha string) string { return QuarantineDatasetPrefix(dataset) + sha + "/" }
+func QuarantinePrefix(dataset, sha string) string {
+	return QuarantineDatasetPrefix(dataset) + sha + "/"
+}
 
 // The reports beside a quarantined upload: report.json, and the readable report.txt.
 const (
