@@ -100,10 +100,10 @@ Exit status: 0 scored, 1 invalid bundle, model or input row, 2 usage error,
 // scoring is what differs between a bundle and a bare model: how a record
 // becomes a feature vector and which columns the output adds.
 type scoring struct {
-	model *xgboost.Model
-	// encode writes a record's feature vector into x.
+	// encode turns a record into the model's feature vector, which predict
+	// evaluates.
 	encode  func(record []string) error
-	x       []float32
+	predict func() ([]float32, error)
 	outputs []string // the columns added to each row
 	// cells writes the added cells for one row's model outputs.
 	cells func(out []float32, dst []string)
@@ -145,11 +145,11 @@ func scoreBundle(cmd *cobra.Command, g *globals, o *scoreOptions) error {
 	}
 	header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	header = slices.Clone(header) // the reader reuses its record
-	h, err := b.Encoder.ForHeader(header)
+	sc, err := b.Scorer(header)
 	if err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", o.input, err)}
 	}
-	outputs, cells := scoreColumns(b)
+	outputs := sc.Columns()
 	// Input columns named like an added column are replaced, so that scoring an
 	// already scored file gives the same columns again.
 	var keep []int
@@ -158,13 +158,11 @@ func scoreBundle(cmd *cobra.Command, g *globals, o *scoreOptions) error {
 			keep = append(keep, i)
 		}
 	}
-	x := make([]float32, len(b.Encoder.Columns()))
 	var clean []string
 	s := &scoring{
-		model:   b.Model,
 		outputs: outputs,
-		cells:   cells,
-		x:       x,
+		cells:   sc.Cells,
+		predict: sc.Predict,
 		encode: func(record []string) error {
 			if len(o.nulls) > 0 {
 				// The output keeps the input's cells; only the model sees missing.
@@ -176,10 +174,10 @@ func scoreBundle(cmd *cobra.Command, g *globals, o *scoreOptions) error {
 				}
 				record = clean
 			}
-			err := h.Encode(record, x)
+			err := sc.Encode(record)
 			var ve *bundle.ValueError
 			if errors.As(err, &ve) {
-				line, _ := r.FieldPos(h.Position(ve.Feature))
+				line, _ := r.FieldPos(sc.Position(ve.Feature))
 				return fmt.Errorf("line %d: %w", line, err)
 			}
 			return err
@@ -223,31 +221,6 @@ func openScoreBundle(cmd *cobra.Command, g *globals, loc string) (*bundle.Bundle
 		return nil, &exitError{code: code, err: err}
 	}
 	return b, nil
-}
-
-// scoreColumns names the columns a bundle's predictions add and returns the
-// function that fills them.
-func scoreColumns(b *bundle.Bundle) ([]string, func(out []float32, dst []string)) {
-	enc := &b.Encoding
-	switch enc.Target.Kind {
-	case bundle.LabelBinary:
-		return []string{"p_" + enc.Target.Classes[1], "label"}, func(out []float32, dst []string) {
-			dst[0] = formatScore(out[0])
-			dst[1] = enc.Label(out)
-		}
-	case bundle.LabelMulticlass:
-		names := make([]string, 0, len(enc.Target.Classes)+1)
-		for _, c := range enc.Target.Classes {
-			names = append(names, "p_"+c)
-		}
-		return append(names, "label"), func(out []float32, dst []string) {
-			for k, v := range out {
-				dst[k] = formatScore(v)
-			}
-			dst[len(out)] = enc.Label(out)
-		}
-	}
-	return []string{"prediction"}, func(out []float32, dst []string) { dst[0] = formatScore(out[0]) }
 }
 
 func scoreModel(cmd *cobra.Command, o *scoreOptions) error {
@@ -301,15 +274,15 @@ func scoreModel(cmd *cobra.Command, o *scoreOptions) error {
 		}
 	}
 	x := make([]float32, m.NumFeatures())
+	out := make([]float32, m.NumOutputs())
 	s := &scoring{
-		model:   m,
 		outputs: outputs,
 		cells: func(out []float32, dst []string) {
 			for k, v := range out {
-				dst[k] = formatScore(v)
+				dst[k] = bundle.FormatOutput(v)
 			}
 		},
-		x: x,
+		predict: func() ([]float32, error) { return out, m.Predict(x, out) },
 		encode: func(record []string) error {
 			if len(record) != m.NumFeatures() {
 				line, _ := r.FieldPos(0)
@@ -360,7 +333,6 @@ func bareModelEncoder(names []string, n int) (*bundle.Encoder, error) {
 // scoreRows streams the input's rows to the output: the kept input columns,
 // then the scores. keep nil keeps no input column.
 func scoreRows(r *csv.Reader, w *csv.Writer, s *scoring, keep []int, input string, rows *int64) error {
-	out := make([]float32, s.model.NumOutputs())
 	var row []string
 	for {
 		record, err := r.Read()
@@ -373,7 +345,8 @@ func scoreRows(r *csv.Reader, w *csv.Writer, s *scoring, keep []int, input strin
 		if err := s.encode(record); err != nil {
 			return &exitError{code: exitFailed, err: fmt.Errorf("%s: %w", input, err)}
 		}
-		if err := s.model.Predict(s.x, out); err != nil {
+		out, err := s.predict()
+		if err != nil {
 			return fmt.Errorf("%s: %w", input, err)
 		}
 		row = pickColumns(record, keep, row[:0])
@@ -395,11 +368,6 @@ func pickColumns(record []string, keep []int, dst []string) []string {
 	}
 	return dst
 }
-
-// formatScore writes a float32 result exactly: its float64 value in the
-// shortest form that reads back as that float64, which is how Python prints
-// float(np.float32(v)) and how bundles record xgboost's predictions.
-func formatScore(v float32) string { return strconv.FormatFloat(float64(v), 'g', -1, 64) }
 
 func newScoreReader(in io.Reader) *csv.Reader {
 	r := csv.NewReader(in)

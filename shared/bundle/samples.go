@@ -21,13 +21,17 @@ func (b *Bundle) CheckSamples() error {
 	if len(rows) == 0 {
 		return invalid(SamplesFile, "no samples to check the model against")
 	}
-	x := make([]float32, len(b.Encoder.Columns()))
-	out := make([]float32, b.Model.NumOutputs())
+	// Sample values are in Features order: the scorer of that header.
+	sc, err := b.Scorer(b.Encoder.Features())
+	if err != nil {
+		return invalid(SamplesFile, "%w", err)
+	}
 	for i, r := range rows {
-		if err := b.Encoder.Encode(r.Values, x); err != nil {
+		if err := sc.Encode(r.Values); err != nil {
 			return invalid(SamplesFile, "rows[%d] (row %d): %w", i, r.Row, err)
 		}
-		if err := b.Model.Predict(x, out); err != nil {
+		out, err := sc.Predict()
+		if err != nil {
 			return invalid(SamplesFile, "rows[%d] (row %d): %w", i, r.Row, err)
 		}
 		for j, want := range r.Output {

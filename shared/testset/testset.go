@@ -295,7 +295,7 @@ func ScoreOn(b *bundle.Bundle, rows *Rows) (*Result, error) {
 	incomparable := func(format string, a ...any) error {
 		return fmt.Errorf("testset: %s: %w: %s", b, ErrIncomparable, fmt.Sprintf(format, a...))
 	}
-	he, err := b.Encoder.ForHeader(rows.Header)
+	sc, err := b.Scorer(rows.Header)
 	if err != nil {
 		return nil, incomparable("%v", err)
 	}
@@ -312,8 +312,6 @@ func ScoreOn(b *bundle.Bundle, rows *Rows) (*Result, error) {
 	n := len(rows.Records)
 	res := &Result{Rows: slices.Clone(rows.Numbers), Outputs: make([]float64, 0, n*k), NumOutputs: k,
 		Labels: make([]float64, n)}
-	x := make([]float32, len(b.Encoder.Columns()))
-	out := make([]float32, k)
 	for i, rec := range rows.Records {
 		if len(rec) != len(rows.Header) {
 			return nil, fmt.Errorf("testset: row %d has %d values for %d columns", rows.Numbers[i], len(rec), len(rows.Header))
@@ -323,11 +321,12 @@ func ScoreOn(b *bundle.Bundle, rows *Rows) (*Result, error) {
 			return nil, incomparable("row %d, column %q: %v", rows.Numbers[i], t.Column, err)
 		}
 		res.Labels[i] = y
-		if err := he.Encode(rec, x); err != nil {
+		if err := sc.Encode(rec); err != nil {
 			return nil, incomparable("row %d: %v", rows.Numbers[i], err)
 		}
-		if err := b.Model.Predict(x, out); err != nil {
-			return nil, fmt.Errorf("testset: %s: row %d: %w", b, rows.Numbers[i], err)
+		out, err := sc.Predict()
+		if err != nil {
+			return nil, fmt.Errorf("testset: row %d: %w", rows.Numbers[i], err)
 		}
 		for _, v := range out {
 			res.Outputs = append(res.Outputs, float64(v))
