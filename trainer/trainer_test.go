@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +138,7 @@ type run struct {
 	contract, spec []byte
 }
 
-// train runs train.py (written from trainer.Script, as the local platform does)
+// train runs train.py (installed from trainer.Files, as the local platform does)
 // with the container contract's arguments, exactly as training.ContractArgs
 // spells them. rows (header first) go into parts partitions.
 func train(t *testing.T, rows [][]string, parts int, c *contract.Contract, s spec.Spec) run {
@@ -148,8 +149,8 @@ func train(t *testing.T, rows [][]string, parts int, c *contract.Contract, s spe
 		must(t, os.RemoveAll(dir))
 		must(t, os.MkdirAll(dir, 0o755))
 	}
+	must(t, trainer.Install(dir))
 	script := filepath.Join(dir, "train.py")
-	must(t, os.WriteFile(script, trainer.Script, 0o644))
 	r := run{out: filepath.Join(dir, "bundle"), contract: c.Canonical()}
 	var err error
 	if r.spec, err = json.Marshal(s); err != nil {
@@ -583,10 +584,37 @@ func TestPythonUnitTests(t *testing.T) {
 	}
 }
 
-func TestScriptIsTrainPy(t *testing.T) {
-	raw, err := os.ReadFile("train.py")
+// Files is the program in this folder: train.py, __main__.py and every module
+// of the package, byte for byte.
+func TestFilesAreTheTrainer(t *testing.T) {
+	want := []string{"__main__.py", "train.py"}
+	mods, err := filepath.Glob(filepath.Join("mlops_trainer", "*.py"))
 	must(t, err)
-	if !bytes.Equal(raw, trainer.Script) || !bytes.HasPrefix(trainer.Script, []byte("#!/usr/bin/env python3")) {
-		t.Error("trainer.Script is not train.py")
+	for _, m := range mods {
+		want = append(want, filepath.ToSlash(m))
+	}
+	var got []string
+	must(t, fs.WalkDir(trainer.Files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			got = append(got, name)
+		}
+		return err
+	}))
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) || len(mods) < 10 {
+		t.Fatalf("trainer.Files holds %q, the folder %q", got, want)
+	}
+	for _, name := range want {
+		raw, err := os.ReadFile(filepath.FromSlash(name))
+		must(t, err)
+		emb, err := trainer.Files.ReadFile(name)
+		must(t, err)
+		if !bytes.Equal(raw, emb) {
+			t.Errorf("trainer.Files' %s is not the file", name)
+		}
+	}
+	if py, _ := trainer.Files.ReadFile("train.py"); !bytes.HasPrefix(py, []byte("#!/usr/bin/env python3")) {
+		t.Error("train.py does not start with its #! line")
 	}
 }
