@@ -49,8 +49,8 @@ type Config struct {
 	Logger  *slog.Logger
 
 	// Python runs the reference trainer (default /usr/bin/python3 when it
-	// exists, else python3 from PATH); the platform writes the trainer's script
-	// to <dir>/trainer/train.py at start. TrainerCommand replaces both (a
+	// exists, else python3 from PATH); the platform installs the trainer into
+	// <dir>/trainer at start and runs that folder. TrainerCommand replaces both (a
 	// bring-your-own trainer); a spec's own trainer command wins over either.
 	Python         string
 	TrainerCommand []string
