@@ -117,18 +117,18 @@ func TestUploadTrainsAVerifiedBundle(t *testing.T) {
 	}
 }
 
-// A trainer that exits non-zero fails the run with the exit code and its log,
-// and a retry request starts the next attempt.
-func TestFailingTrainerFailsTheRun(t *testing.T) {
-	dir := t.TempDir()
-	p, err := local.Start(context.Background(), local.Config{Dir: dir, S3Addr: "127.0.0.1:0", ReconcileEvery: -1,
-		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
-		// The contract's arguments follow the script; sh ignores them.
-		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}})
+// trainOnce starts a platform configured by cfg in a new state directory (it
+// is closed when the test ends), uploads the credit data once, and returns the
+// platform and the one run that made.
+func trainOnce(t *testing.T, cfg local.Config) (*local.Platform, *training.Run) {
+	t.Helper()
+	cfg.Dir, cfg.S3Addr, cfg.ReconcileEvery = t.TempDir(), "127.0.0.1:0", -1
+	cfg.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	p, err := local.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(context.Background())
+	t.Cleanup(func() { p.Close(context.Background()) })
 	applyCredit(t, p)
 	applyCreditSpec(t, p)
 	uploadCredit(t, p, "credit.csv", credit.CSV())
@@ -137,7 +137,15 @@ func TestFailingTrainerFailsTheRun(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("runs: %d", len(runs))
 	}
-	r := runs[0]
+	return p, runs[0]
+}
+
+// A trainer that exits non-zero fails the run with the exit code and its log,
+// and a retry request starts the next attempt.
+func TestFailingTrainerFailsTheRun(t *testing.T) {
+	p, r := trainOnce(t, local.Config{
+		// The contract's arguments follow the script; sh ignores them.
+		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}})
 	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 3 || !strings.Contains(r.Reason, "exit code 3") {
 		t.Fatalf("run %+v", r)
 	}
@@ -194,26 +202,11 @@ func TestTrainerWithoutXGBoostSaysSoInTheReason(t *testing.T) {
 	if exec.Command("/usr/bin/python3", "-S", "-c", "import xgboost").Run() == nil {
 		t.Skip("/usr/bin/python3 -S still imports xgboost")
 	}
-	dir := t.TempDir()
 	python := filepath.Join(t.TempDir(), "python-without-dist-packages")
 	if err := os.WriteFile(python, []byte("#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	p, err := local.Start(context.Background(), local.Config{Dir: dir, S3Addr: "127.0.0.1:0", ReconcileEvery: -1,
-		Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Python: python})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
-	applyCredit(t, p)
-	applyCreditSpec(t, p)
-	uploadCredit(t, p, "credit.csv", credit.CSV())
-	waitIdleFor(t, p, time.Minute)
-	runs := runsOf(t, p)
-	if len(runs) != 1 {
-		t.Fatalf("runs: %d", len(runs))
-	}
-	r := runs[0]
+	_, r := trainOnce(t, local.Config{Python: python})
 	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 1 {
 		t.Fatalf("run %+v", r)
 	}
