@@ -15,7 +15,7 @@ QUANTILES = ("0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99")
 
 
 def importance(booster, enc):
-    # The booster has no feature names here (see run): xgboost names them f<i>.
+    # The booster has no feature names here (see pipeline.run): xgboost names them f<i>.
     gain = booster.get_score(importance_type="total_gain")
     cols = [{"name": c, "gain": float(gain.get(f"f{i}", 0.0))} for i, c in enumerate(enc.columns)]
     feats = []

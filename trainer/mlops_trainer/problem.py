@@ -190,6 +190,7 @@ def parse_column(problem, data, name, rows=None):
 
 
 def dedupe(seq):
+    """seq's values once each, in their first order (a contract's allowed lists may repeat one)."""
     out, seen = [], set()
     for v in seq:
         if v not in seen:

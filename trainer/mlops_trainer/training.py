@@ -127,5 +127,5 @@ def booster_eval(booster, d):
 def predict(booster, X):
     """xgboost's own predictions (float32): 1-D for binary/regression,
     (n, classes) for multi:softprob. The booster's feature names are cleared
-    (see run), so the DMatrix needs none."""
+    (see pipeline.run), so the DMatrix needs none."""
     return booster.predict(xgb.DMatrix(X, missing=np.nan))
