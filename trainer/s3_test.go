@@ -48,8 +48,9 @@ func TestS3InputsAndCreateOnceBundle(t *testing.T) {
 		training.ParamOutput:   "s3://platform/runs/credit-0123456789abcdef-1/bundle/",
 		training.ParamRunID:    "credit-0123456789abcdef-1", training.ParamDatasetVersion: "v1", training.ParamTrainer: "sha256:test",
 	}
-	script := filepath.Join(t.TempDir(), "train.py")
-	must(t, os.WriteFile(script, trainer.Script, 0o644))
+	dir := t.TempDir()
+	must(t, trainer.Install(dir))
+	script := filepath.Join(dir, "train.py")
 	args := []string{script}
 	for _, a := range training.ContractArgs() {
 		if name, ok := strings.CutPrefix(a, "Ref::"); ok {

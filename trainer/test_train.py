@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -529,6 +530,37 @@ class SlicesTest(unittest.TestCase):
         self.assertAlmostEqual(s["demographicParityDifference"], 0.3)
         self.assertAlmostEqual(s["disparateImpactRatio"], 0.5 / 0.8)
         self.assertAlmostEqual(s["equalOpportunityDifference"], 0.2)
+
+
+class MissingLibraryTest(unittest.TestCase):
+    """A Python without numpy or xgboost is told so in error.json, with the fix."""
+
+    def test_python_without_dist_packages(self):
+        if subprocess.run([sys.executable, "-S", "-c", "import xgboost"], capture_output=True).returncode == 0:
+            self.skipTest(f"{sys.executable} -S still imports xgboost")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            argv = ["--data", os.path.join(tmp, "part-0.csv.gz"), "--contract", os.path.join(tmp, "c.json"),
+                    "--spec", os.path.join(tmp, "s.json"), "--output", out, "--run-id", "run-1",
+                    "--dataset-version", "v1", "--trainer", "test"]
+            train_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train.py")
+            r = subprocess.run([sys.executable, "-S", train_py] + argv, capture_output=True, text=True, cwd=tmp)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            with open(os.path.join(out, "error.json"), encoding="utf-8") as f:
+                err = json.load(f)
+        self.assertEqual(err["kind"], "internal")
+        self.assertIn(f"{sys.executable} cannot import numpy and xgboost", err["error"])
+        self.assertIn("python3-xgboost", err["error"])
+
+    def test_message_names_the_module(self):
+        e = ModuleNotFoundError("No module named 'xgboost'", name="xgboost")
+        msg = train.cannot_import(e)
+        # numpy is here (this test imports it), so xgboost alone is named.
+        self.assertTrue(msg.startswith(f"{sys.executable} cannot import xgboost (No module named 'xgboost'): "), msg)
+        self.assertIn("make setup", msg)
+        e = ModuleNotFoundError("No module named 'xgboost.libpath'", name="xgboost.libpath")
+        self.assertIn("cannot import xgboost.libpath (", train.cannot_import(e))
 
 
 if __name__ == "__main__":

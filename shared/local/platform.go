@@ -49,8 +49,8 @@ type Config struct {
 	Logger  *slog.Logger
 
 	// Python runs the reference trainer (default /usr/bin/python3 when it
-	// exists, else python3 from PATH); the platform writes the trainer's script
-	// to <dir>/trainer/train.py at start. TrainerCommand replaces both (a
+	// exists, else python3 from PATH); the platform installs the trainer into
+	// <dir>/trainer at start and runs that folder. TrainerCommand replaces both (a
 	// bring-your-own trainer); a spec's own trainer command wins over either.
 	Python         string
 	TrainerCommand []string
@@ -288,18 +288,18 @@ func GateRulePattern() string {
 	return fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, event.Source, event.TrainingSucceeded)
 }
 
-// localTrainer writes the reference trainer's script into the state directory
-// (so that mlops up works from any directory) and returns the command that runs
-// it, unless the configuration names another trainer.
+// localTrainer installs the reference trainer into the state directory (so
+// that mlops up works from any directory) and returns the command that runs
+// it, unless the configuration names another trainer. The command names the
+// trainer's folder, which Python runs as a program (its __main__.py), so that
+// the trainer's identity (training.CommandTrainers) is the whole tree's.
 func localTrainer(cfg Config) ([]string, error) {
 	if len(cfg.TrainerCommand) > 0 {
 		return cfg.TrainerCommand, nil
 	}
-	script := filepath.Join(cfg.Dir, "trainer", "train.py")
-	if cur, err := os.ReadFile(script); err != nil || string(cur) != string(trainer.Script) {
-		if err := os.WriteFile(script, trainer.Script, 0o600); err != nil {
-			return nil, fmt.Errorf("local platform: write the trainer: %w", err)
-		}
+	dir := filepath.Join(cfg.Dir, "trainer")
+	if err := trainer.Install(dir); err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
 	}
 	python := cfg.Python
 	if python == "" {
@@ -308,7 +308,7 @@ func localTrainer(cfg Config) ([]string, error) {
 			python = "/usr/bin/python3" // Debian's, where python3-xgboost lives
 		}
 	}
-	return []string{python, script}, nil
+	return []string{python, dir}, nil
 }
 
 // Reconcile runs one reconcile pass now, synchronously.

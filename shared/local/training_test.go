@@ -3,7 +3,9 @@ package local_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,18 +117,18 @@ func TestUploadTrainsAVerifiedBundle(t *testing.T) {
 	}
 }
 
-// A trainer that exits non-zero fails the run with the exit code and its log,
-// and a retry request starts the next attempt.
-func TestFailingTrainerFailsTheRun(t *testing.T) {
-	dir := t.TempDir()
-	p, err := local.Start(context.Background(), local.Config{Dir: dir, S3Addr: "127.0.0.1:0", ReconcileEvery: -1,
-		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
-		// The contract's arguments follow the script; sh ignores them.
-		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}})
+// trainOnce starts a platform configured by cfg in a new state directory (it
+// is closed when the test ends), uploads the credit data once, and returns the
+// platform and the one run that made.
+func trainOnce(t *testing.T, cfg local.Config) (*local.Platform, *training.Run) {
+	t.Helper()
+	cfg.Dir, cfg.S3Addr, cfg.ReconcileEvery = t.TempDir(), "127.0.0.1:0", -1
+	cfg.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	p, err := local.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(context.Background())
+	t.Cleanup(func() { p.Close(context.Background()) })
 	applyCredit(t, p)
 	applyCreditSpec(t, p)
 	uploadCredit(t, p, "credit.csv", credit.CSV())
@@ -135,7 +137,15 @@ func TestFailingTrainerFailsTheRun(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("runs: %d", len(runs))
 	}
-	r := runs[0]
+	return p, runs[0]
+}
+
+// A trainer that exits non-zero fails the run with the exit code and its log,
+// and a retry request starts the next attempt.
+func TestFailingTrainerFailsTheRun(t *testing.T) {
+	p, r := trainOnce(t, local.Config{
+		// The contract's arguments follow the script; sh ignores them.
+		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}})
 	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 3 || !strings.Contains(r.Reason, "exit code 3") {
 		t.Fatalf("run %+v", r)
 	}
@@ -180,4 +190,78 @@ func TestTrainerBadInputReasonReachesTheRun(t *testing.T) {
 		t.Fatalf("run %+v", r)
 	}
 	t.Log(r.Reason)
+}
+
+// A trainer whose Python cannot import xgboost (here /usr/bin/python3 -S, which
+// leaves out dist-packages) fails the run with a reason that says so and how
+// to fix it, not only with its exit code.
+func TestTrainerWithoutXGBoostSaysSoInTheReason(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skipf("/usr/bin/python3: %v", err)
+	}
+	if exec.Command("/usr/bin/python3", "-S", "-c", "import xgboost").Run() == nil {
+		t.Skip("/usr/bin/python3 -S still imports xgboost")
+	}
+	python := filepath.Join(t.TempDir(), "python-without-dist-packages")
+	if err := os.WriteFile(python, []byte("#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, r := trainOnce(t, local.Config{Python: python})
+	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 1 {
+		t.Fatalf("run %+v", r)
+	}
+	for _, want := range []string{"exit code 1", "/usr/bin/python3 cannot import", "xgboost", "python3-xgboost"} {
+		if !strings.Contains(r.Reason, want) {
+			t.Errorf("reason %q: want %q in it", r.Reason, want)
+		}
+	}
+	t.Log(r.Reason)
+}
+
+// The reference trainer's identity is its whole tree as installed in the state
+// directory: the same in every state directory, another when any module of its
+// package changes, and the embedded one again once the platform reinstalls it.
+func TestReferenceTrainerIdentityIsItsTree(t *testing.T) {
+	dir1, dir2 := t.TempDir(), t.TempDir()
+	id := func(cmd []string) string {
+		t.Helper()
+		tr, err := training.CommandTrainers{Default: cmd}.Resolve(&spec.Spec{Name: "credit"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.ID
+	}
+	p1 := start(t, dir1)
+	cmd1 := p1.Trainer
+	if err := p1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p2 := start(t, dir2)
+	cmd2 := p2.Trainer
+	if err := p2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(cmd1) != 2 || cmd1[1] != filepath.Join(dir1, "trainer") {
+		t.Fatalf("trainer command %q: want the python and the trainer's folder", cmd1)
+	}
+	a := id(cmd1)
+	if b := id(cmd2); a != b {
+		t.Fatalf("two state directories, two identities: %s, %s", a, b)
+	}
+	module := filepath.Join(dir1, "trainer", "mlops_trainer", "metrics.py")
+	src, err := os.ReadFile(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(module, append(src, "\n# edited\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if id(cmd1) == a {
+		t.Fatal("an edited module kept the trainer's identity")
+	}
+	p1 = start(t, dir1)
+	defer p1.Close(context.Background())
+	if id(p1.Trainer) != a {
+		t.Fatal("a restart did not reinstall the embedded trainer")
+	}
 }

@@ -181,7 +181,7 @@ func trainOnceFor(name string) (*model, error) {
 	return o.m, o.err
 }
 
-// trainModel runs train.py (written from trainer.Script, as the local platform
+// trainModel runs train.py (installed from trainer.Files, as the local platform
 // does) with the container contract's arguments (training.ContractArgs).
 func trainModel(name string, cfg config) (*model, error) {
 	dir, err := os.MkdirTemp("", "testset-"+name+"-")
@@ -222,10 +222,10 @@ func trainIn(dir string, cfg config) (*model, error) {
 			return nil, err
 		}
 	}
-	script := filepath.Join(dir, "train.py")
-	if err := os.WriteFile(script, trainer.Script, 0o644); err != nil {
+	if err := trainer.Install(dir); err != nil {
 		return nil, err
 	}
+	script := filepath.Join(dir, "train.py")
 	specJSON, err := json.Marshal(creditSpec(cfg.objective, cfg.positive, cfg.params))
 	if err != nil {
 		return nil, err
