@@ -87,7 +87,7 @@ type Trainer struct {
 	Image string `json:"image,omitempty"`
 	// Command is the program run locally (argv prefix; the platform appends the
 	// standard arguments of the container contract, see trainer/README.md). Empty
-	// means the reference trainer, /usr/bin/python3 train.py.
+	// means the reference trainer, /usr/bin/python3 <state dir>/trainer.
 	Command []string `json:"command,omitempty"`
 	// TimeoutSeconds bounds one attempt (default 3600).
 	TimeoutSeconds int `json:"timeoutSeconds"`
