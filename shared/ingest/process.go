@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -165,7 +166,7 @@ func (s *Service) commitVersion(ctx context.Context, dataset string, c *contract
 		if err != nil {
 			return nil, err
 		}
-		if contains(head.Partitions, part.PayloadSHA256) {
+		if slices.Contains(head.Partitions, part.PayloadSHA256) {
 			// An earlier delivery (or the same bytes uploaded again) already added it.
 			return s.datasets.Manifest(ctx, dataset, head.VersionID)
 		}
@@ -415,13 +416,4 @@ func versionID(mode, chash string, shas []string) string {
 		fmt.Fprintf(h, "%s\n", s)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -259,9 +259,6 @@ func (a *Accumulator) SetSampling(shift int) {
 	}
 }
 
-// CountValue counts a present, valid value whose statistics go elsewhere.
-func (a *Accumulator) CountValue() { a.count++ }
-
 // Distinct records a value's hash in the distinct-count sketch.
 func (a *Accumulator) Distinct(h uint64) { a.hll.Add(h) }
 
@@ -564,19 +561,6 @@ func Merge(a, b *Dataset) (*Dataset, error) {
 		acc[i] = x
 	}
 	return NewDataset(a.Rows+b.Rows, acc), nil
-}
-
-// Accumulators rebuilds accumulators from a stored profile (to merge more data in).
-func (d *Dataset) Accumulators() ([]*Accumulator, error) {
-	acc := make([]*Accumulator, len(d.Columns))
-	for i := range d.Columns {
-		a, err := accumulatorOf(&d.Columns[i])
-		if err != nil {
-			return nil, err
-		}
-		acc[i] = a
-	}
-	return acc, nil
 }
 
 // Column returns the named column's profile, or nil.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -364,7 +365,7 @@ func (r *Registry) Refuse(ctx context.Context, in RefuseInput) (*Result, error) 
 			b, _, err := r.st.ReadAll(ctx, r.cfg.Bucket, RefusalKey(in.Model, in.RunID))
 			if err == nil {
 				var l Link
-				if jerr := jsonUnmarshal(b, &l); jerr == nil && l.Key != "" {
+				if jerr := json.Unmarshal(b, &l); jerr == nil && l.Key != "" {
 					res.Key = l.Key
 					return nil, nil
 				}

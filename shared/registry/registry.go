@@ -237,5 +237,3 @@ func (r *Registry) Champion(ctx context.Context, model string) (*Champion, error
 	}
 	return c, nil
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,7 +180,7 @@ func (s *Server) verify(r *http.Request, in *sigInput, now time.Time) (*signatur
 	if in.service != "s3" || in.date != t.Format("20060102") {
 		return nil, s.mismatch(in, "", "")
 	}
-	if !containsString(in.signedHeaders, "host") {
+	if !slices.Contains(in.signedHeaders, "host") {
 		return nil, errAccessDenied("Host header is required in signed headers")
 	}
 
@@ -323,13 +324,4 @@ func hmacSHA256(key []byte, data string) []byte {
 func hexSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
