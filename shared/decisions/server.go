@@ -55,6 +55,17 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 			writeJSON(w, http.StatusOK, out)
 		})
 	}
+	// read is a route that reads about a model (and a version where the
+	// pattern names one).
+	read := func(f func(ctx context.Context, model string, version int) (any, error)) http.Handler {
+		return h(func(r *http.Request, _ string) (any, error) {
+			model, n, err := target(r)
+			if err != nil {
+				return nil, err
+			}
+			return f(r.Context(), model, n)
+		})
+	}
 	decision := func(apply func(ctx context.Context, who, model string, version int, d Decision) (*Result, error)) http.Handler {
 		return h(func(r *http.Request, who string) (any, error) {
 			model, n, err := target(r)
@@ -76,41 +87,25 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 			}
 			return list, err
 		}),
-		RouteModel: h(func(r *http.Request, _ string) (any, error) {
-			model, _, err := target(r)
-			if err != nil {
-				return nil, err
-			}
-			m, err := svc.Model(r.Context(), model)
+		RouteModel: read(func(ctx context.Context, model string, _ int) (any, error) {
+			m, err := svc.Model(ctx, model)
 			if err == nil && (m == nil || len(m.All) == 0) {
 				return nil, Errorf(CodeNotFound, "model %s has no versions", model)
 			}
 			return m, err
 		}),
-		RouteVersion: h(func(r *http.Request, _ string) (any, error) {
-			model, n, err := target(r)
-			if err != nil {
-				return nil, err
-			}
-			return svc.Version(r.Context(), model, n)
+		RouteVersion: read(func(ctx context.Context, model string, n int) (any, error) {
+			return svc.Version(ctx, model, n)
 		}),
-		RouteHistory: h(func(r *http.Request, _ string) (any, error) {
-			model, _, err := target(r)
-			if err != nil {
-				return nil, err
-			}
-			trail, err := svc.History(r.Context(), model)
+		RouteHistory: read(func(ctx context.Context, model string, _ int) (any, error) {
+			trail, err := svc.History(ctx, model)
 			if err == nil && len(trail) == 0 {
 				return nil, Errorf(CodeNotFound, "model %s has no audit trail", model)
 			}
 			return trail, err
 		}),
-		RouteVerify: h(func(r *http.Request, _ string) (any, error) {
-			model, _, err := target(r)
-			if err != nil {
-				return nil, err
-			}
-			rep, err := svc.Verify(r.Context(), model)
+		RouteVerify: read(func(ctx context.Context, model string, _ int) (any, error) {
+			rep, err := svc.Verify(ctx, model)
 			if err == nil && (rep == nil || rep.Records == 0 && rep.OK) {
 				return nil, Errorf(CodeNotFound, "model %s has no audit trail", model)
 			}
