@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
 	"github.com/openmlops/mlops/shared/store"
@@ -69,45 +67,21 @@ func printJSON(w io.Writer, v any) error {
 	return nil
 }
 
-// apiCall sends one request to the platform's HTTPS API, trusting only the
-// certificate endpoint.json names (api.caCert) and sending its bearer token
-// (api.token). It returns the answer's status and body; err only when no answer
-// came (no API in endpoint.json, TLS or network failure).
-func (c *client) apiCall(ctx context.Context, method, path string, body any) (int, []byte, error) {
-	if c.ep.API.URL == "" || c.ep.API.CACert == "" {
-		return 0, nil, errors.New("endpoint.json names no HTTPS API (api.url, api.caCert): restart mlops up")
-	}
-	tlsCfg, err := api.ClientTLS(c.ep.API.CACert)
+// decisionsAPI is a client of the platform's decisions API (shared/decisions),
+// trusting only the certificate endpoint.json names (api.caCert) and sending
+// its bearer token (api.token).
+func (g *globals) decisionsAPI() (*decisions.Client, error) {
+	ep, err := g.readEndpoint()
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
+	if ep.API.URL == "" || ep.API.CACert == "" {
+		return nil, &exitError{code: exitProblem, err: errors.New("endpoint.json names no HTTPS API (api.url, api.caCert): restart mlops up")}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.ep.API.URL, "/")+path, rd)
+	tlsCfg, err := api.ClientTLS(ep.API.CACert)
 	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.ep.API.Token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		return nil, &exitError{code: exitProblem, err: err}
 	}
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
-	defer hc.CloseIdleConnections()
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("the platform's API at %s did not answer: %w", c.ep.API.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("read the API's answer: %w", err)
-	}
-	return resp.StatusCode, b, nil
+	return decisions.NewClient(ep.API.URL, hc, decisions.BearerToken(ep.API.Token)), nil
 }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,15 +13,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openmlops/mlops/shared/gate"
+	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 )
 
-// The registry commands talk to the platform only through its HTTPS API (the
-// routes of shared/gate/decisions.go): reads and human decisions alike, never
-// straight to S3, so that every decision is stamped with the caller the API
-// verified and lands in the audit trail.
+// The registry commands talk to the platform only through its decisions API
+// (shared/decisions, with its typed client): reads and human decisions alike,
+// never straight to S3, so that every decision is stamped with the caller the
+// API verified and lands in the audit trail.
 
 // registryCommands are the `models` subcommands about the registry.
 func registryCommands(g *globals) []*cobra.Command {
@@ -40,65 +37,26 @@ transition the state machine does not allow, an approver the policy does not
 name, a bad token), 2 usage error, 3 the platform could not be reached or
 failed.`
 
-// modelSummary is an entry of GET /v1/models; modelShown is GET /v1/models/{model}.
-type modelSummary struct {
-	Model    string            `json:"model"`
-	Champion int               `json:"champion"`
-	Versions int               `json:"versions"`
-	Latest   *registry.Version `json:"latest,omitempty"`
-}
-
-type modelShown struct {
-	modelSummary
-	All []*registry.Version `json:"all"`
-}
-
-// callRegistry sends one request to the API and decodes a 200 answer into out
-// (when out is not nil). It returns the answer's raw JSON (what -o json
-// prints). The API's errors become exit statuses: 400 a usage error (2);
-// 401, 403, 404, 409 and other refusals 1, with the server's message; 5xx and
-// no answer at all 3.
-func callRegistry(ctx context.Context, cl *client, method, path string, body, out any) ([]byte, error) {
-	status, raw, err := cl.apiCall(ctx, method, path, body)
-	if err != nil {
-		return nil, &exitError{code: exitProblem, err: err}
+// apiErr gives an error of the decisions API its exit status: a bad request
+// is a usage error (2); a refusal (unauthorized, forbidden, not found, a
+// conflict) is 1, with the platform's message; a failure of the platform, or
+// no answer at all, is 3.
+func apiErr(err error) error {
+	var e *decisions.Error
+	if !errors.As(err, &e) {
+		return &exitError{code: exitProblem, err: err}
 	}
-	if status == http.StatusOK {
-		if out != nil {
-			if err := json.Unmarshal(raw, out); err != nil {
-				return nil, &exitError{code: exitProblem, err: fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)}
-			}
-		}
-		return raw, nil
+	switch e.Code {
+	case decisions.CodeBadRequest:
+		return &exitError{code: exitUsage, err: err}
+	case decisions.CodeUnauthorized:
+		return &exitError{code: exitFailed, err: fmt.Errorf("the API refused the token: %w", err)}
+	case decisions.CodeForbidden:
+		return &exitError{code: exitFailed, err: fmt.Errorf("not allowed: %w", err)}
+	case decisions.CodeInternal:
+		return &exitError{code: exitProblem, err: fmt.Errorf("the platform failed: %w", err)}
 	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	msg := strings.TrimSpace(string(raw))
-	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-		msg = e.Error
-	}
-	if msg == "" {
-		msg = http.StatusText(status)
-	}
-	err = fmt.Errorf("%s (HTTP %d)", msg, status)
-	switch {
-	case status == http.StatusBadRequest:
-		return nil, &exitError{code: exitUsage, err: err}
-	case status == http.StatusUnauthorized:
-		return nil, &exitError{code: exitFailed, err: fmt.Errorf("the API refused the token: %w", err)}
-	case status == http.StatusForbidden:
-		return nil, &exitError{code: exitFailed, err: fmt.Errorf("not allowed: %w", err)}
-	case status >= 500:
-		return nil, &exitError{code: exitProblem, err: fmt.Errorf("the platform failed: %w", err)}
-	}
-	return nil, &exitError{code: exitFailed, err: err}
-}
-
-func modelPath(model string) string { return "/v1/models/" + url.PathEscape(model) }
-
-func versionPath(model string, v int) string {
-	return modelPath(model) + "/versions/" + strconv.Itoa(v)
+	return &exitError{code: exitFailed, err: err}
 }
 
 func checkModel(name string) error {
@@ -114,14 +72,6 @@ func parseVersion(s string) (int, error) {
 		return 0, usageErr("version %q: expected a version number from 1", s)
 	}
 	return n, nil
-}
-
-func writeRaw(w io.Writer, raw []byte) error {
-	if len(raw) > 0 && raw[len(raw)-1] != '\n' {
-		raw = append(raw, '\n')
-	}
-	_, err := w.Write(raw)
-	return err
 }
 
 func championText(n int) string {
@@ -163,18 +113,17 @@ champion and its latest version with that version's state.
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
-			var list []modelSummary
-			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, "/v1/models", nil, &list)
+			list, err := dc.Models(cmd.Context())
 			if err != nil {
-				return err
+				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
-				return writeRaw(out, raw)
+				return printJSON(out, list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(out, "no registered models yet: a successful training run registers one")
@@ -224,29 +173,27 @@ policy hash, the decision about it and the last audit record of each kind.
 					return err
 				}
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if hasVersion {
-				var v registry.Version
-				raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, versionPath(name, n), nil, &v)
+				v, err := dc.Version(cmd.Context(), name, n)
 				if err != nil {
-					return err
+					return apiErr(err)
 				}
 				if g.output == "json" {
-					return writeRaw(out, raw)
+					return printJSON(out, v)
 				}
-				return writeVersion(out, &v)
+				return writeVersion(out, v)
 			}
-			var m modelShown
-			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(name), nil, &m)
+			m, err := dc.Model(cmd.Context(), name)
 			if err != nil {
-				return err
+				return apiErr(err)
 			}
 			if g.output == "json" {
-				return writeRaw(out, raw)
+				return printJSON(out, m)
 			}
 			fmt.Fprintf(out, "model %s: champion %s, %d versions\n\n", m.Model, championText(m.Champion), m.Versions)
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -345,18 +292,17 @@ records themselves with their keys.
 			if err := checkModel(args[0]); err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
-			var h []registry.Entry
-			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(args[0])+"/history", nil, &h)
+			h, err := dc.History(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
-				return writeRaw(out, raw)
+				return printJSON(out, h)
 			}
 			if len(h) == 0 {
 				return &exitError{code: exitFailed, err: fmt.Errorf("model %s has no audit trail", args[0])}
@@ -406,21 +352,20 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
 			if err := checkModel(args[0]); err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
-			var rep registry.VerifyReport
-			raw, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(args[0])+"/verify", nil, &rep)
+			rep, err := dc.Verify(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if rep.Records == 0 && len(rep.Problems) == 0 {
 				return &exitError{code: exitFailed, err: fmt.Errorf("model %s has no audit trail", args[0])}
 			}
 			if g.output == "json" {
-				if err := writeRaw(out, raw); err != nil {
+				if err := printJSON(out, rep); err != nil {
 					return err
 				}
 			} else if rep.OK {
@@ -456,19 +401,16 @@ func (d *decisionFlags) check() error {
 	return nil
 }
 
-// decide posts a decision and prints what happened.
-func decide(cmd *cobra.Command, g *globals, cl *client, path string, body gate.Decision,
-	describe func(w io.Writer, r *gate.DecisionResult)) error {
-	var res gate.DecisionResult
-	raw, err := callRegistry(cmd.Context(), cl, http.MethodPost, path, body, &res)
+// decide prints what a decision did (res, or the refusal err).
+func decide(cmd *cobra.Command, g *globals, res *decisions.Result, err error, describe func(w io.Writer, r *decisions.Result)) error {
 	if err != nil {
-		return err
+		return apiErr(err)
 	}
 	out := cmd.OutOrStdout()
 	if g.output == "json" {
-		return writeRaw(out, raw)
+		return printJSON(out, res)
 	}
-	describe(out, &res)
+	describe(out, res)
 	if !res.Created {
 		fmt.Fprintln(out, "  (it had been decided before: nothing changed)")
 	}
@@ -491,7 +433,7 @@ func decisionArgs(g *globals, args []string, d *decisionFlags) (string, int, err
 	return args[0], n, d.check()
 }
 
-func stateOf(r *gate.DecisionResult) string {
+func stateOf(r *decisions.Result) string {
 	if r.Version == nil {
 		return "?"
 	}
@@ -518,19 +460,20 @@ champion at once and the champion it replaces is archived.
 			if err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
-			var v registry.Version
-			if _, err := callRegistry(cmd.Context(), cl, http.MethodGet, versionPath(name, n), nil, &v); err != nil {
-				return err
+			v, err := dc.Version(cmd.Context(), name, n)
+			if err != nil {
+				return apiErr(err)
 			}
 			if g.output != "json" {
 				fmt.Fprintf(cmd.OutOrStdout(), "approving %s version %d (%s), bundle sha256 %s\n", name, n, v.State, v.BundleSHA256)
 			}
-			return decide(cmd, g, cl, versionPath(name, n)+"/approve", gate.Decision{Reason: d.reason, BundleSHA256: v.BundleSHA256},
-				func(w io.Writer, r *gate.DecisionResult) {
+			res, err := dc.Approve(cmd.Context(), name, n, decisions.Decision{Reason: d.reason, BundleSHA256: v.BundleSHA256})
+			return decide(cmd, g, res, err,
+				func(w io.Writer, r *decisions.Result) {
 					if r.Promoted {
 						fmt.Fprintf(w, "%s version %d: approved and promoted: %s\n", name, n, stateOf(r))
 					} else {
@@ -545,22 +488,24 @@ champion at once and the champion it replaces is archived.
 }
 
 func newModelsRejectCmd(g *globals) *cobra.Command {
-	return versionDecisionCmd(g, "reject", "Reject a version waiting for a person",
+	return versionDecisionCmd(g, "reject", (*decisions.Client).Reject, "Reject a version waiting for a person",
 		`reject records that the version may not be promoted, with the reason.`,
 		`  mlops models reject credit 3 --reason "recall on the 18-25 slice is too low"`, "")
 }
 
 func newModelsPromoteCmd(g *globals) *cobra.Command {
-	return versionDecisionCmd(g, "promote", "Make an approved version the champion (the current champion is archived)",
+	return versionDecisionCmd(g, "promote", (*decisions.Client).Promote, "Make an approved version the champion (the current champion is archived)",
 		`promote makes an approved version champion, archiving the champion it
 replaces. Only an approved version can be promoted (where the policy makes
 promotion a step separate from approval).`,
 		`  mlops models promote credit 2 --reason "approved yesterday; deploying now"`, "promoted: ")
 }
 
-// versionDecisionCmd is a decision on one version that takes only a reason:
-// POST .../versions/VERSION/<action>, printing "<name> version <n>: <done><state>".
-func versionDecisionCmd(g *globals, action, short, long, example, done string) *cobra.Command {
+// versionDecisionCmd is a decision on one version that takes only a reason
+// (apply asks for it), printing "<name> version <n>: <done><state>".
+func versionDecisionCmd(g *globals, action string,
+	apply func(*decisions.Client, context.Context, string, int, decisions.Decision) (*decisions.Result, error),
+	short, long, example, done string) *cobra.Command {
 	var d decisionFlags
 	cmd := &cobra.Command{
 		Use:     action + " NAME VERSION --reason TEXT",
@@ -573,12 +518,13 @@ func versionDecisionCmd(g *globals, action, short, long, example, done string) *
 			if err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
-			return decide(cmd, g, cl, versionPath(name, n)+"/"+action, gate.Decision{Reason: d.reason},
-				func(w io.Writer, r *gate.DecisionResult) {
+			res, err := apply(dc, cmd.Context(), name, n, decisions.Decision{Reason: d.reason})
+			return decide(cmd, g, res, err,
+				func(w io.Writer, r *decisions.Result) {
 					fmt.Fprintf(w, "%s version %d: %s%s\n", name, n, done, stateOf(r))
 				})
 		},
@@ -609,22 +555,23 @@ again and archives the current one.
 			if err := d.check(); err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
 			// The champion it rolls back from, so that a concurrent change
 			// is refused rather than rolled back over.
-			var m modelShown
-			if _, err := callRegistry(cmd.Context(), cl, http.MethodGet, modelPath(name), nil, &m); err != nil {
-				return err
+			m, err := dc.Model(cmd.Context(), name)
+			if err != nil {
+				return apiErr(err)
 			}
 			if m.Champion == 0 {
 				return &exitError{code: exitFailed, err: fmt.Errorf("model %s has no champion to roll back from", name)}
 			}
 			from := m.Champion
-			return decide(cmd, g, cl, modelPath(name)+"/rollback", gate.Decision{Reason: d.reason, From: from},
-				func(w io.Writer, r *gate.DecisionResult) {
+			res, err := dc.Rollback(cmd.Context(), name, decisions.Decision{Reason: d.reason, From: from})
+			return decide(cmd, g, res, err,
+				func(w io.Writer, r *decisions.Result) {
 					fmt.Fprintf(w, "%s: rolled back from version %d (archived) to version %s (champion)\n", name, from, championText(r.Champion))
 				})
 		},
@@ -651,22 +598,23 @@ with no champion (its endpoint then answers 503 "no champion").
 			if err != nil {
 				return err
 			}
-			cl, err := g.connect()
+			dc, err := g.decisionsAPI()
 			if err != nil {
 				return err
 			}
-			err = decide(cmd, g, cl, versionPath(name, n)+"/retire", gate.Decision{Reason: d.reason, Force: d.force},
-				func(w io.Writer, r *gate.DecisionResult) {
+			res, err := dc.Retire(cmd.Context(), name, n, decisions.Decision{Reason: d.reason, Force: d.force})
+			if !d.force && decisions.IsCode(err, decisions.CodeIllegalTransition) {
+				// Retiring is refused only from the champion: the state machine
+				// allows it from every other state.
+				err = fmt.Errorf("%w; retiring the champion needs --force, which leaves the model with no champion", err)
+			}
+			return decide(cmd, g, res, err,
+				func(w io.Writer, r *decisions.Result) {
 					fmt.Fprintf(w, "%s version %d: %s\n", name, n, stateOf(r))
 					if r.Champion == 0 {
 						fmt.Fprintf(w, "  model %s has no champion now\n", name)
 					}
 				})
-			var ee *exitError
-			if !d.force && errors.As(err, &ee) && ee.code == exitFailed && strings.Contains(err.Error(), string(registry.StateChampion)) {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%w; retiring the champion needs --force, which leaves the model with no champion", err)}
-			}
-			return err
 		},
 	}
 	d.add(cmd)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/registry"
 )
@@ -316,5 +318,31 @@ func writeEndpointFile(t *testing.T, path string, ep local.Endpoint) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The decisions API's errors become exit statuses by their code, never by
+// their text.
+func TestAPIErrorsExitStatus(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code int
+		text string
+	}{
+		{decisions.Errorf(decisions.CodeBadRequest, "a reason is required"), exitUsage, "a reason is required (HTTP 400)"},
+		{decisions.Errorf(decisions.CodeUnauthorized, "no token"), exitFailed, "the API refused the token: no token (HTTP 401)"},
+		{decisions.Errorf(decisions.CodeForbidden, "bob may not approve"), exitFailed, "not allowed: bob may not approve (HTTP 403)"},
+		{decisions.Errorf(decisions.CodeNotFound, "model x has no versions"), exitFailed, "model x has no versions (HTTP 404)"},
+		{decisions.Errorf(decisions.CodeIllegalTransition, "cannot promote"), exitFailed, "cannot promote (HTTP 409)"},
+		{&decisions.Error{Status: 429, Message: "Too Many Requests"}, exitFailed, "Too Many Requests (HTTP 429)"},
+		{&decisions.Error{Status: 500, Code: decisions.CodeInternal, Message: "internal error", RequestID: "abc"}, exitProblem,
+			"the platform failed: internal error, request id abc (HTTP 500)"},
+		{errors.New("the decisions API at https://127.0.0.1:1 did not answer"), exitProblem, "did not answer"},
+	} {
+		var ee *exitError
+		err := apiErr(c.err)
+		if !errors.As(err, &ee) || ee.code != c.code || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%v: exit %v %q, want %d %q", c.err, ee, err, c.code, c.text)
+		}
 	}
 }

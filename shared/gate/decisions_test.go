@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
@@ -95,16 +96,16 @@ func TestDecisionRoutes(t *testing.T) {
 		status    int
 		want      string
 	}{
-		{"", approve, gate.Decision{Reason: "x", BundleSHA256: v1.BundleSHA256}, 401, "no verified caller"},
-		{"local:alice", approve, gate.Decision{BundleSHA256: v1.BundleSHA256}, 400, "a reason is required"},
-		{"local:alice", approve, gate.Decision{Reason: "x"}, 400, "bundleSha256"},
+		{"", approve, decisions.Decision{Reason: "x", BundleSHA256: v1.BundleSHA256}, 401, "no verified caller"},
+		{"local:alice", approve, decisions.Decision{BundleSHA256: v1.BundleSHA256}, 400, "a reason is required"},
+		{"local:alice", approve, decisions.Decision{Reason: "x"}, 400, "bundleSha256"},
 		{"local:alice", approve, map[string]any{"reason": "x", "bogus": 1}, 400, "unknown field"},
-		{"local:alice", "/v1/models/credit/versions/x/approve", gate.Decision{Reason: "x"}, 400, "expected a number"},
-		{"local:alice", "/v1/models/Credit!/versions/1/approve", gate.Decision{Reason: "x"}, 400, "not a model name"},
-		{"local:alice", "/v1/models/credit/versions/9/approve", gate.Decision{Reason: "x", BundleSHA256: sha}, 404, "not found"},
-		{"arn:aws:iam::1:user/mallory", approve, gate.Decision{Reason: "trust me", BundleSHA256: v1.BundleSHA256}, 403, "may not approve"},
-		{"local:alice", approve, gate.Decision{Reason: "looks fine", BundleSHA256: sha}, 409, "does not match"},
-		{"local:alice", "/v1/models/credit/versions/1/promote", gate.Decision{Reason: "x"}, 409, "cannot promote"},
+		{"local:alice", "/v1/models/credit/versions/x/approve", decisions.Decision{Reason: "x"}, 400, "expected a number"},
+		{"local:alice", "/v1/models/Credit!/versions/1/approve", decisions.Decision{Reason: "x"}, 400, "not a model name"},
+		{"local:alice", "/v1/models/credit/versions/9/approve", decisions.Decision{Reason: "x", BundleSHA256: sha}, 404, "not found"},
+		{"arn:aws:iam::1:user/mallory", approve, decisions.Decision{Reason: "trust me", BundleSHA256: v1.BundleSHA256}, 403, "may not approve"},
+		{"local:alice", approve, decisions.Decision{Reason: "looks fine", BundleSHA256: sha}, 409, "does not match"},
+		{"local:alice", "/v1/models/credit/versions/1/promote", decisions.Decision{Reason: "x"}, 409, "cannot promote"},
 	} {
 		status, m := call(c.who, "POST", c.path, c.body)
 		if status != c.status || !strings.Contains(strings.ToLower(m["error"].(string)), strings.ToLower(c.want)) {
@@ -123,18 +124,18 @@ func TestDecisionRoutes(t *testing.T) {
 	}
 
 	// An allowed approver with the version's bundle: approved and promoted at once.
-	status, m := call("local:alice", "POST", approve, gate.Decision{Reason: "reviewed the card", BundleSHA256: v1.BundleSHA256})
+	status, m := call("local:alice", "POST", approve, decisions.Decision{Reason: "reviewed the card", BundleSHA256: v1.BundleSHA256})
 	if status != 200 || m["promoted"] != true || m["champion"].(float64) != 1 {
 		t.Fatalf("approve: %d %v", status, m)
 	}
 	v2, _ := reg.Get(ctx, "credit", 2)
-	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/approve", gate.Decision{Reason: "ok", BundleSHA256: v2.BundleSHA256}); status != 200 || m["champion"].(float64) != 2 {
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/approve", decisions.Decision{Reason: "ok", BundleSHA256: v2.BundleSHA256}); status != 200 || m["champion"].(float64) != 2 {
 		t.Fatalf("approve v2: %d %v", status, m)
 	}
-	if status, m := call("local:bob", "POST", "/v1/models/credit/rollback", gate.Decision{Reason: "v2 misbehaves"}); status != 200 || m["champion"].(float64) != 1 {
+	if status, m := call("local:bob", "POST", "/v1/models/credit/rollback", decisions.Decision{Reason: "v2 misbehaves"}); status != 200 || m["champion"].(float64) != 1 {
 		t.Fatalf("rollback: %d %v", status, m)
 	}
-	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/1/retire", gate.Decision{Reason: "old"}); status != 409 {
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/1/retire", decisions.Decision{Reason: "old"}); status != 409 {
 		t.Fatalf("retiring the champion without force: %d %v", status, m)
 	}
 	// Retiring the archived v2 keeps its artifacts, tagged for archival.
@@ -143,7 +144,7 @@ func TestDecisionRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/retire", gate.Decision{Reason: "superseded"}); status != 200 {
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/retire", decisions.Decision{Reason: "superseded"}); status != 200 {
 		t.Fatalf("retire v2: %d %v", status, m)
 	}
 	for _, f := range []string{"manifest.json", "model.json"} {

@@ -24,9 +24,20 @@ func Principal(r *http.Request) string {
 	return rc.Authorizer.IAM.UserARN
 }
 
-// Handler adapts h to API Gateway HTTP API events.
+// RequestIDHeader carries API Gateway's id of the request to the routes (they
+// name it in their error answers and logs; see shared/decisions).
+const RequestIDHeader = "X-Request-Id"
+
+// Handler adapts h to API Gateway HTTP API events. The request reaches h with
+// API Gateway's request id in RequestIDHeader, in place of any the caller sent.
 func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpadapter.NewV2(h).ProxyWithContext
+	return httpadapter.NewV2(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del(RequestIDHeader)
+		if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.RequestID != "" {
+			r.Header.Set(RequestIDHeader, rc.RequestID)
+		}
+		h.ServeHTTP(w, r)
+	})).ProxyWithContext
 }
 
 // IsRequest reports whether a Lambda payload is an API Gateway HTTP API request

@@ -14,15 +14,15 @@ import (
 )
 
 // A route served behind API Gateway sees the path values, the body and the
-// caller API Gateway's IAM authorizer verified; a header claiming another
-// identity changes nothing.
+// caller API Gateway's IAM authorizer verified and API Gateway's request id;
+// headers claiming another identity or request id change nothing.
 func TestHandlerServesRoutesWithTheVerifiedCaller(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/models/{model}/versions/{version}/approve", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"who": httpapi.Principal(r), "model": r.PathValue("model"),
-			"version": r.PathValue("version"), "body": string(body)})
+			"version": r.PathValue("version"), "body": string(body), "requestId": r.Header.Get(httpapi.RequestIDHeader)})
 	})
 	sample := events.Sample("apigw-approve")
 	if !httpapi.IsRequest(sample) || httpapi.IsRequest(events.Sample("training-succeeded")) {
@@ -33,6 +33,7 @@ func TestHandlerServesRoutesWithTheVerifiedCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Headers["x-mlops-principal"] = "arn:aws:iam::123456789012:root"
+	req.Headers["x-request-id"] = "chosen-by-the-caller"
 	resp, err := httpapi.Handler(mux)(context.Background(), req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
@@ -42,7 +43,7 @@ func TestHandlerServesRoutesWithTheVerifiedCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got["who"] != "arn:aws:sts::123456789012:assumed-role/ModelRiskApprover/alice" || got["model"] != "credit" ||
-		got["version"] != "1" || got["body"] != req.Body {
+		got["version"] != "1" || got["body"] != req.Body || got["requestId"] != req.RequestContext.RequestID {
 		t.Fatalf("the route saw %v", got)
 	}
 	// Without an IAM authorizer there is no caller: the routes refuse.

@@ -140,6 +140,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 			r = r.WithContext(WithPrincipal(r.Context(), s.principal))
 		}
+		// A request id is the front's to give (API Gateway's in AWS): here
+		// there is none, and the routes make one rather than take the caller's.
+		r.Header.Del("X-Request-Id")
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})

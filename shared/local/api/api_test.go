@@ -23,6 +23,9 @@ func start(t *testing.T, dir string) *api.Server {
 	s.Handle("GET /v1/whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"principal": api.Principal(r.Context())})
 	}))
+	s.Handle("GET /v1/requestid", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"requestId": r.Header.Get("X-Request-Id")})
+	}))
 	s.Handle("POST /v1/echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -138,5 +141,22 @@ func TestCredentialsSurviveRestartAndArePrivate(t *testing.T) {
 	}
 	if _, err := api.LoadOrCreate(dir, time.Now()); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("a damaged token file: %v", err)
+	}
+}
+
+// A request id is not the caller's to choose: the routes make their own.
+func TestCallersRequestIDIsDropped(t *testing.T) {
+	s := start(t, t.TempDir())
+	req, _ := http.NewRequest("GET", s.URL()+"/v1/requestid", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token())
+	req.Header.Set("X-Request-Id", "chosen-by-the-caller")
+	resp, err := client(t, s).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 || m["requestId"] != "" {
+		t.Fatalf("%d %v %v", resp.StatusCode, m, err)
 	}
 }

@@ -1,0 +1,453 @@
+package decisions_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/decisions"
+	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/gate"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
+	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/store"
+)
+
+type discard struct{}
+
+func (discard) Publish(context.Context, ...event.Event) error { return nil }
+
+// platform is the gate's routes over a real registry and store, as the local
+// API and the gate Lambda serve them; the caller is a test header (the local
+// API's token or API Gateway's IAM authorizer in life).
+type platform struct {
+	st  *store.Store
+	reg *registry.Registry
+	srv *httptest.Server
+	log *bytes.Buffer // read it after srv.Close, which waits for the routes
+}
+
+func newPlatform(t *testing.T) *platform {
+	t.Helper()
+	_, st := lambdatest.S3(t, "platform")
+	pol, err := credit.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policy.Apply(context.Background(), st, "platform", pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p := &platform{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), log: &bytes.Buffer{}}
+	svc := gate.New(st, discard{}, p.reg, gate.Config{Bucket: "platform", Logger: slog.New(slog.NewTextHandler(p.log, nil))})
+	mux := http.NewServeMux()
+	for pattern, h := range svc.Routes(func(r *http.Request) string { return r.Header.Get("X-Test-Principal") }) {
+		mux.Handle(pattern, h)
+	}
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// as is a client acting as who ("": no verified caller).
+func (p *platform) as(who string) *decisions.Client {
+	return decisions.NewClient(p.srv.URL+"/", p.srv.Client(), func(r *http.Request) error {
+		if who != "" {
+			r.Header.Set("X-Test-Principal", who)
+		}
+		return nil
+	})
+}
+
+// register registers n versions of credit waiting for a person.
+func (p *platform) register(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 1; i <= n; i++ {
+		run := fmt.Sprintf("credit-0123456789abcdef-%d", i)
+		v, _, err := p.reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: run, BundleSHA256: fmt.Sprintf("%064d", i),
+			BundlePrefix: "runs/" + run + "/bundle/", Metrics: map[string]float64{"auc": 0.8 + float64(i)/100}, Principal: "gate"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: v.Version, Principal: "gate", Reason: "needs a person"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// raw is the body of a 200 answer as the route wrote it, asked as alice.
+func (p *platform) raw(t *testing.T, method, path string, body any) []byte {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.srv.URL+path, rd)
+	req.Header.Set("X-Test-Principal", "local:alice")
+	resp, err := p.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return b
+}
+
+// sameJSON fails unless v, encoded as the CLI prints it (-o json), is the
+// route's answer byte for byte.
+func sameJSON(t *testing.T, what string, raw []byte, v any) {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), raw) {
+		t.Fatalf("%s does not survive a round trip through its type:\nroute:  %s\nclient: %s", what, raw, b.Bytes())
+	}
+}
+
+// wantCode fails unless err is an *decisions.Error with code, status and a
+// message containing msg.
+func wantCode(t *testing.T, what string, err error, code decisions.Code, status int, msg string) {
+	t.Helper()
+	var e *decisions.Error
+	if !errors.As(err, &e) || e.Code != code || e.Status != status || !strings.Contains(e.Message, msg) || e.RequestID == "" ||
+		!decisions.IsCode(err, code) {
+		t.Fatalf("%s: %#v (%v), want %s %d %q with a request id", what, e, err, code, status, msg)
+	}
+}
+
+// Every route through the client, and each answer equal to what the route
+// wrote once the client decoded it and encoded it again.
+func TestClientRoundTripsEveryRoute(t *testing.T) {
+	p := newPlatform(t)
+	ctx := context.Background()
+	alice := p.as("local:alice")
+
+	models, err := alice.Models(ctx)
+	if err != nil || models == nil || len(models) != 0 {
+		t.Fatalf("no models yet: %#v %v", models, err)
+	}
+	sameJSON(t, "an empty model list", p.raw(t, http.MethodGet, decisions.ModelsPath, nil), models)
+
+	p.register(t, 2)
+	v1, err := alice.Version(ctx, "credit", 1)
+	if err != nil || v1.State != registry.StatePendingApproval || v1.Metrics["auc"] != 0.81 {
+		t.Fatalf("version 1: %+v %v", v1, err)
+	}
+	sameJSON(t, "a version", p.raw(t, http.MethodGet, decisions.VersionPath("credit", 1), nil), v1)
+
+	res, err := alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "reviewed the card", BundleSHA256: v1.BundleSHA256})
+	if err != nil || !res.Created || !res.Promoted || res.Champion != 1 || res.Version.State != registry.StateChampion || res.AuditKey == "" {
+		t.Fatalf("approve: %+v %v", res, err)
+	}
+	// A decision made again is an answer (created false), the same each time.
+	again, err := alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "reviewed the card", BundleSHA256: v1.BundleSHA256})
+	if err != nil || again.Created || again.Champion != 1 {
+		t.Fatalf("approve again: %+v %v", again, err)
+	}
+	rawAgain := p.raw(t, http.MethodPost, decisions.VersionPath("credit", 1)+"/approve", decisions.Decision{Reason: "reviewed the card", BundleSHA256: v1.BundleSHA256})
+	sameJSON(t, "a decision's result", rawAgain, again)
+
+	if _, err := alice.Reject(ctx, "credit", 2, decisions.Decision{Reason: "not needed"}); err != nil {
+		t.Fatalf("reject: %v", err)
+	}
+	res, err = alice.Retire(ctx, "credit", 2, decisions.Decision{Reason: "superseded"})
+	if err != nil || res.Version.State != registry.StateRetired || res.Champion != 1 {
+		t.Fatalf("retire: %+v %v", res, err)
+	}
+
+	models, err = alice.Models(ctx)
+	if err != nil || len(models) != 1 || models[0].Model != "credit" || models[0].Champion != 1 || models[0].Versions != 2 ||
+		models[0].Latest.Version != 2 {
+		t.Fatalf("models: %+v %v", models, err)
+	}
+	sameJSON(t, "the model list", p.raw(t, http.MethodGet, decisions.ModelsPath, nil), models)
+	m, err := alice.Model(ctx, "credit")
+	if err != nil || m.Model != "credit" || m.Champion != 1 || len(m.All) != 2 || m.All[1].State != registry.StateRetired {
+		t.Fatalf("model: %+v %v", m, err)
+	}
+	sameJSON(t, "a model", p.raw(t, http.MethodGet, decisions.ModelPath("credit"), nil), m)
+	h, err := alice.History(ctx, "credit")
+	if err != nil || len(h) < 6 || h[0].Kind != registry.KindRegistered || h[len(h)-1].Kind != registry.KindRetired {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	sameJSON(t, "the audit trail", p.raw(t, http.MethodGet, decisions.ModelPath("credit")+"/history", nil), h)
+	rep, err := alice.Verify(ctx, "credit")
+	if err != nil || !rep.OK || rep.Records != len(h) {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+	sameJSON(t, "a verification", p.raw(t, http.MethodGet, decisions.ModelPath("credit")+"/verify", nil), rep)
+}
+
+// Every refusal the routes make reaches the client as an *decisions.Error
+// with its code and status, the message and the request id.
+func TestClientRefusalsHaveCodes(t *testing.T) {
+	p := newPlatform(t)
+	ctx := context.Background()
+	p.register(t, 2)
+	alice, bob, nobody := p.as("local:alice"), p.as("local:bob"), p.as("")
+	v1, err := alice.Version(ctx, "credit", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := decisions.Decision{Reason: "reviewed", BundleSHA256: v1.BundleSHA256}
+	_, err = nobody.Approve(ctx, "credit", 1, ok)
+	wantCode(t, "no caller", err, decisions.CodeUnauthorized, 401, "no verified caller")
+	_, err = alice.Approve(ctx, "credit", 1, decisions.Decision{BundleSHA256: v1.BundleSHA256})
+	wantCode(t, "no reason", err, decisions.CodeBadRequest, 400, "a reason is required")
+	_, err = alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "x"})
+	wantCode(t, "no bundle", err, decisions.CodeBadRequest, 400, "bundleSha256")
+	_, err = alice.Version(ctx, "credit", 0)
+	wantCode(t, "version 0", err, decisions.CodeBadRequest, 400, "expected a number")
+	_, err = alice.Model(ctx, "Credit!")
+	wantCode(t, "a bad model name", err, decisions.CodeBadRequest, 400, "not a model name")
+	_, err = alice.Approve(ctx, "credit", 9, decisions.Decision{Reason: "x", BundleSHA256: v1.BundleSHA256})
+	wantCode(t, "an unknown version", err, decisions.CodeNotFound, 404, "not found")
+	_, err = alice.Model(ctx, "nosuch")
+	wantCode(t, "an unknown model", err, decisions.CodeNotFound, 404, "model nosuch has no versions")
+	_, err = alice.History(ctx, "nosuch")
+	wantCode(t, "an unknown model's history", err, decisions.CodeNotFound, 404, "no audit trail")
+	_, err = alice.Verify(ctx, "nosuch")
+	wantCode(t, "an unknown model's verification", err, decisions.CodeNotFound, 404, "no audit trail")
+	_, err = p.as("arn:aws:iam::1:user/mallory").Approve(ctx, "credit", 1, ok)
+	wantCode(t, "an approver the policy does not name", err, decisions.CodeForbidden, 403, "may not approve")
+	_, err = alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "x", BundleSHA256: strings.Repeat("ab", 32)})
+	wantCode(t, "another bundle", err, decisions.CodeBundleMismatch, 409, "does not match")
+	_, err = alice.Promote(ctx, "credit", 1, decisions.Decision{Reason: "x"})
+	wantCode(t, "promoting a pending version", err, decisions.CodeIllegalTransition, 409, "cannot promote")
+
+	if _, err := alice.Approve(ctx, "credit", 1, ok); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.Rollback(ctx, "credit", decisions.Decision{Reason: "x"})
+	wantCode(t, "a rollback with no former champion", err, decisions.CodeNoPreviousChampion, 409, "no archived former champion")
+	_, err = bob.Rollback(ctx, "credit", decisions.Decision{Reason: "x", From: 2})
+	wantCode(t, "a rollback from another champion", err, decisions.CodeStale, 409, "the champion is version 1")
+	_, err = bob.Retire(ctx, "credit", 1, decisions.Decision{Reason: "x"})
+	wantCode(t, "retiring the champion without force", err, decisions.CodeIllegalTransition, 409, "with force")
+
+	// A damaged version record is the registry's state, told as such.
+	if _, err := p.st.Put(ctx, "platform", registry.VersionKey("credit", 2), []byte("{not json"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Version(ctx, "credit", 2)
+	wantCode(t, "a damaged version record", err, decisions.CodeDamagedTrail, 409, "damaged")
+
+	p.srv.Close()
+	if log := p.log.String(); strings.Contains(log, "level=ERROR") {
+		t.Fatalf("refusals were logged as failures:\n%s", log)
+	}
+}
+
+// failing is a Service whose reads of the model list and of a version fail with err.
+type failing struct {
+	decisions.Service
+	err error
+}
+
+func (f failing) Models(context.Context) ([]decisions.ModelSummary, error) { return nil, f.err }
+
+func (f failing) Version(context.Context, string, int) (*registry.Version, error) { return nil, f.err }
+
+// A failure of the platform answers "internal error" and the request id; the
+// detail goes to the log under that id, never to the caller.
+func TestInternalErrorsTellOnlyTheRequestID(t *testing.T) {
+	detail := "read models/credit/champion from bucket platform-123456789012: connection reset"
+	var log bytes.Buffer
+	mux := http.NewServeMux()
+	for pattern, h := range decisions.Routes(failing{err: errors.New(detail)}, func(*http.Request) string { return "local:alice" },
+		slog.New(slog.NewJSONHandler(&log, nil))) {
+		mux.Handle(pattern, h)
+	}
+	srv := httptest.NewServer(mux)
+	// The request id is the one the front gave (API Gateway's), else a new one.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+decisions.ModelsPath, nil)
+	req.Header.Set(decisions.RequestIDHeader, "Cz7q1jXyoAMEVbQ=")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := "{\n  \"error\": \"internal error\",\n  \"code\": \"internal\",\n  \"requestId\": \"Cz7q1jXyoAMEVbQ=\"\n}\n"
+	if resp.StatusCode != 500 || string(body) != want || resp.Header.Get(decisions.RequestIDHeader) != "Cz7q1jXyoAMEVbQ=" {
+		t.Fatalf("%d %q %v, want 500 %q", resp.StatusCode, body, resp.Header, want)
+	}
+	_, err = decisions.NewClient(srv.URL, nil, nil).Version(context.Background(), "credit", 1)
+	srv.Close() // the log is read after the routes are done
+	if l := log.String(); !strings.Contains(l, `"requestId":"Cz7q1jXyoAMEVbQ="`) || !strings.Contains(l, detail) {
+		t.Fatalf("the log does not have the detail under the request id:\n%s", l)
+	}
+	var e *decisions.Error
+	if !errors.As(err, &e) || e.Code != decisions.CodeInternal || e.Status != 500 || e.Message != "internal error" ||
+		!regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(e.RequestID) || strings.Contains(err.Error(), "connection reset") ||
+		err.Error() != "internal error, request id "+e.RequestID+" (HTTP 500)" {
+		t.Fatalf("%#v %v", e, err)
+	}
+	if l := log.String(); !strings.Contains(l, `"requestId":"`+e.RequestID+`"`) {
+		t.Fatalf("the log does not name request %s:\n%s", e.RequestID, l)
+	}
+}
+
+// Each registry error the service returns has its code, whatever route.
+func TestRegistryErrorsHaveTheirCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code decisions.Code
+	}{
+		{registry.ErrNotFound, decisions.CodeNotFound},
+		{registry.ErrInvalid, decisions.CodeBadRequest},
+		{&registry.TransitionError{From: registry.StateRetired, Action: registry.ActionPromote}, decisions.CodeIllegalTransition},
+		{registry.ErrBundleMismatch, decisions.CodeBundleMismatch},
+		{registry.ErrStale, decisions.CodeStale},
+		{registry.ErrNoChampion, decisions.CodeNoChampion},
+		{registry.ErrNoPrevious, decisions.CodeNoPreviousChampion},
+		{registry.ErrDamaged, decisions.CodeDamagedTrail},
+		{decisions.Errorf(decisions.CodeConflict, "taken"), decisions.CodeConflict},
+		{decisions.Errorf(decisions.CodeForbidden, "no"), decisions.CodeForbidden},
+		{registry.ErrContention, decisions.CodeInternal},
+	} {
+		mux := http.NewServeMux()
+		err := fmt.Errorf("model credit: %w", c.err)
+		for pattern, h := range decisions.Routes(failing{err: err}, func(*http.Request) string { return "x" }, nil) {
+			mux.Handle(pattern, h)
+		}
+		srv := httptest.NewServer(mux)
+		_, got := decisions.NewClient(srv.URL, nil, nil).Models(context.Background())
+		srv.Close()
+		msg := err.Error()
+		var own *decisions.Error
+		switch {
+		case c.code == decisions.CodeInternal:
+			msg = "internal error"
+		case errors.As(c.err, &own):
+			msg = own.Message // the service's own refusal is told as it wrote it
+		}
+		wantCode(t, c.err.Error(), got, c.code, c.code.Status(), msg)
+	}
+}
+
+// An answer from something in front of the API (API Gateway, a proxy) has no
+// code: the client gives the status's.
+func TestAnswersWithoutACode(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		code   decisions.Code
+		msg    string
+	}{
+		{403, `{"message":"Forbidden"}`, decisions.CodeForbidden, "Forbidden"},
+		{401, `{"error": "a bearer token is required"}`, decisions.CodeUnauthorized, "a bearer token is required"},
+		{409, ``, decisions.CodeConflict, "Conflict"},
+		{404, "404 page not found\n", decisions.CodeNotFound, "404 page not found"},
+		{502, `<html>Bad Gateway</html>`, decisions.CodeInternal, "<html>Bad Gateway</html>"},
+		{429, `{"message":"Too Many Requests"}`, "", "Too Many Requests"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(c.status)
+			_, _ = io.WriteString(w, c.body)
+		}))
+		_, err := decisions.NewClient(srv.URL, nil, nil).Models(context.Background())
+		srv.Close()
+		var e *decisions.Error
+		if !errors.As(err, &e) || e.Status != c.status || e.Code != c.code || e.Message != c.msg {
+			t.Errorf("%d %q: %#v, want code %q message %q", c.status, c.body, e, c.code, c.msg)
+		}
+	}
+	// No answer, or one that is not the route's, is not an API error.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "<html>") }))
+	_, err := decisions.NewClient(srv.URL, nil, nil).Models(context.Background())
+	srv.Close()
+	var e *decisions.Error
+	if err == nil || errors.As(err, &e) || !strings.Contains(err.Error(), "unexpected answer") {
+		t.Fatalf("a 200 that is not JSON: %v", err)
+	}
+	_, err = decisions.NewClient(srv.URL, nil, nil).Models(context.Background())
+	if err == nil || errors.As(err, &e) || !strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("no server: %v", err)
+	}
+}
+
+// The client sends what authorize sets (a bearer token here; a SigV4
+// signature to API Gateway), and a failing authorize sends nothing.
+func TestClientAuthorizes(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		_, _ = io.WriteString(w, "[]")
+	}))
+	defer srv.Close()
+	if _, err := decisions.NewClient(srv.URL, nil, decisions.BearerToken("t0k")).Models(context.Background()); err != nil || got != "Bearer t0k" {
+		t.Fatalf("%q %v", got, err)
+	}
+	got = "unset"
+	_, err := decisions.NewClient(srv.URL, nil, func(*http.Request) error { return errors.New("no credentials") }).Models(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no credentials") || got != "unset" {
+		t.Fatalf("%q %v", got, err)
+	}
+}
+
+// The bodies keep their JSON through a round trip of their types, every
+// field set.
+func TestTypesRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 22, 6, 15, 0, 123456789, time.UTC)
+	v := &registry.Version{SchemaVersion: "1", Model: "credit", Version: 2, RunID: "credit-0123456789abcdef-1", BundleSHA256: strings.Repeat("ab", 32),
+		BundlePrefix: "runs/credit-0123456789abcdef-1/bundle/", DatasetVersion: "d1", ContractHash: "c1", SpecHash: "s1",
+		Metrics: map[string]float64{"auc": 0.8125, "logloss": 0.43}, RegisteredBy: "gate", RegisteredAt: at,
+		State: registry.StateChampion, Seq: 7, LastEvent: "audit/credit/7", Checks: map[string]registry.CheckRef{
+			"p1": {Verdict: registry.VerdictPass, Key: "checks/1", Audit: "audit/credit/2", Seq: 2}},
+		Decision: "audit/credit/4", Events: map[registry.Kind]string{registry.KindApproved: "audit/credit/4"}, UpdatedAt: at}
+	sum := decisions.ModelSummary{Model: "credit", Champion: 2, Versions: 2, Latest: v}
+	for _, c := range []struct {
+		name string
+		v    any
+		new  func() any
+	}{
+		{"Decision", decisions.Decision{Reason: "r", BundleSHA256: "b", Force: true, From: 3}, func() any { return &decisions.Decision{} }},
+		{"Result", decisions.Result{Model: "credit", Version: v, Champion: 2, AuditKey: "audit/credit/7", Created: true, Promoted: true},
+			func() any { return &decisions.Result{} }},
+		{"ModelSummary", sum, func() any { return &decisions.ModelSummary{} }},
+		{"Model", decisions.Model{ModelSummary: sum, All: []*registry.Version{v, v}}, func() any { return &decisions.Model{} }},
+	} {
+		b, err := json.Marshal(c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := c.new()
+		if err := json.Unmarshal(b, back); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := json.Marshal(back)
+		if !bytes.Equal(b, again) {
+			t.Errorf("%s:\n%s\n%s", c.name, b, again)
+		}
+	}
+	// The wire names are camelCase, and a Model is its summary's fields and all.
+	b, _ := json.Marshal(decisions.Model{ModelSummary: decisions.ModelSummary{Model: "credit"}, All: []*registry.Version{}})
+	if string(b) != `{"model":"credit","champion":0,"versions":0,"all":[]}` {
+		t.Fatalf("%s", b)
+	}
+	b, _ = json.Marshal(decisions.Decision{Reason: "r", BundleSHA256: "b", Force: true, From: 3})
+	if string(b) != `{"reason":"r","bundleSha256":"b","force":true,"from":3}` {
+		t.Fatalf("%s", b)
+	}
+}

@@ -1,0 +1,166 @@
+package decisions
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/spec"
+)
+
+// Service is what the routes serve (the gate implements it over the model
+// registry). who is the caller the API verified. A method refuses with an
+// *Error or one of registry's errors (see the package documentation for their
+// codes); any other error is a failure of the platform.
+type Service interface {
+	Models(ctx context.Context) ([]ModelSummary, error)
+	// Model has no versions in All when the model has none.
+	Model(ctx context.Context, model string) (*Model, error)
+	Version(ctx context.Context, model string, version int) (*registry.Version, error)
+	History(ctx context.Context, model string) ([]registry.Entry, error)
+	Verify(ctx context.Context, model string) (*registry.VerifyReport, error)
+	Approve(ctx context.Context, who, model string, version int, d Decision) (*Result, error)
+	Reject(ctx context.Context, who, model string, version int, d Decision) (*Result, error)
+	Promote(ctx context.Context, who, model string, version int, d Decision) (*Result, error)
+	Retire(ctx context.Context, who, model string, version int, d Decision) (*Result, error)
+	Rollback(ctx context.Context, who, model string, d Decision) (*Result, error)
+}
+
+// Routes serves svc: the handlers by ServeMux pattern (the Route constants).
+// principal returns the caller's verified identity (the local API's user; in
+// AWS the IAM ARN API Gateway's authorizer verified); a request without one is
+// refused. Failures of the platform are logged to log.
+func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger) map[string]http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := func(f func(r *http.Request, who string) (any, error)) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := requestID(r)
+			w.Header().Set(RequestIDHeader, id)
+			who := principal(r)
+			if who == "" {
+				writeError(w, r, log, id, Errorf(CodeUnauthorized, "no verified caller"))
+				return
+			}
+			out, err := f(r, who)
+			if err != nil {
+				writeError(w, r, log, id, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, out)
+		})
+	}
+	// read is a route that reads about a model (and a version where the
+	// pattern names one).
+	read := func(f func(ctx context.Context, model string, version int) (any, error)) http.Handler {
+		return h(func(r *http.Request, _ string) (any, error) {
+			model, n, err := target(r)
+			if err != nil {
+				return nil, err
+			}
+			return f(r.Context(), model, n)
+		})
+	}
+	decision := func(apply func(ctx context.Context, who, model string, version int, d Decision) (*Result, error)) http.Handler {
+		return h(func(r *http.Request, who string) (any, error) {
+			model, n, err := target(r)
+			if err != nil {
+				return nil, err
+			}
+			d, err := decodeDecision(r)
+			if err != nil {
+				return nil, err
+			}
+			return apply(r.Context(), who, model, n, d)
+		})
+	}
+	return map[string]http.Handler{
+		RouteModels: h(func(r *http.Request, _ string) (any, error) {
+			list, err := svc.Models(r.Context())
+			if list == nil {
+				list = []ModelSummary{} // [] rather than null: a list is always a list
+			}
+			return list, err
+		}),
+		RouteModel: read(func(ctx context.Context, model string, _ int) (any, error) {
+			m, err := svc.Model(ctx, model)
+			if err == nil && (m == nil || len(m.All) == 0) {
+				return nil, Errorf(CodeNotFound, "model %s has no versions", model)
+			}
+			return m, err
+		}),
+		RouteVersion: read(func(ctx context.Context, model string, n int) (any, error) {
+			return svc.Version(ctx, model, n)
+		}),
+		RouteHistory: read(func(ctx context.Context, model string, _ int) (any, error) {
+			trail, err := svc.History(ctx, model)
+			if err == nil && len(trail) == 0 {
+				return nil, Errorf(CodeNotFound, "model %s has no audit trail", model)
+			}
+			return trail, err
+		}),
+		RouteVerify: read(func(ctx context.Context, model string, _ int) (any, error) {
+			rep, err := svc.Verify(ctx, model)
+			if err == nil && (rep == nil || rep.Records == 0 && rep.OK) {
+				return nil, Errorf(CodeNotFound, "model %s has no audit trail", model)
+			}
+			return rep, err
+		}),
+		RouteApprove: decision(func(ctx context.Context, who, model string, n int, d Decision) (*Result, error) {
+			if d.BundleSHA256 == "" {
+				return nil, Errorf(CodeBadRequest, "an approval names the bundle SHA-256 it approves (bundleSha256)")
+			}
+			return svc.Approve(ctx, who, model, n, d)
+		}),
+		RouteReject:  decision(svc.Reject),
+		RoutePromote: decision(svc.Promote),
+		RouteRetire:  decision(svc.Retire),
+		RouteRollback: decision(func(ctx context.Context, who, model string, _ int, d Decision) (*Result, error) {
+			return svc.Rollback(ctx, who, model, d)
+		}),
+	}
+}
+
+// target reads the model and the version (0 where the route has none) from the path.
+func target(r *http.Request) (string, int, error) {
+	model := r.PathValue("model")
+	if !spec.ValidName(model) {
+		return "", 0, Errorf(CodeBadRequest, "%q is not a model name", model)
+	}
+	v := r.PathValue("version")
+	if v == "" {
+		return model, 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return "", 0, Errorf(CodeBadRequest, "version %q: expected a number from 1", v)
+	}
+	return model, n, nil
+}
+
+func decodeDecision(r *http.Request) (Decision, error) {
+	var d Decision
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return d, Errorf(CodeBadRequest, "body: %v (expected {\"reason\": ...})", err)
+	}
+	if strings.TrimSpace(d.Reason) == "" {
+		return d, Errorf(CodeBadRequest, "a reason is required")
+	}
+	return d, nil
+}
+
+// writeJSON writes v indented: people read these answers (and -o json prints them).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
