@@ -70,8 +70,12 @@ wait_state credit 1 pending_approval
 step "mlops models show credit@1   (checks by policy hash, events)"
 "$MLOPS" models show credit@1
 
-step 'mlops models approve credit 1 --reason "reviewed the card and the slices"'
-"$MLOPS" models approve credit 1 --reason "reviewed the card and the slices"
+# The reviewer approves the bundle they reviewed: the approval binds to its hash
+# (at a terminal, mlops asks to confirm the hash it shows; here it is named).
+SHA1=$("$MLOPS" models show credit@1 -o json | sed -n 's/^  "bundleSha256": "\([0-9a-f]*\)",$/\1/p')
+[ -n "$SHA1" ] || { echo "no bundle hash for version 1"; exit 1; }
+step "mlops models approve credit 1 --reason \"reviewed the card and the slices\" --bundle-sha256 $SHA1"
+"$MLOPS" models approve credit 1 --reason "reviewed the card and the slices" --bundle-sha256 "$SHA1"
 
 step "mlops models show credit   (expect: version 1 champion)"
 "$MLOPS" models show credit

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // exitError carries the process exit status a command wants.
@@ -46,7 +47,14 @@ func main() {
 
 // run executes one command line and returns the process exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot()
+	return runWith(ctx, args, os.Stdin, term.IsTerminal(int(os.Stdin.Fd())), stdout, stderr)
+}
+
+// runWith runs the CLI reading stdin, which is a person at a terminal when
+// terminal is true (commands that bind a decision then ask for confirmation).
+func runWith(ctx context.Context, args []string, stdin io.Reader, terminal bool, stdout, stderr io.Writer) int {
+	root := newRootFor(&globals{terminal: terminal})
+	root.SetIn(stdin)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -70,10 +78,13 @@ type globals struct {
 	dir          string
 	endpointFile string
 	output       string
+	// terminal: standard input is a person at a terminal, who can confirm.
+	terminal bool
 }
 
-func newRoot() *cobra.Command {
-	g := &globals{}
+func newRoot() *cobra.Command { return newRootFor(&globals{}) }
+
+func newRootFor(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mlops",
 		Short: "A serverless MLOps platform: datasets, training, promotion, serving, drift and reports",

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -442,23 +444,36 @@ func stateOf(r *decisions.Result) string {
 
 func newModelsApproveCmd(g *globals) *cobra.Command {
 	var d decisionFlags
+	var bind string
+	var yes bool
 	cmd := &cobra.Command{
-		Use:   "approve NAME VERSION --reason TEXT",
+		Use:   "approve NAME VERSION --reason TEXT [--bundle-sha256 HASH | --yes]",
 		Short: "Approve a version waiting for a person (and promote it, unless the policy separates promotion)",
-		Long: `approve fetches the version first and sends the approval bound to its bundle's
-SHA-256: if the bundle changed since, the approval does not apply. The policy
-names who may approve; anyone else is refused (and the refusal is audited).
-Unless the policy makes promotion a separate step, the approved version becomes
-champion at once and the champion it replaces is archived.
+		Long: `approve binds the approval to a bundle's SHA-256: if the version's bundle is not
+that one, the approval is refused. It shows what is being approved (the bundle's
+hash, the run, the data, the headline metrics and the policy checks) and:
+
+  - with --bundle-sha256, binds to the hash you name (the one you reviewed, from
+    mlops models show or the model card), and asks nothing;
+  - at a terminal, asks you to confirm the hash it shows (--yes skips that);
+  - otherwise (a script), binds to the hash it read and prints it.
+
+The policy names who may approve; anyone else is refused (and the refusal is
+audited). Unless the policy makes promotion a separate step, the approved version
+becomes champion at once and the champion it replaces is archived.
 
 ` + registryExitCodes,
 		Example: `  mlops models approve credit 1 --reason "reviewed the card and the slices"
-  mlops models approve credit 2 --reason "better recall" -o json`,
+  mlops models approve credit 2 --reason "better recall" --bundle-sha256 3f1c…(64 hex) -o json
+  mlops models approve credit 2 --reason "reviewed" --yes`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, n, err := decisionArgs(g, args, &d)
 			if err != nil {
 				return err
+			}
+			if bind != "" && !hashRE.MatchString(bind) {
+				return usageErr("--bundle-sha256 %q: expected 64 lowercase hex digits", bind)
 			}
 			dc, err := g.decisionsAPI()
 			if err != nil {
@@ -468,10 +483,30 @@ champion at once and the champion it replaces is archived.
 			if err != nil {
 				return apiErr(err)
 			}
-			if g.output != "json" {
-				fmt.Fprintf(cmd.OutOrStdout(), "approving %s version %d (%s), bundle sha256 %s\n", name, n, v.State, v.BundleSHA256)
+			msg := cmd.OutOrStdout()
+			if g.output == "json" {
+				msg = cmd.ErrOrStderr()
 			}
-			res, err := dc.Approve(cmd.Context(), name, n, decisions.Decision{Reason: d.reason, BundleSHA256: v.BundleSHA256})
+			writeApprovalSummary(msg, v)
+			switch {
+			case bind != "":
+				if bind != v.BundleSHA256 {
+					fmt.Fprintf(msg, "the version's bundle is %s, not the %s you named: the approval will be refused\n", v.BundleSHA256, bind)
+				}
+			case g.terminal && !yes:
+				ok, err := confirm(cmd.InOrStdin(), cmd.ErrOrStderr(),
+					fmt.Sprintf("Approve %s version %d, bundle sha256 %s? [y/N] ", name, n, v.BundleSHA256))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return &exitError{code: exitFailed, err: errors.New("not approved: not confirmed")}
+				}
+				bind = v.BundleSHA256
+			default:
+				bind = v.BundleSHA256
+			}
+			res, err := dc.Approve(cmd.Context(), name, n, decisions.Decision{Reason: d.reason, BundleSHA256: bind})
 			return decide(cmd, g, res, err,
 				func(w io.Writer, r *decisions.Result) {
 					if r.Promoted {
@@ -480,11 +515,50 @@ champion at once and the champion it replaces is archived.
 						fmt.Fprintf(w, "%s version %d: approved (%s); promote it with mlops models promote %s %d --reason ...\n",
 							name, n, stateOf(r), name, n)
 					}
+					fmt.Fprintf(w, "approval bound to bundle sha256 %s\n", bind)
 				})
 		},
 	}
 	d.add(cmd)
+	cmd.Flags().StringVar(&bind, "bundle-sha256", "", "the bundle SHA-256 you reviewed: the approval binds to it, and is refused if the version's differs")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation at a terminal")
 	return cmd
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// writeApprovalSummary shows what an approval binds to, before it is sent.
+func writeApprovalSummary(w io.Writer, v *registry.Version) {
+	fmt.Fprintf(w, "approving %s version %d (%s), bundle sha256 %s\n", v.Model, v.Version, v.State, v.BundleSHA256)
+	fmt.Fprintf(w, "  run %s on %s, metrics %s\n", v.RunID, orDash(v.DatasetVersion), headline(v.Metrics))
+	hashes := make([]string, 0, len(v.Checks))
+	for h := range v.Checks {
+		hashes = append(hashes, h)
+	}
+	sort.Strings(hashes)
+	for _, h := range hashes {
+		fmt.Fprintf(w, "  policy %s: %s\n", short(h), v.Checks[h].Verdict)
+	}
+	if len(hashes) == 0 {
+		fmt.Fprintln(w, "  no policy checks recorded")
+	}
+}
+
+// confirm asks a yes/no question on a terminal; only y or yes is yes.
+func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprint(out, question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read confirmation: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
 }
 
 func newModelsRejectCmd(g *globals) *cobra.Command {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -144,6 +145,19 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 		t.Errorf("unreachable API: %+v", r)
 	}
 
+	// An approval binds to a hash the person saw: at a terminal it is asked for,
+	// and anything but yes approves nothing; a malformed hash is a usage error
+	// (and a named hash that is not the version's is refused: below, for v3).
+	r = mlopsAt(t, "n\n", "models", "approve", "credit", "1", "--reason", "ok", "--dir", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "bundle sha256 "+v1.BundleSHA256+"? [y/N]") || !strings.Contains(r.stderr, "not confirmed") ||
+		!strings.Contains(r.stdout, "policy ") {
+		t.Fatalf("approve, not confirmed: %+v", r)
+	}
+	if r := mlops(t, "models", "approve", "credit", "1", "--reason", "ok", "--bundle-sha256", "abc", "--dir", dir); r.code != 2 {
+		t.Fatalf("approve with a malformed hash: %+v", r)
+	}
+	waitVersionState(t, dir, "credit", "1", registry.StatePendingApproval)
+
 	// Approve: promoted at once (the credit policy does not separate promotion).
 	r = mlops(t, "models", "approve", "credit", "1", "--reason", "ok", "--dir", dir)
 	if r.code != 0 || !strings.Contains(r.stdout, "bundle sha256 "+v1.BundleSHA256) ||
@@ -217,8 +231,15 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 		t.Fatalf("retrain: %+v", r)
 	}
 	waitVersionState(t, dir, "credit", "3", registry.StatePendingApproval)
-	if r := mlops(t, "models", "approve", "credit", "3", "--reason", "retrained", "--dir", dir); r.code != 0 || !strings.Contains(r.stdout, "champion: 3") {
-		t.Fatalf("approve v3: %+v", r)
+	v3 := waitVersionState(t, dir, "credit", "3", registry.StatePendingApproval)
+	other := strings.Repeat("ab", 32)
+	if r := mlops(t, "models", "approve", "credit", "3", "--reason", "ok", "--bundle-sha256", other, "--dir", dir); r.code != 1 ||
+		!strings.Contains(r.stdout, "not the "+other) {
+		t.Fatalf("approve bound to another hash: %+v", r)
+	}
+	if r := mlopsAt(t, "yes\n", "models", "approve", "credit", "3", "--reason", "retrained", "--dir", dir); r.code != 0 ||
+		!strings.Contains(r.stdout, "champion: 3") || !strings.Contains(r.stdout, "approval bound to bundle sha256 "+v3.BundleSHA256) {
+		t.Fatalf("approve v3, confirmed at a terminal: %+v", r)
 	}
 	waitVersionState(t, dir, "credit", "1", registry.StateArchived)
 	waitVersionState(t, dir, "credit", "3", registry.StateChampion)
@@ -345,4 +366,12 @@ func TestAPIErrorsExitStatus(t *testing.T) {
 			t.Errorf("%v: exit %v %q, want %d %q", c.err, ee, err, c.code, c.text)
 		}
 	}
+}
+
+// mlopsAt runs the CLI as a person at a terminal who types input.
+func mlopsAt(t *testing.T, input string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runWith(context.Background(), args, strings.NewReader(input), true, &out, &errOut)
+	return result{code, out.String(), errOut.String()}
 }
