@@ -400,6 +400,9 @@ func (d *decisionFlags) check() error {
 	if strings.TrimSpace(d.reason) == "" {
 		return usageErr("--reason is required: every decision is recorded with why it was made")
 	}
+	if err := decisions.CheckReason(d.reason); err != nil {
+		return usageErr("--reason: %v", err)
+	}
 	return nil
 }
 

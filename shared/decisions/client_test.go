@@ -451,3 +451,74 @@ func TestTypesRoundTrip(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+// Every input is checked before anything is written: an oversized or
+// malformed decision, even from a caller the policy would refuse, leaves the
+// trail as it was (issue 10: a 300 KB reason once committed a decision whose
+// event could never be published).
+func TestDecisionInputsAreCheckedBeforeAnyWrite(t *testing.T) {
+	p := newPlatform(t)
+	ctx := context.Background()
+	p.register(t, 1)
+	alice := p.as("local:alice")
+	v1, err := alice.Version(ctx, "credit", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := p.reg.History(ctx, "credit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("r", 300<<10)
+	for _, c := range []struct {
+		what   string
+		who    string
+		d      decisions.Decision
+		code   decisions.Code
+		status int
+		msg    string
+	}{
+		{"a 300 KB reason", "local:alice", decisions.Decision{Reason: huge, BundleSHA256: v1.BundleSHA256}, decisions.CodeTooLarge, 413, "at most 4096"},
+		{"a 300 KB reason from a caller the policy refuses", "arn:aws:iam::1:user/mallory",
+			decisions.Decision{Reason: huge, BundleSHA256: v1.BundleSHA256}, decisions.CodeTooLarge, 413, "body over"},
+		{"a reason over 4 KB", "local:alice", decisions.Decision{Reason: strings.Repeat("é", 2049), BundleSHA256: v1.BundleSHA256},
+			decisions.CodeBadRequest, 400, "4098 bytes: at most 4096"},
+		{"a control character", "local:alice", decisions.Decision{Reason: "ok\x1b[31m", BundleSHA256: v1.BundleSHA256},
+			decisions.CodeBadRequest, 400, "control character (U+001B)"},
+		{"a malformed bundle hash", "local:alice", decisions.Decision{Reason: "ok", BundleSHA256: "../../x"},
+			decisions.CodeBadRequest, 400, "64 lowercase hex"},
+		{"a negative rollback source", "local:alice", decisions.Decision{Reason: "ok", From: -1},
+			decisions.CodeBadRequest, 400, "from -1"},
+	} {
+		var err error
+		if c.d.From != 0 {
+			_, err = p.as(c.who).Rollback(ctx, "credit", c.d)
+		} else {
+			_, err = p.as(c.who).Approve(ctx, "credit", 1, c.d)
+		}
+		wantCode(t, c.what, err, c.code, c.status, c.msg)
+	}
+	// Two JSON values in one body.
+	req, _ := http.NewRequest(http.MethodPost, p.srv.URL+decisions.VersionPath("credit", 1)+"/reject",
+		strings.NewReader(`{"reason":"a"}{"reason":"b"}`))
+	req.Header.Set("X-Test-Principal", "local:alice")
+	resp, err := p.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("two JSON values: %d", resp.StatusCode)
+	}
+	after, err := p.reg.History(ctx, "credit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("refused inputs wrote %d audit records", len(after)-len(before))
+	}
+	// Tab, newline and any script's letters are text.
+	if err := decisions.CheckReason("reviewed:\n\t- slices ✓ (ok, 好)"); err != nil {
+		t.Error(err)
+	}
+}

@@ -18,6 +18,7 @@ type Code string
 // The codes.
 const (
 	CodeBadRequest         Code = "bad_request"
+	CodeTooLarge           Code = "too_large"
 	CodeUnauthorized       Code = "unauthorized"
 	CodeForbidden          Code = "forbidden"
 	CodeNotFound           Code = "not_found"
@@ -36,6 +37,8 @@ func (c Code) Status() int {
 	switch c {
 	case CodeBadRequest:
 		return http.StatusBadRequest
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
 	case CodeForbidden:
@@ -57,6 +60,8 @@ func codeOfStatus(status int) Code {
 		return CodeInternal
 	case status == http.StatusBadRequest:
 		return CodeBadRequest
+	case status == http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
 	case status == http.StatusUnauthorized:
 		return CodeUnauthorized
 	case status == http.StatusForbidden:

@@ -3,10 +3,13 @@ package decisions
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
@@ -38,7 +41,7 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := func(f func(r *http.Request, who string) (any, error)) http.Handler {
+	hw := func(f func(w http.ResponseWriter, r *http.Request, who string) (any, error)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := requestID(r)
 			w.Header().Set(RequestIDHeader, id)
@@ -47,13 +50,16 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 				writeError(w, r, log, id, Errorf(CodeUnauthorized, "no verified caller"))
 				return
 			}
-			out, err := f(r, who)
+			out, err := f(w, r, who)
 			if err != nil {
 				writeError(w, r, log, id, err)
 				return
 			}
 			writeJSON(w, http.StatusOK, out)
 		})
+	}
+	h := func(f func(r *http.Request, who string) (any, error)) http.Handler {
+		return hw(func(_ http.ResponseWriter, r *http.Request, who string) (any, error) { return f(r, who) })
 	}
 	// read is a route that reads about a model (and a version where the
 	// pattern names one).
@@ -67,12 +73,12 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 		})
 	}
 	decision := func(apply func(ctx context.Context, who, model string, version int, d Decision) (*Result, error)) http.Handler {
-		return h(func(r *http.Request, who string) (any, error) {
+		return hw(func(w http.ResponseWriter, r *http.Request, who string) (any, error) {
 			model, n, err := target(r)
 			if err != nil {
 				return nil, err
 			}
-			d, err := decodeDecision(r)
+			d, err := decodeDecision(w, r)
 			if err != nil {
 				return nil, err
 			}
@@ -143,17 +149,77 @@ func target(r *http.Request) (string, int, error) {
 	return model, n, nil
 }
 
-func decodeDecision(r *http.Request) (Decision, error) {
+// Limits of a decision's body, checked before anything is written: a reason
+// is read by people in the audit trail, and every record of the trail is read
+// again by verify, history and rollback.
+const (
+	MaxReasonBytes = 4096
+	maxBodyBytes   = 16 << 10
+)
+
+func decodeDecision(w http.ResponseWriter, r *http.Request) (Decision, error) {
 	var d Decision
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return d, Errorf(CodeTooLarge, "body over %d bytes (a reason is at most %d bytes)", maxBodyBytes, MaxReasonBytes)
+		}
 		return d, Errorf(CodeBadRequest, "body: %v (expected {\"reason\": ...})", err)
 	}
-	if strings.TrimSpace(d.Reason) == "" {
-		return d, Errorf(CodeBadRequest, "a reason is required")
+	if dec.More() {
+		return d, Errorf(CodeBadRequest, "body: one JSON object expected, found more after it")
+	}
+	if err := CheckReason(d.Reason); err != nil {
+		return d, Errorf(CodeBadRequest, "%v", err)
+	}
+	if d.BundleSHA256 != "" && !isSHA256(d.BundleSHA256) {
+		return d, Errorf(CodeBadRequest, "bundleSha256 %q: expected 64 lowercase hex digits", clip(d.BundleSHA256))
+	}
+	if d.From < 0 {
+		return d, Errorf(CodeBadRequest, "from %d: expected a version number from 1 (or none: the current champion)", d.From)
 	}
 	return d, nil
+}
+
+// CheckReason is the rule for a decision's reason: required, at most
+// MaxReasonBytes of UTF-8 text, with no control characters but tab and
+// newline. Clients check it too, before they send.
+func CheckReason(reason string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return errors.New("a reason is required")
+	case len(reason) > MaxReasonBytes:
+		return fmt.Errorf("the reason is %d bytes: at most %d", len(reason), MaxReasonBytes)
+	case !utf8.ValidString(reason):
+		return errors.New("the reason is not UTF-8 text")
+	}
+	for i, c := range reason {
+		if (c < ' ' && c != '\t' && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return fmt.Errorf("the reason has a control character (U+%04X) at byte %d: expected printable text", c, i)
+		}
+	}
+	return nil
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 // writeJSON writes v indented: people read these answers (and -o json prints them).

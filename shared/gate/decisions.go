@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
@@ -183,9 +184,14 @@ func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 	})
 }
 
+// eventReasonBytes bounds the reason an event carries: the whole reason is in
+// the audit record the event names (AuditKey), and an event must stay far
+// below EventBridge's 256 KB per entry.
+const eventReasonBytes = 256
+
 // announce publishes a decision's event (again on a duplicate: at least once).
 func (s *Service) announce(ctx context.Context, detailType string, res *registry.Result, who, reason string) error {
-	det := event.ModelDetail{SchemaVersion: event.SchemaVersion, Bucket: s.cfg.Bucket, Principal: who, Reason: reason,
+	det := event.ModelDetail{SchemaVersion: event.SchemaVersion, Bucket: s.cfg.Bucket, Principal: who, Reason: clipText(reason, eventReasonBytes),
 		AuditKey: res.Key, At: s.cfg.Now().UTC()}
 	if res.Record != nil {
 		det.Model, det.Version, det.PreviousChampion = res.Record.Model, res.Record.Version, res.Record.Previous
@@ -206,4 +212,16 @@ func (s *Service) answer(ctx context.Context, out decisions.Result) (*decisions.
 		return nil, err
 	}
 	return &out, nil
+}
+
+// clipText cuts s to at most n bytes on a rune boundary, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

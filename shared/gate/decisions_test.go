@@ -129,8 +129,17 @@ func TestDecisionRoutes(t *testing.T) {
 		t.Fatalf("approve: %d %v", status, m)
 	}
 	v2, _ := reg.Get(ctx, "credit", 2)
-	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/approve", decisions.Decision{Reason: "ok", BundleSHA256: v2.BundleSHA256}); status != 200 || m["champion"].(float64) != 2 {
+	// The longest reason allowed is recorded whole; its event carries a clipped
+	// copy and names the audit record that has it all.
+	long := strings.Repeat("ok ", decisions.MaxReasonBytes/3)
+	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/approve", decisions.Decision{Reason: long, BundleSHA256: v2.BundleSHA256}); status != 200 || m["champion"].(float64) != 2 {
 		t.Fatalf("approve v2: %d %v", status, m)
+	}
+	pub.mu.Lock()
+	last := pub.events[len(pub.events)-1]
+	pub.mu.Unlock()
+	if d := last.Detail.(event.ModelDetail); last.DetailType != event.ModelPromoted || len(d.Reason) > 256 || !strings.HasSuffix(d.Reason, "…") || d.AuditKey == "" {
+		t.Fatalf("the promotion's event: %s %+v", last.DetailType, d)
 	}
 	if status, m := call("local:bob", "POST", "/v1/models/credit/rollback", decisions.Decision{Reason: "v2 misbehaves"}); status != 200 || m["champion"].(float64) != 1 {
 		t.Fatalf("rollback: %d %v", status, m)
