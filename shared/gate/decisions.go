@@ -10,6 +10,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/store"
@@ -275,10 +276,10 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request, who string) er
 		return badRequest("an approval names the bundle SHA-256 it approves (bundleSha256)")
 	}
 	ctx := r.Context()
-	pol, phash, err := policy.Current(ctx, s.st, s.cfg.Bucket, model)
+	pol, phash, err := policystore.Current(ctx, s.st, s.cfg.Bucket, model)
 	separate := false
 	switch {
-	case errors.Is(err, policy.ErrNoPolicy):
+	case errors.Is(err, policystore.ErrNoPolicy):
 		// No policy: any verified caller decides (the gate left it pending).
 	case err != nil:
 		return err
