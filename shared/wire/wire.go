@@ -1,38 +1,45 @@
 // Package wire builds the platform's use cases for the Lambda functions, from
 // the settings and AWS clients shared/aws/lambdaenv reads and makes at cold
 // start: the composition each functions/<name>/main.go calls, so that two
-// functions running one use case build it one way.
+// functions that run one use case build it one way.
 //
 // # Floors
 //
-// The module's packages stand on five floors; a package imports packages on
-// its own floor or below, never above, with the exceptions listed:
+// The module's packages stand on five floors. A package imports packages on
+// its own floor or on floors below it, never above, but for the exceptions
+// listed; the standard library and third-party libraries are on no floor (a
+// format may use a YAML parser, an adapter an AWS SDK).
 //
 //  1. Entry points: cmd/..., functions/..., bench/..., examples/byo-trainer.
-//     Mains: they read configuration and call composition.
+//     Mains: they read configuration and hand it to composition.
 //  2. Composition: shared/wire (the Lambda functions) and shared/local (the
-//     local platform of `mlops up`). The only packages that construct use cases
-//     over their adapters.
+//     platform of `mlops up`). The only packages that construct use cases over
+//     adapters; only entry points import them.
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
-//     shared/reconcile, shared/testset. The platform's work, over adapters they
-//     take as interfaces (declared where consumed) or as *store.Store.
+//     shared/reconcile, shared/testset. The platform's work, over adapters
+//     taken as interfaces declared where consumed (or as *store.Store).
 //  4. Adapters: shared/store, shared/pointer, shared/bundlestore,
-//     shared/policystore, shared/aws/... and the local adapters
-//     shared/local/{s3,bus,batch,api,runtimeapi}. I/O: S3, EventBridge,
-//     Batch, HTTP, processes. An adapter never constructs a use case; it may
-//     import one only for the port it implements (shared/aws/batch and
-//     shared/local/batch implement training.Batch).
+//     shared/policystore, shared/aws/... (lambdaenv included: it reads settings
+//     and builds AWS clients, and builds nothing else), and the local adapters
+//     shared/local/{s3,bus,batch,api,runtimeapi}. All the I/O: S3,
+//     EventBridge, Batch, HTTP, processes. An adapter never constructs a use
+//     case; it imports one only for the port it implements (shared/aws/batch
+//     and shared/local/batch implement training.Batch).
 //  5. Formats: shared/bundle, shared/policy, shared/spec, shared/contract,
 //     shared/profile, shared/table, shared/validate, shared/xgboost,
 //     shared/metrics, shared/yamldoc, shared/event, shared/rules, events,
-//     examples/credit, trainer. Documents and their rules, free of I/O: they
-//     read from an io.Reader or an fs.FS and import no adapter. Formats sit
-//     below adapters because adapters carry them (an S3 bundle, an event).
+//     examples/credit, trainer. Documents, their rules and their encodings.
+//     They reach no store, bus or service: they read what they are handed (an
+//     io.Reader, an fs.FS, a local path or scratch directory) and import no
+//     adapter. They
+//     sit below the adapters because adapters carry them (an event on a bus,
+//     a bundle in S3).
 //
-// Test helpers (shared/local/lambdatest) may import anything. The floors test
-// in this package holds the module to the rule; shared/spec reading and
-// writing its pointer through shared/pointer is the one known exception, to
-// move to a specstore as policies moved to shared/policystore.
+// Test helpers (shared/local/lambdatest) are imported by tests only, and may
+// import anything. TestFloors holds the module to this: a new package must
+// be placed on a floor there. Its one known debt is shared/spec, which still
+// reads and writes specs through shared/pointer and shared/store; that
+// storage moves out to an adapter as policies moved to shared/policystore.
 package wire
 
 import (
