@@ -31,9 +31,8 @@
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
 //     io.Reader, an fs.FS, a local path or scratch directory) and import no
-//     adapter. They
-//     sit below the adapters because adapters carry them (an event on a bus,
-//     a bundle in S3).
+//     adapter. They sit below the adapters because adapters carry them (an
+//     event on a bus, a bundle in S3).
 //
 // Test helpers (shared/local/lambdatest) are imported by tests only, and may
 // import anything. TestFloors holds the module to this: a new package must
