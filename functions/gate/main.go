@@ -17,7 +17,6 @@ import (
 
 	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
-	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/wire"
 )
 
@@ -28,7 +27,7 @@ func main() {
 		log.Error("cold start", "error", err)
 		os.Exit(1)
 	}
-	svc := gate.New(c.Store, c.Publisher, wire.Registry(s, c, log), gate.Config{Bucket: s.PlatformBucket, Logger: log})
+	svc := wire.Gate(s, c, log)
 	mux := http.NewServeMux()
 	for pattern, h := range svc.Routes(httpapi.Principal) {
 		mux.Handle(pattern, h)

@@ -106,7 +106,7 @@ const ConsolePattern = `{"source":["mlops"]}`
 // Start brings the platform up and writes dir/endpoint.json. When it fails,
 // it closes whatever it had started (the S3 endpoint, the batch runner, the
 // bus, the API), so that a caller can retry on the same directory and ports.
-func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("local platform: a state directory is required")
 	}
@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 		return nil, err
 	}
 
-	p = &Platform{Store: st, Bus: b, Ingest: ing, Trainer: trainerCmd, s3: srv, done: make(chan struct{}), log: log}
+	p := &Platform{Store: st, Bus: b, Ingest: ing, Trainer: trainerCmd, s3: srv, done: make(chan struct{}), log: log}
 	names := rules.Names{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform}
 	// The runner reports jobs a previous process left behind as soon as it
 	// starts, so the train function is registered and subscribed (waiting for

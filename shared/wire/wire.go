@@ -47,6 +47,7 @@ import (
 	"os"
 
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
+	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
@@ -65,6 +66,11 @@ func Ingest(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *inges
 // Registry builds the model registry.
 func Registry(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *registry.Registry {
 	return registry.New(c.Store, registry.Config{Bucket: s.PlatformBucket, Logger: log})
+}
+
+// Gate builds the promotion gate over the registry.
+func Gate(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *gate.Service {
+	return gate.New(c.Store, c.Publisher, Registry(s, c, log), gate.Config{Bucket: s.PlatformBucket, Logger: log})
 }
 
 // Training builds the train use case over AWS: Batch for jobs, S3 for state and

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -50,5 +51,12 @@ func TestSweeps(t *testing.T) {
 	}
 	if _, err := Training(s, *tr, clients(), log); err == nil {
 		t.Error("Training accepted an unpinned image")
+	}
+}
+
+func TestGate(t *testing.T) {
+	s := lambdaenv.Settings{PlatformBucket: "platform"}
+	if routes := Gate(s, clients(), slog.New(slog.DiscardHandler)).Routes(func(*http.Request) string { return "p" }); len(routes) == 0 {
+		t.Error("the gate has no decision routes")
 	}
 }
