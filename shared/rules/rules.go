@@ -19,24 +19,18 @@ const (
 	Reconcile = "reconcile"
 )
 
-// Bus is the event bus a rule is attached to. In AWS, S3 and Batch put their
-// events on the account's default bus, while the platform publishes its own
-// events to its custom bus (EVENT_BUS_NAME), so a rule for one never sees the
-// other's events. The local platform has one bus for both.
-type Bus string
+// DefaultBus is the name of the account's default event bus. In AWS, S3 (with
+// EventBridge notifications on) and Batch put their events there, while the
+// platform publishes its own to its custom bus (Names.EventBus), so a rule on
+// one never sees the other's events. The local platform has one bus for both.
+const DefaultBus = "default"
 
-const (
-	// DefaultBus carries AWS services' events: S3 "Object Created" (with
-	// EventBridge notifications on) and Batch "Batch Job State Change".
-	DefaultBus Bus = "default"
-	// PlatformBus is the platform's own bus: the events of shared/event.
-	PlatformBus Bus = "platform"
-)
-
-// Names are the deployment's names the patterns filter on.
+// Names are the deployment's names: the buckets the patterns filter on, and
+// the buses the rules are on.
 type Names struct {
 	UploadsBucket  string // where datasets arrive, under incoming/
 	PlatformBucket string // where retrain requests are written, under requests/retrain/
+	EventBus       string // the platform's own bus (EVENT_BUS_NAME)
 	// JobQueue is the training job queue's ARN: Batch reports every queue's
 	// jobs on the default bus, and the train function follows only its own.
 	// Empty matches any queue (the local runner's jobs).
@@ -66,7 +60,7 @@ func (p Pattern) JSON() string {
 type Rule struct {
 	Name     string // unique; the local bus's rule name and the stack's construct id
 	Function string // the target
-	Bus      Bus
+	Bus      string // the event bus's name: DefaultBus or Names.EventBus
 	Pattern  Pattern
 }
 
@@ -99,11 +93,11 @@ func All(n Names) []Rule {
 	}
 	return []Rule{
 		{Name: "ingest-uploads", Function: Ingest, Bus: DefaultBus, Pattern: objectCreatedUnder(n.UploadsBucket, IncomingPrefix)},
-		{Name: "train-datasets", Function: Train, Bus: PlatformBus,
+		{Name: "train-datasets", Function: Train, Bus: n.EventBus,
 			Pattern: Pattern{Source: []string{sourcePlatform}, DetailType: []string{datasetVersioned, retrainRequested}}},
 		{Name: "train-jobs", Function: Train, Bus: DefaultBus, Pattern: jobs},
 		{Name: "train-requests", Function: Train, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, RequestsPrefix)},
-		{Name: "gate-trained", Function: Gate, Bus: PlatformBus,
+		{Name: "gate-trained", Function: Gate, Bus: n.EventBus,
 			Pattern: Pattern{Source: []string{sourcePlatform}, DetailType: []string{trainingSucceeded}}},
 	}
 }

@@ -152,10 +152,10 @@ func TestRouting(t *testing.T) {
 // A rule is on the bus its events arrive on in AWS: AWS services' events on
 // the default bus, the platform's own on its bus.
 func TestBuses(t *testing.T) {
-	for _, r := range All(Names{}) {
+	for _, r := range All(Names{EventBus: "mlops-events"}) {
 		want := DefaultBus
 		if slices.Equal(r.Pattern.Source, []string{event.Source}) {
-			want = PlatformBus
+			want = "mlops-events"
 		}
 		if r.Bus != want {
 			t.Errorf("%s: on %s, want %s", r.Name, r.Bus, want)
