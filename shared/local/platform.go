@@ -41,7 +41,8 @@ type Config struct {
 	// ReconcileEvery is the period of the reconcile timer (default 1 minute; <0 disables).
 	ReconcileEvery time.Duration
 	// PendingGrace and IncomingGrace are how old unfinished work must be before
-	// reconcile takes it over (defaults 1 and 5 minutes).
+	// reconcile takes it over (defaults 1 and 5 minutes); PendingGrace serves
+	// for quiet training runs too (RECONCILE_RUN_GRACE in AWS).
 	PendingGrace, IncomingGrace time.Duration
 	MaxUploadBytes              int64
 	// Retries and Backoff of the asynchronous invocations (Lambda's are 2, 1 and 2 minutes).
@@ -220,8 +221,6 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 
-	// Locally a run's grace is the pending grace: one knob for "how long
-	// before reconcile takes over".
 	p.sweeps = reconcile.Sweeps(ing, p.Train, p.Registry,
 		reconcile.Graces{Pending: cfg.PendingGrace, Incoming: cfg.IncomingGrace, Runs: cfg.PendingGrace})
 	b.Register(FuncIngest, ing.Handle)
