@@ -1,6 +1,6 @@
 // Package events holds sample AWS event payloads, exactly as the services
-// deliver them to a Lambda function, for tests, local replays
-// (`mlops` commands that inject an event) and documentation. Each sample is
+// deliver them to a Lambda function, for tests (the functions' handlers, and
+// shared/rules' routing) and documentation. Each sample is
 // round-trip tested against the Go types that decode it, so a field those
 // types would drop shows up as a test failure rather than in production.
 package events

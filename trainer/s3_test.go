@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
@@ -76,7 +76,7 @@ func TestS3InputsAndCreateOnceBundle(t *testing.T) {
 	if code, out := trainOnce(); code != 0 {
 		t.Fatalf("trainer exited %d:\n%s", code, out)
 	}
-	b, err := bundle.Fetch(ctx, st, "platform", "runs/credit-0123456789abcdef-1/bundle/")
+	b, err := bundlestore.Fetch(ctx, st, "platform", "runs/credit-0123456789abcdef-1/bundle/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestS3InputsAndCreateOnceBundle(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "another job of this run wrote the bundle first") {
 		t.Fatalf("the duplicate job exited %d:\n%s", code, out)
 	}
-	again, err := bundle.Fetch(ctx, st, "platform", "runs/credit-0123456789abcdef-1/bundle/")
+	again, err := bundlestore.Fetch(ctx, st, "platform", "runs/credit-0123456789abcdef-1/bundle/")
 	if err != nil || again.SHA256 != b.SHA256 {
 		t.Fatalf("the first bundle changed: %v (%s, was %s)", err, again.SHA256, b.SHA256)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/spec"
 )
 
@@ -105,10 +106,10 @@ valid, does not fit the contract, or the platform could not be reached.`,
 			}
 			out := struct {
 				spec.Applied
-				Policy *policy.Applied `json:"policy,omitempty"`
+				Policy *policystore.Applied `json:"policy,omitempty"`
 			}{Applied: a}
 			if pol != nil {
-				pa, err := policy.Apply(cmd.Context(), cl.store, cl.ep.Buckets.Platform, pol, time.Now())
+				pa, err := policystore.Apply(cmd.Context(), cl.store, cl.ep.Buckets.Platform, pol, time.Now())
 				if err != nil {
 					return &exitError{code: exitProblem, err: err}
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/xgboost"
 )
 
@@ -209,7 +210,7 @@ func openScoreBundle(cmd *cobra.Command, g *globals, loc string) (*bundle.Bundle
 		if cerr != nil {
 			return nil, cerr
 		}
-		b, err = bundle.Fetch(cmd.Context(), cl.store, bucket, prefix)
+		b, err = bundlestore.Fetch(cmd.Context(), cl.store, bucket, prefix)
 	} else {
 		b, err = bundle.OpenDir(loc)
 	}

@@ -17,8 +17,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
-	"github.com/openmlops/mlops/shared/gate"
-	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/wire"
 )
 
 func main() {
@@ -28,8 +27,7 @@ func main() {
 		log.Error("cold start", "error", err)
 		os.Exit(1)
 	}
-	reg := registry.New(c.Store, registry.Config{Bucket: s.PlatformBucket, Logger: log})
-	svc := gate.New(c.Store, c.Publisher, reg, gate.Config{Bucket: s.PlatformBucket, Logger: log})
+	svc := wire.Gate(s, c, log)
 	mux := http.NewServeMux()
 	for pattern, h := range svc.Routes(httpapi.Principal) {
 		mux.Handle(pattern, h)

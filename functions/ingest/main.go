@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
-	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/wire"
 )
 
 func main() {
@@ -19,9 +19,5 @@ func main() {
 		log.Error("cold start", "error", err)
 		os.Exit(1)
 	}
-	svc := ingest.New(c.Store, c.Publisher, ingest.Config{
-		UploadsBucket: s.UploadsBucket, PlatformBucket: s.PlatformBucket,
-		MaxUploadBytes: s.MaxUploadBytes, TempDir: os.TempDir(), Logger: log,
-	})
-	lambda.Start(svc.Handle)
+	lambda.Start(wire.Ingest(s, c, log).Handle)
 }

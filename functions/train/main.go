@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
+	"github.com/openmlops/mlops/shared/wire"
 )
 
 func main() {
@@ -23,7 +24,7 @@ func main() {
 		log.Error("cold start", "error", err)
 		os.Exit(1)
 	}
-	svc, err := lambdaenv.NewTrainService(s, t, c, log)
+	svc, err := wire.Training(s, t, c, log)
 	if err != nil {
 		log.Error("cold start", "error", err)
 		os.Exit(1)

@@ -33,8 +33,8 @@ const (
 // trying again may succeed.
 var ErrInvalid = errors.New("invalid bundle")
 
-// Error is the error Open and Fetch return: File names the bundle file at
-// fault ("manifest.json" for the manifest and the files it lists).
+// Error is the error Open (and so bundlestore.Fetch) returns: File names the
+// bundle file at fault ("manifest.json" for the manifest and the files it lists).
 type Error struct {
 	File    string
 	Err     error

@@ -1,5 +1,8 @@
 package bundle_test
 
+// The tests of shared/bundlestore's Fetch live here, beside the bundle fixtures
+// and helpers they share with the format's own tests.
+
 import (
 	"bytes"
 	"context"
@@ -12,13 +15,14 @@ import (
 	"testing"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/store"
 )
 
 // countingSource records the keys Fetch reads.
 type countingSource struct {
-	bundle.Source
+	bundlestore.Source
 	mu   sync.Mutex
 	keys []string
 }
@@ -59,7 +63,7 @@ func TestFetch(t *testing.T) {
 	}
 
 	src := &countingSource{Source: st}
-	b, err := bundle.Fetch(ctx, src, "platform", strings.TrimSuffix(prefix, "/"))
+	b, err := bundlestore.Fetch(ctx, src, "platform", strings.TrimSuffix(prefix, "/"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,18 +90,18 @@ func TestFetch(t *testing.T) {
 	if _, err := st.Put(ctx, "platform", prefix+bundle.ModelFile, model, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = bundle.Fetch(ctx, st, "platform", prefix)
+	_, err = bundlestore.Fetch(ctx, st, "platform", prefix)
 	wantInvalid(t, err, bundle.ManifestFile, "s3://platform/runs/run-binary/bundle/: bundle manifest.json: file model.json: sha256")
 
 	// A listed object that is missing makes the bundle invalid.
 	if err := st.Delete(ctx, "platform", prefix+bundle.ModelFile, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = bundle.Fetch(ctx, st, "platform", prefix)
+	_, err = bundlestore.Fetch(ctx, st, "platform", prefix)
 	wantInvalid(t, err, bundle.ManifestFile, "file model.json is listed but missing")
 
 	// No manifest: no bundle (yet), which both error families recognise.
-	_, err = bundle.Fetch(ctx, st, "platform", "runs/nothing/bundle/")
+	_, err = bundlestore.Fetch(ctx, st, "platform", "runs/nothing/bundle/")
 	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, store.ErrNotFound) || errors.Is(err, bundle.ErrInvalid) {
 		t.Fatalf("no manifest: %v", err)
 	}
@@ -107,14 +111,14 @@ func TestFetch(t *testing.T) {
 	if _, err := st.Put(ctx, "platform", "runs/big/bundle/manifest.json", big, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = bundle.Fetch(ctx, st, "platform", "runs/big/bundle/")
+	_, err = bundlestore.Fetch(ctx, st, "platform", "runs/big/bundle/")
 	wantInvalid(t, err, bundle.ManifestFile, "over the limit of 1048576")
 
 	// A cancelled context is a failed read, not a bad bundle.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	upload("runs/again/bundle/")
-	_, err = bundle.Fetch(cctx, st, "platform", "runs/again/bundle/")
+	_, err = bundlestore.Fetch(cctx, st, "platform", "runs/again/bundle/")
 	if err == nil || errors.Is(err, bundle.ErrInvalid) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
-	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -46,7 +46,7 @@ func newPlatform(t *testing.T) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Apply(context.Background(), st, "platform", pol, time.Now()); err != nil {
+	if _, err := policystore.Apply(context.Background(), st, "platform", pol, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	p := &platform{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), log: &bytes.Buffer{}}

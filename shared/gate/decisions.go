@@ -12,6 +12,7 @@ import (
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -88,10 +89,10 @@ func (d decider) Verify(ctx context.Context, model string) (*registry.VerifyRepo
 // promotion a separate step.
 func (d decider) Approve(ctx context.Context, who, model string, n int, dec decisions.Decision) (*decisions.Result, error) {
 	s := d.s
-	pol, phash, err := policy.Current(ctx, s.st, s.cfg.Bucket, model)
+	pol, phash, err := policystore.Current(ctx, s.st, s.cfg.Bucket, model)
 	separate := false
 	switch {
-	case errors.Is(err, policy.ErrNoPolicy):
+	case errors.Is(err, policystore.ErrNoPolicy):
 		// No policy: any verified caller decides (the gate left it pending).
 	case err != nil:
 		return nil, err

@@ -16,7 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
-	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -44,7 +44,7 @@ func TestDecisionRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Apply(ctx, st, "platform", pol, time.Now()); err != nil {
+	if _, err := policystore.Apply(ctx, st, "platform", pol, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	reg := registry.New(st, registry.Config{Bucket: "platform"})

@@ -20,9 +20,11 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/testset"
@@ -107,7 +109,7 @@ func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (err erro
 
 // OnTrainingSucceeded judges one trained run.
 func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucceededDetail) (Outcome, error) {
-	b, err := bundle.Fetch(ctx, s.st, s.cfg.Bucket, d.BundlePrefix)
+	b, err := bundlestore.Fetch(ctx, s.st, s.cfg.Bucket, d.BundlePrefix)
 	if err == nil {
 		err = b.CheckSamples()
 		if err == nil && b.SHA256 != d.BundleSHA256 {
@@ -142,8 +144,8 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 		return Outcome{Version: v.Version, State: v.State}, nil
 	}
 
-	pol, phash, err := policy.Current(ctx, s.st, s.cfg.Bucket, d.Model)
-	if errors.Is(err, policy.ErrNoPolicy) {
+	pol, phash, err := policystore.Current(ctx, s.st, s.cfg.Bucket, d.Model)
+	if errors.Is(err, policystore.ErrNoPolicy) {
 		return s.pending(ctx, v, "", nil, "no promotion policy is applied to this model: a person decides")
 	}
 	if err != nil {
@@ -233,7 +235,7 @@ func (s *Service) champion(ctx context.Context, cand *bundle.Bundle, v *registry
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: champion v%d: %w", v.RunID, c.Version, err)
 	}
-	cb, err := bundle.Fetch(ctx, s.st, s.cfg.Bucket, cv.BundlePrefix)
+	cb, err := bundlestore.Fetch(ctx, s.st, s.cfg.Bucket, cv.BundlePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("gate %s: champion v%d's bundle: %w", v.RunID, c.Version, err)
 	}

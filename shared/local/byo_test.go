@@ -85,6 +85,7 @@ import (
 
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -145,7 +146,7 @@ func TestBYOTrainerTrainsAVerifiedBundle(t *testing.T) {
 		t.Fatalf("run %+v\nlog:\n%s", r, runLog(t, p, r))
 	}
 	ctx := context.Background()
-	b, err := bundle.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
+	b, err := bundlestore.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
@@ -31,7 +32,7 @@ func TestTrainedModelWaitsForApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Apply(ctx, p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
+	if _, err := policystore.Apply(ctx, p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	uploadCredit(t, p, "credit.csv", credit.CSV())
@@ -123,7 +124,7 @@ func TestPolicyRejectsThenPromotesAutomatically(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := policy.Apply(ctx, p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
+		if _, err := policystore.Apply(ctx, p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

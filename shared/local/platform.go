@@ -28,6 +28,7 @@ import (
 	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 	"github.com/openmlops/mlops/trainer"
@@ -40,7 +41,8 @@ type Config struct {
 	// ReconcileEvery is the period of the reconcile timer (default 1 minute; <0 disables).
 	ReconcileEvery time.Duration
 	// PendingGrace and IncomingGrace are how old unfinished work must be before
-	// reconcile takes it over (defaults 1 and 5 minutes).
+	// reconcile takes it over (defaults 1 and 5 minutes); PendingGrace serves
+	// for quiet training runs too (RECONCILE_RUN_GRACE in AWS).
 	PendingGrace, IncomingGrace time.Duration
 	MaxUploadBytes              int64
 	// Retries and Backoff of the asynchronous invocations (Lambda's are 2, 1 and 2 minutes).
@@ -78,6 +80,9 @@ type Platform struct {
 	API *api.Server
 	// Trainer is the command that trains a spec that names none.
 	Trainer []string
+	// Rules are the event rules the bus routes by: shared/rules' (and the
+	// console's, which is local only and not among them).
+	Rules []rules.Rule
 
 	s3     *s3srv.Server
 	cancel context.CancelFunc
@@ -86,17 +91,23 @@ type Platform struct {
 	sweeps []reconcile.Sweep
 }
 
-// Function names, as in the stack.
+// Function names, as in the stack (shared/rules); the console, which logs
+// every platform event, is the local platform's own.
 const (
-	FuncIngest    = "ingest"
-	FuncReconcile = "reconcile"
+	FuncIngest    = rules.Ingest
+	FuncReconcile = rules.Reconcile
 	FuncConsole   = "console"
-	FuncTrain     = "train"
-	FuncGate      = "gate"
+	FuncTrain     = rules.Train
+	FuncGate      = rules.Gate
 )
 
-// Start brings the platform up and writes dir/endpoint.json.
-func Start(ctx context.Context, cfg Config) (*Platform, error) {
+// ConsolePattern routes every platform event to the console.
+const ConsolePattern = `{"source":["mlops"]}`
+
+// Start brings the platform up and writes dir/endpoint.json. When it fails,
+// it closes whatever it had started (the S3 endpoint, the batch runner, the
+// bus, the API), so that a caller can retry on the same directory and ports.
+func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("local platform: a state directory is required")
 	}
@@ -129,6 +140,20 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	buckets := DefaultBuckets()
 	region := "us-east-1"
 
+	// What Start has opened, closed in reverse order should a later step fail
+	// (the bus holds nothing to close until S3 can send it events).
+	var opened []func(context.Context) error
+	defer func() {
+		if err == nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for i := len(opened) - 1; i >= 0; i-- {
+			_ = opened[i](cctx)
+		}
+	}()
+
 	b := bus.New(bus.Config{DeadLetterDir: filepath.Join(cfg.Dir, "dead-letter"), Retries: cfg.Retries, Backoff: cfg.Backoff,
 		Region: region, Logger: log.With("component", "bus")})
 	srv, err := s3srv.New(s3srv.Config{
@@ -146,6 +171,8 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("local platform: start S3 on %s: %w", cfg.S3Addr, err)
 	}
+	// Closed in Close's order: the bus drains while S3 is still up.
+	opened = append(opened, srv.Close, b.Close)
 
 	awsCfg := aws.Config{Region: region,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")}
@@ -155,14 +182,14 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 
 	trainerCmd, err := localTrainer(cfg)
 	if err != nil {
-		_ = srv.Close(ctx)
 		return nil, err
 	}
 
 	p := &Platform{Store: st, Bus: b, Ingest: ing, Trainer: trainerCmd, s3: srv, done: make(chan struct{}), log: log}
+	names := rules.Names{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform}
 	// The runner reports jobs a previous process left behind as soon as it
-	// starts, so the train function is registered (waiting for the service)
-	// before the runner exists.
+	// starts, so the train function is registered and subscribed (waiting for
+	// the service) before the runner exists.
 	trainReady := make(chan struct{})
 	b.Register(FuncTrain, func(ctx context.Context, payload json.RawMessage) error {
 		select {
@@ -172,18 +199,15 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		}
 		return p.Train.Handle(ctx, payload)
 	})
-	for name, pattern := range TrainRulePatterns(buckets.Platform) {
-		if err := b.AddRule(name, pattern, FuncTrain); err != nil {
-			_ = srv.Close(ctx)
-			return nil, err
-		}
+	if err := p.subscribe(names, FuncTrain); err != nil {
+		return nil, err
 	}
 	runner, err := localbatch.New(ctx, localbatch.Config{Store: st, Events: b, Dir: filepath.Join(cfg.Dir, "batch"),
 		LogBucket: buckets.Platform, MaxConcurrent: cfg.TrainConcurrency, Region: region, Logger: log.With("component", "batch")})
 	if err != nil {
-		_ = srv.Close(ctx)
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
+	opened = append(opened, runner.Close)
 	p.Batch = runner
 	p.Train = training.New(st, b, runner, training.StoreSpecs{Store: st, Bucket: buckets.Platform},
 		training.CommandTrainers{Default: trainerCmd}, training.BundleVerifier(st),
@@ -193,19 +217,12 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Registry = registry.New(st, registry.Config{Bucket: buckets.Platform, Logger: log.With("component", "registry")})
 	p.Gate = gate.New(st, b, p.Registry, gate.Config{Bucket: buckets.Platform, Logger: log.With("function", FuncGate)})
 	b.Register(FuncGate, p.Gate.Handle)
-	if err := b.AddRule("gate-trained", GateRulePattern(), FuncGate); err != nil {
-		_ = runner.Close(ctx)
-		_ = srv.Close(ctx)
+	if err := p.subscribe(names, FuncGate); err != nil {
 		return nil, err
 	}
 
-	p.sweeps = []reconcile.Sweep{
-		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return ing.SweepPending(ctx, cfg.PendingGrace) }},
-		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return ing.SweepIncoming(ctx, cfg.IncomingGrace) }},
-		{Name: "stale-staging", Run: func(ctx context.Context) (int, error) { return ing.SweepStaging(ctx, 24*time.Hour) }},
-		{Name: "runs", Run: func(ctx context.Context) (int, error) { return p.Train.Sweep(ctx, cfg.PendingGrace) }},
-		{Name: "registry", Run: func(ctx context.Context) (int, error) { return p.Registry.ReconcileAll(ctx) }},
-	}
+	p.sweeps = reconcile.Sweeps(ing, p.Train, p.Registry,
+		reconcile.Graces{Pending: cfg.PendingGrace, Incoming: cfg.IncomingGrace, Runs: cfg.PendingGrace})
 	b.Register(FuncIngest, ing.Handle)
 	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))
 	b.Register(FuncConsole, func(_ context.Context, payload json.RawMessage) error {
@@ -215,10 +232,10 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		}
 		return nil
 	})
-	if err := b.AddRule("ingest-uploads", IngestRulePattern(buckets.Uploads), FuncIngest); err != nil {
+	if err := p.subscribe(names, FuncIngest); err != nil {
 		return nil, err
 	}
-	if err := b.AddRule("console", `{"source":["mlops"]}`, FuncConsole); err != nil {
+	if err := b.AddRule(FuncConsole, ConsolePattern, FuncConsole); err != nil {
 		return nil, err
 	}
 
@@ -228,8 +245,6 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	apiSrv, err := api.New(api.Config{Addr: cfg.APIAddr, Dir: cfg.Dir, Principal: principal, Logger: log.With("component", "api")})
 	if err != nil {
-		_ = runner.Close(ctx)
-		_ = srv.Close(ctx)
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
 	p.API = apiSrv
@@ -238,6 +253,7 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		apiSrv.Handle(pattern, h)
 	}
 	apiSrv.Start()
+	opened = append(opened, apiSrv.Close)
 
 	p.Endpoint = Endpoint{
 		S3:      S3Endpoint{URL: srv.URL(), Region: region, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
@@ -254,22 +270,19 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	return p, nil
 }
 
-// IngestRulePattern is the EventBridge pattern that routes uploads to ingest; the
-// stack's rule uses the same one.
-func IngestRulePattern(uploadsBucket string) string {
-	return fmt.Sprintf(`{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":[%q]},"object":{"key":[{"prefix":%q}]}}}`,
-		uploadsBucket, ingest.IncomingPrefix)
-}
-
-// TrainRulePatterns are the EventBridge rules that route to the train function,
-// by rule name; the stack's rules use the same patterns.
-func TrainRulePatterns(platformBucket string) map[string]string {
-	return map[string]string{
-		"train-datasets": fmt.Sprintf(`{"source":[%q],"detail-type":[%q,%q]}`, event.Source, event.DatasetVersioned, event.RetrainRequested),
-		"train-jobs":     fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, event.BatchSource, event.BatchJobStateChange),
-		"train-requests": fmt.Sprintf(`{"source":[%q],"detail-type":[%q],"detail":{"bucket":{"name":[%q]},"object":{"key":[{"prefix":%q}]}}}`,
-			event.S3Source, event.S3ObjectCreated, platformBucket, training.RequestsPrefix),
+// subscribe adds the rules (shared/rules) that route to function, which is
+// registered, to the bus.
+func (p *Platform) subscribe(names rules.Names, function string) error {
+	for _, r := range rules.All(names) {
+		if r.Function != function {
+			continue
+		}
+		if err := p.Bus.AddRule(r.Name, r.Pattern.JSON(), r.Function); err != nil {
+			return fmt.Errorf("local platform: %w", err)
+		}
+		p.Rules = append(p.Rules, r)
 	}
+	return nil
 }
 
 // LocalPrincipal is who acts through the local API: the user running mlops up.
@@ -281,11 +294,6 @@ func LocalPrincipal() string {
 		return "local:" + n
 	}
 	return "local:unknown"
-}
-
-// GateRulePattern routes trained runs to the gate; the stack's rule uses the same one.
-func GateRulePattern() string {
-	return fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, event.Source, event.TrainingSucceeded)
 }
 
 // localTrainer installs the reference trainer into the state directory (so

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/examples/credit"
-	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/store"
@@ -87,7 +87,7 @@ func TestUploadTrainsAVerifiedBundle(t *testing.T) {
 		t.Fatalf("run %+v (log: %s)", r, r.Job.LogLocation)
 	}
 	ctx := context.Background()
-	b, err := bundle.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
+	b, err := bundlestore.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,10 @@
 //
 // In the platform a policy is stored as the canonical JSON of Policy and
 // versioned by the SHA-256 of that JSON (policies/<model>/<hash>.json, with
-// policies/<model>/current a CAS pointer), like model specs: comments and
-// formatting never make a new version. Evaluate judges a candidate against a
-// policy without any I/O, so that the gate reaches the same verdict on every
-// redelivery.
+// policies/<model>/current a CAS pointer; shared/policystore keeps them), like
+// model specs: comments and formatting never make a new version. Evaluate
+// judges a candidate against a policy without any I/O, so that the gate
+// reaches the same verdict on every redelivery.
 package policy
 
 // APIVersion and Kind identify a promotion policy document.

@@ -1,6 +1,7 @@
-// Package reconcile runs the platform's repair sweeps: each owner of state (ingest
-// now; training and the registry later) contributes one that finishes whatever a
-// crash left half done. Sweeps are idempotent, so running them often is safe.
+// Package reconcile runs the platform's repair sweeps: each owner of state
+// (ingest, training, the registry) contributes sweeps that finish whatever a
+// crash left half done, listed once in Sweeps for the reconcile function and
+// the local platform alike. Sweeps are idempotent, so running them often is safe.
 package reconcile
 
 import (

@@ -4,16 +4,16 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 )
 
 // BundleVerifier verifies bundles in S3 with the bundle package: every file
 // against the manifest, the parts against each other, and the Go evaluator
 // against the trainer's own sample predictions, so a run only succeeds with a
 // bundle that serving will reproduce.
-func BundleVerifier(src bundle.Source) VerifyBundle {
+func BundleVerifier(src bundlestore.Source) VerifyBundle {
 	return func(ctx context.Context, bucket, prefix string, run *Run) (Bundle, error) {
-		b, err := bundle.Fetch(ctx, src, bucket, prefix)
+		b, err := bundlestore.Fetch(ctx, src, bucket, prefix)
 		if err != nil {
 			return Bundle{}, err
 		}

@@ -3,6 +3,7 @@ package lambdaenv
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRead(t *testing.T) {
@@ -28,5 +29,49 @@ func TestRead(t *testing.T) {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
 		delete(env, k)
+	}
+}
+
+func TestReadReconcile(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	r, err := ReadReconcile(get)
+	if err != nil || r != (Reconcile{PendingGrace: 2 * time.Minute, IncomingGrace: 20 * time.Minute, RunGrace: 5 * time.Minute}) {
+		t.Fatalf("defaults: %+v %v", r, err)
+	}
+	env["RECONCILE_PENDING_GRACE"], env["RECONCILE_INCOMING_GRACE"], env["RECONCILE_RUN_GRACE"] = "0s", "1h", "90s"
+	if r, err = ReadReconcile(get); err != nil || r != (Reconcile{IncomingGrace: time.Hour, RunGrace: 90 * time.Second}) {
+		t.Fatalf("overrides: %+v %v", r, err)
+	}
+	for _, k := range []string{"RECONCILE_PENDING_GRACE", "RECONCILE_INCOMING_GRACE", "RECONCILE_RUN_GRACE"} {
+		for _, v := range []string{"-1m", "soon"} {
+			old := env[k]
+			env[k] = v
+			if _, err := ReadReconcile(get); err == nil || !strings.Contains(err.Error(), k+"=") {
+				t.Errorf("%s=%s: %v", k, v, err)
+			}
+			env[k] = old
+		}
+	}
+}
+
+func TestReadTraining(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	if tr, err := ReadOptionalTraining(get); tr != nil || err != nil {
+		t.Fatalf("no JOB_QUEUE: %+v %v", tr, err)
+	}
+	env["JOB_QUEUE"] = "q"
+	if _, err := ReadOptionalTraining(get); err == nil || !strings.Contains(err.Error(), "is required") {
+		t.Fatalf("JOB_QUEUE alone: %v", err)
+	}
+	env["JOB_DEFINITION"], env["TRAINER_IMAGE"], env["RUN_LEASE"] = "d", "repo@sha256:"+strings.Repeat("a", 64), "7m"
+	tr, err := ReadOptionalTraining(get)
+	if err != nil || tr == nil || tr.JobQueue != "q" || tr.JobDefinition != "d" || tr.RunLease != 7*time.Minute {
+		t.Fatalf("all set: %+v %v", tr, err)
+	}
+	env["RUN_LEASE"] = "0s"
+	if _, err := ReadTraining(get); err == nil || !strings.Contains(err.Error(), "RUN_LEASE") {
+		t.Fatalf("RUN_LEASE=0s: %v", err)
 	}
 }

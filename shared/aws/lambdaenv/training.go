@@ -2,7 +2,6 @@ package lambdaenv
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/openmlops/mlops/shared/aws/batch"
-	"github.com/openmlops/mlops/shared/spec"
-	"github.com/openmlops/mlops/shared/training"
 )
 
 // Training are the settings of the functions that submit and follow training
@@ -27,7 +24,9 @@ type Training struct {
 	BatchEndpoint    string        // MLOPS_BATCH_ENDPOINT: tests only
 }
 
-// ReadTraining reads the training settings through getenv.
+// ReadTraining reads the training settings through getenv. Whether the
+// trainer image is pinned by digest is the training use case's rule, checked
+// where the service is built (shared/wire).
 func ReadTraining(getenv func(string) string) (Training, error) {
 	t := Training{JobQueue: getenv("JOB_QUEUE"), JobDefinition: getenv("JOB_DEFINITION"), TrainerImage: getenv("TRAINER_IMAGE"),
 		JobRoleArn: getenv("TRAINER_JOB_ROLE_ARN"), ExecutionRoleArn: getenv("TRAINER_EXECUTION_ROLE_ARN"),
@@ -36,9 +35,6 @@ func ReadTraining(getenv func(string) string) (Training, error) {
 		if v == "" {
 			return t, fmt.Errorf("environment variable %s is required", name)
 		}
-	}
-	if _, err := (training.ImageTrainers{Default: t.TrainerImage}).Resolve(&spec.Spec{Name: "(default)"}); err != nil {
-		return t, fmt.Errorf("TRAINER_IMAGE=%q: must be pinned by digest (<repo>@sha256:<64 hex>)", t.TrainerImage)
 	}
 	if v := getenv("RUN_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -50,16 +46,17 @@ func ReadTraining(getenv func(string) string) (Training, error) {
 	return t, nil
 }
 
-// NewTrainService builds the train use case over AWS: Batch for jobs, S3 for
-// state and bundles, EventBridge for events.
-func NewTrainService(s Settings, t Training, c *Clients, log *slog.Logger) (*training.Service, error) {
-	q, err := t.Queue(c.AWS)
+// ReadOptionalTraining is ReadTraining for a function that follows training
+// only where the stack deploys it: nil, and no error, when JOB_QUEUE is unset.
+func ReadOptionalTraining(getenv func(string) string) (*Training, error) {
+	if getenv("JOB_QUEUE") == "" {
+		return nil, nil
+	}
+	t, err := ReadTraining(getenv)
 	if err != nil {
 		return nil, err
 	}
-	return training.New(c.Store, c.Publisher, q, training.StoreSpecs{Store: c.Store, Bucket: s.PlatformBucket},
-		training.ImageTrainers{Default: t.TrainerImage}, training.BundleVerifier(c.Store),
-		training.Config{Bucket: s.PlatformBucket, Lease: t.RunLease, Logger: log}), nil
+	return &t, nil
 }
 
 // Queue builds the Batch adapter.

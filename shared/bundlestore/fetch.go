@@ -1,4 +1,8 @@
-package bundle
+// Package bundlestore reads model bundles from S3: shared/bundle's checks
+// (bundle.Open) over the objects under a prefix, each streamed from S3 into
+// them. The bundle format itself does no I/O; this adapter is where it meets
+// the store.
+package bundlestore
 
 import (
 	"context"
@@ -9,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -18,26 +23,26 @@ type Source interface {
 }
 
 // Fetch reads and verifies the bundle under bucket/prefix (e.g.
-// "runs/<run-id>/bundle/"), streaming each object straight into the checks Open
-// makes, with no temporary directory: the manifest first (refused over
-// MaxManifestBytes), then each file it lists (refused when S3's size differs
-// from the manifest's, so nothing over MaxFileBytes is read).
+// "runs/<run-id>/bundle/"), streaming each object straight into the checks
+// bundle.Open makes, with no temporary directory: the manifest first (refused over
+// bundle.MaxManifestBytes), then each file it lists (refused when S3's size
+// differs from the manifest's, so nothing over bundle.MaxFileBytes is read).
 //
 // A missing manifest (no bundle, or not yet: it is written last) gives an
 // error matching both fs.ErrNotExist and store.ErrNotFound; a listed object
-// that is missing makes the bundle invalid (ErrInvalid).
-func Fetch(ctx context.Context, src Source, bucket, prefix string) (*Bundle, error) {
+// that is missing makes the bundle invalid (bundle.ErrInvalid).
+func Fetch(ctx context.Context, src Source, bucket, prefix string) (*bundle.Bundle, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	b, err := Open(&objectFS{ctx: ctx, src: src, bucket: bucket, prefix: prefix})
+	b, err := bundle.Open(&objectFS{ctx: ctx, src: src, bucket: bucket, prefix: prefix})
 	if err != nil {
 		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, prefix, err)
 	}
 	return b, nil
 }
 
-// objectFS presents the objects under a prefix as an fs.FS, so that Open's
+// objectFS presents the objects under a prefix as an fs.FS, so that bundle.Open's
 // checks serve a directory, an fstest.MapFS and S3 alike. Open is the only
 // operation it needs; each file is one GetObject, streamed.
 type objectFS struct {
@@ -47,7 +52,7 @@ type objectFS struct {
 }
 
 func (o *objectFS) Open(name string) (fs.File, error) {
-	if err := CheckPath(name); err != nil {
+	if err := bundle.CheckPath(name); err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
 	key := o.prefix + name

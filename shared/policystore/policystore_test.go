@@ -1,4 +1,4 @@
-package policy_test
+package policystore_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -31,12 +32,12 @@ func creditPolicy(t testing.TB) *policy.Policy {
 func TestApplyCurrent(t *testing.T) {
 	ctx := context.Background()
 	_, st := lambdatest.S3(t, bucket)
-	if _, _, err := policy.Current(ctx, st, bucket, "credit"); !errors.Is(err, policy.ErrNoPolicy) || !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := policystore.Current(ctx, st, bucket, "credit"); !errors.Is(err, policystore.ErrNoPolicy) || !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no policy yet: %v", err)
 	}
 	p := creditPolicy(t)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
-	a, err := policy.Apply(ctx, st, bucket, p, at)
+	a, err := policystore.Apply(ctx, st, bucket, p, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,20 +55,20 @@ func TestApplyCurrent(t *testing.T) {
 	}
 
 	// Again, and with its comments edited: nothing changes.
-	if again, err := policy.Apply(ctx, st, bucket, p, at.Add(time.Hour)); err != nil || again.Changed {
+	if again, err := policystore.Apply(ctx, st, bucket, p, at.Add(time.Hour)); err != nil || again.Changed {
 		t.Fatalf("re-apply: %+v %v", again, err)
 	}
 	edited, err := policy.Parse("policy.yaml", []byte(strings.ReplaceAll(string(credit.PolicyYAML()), "#", "\n# edited:")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := policy.Apply(ctx, st, bucket, edited, at); err != nil || again.Changed || again.Hash != a.Hash {
+	if again, err := policystore.Apply(ctx, st, bucket, edited, at); err != nil || again.Changed || again.Hash != a.Hash {
 		t.Fatalf("re-apply with other comments: %+v %v", again, err)
 	}
 	if ptr2, _, _ := st.ReadAll(ctx, bucket, "policies/credit/current"); string(ptr2) != want {
 		t.Fatalf("a no-op apply rewrote the pointer: %s", ptr2)
 	}
-	got, hash, err := policy.Current(ctx, st, bucket, "credit")
+	got, hash, err := policystore.Current(ctx, st, bucket, "credit")
 	if err != nil || hash != a.Hash || got.Hash() != a.Hash {
 		t.Fatalf("current: %v %s", err, hash)
 	}
@@ -75,24 +76,24 @@ func TestApplyCurrent(t *testing.T) {
 	// A new version becomes current; the old one stays, loadable by hash.
 	q := *p
 	q.MinTestRows = 600
-	b, err := policy.Apply(ctx, st, bucket, &q, at)
+	b, err := policystore.Apply(ctx, st, bucket, &q, at)
 	if err != nil || !b.Changed || b.Hash == a.Hash {
 		t.Fatalf("new version: %+v %v", b, err)
 	}
-	if cur, hash, _ := policy.Current(ctx, st, bucket, "credit"); hash != b.Hash || cur.MinTestRows != 600 {
+	if cur, hash, _ := policystore.Current(ctx, st, bucket, "credit"); hash != b.Hash || cur.MinTestRows != 600 {
 		t.Fatalf("current is %s, want %s", hash, b.Hash)
 	}
-	if old, err := policy.Load(ctx, st, bucket, "credit", a.Hash); err != nil || old.Hash() != a.Hash {
+	if old, err := policystore.Load(ctx, st, bucket, "credit", a.Hash); err != nil || old.Hash() != a.Hash {
 		t.Fatalf("load the earlier version: %v", err)
 	}
 
 	// An invalid policy is refused, and nothing moves.
 	bad := *p
 	bad.AutoPromote = true
-	if _, err := policy.Apply(ctx, st, bucket, &bad, at); err == nil || err.Error() != "model credit: invalid policy:\nautoPromote: autoPromote needs approval.required: false: a required approval is what promotes" {
+	if _, err := policystore.Apply(ctx, st, bucket, &bad, at); err == nil || err.Error() != "model credit: invalid policy:\nautoPromote: autoPromote needs approval.required: false: a required approval is what promotes" {
 		t.Fatalf("invalid: %v", err)
 	}
-	if _, hash, _ := policy.Current(ctx, st, bucket, "credit"); hash != b.Hash {
+	if _, hash, _ := policystore.Current(ctx, st, bucket, "credit"); hash != b.Hash {
 		t.Fatal("a refused policy moved the pointer")
 	}
 }
@@ -102,7 +103,7 @@ func TestCurrentCorrupt(t *testing.T) {
 	ctx := context.Background()
 	_, st := lambdatest.S3(t, bucket)
 	p := creditPolicy(t)
-	a, err := policy.Apply(ctx, st, bucket, p, time.Now())
+	a, err := policystore.Apply(ctx, st, bucket, p, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,29 +115,29 @@ func TestCurrentCorrupt(t *testing.T) {
 	if _, err := st.Swap(ctx, bucket, a.Key, info.ETag, []byte(tampered), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := policy.Current(ctx, st, bucket, "credit"); err == nil || !strings.Contains(err.Error(), "the stored policy is corrupt") {
+	if _, _, err := policystore.Current(ctx, st, bucket, "credit"); err == nil || !strings.Contains(err.Error(), "the stored policy is corrupt") {
 		t.Fatalf("tampered: %v", err)
 	}
-	_, info, _ = st.ReadAll(ctx, bucket, policy.PointerKey("credit"))
-	if _, err := st.Swap(ctx, bucket, policy.PointerKey("credit"), info.ETag, []byte("garbage"), store.PutOptions{}); err != nil {
+	_, info, _ = st.ReadAll(ctx, bucket, policystore.PointerKey("credit"))
+	if _, err := st.Swap(ctx, bucket, policystore.PointerKey("credit"), info.ETag, []byte("garbage"), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := policy.Current(ctx, st, bucket, "credit"); err == nil || err.Error() != `model credit: policy pointer policies/credit/current is not a pointer: "garbage"` {
+	if _, _, err := policystore.Current(ctx, st, bucket, "credit"); err == nil || err.Error() != `model credit: policy pointer policies/credit/current is not a pointer: "garbage"` {
 		t.Fatalf("garbage pointer: %v", err)
 	}
-	if _, _, err := policy.Current(ctx, st, bucket, "../x"); err == nil || err.Error() != `"../x" is not a model name` {
+	if _, _, err := policystore.Current(ctx, st, bucket, "../x"); err == nil || err.Error() != `"../x" is not a model name` {
 		t.Fatalf("bad name: %v", err)
 	}
 	// A policy stored under another model's folder is not that model's.
 	other := *p
 	other.Model = "other"
-	if _, err := st.Create(ctx, bucket, policy.Key("credit", other.Hash()), other.Canonical(), store.PutOptions{}); err != nil {
+	if _, err := st.Create(ctx, bucket, policystore.Key("credit", other.Hash()), other.Canonical(), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Load(ctx, st, bucket, "credit", other.Hash()); err == nil || err.Error() != "model credit: policy "+other.Hash()[:12]+" is model other's" {
+	if _, err := policystore.Load(ctx, st, bucket, "credit", other.Hash()); err == nil || err.Error() != "model credit: policy "+other.Hash()[:12]+" is model other's" {
 		t.Fatalf("another model's policy: %v", err)
 	}
-	if _, err := policy.Load(ctx, st, bucket, "credit", "abc"); err == nil || err.Error() != `model credit: "abc" is not a policy hash` {
+	if _, err := policystore.Load(ctx, st, bucket, "credit", "abc"); err == nil || err.Error() != `model credit: "abc" is not a policy hash` {
 		t.Fatalf("bad hash: %v", err)
 	}
 }
@@ -162,7 +163,7 @@ func TestApplyConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = policy.Apply(ctx, st, bucket, ps[i], time.Now())
+			_, errs[i] = policystore.Apply(ctx, st, bucket, ps[i], time.Now())
 		}()
 	}
 	wg.Wait()
@@ -171,7 +172,7 @@ func TestApplyConcurrent(t *testing.T) {
 			t.Fatalf("writer %d: %v", i, err)
 		}
 	}
-	cur, hash, err := policy.Current(ctx, st, bucket, "credit")
+	cur, hash, err := policystore.Current(ctx, st, bucket, "credit")
 	if err != nil || !hashes[hash] || cur.Hash() != hash {
 		t.Fatalf("current: %v %s", err, hash)
 	}

@@ -1,4 +1,8 @@
-package policy
+// Package policystore keeps promotion policies in the platform bucket: each
+// policy's canonical JSON stored once under its hash, and a pointer per model
+// to the current one, moved by compare-and-swap. The policy format
+// (shared/policy) does no I/O; this adapter is where it meets the store.
+package policystore
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/shared/pointer"
+	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/yamldoc"
@@ -26,10 +31,6 @@ func Key(model, hash string) string { return Prefix + model + "/" + hash + ".jso
 
 // PointerKey is the CAS pointer to a model's current policy.
 func PointerKey(model string) string { return Prefix + model + "/current" }
-
-// Pointer is the body of policies/<model>/current: the shape of a spec's and
-// a contract's pointer.
-type Pointer = spec.Pointer
 
 // Reader is what Current and Load need from S3 (*store.Store has it).
 type Reader = pointer.Reader
@@ -51,7 +52,7 @@ type Applied struct {
 // content) and moves the model's current pointer to it by compare-and-swap.
 // Applying the policy that is already current changes nothing and reports
 // Changed false.
-func Apply(ctx context.Context, st Store, bucket string, p *Policy, now time.Time) (Applied, error) {
+func Apply(ctx context.Context, st Store, bucket string, p *policy.Policy, now time.Time) (Applied, error) {
 	if err := p.Validate(); err != nil {
 		return Applied{}, fmt.Errorf("model %s: invalid policy:\n%w", p.Model, err)
 	}
@@ -73,7 +74,7 @@ var ErrNoPolicy = fmt.Errorf("no policy: %w", store.ErrNotFound)
 // policy gives an error for which errors.Is(err, ErrNoPolicy) and
 // errors.Is(err, store.ErrNotFound) hold. The stored bytes must hash to the
 // name the pointer gives them: anything else is corruption, and reported.
-func Current(ctx context.Context, st Reader, bucket, model string) (*Policy, string, error) {
+func Current(ctx context.Context, st Reader, bucket, model string) (*policy.Policy, string, error) {
 	if !spec.ValidName(model) {
 		return nil, "", fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
@@ -95,7 +96,7 @@ func Current(ctx context.Context, st Reader, bucket, model string) (*Policy, str
 
 // Load returns the model's policy with the given hash (the one a decision
 // record names, say), checking that the stored bytes hash to it.
-func Load(ctx context.Context, st Reader, bucket, model, hash string) (*Policy, error) {
+func Load(ctx context.Context, st Reader, bucket, model, hash string) (*policy.Policy, error) {
 	if !spec.ValidName(model) {
 		return nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
@@ -110,7 +111,7 @@ func Load(ctx context.Context, st Reader, bucket, model, hash string) (*Policy, 
 	case err != nil:
 		return nil, fmt.Errorf("model %s: read policy %s: %w", model, short(hash), err)
 	}
-	p, err := ParseCanonical(raw)
+	p, err := policy.ParseCanonical(raw)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: policy %s: %w", model, short(hash), err)
 	}

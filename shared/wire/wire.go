@@ -1,0 +1,110 @@
+// Package wire builds the platform's use cases for the Lambda functions, from
+// the settings and AWS clients shared/aws/lambdaenv reads and makes at cold
+// start: the composition each functions/<name>/main.go calls, so that two
+// functions that run one use case build it one way.
+//
+// # Floors
+//
+// The module's packages stand on five floors. A package imports packages on
+// its own floor or on floors below it, never above, but for the exceptions
+// listed; the standard library and third-party libraries are on no floor (a
+// format may use a YAML parser, an adapter an AWS SDK).
+//
+//  1. Entry points: cmd/..., functions/..., bench/..., examples/byo-trainer.
+//     Mains: they read configuration and hand it to composition.
+//  2. Composition: shared/wire (the Lambda functions) and shared/local (the
+//     platform of `mlops up`). The only packages that construct use cases over
+//     adapters; only entry points import them.
+//  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
+//     shared/reconcile, shared/testset, and their APIs (shared/decisions: the
+//     routes, types, error body and client of the decisions API, over the
+//     registry's types). The platform's work, over adapters taken as
+//     interfaces declared where consumed (or as *store.Store). A use case
+//     reads another's state only through that owner's reader (training, the
+//     gate and testset read datasets through ingest.Datasets).
+//  4. Adapters: shared/store, shared/pointer, shared/bundlestore,
+//     shared/policystore, shared/aws/... (lambdaenv included: it reads settings
+//     and builds AWS clients, and builds nothing else), and the local adapters
+//     shared/local/{s3,bus,batch,api,runtimeapi}. All the I/O: S3,
+//     EventBridge, Batch, HTTP, processes. An adapter never constructs a use
+//     case; it imports one only for the port it implements (shared/aws/batch
+//     and shared/local/batch implement training.Batch).
+//  5. Formats: shared/bundle, shared/policy, shared/spec, shared/contract,
+//     shared/profile, shared/table, shared/validate, shared/xgboost,
+//     shared/metrics, shared/yamldoc, shared/event, shared/rules, events,
+//     examples/credit, trainer. Documents, their rules and their encodings.
+//     They reach no store, bus or service: they read what they are handed (an
+//     io.Reader, an fs.FS, a local path or scratch directory) and import no
+//     adapter. They sit below the adapters because adapters carry them (an
+//     event on a bus, a bundle in S3).
+//
+// Test helpers (shared/local/lambdatest) are imported by tests only, and may
+// import anything. TestFloors holds the module to this: a new package must
+// be placed on a floor there. Its one known debt is shared/spec, which still
+// reads and writes specs through shared/pointer and shared/store; that
+// storage moves out to an adapter as policies moved to shared/policystore.
+package wire
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/openmlops/mlops/shared/aws/lambdaenv"
+	"github.com/openmlops/mlops/shared/gate"
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/reconcile"
+	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/training"
+)
+
+// Ingest builds the ingest use case.
+func Ingest(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *ingest.Service {
+	return ingest.New(c.Store, c.Publisher, ingest.Config{
+		UploadsBucket: s.UploadsBucket, PlatformBucket: s.PlatformBucket,
+		MaxUploadBytes: s.MaxUploadBytes, TempDir: os.TempDir(), Logger: log,
+	})
+}
+
+// Registry builds the model registry.
+func Registry(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *registry.Registry {
+	return registry.New(c.Store, registry.Config{Bucket: s.PlatformBucket, Logger: log})
+}
+
+// Gate builds the promotion gate over the registry.
+func Gate(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *gate.Service {
+	return gate.New(c.Store, c.Publisher, Registry(s, c, log), gate.Config{Bucket: s.PlatformBucket, Logger: log})
+}
+
+// Training builds the train use case over AWS: Batch for jobs, S3 for state and
+// bundles, EventBridge for events. The reference trainer's image must be pinned
+// by digest, since the digest is the trainer's identity.
+func Training(s lambdaenv.Settings, t lambdaenv.Training, c *lambdaenv.Clients, log *slog.Logger) (*training.Service, error) {
+	trainers := training.ImageTrainers{Default: t.TrainerImage}
+	if _, err := trainers.Resolve(&spec.Spec{Name: "(default)"}); err != nil {
+		return nil, fmt.Errorf("TRAINER_IMAGE=%q: must be pinned by digest (<repo>@sha256:<64 hex>)", t.TrainerImage)
+	}
+	q, err := t.Queue(c.AWS)
+	if err != nil {
+		return nil, err
+	}
+	return training.New(c.Store, c.Publisher, q, training.StoreSpecs{Store: c.Store, Bucket: s.PlatformBucket},
+		trainers, training.BundleVerifier(c.Store),
+		training.Config{Bucket: s.PlatformBucket, Lease: t.RunLease, Logger: log}), nil
+}
+
+// Sweeps builds the reconcile function's sweeps. t is nil where the stack
+// trains nothing, and the run sweep is left out.
+func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, c *lambdaenv.Clients, log *slog.Logger) ([]reconcile.Sweep, error) {
+	var runs reconcile.Runs
+	if t != nil {
+		train, err := Training(s, *t, c, log)
+		if err != nil {
+			return nil, err
+		}
+		runs = train
+	}
+	return reconcile.Sweeps(Ingest(s, c, log), runs, Registry(s, c, log),
+		reconcile.Graces{Pending: r.PendingGrace, Incoming: r.IncomingGrace, Runs: r.RunGrace}), nil
+}
