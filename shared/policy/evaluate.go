@@ -320,17 +320,59 @@ func regression(name string, lim Regression, c Candidate, champ *Champion, value
 
 // MayApprove reports whether principal (a verified IAM ARN, or local:<user>
 // locally) matches one of the policy's approver patterns (path.Match: a *
-// does not cross a /).
+// does not cross a /). A person who assumed a role reaches AWS as the role's
+// STS session, arn:aws:sts::<account>:assumed-role/<role>/<session>, which is
+// what API Gateway's IAM authorizer reports; patterns name roles by their IAM
+// ARN, arn:aws:iam::<account>:role/<role>. So a session matches a pattern
+// either as itself or as the role's IAM ARN (without the role's path, which
+// the session's ARN does not carry: write role patterns without a path).
 func MayApprove(p *Policy, principal string) bool {
+	return matchesAny(p.Approval.Approvers, principal)
+}
+
+func matchesAny(patterns []string, principal string) bool {
 	// A principal with spaces or control characters is no verified ARN or
 	// local user: refuse it rather than let a * match it.
 	if principal == "" || strings.ContainsFunc(principal, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return false
 	}
-	for _, pat := range p.Approval.Approvers {
-		if ok, err := path.Match(pat, principal); err == nil && ok {
-			return true
+	forms := []string{principal}
+	if role, ok := AssumedRoleARN(principal); ok {
+		forms = append(forms, role)
+	}
+	for _, pat := range patterns {
+		for _, f := range forms {
+			if ok, err := path.Match(pat, f); err == nil && ok {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// AssumedRoleARN returns the IAM ARN of the role an STS assumed-role session
+// ARN (arn:<partition>:sts::<account>:assumed-role/<role>/<session>) is a
+// session of: arn:<partition>:iam::<account>:role/<role>.
+func AssumedRoleARN(principal string) (string, bool) {
+	parts := strings.SplitN(principal, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "sts" || parts[3] != "" || !isAccount(parts[4]) {
+		return "", false
+	}
+	res := strings.Split(parts[5], "/")
+	if len(res) != 3 || res[0] != "assumed-role" || res[1] == "" || res[2] == "" {
+		return "", false
+	}
+	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + res[1], true
+}
+
+func isAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -193,6 +193,25 @@ func TestAutoPromote(t *testing.T) {
 	}
 }
 
+func TestAssumedRoleARN(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:sts::123456789012:assumed-role/ModelRiskApprover/alice": "arn:aws:iam::123456789012:role/ModelRiskApprover",
+		"arn:aws-us-gov:sts::123456789012:assumed-role/R/s":              "arn:aws-us-gov:iam::123456789012:role/R",
+		"arn:aws:sts::123456789012:assumed-role/R":                       "",
+		"arn:aws:iam::123456789012:role/R":                               "",
+		"arn:aws:sts:us-east-1:123456789012:assumed-role/R/s":            "",
+		"arn::sts::123456789012:assumed-role/R/s":                        "",
+		"arn:aws:sts::123456789012:assumed-role//s":                      "",
+		"local:alice": "",
+		"arn:aws:sts::123456789012:assumed-role/R/s:with:colons": "arn:aws:iam::123456789012:role/R",
+	} {
+		got, ok := policy.AssumedRoleARN(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("AssumedRoleARN(%q) = %q %v, want %q", in, got, ok, want)
+		}
+	}
+}
+
 func TestMayApprove(t *testing.T) {
 	p := mustParse(t, `apiVersion: mlops/v1
 kind: PromotionPolicy
@@ -211,6 +230,17 @@ approval:
 		"arn:aws:iam::123456789012:role/ModelRisk/nested":             false, // * stops at /
 		"arn:aws:sts::123456789012:assumed-role/Approver/alice":       true,
 		"arn:aws:sts::123456789012:assumed-role/Approver/alice/extra": false,
+		// A person who assumed a role, as API Gateway's IAM authorizer reports
+		// them (events/apigw-approve.json), matches the role's pattern.
+		"arn:aws:sts::123456789012:assumed-role/ModelRiskApprover/alice":     true,
+		"arn:aws:sts::123456789012:assumed-role/ModelRisk/bob":               true,
+		"arn:aws:sts::999999999999:assumed-role/ModelRiskApprover/alice":     false,
+		"arn:aws:sts::123456789012:assumed-role/DataScientist/alice":         false,
+		"arn:aws:sts::123456789012:assumed-role/ModelRiskApprover":           false, // no session: not an assumed-role ARN
+		"arn:aws:sts::123456789012:federated-user/ModelRiskApprover":         false,
+		"arn:aws:iam::123456789012:user/ModelRiskApprover":                   false,
+		"arn:aws:sts::12345678901:assumed-role/ModelRiskApprover/alice":      false, // not an account
+		"arn:aws-us-gov:sts::123456789012:assumed-role/ModelRiskApprover/al": false, // another partition than the pattern's
 		"remote:alice":  false,
 		"":              false,
 		"LOCAL:alice":   false,

@@ -122,7 +122,8 @@ type Approval struct {
 	Required bool `json:"required"`
 	// Approvers are path.Match patterns of the principals allowed to approve:
 	// "local:*" (any local user), "arn:aws:iam::123456789012:role/ModelRisk*".
-	// A * does not cross a /.
+	// A * does not cross a /. A person who assumed a role is matched as the
+	// role's IAM ARN too (MayApprove), so role patterns cover their sessions.
 	Approvers []string `json:"approvers,omitempty"`
 	// SeparatePromotion: an approval only approves, and promotion is a step of
 	// its own (mlops models promote). Otherwise approval promotes at once.
