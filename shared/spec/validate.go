@@ -1,9 +1,6 @@
 package spec
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
@@ -240,39 +238,21 @@ func (s *Spec) clone() *Spec {
 func (s *Spec) Canonical() []byte {
 	d := s.clone()
 	d.normalize()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// HTML escaping would turn "<" and "&" in the card into \u003c and \u0026:
-	// harmless, but the stored bytes should read like what the author wrote.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		return nil
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return yamldoc.Canonical(d)
 }
 
 // Hash is the hex SHA-256 of Canonical(): the spec's version identity.
-func (s *Spec) Hash() string {
-	sum := sha256.Sum256(s.Canonical())
-	return hex.EncodeToString(sum[:])
-}
+func (s *Spec) Hash() string { return hashid.Of(s.Canonical()) }
 
 // ParseCanonical reads a spec stored by the platform (or any JSON of the same
 // shape). Unknown fields are errors, because a field this code does not know
 // is a setting it would silently ignore. A missing earlyStoppingRounds,
 // split.seed or trainer.gpus takes its default, as in YAML.
 func ParseCanonical(data []byte) (*Spec, error) {
-	s := &Spec{}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	// UseNumber keeps a parameter's digits until normalize makes it a float64,
-	// rather than failing on a number outside float64's range after the fact.
-	dec.UseNumber()
-	if err := dec.Decode(s); err != nil {
-		return nil, &Error{Msg: "canonical spec JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return nil, &Error{Msg: "canonical spec JSON: unexpected data after the spec object"}
+	// A parameter's number keeps its digits until normalize makes it a float64.
+	s, err := yamldoc.ParseCanonical[Spec](data, "spec")
+	if err != nil {
+		return nil, err
 	}
 	// A second, lenient pass only to learn which keys were written: the struct
 	// cannot tell an absent earlyStoppingRounds from an explicit 0.
