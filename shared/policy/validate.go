@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"path"
@@ -361,13 +360,7 @@ func ParseCanonical(data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	var seen struct {
-		Approval struct {
-			Required json.RawMessage `json:"required"`
-		} `json:"approval"`
-	}
-	_ = json.Unmarshal(data, &seen)
-	if seen.Approval.Required == nil {
+	if !yamldoc.Present(data)("approval.required") {
 		p.Approval.Required = true
 	}
 	if err := p.Validate(); err != nil {

@@ -254,29 +254,7 @@ func ParseCanonical(data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A second, lenient pass only to learn which keys were written: the struct
-	// cannot tell an absent earlyStoppingRounds from an explicit 0.
-	var seen struct {
-		EarlyStoppingRounds json.RawMessage `json:"earlyStoppingRounds"`
-		Split               struct {
-			Seed json.RawMessage `json:"seed"`
-		} `json:"split"`
-		Trainer struct {
-			GPUs json.RawMessage `json:"gpus"`
-		} `json:"trainer"`
-	}
-	_ = json.Unmarshal(data, &seen)
-	s.fillAbsent(func(f string) bool {
-		switch f {
-		case "earlyStoppingRounds":
-			return seen.EarlyStoppingRounds != nil
-		case "split.seed":
-			return seen.Split.Seed != nil
-		case "trainer.gpus":
-			return seen.Trainer.GPUs != nil
-		}
-		return true
-	})
+	s.fillAbsent(yamldoc.Present(data))
 	for k, v := range s.Params {
 		if n, ok := v.(json.Number); ok {
 			f, err := n.Float64()

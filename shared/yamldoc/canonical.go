@@ -3,6 +3,7 @@ package yamldoc
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // Canonical returns v's canonical JSON, the stored and hashed form of a
@@ -38,4 +39,25 @@ func ParseCanonical[T any](data []byte, what string) (*T, error) {
 		return nil, &Error{Msg: "canonical " + what + " JSON: unexpected data after the " + what + " object"}
 	}
 	return v, nil
+}
+
+// Present reports, by dotted path (split.seed), which fields the JSON object
+// data has, null ones included. A struct cannot tell an absent field, which
+// takes its default, from an explicit zero, which stays.
+func Present(data []byte) func(path string) bool {
+	return func(path string) bool {
+		cur := json.RawMessage(data)
+		for _, k := range strings.Split(path, ".") {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(cur, &m) != nil {
+				return false
+			}
+			v, ok := m[k]
+			if !ok {
+				return false
+			}
+			cur = v
+		}
+		return true
+	}
 }

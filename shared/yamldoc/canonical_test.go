@@ -35,3 +35,13 @@ func TestCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestPresent(t *testing.T) {
+	has := Present([]byte(`{"a":0,"s":{"b":null,"c":{"d":1}},"n":null,"x":5}`))
+	for path, want := range map[string]bool{"a": true, "s.b": true, "s.c.d": true, "s.c": true, "n": true,
+		"b": false, "s.e": false, "n.b": false, "x.b": false, "a.b.c": false} {
+		if has(path) != want {
+			t.Errorf("Present(%q) = %v", path, !want)
+		}
+	}
+}
