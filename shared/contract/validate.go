@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openmlops/mlops/shared/hashid"
+	"github.com/openmlops/mlops/shared/naming"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
@@ -26,8 +27,6 @@ const (
 	DefaultCompression = "auto"
 	DefaultMode        = Replace
 )
-
-var datasetRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Types lists the column types in the order error messages name them.
 var Types = []Type{Integer, Number, Boolean, Category, String, Timestamp}
@@ -159,8 +158,8 @@ func (c *Contract) problems() []*Error {
 		errs = append(errs, &Error{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	if !datasetRE.MatchString(c.Dataset) {
-		add("dataset", "dataset name %q is not valid: expected 1 to 63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", c.Dataset)
+	if !naming.Valid(c.Dataset) {
+		add("dataset", "dataset name %q is not valid: expected %s", c.Dataset, naming.Rule)
 	}
 	switch c.Mode {
 	case "", Replace, Append:

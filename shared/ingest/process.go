@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/profile"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/validate"
@@ -241,7 +242,7 @@ func (s *Service) writeVersion(ctx context.Context, m *Manifest, prof *profile.D
 	} else if err != nil {
 		return fmt.Errorf("write profile %s: %w", m.ProfileKey, err)
 	}
-	m.ProfileSHA256 = sha256Hex(pb)
+	m.ProfileSHA256 = hashid.Of(pb)
 	m.Columns = summarize(prof)
 	if _, err := s.st.Put(ctx, s.cfg.PlatformBucket, PendingKey(m.Dataset, m.VersionID), []byte(m.CreatedAt.Format("2006-01-02T15:04:05Z07:00")),
 		store.PutOptions{ContentType: "text/plain"}); err != nil {

@@ -5,15 +5,13 @@ package pointer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"time"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
@@ -100,8 +98,6 @@ type Reader interface {
 	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
 }
 
-var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // MalformedError is Read's error for an object that is not a pointer.
 type MalformedError struct{ Key, Body string }
 
@@ -118,7 +114,7 @@ func Read(ctx context.Context, st Reader, bucket, ptrKey string) (Pointer, error
 		return Pointer{}, err
 	}
 	var ptr Pointer
-	if err := json.Unmarshal(b, &ptr); err != nil || !hashPattern.MatchString(ptr.Hash) {
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashid.Valid(ptr.Hash) {
 		return Pointer{}, &MalformedError{Key: ptrKey, Body: string(b)}
 	}
 	return ptr, nil
@@ -129,11 +125,7 @@ func Read(ctx context.Context, st Reader, bucket, ptrKey string) (Pointer, error
 type CorruptError struct{ Key, Hash string }
 
 func (e *CorruptError) Error() string {
-	h := e.Hash
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	return e.Key + " does not hash to " + h
+	return e.Key + " does not hash to " + hashid.Short(e.Hash)
 }
 
 // Load reads the document stored under key and checks that its bytes hash to
@@ -143,7 +135,7 @@ func Load(ctx context.Context, st Reader, bucket, key, hash string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hash {
+	if hashid.Of(raw) != hash {
 		return nil, &CorruptError{Key: key, Hash: hash}
 	}
 	return raw, nil

@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -63,7 +64,7 @@ func (r *Registry) writeRecord(ctx context.Context, key string, body []byte) err
 	}
 	if !bytes.Equal(cur, body) {
 		return fmt.Errorf("%w: %s hashes to %s but the trail's head holds %s (altered? run verify)",
-			ErrDamaged, key, short(sha256Hex(cur)), short(sha256Hex(body)))
+			ErrDamaged, key, hashid.Short(hashid.Of(cur)), hashid.Short(hashid.Of(body)))
 	}
 	return nil
 }
@@ -103,7 +104,7 @@ func (r *Registry) append(ctx context.Context, model string, build func(ctx cont
 		}
 		body := encode(rec)
 		key := AuditKey(model, rec.Seq, rec.Kind)
-		nh := encode(Head{Seq: rec.Seq, Key: key, SHA256: sha256Hex(body), Record: body})
+		nh := encode(Head{Seq: rec.Seq, Key: key, SHA256: hashid.Of(body), Record: body})
 		if h == nil {
 			_, err = r.st.Create(ctx, r.cfg.Bucket, HeadKey(model), nh, jsonOpt)
 		} else {
@@ -342,7 +343,7 @@ func (r *Registry) History(ctx context.Context, model string) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %s: %w: %w", model, k.Key, ErrDamaged, err)
 		}
-		out = append(out, Entry{Key: k.Key, SHA256: sha256Hex(b), AuditRecord: *rec})
+		out = append(out, Entry{Key: k.Key, SHA256: hashid.Of(b), AuditRecord: *rec})
 	}
 	return out, nil
 }

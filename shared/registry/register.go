@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -32,7 +33,7 @@ func (in RegisterInput) validate() error {
 	if !runIDPattern.MatchString(in.RunID) {
 		return fmt.Errorf("%w: model %s: run ID %q", ErrInvalid, in.Model, in.RunID)
 	}
-	if !sha256Pattern.MatchString(in.BundleSHA256) {
+	if !hashid.Valid(in.BundleSHA256) {
 		return fmt.Errorf("%w: model %s run %s: bundle SHA-256 %q: expected 64 lower-case hex digits", ErrInvalid, in.Model, in.RunID, in.BundleSHA256)
 	}
 	return nil
@@ -96,7 +97,7 @@ func (r *Registry) claimRun(ctx context.Context, in RegisterInput) (*RunIndex, s
 	}
 	if idx.Input.BundleSHA256 != in.BundleSHA256 {
 		return nil, "", fmt.Errorf("%w: model %s: run %s is registered with bundle %s, not %s",
-			ErrConflict, in.Model, in.RunID, short(idx.Input.BundleSHA256), short(in.BundleSHA256))
+			ErrConflict, in.Model, in.RunID, hashid.Short(idx.Input.BundleSHA256), hashid.Short(in.BundleSHA256))
 	}
 	return idx, etag, nil
 }
@@ -263,14 +264,14 @@ func (r *Registry) RecordChecks(ctx context.Context, in ChecksInput) (*CheckResu
 			return nil, fmt.Errorf("model %s version %d: read checks: %w", in.Model, in.Version, err)
 		}
 	}
-	res.SHA256 = sha256Hex(body)
+	res.SHA256 = hashid.Of(body)
 	res.Record = &ChecksRecord{}
 	if err := json.Unmarshal(body, res.Record); err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", key, ErrDamaged, err)
 	}
 	reason := in.Reason
 	if reason == "" {
-		reason = "policy " + short(in.PolicyHash) + ": " + string(res.Record.Verdict)
+		reason = "policy " + hashid.Short(in.PolicyHash) + ": " + string(res.Record.Verdict)
 	}
 	rec, akey, err := r.append(ctx, in.Model, func(ctx context.Context) (*AuditRecord, error) {
 		v, _, err := r.readVersion(ctx, in.Model, in.Version)

@@ -22,8 +22,6 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,19 +104,6 @@ func (r *Registry) now() time.Time { return r.cfg.Now().UTC() }
 const casAttempts = 200
 
 var jsonOpt = store.PutOptions{ContentType: "application/json"}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// short abbreviates a hash for messages.
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12] + "…"
-	}
-	return h
-}
 
 func encode(v any) []byte {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/hashid"
+	"github.com/openmlops/mlops/shared/naming"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
@@ -63,11 +64,9 @@ const (
 // Objectives lists the objectives in the order messages name them.
 var Objectives = []string{BinaryLogistic, RegSquaredError, MultiSoftprob}
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
-// ValidName reports whether s is an acceptable model or dataset name: the same
-// rule dataset names follow, because both become S3 key segments.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// ValidName reports whether s is an acceptable model or dataset name
+// (naming.Valid: both become S3 key segments).
+func ValidName(s string) bool { return naming.Valid(s) }
 
 // imageRE is a repository (registry host, port and path allowed, an optional
 // tag) pinned by digest. A tag alone can be moved to other bytes, which would
@@ -294,18 +293,17 @@ func (s *Spec) problems(written presence) []*Error {
 		written = func(string) bool { return false }
 	}
 
-	const nameRule = "1 to 63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
 	switch {
 	case d.Name == "":
-		add("name", "missing name: expected the model's name (%s)", nameRule)
+		add("name", "missing name: expected the model's name (%s)", naming.Rule)
 	case !ValidName(d.Name):
-		add("name", "model name %q is not valid: expected %s", yamldoc.Clip(d.Name), nameRule)
+		add("name", "model name %q is not valid: expected %s", yamldoc.Clip(d.Name), naming.Rule)
 	}
 	switch {
 	case d.Dataset == "":
 		add("dataset", "missing dataset: expected the name of the dataset the model trains on (its contract gives features and target)")
 	case !ValidName(d.Dataset):
-		add("dataset", "dataset name %q is not valid: expected %s", yamldoc.Clip(d.Dataset), nameRule)
+		add("dataset", "dataset name %q is not valid: expected %s", yamldoc.Clip(d.Dataset), naming.Rule)
 	}
 	binary := d.Objective == BinaryLogistic
 	// Checks that depend on the objective are skipped when it is unknown: the
