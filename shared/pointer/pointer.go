@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/openmlops/mlops/shared/hashid"
@@ -48,49 +47,20 @@ func Publish(ctx context.Context, st Store, bucket, key, ptrKey, hash string, bo
 	if err != nil {
 		return false, fmt.Errorf("encode pointer: %w", err)
 	}
-	for attempt := range attempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return false, fmt.Errorf("move %s: %w", ptrKey, err)
-			}
+	changed, err = store.Update(ctx, st, bucket, ptrKey, opt, attempts, func(b []byte, exists bool) ([]byte, error) {
+		var cur Pointer
+		if exists && json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
+			return nil, nil
 		}
-		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
-		case err != nil:
-			return false, fmt.Errorf("read %s: %w", ptrKey, err)
-		default:
-			var cur Pointer
-			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
-				return false, nil
-			}
-			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
-		}
-		if err == nil {
-			return true, nil
-		}
-		// Someone else moved (or created, or, on AWS, deleted) the pointer
-		// between our read and our write: read it again.
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			return false, fmt.Errorf("move %s: %w", ptrKey, err)
-		}
+		return ptr, nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return false, fmt.Errorf("move %s: %w after %d attempts, try again", ptrKey, err, attempts)
 	}
-	return false, fmt.Errorf("move %s: still contended after %d attempts, try again", ptrKey, attempts)
-}
-
-// backoff waits a little before the next compare-and-swap, growing with the
-// attempt and jittered, so that writers that just collided do not collide again.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if err != nil {
+		return false, fmt.Errorf("move %s: %w", ptrKey, err)
 	}
+	return changed, nil
 }
 
 // Reader is what Read and Load need from S3 (*store.Store has it).

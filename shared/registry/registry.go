@@ -113,11 +113,6 @@ func encode(v any) []byte {
 	return b
 }
 
-// retryable: another writer got there first (412) or is in flight (409).
-func retryable(err error) bool {
-	return errors.Is(err, store.ErrPrecondition) || errors.Is(err, store.ErrConflict)
-}
-
 func required(model, principal, reason string, needReason bool) error {
 	if err := validModel(model); err != nil {
 		return err

@@ -391,7 +391,7 @@ func (r *Registry) rederive(ctx context.Context, model string) ([]string, error)
 			}
 			done = append(done, fmt.Sprintf("champion pointer: set to version %d (%s)", champ.version, champ.key))
 		case c.Seq <= lastSeq && (c.Version != champ.version || c.Decision != champ.key || c.BundleSHA256 != champ.bundle):
-			if _, err := r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(model), etag, encode(want), jsonOpt); err != nil && !retryable(err) {
+			if _, err := r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(model), etag, encode(want), jsonOpt); err != nil && !store.Lost(err) {
 				return nil, fmt.Errorf("model %s: repair the champion pointer: %w", model, err)
 			}
 			done = append(done, fmt.Sprintf("champion pointer: version %d → %d (%s)", c.Version, champ.version, champ.key))
