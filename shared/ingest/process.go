@@ -207,16 +207,10 @@ func (s *Service) commitVersion(ctx context.Context, dataset string, c *contract
 			// and complete (reconcile announces it); recompute on the new head.
 			return false, nil
 		}
-		if err != nil {
-			return false, fmt.Errorf("advance head of %s: %w", dataset, err)
-		}
-		return true, nil
+		return err == nil, err
 	})
-	if errors.Is(err, store.ErrContended) {
-		return nil, fmt.Errorf("advance head of %s: %w", dataset, err)
-	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("advance head of %s: %w", dataset, err)
 	}
 	return m, nil
 }

@@ -42,13 +42,7 @@ func TestUpdateConcurrentCounter(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	body, _, err := s.ReadAll(ctx, bucket, "counter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(body) != strconv.Itoa(n) {
-		t.Fatalf("counter = %s, want %d", body, n)
-	}
+	wantCounter(t, s, n)
 }
 
 func TestUpdateNoChangeAndErrors(t *testing.T) {
