@@ -90,12 +90,8 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 	if doc.Kind != yaml.MappingNode || !p.Header(doc, f, kind) {
 		return false
 	}
-	if e, ok := f["model"]; ok {
-		pol.Model, _ = p.Str(e.Val, "model")
-	}
-	if e, ok := f["objective"]; ok {
-		pol.Objective, _ = p.Str(e.Val, "objective")
-	}
+	yamldoc.Set(f, "", "model", p.Str, &pol.Model)
+	yamldoc.Set(f, "", "objective", p.Str, &pol.Objective)
 	bounds := func(key string) map[string]float64 {
 		e, ok := f[key]
 		if !ok {
@@ -162,9 +158,7 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 			pol.Fairness[m.Key.Value] = g
 		}
 	}
-	if e, ok := f["minTestRows"]; ok {
-		pol.MinTestRows, _ = p.Integer(e.Val, "minTestRows")
-	}
+	yamldoc.Set(f, "", "minTestRows", p.Integer, &pol.MinTestRows)
 	if e, ok := f["complexity"]; ok {
 		cf := p.fields(e.Val, "complexity", complexityKeys)
 		c := &pol.Complexity
@@ -196,12 +190,8 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 	if e, ok := f["approval"]; ok {
 		af := p.fields(e.Val, "approval", approvalKeys)
 		a := &pol.Approval
-		if e, ok := af["required"]; ok {
-			a.Required, _ = p.Bool(e.Val, "approval.required")
-		}
-		if e, ok := af["separatePromotion"]; ok {
-			a.SeparatePromotion, _ = p.Bool(e.Val, "approval.separatePromotion")
-		}
+		yamldoc.Set(af, "approval", "required", p.Bool, &a.Required)
+		yamldoc.Set(af, "approval", "separatePromotion", p.Bool, &a.SeparatePromotion)
 		if e, ok := af["approvers"]; ok {
 			if e.Val.Kind != yaml.SequenceNode {
 				p.At(e.Val, "approval.approvers", "expected a list of principal patterns ([\"local:*\"]), found %s", yamldoc.KindName(e.Val))
@@ -219,8 +209,6 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 			}
 		}
 	}
-	if e, ok := f["autoPromote"]; ok {
-		pol.AutoPromote, _ = p.Bool(e.Val, "autoPromote")
-	}
+	yamldoc.Set(f, "", "autoPromote", p.Bool, &pol.AutoPromote)
 	return true
 }

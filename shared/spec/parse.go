@@ -90,59 +90,36 @@ func (p *parser) top(doc *yaml.Node, s *Spec, readFile func(string) ([]byte, err
 	if doc.Kind != yaml.MappingNode || !p.Header(doc, f, kind) {
 		return false
 	}
-	strField := func(key string, dst *string) {
-		if e, ok := f[key]; ok {
-			*dst, _ = p.Str(e.Val, key)
-		}
-	}
-	strField("name", &s.Name)
-	strField("description", &s.Description)
-	strField("dataset", &s.Dataset)
-	strField("objective", &s.Objective)
-	strField("policy", &s.Policy)
+	yamldoc.Set(f, "", "name", p.Str, &s.Name)
+	yamldoc.Set(f, "", "description", p.Str, &s.Description)
+	yamldoc.Set(f, "", "dataset", p.Str, &s.Dataset)
+	yamldoc.Set(f, "", "objective", p.Str, &s.Objective)
+	yamldoc.Set(f, "", "policy", p.Str, &s.Policy)
 	if e, ok := f["target"]; ok {
 		t := p.fields(e.Val, "target", targetKeys)
-		if e, ok := t["column"]; ok {
-			s.Target.Column, _ = p.Str(e.Val, "target.column")
-		}
-		if e, ok := t["positiveClass"]; ok {
-			s.Target.PositiveClass, _ = p.Str(e.Val, "target.positiveClass")
-		}
+		yamldoc.Set(t, "target", "column", p.Str, &s.Target.Column)
+		yamldoc.Set(t, "target", "positiveClass", p.Str, &s.Target.PositiveClass)
 	}
 	if e, ok := f["params"]; ok {
 		p.params(e.Val, s)
 	}
 	p.intField(f, "numBoostRound", "numBoostRound", &s.NumBoostRound)
 	p.intField(f, "earlyStoppingRounds", "earlyStoppingRounds", &s.EarlyStoppingRounds)
-	if e, ok := f["threshold"]; ok {
-		s.Threshold, _ = p.Number(e.Val, "threshold")
-	}
+	yamldoc.Set(f, "", "threshold", p.Number, &s.Threshold)
 	if e, ok := f["split"]; ok {
 		sp := p.fields(e.Val, "split", splitKeys)
-		if e, ok := sp["validation"]; ok {
-			s.Split.Validation, _ = p.Number(e.Val, "split.validation")
-		}
-		if e, ok := sp["test"]; ok {
-			s.Split.Test, _ = p.Number(e.Val, "split.test")
-		}
-		if e, ok := sp["seed"]; ok {
-			s.Split.Seed, _ = p.Integer(e.Val, "split.seed")
-		}
+		yamldoc.Set(sp, "split", "validation", p.Number, &s.Split.Validation)
+		yamldoc.Set(sp, "split", "test", p.Number, &s.Split.Test)
+		yamldoc.Set(sp, "split", "seed", p.Integer, &s.Split.Seed)
 	}
 	if e, ok := f["trainer"]; ok {
 		p.trainer(e.Val, &s.Trainer)
 	}
 	if e, ok := f["trigger"]; ok {
 		tr := p.fields(e.Val, "trigger", triggerKeys)
-		if e, ok := tr["manual"]; ok {
-			s.Trigger.Manual, _ = p.Bool(e.Val, "trigger.manual")
-		}
-		if e, ok := tr["minIntervalHours"]; ok {
-			s.Trigger.MinIntervalHours, _ = p.Number(e.Val, "trigger.minIntervalHours")
-		}
-		if e, ok := tr["minNewRows"]; ok {
-			s.Trigger.MinNewRows, _ = p.Integer(e.Val, "trigger.minNewRows")
-		}
+		yamldoc.Set(tr, "trigger", "manual", p.Bool, &s.Trigger.Manual)
+		yamldoc.Set(tr, "trigger", "minIntervalHours", p.Number, &s.Trigger.MinIntervalHours)
+		yamldoc.Set(tr, "trigger", "minNewRows", p.Integer, &s.Trigger.MinNewRows)
 	}
 	if e, ok := f["card"]; ok {
 		p.card(e.Val, s, readFile)
@@ -194,9 +171,7 @@ func (p *parser) params(n *yaml.Node, s *Spec) {
 
 func (p *parser) trainer(n *yaml.Node, t *Trainer) {
 	f := p.fields(n, "trainer", trainerKeys)
-	if e, ok := f["image"]; ok {
-		t.Image, _ = p.Str(e.Val, "trainer.image")
-	}
+	yamldoc.Set(f, "trainer", "image", p.Str, &t.Image)
 	if e, ok := f["command"]; ok {
 		if e.Val.Kind != yaml.SequenceNode {
 			p.At(e.Val, "trainer.command", "expected a list of arguments ([/usr/bin/python3, train.py]), found %s", yamldoc.KindName(e.Val))

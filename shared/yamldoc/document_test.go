@@ -152,3 +152,20 @@ func TestNearestAndFinish(t *testing.T) {
 		t.Fatalf("Finish: %v", err)
 	}
 }
+
+func TestSet(t *testing.T) {
+	doc := decodeDoc(t, "n: 3\ns: x\nbad: [1]\n")
+	p := &Problems{File: "t.yaml"}
+	f := p.Fields(doc, "top", []string{"n", "s", "bad", "absent"}, nil)
+	n, s, bad, absent := 0.0, "", 7.0, "kept"
+	Set(f, "top", "n", p.Number, &n)
+	Set(f, "top", "s", p.Str, &s)
+	Set(f, "top", "bad", p.Number, &bad)
+	Set(f, "top", "absent", p.Str, &absent)
+	if n != 3 || s != "x" || bad != 7 || absent != "kept" {
+		t.Errorf("Set: %v %q %v %q", n, s, bad, absent)
+	}
+	if err := p.Err(); err == nil || err.Error() != "t.yaml:3:6: top.bad: expected a finite number, found a list" {
+		t.Errorf("Set's report: %v", err)
+	}
+}

@@ -264,3 +264,14 @@ func (p *Problems) Integer(n *yaml.Node, path string) (int64, bool) {
 	}
 	return int64(f), true
 }
+
+// Set reads the value of key in f, when the key was written, into dst with
+// read (a Problems method: Str, Bool, Number, Integer), which reports a value
+// of the wrong kind at parent.key and leaves dst as it is.
+func Set[T any](f map[string]Entry, parent, key string, read func(*yaml.Node, string) (T, bool), dst *T) {
+	if e, ok := f[key]; ok {
+		if v, ok := read(e.Val, Path(parent, key)); ok {
+			*dst = v
+		}
+	}
+}
