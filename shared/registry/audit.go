@@ -282,7 +282,7 @@ func (r *Registry) moveChampion(ctx context.Context, c *Champion) error {
 		if exists {
 			cur, err := ParseChampion(b)
 			if err != nil {
-				return nil, fmt.Errorf("model %s: %w: %w", c.Model, ErrDamaged, err)
+				return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 			}
 			if cur.Seq >= c.Seq {
 				return nil, nil
