@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -198,7 +199,7 @@ func showVersions(cmd *cobra.Command, g *globals, cl *client, name string) error
 		if m.VersionID == latest {
 			mark = "latest"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", m.VersionID, m.Rows, len(m.Partitions), short(m.ContractHash), when(m.CreatedAt), mark)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", m.VersionID, m.Rows, len(m.Partitions), hashid.Short(m.ContractHash), when(m.CreatedAt), mark)
 	}
 	return tw.Flush()
 }
@@ -226,7 +227,7 @@ func showVersion(cmd *cobra.Command, g *globals, cl *client, name, id string) er
 		cl.ep.Buckets.Platform, ingest.ManifestKey(m.Dataset, m.VersionID), cl.ep.Buckets.Platform, m.ProfileKey)
 	fmt.Fprintln(out, "partitions:")
 	for _, p := range m.Partitions {
-		fmt.Fprintf(out, "  %s  %d rows  from s3://%s/%s (by %s, %s)\n", short(p.PayloadSHA256), p.Rows, p.SourceBucket, p.SourceKey,
+		fmt.Fprintf(out, "  %s  %d rows  from s3://%s/%s (by %s, %s)\n", hashid.Short(p.PayloadSHA256), p.Rows, p.SourceBucket, p.SourceKey,
 			orDash(p.Requester), when(p.UploadedAt))
 	}
 	fmt.Fprintln(out, "columns:")

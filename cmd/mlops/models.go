@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/spec"
@@ -125,7 +126,7 @@ valid, does not fit the contract, or the platform could not be reached.`,
 				return "unchanged (already current)"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "model %s: spec %s (%s, checked against contract %s): %s\n",
-				a.Model, a.Hash, a.Key, shortHash(a.ContractHash), state(a.Changed))
+				a.Model, a.Hash, a.Key, hashid.Short(a.ContractHash), state(a.Changed))
 			if out.Policy != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "model %s: promotion policy %s (%s): %s\n",
 					a.Model, out.Policy.Hash, out.Policy.Key, state(out.Policy.Changed))
@@ -200,7 +201,7 @@ func newModelsSpecsCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MODEL\tSPEC\tDATASET\tOBJECTIVE\tAPPLIED")
 			for _, m := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Model, shortHash(m.Hash), m.Dataset, m.Objective,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Model, hashid.Short(m.Hash), m.Dataset, m.Objective,
 					m.AppliedAt.UTC().Format(time.RFC3339))
 			}
 			return tw.Flush()
@@ -312,11 +313,4 @@ func cardTitle(card string) string {
 		}
 	}
 	return first
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmlops/mlops/shared/decisions"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 )
@@ -202,7 +203,7 @@ policy hash, the decision about it and the last audit record of each kind.
 			fmt.Fprintln(tw, "VERSION\tSTATE\tRUN\tDATASET VERSION\tHEADLINE METRIC\tBUNDLE\tREGISTERED")
 			for _, v := range m.All {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.State, orDash(v.RunID), orDash(v.DatasetVersion),
-					headline(v.Metrics), orDash(shortHash(v.BundleSHA256)), timeText(v.RegisteredAt))
+					headline(v.Metrics), orDash(hashid.Short(v.BundleSHA256)), timeText(v.RegisteredAt))
 			}
 			return tw.Flush()
 		},
@@ -251,7 +252,7 @@ func writeVersion(w io.Writer, v *registry.Version) error {
 			if i == 0 {
 				k = "checks"
 			}
-			line(k, "policy %s: %s (%s, audit record %d)", shortHash(h), c.Verdict, c.Key, c.Seq)
+			line(k, "policy %s: %s (%s, audit record %d)", hashid.Short(h), c.Verdict, c.Key, c.Seq)
 		}
 	}
 	line("decision", "%s", orDash(v.Decision))
@@ -540,7 +541,7 @@ func writeApprovalSummary(w io.Writer, v *registry.Version) {
 	}
 	sort.Strings(hashes)
 	for _, h := range hashes {
-		fmt.Fprintf(w, "  policy %s: %s\n", short(h), v.Checks[h].Verdict)
+		fmt.Fprintf(w, "  policy %s: %s\n", hashid.Short(h), v.Checks[h].Verdict)
 	}
 	if len(hashes) == 0 {
 		fmt.Fprintln(w, "  no policy checks recorded")

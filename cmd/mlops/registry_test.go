@@ -75,7 +75,7 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 
 	r := mlops(t, "models", "show", "credit", "--dir", dir)
 	for _, s := range []string{"model credit: champion none, 1 versions", "VERSION  STATE", "HEADLINE METRIC",
-		"1        pending_approval  " + v1.RunID, "auc 0.", shortHash(v1.BundleSHA256)} {
+		"1        pending_approval  " + v1.RunID, "auc 0.", v1.BundleSHA256[:12]} {
 		if r.code != 0 || !strings.Contains(r.stdout, s) {
 			t.Fatalf("models show credit: no %q in %+v", s, r)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/store"
@@ -367,8 +368,8 @@ func runResult(r *training.Run) string {
 func printRun(w io.Writer, cl *client, r *training.Run) {
 	fmt.Fprintf(w, "run        %s (attempt %d)\n", r.RunID, r.Attempt)
 	fmt.Fprintf(w, "state      %s\n", r.State)
-	fmt.Fprintf(w, "model      %s (spec %s)\n", r.Model, short(r.SpecHash))
-	fmt.Fprintf(w, "dataset    %s@%s (%d rows, contract %s)\n", r.Dataset, r.DatasetVersion, r.Rows, short(r.ContractHash))
+	fmt.Fprintf(w, "model      %s (spec %s)\n", r.Model, hashid.Short(r.SpecHash))
+	fmt.Fprintf(w, "dataset    %s@%s (%d rows, contract %s)\n", r.Dataset, r.DatasetVersion, r.Rows, hashid.Short(r.ContractHash))
 	fmt.Fprintf(w, "trainer    %s\n", r.Trainer)
 	cause := r.Cause.Kind
 	if r.Cause.RetryOf != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -152,7 +153,7 @@ func printOutcome(cmd *cobra.Command, g *globals, cl *client, rc ingest.Receipt)
 			return printJSON(out, map[string]any{"status": rc.Status, "receipt": rc, "manifest": m})
 		}
 		fmt.Fprintf(out, "accepted: %s@%s (%d rows, contract %s, sha256 %s)\n",
-			rc.Dataset, rc.VersionID, m.Rows, short(rc.ContractHash), short(rc.PayloadSHA256))
+			rc.Dataset, rc.VersionID, m.Rows, hashid.Short(rc.ContractHash), hashid.Short(rc.PayloadSHA256))
 		return nil
 	}
 	rej := rc.Rejection
@@ -184,11 +185,4 @@ func currentContractHash(cmd *cobra.Command, cl *client, dataset string) (string
 		return "", nil
 	}
 	return ptr.Hash, err
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/validate"
 )
 
@@ -50,7 +51,7 @@ Exit status: 0 valid, 1 invalid, 2 usage error, 3 could not read.`,
 					return err
 				}
 			} else if res.Valid() {
-				fmt.Fprintf(out, "%s: valid (%d rows, %d bytes) under contract %s\n", args[0], res.Rows, res.Bytes, c.Hash()[:12])
+				fmt.Fprintf(out, "%s: valid (%d rows, %d bytes) under contract %s\n", args[0], res.Rows, res.Bytes, hashid.Short(c.Hash()))
 			} else {
 				fmt.Fprintln(out, strings.TrimRight(res.Text(), "\n"))
 			}

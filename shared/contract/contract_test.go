@@ -318,3 +318,15 @@ func TestParseNeverPanicsOnOddShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRefusesASecondDocument(t *testing.T) {
+	one := mustRead(t, "testdata/minimal.odcs.yaml")
+	if _, err := Parse("t.odcs.yaml", append(append([]byte{}, one...), "---\n"...)); err != nil {
+		t.Fatalf("a trailing --- refused: %v", err)
+	}
+	_, err := Parse("t.odcs.yaml", append(append([]byte{}, one...), "---\napiVersion: v3.1.0\n"...))
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(err.Error(), "more than one YAML document: expected one ODCS data contract per file") {
+		t.Fatalf("second document: %v", err)
+	}
+}

@@ -3,6 +3,8 @@ package contract
 import (
 	"bytes"
 	"testing"
+
+	"github.com/openmlops/mlops/shared/yamldoc/doctest"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/ and include the credit
@@ -15,7 +17,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		checkStable(t, c)
+		doctest.Stable(t, c, ParseCanonical)
 		y, err := c.MarshalODCS()
 		if err != nil {
 			t.Fatalf("MarshalODCS: %v", err)
@@ -37,7 +39,7 @@ func FuzzParseCanonical(f *testing.F) {
 		if err != nil {
 			return
 		}
-		checkStable(t, c)
+		doctest.Stable(t, c, ParseCanonical)
 	})
 }
 
@@ -52,7 +54,7 @@ func FuzzInfer(f *testing.F) {
 		// A proposal may be invalid (a column named twice after trimming, say),
 		// but when it parses it must be the contract Infer proposed.
 		if c, err := Parse("inferred", y); err == nil {
-			checkStable(t, c)
+			doctest.Stable(t, c, ParseCanonical)
 			if err := inf.Contract.Validate(); err != nil {
 				t.Fatalf("YAML parsed but the contract does not validate: %v", err)
 			}
@@ -61,20 +63,4 @@ func FuzzInfer(f *testing.F) {
 			}
 		}
 	})
-}
-
-// checkStable: the canonical form reads back to itself.
-func checkStable(t *testing.T, c *Contract) {
-	t.Helper()
-	j := c.Canonical()
-	if j == nil {
-		t.Fatal("Canonical of a valid contract is nil")
-	}
-	again, err := ParseCanonical(j)
-	if err != nil {
-		t.Fatalf("canonical JSON does not parse back: %v\n%s", err, j)
-	}
-	if !bytes.Equal(again.Canonical(), j) {
-		t.Fatalf("canonical form not stable:\n%s\n%s", j, again.Canonical())
-	}
 }

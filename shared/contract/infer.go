@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/openmlops/mlops/shared/naming"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -157,8 +159,8 @@ func (s *colState) observe(v string, maxDistinct int) {
 // byte order mark) and proposes a contract for it, streaming, in memory
 // bounded by the number of columns and opt.MaxDistinct.
 func Infer(r io.Reader, dataset string, opt InferOptions) (*Inference, error) {
-	if !datasetRE.MatchString(dataset) {
-		return nil, fmt.Errorf("contract: infer: dataset name %q is not valid: expected 1 to 63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", dataset)
+	if !naming.Valid(dataset) {
+		return nil, fmt.Errorf("contract: infer: dataset name %q is not valid: expected %s", dataset, naming.Rule)
 	}
 	if opt.MaxDistinct <= 0 {
 		opt.MaxDistinct = 1000

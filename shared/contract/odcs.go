@@ -93,28 +93,19 @@ func (p *parser) mark(canon string, n *yaml.Node, path string) {
 	}
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+// odcs is what Parse expects, for the messages about a file that is not a
+// contract. The header is checked with the rest: ODCS has versions of its own.
+var odcs = yamldoc.Kind{Name: "ODCS data contract", Plural: "contracts"}
 
 // Parse reads an ODCS v3.1 YAML contract and validates it. file names the
 // source in error messages. Every problem found is returned, as *Error values
 // joined with errors.Join, in line order.
 func Parse(file string, data []byte) (c *Contract, err error) {
-	var root yaml.Node
-	if uerr := safeUnmarshal(data, &root); uerr != nil {
-		e := &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(uerr.Error(), "yaml: ")}
-		if m := yamlLineRE.FindStringSubmatch(uerr.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-		}
-		return nil, e
-	}
-	if len(root.Content) == 0 {
-		return nil, &Error{File: file, Line: 1, Msg: "empty document: expected an ODCS data contract"}
+	doc, err := yamldoc.Decode(file, data, odcs)
+	if err != nil {
+		return nil, err
 	}
 	p := &parser{file: file, loc: map[string]location{}, pk: map[int]int64{}}
-	doc := root.Content[0]
-	if p.noAliases(doc) {
-		return nil, p.result()
-	}
 	c = &Contract{}
 	p.top(doc, c)
 	// Validate after the structure: a field that failed to parse is left at its
@@ -132,39 +123,15 @@ func Parse(file string, data []byte) (c *Contract, err error) {
 	return c, nil
 }
 
-// safeUnmarshal turns a panic inside the YAML library into an error: Parse
-// reads files people upload, and no input may take the process down.
-func safeUnmarshal(data []byte, n *yaml.Node) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml: %v", r)
-		}
-	}()
-	return yaml.Unmarshal(data, n)
-}
-
 func (p *parser) locate(canon string, doc *yaml.Node) location {
-	for f := canon; f != ""; {
-		if l, ok := p.loc[f]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(f, ".[")
-		if i <= 0 {
-			break
-		}
-		f = f[:i]
+	if l, ok := yamldoc.Nearest(p.loc, canon); ok {
+		return l
 	}
 	return location{doc.Line, doc.Column, canon}
 }
 
 func (p *parser) result() error {
-	sort.SliceStable(p.errs, func(i, j int) bool {
-		a, b := p.errs[i], p.errs[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
+	yamldoc.SortByPosition(p.errs)
 	var out []*Error
 	for i, e := range p.errs {
 		if i > 0 && e.Line > 0 && e.Line == p.errs[i-1].Line && e.Col == p.errs[i-1].Col {
@@ -173,15 +140,6 @@ func (p *parser) result() error {
 		out = append(out, e)
 	}
 	return yamldoc.Join(out)
-}
-
-// noAliases rejects anchors and aliases (yamldoc.FindAlias says why).
-func (p *parser) noAliases(n *yaml.Node) bool {
-	if a := yamldoc.FindAlias(n); a != nil {
-		p.errAt(a, "", "YAML anchors and aliases are not supported in contracts: write the value out")
-		return true
-	}
-	return false
 }
 
 type entry struct{ key, val *yaml.Node }

@@ -1,16 +1,14 @@
 package contract
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/openmlops/mlops/shared/hashid"
+	"github.com/openmlops/mlops/shared/naming"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
@@ -29,8 +27,6 @@ const (
 	DefaultCompression = "auto"
 	DefaultMode        = Replace
 )
-
-var datasetRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Types lists the column types in the order error messages name them.
 var Types = []Type{Integer, Number, Boolean, Category, String, Timestamp}
@@ -124,35 +120,19 @@ func copyFloat(p *float64) *float64 {
 func (c *Contract) Canonical() []byte {
 	d := c.clone()
 	d.normalize()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// HTML escaping would turn "<" in a description into \u003c: harmless, but
-	// the canonical bytes should read like what the author wrote.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		return nil
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return yamldoc.Canonical(d)
 }
 
 // Hash is the hex SHA-256 of Canonical(): the contract's version identity.
-func (c *Contract) Hash() string {
-	sum := sha256.Sum256(c.Canonical())
-	return hex.EncodeToString(sum[:])
-}
+func (c *Contract) Hash() string { return hashid.Of(c.Canonical()) }
 
 // ParseCanonical reads a contract stored by the platform. Unknown fields are
 // errors, because a field this code does not know is a rule it would silently
 // not enforce.
 func ParseCanonical(data []byte) (*Contract, error) {
-	c := &Contract{}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, &Error{Msg: "canonical contract JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return nil, &Error{Msg: "canonical contract JSON: unexpected data after the contract object"}
+	c, err := yamldoc.ParseCanonical[Contract](data, "contract")
+	if err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -178,8 +158,8 @@ func (c *Contract) problems() []*Error {
 		errs = append(errs, &Error{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	if !datasetRE.MatchString(c.Dataset) {
-		add("dataset", "dataset name %q is not valid: expected 1 to 63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit", c.Dataset)
+	if !naming.Valid(c.Dataset) {
+		add("dataset", "dataset name %q is not valid: expected %s", c.Dataset, naming.Rule)
 	}
 	switch c.Mode {
 	case "", Replace, Append:

@@ -8,8 +8,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,9 +274,4 @@ func (s *Service) PublishVersion(ctx context.Context, m *Manifest) error {
 		return fmt.Errorf("clear pending %s@%s: %w", m.Dataset, m.VersionID, err)
 	}
 	return nil
-}
-
-func sha256Hex(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/openmlops/mlops/shared/naming"
 )
 
 // Layout of the platform bucket (see DESIGN.md, "Where things live"). Every key the
@@ -18,10 +19,8 @@ import (
 // IncomingPrefix is the uploads-bucket prefix whose objects are ingested.
 const IncomingPrefix = "incoming/"
 
-var datasetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
-// ValidDataset reports whether name is an acceptable dataset name.
-func ValidDataset(name string) bool { return datasetName.MatchString(name) }
+// ValidDataset reports whether name is an acceptable dataset name (naming.Valid).
+func ValidDataset(name string) bool { return naming.Valid(name) }
 
 // The platform bucket's folders of contracts and of datasets.
 const (
@@ -138,7 +137,7 @@ func DatasetOf(key string) (dataset string, problem string, ok bool) {
 	case !found || file == "":
 		return dataset, fmt.Sprintf("key %q: expected incoming/<dataset>/<file>", key), true
 	case !ValidDataset(dataset):
-		return dataset, fmt.Sprintf("key %q: dataset name %q must match %s", key, dataset, datasetName), true
+		return dataset, fmt.Sprintf("key %q: dataset name %q is not valid: expected %s", key, dataset, naming.Rule), true
 	}
 	for _, seg := range strings.Split(file, "/") {
 		if seg == ".." || seg == "." || seg == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/profile"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/validate"
@@ -161,28 +162,30 @@ func (s *Service) commitVersion(ctx context.Context, dataset string, c *contract
 		m := s.manifest(dataset, id, c, canon, chash, []Partition{part})
 		return m, s.writeVersion(ctx, m, prof)
 	}
-	for attempt := 0; attempt < 50; attempt++ {
+	var m *Manifest
+	err := store.Retry(ctx, casAttempts, func() (bool, error) {
 		head, etag, err := s.readHead(ctx, dataset, chash)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if slices.Contains(head.Partitions, part.PayloadSHA256) {
 			// An earlier delivery (or the same bytes uploaded again) already added it.
-			return s.datasets.Manifest(ctx, dataset, head.VersionID)
+			m, err = s.datasets.Manifest(ctx, dataset, head.VersionID)
+			return true, err
 		}
 		var parts []Partition
 		merged := prof
 		if head.VersionID != "" {
 			prev, err := s.datasets.Manifest(ctx, dataset, head.VersionID)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			prevProf, err := s.readProfile(ctx, prev.ProfileKey)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			if merged, err = profile.Merge(prevProf, prof); err != nil {
-				return nil, fmt.Errorf("merge profiles of %s: %w", dataset, err)
+				return false, fmt.Errorf("merge profiles of %s: %w", dataset, err)
 			}
 			parts = append(parts, prev.Partitions...)
 		}
@@ -190,9 +193,9 @@ func (s *Service) commitVersion(ctx context.Context, dataset string, c *contract
 		shas := append(append([]string(nil), head.Partitions...), part.PayloadSHA256)
 		sort.Strings(shas)
 		id := versionID("append", chash, shas)
-		m := s.manifest(dataset, id, c, canon, chash, parts)
+		m = s.manifest(dataset, id, c, canon, chash, parts)
 		if err := s.writeVersion(ctx, m, merged); err != nil {
-			return nil, err
+			return false, err
 		}
 		next, _ := json.Marshal(Head{ContractHash: chash, Partitions: shas, VersionID: id})
 		if etag == "" {
@@ -200,17 +203,22 @@ func (s *Service) commitVersion(ctx context.Context, dataset string, c *contract
 		} else {
 			_, err = s.st.Swap(ctx, s.cfg.PlatformBucket, HeadKey(dataset, chash), etag, next, store.PutOptions{ContentType: "application/json"})
 		}
-		if err == nil {
-			return m, nil
+		if store.Lost(err) || errors.Is(err, store.ErrNotFound) {
+			// Another upload moved the head first. The version just written stays valid
+			// and complete (reconcile announces it); recompute on the new head.
+			return false, nil
 		}
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("advance head of %s: %w", dataset, err)
-		}
-		// Another upload moved the head first. The version just written stays valid
-		// and complete (reconcile announces it); recompute on the new head.
+		return err == nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("advance head of %s: %w", dataset, err)
 	}
-	return nil, fmt.Errorf("advance head of %s: too much contention", dataset)
+	return m, nil
 }
+
+// casAttempts bounds the compare-and-swap loops on a dataset's head and latest
+// pointer: each lost round means another upload won.
+const casAttempts = 50
 
 func (s *Service) manifest(dataset, id string, c *contract.Contract, canon []byte, chash string, parts []Partition) *Manifest {
 	m := &Manifest{SchemaVersion: ManifestSchemaVersion, Dataset: dataset, VersionID: id, Mode: string(c.Mode),
@@ -242,7 +250,7 @@ func (s *Service) writeVersion(ctx context.Context, m *Manifest, prof *profile.D
 	} else if err != nil {
 		return fmt.Errorf("write profile %s: %w", m.ProfileKey, err)
 	}
-	m.ProfileSHA256 = sha256Hex(pb)
+	m.ProfileSHA256 = hashid.Of(pb)
 	m.Columns = summarize(prof)
 	if _, err := s.st.Put(ctx, s.cfg.PlatformBucket, PendingKey(m.Dataset, m.VersionID), []byte(m.CreatedAt.Format("2006-01-02T15:04:05Z07:00")),
 		store.PutOptions{ContentType: "text/plain"}); err != nil {
@@ -287,28 +295,18 @@ func (s *Service) advanceLatest(ctx context.Context, dataset string, next Latest
 	key := LatestKey(dataset)
 	id := next.VersionID
 	body, _ := json.Marshal(next)
-	for attempt := 0; attempt < 50; attempt++ {
-		b, info, err := s.st.ReadAll(ctx, s.cfg.PlatformBucket, key)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = s.st.Create(ctx, s.cfg.PlatformBucket, key, body, store.PutOptions{ContentType: "application/json"})
-		case err != nil:
-			return fmt.Errorf("read latest of %s: %w", dataset, err)
-		default:
+	_, err := store.Update(ctx, s.st, s.cfg.PlatformBucket, key, store.PutOptions{ContentType: "application/json"}, casAttempts,
+		func(b []byte, exists bool) ([]byte, error) {
 			var cur Latest
-			if json.Unmarshal(b, &cur) == nil && (cur.VersionID == id || !newer(next, cur)) {
-				return nil
+			if exists && json.Unmarshal(b, &cur) == nil && (cur.VersionID == id || !newer(next, cur)) {
+				return nil, nil
 			}
-			_, err = s.st.Swap(ctx, s.cfg.PlatformBucket, key, info.ETag, body, store.PutOptions{ContentType: "application/json"})
-		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("advance latest of %s: %w", dataset, err)
-		}
+			return body, nil
+		})
+	if err != nil {
+		return fmt.Errorf("advance latest of %s: %w", dataset, err)
 	}
-	return fmt.Errorf("advance latest of %s: too much contention", dataset)
+	return nil
 }
 
 // newer orders versions for the latest pointer. Replace datasets: by upload time,

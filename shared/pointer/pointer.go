@@ -5,15 +5,12 @@ package pointer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"regexp"
 	"time"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
@@ -50,57 +47,26 @@ func Publish(ctx context.Context, st Store, bucket, key, ptrKey, hash string, bo
 	if err != nil {
 		return false, fmt.Errorf("encode pointer: %w", err)
 	}
-	for attempt := range attempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return false, fmt.Errorf("move %s: %w", ptrKey, err)
-			}
+	changed, err = store.Update(ctx, st, bucket, ptrKey, opt, attempts, func(b []byte, exists bool) ([]byte, error) {
+		var cur Pointer
+		if exists && json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
+			return nil, nil
 		}
-		b, info, err := st.ReadAll(ctx, bucket, ptrKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = st.Create(ctx, bucket, ptrKey, ptr, opt)
-		case err != nil:
-			return false, fmt.Errorf("read %s: %w", ptrKey, err)
-		default:
-			var cur Pointer
-			if json.Unmarshal(b, &cur) == nil && cur.Hash == hash {
-				return false, nil
-			}
-			_, err = st.Swap(ctx, bucket, ptrKey, info.ETag, ptr, opt)
-		}
-		if err == nil {
-			return true, nil
-		}
-		// Someone else moved (or created, or, on AWS, deleted) the pointer
-		// between our read and our write: read it again.
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			return false, fmt.Errorf("move %s: %w", ptrKey, err)
-		}
+		return ptr, nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return false, fmt.Errorf("move %s: %w after %d attempts, try again", ptrKey, err, attempts)
 	}
-	return false, fmt.Errorf("move %s: still contended after %d attempts, try again", ptrKey, attempts)
-}
-
-// backoff waits a little before the next compare-and-swap, growing with the
-// attempt and jittered, so that writers that just collided do not collide again.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if err != nil {
+		return false, fmt.Errorf("move %s: %w", ptrKey, err)
 	}
+	return changed, nil
 }
 
 // Reader is what Read and Load need from S3 (*store.Store has it).
 type Reader interface {
 	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
 }
-
-var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // MalformedError is Read's error for an object that is not a pointer.
 type MalformedError struct{ Key, Body string }
@@ -118,7 +84,7 @@ func Read(ctx context.Context, st Reader, bucket, ptrKey string) (Pointer, error
 		return Pointer{}, err
 	}
 	var ptr Pointer
-	if err := json.Unmarshal(b, &ptr); err != nil || !hashPattern.MatchString(ptr.Hash) {
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashid.Valid(ptr.Hash) {
 		return Pointer{}, &MalformedError{Key: ptrKey, Body: string(b)}
 	}
 	return ptr, nil
@@ -129,11 +95,7 @@ func Read(ctx context.Context, st Reader, bucket, ptrKey string) (Pointer, error
 type CorruptError struct{ Key, Hash string }
 
 func (e *CorruptError) Error() string {
-	h := e.Hash
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	return e.Key + " does not hash to " + h
+	return e.Key + " does not hash to " + hashid.Short(e.Hash)
 }
 
 // Load reads the document stored under key and checks that its bytes hash to
@@ -143,7 +105,7 @@ func Load(ctx context.Context, st Reader, bucket, key, hash string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hash {
+	if hashid.Of(raw) != hash {
 		return nil, &CorruptError{Key: key, Hash: hash}
 	}
 	return raw, nil

@@ -12,6 +12,8 @@
 // reaches the same verdict on every redelivery.
 package policy
 
+import "github.com/openmlops/mlops/shared/yamldoc"
+
 // APIVersion and Kind identify a promotion policy document.
 const (
 	APIVersion = "mlops/v1"
@@ -49,7 +51,7 @@ type Policy struct {
 	AutoPromote bool `json:"autoPromote,omitempty"`
 
 	// src is where Parse read the policy from. Not part of the canonical form.
-	src *source
+	src *yamldoc.Source
 }
 
 // Regression is how much worse than the champion a candidate may be on one

@@ -1,10 +1,6 @@
 package policy
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"path"
@@ -12,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
@@ -349,43 +346,21 @@ func zeroPtr(v *float64) *float64 {
 // escaping, no insignificant whitespace. It is the stored and hashed form. It
 // returns nil only for a policy that would not pass Validate (a NaN threshold
 // cannot be written as JSON).
-func (p *Policy) Canonical() []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p.clone()); err != nil {
-		return nil
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
+func (p *Policy) Canonical() []byte { return yamldoc.Canonical(p.clone()) }
 
 // Hash is the hex SHA-256 of Canonical(): the policy's version identity.
-func (p *Policy) Hash() string {
-	sum := sha256.Sum256(p.Canonical())
-	return hex.EncodeToString(sum[:])
-}
+func (p *Policy) Hash() string { return hashid.Of(p.Canonical()) }
 
 // ParseCanonical reads a policy stored by the platform (or any JSON of the
 // same shape) and validates it. Unknown fields are errors: a field this code
 // does not know is a rule it would silently ignore. A missing
 // approval.required is true, as in YAML.
 func ParseCanonical(data []byte) (*Policy, error) {
-	p := &Policy{}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(p); err != nil {
-		return nil, &Error{Msg: "canonical policy JSON: " + err.Error()}
+	p, err := yamldoc.ParseCanonical[Policy](data, "policy")
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, &Error{Msg: "canonical policy JSON: unexpected data after the policy object"}
-	}
-	var seen struct {
-		Approval struct {
-			Required json.RawMessage `json:"required"`
-		} `json:"approval"`
-	}
-	_ = json.Unmarshal(data, &seen)
-	if seen.Approval.Required == nil {
+	if !yamldoc.Present(data)("approval.required") {
 		p.Approval.Required = true
 	}
 	if err := p.Validate(); err != nil {

@@ -8,9 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/pointer"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/spec"
@@ -61,7 +61,7 @@ func Apply(ctx context.Context, st Store, bucket string, p *policy.Policy, now t
 	a := Applied{Model: p.Model, Hash: hash, Key: Key(p.Model, hash)}
 	changed, err := pointer.Publish(ctx, st, bucket, a.Key, PointerKey(p.Model), hash, body, now)
 	if err != nil {
-		return Applied{}, fmt.Errorf("model %s: policy %s: %w", p.Model, short(hash), err)
+		return Applied{}, fmt.Errorf("model %s: policy %s: %w", p.Model, hashid.Short(hash), err)
 	}
 	a.Changed = changed
 	return a, nil
@@ -100,7 +100,7 @@ func Load(ctx context.Context, st Reader, bucket, model, hash string) (*policy.P
 	if !spec.ValidName(model) {
 		return nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
-	if !hashRE.MatchString(hash) {
+	if !hashid.Valid(hash) {
 		return nil, fmt.Errorf("model %s: %q is not a policy hash", model, yamldoc.Clip(hash))
 	}
 	raw, err := pointer.Load(ctx, st, bucket, Key(model, hash), hash)
@@ -109,23 +109,14 @@ func Load(ctx context.Context, st Reader, bucket, model, hash string) (*policy.P
 	case errors.As(err, &corrupt):
 		return nil, fmt.Errorf("model %s: %w: the stored policy is corrupt", model, err)
 	case err != nil:
-		return nil, fmt.Errorf("model %s: read policy %s: %w", model, short(hash), err)
+		return nil, fmt.Errorf("model %s: read policy %s: %w", model, hashid.Short(hash), err)
 	}
 	p, err := policy.ParseCanonical(raw)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: policy %s: %w", model, short(hash), err)
+		return nil, fmt.Errorf("model %s: policy %s: %w", model, hashid.Short(hash), err)
 	}
 	if p.Model != model {
-		return nil, fmt.Errorf("model %s: policy %s is model %s's", model, short(hash), p.Model)
+		return nil, fmt.Errorf("model %s: policy %s is model %s's", model, hashid.Short(hash), p.Model)
 	}
 	return p, nil
-}
-
-var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func short(hash string) string {
-	if len(hash) > 12 {
-		return hash[:12]
-	}
-	return hash
 }

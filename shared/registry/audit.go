@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -63,7 +64,7 @@ func (r *Registry) writeRecord(ctx context.Context, key string, body []byte) err
 	}
 	if !bytes.Equal(cur, body) {
 		return fmt.Errorf("%w: %s hashes to %s but the trail's head holds %s (altered? run verify)",
-			ErrDamaged, key, short(sha256Hex(cur)), short(sha256Hex(body)))
+			ErrDamaged, key, hashid.Short(hashid.Of(cur)), hashid.Short(hashid.Of(body)))
 	}
 	return nil
 }
@@ -75,56 +76,66 @@ func (r *Registry) writeRecord(ctx context.Context, key string, body []byte) err
 // state. The record is the decision: once the head has moved to it, it stands,
 // and a failure to apply it is finished by the next operation or Reconcile.
 func (r *Registry) append(ctx context.Context, model string, build func(ctx context.Context) (*AuditRecord, error)) (*AuditRecord, string, error) {
-	for try := 0; try < casAttempts; try++ {
+	var rec *AuditRecord
+	var key string
+	var body []byte
+	err := store.Retry(ctx, casAttempts, func() (bool, error) {
 		h, etag, err := r.readHead(ctx, model)
 		if err != nil {
-			return nil, "", err
+			return false, err
 		}
 		if h != nil {
 			if err := r.settle(ctx, model, h); err != nil {
-				return nil, "", err
+				return false, err
 			}
 		} else if err := r.checkEmptyTrail(ctx, model); err != nil {
 			// Records without a head: either another writer started the trail
 			// just now (its head is there: go round), or the head was lost.
 			if h2, _, herr := r.readHead(ctx, model); herr == nil && h2 != nil {
-				continue
+				return false, nil
 			}
-			return nil, "", err
+			return false, err
 		}
-		rec, err := build(ctx)
-		if err != nil || rec == nil {
-			return nil, "", err
+		nr, err := build(ctx)
+		if err != nil || nr == nil {
+			return true, err
 		}
-		rec.SchemaVersion, rec.Model, rec.Time = SchemaVersion, model, r.now()
-		rec.Seq, rec.Prev = 1, nil
+		nr.SchemaVersion, nr.Model, nr.Time = SchemaVersion, model, r.now()
+		nr.Seq, nr.Prev = 1, nil
 		if h != nil {
-			rec.Seq, rec.Prev = h.Seq+1, &Link{Key: h.Key, SHA256: h.SHA256}
+			nr.Seq, nr.Prev = h.Seq+1, &Link{Key: h.Key, SHA256: h.SHA256}
 		}
-		body := encode(rec)
-		key := AuditKey(model, rec.Seq, rec.Kind)
-		nh := encode(Head{Seq: rec.Seq, Key: key, SHA256: sha256Hex(body), Record: body})
+		nb := encode(nr)
+		k := AuditKey(model, nr.Seq, nr.Kind)
+		nh := encode(Head{Seq: nr.Seq, Key: k, SHA256: hashid.Of(nb), Record: nb})
 		if h == nil {
 			_, err = r.st.Create(ctx, r.cfg.Bucket, HeadKey(model), nh, jsonOpt)
 		} else {
 			_, err = r.st.Swap(ctx, r.cfg.Bucket, HeadKey(model), etag, nh, jsonOpt)
 		}
-		if retryable(err) {
-			continue
+		if store.Lost(err) {
+			return false, nil
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("model %s: append %s: %w", model, key, err)
+			return false, fmt.Errorf("model %s: append %s: %w", model, k, err)
 		}
-		r.log.Info("audit", "model", model, "key", key, "version", rec.Version, "principal", rec.Principal)
-		if err := r.writeRecord(ctx, key, body); err != nil {
-			return rec, key, fmt.Errorf("model %s: %s is decided but not yet written (the next operation or Reconcile finishes it): %w", model, key, err)
-		}
-		if err := r.apply(ctx, rec, key); err != nil {
-			return rec, key, fmt.Errorf("model %s: %s is decided but not yet applied (the next operation or Reconcile finishes it): %w", model, key, err)
-		}
-		return rec, key, nil
+		rec, key, body = nr, k, nb
+		return true, nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return nil, "", fmt.Errorf("model %s: append to the audit trail: %w", model, ErrContention)
 	}
-	return nil, "", fmt.Errorf("model %s: append to the audit trail: %w", model, ErrContention)
+	if err != nil || rec == nil {
+		return nil, "", err
+	}
+	r.log.Info("audit", "model", model, "key", key, "version", rec.Version, "principal", rec.Principal)
+	if err := r.writeRecord(ctx, key, body); err != nil {
+		return rec, key, fmt.Errorf("model %s: %s is decided but not yet written (the next operation or Reconcile finishes it): %w", model, key, err)
+	}
+	if err := r.apply(ctx, rec, key); err != nil {
+		return rec, key, fmt.Errorf("model %s: %s is decided but not yet applied (the next operation or Reconcile finishes it): %w", model, key, err)
+	}
+	return rec, key, nil
 }
 
 // checkEmptyTrail refuses to start a trail where records exist without a head
@@ -240,50 +251,52 @@ func (r *Registry) apply(ctx context.Context, rec *AuditRecord, key string) erro
 // updateVersion applies change to a version record by compare-and-swap;
 // change returns false to leave it as it is.
 func (r *Registry) updateVersion(ctx context.Context, model string, version int, change func(*Version) bool) error {
-	for try := 0; try < casAttempts; try++ {
+	err := store.Retry(ctx, casAttempts, func() (bool, error) {
 		v, etag, err := r.readVersion(ctx, model, version)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if !change(v) {
-			return nil
+			return true, nil
 		}
 		v.UpdatedAt = r.now()
 		_, err = r.st.Swap(ctx, r.cfg.Bucket, VersionKey(model, version), etag, encode(v), jsonOpt)
-		if err == nil {
-			return nil
+		if store.Lost(err) {
+			return false, nil
 		}
-		if !retryable(err) {
-			return fmt.Errorf("model %s: update version %d: %w", model, version, err)
+		if err != nil {
+			return false, fmt.Errorf("model %s: update version %d: %w", model, version, err)
 		}
+		return true, nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return fmt.Errorf("model %s: update version %d: %w", model, version, ErrContention)
 	}
-	return fmt.Errorf("model %s: update version %d: %w", model, version, ErrContention)
+	return err
 }
 
 // moveChampion sets the pointer to c unless it already reflects c's record or
 // a newer one.
 func (r *Registry) moveChampion(ctx context.Context, c *Champion) error {
-	for try := 0; try < casAttempts; try++ {
-		cur, etag, err := r.readChampion(ctx, c.Model)
-		if err != nil {
-			return err
+	_, err := store.Update(ctx, r.st, r.cfg.Bucket, ChampionKey(c.Model), jsonOpt, casAttempts, func(b []byte, exists bool) ([]byte, error) {
+		if exists {
+			cur, err := ParseChampion(b)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+			}
+			if cur.Seq >= c.Seq {
+				return nil, nil
+			}
 		}
-		switch {
-		case cur == nil:
-			_, err = r.st.Create(ctx, r.cfg.Bucket, ChampionKey(c.Model), encode(c), jsonOpt)
-		case cur.Seq >= c.Seq:
-			return nil
-		default:
-			_, err = r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(c.Model), etag, encode(c), jsonOpt)
-		}
-		if err == nil {
-			return nil
-		}
-		if !retryable(err) {
-			return fmt.Errorf("model %s: move the champion pointer: %w", c.Model, err)
-		}
+		return encode(c), nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return fmt.Errorf("model %s: move the champion pointer: %w", c.Model, ErrContention)
 	}
-	return fmt.Errorf("model %s: move the champion pointer: %w", c.Model, ErrContention)
+	if err != nil {
+		return fmt.Errorf("model %s: move the champion pointer: %w", c.Model, err)
+	}
+	return nil
 }
 
 // trailKey is one listed object of a trail.
@@ -342,7 +355,7 @@ func (r *Registry) History(ctx context.Context, model string) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %s: %w: %w", model, k.Key, ErrDamaged, err)
 		}
-		out = append(out, Entry{Key: k.Key, SHA256: sha256Hex(b), AuditRecord: *rec})
+		out = append(out, Entry{Key: k.Key, SHA256: hashid.Of(b), AuditRecord: *rec})
 	}
 	return out, nil
 }

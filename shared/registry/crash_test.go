@@ -200,7 +200,7 @@ func TestTamper(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := problems(t, reg)
-		if !strings.Contains(p, "audit/credit/000003-approved.json: previous record hash "+hist[1].SHA256[:12]+"… but 000002-checked.json hashes to") {
+		if !strings.Contains(p, "audit/credit/000003-approved.json: previous record hash "+hist[1].SHA256[:12]+" but 000002-checked.json hashes to") {
 			t.Fatal("the altered record is not named")
 		}
 	})

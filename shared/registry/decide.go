@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -54,7 +55,7 @@ func (r *Registry) Approve(ctx context.Context, in DecisionInput) (*Result, erro
 	})
 	if err == nil && mismatch != nil && res.Created {
 		return res, fmt.Errorf("%w: model %s version %d: approval names bundle %s but the version's bundle is %s: refused (%s)",
-			ErrBundleMismatch, in.Model, in.Version, short(in.BundleSHA256), short(mismatch.BundleSHA256), res.Key)
+			ErrBundleMismatch, in.Model, in.Version, hashid.Short(in.BundleSHA256), hashid.Short(mismatch.BundleSHA256), res.Key)
 	}
 	return res, err
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+
+	"github.com/openmlops/mlops/shared/naming"
 )
 
 // Layout of the platform bucket (DESIGN.md, "Where things live"):
@@ -64,12 +66,10 @@ func AuditKey(model string, seq int, kind Kind) string {
 func HeadKey(model string) string { return TrailPrefix(model) + "head" }
 
 var (
-	modelPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	runIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	hashPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	auditName     = regexp.MustCompile(`^([0-9]{6,9})-([a-z_]+)\.json$`)
-	versionName   = regexp.MustCompile(`^([0-9]{6,9})\.json$`)
+	runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	hashPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	auditName    = regexp.MustCompile(`^([0-9]{6,9})-([a-z_]+)\.json$`)
+	versionName  = regexp.MustCompile(`^([0-9]{6,9})\.json$`)
 )
 
 // ParseAuditName splits the last part of an audit key (000004-approved.json)
@@ -98,8 +98,8 @@ func parseVersionName(name string) (int, bool) {
 }
 
 func validModel(model string) error {
-	if !modelPattern.MatchString(model) {
-		return fmt.Errorf("%w: model name %q: expected lower-case letters, digits, - and _ (at most 63)", ErrInvalid, model)
+	if !naming.Valid(model) {
+		return fmt.Errorf("%w: model name %q: expected %s", ErrInvalid, model, naming.Rule)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/openmlops/mlops/shared/hashid"
 )
 
 // Kind is the kind of an audit record.
@@ -114,7 +116,7 @@ func ParseAudit(b []byte) (*AuditRecord, error) {
 		return nil, fmt.Errorf("audit record %d: no principal", r.Seq)
 	case r.Seq == 1 && r.Prev != nil:
 		return nil, fmt.Errorf("audit record 1 names a previous record")
-	case r.Seq > 1 && (r.Prev == nil || r.Prev.Key == "" || !sha256Pattern.MatchString(r.Prev.SHA256)):
+	case r.Seq > 1 && (r.Prev == nil || r.Prev.Key == "" || !hashid.Valid(r.Prev.SHA256)):
 		return nil, fmt.Errorf("audit record %d: no link to the previous record", r.Seq)
 	}
 	switch r.Kind {
@@ -223,11 +225,11 @@ func ParseHead(b []byte) (*Head, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return nil, fmt.Errorf("audit head: %w", err)
 	}
-	if h.Seq < 1 || h.Key == "" || !sha256Pattern.MatchString(h.SHA256) || len(h.Record) == 0 {
+	if h.Seq < 1 || h.Key == "" || !hashid.Valid(h.SHA256) || len(h.Record) == 0 {
 		return nil, fmt.Errorf("audit head: incomplete (seq %d, key %q)", h.Seq, h.Key)
 	}
-	if got := sha256Hex(h.Record); got != h.SHA256 {
-		return nil, fmt.Errorf("audit head: its copy of %s hashes to %s, not %s", h.Key, short(got), short(h.SHA256))
+	if got := hashid.Of(h.Record); got != h.SHA256 {
+		return nil, fmt.Errorf("audit head: its copy of %s hashes to %s, not %s", h.Key, hashid.Short(got), hashid.Short(h.SHA256))
 	}
 	return &h, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -32,7 +33,7 @@ func (in RegisterInput) validate() error {
 	if !runIDPattern.MatchString(in.RunID) {
 		return fmt.Errorf("%w: model %s: run ID %q", ErrInvalid, in.Model, in.RunID)
 	}
-	if !sha256Pattern.MatchString(in.BundleSHA256) {
+	if !hashid.Valid(in.BundleSHA256) {
 		return fmt.Errorf("%w: model %s run %s: bundle SHA-256 %q: expected 64 lower-case hex digits", ErrInvalid, in.Model, in.RunID, in.BundleSHA256)
 	}
 	return nil
@@ -96,7 +97,7 @@ func (r *Registry) claimRun(ctx context.Context, in RegisterInput) (*RunIndex, s
 	}
 	if idx.Input.BundleSHA256 != in.BundleSHA256 {
 		return nil, "", fmt.Errorf("%w: model %s: run %s is registered with bundle %s, not %s",
-			ErrConflict, in.Model, in.RunID, short(idx.Input.BundleSHA256), short(in.BundleSHA256))
+			ErrConflict, in.Model, in.RunID, hashid.Short(idx.Input.BundleSHA256), hashid.Short(in.BundleSHA256))
 	}
 	return idx, etag, nil
 }
@@ -123,26 +124,30 @@ func (r *Registry) readRunIndex(ctx context.Context, key string) (*RunIndex, str
 func (r *Registry) allocate(ctx context.Context, idx *RunIndex, etag string) (*Version, bool, error) {
 	in := idx.Input
 	key := RunKey(in.Model, in.RunID)
-	for try := 0; try < 10*casAttempts; try++ {
+	var v *Version
+	created := false
+	err := store.Retry(ctx, 10*casAttempts, func() (bool, error) {
 		now := r.now()
-		v := &Version{SchemaVersion: SchemaVersion, Model: in.Model, Version: idx.Version, RunID: in.RunID,
+		nv := &Version{SchemaVersion: SchemaVersion, Model: in.Model, Version: idx.Version, RunID: in.RunID,
 			BundleSHA256: in.BundleSHA256, BundlePrefix: in.BundlePrefix, DatasetVersion: in.DatasetVersion,
 			ContractHash: in.ContractHash, SpecHash: in.SpecHash, Metrics: in.Metrics,
 			RegisteredBy: in.Principal, RegisteredAt: now, State: StateRegistered, UpdatedAt: now}
-		_, err := r.st.Create(ctx, r.cfg.Bucket, VersionKey(in.Model, idx.Version), encode(v), jsonOpt)
+		_, err := r.st.Create(ctx, r.cfg.Bucket, VersionKey(in.Model, idx.Version), encode(nv), jsonOpt)
 		if err == nil {
-			r.log.Info("version allocated", "model", in.Model, "version", v.Version, "run", in.RunID)
-			return v, true, nil
+			r.log.Info("version allocated", "model", in.Model, "version", nv.Version, "run", in.RunID)
+			v, created = nv, true
+			return true, nil
 		}
 		if !errors.Is(err, store.ErrPrecondition) {
-			return nil, false, fmt.Errorf("model %s: create version %d: %w", in.Model, idx.Version, err)
+			return false, fmt.Errorf("model %s: create version %d: %w", in.Model, idx.Version, err)
 		}
 		cur, _, err := r.readVersion(ctx, in.Model, idx.Version)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if cur.RunID == in.RunID {
-			return cur, false, nil
+			v = cur
+			return true, nil
 		}
 		// Taken by another run: move this run's index to the next number.
 		next := *idx
@@ -151,15 +156,22 @@ func (r *Registry) allocate(ctx context.Context, idx *RunIndex, etag string) (*V
 		switch {
 		case err == nil:
 			idx, etag = &next, info.ETag
-		case retryable(err):
+		case store.Lost(err):
 			if idx, etag, err = r.readRunIndex(ctx, key); err != nil {
-				return nil, false, err
+				return false, err
 			}
 		default:
-			return nil, false, fmt.Errorf("model %s: index run %s: %w", in.Model, in.RunID, err)
+			return false, fmt.Errorf("model %s: index run %s: %w", in.Model, in.RunID, err)
 		}
+		return false, nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return nil, false, fmt.Errorf("model %s: allocate a version for run %s: %w", in.Model, in.RunID, ErrContention)
 	}
-	return nil, false, fmt.Errorf("model %s: allocate a version for run %s: %w", in.Model, in.RunID, ErrContention)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, created, nil
 }
 
 // auditRegistration appends the registered record of a version, once.
@@ -263,14 +275,14 @@ func (r *Registry) RecordChecks(ctx context.Context, in ChecksInput) (*CheckResu
 			return nil, fmt.Errorf("model %s version %d: read checks: %w", in.Model, in.Version, err)
 		}
 	}
-	res.SHA256 = sha256Hex(body)
+	res.SHA256 = hashid.Of(body)
 	res.Record = &ChecksRecord{}
 	if err := json.Unmarshal(body, res.Record); err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", key, ErrDamaged, err)
 	}
 	reason := in.Reason
 	if reason == "" {
-		reason = "policy " + short(in.PolicyHash) + ": " + string(res.Record.Verdict)
+		reason = "policy " + hashid.Short(in.PolicyHash) + ": " + string(res.Record.Verdict)
 	}
 	rec, akey, err := r.append(ctx, in.Model, func(ctx context.Context) (*AuditRecord, error) {
 		v, _, err := r.readVersion(ctx, in.Model, in.Version)

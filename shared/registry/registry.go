@@ -22,8 +22,6 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,30 +105,12 @@ const casAttempts = 200
 
 var jsonOpt = store.PutOptions{ContentType: "application/json"}
 
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// short abbreviates a hash for messages.
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12] + "…"
-	}
-	return h
-}
-
 func encode(v any) []byte {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		panic(fmt.Sprintf("registry: encode %T: %v", v, err)) // only our own plain structs get here
 	}
 	return b
-}
-
-// retryable: another writer got there first (412) or is in flight (409).
-func retryable(err error) bool {
-	return errors.Is(err, store.ErrPrecondition) || errors.Is(err, store.ErrConflict)
 }
 
 func required(model, principal, reason string, needReason bool) error {

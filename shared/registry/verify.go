@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -87,7 +88,7 @@ func (r *Registry) Verify(ctx context.Context, model string) (*VerifyReport, err
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256Hex(b)
+		sum := hashid.Of(b)
 		rec, perr := ParseAudit(b)
 		if perr != nil {
 			bad("%s: does not parse: %v", k.Key, perr)
@@ -107,14 +108,14 @@ func (r *Registry) Verify(ctx context.Context, model string) (*VerifyReport, err
 			}
 			msg := fmt.Sprintf("%s%s-*.json: missing", TrailPrefix(model), names)
 			if rec != nil && rec.Prev != nil && k.Seq == prevSeq+2 {
-				msg += fmt.Sprintf(" (%s names %s, SHA-256 %s, as its previous record)", path.Base(k.Key), rec.Prev.Key, short(rec.Prev.SHA256))
+				msg += fmt.Sprintf(" (%s names %s, SHA-256 %s, as its previous record)", path.Base(k.Key), rec.Prev.Key, hashid.Short(rec.Prev.SHA256))
 			}
 			bad("%s", msg)
 		case rec != nil && k.Seq > 1 && prevKey != "":
 			if rec.Prev.Key != prevKey {
 				bad("%s: previous record is %s but the trail has %s there", k.Key, rec.Prev.Key, path.Base(prevKey))
 			} else if rec.Prev.SHA256 != prevSHA {
-				bad("%s: previous record hash %s but %s hashes to %s", k.Key, short(rec.Prev.SHA256), path.Base(prevKey), short(prevSHA))
+				bad("%s: previous record hash %s but %s hashes to %s", k.Key, hashid.Short(rec.Prev.SHA256), path.Base(prevKey), hashid.Short(prevSHA))
 			}
 		}
 		prevKey, prevSHA, prevSeq = k.Key, sum, k.Seq
@@ -144,7 +145,7 @@ func (r *Registry) verifyHead(ctx context.Context, model string, keys []trailKey
 	case h.Key != lastKey:
 		bad("%s: the head names %s as the last record", lastKey, path.Base(h.Key))
 	case h.SHA256 != lastSHA:
-		bad("%s: hashes to %s but the head records %s", lastKey, short(lastSHA), short(h.SHA256))
+		bad("%s: hashes to %s but the head records %s", lastKey, hashid.Short(lastSHA), hashid.Short(h.SHA256))
 	}
 }
 
@@ -198,7 +199,7 @@ func (r *Registry) verifyDerived(ctx context.Context, model string, vs map[int]d
 		bad("%s: names version %d (%s) but the trail's last champion change (%s) makes it %d",
 			ChampionKey(model), c.Version, c.Decision, champ.key, champ.version)
 	case c.BundleSHA256 != champ.bundle:
-		bad("%s: bundle %s but %s names %s", ChampionKey(model), short(c.BundleSHA256), champ.key, short(champ.bundle))
+		bad("%s: bundle %s but %s names %s", ChampionKey(model), hashid.Short(c.BundleSHA256), champ.key, hashid.Short(champ.bundle))
 	}
 	return nil
 }
@@ -316,7 +317,7 @@ func (r *Registry) rebuildHead(ctx context.Context, model string) (*Head, error)
 	if _, err := ParseAudit(b); err != nil {
 		return nil, fmt.Errorf("model %s: %w: %s: %w", model, ErrDamaged, last.Key, err)
 	}
-	h := &Head{Seq: last.Seq, Key: last.Key, SHA256: sha256Hex(b), Record: b}
+	h := &Head{Seq: last.Seq, Key: last.Key, SHA256: hashid.Of(b), Record: b}
 	if _, err := r.st.Create(ctx, r.cfg.Bucket, HeadKey(model), encode(h), jsonOpt); err != nil && !errors.Is(err, store.ErrPrecondition) {
 		return nil, fmt.Errorf("model %s: rebuild the audit head: %w", model, err)
 	}
@@ -390,7 +391,7 @@ func (r *Registry) rederive(ctx context.Context, model string) ([]string, error)
 			}
 			done = append(done, fmt.Sprintf("champion pointer: set to version %d (%s)", champ.version, champ.key))
 		case c.Seq <= lastSeq && (c.Version != champ.version || c.Decision != champ.key || c.BundleSHA256 != champ.bundle):
-			if _, err := r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(model), etag, encode(want), jsonOpt); err != nil && !retryable(err) {
+			if _, err := r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(model), etag, encode(want), jsonOpt); err != nil && !store.Lost(err) {
 				return nil, fmt.Errorf("model %s: repair the champion pointer: %w", model, err)
 			}
 			done = append(done, fmt.Sprintf("champion pointer: version %d → %d (%s)", c.Version, champ.version, champ.key))

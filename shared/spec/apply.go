@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/pointer"
 	"github.com/openmlops/mlops/shared/yamldoc"
 
@@ -88,14 +88,14 @@ func Apply(ctx context.Context, st Store, bucket string, s *Spec, now time.Time)
 		return Applied{}, fmt.Errorf("model %s: %w", s.Name, err)
 	}
 	if err := s.CheckContract(c); err != nil {
-		return Applied{}, fmt.Errorf("model %s: %w (contract %s):\n%w", s.Name, ErrContract, short(chash), err)
+		return Applied{}, fmt.Errorf("model %s: %w (contract %s):\n%w", s.Name, ErrContract, hashid.Short(chash), err)
 	}
 	body := s.Canonical()
 	hash := s.Hash()
 	a := Applied{Model: s.Name, Hash: hash, Key: Key(s.Name, hash), ContractHash: chash}
 	changed, err := pointer.Publish(ctx, st, bucket, a.Key, PointerKey(s.Name), hash, body, now)
 	if err != nil {
-		return Applied{}, fmt.Errorf("model %s: spec %s: %w", s.Name, short(hash), err)
+		return Applied{}, fmt.Errorf("model %s: spec %s: %w", s.Name, hashid.Short(hash), err)
 	}
 	a.Changed = changed
 	return a, nil
@@ -111,16 +111,16 @@ func currentContract(ctx context.Context, st Reader, bucket, dataset string) (*c
 		return nil, "", fmt.Errorf("read dataset %s's contract pointer: %w", dataset, err)
 	}
 	var ptr Pointer
-	if err := json.Unmarshal(b, &ptr); err != nil || !hashRE.MatchString(ptr.Hash) {
+	if err := json.Unmarshal(b, &ptr); err != nil || !hashid.Valid(ptr.Hash) {
 		return nil, "", fmt.Errorf("dataset %s's contract pointer %s is not a pointer: %q", dataset, contractPointerKey(dataset), yamldoc.Clip(string(b)))
 	}
 	raw, _, err := st.ReadAll(ctx, bucket, contractKey(dataset, ptr.Hash))
 	if err != nil {
-		return nil, "", fmt.Errorf("read dataset %s's contract %s: %w", dataset, short(ptr.Hash), err)
+		return nil, "", fmt.Errorf("read dataset %s's contract %s: %w", dataset, hashid.Short(ptr.Hash), err)
 	}
 	c, err := contract.ParseCanonical(raw)
 	if err != nil {
-		return nil, "", fmt.Errorf("dataset %s's contract %s: %w", dataset, short(ptr.Hash), err)
+		return nil, "", fmt.Errorf("dataset %s's contract %s: %w", dataset, hashid.Short(ptr.Hash), err)
 	}
 	return c, ptr.Hash, nil
 }
@@ -168,11 +168,11 @@ func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Point
 	case errors.As(err, &corrupt):
 		return nil, Pointer{}, nil, fmt.Errorf("model %s: %w: the stored spec is corrupt", model, err)
 	case err != nil:
-		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec %s: %w", model, short(ptr.Hash), err)
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec %s: %w", model, hashid.Short(ptr.Hash), err)
 	}
 	s, err := ParseCanonical(raw)
 	if err != nil {
-		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec %s: %w", model, short(ptr.Hash), err)
+		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec %s: %w", model, hashid.Short(ptr.Hash), err)
 	}
 	return s, ptr, raw, nil
 }
@@ -210,13 +210,4 @@ func List(ctx context.Context, st Lister, bucket string) ([]Summary, error) {
 		out = append(out, Summary{Model: model, Hash: ptr.Hash, Dataset: s.Dataset, Objective: s.Objective, AppliedAt: ptr.At})
 	}
 	return out, nil
-}
-
-var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func short(hash string) string {
-	if len(hash) > 12 {
-		return hash[:12]
-	}
-	return hash
 }

@@ -32,7 +32,7 @@ func (s *Spec) TargetColumn(c *contract.Contract) string {
 // column of the field too.
 func (s *Spec) CheckContract(c *contract.Contract) error {
 	errs := s.checkContract(c)
-	s.src.position(errs)
+	s.src.Position(errs)
 	return yamldoc.Join(errs)
 }
 

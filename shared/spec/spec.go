@@ -7,6 +7,8 @@
 // pointer), like contracts: comments and formatting never make a new version.
 package spec
 
+import "github.com/openmlops/mlops/shared/yamldoc"
+
 // APIVersion and Kind identify a model spec document.
 const (
 	APIVersion = "mlops/v1"
@@ -58,7 +60,7 @@ type Spec struct {
 
 	// src is where Parse read the spec from, so that CheckContract can point
 	// its problems at the author's lines too. Not part of the canonical form.
-	src *source
+	src *yamldoc.Source
 }
 
 // Target says which column is the label and, for binary models, which of its

@@ -1,9 +1,6 @@
 package spec
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,6 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/openmlops/mlops/shared/hashid"
+	"github.com/openmlops/mlops/shared/naming"
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
@@ -65,11 +64,9 @@ const (
 // Objectives lists the objectives in the order messages name them.
 var Objectives = []string{BinaryLogistic, RegSquaredError, MultiSoftprob}
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
-// ValidName reports whether s is an acceptable model or dataset name: the same
-// rule dataset names follow, because both become S3 key segments.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// ValidName reports whether s is an acceptable model or dataset name
+// (naming.Valid: both become S3 key segments).
+func ValidName(s string) bool { return naming.Valid(s) }
 
 // imageRE is a repository (registry host, port and path allowed, an optional
 // tag) pinned by digest. A tag alone can be moved to other bytes, which would
@@ -240,63 +237,23 @@ func (s *Spec) clone() *Spec {
 func (s *Spec) Canonical() []byte {
 	d := s.clone()
 	d.normalize()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// HTML escaping would turn "<" and "&" in the card into \u003c and \u0026:
-	// harmless, but the stored bytes should read like what the author wrote.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		return nil
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return yamldoc.Canonical(d)
 }
 
 // Hash is the hex SHA-256 of Canonical(): the spec's version identity.
-func (s *Spec) Hash() string {
-	sum := sha256.Sum256(s.Canonical())
-	return hex.EncodeToString(sum[:])
-}
+func (s *Spec) Hash() string { return hashid.Of(s.Canonical()) }
 
 // ParseCanonical reads a spec stored by the platform (or any JSON of the same
 // shape). Unknown fields are errors, because a field this code does not know
 // is a setting it would silently ignore. A missing earlyStoppingRounds,
 // split.seed or trainer.gpus takes its default, as in YAML.
 func ParseCanonical(data []byte) (*Spec, error) {
-	s := &Spec{}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	// UseNumber keeps a parameter's digits until normalize makes it a float64,
-	// rather than failing on a number outside float64's range after the fact.
-	dec.UseNumber()
-	if err := dec.Decode(s); err != nil {
-		return nil, &Error{Msg: "canonical spec JSON: " + err.Error()}
+	// A parameter's number keeps its digits until normalize makes it a float64.
+	s, err := yamldoc.ParseCanonical[Spec](data, "spec")
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, &Error{Msg: "canonical spec JSON: unexpected data after the spec object"}
-	}
-	// A second, lenient pass only to learn which keys were written: the struct
-	// cannot tell an absent earlyStoppingRounds from an explicit 0.
-	var seen struct {
-		EarlyStoppingRounds json.RawMessage `json:"earlyStoppingRounds"`
-		Split               struct {
-			Seed json.RawMessage `json:"seed"`
-		} `json:"split"`
-		Trainer struct {
-			GPUs json.RawMessage `json:"gpus"`
-		} `json:"trainer"`
-	}
-	_ = json.Unmarshal(data, &seen)
-	s.fillAbsent(func(f string) bool {
-		switch f {
-		case "earlyStoppingRounds":
-			return seen.EarlyStoppingRounds != nil
-		case "split.seed":
-			return seen.Split.Seed != nil
-		case "trainer.gpus":
-			return seen.Trainer.GPUs != nil
-		}
-		return true
-	})
+	s.fillAbsent(yamldoc.Present(data))
 	for k, v := range s.Params {
 		if n, ok := v.(json.Number); ok {
 			f, err := n.Float64()
@@ -336,18 +293,17 @@ func (s *Spec) problems(written presence) []*Error {
 		written = func(string) bool { return false }
 	}
 
-	const nameRule = "1 to 63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
 	switch {
 	case d.Name == "":
-		add("name", "missing name: expected the model's name (%s)", nameRule)
+		add("name", "missing name: expected the model's name (%s)", naming.Rule)
 	case !ValidName(d.Name):
-		add("name", "model name %q is not valid: expected %s", yamldoc.Clip(d.Name), nameRule)
+		add("name", "model name %q is not valid: expected %s", yamldoc.Clip(d.Name), naming.Rule)
 	}
 	switch {
 	case d.Dataset == "":
 		add("dataset", "missing dataset: expected the name of the dataset the model trains on (its contract gives features and target)")
 	case !ValidName(d.Dataset):
-		add("dataset", "dataset name %q is not valid: expected %s", yamldoc.Clip(d.Dataset), nameRule)
+		add("dataset", "dataset name %q is not valid: expected %s", yamldoc.Clip(d.Dataset), naming.Rule)
 	}
 	binary := d.Objective == BinaryLogistic
 	// Checks that depend on the objective are skipped when it is unknown: the

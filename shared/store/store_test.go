@@ -349,7 +349,14 @@ func TestSwapConcurrentCounter(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	body, _, err := s.ReadAll(ctx, bucket, "counter")
+	wantCounter(t, s, n)
+}
+
+// wantCounter checks that the counter the concurrent-writer tests increment
+// reached n: a lost update would leave it below.
+func wantCounter(t *testing.T, s *Store, n int) {
+	t.Helper()
+	body, _, err := s.ReadAll(context.Background(), bucket, "counter")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/openmlops/mlops/shared/naming"
 )
 
 // Layout of the platform bucket for runs (see DESIGN.md, "Where things live").
@@ -55,7 +57,7 @@ func RequestKey(requestID string) string { return RequestsPrefix + requestID + "
 
 // A run ID is <model>-<16 hex of the run's base hash>-<attempt>: readable, unique
 // per (dataset version, spec, trainer, attempt), and a valid Batch job name.
-var runIDPattern = regexp.MustCompile(`^([a-z0-9][a-z0-9_-]{0,62})-([0-9a-f]{16})-([1-9][0-9]{0,3})$`)
+var runIDPattern = regexp.MustCompile(`^(` + naming.Pattern + `)-([0-9a-f]{16})-([1-9][0-9]{0,3})$`)
 
 // RunID names attempt n of the run with the given base hash.
 func RunID(model, base string, attempt int) string {

@@ -223,10 +223,10 @@ func (s *Service) OnRetrain(ctx context.Context, d event.RetrainRequestedDetail)
 		return err
 	}
 	p.trainer = tr
-	for try := 0; try < 5; try++ {
+	err = store.Retry(ctx, 5, func() (bool, error) {
 		last, err := s.lastAttempt(ctx, p.ref.Spec.Name, p.base())
 		if err != nil {
-			return err
+			return false, err
 		}
 		switch {
 		case last == nil:
@@ -235,16 +235,19 @@ func (s *Service) OnRetrain(ctx context.Context, d event.RetrainRequestedDetail)
 			// This request's run, a run in flight, or (for a retry) inputs that
 			// have since trained successfully: nothing new to start.
 			s.log.Info("retrain satisfied by an existing run", "request", d.RequestID, "run", last.RunID, "state", last.State)
-			return s.resume(ctx, last.RunID)
+			return true, s.resume(ctx, last.RunID)
 		default:
 			err = s.claim(ctx, p, last.Attempt+1)
 		}
-		if !errors.Is(err, errClaimTaken) {
-			return err
+		if errors.Is(err, errClaimTaken) {
+			return false, nil // another request claimed that attempt first: look again
 		}
-		// Another request claimed that attempt first: look again.
+		return true, err
+	})
+	if errors.Is(err, store.ErrContended) {
+		return fmt.Errorf("retrain %s: too much contention, try again", p.ref.Spec.Name)
 	}
-	return fmt.Errorf("retrain %s: too much contention, try again", p.ref.Spec.Name)
+	return err
 }
 
 var errClaimTaken = errors.New("claim taken")
@@ -627,25 +630,34 @@ func (s *Service) unindex(ctx context.Context, id string) error {
 // update applies change to a run record by compare-and-swap, retrying on
 // contention; change returns false to leave the record as it is.
 func (s *Service) update(ctx context.Context, id string, change func(*Run) bool) (*Run, error) {
-	for try := 0; try < 50; try++ {
-		rec, etag, err := s.Get(ctx, id)
+	var rec *Run
+	err := store.Retry(ctx, 50, func() (bool, error) {
+		cur, etag, err := s.Get(ctx, id)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
+		rec = cur
 		if !change(rec) {
-			return rec, nil
+			return true, nil
 		}
 		rec.UpdatedAt = s.now()
 		body, _ := json.MarshalIndent(rec, "", "  ")
 		_, err = s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt)
-		if err == nil {
-			return rec, nil
+		if store.Lost(err) {
+			return false, nil
 		}
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("update run %s: %w", id, err)
+		if err != nil {
+			return false, fmt.Errorf("update run %s: %w", id, err)
 		}
+		return true, nil
+	})
+	if errors.Is(err, store.ErrContended) {
+		return nil, fmt.Errorf("update run %s: %w", id, err)
 	}
-	return nil, fmt.Errorf("update run %s: too much contention", id)
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // Get reads a run record and its ETag.
@@ -748,25 +760,15 @@ func (s *Service) triggerAllows(ctx context.Context, sp *spec.Spec, m *ingest.Ma
 func (s *Service) recordTrigger(ctx context.Context, rec *Run) {
 	body, _ := json.Marshal(triggerState{RunID: rec.RunID, DatasetVersion: rec.DatasetVersion, Rows: rec.Rows, ClaimedAt: rec.ClaimedAt})
 	key := TriggerKey(rec.Model)
-	for try := 0; try < 5; try++ {
-		b, info, err := s.st.ReadAll(ctx, s.cfg.Bucket, key)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			_, err = s.st.Create(ctx, s.cfg.Bucket, key, body, jsonOpt)
-		case err == nil:
-			var cur triggerState
-			if json.Unmarshal(b, &cur) == nil && !cur.ClaimedAt.Before(rec.ClaimedAt) {
-				return
-			}
-			_, err = s.st.Swap(ctx, s.cfg.Bucket, key, info.ETag, body, jsonOpt)
+	_, err := store.Update(ctx, s.st, s.cfg.Bucket, key, jsonOpt, 5, func(b []byte, exists bool) ([]byte, error) {
+		var cur triggerState
+		if exists && json.Unmarshal(b, &cur) == nil && !cur.ClaimedAt.Before(rec.ClaimedAt) {
+			return nil, nil
 		}
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrConflict) {
-			s.log.Warn("record trigger state", "model", rec.Model, "error", err)
-			return
-		}
+		return body, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrContended) {
+		s.log.Warn("record trigger state", "model", rec.Model, "error", err)
 	}
 }
 

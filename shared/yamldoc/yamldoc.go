@@ -1,6 +1,9 @@
 // Package yamldoc holds what the platform's hand-written YAML documents (dataset
-// contracts, model specs) share: errors located at file:line:col with the field's
-// path, "did you mean" hints, and the refusal of anchors and aliases.
+// contracts, model specs, promotion policies) share: reading one document
+// safely (Decode: size, empty and multi-document checks, no anchors or
+// aliases, no panics), errors located at file:line:col with the field's path,
+// "did you mean" hints, reading fields and the header, and placing problems
+// found later on the author's line (Source).
 package yamldoc
 
 import (
