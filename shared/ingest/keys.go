@@ -13,7 +13,7 @@ import (
 	"github.com/openmlops/mlops/shared/naming"
 )
 
-// Layout of the platform bucket (see DESIGN.md, "Where things live"). Every key the
+// Layout of the platform bucket (docs/design.md, "Where things live"). Every key the
 // ingest use case reads or writes is built here, so the layout has one definition.
 
 // IncomingPrefix is the uploads-bucket prefix whose objects are ingested.

@@ -18,7 +18,7 @@ import (
 	"github.com/openmlops/mlops/shared/yamldoc"
 )
 
-// Layout of the platform bucket's policies/ folder (DESIGN.md, "Where things
+// Layout of the platform bucket's policies/ folder (docs/design.md, "Where things
 // live"): policies/<model>/<hash>.json is a policy's canonical JSON, written
 // once; policies/<model>/current is the pointer to the model's current policy,
 // moved by compare-and-swap.

@@ -105,9 +105,15 @@ func (r *Registry) append(ctx context.Context, model string, build func(ctx cont
 		if h != nil {
 			nr.Seq, nr.Prev = h.Seq+1, &Link{Key: h.Key, SHA256: h.SHA256}
 		}
-		nb := encode(nr)
+		nb, err := encode(nr)
+		if err != nil {
+			return false, err
+		}
 		k := AuditKey(model, nr.Seq, nr.Kind)
-		nh := encode(Head{Seq: nr.Seq, Key: k, SHA256: hashid.Of(nb), Record: nb})
+		nh, err := encode(Head{Seq: nr.Seq, Key: k, SHA256: hashid.Of(nb), Record: nb})
+		if err != nil {
+			return false, err
+		}
 		if h == nil {
 			_, err = r.st.Create(ctx, r.cfg.Bucket, HeadKey(model), nh, jsonOpt)
 		} else {
@@ -240,7 +246,10 @@ func (r *Registry) apply(ctx context.Context, rec *AuditRecord, key string) erro
 		}
 	}
 	if rec.Kind == KindRefused && rec.RunID != "" && rec.Version == 0 {
-		_, err := r.st.Create(ctx, r.cfg.Bucket, RefusalKey(rec.Model, rec.RunID), encode(Link{Key: key}), jsonOpt)
+		body, err := encode(Link{Key: key})
+		if err == nil {
+			_, err = r.st.Create(ctx, r.cfg.Bucket, RefusalKey(rec.Model, rec.RunID), body, jsonOpt)
+		}
 		if err != nil && !errors.Is(err, store.ErrPrecondition) {
 			return fmt.Errorf("model %s: mark run %s refused: %w", rec.Model, rec.RunID, err)
 		}
@@ -260,7 +269,11 @@ func (r *Registry) updateVersion(ctx context.Context, model string, version int,
 			return true, nil
 		}
 		v.UpdatedAt = r.now()
-		_, err = r.st.Swap(ctx, r.cfg.Bucket, VersionKey(model, version), etag, encode(v), jsonOpt)
+		body, err := encode(v)
+		if err != nil {
+			return false, err
+		}
+		_, err = r.st.Swap(ctx, r.cfg.Bucket, VersionKey(model, version), etag, body, jsonOpt)
 		if store.Lost(err) {
 			return false, nil
 		}
@@ -288,7 +301,7 @@ func (r *Registry) moveChampion(ctx context.Context, c *Champion) error {
 				return nil, nil
 			}
 		}
-		return encode(c), nil
+		return encode(c)
 	})
 	if errors.Is(err, store.ErrContended) {
 		return fmt.Errorf("model %s: move the champion pointer: %w", c.Model, ErrContention)

@@ -8,7 +8,7 @@ import (
 	"github.com/openmlops/mlops/shared/naming"
 )
 
-// Layout of the platform bucket (DESIGN.md, "Where things live"):
+// Layout of the platform bucket (docs/design.md, "Where things live"):
 //
 //	models/<model>/versions/<000001>.json   one record per version: created once, then moved by CAS
 //	models/<model>/runs/<run-id>.json        create-once index: the version a run registers

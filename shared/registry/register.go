@@ -84,7 +84,11 @@ func (r *Registry) claimRun(ctx context.Context, in RegisterInput) (*RunIndex, s
 			next = nums[len(nums)-1] + 1
 		}
 		idx = &RunIndex{RunID: in.RunID, Version: next, Input: in, At: r.now()}
-		info, err := r.st.Create(ctx, r.cfg.Bucket, key, encode(idx), jsonOpt)
+		body, err := encode(idx)
+		if err != nil {
+			return nil, "", err
+		}
+		info, err := r.st.Create(ctx, r.cfg.Bucket, key, body, jsonOpt)
 		if err == nil {
 			return idx, info.ETag, nil
 		}
@@ -132,7 +136,11 @@ func (r *Registry) allocate(ctx context.Context, idx *RunIndex, etag string) (*V
 			BundleSHA256: in.BundleSHA256, BundlePrefix: in.BundlePrefix, DatasetVersion: in.DatasetVersion,
 			ContractHash: in.ContractHash, SpecHash: in.SpecHash, Metrics: in.Metrics,
 			RegisteredBy: in.Principal, RegisteredAt: now, State: StateRegistered, UpdatedAt: now}
-		_, err := r.st.Create(ctx, r.cfg.Bucket, VersionKey(in.Model, idx.Version), encode(nv), jsonOpt)
+		body, err := encode(nv)
+		if err != nil {
+			return false, fmt.Errorf("model %s: register run %s: %w", in.Model, in.RunID, err)
+		}
+		_, err = r.st.Create(ctx, r.cfg.Bucket, VersionKey(in.Model, idx.Version), body, jsonOpt)
 		if err == nil {
 			r.log.Info("version allocated", "model", in.Model, "version", nv.Version, "run", in.RunID)
 			v, created = nv, true
@@ -152,7 +160,11 @@ func (r *Registry) allocate(ctx context.Context, idx *RunIndex, etag string) (*V
 		// Taken by another run: move this run's index to the next number.
 		next := *idx
 		next.Version++
-		info, err := r.st.Swap(ctx, r.cfg.Bucket, key, etag, encode(&next), jsonOpt)
+		body, err = encode(&next)
+		if err != nil {
+			return false, err
+		}
+		info, err := r.st.Swap(ctx, r.cfg.Bucket, key, etag, body, jsonOpt)
 		switch {
 		case err == nil:
 			idx, etag = &next, info.ETag
@@ -264,8 +276,11 @@ func (r *Registry) RecordChecks(ctx context.Context, in ChecksInput) (*CheckResu
 	}
 	key := ChecksKey(in.Model, in.Version, in.PolicyHash)
 	res := &CheckResult{Key: key, Created: true}
-	body := encode(&ChecksRecord{Model: in.Model, Version: in.Version, PolicyHash: in.PolicyHash, Verdict: in.Verdict,
+	body, err := encode(&ChecksRecord{Model: in.Model, Version: in.Version, PolicyHash: in.PolicyHash, Verdict: in.Verdict,
 		Checks: raw, Principal: in.Principal, At: r.now()})
+	if err != nil {
+		return nil, fmt.Errorf("model %s version %d: record checks: %w", in.Model, in.Version, err)
+	}
 	if _, err := r.st.Create(ctx, r.cfg.Bucket, key, body, jsonOpt); err != nil {
 		if !errors.Is(err, store.ErrPrecondition) {
 			return nil, fmt.Errorf("model %s version %d: record checks: %w", in.Model, in.Version, err)

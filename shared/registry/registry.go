@@ -1,6 +1,6 @@
 // Package registry is the model registry: versions numbered 1, 2, 3… per model,
 // the champion pointer, and the append-only, hash-chained audit trail, all in
-// the platform bucket (DESIGN.md, Decisions 1, 2 and 6).
+// the platform bucket (docs/design.md, Decisions 1, 2 and 6).
 //
 // The audit trail is the truth. Every state change first appends its audit
 // record (the decision), then moves the version records and the champion
@@ -105,12 +105,14 @@ const casAttempts = 200
 
 var jsonOpt = store.PutOptions{ContentType: "application/json"}
 
-func encode(v any) []byte {
+// encode is a record's stored form. It can fail: a number JSON cannot hold
+// (a NaN metric from a trainer) is an error to report, never a panic.
+func encode(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		panic(fmt.Sprintf("registry: encode %T: %v", v, err)) // only our own plain structs get here
+		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
-	return b
+	return b, nil
 }
 
 func required(model, principal, reason string, needReason bool) error {

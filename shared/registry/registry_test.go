@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -598,5 +599,16 @@ func TestConcurrentMixed(t *testing.T) {
 		if k != 1 {
 			t.Fatalf("version %d promoted %d times", v, k)
 		}
+	}
+}
+
+// A record JSON cannot hold (a NaN metric from a trainer) is an error the
+// caller sees, never a panic and never an empty record.
+func TestUnencodableRecordIsAnError(t *testing.T) {
+	reg, _ := setup(t)
+	_, _, err := reg.Register(context.Background(), registry.RegisterInput{Model: "credit", RunID: runID(1), BundleSHA256: sha("nan"),
+		BundlePrefix: "runs/" + runID(1) + "/bundle/", Metrics: map[string]float64{"auc": math.NaN()}, Principal: "gate"})
+	if err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("registering a NaN metric: %v", err)
 	}
 }

@@ -318,7 +318,11 @@ func (r *Registry) rebuildHead(ctx context.Context, model string) (*Head, error)
 		return nil, fmt.Errorf("model %s: %w: %s: %w", model, ErrDamaged, last.Key, err)
 	}
 	h := &Head{Seq: last.Seq, Key: last.Key, SHA256: hashid.Of(b), Record: b}
-	if _, err := r.st.Create(ctx, r.cfg.Bucket, HeadKey(model), encode(h), jsonOpt); err != nil && !errors.Is(err, store.ErrPrecondition) {
+	body, err := encode(h)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: rebuild the audit head: %w", model, err)
+	}
+	if _, err := r.st.Create(ctx, r.cfg.Bucket, HeadKey(model), body, jsonOpt); err != nil && !errors.Is(err, store.ErrPrecondition) {
 		return nil, fmt.Errorf("model %s: rebuild the audit head: %w", model, err)
 	}
 	h, _, err = r.readHead(ctx, model)
@@ -391,7 +395,11 @@ func (r *Registry) rederive(ctx context.Context, model string) ([]string, error)
 			}
 			done = append(done, fmt.Sprintf("champion pointer: set to version %d (%s)", champ.version, champ.key))
 		case c.Seq <= lastSeq && (c.Version != champ.version || c.Decision != champ.key || c.BundleSHA256 != champ.bundle):
-			if _, err := r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(model), etag, encode(want), jsonOpt); err != nil && !store.Lost(err) {
+			body, err := encode(want)
+			if err != nil {
+				return nil, fmt.Errorf("model %s: repair the champion pointer: %w", model, err)
+			}
+			if _, err := r.st.Swap(ctx, r.cfg.Bucket, ChampionKey(model), etag, body, jsonOpt); err != nil && !store.Lost(err) {
 				return nil, fmt.Errorf("model %s: repair the champion pointer: %w", model, err)
 			}
 			done = append(done, fmt.Sprintf("champion pointer: version %d → %d (%s)", c.Version, champ.version, champ.key))

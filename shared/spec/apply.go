@@ -16,7 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/store"
 )
 
-// Layout of the platform bucket's specs/ folder (DESIGN.md, "Where things
+// Layout of the platform bucket's specs/ folder (docs/design.md, "Where things
 // live"): specs/<model>/<hash>.json is a spec's canonical JSON, written once;
 // specs/<model>/current is the pointer to the model's current spec, moved by
 // compare-and-swap.
@@ -37,7 +37,7 @@ type Pointer = pointer.Pointer
 // Where a dataset's current contract is. These mirror shared/ingest's keys
 // (ContractPointerKey, ContractKey, ContractPointer), which this package does
 // not import: ingest is a use case of its own, and the layout is the contract
-// between them (DESIGN.md).
+// between them (docs/design.md).
 func contractPointerKey(dataset string) string { return "contracts/" + dataset + "/current" }
 func contractKey(dataset, hash string) string  { return "contracts/" + dataset + "/" + hash + ".json" }
 

@@ -1,5 +1,5 @@
 // Package store is the platform's only state store: S3, reached through
-// aws-sdk-go-v2, with AWS's conditional-write semantics (DESIGN.md, Decision 1).
+// aws-sdk-go-v2, with AWS's conditional-write semantics (docs/design.md, Decision 1).
 //
 // The same code talks to AWS and to the embedded local endpoint; only the
 // client's endpoint differs (NewClient). Conditional writes are the platform's

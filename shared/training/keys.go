@@ -20,7 +20,7 @@ import (
 	"github.com/openmlops/mlops/shared/naming"
 )
 
-// Layout of the platform bucket for runs (see DESIGN.md, "Where things live").
+// Layout of the platform bucket for runs (docs/design.md, "Where things live").
 
 // RunsPrefix is the folder of every run.
 const RunsPrefix = "runs/"

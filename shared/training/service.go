@@ -7,12 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/spec"
@@ -270,7 +267,10 @@ func (s *Service) claim(ctx context.Context, p plan, attempt int) error {
 		!errors.Is(err, store.ErrPrecondition) {
 		return fmt.Errorf("index run %s: %w", id, err)
 	}
-	body, _ := json.MarshalIndent(rec, "", "  ")
+	body, err := encodeRun(rec)
+	if err != nil {
+		return err
+	}
 	info, err := s.st.Create(ctx, s.cfg.Bucket, RunKey(id), body, jsonOpt)
 	if errors.Is(err, store.ErrPrecondition) {
 		cur, _, gerr := s.Get(ctx, id)
@@ -310,7 +310,10 @@ func (s *Service) resume(ctx context.Context, id string) error {
 		prevOwner := rec.Owner
 		rec.Owner, rec.ClaimedAt, rec.UpdatedAt = newOwner(), now, now
 		rec.History = append(rec.History, Step{At: now, State: StateClaimed, Note: "claim taken over after its lease ran out"})
-		body, _ := json.MarshalIndent(rec, "", "  ")
+		body, err := encodeRun(rec)
+		if err != nil {
+			return err
+		}
 		info, err := s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt)
 		if errors.Is(err, store.ErrPrecondition) {
 			return nil // someone else took it over or moved it on
@@ -395,7 +398,11 @@ func (s *Service) release(ctx context.Context, id, etag string) {
 		return
 	}
 	rec.ClaimedAt = time.Time{}
-	body, _ := json.MarshalIndent(rec, "", "  ")
+	body, err := encodeRun(rec)
+	if err != nil {
+		s.log.Warn("release claim", "run", id, "error", err)
+		return
+	}
 	if _, err := s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt); err != nil {
 		s.log.Warn("release claim", "run", id, "error", err)
 	}
@@ -430,203 +437,6 @@ func (s *Service) job(rec *Run, sp *spec.Spec, tr Trainer, m *ingest.Manifest) J
 	}
 }
 
-// OnJobState applies a batch job's state to its run. Events arrive in any order
-// and more than once: a status never moves back, a final state is final, and an
-// event for a job other than the run's recorded one (a duplicate job) is ignored.
-func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
-	if _, _, _, err := ParseRunID(st.Name); err != nil {
-		s.log.Info("job state for a job that is not a run; ignored", "job", st.Name, "id", st.ID)
-		return nil
-	}
-	rec, _, err := s.Get(ctx, st.Name)
-	if errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("job state for an unknown run; ignored", "run", st.Name, "job", st.ID)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if rec.Final() {
-		return s.ensurePublished(ctx, rec)
-	}
-	if rec.Job.ID != "" && st.ID != "" && rec.Job.ID != st.ID {
-		s.log.Warn("job state for another job with this run's name; ignored", "run", rec.RunID, "recorded", rec.Job.ID, "event", st.ID)
-		return nil
-	}
-	if !st.Final() {
-		_, err := s.update(ctx, rec.RunID, func(r *Run) bool {
-			if r.Final() || statusRank(st.Status) <= statusRank(r.Job.Status) {
-				return false
-			}
-			if r.Job.ID == "" {
-				r.Job.ID = st.ID
-			}
-			if r.State == StateClaimed {
-				r.State = StateSubmitted
-			}
-			applyStatus(r, st)
-			r.History = append(r.History, Step{At: s.now(), State: r.State, Status: st.Status})
-			return true
-		})
-		return err
-	}
-	var b *Bundle
-	reason := ""
-	if st.Status == StatusSucceeded {
-		got, err := s.verify(ctx, s.cfg.Bucket, BundlePrefix(rec.RunID), rec)
-		if err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			reason = "the job succeeded but its bundle did not verify: " + err.Error()
-		} else {
-			b = &got
-		}
-	} else {
-		reason = failureReason(st)
-		if why := s.trainerError(ctx, rec.RunID); why != "" {
-			reason += ": " + why
-		}
-	}
-	final, err := s.update(ctx, rec.RunID, func(r *Run) bool {
-		if r.Final() {
-			return false
-		}
-		now := s.now()
-		if r.Job.ID == "" {
-			r.Job.ID = st.ID
-		}
-		applyStatus(r, st)
-		r.FinishedAt = now
-		if b != nil {
-			r.State, r.Bundle = StateSucceeded, b
-		} else {
-			r.State, r.Reason = StateFailed, reason
-		}
-		r.History = append(r.History, Step{At: now, State: r.State, Status: st.Status, Note: reason})
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	s.log.Info("run finished", "run", final.RunID, "state", final.State, "reason", final.Reason)
-	return s.ensurePublished(ctx, final)
-}
-
-// fail ends a run that cannot go on, whatever its job does.
-func (s *Service) fail(ctx context.Context, id, reason string, exitCode *int) error {
-	final, err := s.update(ctx, id, func(r *Run) bool {
-		if r.Final() {
-			return false
-		}
-		now := s.now()
-		r.State, r.Reason, r.FinishedAt = StateFailed, reason, now
-		if exitCode != nil {
-			r.Job.ExitCode = exitCode
-		}
-		r.History = append(r.History, Step{At: now, State: StateFailed, Note: reason})
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return s.ensurePublished(ctx, final)
-}
-
-// trainerError reads the error.json a failed trainer left in its output folder
-// (the container contract), so the run says why, not only that it exited.
-func (s *Service) trainerError(ctx context.Context, id string) string {
-	b, info, err := s.st.ReadAll(ctx, s.cfg.Bucket, BundlePrefix(id)+bundle.ErrorFile)
-	if err != nil || info.Size > 64<<10 {
-		return ""
-	}
-	var rep bundle.ErrorReport
-	if json.Unmarshal(b, &rep) != nil || rep.Error == "" {
-		return ""
-	}
-	msg := strings.Join(strings.Fields(rep.Error), " ")
-	if r := []rune(msg); len(r) > 1000 {
-		msg = string(r[:1000]) + "…"
-	}
-	if rep.Kind == bundle.ErrorBadInput {
-		return "bad input: " + msg
-	}
-	return msg
-}
-
-func failureReason(st JobStatus) string {
-	reason := st.StatusReason
-	if reason == "" {
-		reason = "the job failed"
-	}
-	if st.ExitCode != nil {
-		reason += " (exit code " + strconv.Itoa(*st.ExitCode) + ")"
-	}
-	return reason
-}
-
-func applyStatus(r *Run, st JobStatus) {
-	if statusRank(st.Status) > statusRank(r.Job.Status) {
-		r.Job.Status = st.Status
-	}
-	if st.StatusReason != "" {
-		r.Job.StatusReason = st.StatusReason
-	}
-	if st.ExitCode != nil {
-		r.Job.ExitCode = st.ExitCode
-	}
-	if st.LogStream != "" {
-		r.Job.LogLocation = st.LogStream
-	}
-	if !st.StartedAt.IsZero() {
-		r.Job.StartedAt = st.StartedAt.UTC()
-	}
-	if !st.StoppedAt.IsZero() {
-		r.Job.StoppedAt = st.StoppedAt.UTC()
-	}
-}
-
-// ensurePublished announces a final run once it is committed, again on every
-// delivery until the published marker exists (at least once), then drops the run
-// from the pending index.
-func (s *Service) ensurePublished(ctx context.Context, rec *Run) error {
-	if _, err := s.st.Head(ctx, s.cfg.Bucket, PublishedKey(rec.RunID)); err == nil {
-		return s.unindex(ctx, rec.RunID)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("run %s: %w", rec.RunID, err)
-	}
-	ev := event.Event{Source: event.Source, Resources: []string{"s3://" + s.cfg.Bucket + "/" + RunKey(rec.RunID)}}
-	if rec.State == StateSucceeded {
-		ev.DetailType = event.TrainingSucceeded
-		ev.Detail = event.TrainingSucceededDetail{SchemaVersion: event.SchemaVersion, RunID: rec.RunID, Model: rec.Model,
-			Dataset: rec.Dataset, DatasetVersion: rec.DatasetVersion, ContractHash: rec.ContractHash, SpecHash: rec.SpecHash,
-			Trainer: rec.Trainer, Bucket: s.cfg.Bucket, RunKey: RunKey(rec.RunID), BundlePrefix: rec.Bundle.Prefix,
-			BundleSHA256: rec.Bundle.SHA256, Headline: rec.Bundle.Headline, HeadlineValue: rec.Bundle.HeadlineValue,
-			JobID: rec.Job.ID, FinishedAt: rec.FinishedAt}
-	} else {
-		ev.DetailType = event.TrainingFailed
-		ev.Detail = event.TrainingFailedDetail{SchemaVersion: event.SchemaVersion, RunID: rec.RunID, Model: rec.Model,
-			Dataset: rec.Dataset, DatasetVersion: rec.DatasetVersion, SpecHash: rec.SpecHash, Bucket: s.cfg.Bucket,
-			RunKey: RunKey(rec.RunID), JobID: rec.Job.ID, Reason: rec.Reason, ExitCode: rec.Job.ExitCode,
-			LogLocation: rec.Job.LogLocation, Attempt: rec.Attempt, FinishedAt: rec.FinishedAt}
-	}
-	if err := s.pub.Publish(ctx, ev); err != nil {
-		return fmt.Errorf("run %s: publish %s: %w", rec.RunID, ev.DetailType, err)
-	}
-	if _, err := s.st.Create(ctx, s.cfg.Bucket, PublishedKey(rec.RunID), []byte(ev.DetailType), store.PutOptions{}); err != nil &&
-		!errors.Is(err, store.ErrPrecondition) {
-		return fmt.Errorf("run %s: mark published: %w", rec.RunID, err)
-	}
-	return s.unindex(ctx, rec.RunID)
-}
-
-func (s *Service) unindex(ctx context.Context, id string) error {
-	if err := s.st.Delete(ctx, s.cfg.Bucket, PendingKey(id), ""); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("run %s: drop from the pending index: %w", id, err)
-	}
-	return nil
-}
-
 // update applies change to a run record by compare-and-swap, retrying on
 // contention; change returns false to leave the record as it is.
 func (s *Service) update(ctx context.Context, id string, change func(*Run) bool) (*Run, error) {
@@ -641,7 +451,10 @@ func (s *Service) update(ctx context.Context, id string, change func(*Run) bool)
 			return true, nil
 		}
 		rec.UpdatedAt = s.now()
-		body, _ := json.MarshalIndent(rec, "", "  ")
+		body, err := encodeRun(rec)
+		if err != nil {
+			return false, err
+		}
 		_, err = s.st.Swap(ctx, s.cfg.Bucket, RunKey(id), etag, body, jsonOpt)
 		if store.Lost(err) {
 			return false, nil
@@ -660,48 +473,6 @@ func (s *Service) update(ctx context.Context, id string, change func(*Run) bool)
 	return rec, nil
 }
 
-// Get reads a run record and its ETag.
-func (s *Service) Get(ctx context.Context, id string) (*Run, string, error) {
-	return GetRun(ctx, s.st, s.cfg.Bucket, id)
-}
-
-// GetRun reads a run record and its ETag (for clients such as the CLI).
-func GetRun(ctx context.Context, st interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
-}, bucket, id string) (*Run, string, error) {
-	b, info, err := st.ReadAll(ctx, bucket, RunKey(id))
-	if err != nil {
-		return nil, "", fmt.Errorf("run %s: %w", id, err)
-	}
-	var r Run
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, "", fmt.Errorf("run %s: damaged record: %w", id, err)
-	}
-	return &r, info.ETag, nil
-}
-
-// lastAttempt returns the highest attempt of a run base, or nil.
-func (s *Service) lastAttempt(ctx context.Context, model, base string) (*Run, error) {
-	best := 0
-	err := s.st.List(ctx, s.cfg.Bucket, attemptsPrefix(model, base), func(o store.ObjectInfo) error {
-		if !strings.HasSuffix(o.Key, "/run.json") {
-			return nil
-		}
-		if m, b, n, err := ParseRunID(runIDOfKey(o.Key)); err == nil && m == model && b == base && n > best {
-			best = n
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list attempts of %s-%s: %w", model, base, err)
-	}
-	if best == 0 {
-		return nil, nil
-	}
-	r, _, err := s.Get(ctx, RunID(model, base, best))
-	return r, err
-}
-
 func (s *Service) latestVersion(ctx context.Context, dataset string) (string, error) {
 	l, err := s.datasets.Latest(ctx, dataset)
 	if errors.Is(err, store.ErrNotFound) {
@@ -710,110 +481,14 @@ func (s *Service) latestVersion(ctx context.Context, dataset string) (string, er
 	return l.VersionID, err
 }
 
-// triggerState is triggers/<model>.json.
-type triggerState struct {
-	RunID          string    `json:"runId"`
-	DatasetVersion string    `json:"datasetVersion"`
-	Rows           int64     `json:"rows"`
-	ClaimedAt      time.Time `json:"claimedAt"`
-}
-
-func (s *Service) triggerAllows(ctx context.Context, sp *spec.Spec, m *ingest.Manifest) (bool, string, error) {
-	t := sp.Trigger
-	if t.Manual {
-		return false, "the spec's trigger is manual: only retrain requests train it", nil
-	}
-	if t.MinIntervalHours <= 0 && t.MinNewRows <= 0 {
-		return true, "", nil
-	}
-	b, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, TriggerKey(sp.Name))
-	if errors.Is(err, store.ErrNotFound) {
-		return true, "", nil
-	}
+// encodeRun is a run record's stored form. It can fail: a number JSON cannot
+// hold (a NaN metric from a trainer) is an error, never an empty record.
+func encodeRun(rec *Run) ([]byte, error) {
+	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return false, "", fmt.Errorf("trigger state of %s: %w", sp.Name, err)
+		return nil, fmt.Errorf("run %s: encode the record: %w", rec.RunID, err)
 	}
-	var last triggerState
-	if err := json.Unmarshal(b, &last); err != nil {
-		return true, "", nil // a damaged state must not stop training
-	}
-	if t.MinIntervalHours > 0 {
-		if since := s.now().Sub(last.ClaimedAt); since < time.Duration(t.MinIntervalHours*float64(time.Hour)) {
-			return false, fmt.Sprintf("last run %s started %s ago; the spec trains at most every %g hours",
-				last.RunID, since.Round(time.Second), t.MinIntervalHours), nil
-		}
-	}
-	if t.MinNewRows > 0 {
-		diff := m.Rows - last.Rows
-		if diff < 0 {
-			diff = -diff
-		}
-		if diff < t.MinNewRows {
-			return false, fmt.Sprintf("%d rows changed since run %s; the spec needs %d", diff, last.RunID, t.MinNewRows), nil
-		}
-	}
-	return true, "", nil
-}
-
-// recordTrigger moves the model's trigger state forward (best effort: a lost
-// update only makes the next trigger decision more permissive).
-func (s *Service) recordTrigger(ctx context.Context, rec *Run) {
-	body, _ := json.Marshal(triggerState{RunID: rec.RunID, DatasetVersion: rec.DatasetVersion, Rows: rec.Rows, ClaimedAt: rec.ClaimedAt})
-	key := TriggerKey(rec.Model)
-	_, err := store.Update(ctx, s.st, s.cfg.Bucket, key, jsonOpt, 5, func(b []byte, exists bool) ([]byte, error) {
-		var cur triggerState
-		if exists && json.Unmarshal(b, &cur) == nil && !cur.ClaimedAt.Before(rec.ClaimedAt) {
-			return nil, nil
-		}
-		return body, nil
-	})
-	if err != nil && !errors.Is(err, store.ErrContended) {
-		s.log.Warn("record trigger state", "model", rec.Model, "error", err)
-	}
-}
-
-// ListRuns reads every run record (of one model, if model is not empty), newest first.
-func ListRuns(ctx context.Context, st interface {
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
-	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
-}, bucket, model string) ([]*Run, error) {
-	prefix := RunsPrefix
-	if model != "" {
-		prefix += model + "-"
-	}
-	var ids []string
-	if err := st.List(ctx, bucket, prefix, func(o store.ObjectInfo) error {
-		if strings.HasSuffix(o.Key, "/run.json") {
-			ids = append(ids, runIDOfKey(o.Key))
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	var runs []*Run
-	for _, id := range ids {
-		r, _, err := GetRun(ctx, st, bucket, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if model == "" || r.Model == model {
-			runs = append(runs, r)
-		}
-	}
-	sort.SliceStable(runs, func(i, j int) bool {
-		a, b := runs[i], runs[j]
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.After(b.CreatedAt)
-		}
-		if a.Base == b.Base {
-			return a.Attempt > b.Attempt
-		}
-		return a.RunID < b.RunID
-	})
-	return runs, nil
+	return b, nil
 }
 
 func newOwner() string { return rand.Text()[:16] }

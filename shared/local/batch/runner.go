@@ -5,8 +5,8 @@
 // A job goes RUNNABLE (queued) → STARTING (inputs staged) → RUNNING (the
 // process) → SUCCEEDED or FAILED, and each of these transitions is announced
 // with an envelope whose detail is the job as Batch would describe it. As in
-// AWS, there is no event for SUBMITTED (DESIGN.md: "AWS sends no event for
-// submission"), and the train use case treats events as at-least-once and
+// AWS, there is no event for SUBMITTED (AWS sends no event for submission:
+// docs/design.md, the loop), and the train use case treats events as at-least-once and
 // unordered, which a single process trivially satisfies.
 //
 // The container contract is kept without a container: s3:// inputs named by
