@@ -161,7 +161,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, bucket, ke
 	if err := s.ensureBucket(bucket); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := validKey(key); err != nil {
 		return err
 	}
 	meta, err := objectMeta(r.Header, s.now())
