@@ -285,6 +285,9 @@ func (s *Server) route(w *responseWriter, r *http.Request, body *payloadReader) 
 	if err != nil {
 		return err
 	}
+	if bucket != "" && key == "" && isListObjects(r) {
+		return s.listObjects(w, r, bucket)
+	}
 	s.passThrough(w, r, buf)
 	return nil
 }
