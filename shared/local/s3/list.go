@@ -46,7 +46,7 @@ type listResult struct {
 	XMLName               xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
 	Name                  string   `xml:"Name"`
 	Prefix                string   `xml:"Prefix"`
-	Marker                *string  `xml:"Marker"`     // V1
+	Marker                *string  `xml:"Marker"` // V1
 	NextMarker            string   `xml:"NextMarker,omitempty"`
 	StartAfter            string   `xml:"StartAfter,omitempty"` // V2
 	ContinuationToken     string   `xml:"ContinuationToken,omitempty"`
