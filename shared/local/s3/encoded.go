@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,6 +25,7 @@ type encodedStore struct {
 	dir    string // Dir/encoded
 	tmpDir string // on the same filesystem, for the rename
 	sync   bool   // fsync before the rename
+	log    *slog.Logger
 }
 
 type encodedTrailer struct {
@@ -163,8 +165,11 @@ func (e *encodedStore) open(bucket, key string) (*os.File, *encodedTrailer, int6
 		err = fmt.Errorf("file holds key %q", tr.Key)
 	}
 	if err != nil {
+		// Not written by put (put renames whole files into place): no object, as S3 would
+		// say, rather than an error on every request for the key.
 		_ = f.Close()
-		return nil, nil, 0, fmt.Errorf("reading %s: %w", p, err)
+		e.log.Warn("s3: a file in the data directory is not an object", "path", p, "err", err)
+		return nil, nil, 0, gofakes3.KeyNotFound(key)
 	}
 	return f, tr, size, nil
 }
