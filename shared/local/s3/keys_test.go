@@ -284,10 +284,10 @@ func TestStrayFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	strays := map[string]string{
-		"buckets/platform/audit/x":                    "the file the old layout let ../platform/audit/x write",
-		"buckets/platform/stray.txt":                  "s",
-		encodedDir + "/platform/zz.object":            "not hex",
-		encodedDir + "/platform/6b.object":            "no trailer",
+		"buckets/platform/audit/x":                     "the file the old layout let ../platform/audit/x write",
+		"buckets/platform/stray.txt":                   "s",
+		encodedDir + "/platform/zz.object":             "not hex",
+		encodedDir + "/platform/6b.object":             "no trailer",
 		encodedDir + "/platform/" + encodeKey("other"): "",
 	}
 	for p, content := range strays {
