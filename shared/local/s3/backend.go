@@ -226,14 +226,15 @@ func (b backend) deleteLocked(bucket, key string) error {
 
 func (b backend) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
 	var res gofakes3.MultiDeleteResult
-	b.writes.Lock()
-	defer b.writes.Unlock()
 	if err := b.bucketExists(bucket); err != nil {
 		return res, err
 	}
 	for _, key := range keys {
+		// In PutObject's order (key, then writes), or the two could wait on each other.
 		unlock := b.locks.lock(bucket, key)
+		b.writes.Lock()
 		err := b.deleteLocked(bucket, key)
+		b.writes.Unlock()
 		unlock()
 		if err != nil {
 			b.log.Error("deleting object", "bucket", bucket, "key", key, "err", err)
