@@ -146,21 +146,29 @@ func (b backend) PutObject(bucket, key string, meta map[string]string, input io.
 	return b.MultiBucketBackend.PutObject(bucket, key, meta, input, size, cond)
 }
 
-func (b backend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
+// lookup says which store holds key: the encoded one, or s3afero; NoSuchKey when neither does.
+func (b backend) lookup(bucket, key string) (encoded bool, err error) {
 	if err := b.bucketExists(bucket); err != nil {
-		return nil, err
+		return false, err
 	}
 	if validKey(key) != nil {
-		return nil, gofakes3.KeyNotFound(key)
+		return false, gofakes3.KeyNotFound(key)
 	}
 	if ok, err := b.enc.has(bucket, key); err != nil || ok {
+		return ok, err
+	}
+	if !b.nestedStored(bucket, key) {
+		return false, gofakes3.KeyNotFound(key)
+	}
+	return false, nil
+}
+
+func (b backend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
+	if encoded, err := b.lookup(bucket, key); err != nil || encoded {
 		if err != nil {
 			return nil, err
 		}
 		return b.enc.head(bucket, key)
-	}
-	if !b.nestedStored(bucket, key) {
-		return nil, gofakes3.KeyNotFound(key)
 	}
 	obj, err := b.MultiBucketBackend.HeadObject(bucket, key)
 	if err == nil {
@@ -172,20 +180,11 @@ func (b backend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
 func (b backend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
 	unlock := b.locks.rlock(bucket, key)
 	defer unlock() // the object's file is open: later writes replace the file, not what it holds
-	if err := b.bucketExists(bucket); err != nil {
-		return nil, err
-	}
-	if validKey(key) != nil {
-		return nil, gofakes3.KeyNotFound(key)
-	}
-	if ok, err := b.enc.has(bucket, key); err != nil || ok {
+	if encoded, err := b.lookup(bucket, key); err != nil || encoded {
 		if err != nil {
 			return nil, err
 		}
 		return b.enc.get(bucket, key, rng)
-	}
-	if !b.nestedStored(bucket, key) {
-		return nil, gofakes3.KeyNotFound(key)
 	}
 	obj, err := b.MultiBucketBackend.GetObject(bucket, key, rng)
 	if err == nil {

@@ -21,9 +21,7 @@ import (
 )
 
 func TestPersistsAcrossRestart(t *testing.T) {
-	dir := t.TempDir()
-	s := startServer(t, dir, nil)
-	c := sdkClient(s.URL(), testKeyID, testSecret)
+	s, c, dir := serveTemp(t)
 	ctx := context.Background()
 	data := make([]byte, 100<<10)
 	_, _ = rand.Read(data)
@@ -33,14 +31,7 @@ func TestPersistsAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	mp := multipartUpload(t, c, "big", bytes.Repeat([]byte{1}, minPartSize), []byte{2, 3})
-	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := s.Close(closeCtx); err != nil {
-		t.Fatal(err)
-	}
-
-	s2 := startServer(t, dir, nil)
-	c2 := sdkClient(s2.URL(), testKeyID, testSecret)
+	c2 := restart(t, s, dir)
 	get, err := c2.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String("predictions/m/dt=2024-01-01/a.jsonl.gz")})
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +45,18 @@ func TestPersistsAcrossRestart(t *testing.T) {
 	if err != nil || *head.ETag != mp {
 		t.Fatalf("multipart etag after restart: %v %s want %s", err, aws.ToString(head.ETag), mp)
 	}
+}
+
+// restart closes s and serves dir again, and returns a client of the new server.
+func restart(t *testing.T, s *Server, dir string) *awss3.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServer(t, dir, nil)
+	return sdkClient(s2.URL(), testKeyID, testSecret)
 }
 
 func multipartUpload(t *testing.T, c *awss3.Client, key string, parts ...[]byte) string {
@@ -122,9 +125,7 @@ func TestCompleteStreams(t *testing.T) {
 
 // Keys stored literally (the encoded store) survive a restart like the others.
 func TestOddKeysPersistAcrossRestart(t *testing.T) {
-	dir := t.TempDir()
-	s := startServer(t, dir, nil)
-	c := sdkClient(s.URL(), testKeyID, testSecret)
+	s, c, dir := serveTemp(t)
 	ctx := context.Background()
 	for _, k := range oddKeys {
 		if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String(k), Body: strings.NewReader("v:" + k),
@@ -133,14 +134,7 @@ func TestOddKeysPersistAcrossRestart(t *testing.T) {
 		}
 	}
 	mp := multipartUpload(t, c, "../big/", bytes.Repeat([]byte{1}, minPartSize), []byte{2, 3})
-	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := s.Close(closeCtx); err != nil {
-		t.Fatal(err)
-	}
-
-	s2 := startServer(t, dir, nil)
-	c2 := sdkClient(s2.URL(), testKeyID, testSecret)
+	c2 := restart(t, s, dir)
 	for _, k := range oddKeys {
 		get, err := c2.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(k)})
 		if err != nil {
