@@ -54,11 +54,15 @@ type backend struct {
 	// mutex for a whole put anyway.
 	writes *sync.Mutex
 	log    *slog.Logger
+	folds  bool // the filesystem folds case or normalization: see foldsNames
 }
 
 // nestedPath is where s3afero keeps a nested key: buckets/<bucket>/<key>.
 func (b backend) nestedPath(bucket, key string) (string, error) {
-	dir := filepath.Join(b.root, "buckets", bucket)
+	dir, err := bucketPath(filepath.Join(b.root, "buckets"), bucket)
+	if err != nil {
+		return "", err
+	}
 	p := filepath.Join(dir, filepath.FromSlash(key))
 	if !nestedKey(key) || filepath.ToSlash(p) != filepath.ToSlash(dir)+"/"+key {
 		return "", fmt.Errorf("key %q has no nested path", key)
@@ -76,13 +80,13 @@ func (b backend) nestedFree(bucket, key string) bool {
 	if err != nil {
 		return false
 	}
+	top := filepath.Join(b.root, "buckets", bucket) // valid: nestedPath checked it
 	if st, err := os.Lstat(p); err == nil {
-		return st.Mode().IsRegular()
+		return st.Mode().IsRegular() && (!b.folds || exactNames(top, p))
 	}
-	top := filepath.Join(b.root, "buckets", bucket)
 	for d := filepath.Dir(p); d != top; d = filepath.Dir(d) {
 		if st, err := os.Lstat(d); err == nil {
-			return st.IsDir()
+			return st.IsDir() && (!b.folds || exactNames(top, d))
 		}
 	}
 	return true
@@ -96,6 +100,9 @@ func (b backend) nestedStored(bucket, key string) bool {
 		return false
 	}
 	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	if b.folds && !exactNames(filepath.Join(b.root, "buckets", bucket), p) {
 		return false
 	}
 	_, err = os.Stat(filepath.Join(b.root, "metadata", bucket, s3aferoMetaName(key)))
@@ -327,8 +334,11 @@ func (b backend) ListBucket(bucket string, prefix *gofakes3.Prefix, _ gofakes3.L
 // listNested walks s3afero's files of the bucket, skipping directories that cannot hold a
 // key with the prefix.
 func (b backend) listNested(bucket, pre string, add func(string, func() *gofakes3.Content), bad func(string, error)) error {
-	top := filepath.Join(b.root, "buckets", bucket)
-	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+	top, err := bucketPath(filepath.Join(b.root, "buckets"), bucket)
+	if err != nil {
+		return err
+	}
+	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p != top && errors.Is(err, fs.ErrNotExist) {
 				return nil // removed since its parent was read

@@ -36,10 +36,11 @@ type encodedTrailer struct {
 
 const maxTrailer = 1 << 20
 
-func (e *encodedStore) bucketDir(bucket string) string { return filepath.Join(e.dir, bucket) }
-
 func (e *encodedStore) path(bucket, key string) (string, error) {
-	dir := e.bucketDir(bucket)
+	dir, err := bucketPath(e.dir, bucket)
+	if err != nil {
+		return "", err
+	}
 	p := filepath.Join(dir, filepath.FromSlash(encodeKey(key)))
 	if err := within(dir, p); err != nil {
 		return "", err
@@ -210,7 +211,7 @@ func (e *encodedStore) remove(bucket, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("deleting %s/%q: %w", bucket, key, err)
 	}
-	top := e.bucketDir(bucket)
+	top := filepath.Join(e.dir, bucket) // valid: path checked it
 	for d := filepath.Dir(p); d != top && within(top, d) == nil; d = filepath.Dir(d) {
 		if os.Remove(d) != nil {
 			break
@@ -230,8 +231,11 @@ type encodedEntry struct {
 // list calls fn for every object of the bucket, and bad for every file that is not one
 // (listings go on without it).
 func (e *encodedStore) list(bucket string, fn func(encodedEntry), bad func(path string, err error)) error {
-	top := e.bucketDir(bucket)
-	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+	top, err := bucketPath(e.dir, bucket)
+	if err != nil {
+		return err
+	}
+	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == top && errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -291,8 +295,12 @@ func readEntry(p, key string) (encodedEntry, error) {
 
 // empty reports whether the bucket holds no encoded object.
 func (e *encodedStore) empty(bucket string) (bool, error) {
+	top, err := bucketPath(e.dir, bucket)
+	if err != nil {
+		return false, err
+	}
 	found := errors.New("found")
-	err := filepath.WalkDir(e.bucketDir(bucket), func(_ string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(top, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -307,12 +315,16 @@ func (e *encodedStore) empty(bucket string) (bool, error) {
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		return true, nil
 	}
-	return false, fmt.Errorf("checking %s: %w", e.bucketDir(bucket), err)
+	return false, fmt.Errorf("checking %s: %w", top, err)
 }
 
 func (e *encodedStore) removeBucket(bucket string) error {
-	if err := os.RemoveAll(e.bucketDir(bucket)); err != nil {
-		return fmt.Errorf("removing %s: %w", e.bucketDir(bucket), err)
+	top, err := bucketPath(e.dir, bucket)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(top); err != nil {
+		return fmt.Errorf("removing %s: %w", top, err)
 	}
 	return nil
 }

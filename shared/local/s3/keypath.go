@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/johannesboyne/gofakes3"
 )
 
 // How a key maps to the filesystem. S3 keys are opaque strings of 1 to 1024 bytes of UTF-8;
@@ -103,6 +107,58 @@ func within(dir, p string) error {
 		return fmt.Errorf("path %q escapes %q", p, dir)
 	}
 	return nil
+}
+
+// bucketPath is a bucket's directory under top (Dir/buckets, Dir/metadata or Dir/encoded).
+func bucketPath(top, bucket string) (string, error) {
+	if err := gofakes3.ValidateBucketName(bucket); err != nil {
+		return "", gofakes3.BucketNotFound(bucket)
+	}
+	p := filepath.Join(top, bucket)
+	return p, within(top, p)
+}
+
+// foldsNames reports whether the filesystem of dir finds a file under another name than its
+// own: case-insensitive (macOS, Windows) or normalization-insensitive (APFS). There, Lstat
+// finds "a" when asked for "A", and nested keys must be checked against the names stored.
+func foldsNames(dir string) bool {
+	f, err := os.CreateTemp(dir, "fold-probe-a\u00e9-")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	_ = f.Close()
+	defer os.Remove(name)
+	base := filepath.Base(name)
+	for _, v := range []string{strings.ToUpper(base), strings.Replace(base, "\u00e9", "e\u0301", 1)} {
+		if _, err := os.Lstat(filepath.Join(dir, v)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// exactNames reports whether every element of p below top is stored under exactly its name.
+func exactNames(top, p string) bool {
+	for ; p != top; p = filepath.Dir(p) {
+		if within(top, p) != nil {
+			return false
+		}
+		names, err := readNames(filepath.Dir(p))
+		if err != nil || !slices.Contains(names, filepath.Base(p)) {
+			return false
+		}
+	}
+	return true
+}
+
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
 }
 
 // s3aferoMetaName is the file s3afero keeps a nested key's metadata in, under metadata/<bucket>

@@ -1,9 +1,14 @@
 package s3
 
 import (
+	"io"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
 )
 
 func TestNestedKey(t *testing.T) {
@@ -121,4 +126,54 @@ func FuzzKeyPath(f *testing.F) {
 			t.Fatalf("decodeKey(%q) = %q, which encodes as %q", b, k, encodeKey(k))
 		}
 	})
+}
+
+func TestExactNames(t *testing.T) {
+	top := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(top, "Dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(top, "Dir", "f"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for rel, want := range map[string]bool{"Dir/f": true, "Dir": true, "dir/f": false, "Dir/F": false, "DIR": false, "../x": false} {
+		if got := exactNames(top, filepath.Join(top, filepath.FromSlash(rel))); got != want {
+			t.Errorf("exactNames(%s) = %v, want %v", rel, got, want)
+		}
+	}
+	if runtime.GOOS == "linux" && foldsNames(top) {
+		t.Error("a Linux temporary directory folds names")
+	}
+}
+
+// Where the filesystem folds names (macOS), keys differing in case or normalization must
+// still be distinct objects: the exact-name checks run on every lookup. Forced on here.
+func TestFoldingChecksKeepKeysApart(t *testing.T) {
+	s, err := New(Config{Dir: t.TempDir(), AccessKeyID: testKeyID, SecretAccessKey: testSecret, Buckets: []string{testBucket}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.backend
+	b.folds = true
+	keys := []string{"a", "a/b", "A", "A/b", "é", "e\u0301", "x/y/z"}
+	for _, k := range keys {
+		if _, err := b.PutObject(testBucket, k, map[string]string{}, strings.NewReader("v:"+k), int64(len("v:"+k)), nil); err != nil {
+			t.Fatalf("put %q: %v", k, err)
+		}
+	}
+	for _, k := range keys {
+		obj, err := b.GetObject(testBucket, k, nil)
+		if err != nil {
+			t.Fatalf("get %q: %v", k, err)
+		}
+		got, _ := io.ReadAll(obj.Contents)
+		_ = obj.Contents.Close()
+		if string(got) != "v:"+k {
+			t.Errorf("get %q: %q", k, got)
+		}
+	}
+	list, err := b.ListBucket(testBucket, &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil || len(list.Contents) != len(keys) {
+		t.Fatalf("list: %v, %d objects", err, len(list.Contents))
+	}
 }

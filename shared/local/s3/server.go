@@ -109,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: opening the filesystem backend in %s: %w", dir, err)
 	}
-	s.backend = backend{MultiBucketBackend: mb, fs: fs, root: dir, locks: newKeyLocks(), writes: &sync.Mutex{}, log: cfg.Logger,
+	s.backend = backend{MultiBucketBackend: mb, fs: fs, root: dir, locks: newKeyLocks(), writes: &sync.Mutex{}, log: cfg.Logger, folds: foldsNames(s.tmpDir),
 		enc: &encodedStore{dir: filepath.Join(dir, encodedDir), tmpDir: s.tmpDir, sync: true, log: cfg.Logger}}
 	s.uploads = &multipartStore{dir: filepath.Join(dir, multipartDir), tmpDir: s.tmpDir}
 	for _, b := range cfg.Buckets {
