@@ -291,7 +291,7 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, body io.
 		s.log.Warn("removing completed upload", "upload", uploadID, "err", err)
 	}
 	s.objectCreated(r, reasonComplete, bucket, key, size, etag)
-	s.writeXML(w, completeResult{Location: fmt.Sprintf("http://%s/%s/%s", r.Host, bucket, key), Bucket: bucket, Key: key, ETag: `"` + etag + `"`})
+	s.writeXML(w, completeResult{Location: fmt.Sprintf("http://%s/%s%s", r.Host, bucket, uriEncode("/"+key, false)), Bucket: bucket, Key: key, ETag: `"` + etag + `"`})
 	return nil
 }
 

@@ -1,6 +1,10 @@
 // Package s3 is the embedded S3-compatible endpoint of local mode: gofakes3 over a
 // directory, with SigV4 authentication, on-disk multipart uploads, AWS's conditional-write
 // semantics, and EventBridge "Object Created" events for every committed write.
+//
+// On disk, under Config.Dir: buckets/<bucket>/<key> and metadata/<bucket>/ (s3afero's
+// layout) for keys that are a clean relative path; encoded/<bucket>/<hex of the key>.object
+// for every other key (keypath.go); .multipart/ and .tmp/ for uploads and spooled bodies.
 package s3
 
 import (
