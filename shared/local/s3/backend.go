@@ -99,7 +99,7 @@ func (b backend) nestedStored(bucket, key string) bool {
 	if err != nil {
 		return false
 	}
-	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
 		return false
 	}
 	if b.folds && !exactNames(filepath.Join(b.root, "buckets", bucket), p) {
@@ -109,8 +109,39 @@ func (b backend) nestedStored(bucket, key string) bool {
 	return err == nil
 }
 
+// BucketExists is true for a directory only: earlier versions could leave a file in
+// buckets/ (a key "../x" of any bucket), and a file is no bucket.
+func (b backend) BucketExists(bucket string) (bool, error) {
+	dir, err := bucketPath(filepath.Join(b.root, "buckets"), bucket)
+	if err != nil {
+		return false, nil
+	}
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking bucket %q: %w", bucket, err)
+	}
+	return st.IsDir(), nil
+}
+
+func (b backend) ListBuckets() ([]gofakes3.BucketInfo, error) {
+	all, err := b.MultiBucketBackend.ListBuckets()
+	if err != nil {
+		return nil, err
+	}
+	var buckets []gofakes3.BucketInfo
+	for _, bi := range all {
+		if ok, err := b.BucketExists(bi.Name); err == nil && ok {
+			buckets = append(buckets, bi)
+		}
+	}
+	return buckets, nil
+}
+
 func (b backend) bucketExists(bucket string) error {
-	ok, err := b.MultiBucketBackend.BucketExists(bucket)
+	ok, err := b.BucketExists(bucket)
 	if err != nil {
 		return fmt.Errorf("checking bucket %q: %w", bucket, err)
 	}

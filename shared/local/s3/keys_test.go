@@ -287,6 +287,7 @@ func TestStrayFiles(t *testing.T) {
 	put(t, c, testBucket, "audit/real", "r")
 	strays := map[string]string{
 		"buckets/platform/audit/x":                     "the file the old layout let ../platform/audit/x write",
+		"buckets/escape.txt":                           "the file the old layout let ../escape.txt write",
 		"buckets/platform/stray.txt":                   "s",
 		encodedDir + "/platform/zz.object":             "not hex",
 		encodedDir + "/platform/6b.object":             "no trailer",
@@ -309,6 +310,12 @@ func TestStrayFiles(t *testing.T) {
 		_, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(k)})
 		wantCode(t, err, "NotFound")
 	}
+	buckets, err := c.ListBuckets(ctx, &awss3.ListBucketsInput{})
+	if err != nil || len(buckets.Buckets) != 2 {
+		t.Fatalf("a file in buckets/ lists as a bucket: %v %+v", err, buckets)
+	}
+	_, err = c.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("escape.txt")})
+	wantCode(t, err, "NoSuchBucket")
 	// Writing over a stray file stores an object there.
 	put(t, c, testBucket, "stray.txt", "now real")
 	if got := string(getBody(t, c, testBucket, "stray.txt")); got != "now real" {
