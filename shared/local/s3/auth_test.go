@@ -184,3 +184,43 @@ func TestSignedChunksAWSExample(t *testing.T) {
 		}
 	}
 }
+
+// The signature covers the path as sent: a request signed for /platform/x cannot be replayed
+// as /platform/a/../x (nothing cleans the path before the check), and one signed for the
+// literal path is served that literal key.
+func TestSignatureCoversLiteralPath(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	c := sdkClient(s.URL(), testKeyID, testSecret)
+	ctx := context.Background()
+	for k, v := range map[string]string{"x": "plain", "a/../x": "literal"} {
+		put(t, c, testBucket, k, v)
+	}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	creds := aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}
+	send := func(signedPath, sentPath string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, s.URL()+signedPath, nil)
+		req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+		if err := signer.SignHTTP(ctx, creds, req, emptySHA256, "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if sentPath != signedPath {
+			req.URL.Path, req.URL.RawPath = sentPath, ""
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := send("/platform/x", "/platform/a/../x"); code != http.StatusForbidden || !strings.Contains(body, "SignatureDoesNotMatch") {
+		t.Fatalf("signed for /platform/x, sent as /platform/a/../x: %d %s", code, body)
+	}
+	if code, body := send("/platform/a/../x", "/platform/a/../x"); code != http.StatusOK || body != "literal" {
+		t.Fatalf("signed and sent as /platform/a/../x: %d %s", code, body)
+	}
+	if code, body := send("/platform/a/%2E%2E/x", "/platform/a/%2E%2E/x"); code != http.StatusOK || body != "literal" {
+		t.Fatalf("signed and sent as /platform/a/%%2E%%2E/x: %d %s", code, body)
+	}
+}

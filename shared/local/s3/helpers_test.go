@@ -42,8 +42,13 @@ func (r *recorder) all() []event.Envelope {
 
 func startServer(t *testing.T, dir string, rec *recorder) *Server {
 	t.Helper()
+	return startServerWith(t, dir, rec, testBucket, "uploads")
+}
+
+func startServerWith(t *testing.T, dir string, rec *recorder, buckets ...string) *Server {
+	t.Helper()
 	cfg := Config{Dir: dir, Addr: "127.0.0.1:0", AccessKeyID: testKeyID, SecretAccessKey: testSecret,
-		Buckets: []string{testBucket, "uploads"}}
+		Buckets: buckets}
 	if rec != nil {
 		cfg.OnObjectCreated = rec.add
 	}

@@ -161,7 +161,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, bucket, ke
 	if err := s.ensureBucket(bucket); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := validKey(key); err != nil {
 		return err
 	}
 	meta, err := objectMeta(r.Header, s.now())
@@ -291,7 +291,7 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, body io.
 		s.log.Warn("removing completed upload", "upload", uploadID, "err", err)
 	}
 	s.objectCreated(r, reasonComplete, bucket, key, size, etag)
-	s.writeXML(w, completeResult{Location: fmt.Sprintf("http://%s/%s/%s", r.Host, bucket, key), Bucket: bucket, Key: key, ETag: `"` + etag + `"`})
+	s.writeXML(w, completeResult{Location: fmt.Sprintf("http://%s/%s%s", r.Host, bucket, uriEncode("/"+key, false)), Bucket: bucket, Key: key, ETag: `"` + etag + `"`})
 	return nil
 }
 

@@ -115,18 +115,11 @@ func (s *Server) ensureBucket(bucket string) error {
 	return nil
 }
 
-func checkKey(key string) error {
-	if len(key) > maxKeyLength {
-		return newError(http.StatusBadRequest, "KeyTooLongError", "Your key is too long")
-	}
-	return nil
-}
-
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request, body io.Reader, bucket, key string) error {
 	if err := s.ensureBucket(bucket); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := validKey(key); err != nil {
 		return err
 	}
 	meta, err := objectMeta(r.Header, s.now())
@@ -201,7 +194,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, body io.Read
 	if err := s.ensureBucket(bucket); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := validKey(key); err != nil {
 		return err
 	}
 	unlock := s.locks.lock(bucket, key)

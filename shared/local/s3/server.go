@@ -1,6 +1,10 @@
 // Package s3 is the embedded S3-compatible endpoint of local mode: gofakes3 over a
 // directory, with SigV4 authentication, on-disk multipart uploads, AWS's conditional-write
 // semantics, and EventBridge "Object Created" events for every committed write.
+//
+// On disk, under Config.Dir: buckets/<bucket>/<key> and metadata/<bucket>/ (s3afero's
+// layout) for keys that are a clean relative path; encoded/<bucket>/<hex of the key>.object
+// for every other key (keypath.go); .multipart/ and .tmp/ for uploads and spooled bodies.
 package s3
 
 import (
@@ -63,8 +67,9 @@ type Server struct {
 	fresh   map[net.Conn]struct{} // connections that have not sent a byte yet
 }
 
-// Hidden directories under Dir; the buckets themselves live in Dir/buckets (s3afero's layout),
-// so none of these can show up as a bucket.
+// Hidden directories under Dir; the buckets themselves live in Dir/buckets (s3afero's layout)
+// and Dir/encoded (keys that are no clean path, see keypath.go), so none of these can show
+// up as a bucket.
 const (
 	multipartDir = ".multipart"
 	tmpDirName   = ".tmp"
@@ -108,7 +113,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: opening the filesystem backend in %s: %w", dir, err)
 	}
-	s.backend = backend{MultiBucketBackend: mb, fs: fs, root: dir, locks: newKeyLocks()}
+	s.backend = backend{MultiBucketBackend: mb, fs: fs, root: dir, locks: newKeyLocks(), writes: &sync.Mutex{}, log: cfg.Logger, folds: foldsNames(s.tmpDir),
+		enc: &encodedStore{dir: filepath.Join(dir, encodedDir), tmpDir: s.tmpDir, sync: true, log: cfg.Logger}}
 	s.uploads = &multipartStore{dir: filepath.Join(dir, multipartDir), tmpDir: s.tmpDir}
 	for _, b := range cfg.Buckets {
 		if err := gofakes3.ValidateBucketName(b); err != nil {
@@ -257,6 +263,12 @@ func (s *Server) route(w *responseWriter, r *http.Request, body *payloadReader) 
 	q := r.URL.Query()
 	_, hasUploads := q["uploads"]
 	uploadID := q.Get("uploadId")
+	if key != "" {
+		// Before anything looks the key up: an invalid one is refused whatever the operation.
+		if err := validKey(key); err != nil {
+			return err
+		}
+	}
 	switch {
 	case bucket != "" && (uploadID != "" || hasUploads):
 		return s.routeMultipart(w, r, body, bucket, key, uploadID)
@@ -276,6 +288,9 @@ func (s *Server) route(w *responseWriter, r *http.Request, body *payloadReader) 
 	buf, err := readSmall(body, maxXMLBody)
 	if err != nil {
 		return err
+	}
+	if bucket != "" && key == "" && isListObjects(r) {
+		return s.listObjects(w, r, bucket)
 	}
 	s.passThrough(w, r, buf)
 	return nil
