@@ -449,7 +449,7 @@ func stateOf(r *decisions.Result) string {
 func newModelsApproveCmd(g *globals) *cobra.Command {
 	var d decisionFlags
 	var bind string
-	var yes bool
+	var yes, override bool
 	cmd := &cobra.Command{
 		Use:   "approve NAME VERSION --reason TEXT [--bundle-sha256 HASH | --yes]",
 		Short: "Approve a version waiting for a person (and promote it, unless the policy separates promotion)",
@@ -462,9 +462,13 @@ hash, the run, the data, the headline metrics and the policy checks) and:
   - at a terminal, asks you to confirm the hash it shows (--yes skips that);
   - otherwise (a script), binds to the hash it read and prints it.
 
-The policy names who may approve; anyone else is refused (and the refusal is
-audited). Unless the policy makes promotion a separate step, the approved version
-becomes champion at once and the champion it replaces is archived.
+Only a version that passed the policy in force is approved. --override approves
+one that did not, if the policy's approval.override names you; the approval
+record says it was an override. The policy names who may approve; anyone else
+is refused (and the refusal is audited). Unless the policy makes promotion a
+separate step, the approved version becomes champion at once and the champion
+it replaces is archived, but never a newer champion: an older version stays
+approved, and promoting it is a decision of its own.
 
 ` + registryExitCodes,
 		Example: `  mlops models approve credit 1 --reason "reviewed the card and the slices"
@@ -510,12 +514,16 @@ becomes champion at once and the champion it replaces is archived.
 			default:
 				bind = v.BundleSHA256
 			}
-			res, err := dc.Approve(cmd.Context(), name, n, decisions.Decision{Reason: d.reason, BundleSHA256: bind})
+			res, err := dc.Approve(cmd.Context(), name, n, decisions.Decision{Reason: d.reason, BundleSHA256: bind, Override: override})
 			return decide(cmd, g, res, err,
 				func(w io.Writer, r *decisions.Result) {
-					if r.Promoted {
+					switch {
+					case r.Promoted:
 						fmt.Fprintf(w, "%s version %d: approved and promoted: %s\n", name, n, stateOf(r))
-					} else {
+					case r.NotPromoted != "":
+						fmt.Fprintf(w, "%s version %d: approved, not promoted (%s); promote it with mlops models promote %s %d --reason ...\n",
+							name, n, r.NotPromoted, name, n)
+					default:
 						fmt.Fprintf(w, "%s version %d: approved (%s); promote it with mlops models promote %s %d --reason ...\n",
 							name, n, stateOf(r), name, n)
 					}
@@ -526,6 +534,7 @@ becomes champion at once and the champion it replaces is archived.
 	d.add(cmd)
 	cmd.Flags().StringVar(&bind, "bundle-sha256", "", "the bundle SHA-256 you reviewed: the approval binds to it, and is refused if the version's differs")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation at a terminal")
+	cmd.Flags().BoolVar(&override, "override", false, "approve a version that did not pass the policy in force (the policy must name you in approval.override; audited as an override)")
 	return cmd
 }
 

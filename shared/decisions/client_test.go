@@ -37,6 +37,8 @@ type platform struct {
 	reg *registry.Registry
 	srv *httptest.Server
 	log *bytes.Buffer // read it after srv.Close, which waits for the routes
+	// policy is the hash of the policy in force (the credit example's).
+	policy string
 }
 
 func newPlatform(t *testing.T) *platform {
@@ -46,10 +48,11 @@ func newPlatform(t *testing.T) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policystore.Apply(context.Background(), st, "platform", pol, time.Now()); err != nil {
+	applied, err := policystore.Apply(context.Background(), st, "platform", pol, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), log: &bytes.Buffer{}}
+	p := &platform{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), log: &bytes.Buffer{}, policy: applied.Hash}
 	svc := gate.New(st, discard{}, p.reg, gate.Config{Bucket: "platform", Logger: slog.New(slog.NewTextHandler(p.log, nil))})
 	mux := http.NewServeMux()
 	for pattern, h := range svc.Routes(func(r *http.Request) string { return r.Header.Get("X-Test-Principal") }) {
@@ -79,6 +82,11 @@ func (p *platform) register(t *testing.T, n int) {
 		v, _, err := p.reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: run, BundleSHA256: fmt.Sprintf("%064d", i),
 			BundlePrefix: "runs/" + run + "/bundle/", Metrics: map[string]float64{"auc": 0.8 + float64(i)/100}, Principal: "gate"})
 		if err != nil {
+			t.Fatal(err)
+		}
+		// As the gate leaves it: passed the policy in force, waiting for a person.
+		if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: v.Version, PolicyHash: p.policy,
+			Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := p.reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: v.Version, Principal: "gate", Reason: "needs a person"}); err != nil {
@@ -521,4 +529,135 @@ func TestDecisionInputsAreCheckedBeforeAnyWrite(t *testing.T) {
 	if err := decisions.CheckReason("reviewed:\n\t- slices ✓ (ok, 好)"); err != nil {
 		t.Error(err)
 	}
+}
+
+// Every decision is authorized by the policy (issue 10, items 1, 2 and 5):
+// reject, promote, retire and rollback as approve is; a refused caller is
+// audited once per decision and target, with a bounded reason, and only for
+// a target that exists; a model with no policy refuses everyone; a version that
+// failed its policy is approved only by an override the policy allows.
+func TestEveryDecisionIsAuthorized(t *testing.T) {
+	p := newPlatform(t)
+	ctx := context.Background()
+	p.register(t, 2)
+	mallory := p.as("arn:aws:iam::1:user/mallory")
+	v1, err := p.as("local:alice").Version(ctx, "credit", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail := func() int {
+		h, err := p.reg.History(ctx, "credit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(h)
+	}
+	before := trail()
+	long := strings.Repeat("please ", 500) // 3.5 KB: a valid reason, bounded in the refusal
+	for what, call := range map[string]func() error{
+		"reject": func() error { _, err := mallory.Reject(ctx, "credit", 1, decisions.Decision{Reason: long}); return err },
+		"promote": func() error {
+			_, err := mallory.Promote(ctx, "credit", 1, decisions.Decision{Reason: long})
+			return err
+		},
+		"retire": func() error {
+			_, err := mallory.Retire(ctx, "credit", 2, decisions.Decision{Reason: long, Force: true})
+			return err
+		},
+		"rollback": func() error { _, err := mallory.Rollback(ctx, "credit", decisions.Decision{Reason: long}); return err },
+		"approve": func() error {
+			_, err := mallory.Approve(ctx, "credit", 1, decisions.Decision{Reason: long, BundleSHA256: v1.BundleSHA256})
+			return err
+		},
+	} {
+		for range 3 { // repeated: audited once
+			wantCode(t, what, call(), decisions.CodeForbidden, 403, "may not "+what)
+		}
+	}
+	hist, _ := p.reg.History(ctx, "credit")
+	if got := len(hist) - before; got != 5 {
+		t.Fatalf("%d refusals audited for 5 refused decisions made 3 times each, want 5", got)
+	}
+	for _, e := range hist[before:] {
+		if e.Kind != registry.KindRefused || len(e.Reason) > 600 || e.Principal != "arn:aws:iam::1:user/mallory" {
+			t.Errorf("refusal record: kind %s, %d bytes of reason, principal %s", e.Kind, len(e.Reason), e.Principal)
+		}
+	}
+	// A target that does not exist is not found, and nothing is recorded.
+	_, err = mallory.Reject(ctx, "credit", 99, decisions.Decision{Reason: "x"})
+	wantCode(t, "an unknown version", err, decisions.CodeNotFound, 404, "not found")
+	_, err = mallory.Rollback(ctx, "nosuch", decisions.Decision{Reason: "x"})
+	wantCode(t, "an unknown model", err, decisions.CodeNotFound, 404, "no versions")
+	if trail() != len(hist) {
+		t.Fatal("a decision about nothing was recorded")
+	}
+
+	// A version whose check failed is not approved, even by an approver; an
+	// override needs the policy's override role, which the example names nobody in.
+	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 2, PolicyHash: "other",
+		Verdict: registry.VerdictFail, Checks: []map[string]any{}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := credit.Policy()
+	pol.Minimum = nil
+	pol.Approval.Override = []string{"local:cro"}
+	failing, err := policystore.Apply(ctx, p.st, "platform", pol, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 2, PolicyHash: failing.Hash,
+		Verdict: registry.VerdictFail, Checks: []map[string]any{{"name": "auc", "pass": false}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := p.as("local:alice").Version(ctx, "credit", 2)
+	_, err = p.as("local:alice").Approve(ctx, "credit", 2, decisions.Decision{Reason: "fine", BundleSHA256: v2.BundleSHA256})
+	wantCode(t, "approving a failed version", err, decisions.CodeNotPassed, 409, "is fail")
+	_, err = p.as("local:alice").Approve(ctx, "credit", 2, decisions.Decision{Reason: "fine", BundleSHA256: v2.BundleSHA256, Override: true})
+	wantCode(t, "an override by an approver without the override role", err, decisions.CodeForbidden, 403, "may not override")
+	res, err := p.as("local:cro").Approve(ctx, "credit", 2, decisions.Decision{Reason: "risk accepted", BundleSHA256: v2.BundleSHA256, Override: true})
+	if err != nil || !res.Promoted {
+		t.Fatalf("override: %v %+v", err, res)
+	}
+	h, _ := p.reg.History(ctx, "credit")
+	var overridden bool
+	for _, e := range h {
+		overridden = overridden || (e.Kind == registry.KindApproved && e.Override && e.Principal == "local:cro")
+	}
+	if !overridden {
+		t.Fatal("the override is not in the trail")
+	}
+	// Version 1, approved now (it passed the policy in force), does not
+	// replace the newer champion.
+	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 1, PolicyHash: failing.Hash,
+		Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = p.as("local:alice").Approve(ctx, "credit", 1, decisions.Decision{Reason: "late", BundleSHA256: v1.BundleSHA256})
+	if err != nil || res == nil || res.Promoted || res.Champion != 2 || !strings.Contains(res.NotPromoted, "version 2 is champion") {
+		t.Fatalf("a late approval of an older version: %v %+v", err, res)
+	}
+}
+
+// A model with no policy refuses every decision: a policy names who may decide.
+func TestNoPolicyFailsClosed(t *testing.T) {
+	_, st := lambdatest.S3(t, "platform")
+	ctx := context.Background()
+	reg := registry.New(st, registry.Config{Bucket: "platform"})
+	svc := gate.New(st, discard{}, reg, gate.Config{Bucket: "platform"})
+	mux := http.NewServeMux()
+	for pattern, h := range svc.Routes(func(r *http.Request) string { return "local:alice" }) {
+		mux.Handle(pattern, h)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	v, _, err := reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: "credit-0123456789abcdef-1", BundleSHA256: fmt.Sprintf("%064d", 1),
+		BundlePrefix: "runs/credit-0123456789abcdef-1/bundle/", Principal: "gate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := decisions.NewClient(srv.URL+"/", srv.Client(), nil)
+	_, err = c.Approve(ctx, "credit", 1, decisions.Decision{Reason: "ok", BundleSHA256: v.BundleSHA256})
+	wantCode(t, "approving with no policy", err, decisions.CodeForbidden, 403, "has no promotion policy")
+	_, err = c.Reject(ctx, "credit", 1, decisions.Decision{Reason: "no"})
+	wantCode(t, "rejecting with no policy", err, decisions.CodeForbidden, 403, "has no promotion policy")
 }

@@ -47,12 +47,15 @@
 //
 // Codes and their statuses:
 //
-//	bad_request           400  a malformed model name, version number or body; a missing reason
+//	bad_request           400  a malformed model name, version number or body; a missing, overlong or non-text reason
+//	too_large             413  a body over 16 KB (a reason is at most 4 KB)
 //	unauthorized          401  no verified caller
-//	forbidden             403  the policy does not name the caller among its approvers (the refusal is audited)
+//	forbidden             403  the policy does not let the caller make this decision, or the model has no policy
+//	                           (the refusal is audited, once per caller, decision and target an hour)
 //	not_found             404  no such model, version or audit trail
 //	illegal_transition    409  the state machine does not allow the decision from the version's state
 //	bundle_mismatch       409  an approval named another bundle than the version's (the refusal is audited)
+//	not_passed            409  an approval of a version with no passing check under the policy in force, without an override (audited)
 //	stale                 409  the decision was made against a state that has moved on (a newer champion)
 //	no_champion           409  the model has no champion (a rollback from none)
 //	no_previous_champion  409  a rollback found no champion to go back to

@@ -24,6 +24,7 @@ const (
 	CodeNotFound           Code = "not_found"
 	CodeIllegalTransition  Code = "illegal_transition"
 	CodeBundleMismatch     Code = "bundle_mismatch"
+	CodeNotPassed          Code = "not_passed"
 	CodeStale              Code = "stale"
 	CodeNoChampion         Code = "no_champion"
 	CodeNoPreviousChampion Code = "no_previous_champion"
@@ -45,7 +46,7 @@ func (c Code) Status() int {
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound
-	case CodeIllegalTransition, CodeBundleMismatch, CodeStale, CodeNoChampion, CodeNoPreviousChampion,
+	case CodeIllegalTransition, CodeBundleMismatch, CodeNotPassed, CodeStale, CodeNoChampion, CodeNoPreviousChampion,
 		CodeDamagedTrail, CodeConflict:
 		return http.StatusConflict
 	}
@@ -144,6 +145,7 @@ func asError(err error) *Error {
 		{registry.ErrInvalid, CodeBadRequest},
 		{registry.ErrTransition, CodeIllegalTransition},
 		{registry.ErrBundleMismatch, CodeBundleMismatch},
+		{registry.ErrNotPassed, CodeNotPassed},
 		{registry.ErrStale, CodeStale},
 		{registry.ErrNoChampion, CodeNoChampion},
 		{registry.ErrNoPrevious, CodeNoPreviousChampion},

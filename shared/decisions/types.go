@@ -17,6 +17,9 @@ type Decision struct {
 	Force bool `json:"force,omitempty"`
 	// From is the champion a rollback rolls back from (0: the current one).
 	From int `json:"from,omitempty"`
+	// Override approves a version with no passing check under the policy in
+	// force (approve only; the policy's approval.override names who may).
+	Override bool `json:"override,omitempty"`
 }
 
 // Result is the answer of a decision route.
@@ -29,6 +32,9 @@ type Result struct {
 	Created bool `json:"created"`
 	// Promoted: an approval promoted the version at once.
 	Promoted bool `json:"promoted,omitempty"`
+	// NotPromoted says why an approval that would promote did not (a newer
+	// version is champion): promoting it is a decision of its own.
+	NotPromoted string `json:"notPromoted,omitempty"`
 }
 
 // ModelSummary is an entry of GET /v1/models.

@@ -84,63 +84,128 @@ func (d decider) Verify(ctx context.Context, model string) (*registry.VerifyRepo
 	return d.s.reg.Verify(ctx, model)
 }
 
-// Approve records a person's approval, bound to the bundle they saw, if the
-// policy lets them approve; it promotes at once unless the policy makes
-// promotion a separate step.
+// authorize finds the policy in force and checks that who may make decision
+// on model (version n, 0 for a model-level decision) before anything is
+// written: an unknown target is not found (and nothing is recorded), and a
+// model with no policy refuses everyone (fail closed: a policy names who may
+// decide). A refusal is audited, at most once per (caller, decision, target)
+// an hour, with a bounded reason, so that refused callers cannot grow the
+// trail that verify, history and rollback read.
+func (d decider) authorize(ctx context.Context, who, model string, n int, decision, reason string) (*policy.Policy, string, error) {
+	s := d.s
+	if n > 0 {
+		if _, err := s.reg.Get(ctx, model, n); err != nil {
+			return nil, "", err
+		}
+	} else if vs, err := s.reg.List(ctx, model); err != nil {
+		return nil, "", err
+	} else if len(vs) == 0 {
+		return nil, "", decisions.Errorf(decisions.CodeNotFound, "model %s has no versions", model)
+	}
+	pol, phash, err := policystore.Current(ctx, s.st, s.cfg.Bucket, model)
+	if errors.Is(err, policystore.ErrNoPolicy) {
+		return nil, "", decisions.Errorf(decisions.CodeForbidden,
+			"model %s has no promotion policy, and nobody may %s without one: apply a policy that names who may (mlops models apply)", model, decision)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if policy.MayDecide(pol, decision, who) {
+		return pol, phash, nil
+	}
+	allowed := policy.Deciders(pol, decision)
+	why := fmt.Sprintf("%s may not %s %s: the policy allows %s", who, decision, model, orNobody(allowed))
+	if _, err := s.reg.Refuse(ctx, registry.RefuseInput{Model: model, Version: n, PolicyHash: phash, Principal: who,
+		Reason: clipText(why+"; their reason: "+reason, refusalReasonBytes),
+		Once:   fmt.Sprintf("%s\x00%s\x00%d\x00%s", who, decision, n, s.cfg.Now().UTC().Format("2006-01-02T15"))}); err != nil {
+		return nil, "", err
+	}
+	return nil, "", decisions.Errorf(decisions.CodeForbidden, "%s", why)
+}
+
+// refusalReasonBytes bounds what a refusal records of a refused caller's words.
+const refusalReasonBytes = 512
+
+func orNobody(patterns []string) string {
+	if len(patterns) == 0 {
+		return "nobody (name them in the policy)"
+	}
+	return strings.Join(patterns, ", ")
+}
+
+// Approve records a person's approval, bound to the bundle they saw and to the
+// policy in force: only a version that passed that policy is approved, unless
+// the caller overrides, which the policy must allow them and which is
+// recorded as such. A version with no check under the policy in force (it
+// waited while the policy changed, or a crash interrupted its evaluation) is
+// checked first. The approval promotes at once unless the policy makes
+// promotion a separate step, and never over a newer champion.
 func (d decider) Approve(ctx context.Context, who, model string, n int, dec decisions.Decision) (*decisions.Result, error) {
 	s := d.s
-	pol, phash, err := policystore.Current(ctx, s.st, s.cfg.Bucket, model)
-	separate := false
-	switch {
-	case errors.Is(err, policystore.ErrNoPolicy):
-		// No policy: any verified caller decides (the gate left it pending).
-	case err != nil:
+	decision := policy.DecideApprove
+	if dec.Override {
+		decision = policy.DecideOverride
+	}
+	pol, phash, err := d.authorize(ctx, who, model, n, decision, dec.Reason)
+	if err != nil {
 		return nil, err
-	default:
-		separate = pol.Approval.SeparatePromotion
-		if !policy.MayApprove(pol, who) {
-			if _, rerr := s.reg.Refuse(ctx, registry.RefuseInput{Model: model, Version: n, BundleSHA256: dec.BundleSHA256,
-				PolicyHash: phash, Principal: who, Reason: "approval refused: " + who + " is not among the policy's approvers (" +
-					strings.Join(pol.Approval.Approvers, ", ") + "); their reason: " + dec.Reason}); rerr != nil {
-				return nil, rerr
-			}
-			return nil, decisions.Errorf(decisions.CodeForbidden, "%s may not approve %s: the policy's approvers are %s",
-				who, model, strings.Join(pol.Approval.Approvers, ", "))
+	}
+	if !dec.Override {
+		v, err := s.reg.Get(ctx, model, n)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkVersion(ctx, v, pol, phash); err != nil {
+			return nil, err
 		}
 	}
 	res, err := s.reg.Approve(ctx, registry.DecisionInput{Model: model, Version: n, BundleSHA256: dec.BundleSHA256,
-		PolicyHash: phash, Principal: who, Reason: dec.Reason})
+		PolicyHash: phash, Principal: who, Reason: dec.Reason, Override: dec.Override})
 	if err != nil {
 		return nil, err
 	}
 	out := decisions.Result{Model: model, Version: res.Version, AuditKey: res.Key, Created: res.Created}
-	if !separate {
+	if !pol.Approval.SeparatePromotion {
 		pres, err := s.reg.Promote(ctx, registry.PromoteInput{Model: model, Version: n, Principal: who,
-			Reason: "approved: " + dec.Reason})
-		if err != nil && !errors.Is(err, registry.ErrTransition) {
-			return nil, err
-		}
-		if err == nil {
+			Reason: "approved: " + dec.Reason, OnlyOverLower: true})
+		switch {
+		case err == nil:
 			out.Version, out.AuditKey, out.Promoted = pres.Version, pres.Key, true
 			if perr := s.announce(ctx, event.ModelPromoted, pres, who, dec.Reason); perr != nil {
 				return nil, perr
 			}
+		case errors.Is(err, registry.ErrStale):
+			// A newer version is champion: an approval of an older one does
+			// not replace it; promoting it is a decision of its own.
+			out.NotPromoted = err.Error()
+		case !errors.Is(err, registry.ErrTransition):
+			return nil, err
 		}
 	}
 	return s.answer(ctx, out)
 }
 
 func (d decider) Reject(ctx context.Context, who, model string, n int, dec decisions.Decision) (*decisions.Result, error) {
-	res, err := d.s.reg.Reject(ctx, registry.DecisionInput{Model: model, Version: n, Principal: who, Reason: dec.Reason})
+	phash, err := d.allowed(ctx, who, model, n, policy.DecideReject, dec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.s.reg.Reject(ctx, registry.DecisionInput{Model: model, Version: n, PolicyHash: phash, Principal: who, Reason: dec.Reason})
 	return d.s.decided(ctx, event.ModelRejected, model, who, dec, res, err)
 }
 
 func (d decider) Promote(ctx context.Context, who, model string, n int, dec decisions.Decision) (*decisions.Result, error) {
+	if _, err := d.allowed(ctx, who, model, n, policy.DecidePromote, dec); err != nil {
+		return nil, err
+	}
 	res, err := d.s.reg.Promote(ctx, registry.PromoteInput{Model: model, Version: n, Principal: who, Reason: dec.Reason})
 	return d.s.decided(ctx, event.ModelPromoted, model, who, dec, res, err)
 }
 
 func (d decider) Retire(ctx context.Context, who, model string, n int, dec decisions.Decision) (*decisions.Result, error) {
+	if _, err := d.allowed(ctx, who, model, n, policy.DecideRetire, dec); err != nil {
+		return nil, err
+	}
 	res, err := d.s.reg.Retire(ctx, registry.RetireInput{Model: model, Version: n, Principal: who, Reason: dec.Reason, Force: dec.Force})
 	if err == nil {
 		err = d.s.tagRetired(ctx, res.Version)
@@ -149,8 +214,20 @@ func (d decider) Retire(ctx context.Context, who, model string, n int, dec decis
 }
 
 func (d decider) Rollback(ctx context.Context, who, model string, dec decisions.Decision) (*decisions.Result, error) {
+	if _, err := d.allowed(ctx, who, model, 0, policy.DecideRollback, dec); err != nil {
+		return nil, err
+	}
 	res, err := d.s.reg.Rollback(ctx, registry.RollbackInput{Model: model, From: dec.From, Principal: who, Reason: dec.Reason})
 	return d.s.decided(ctx, event.ModelRolledBack, model, who, dec, res, err)
+}
+
+// allowed is authorize for decisions that take no override.
+func (d decider) allowed(ctx context.Context, who, model string, n int, decision string, dec decisions.Decision) (string, error) {
+	if dec.Override {
+		return "", decisions.Errorf(decisions.CodeBadRequest, "override applies to approvals only")
+	}
+	_, phash, err := d.authorize(ctx, who, model, n, decision, dec.Reason)
+	return phash, err
 }
 
 // decided finishes reject, promote, retire and rollback once the registry

@@ -44,7 +44,8 @@ func TestDecisionRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policystore.Apply(ctx, st, "platform", pol, time.Now()); err != nil {
+	applied, err := policystore.Apply(ctx, st, "platform", pol, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
 	reg := registry.New(st, registry.Config{Bucket: "platform"})
@@ -62,6 +63,11 @@ func TestDecisionRoutes(t *testing.T) {
 		v, _, err := reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: run, BundleSHA256: sha[:62] + "0" + string(rune('1'+i)),
 			BundlePrefix: "runs/" + run + "/bundle/", Principal: "gate"})
 		if err != nil {
+			t.Fatal(err)
+		}
+		// As the gate leaves it: passed the policy in force, waiting for a person.
+		if _, err := reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: v.Version, PolicyHash: applied.Hash,
+			Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: v.Version, Principal: "gate", Reason: "needs a person"}); err != nil {

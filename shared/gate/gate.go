@@ -22,6 +22,7 @@ import (
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
@@ -146,31 +147,15 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 
 	pol, phash, err := policystore.Current(ctx, s.st, s.cfg.Bucket, d.Model)
 	if errors.Is(err, policystore.ErrNoPolicy) {
-		return s.pending(ctx, v, "", nil, "no promotion policy is applied to this model: a person decides")
+		return s.pending(ctx, v, "", nil, "no promotion policy is applied to this model: nobody may approve it until one is "+
+			"(mlops models apply with a policy), which then checks it")
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("gate %s: %w", d.RunID, err)
 	}
-	res, err := s.evaluate(ctx, b, v, pol)
+	res, err := s.check(ctx, b, v, pol, phash)
 	if err != nil {
 		return Outcome{}, err
-	}
-	verdict := registry.VerdictPass
-	if !res.Passed {
-		verdict = registry.VerdictFail
-	}
-	cr, err := s.reg.RecordChecks(ctx, registry.ChecksInput{Model: d.Model, Version: v.Version, PolicyHash: phash,
-		Checks: res, Verdict: verdict, Principal: s.cfg.Principal, Reason: "policy evaluated"})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("gate %s: record checks: %w", d.RunID, err)
-	}
-	if !cr.Created {
-		// A redelivery: the first evaluation stands, whatever this one found.
-		var first policy.Result
-		if err := json.Unmarshal(cr.Record.Checks, &first); err != nil {
-			return Outcome{}, fmt.Errorf("gate %s: recorded checks %s: %w", d.RunID, cr.Key, err)
-		}
-		res = first
 	}
 
 	switch {
@@ -193,6 +178,61 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 		return Outcome{}, s.settled(v, err)
 	}
 	return Outcome{Version: v.Version, State: r.Version.State, Policy: phash}, nil
+}
+
+// check evaluates the policy on version v (bundle b) and records the result
+// once per (version, policy): a redelivery, or a check made again later, gets
+// the first evaluation, whatever it would find now, so every path reaches the
+// same decision.
+func (s *Service) check(ctx context.Context, b *bundle.Bundle, v *registry.Version, pol *policy.Policy, phash string) (policy.Result, error) {
+	res, err := s.evaluate(ctx, b, v, pol)
+	if err != nil {
+		return policy.Result{}, err
+	}
+	verdict := registry.VerdictPass
+	if !res.Passed {
+		verdict = registry.VerdictFail
+	}
+	cr, err := s.reg.RecordChecks(ctx, registry.ChecksInput{Model: v.Model, Version: v.Version, PolicyHash: phash,
+		Checks: res, Verdict: verdict, Principal: s.cfg.Principal, Reason: "policy evaluated"})
+	if err != nil {
+		return policy.Result{}, fmt.Errorf("gate %s: record checks: %w", v.RunID, err)
+	}
+	if !cr.Created {
+		var first policy.Result
+		if err := json.Unmarshal(cr.Record.Checks, &first); err != nil {
+			return policy.Result{}, fmt.Errorf("gate %s: recorded checks %s: %w", v.RunID, cr.Key, err)
+		}
+		res = first
+	}
+	return res, nil
+}
+
+// checkVersion makes sure version v has a check under the policy in force
+// (phash), evaluating it now if it has none: a version that waited while
+// the policy changed, or whose evaluation a crash interrupted, is checked
+// when a person wants to decide on it.
+func (s *Service) checkVersion(ctx context.Context, v *registry.Version, pol *policy.Policy, phash string) error {
+	if _, ok := v.Checks[phash]; ok {
+		return nil
+	}
+	b, err := bundlestore.Fetch(ctx, s.st, s.cfg.Bucket, v.BundlePrefix)
+	if err == nil {
+		err = b.CheckSamples()
+	}
+	if err == nil && b.SHA256 != v.BundleSHA256 {
+		err = fmt.Errorf("%w: the bundle's manifest hashes to %s, but version %d was registered with %s", bundle.ErrInvalid, b.SHA256, v.Version, v.BundleSHA256)
+	}
+	if errors.Is(err, bundle.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+		// Not a fault of the platform: the version cannot pass what it cannot be checked against.
+		return fmt.Errorf("%w: model %s version %d has no check under the policy in force (%s), and its bundle cannot be checked: %v",
+			registry.ErrNotPassed, v.Model, v.Version, hashid.Short(phash), err)
+	}
+	if err != nil {
+		return fmt.Errorf("model %s version %d: check under policy %s: %w", v.Model, v.Version, hashid.Short(phash), err)
+	}
+	_, err = s.check(ctx, b, v, pol, phash)
+	return err
 }
 
 // evaluate runs the policy on the candidate, with the champion scored on the

@@ -330,6 +330,49 @@ func MayApprove(p *Policy, principal string) bool {
 	return matchesAny(p.Approval.Approvers, principal)
 }
 
+// Decisions people make through the decisions API, each authorized by the
+// policy (MayDecide).
+const (
+	DecideApprove  = "approve"
+	DecideReject   = "reject"
+	DecidePromote  = "promote"
+	DecideRollback = "rollback"
+	DecideRetire   = "retire"
+	DecideOverride = "override" // approve a version with no passing check
+)
+
+// Deciders are the patterns of who may make decision: the approvers approve,
+// reject and promote; rollback and retire have roles of their own that
+// default to the approvers; an override needs the override role, which has
+// no default.
+func Deciders(p *Policy, decision string) []string {
+	a := &p.Approval
+	switch decision {
+	case DecideApprove, DecideReject, DecidePromote:
+		return a.Approvers
+	case DecideRollback:
+		if len(a.Rollback) > 0 {
+			return a.Rollback
+		}
+		return a.Approvers
+	case DecideRetire:
+		if len(a.Retire) > 0 {
+			return a.Retire
+		}
+		return a.Approvers
+	case DecideOverride:
+		return a.Override
+	}
+	return nil
+}
+
+// MayDecide reports whether principal may make decision under p, matched as
+// MayApprove matches (an assumed role's session as its role too). An unknown
+// decision is nobody's.
+func MayDecide(p *Policy, decision, principal string) bool {
+	return matchesAny(Deciders(p, decision), principal)
+}
+
 func matchesAny(patterns []string, principal string) bool {
 	// A principal with spaces or control characters is no verified ARN or
 	// local user: refuse it rather than let a * match it.

@@ -357,3 +357,48 @@ func TestResultString(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// Every decision is someone's under the policy: approvers approve, reject and
+// promote; rollback and retire have roles that default to the approvers; an
+// override is nobody's unless named.
+func TestMayDecide(t *testing.T) {
+	base := "apiVersion: mlops/v1\nkind: PromotionPolicy\nmodel: credit\napproval:\n  approvers: [\"local:alice\", \"arn:aws:iam::123456789012:role/ModelRisk*\"]\n"
+	p := mustParse(t, base)
+	q := mustParse(t, base+"  rollback: [\"local:oncall\"]\n  retire: [\"local:owner\"]\n  override: [\"local:cro\"]\n")
+	session := "arn:aws:sts::123456789012:assumed-role/ModelRiskApprover/alice"
+	for _, c := range []struct {
+		p        *policy.Policy
+		decision string
+		who      string
+		want     bool
+	}{
+		{p, policy.DecideApprove, "local:alice", true},
+		{p, policy.DecideReject, "local:alice", true},
+		{p, policy.DecidePromote, session, true},
+		{p, policy.DecideRollback, "local:alice", true}, // defaults to the approvers
+		{p, policy.DecideRetire, session, true},
+		{p, policy.DecideOverride, "local:alice", false}, // no default
+		{p, policy.DecideReject, "local:mallory", false},
+		{p, "delete", "local:alice", false},
+		{q, policy.DecideRollback, "local:oncall", true},
+		{q, policy.DecideRollback, "local:alice", false}, // the role replaces the default
+		{q, policy.DecideRetire, "local:owner", true},
+		{q, policy.DecideRetire, "local:oncall", false},
+		{q, policy.DecideOverride, "local:cro", true},
+		{q, policy.DecideApprove, "local:cro", false},
+	} {
+		if got := policy.MayDecide(c.p, c.decision, c.who); got != c.want {
+			t.Errorf("MayDecide(%s, %q) = %v, want %v (roles %+v)", c.decision, c.who, got, c.want, c.p.Approval)
+		}
+	}
+	// Roles are checked as approvers are.
+	for _, bad := range []string{"  rollback: local:x\n", "  retire: [\"\"]\n", "  override: [\"a\", \"a\"]\n", "  override: [\"[\"]\n"} {
+		if _, err := policy.Parse("p.yaml", []byte(base+bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	// A policy without the new roles hashes as it did: they are left out.
+	if strings.Contains(string(p.Canonical()), "rollback") || !strings.Contains(string(q.Canonical()), `"override"`) {
+		t.Errorf("canonical forms: %s / %s", p.Canonical(), q.Canonical())
+	}
+}

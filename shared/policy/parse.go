@@ -16,7 +16,7 @@ var (
 	topKeys        = []string{"apiVersion", "kind", "model", "objective", "minimum", "maximum", "regression", "fairness", "minTestRows", "complexity", "approval", "autoPromote"}
 	regressionKeys = []string{"absolute", "relative"}
 	complexityKeys = []string{"maxTrees", "maxTotalNodes", "maxDepth", "maxModelBytes"}
-	approvalKeys   = []string{"required", "approvers", "separatePromotion"}
+	approvalKeys   = []string{"required", "approvers", "separatePromotion", "rollback", "retire", "override"}
 )
 
 type parser struct {
@@ -192,20 +192,34 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		a := &pol.Approval
 		yamldoc.Set(af, "approval", "required", p.Bool, &a.Required)
 		yamldoc.Set(af, "approval", "separatePromotion", p.Bool, &a.SeparatePromotion)
-		if e, ok := af["approvers"]; ok {
+		for _, l := range []struct {
+			key  string
+			dst  *[]string
+			fill []string // what stands in for a list that is not one (reported)
+		}{
+			{"approvers", &a.Approvers, []string{"*"}}, // keeps "no approver is named" quiet
+			{"rollback", &a.Rollback, nil},
+			{"retire", &a.Retire, nil},
+			{"override", &a.Override, nil},
+		} {
+			e, ok := af[l.key]
+			if !ok {
+				continue
+			}
+			f := "approval." + l.key
 			if e.Val.Kind != yaml.SequenceNode {
-				p.At(e.Val, "approval.approvers", "expected a list of principal patterns ([\"local:*\"]), found %s", yamldoc.KindName(e.Val))
-				a.Approvers = []string{"*"} // reported: keep "no approver is named" quiet
-			} else {
-				for i, n := range e.Val.Content {
-					ap := fmt.Sprintf("approval.approvers[%d]", i)
-					p.Mark(ap, n)
-					v, ok := p.Str(n, ap)
-					if !ok {
-						v = fmt.Sprintf("reported%d", i) // keep Validate quiet about it
-					}
-					a.Approvers = append(a.Approvers, v)
+				p.At(e.Val, f, "expected a list of principal patterns ([\"local:*\"]), found %s", yamldoc.KindName(e.Val))
+				*l.dst = l.fill
+				continue
+			}
+			for i, n := range e.Val.Content {
+				ap := fmt.Sprintf("%s[%d]", f, i)
+				p.Mark(ap, n)
+				v, ok := p.Str(n, ap)
+				if !ok {
+					v = fmt.Sprintf("reported%d", i) // keep Validate quiet about it
 				}
+				*l.dst = append(*l.dst, v)
 			}
 		}
 	}

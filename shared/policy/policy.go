@@ -130,4 +130,11 @@ type Approval struct {
 	// SeparatePromotion: an approval only approves, and promotion is a step of
 	// its own (mlops models promote). Otherwise approval promotes at once.
 	SeparatePromotion bool `json:"separatePromotion,omitempty"`
+	// Rollback and Retire are who may roll the champion back and who may
+	// retire a version (patterns, as Approvers); empty: the approvers.
+	Rollback []string `json:"rollback,omitempty"`
+	Retire   []string `json:"retire,omitempty"`
+	// Override is who may approve a version that has no passing check under
+	// the policy in force (an audited override); empty: nobody.
+	Override []string `json:"override,omitempty"`
 }

@@ -234,25 +234,30 @@ func (p *Policy) problems(written presence) []*Error {
 	if a.Required && len(a.Approvers) == 0 {
 		add("approval.approvers", "approval is required but no approver is named: expected patterns of who may approve (local:*, arn:aws:iam::123456789012:role/ModelRisk*), or required: false")
 	}
-	if len(a.Approvers) > MaxApprovers {
-		add("approval.approvers", "%d approvers: expected at most %d patterns", len(a.Approvers), MaxApprovers)
-	}
-	seen := map[string]bool{}
-	for i, pat := range a.Approvers {
-		f := fmt.Sprintf("approval.approvers[%d]", i)
-		switch {
-		case strings.TrimSpace(pat) == "":
-			add(f, "expected a pattern of principals, found an empty one")
-		case strings.TrimSpace(pat) != pat:
-			add(f, "pattern %q has leading or trailing spaces", yamldoc.Clip(pat))
-		case seen[pat]:
-			add(f, "pattern %q appears twice", yamldoc.Clip(pat))
-		default:
-			if _, err := path.Match(pat, ""); err != nil {
-				add(f, "pattern %q is not a valid pattern (path.Match syntax: * ? [a-z] \\): %v", yamldoc.Clip(pat), err)
-			}
+	for _, l := range []struct {
+		key      string
+		patterns []string
+	}{{"approvers", a.Approvers}, {"rollback", a.Rollback}, {"retire", a.Retire}, {"override", a.Override}} {
+		if len(l.patterns) > MaxApprovers {
+			add("approval."+l.key, "%d patterns: expected at most %d", len(l.patterns), MaxApprovers)
 		}
-		seen[pat] = true
+		seen := map[string]bool{}
+		for i, pat := range l.patterns {
+			f := fmt.Sprintf("approval.%s[%d]", l.key, i)
+			switch {
+			case strings.TrimSpace(pat) == "":
+				add(f, "expected a pattern of principals, found an empty one")
+			case strings.TrimSpace(pat) != pat:
+				add(f, "pattern %q has leading or trailing spaces", yamldoc.Clip(pat))
+			case seen[pat]:
+				add(f, "pattern %q appears twice", yamldoc.Clip(pat))
+			default:
+				if _, err := path.Match(pat, ""); err != nil {
+					add(f, "pattern %q is not a valid pattern (path.Match syntax: * ? [a-z] \\): %v", yamldoc.Clip(pat), err)
+				}
+			}
+			seen[pat] = true
+		}
 	}
 	if a.SeparatePromotion && !a.Required {
 		add("approval.separatePromotion", "separatePromotion applies to approvals, and approval is not required")

@@ -20,6 +20,10 @@ type DecisionInput struct {
 	PolicyHash   string // the policy the decision rests on, where there is one
 	Principal    string // who: the caller's verified identity
 	Reason       string
+	// Override approves a version with no passing check under PolicyHash
+	// (the caller checked that the policy lets the principal override); the
+	// approval record says so.
+	Override bool
 }
 
 // Result is what a state change did.
@@ -35,27 +39,43 @@ func (r *Registry) MarkPending(ctx context.Context, in DecisionInput) (*Result, 
 	return r.decide(ctx, in, ActionMarkPending, KindPending, nil)
 }
 
-// Approve approves a version, bound to the bundle SHA-256 the approver saw: if
-// it is not the version's, the approval does not apply: it is refused with
-// ErrBundleMismatch and the refusal is audited.
+// Approve approves a version, bound to the bundle SHA-256 the approver saw and
+// to the policy in force (in.PolicyHash): the version must have a passing check
+// under that policy, unless in.Override. Otherwise the approval does not
+// apply: it is refused (ErrBundleMismatch, ErrNotPassed) and the refusal is
+// audited.
 func (r *Registry) Approve(ctx context.Context, in DecisionInput) (*Result, error) {
 	if in.BundleSHA256 == "" {
 		return nil, fmt.Errorf("%w: model %s version %d: an approval names the bundle SHA-256 it approves", ErrInvalid, in.Model, in.Version)
 	}
-	var mismatch *Version
+	var refused error
 	res, err := r.decide(ctx, in, ActionApprove, KindApproved, func(v *Version, rec *AuditRecord) error {
-		mismatch = nil
-		if v.BundleSHA256 != in.BundleSHA256 {
-			mismatch = v
+		refused = nil
+		switch {
+		case v.BundleSHA256 != in.BundleSHA256:
+			refused = fmt.Errorf("%w: model %s version %d: approval names bundle %s but the version's bundle is %s: refused",
+				ErrBundleMismatch, in.Model, in.Version, hashid.Short(in.BundleSHA256), hashid.Short(v.BundleSHA256))
 			rec.Kind = KindRefused
 			rec.Reason = fmt.Sprintf("approval of bundle %s refused: version %d's bundle is %s (approver's reason: %s)",
 				in.BundleSHA256, v.Version, v.BundleSHA256, in.Reason)
+		case in.Override:
+			rec.Override = true
+		case in.PolicyHash == "" && lastPassingPolicy(v) == "", in.PolicyHash != "" && v.Checks[in.PolicyHash].Verdict != VerdictPass:
+			why := "it has no check under the policy in force (" + hashid.Short(in.PolicyHash) + ")"
+			if in.PolicyHash == "" {
+				why = "it passed no policy's checks"
+			} else if c, ok := v.Checks[in.PolicyHash]; ok {
+				why = "its check under the policy in force (" + hashid.Short(in.PolicyHash) + ") is " + string(c.Verdict)
+			}
+			refused = fmt.Errorf("%w: model %s version %d: %s: only a version that passed its policy may be approved, or one the policy lets you override",
+				ErrNotPassed, in.Model, in.Version, why)
+			rec.Kind = KindRefused
+			rec.Reason = "approval refused: " + why + " (approver's reason: " + in.Reason + ")"
 		}
 		return nil
 	})
-	if err == nil && mismatch != nil && res.Created {
-		return res, fmt.Errorf("%w: model %s version %d: approval names bundle %s but the version's bundle is %s: refused (%s)",
-			ErrBundleMismatch, in.Model, in.Version, hashid.Short(in.BundleSHA256), hashid.Short(mismatch.BundleSHA256), res.Key)
+	if err == nil && refused != nil && res.Created {
+		return res, fmt.Errorf("%w (%s)", refused, res.Key)
 	}
 	return res, err
 }
@@ -347,17 +367,37 @@ type RefuseInput struct {
 	PolicyHash   string
 	Principal    string
 	Reason       string
+	// Once, where set, names the refusal: only the first refusal of a given
+	// Once is recorded, and a repeat returns an empty Result (no key). The
+	// gate names a refused decision by (caller, decision, target, hour), so
+	// that a caller refused again and again cannot grow the trail.
+	Once string
+}
+
+// refusalOnceKey marks that the refusal named once was recorded.
+func refusalOnceKey(model, once string) string {
+	return ModelPrefix(model) + "refusals/once/" + hashid.Of([]byte(once)) + ".json"
 }
 
 // Refuse appends a refused record. With a RunID and no version (a bundle
 // refused before it became a version) it is idempotent per run: a redelivery
-// returns the first refusal (Created false).
+// returns the first refusal (Created false); with Once, per Once.
 func (r *Registry) Refuse(ctx context.Context, in RefuseInput) (*Result, error) {
 	if err := required(in.Model, in.Principal, in.Reason, true); err != nil {
 		return nil, err
 	}
 	if in.RunID != "" && !runIDPattern.MatchString(in.RunID) {
 		return nil, fmt.Errorf("%w: model %s: run ID %q", ErrInvalid, in.Model, in.RunID)
+	}
+	if in.Once != "" {
+		// One refusal per Once: a repeat is collapsed into the first.
+		_, err := r.st.Create(ctx, r.cfg.Bucket, refusalOnceKey(in.Model, in.Once), []byte(in.Once), jsonOpt)
+		if errors.Is(err, store.ErrPrecondition) {
+			return &Result{}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("model %s: record a refusal: %w", in.Model, err)
+		}
 	}
 	res := &Result{}
 	rec, key, err := r.append(ctx, in.Model, func(ctx context.Context) (*AuditRecord, error) {

@@ -90,6 +90,9 @@ type AuditRecord struct {
 	// with no champion.
 	WasChampion bool `json:"wasChampion,omitempty"`
 	Force       bool `json:"force,omitempty"`
+	// Override: an approval of a version with no passing check under the
+	// policy in force, by someone the policy lets override.
+	Override bool `json:"override,omitempty"`
 	// Prev links the previous record (none for seq 1).
 	Prev *Link `json:"prev,omitempty"`
 }

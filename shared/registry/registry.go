@@ -44,6 +44,10 @@ var (
 	// ErrBundleMismatch: an approval named another bundle SHA-256 than the
 	// version's (the bundle changed): refused, and the refusal audited.
 	ErrBundleMismatch = errors.New("bundle SHA-256 does not match")
+	// ErrNotPassed: an approval of a version that has no passing check under
+	// the policy the approval names (or none), and no override: refused, and
+	// the refusal audited.
+	ErrNotPassed = errors.New("no passing check")
 	// ErrInvalid: a required input is missing or malformed (principal, reason…).
 	ErrInvalid = errors.New("invalid input")
 	// ErrNoPrevious: a rollback found no previous champion to go back to.

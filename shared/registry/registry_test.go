@@ -43,8 +43,18 @@ func register(t *testing.T, reg *registry.Registry, model string, i int) *regist
 	return v
 }
 
+// pass records a passing check of v: only what passed its policy is approved.
+func pass(t *testing.T, reg *registry.Registry, v *registry.Version) {
+	t.Helper()
+	if _, err := reg.RecordChecks(context.Background(), registry.ChecksInput{Model: v.Model, Version: v.Version, PolicyHash: "p1",
+		Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func approve(t *testing.T, reg *registry.Registry, v *registry.Version) {
 	t.Helper()
+	pass(t, reg, v)
 	if _, err := reg.Approve(context.Background(), registry.DecisionInput{Model: v.Model, Version: v.Version,
 		BundleSHA256: v.BundleSHA256, Principal: "alice", Reason: "looks good"}); err != nil {
 		t.Fatal(err)
@@ -253,6 +263,7 @@ func build(t *testing.T, reg *registry.Registry, model string, s registry.State)
 	t.Helper()
 	ctx := context.Background()
 	v := register(t, reg, model, 1)
+	pass(t, reg, v) // approvable, where the state allows approval
 	in := registry.DecisionInput{Model: model, Version: v.Version, BundleSHA256: v.BundleSHA256, Principal: "p", Reason: "r"}
 	var err error
 	switch s {
@@ -380,7 +391,7 @@ func TestApproveOtherBundle(t *testing.T) {
 		t.Fatalf("second approval of another bundle: %v", err)
 	}
 	hist, _ := reg.History(ctx, "credit")
-	if len(hist) != 4 || hist[3].Kind != registry.KindRefused {
+	if len(hist) != 5 || hist[2].Kind != registry.KindChecked || hist[4].Kind != registry.KindRefused { // registered, refused, checked, approved, refused
 		t.Fatalf("trail: %d records", len(hist))
 	}
 	verifyOK(t, reg, "credit")
@@ -611,4 +622,40 @@ func TestUnencodableRecordIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Fatalf("registering a NaN metric: %v", err)
 	}
+}
+
+// Only what passed is approved (issue 10, item 1): a version whose check
+// failed, or that has no check under the policy named (a crash before its
+// checks, a policy changed since), is refused and the refusal audited; an
+// override is approved and says so.
+func TestApprovalNeedsAPass(t *testing.T) {
+	reg, _ := setup(t)
+	ctx := context.Background()
+	v := register(t, reg, "credit", 1)
+	in := registry.DecisionInput{Model: "credit", Version: 1, BundleSHA256: v.BundleSHA256, Principal: "alice", Reason: "ok"}
+	if _, err := reg.Approve(ctx, in); !errors.Is(err, registry.ErrNotPassed) {
+		t.Fatalf("approval before any check: %v", err)
+	}
+	if _, err := reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 1, PolicyHash: "p1", Verdict: registry.VerdictFail,
+		Checks: []map[string]any{{"name": "auc", "pass": false}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+	in.PolicyHash = "p1"
+	res, err := reg.Approve(ctx, in)
+	if !errors.Is(err, registry.ErrNotPassed) || !strings.Contains(err.Error(), "is fail") || res.Record.Kind != registry.KindRefused {
+		t.Fatalf("approval of a failed version: %v %+v", err, res)
+	}
+	in.PolicyHash = "p2"
+	if _, err := reg.Approve(ctx, in); !errors.Is(err, registry.ErrNotPassed) || !strings.Contains(err.Error(), "no check under the policy in force") {
+		t.Fatalf("approval under a policy it was never checked against: %v", err)
+	}
+	if got, _ := reg.Get(ctx, "credit", 1); got.State != registry.StateRegistered {
+		t.Fatalf("state %s after refused approvals", got.State)
+	}
+	in.Override, in.Reason = true, "the fairness check is wrong for this slice; risk accepted by the CRO"
+	res, err = reg.Approve(ctx, in)
+	if err != nil || !res.Record.Override || res.Version.State != registry.StateApproved {
+		t.Fatalf("override: %v %+v", err, res)
+	}
+	verifyOK(t, reg, "credit")
 }
