@@ -137,7 +137,7 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 	if err != nil {
 		return Outcome{}, fmt.Errorf("gate %s: register: %w", d.RunID, err)
 	}
-	if err := s.publish(ctx, event.ModelRegistered, s.detail(v, "")); err != nil {
+	if err := s.publish(ctx, event.ModelRegistered, s.detail(v, v.Events[registry.KindRegistered])); err != nil {
 		return Outcome{}, err
 	}
 	if v.State != registry.StateRegistered {
@@ -454,6 +454,11 @@ func (s *Service) publish(ctx context.Context, detailType string, d event.ModelD
 		Resources: []string{"s3://" + s.cfg.Bucket + "/" + registry.ModelPrefix(d.Model)}})
 	if err != nil {
 		return fmt.Errorf("gate: publish %s for %s v%d: %w", detailType, d.Model, d.Version, err)
+	}
+	// Announced: the sweep need not publish it again. Best effort: a lost
+	// marker costs one duplicate event, which consumers take.
+	if err := s.reg.MarkAnnounced(ctx, d.Model, registry.SeqOf(d.AuditKey)); err != nil {
+		s.log.Warn("mark announced", "key", d.AuditKey, "error", err)
 	}
 	return nil
 }

@@ -221,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 
-	p.sweeps = reconcile.Sweeps(ing, p.Train, p.Registry,
+	p.sweeps = reconcile.Sweeps(ing, p.Train, p.Registry, p.Gate,
 		reconcile.Graces{Pending: cfg.PendingGrace, Incoming: cfg.IncomingGrace, Runs: cfg.PendingGrace})
 	b.Register(FuncIngest, ing.Handle)
 	b.Register(FuncReconcile, reconcile.Handler(log.With("function", FuncReconcile), p.sweeps))

@@ -23,6 +23,11 @@ type (
 	Models interface {
 		ReconcileAll(ctx context.Context) (int, error)
 	}
+	// Decisions announces decisions that were recorded but whose events never
+	// went out (*gate.Service).
+	Decisions interface {
+		SweepAnnouncements(ctx context.Context, grace time.Duration) (int, error)
+	}
 )
 
 // Graces are how old unfinished work must be before a sweep takes it over.
@@ -38,7 +43,7 @@ const StagingMaxAge = 24 * time.Hour
 // Sweeps is the platform's list of sweeps, in the order they run: the reconcile
 // function's and the local platform's. runs is nil where nothing trains (a
 // stack without Batch), and its sweep is left out.
-func Sweeps(datasets Datasets, runs Runs, models Models, g Graces) []Sweep {
+func Sweeps(datasets Datasets, runs Runs, models Models, decisions Decisions, g Graces) []Sweep {
 	sweeps := []Sweep{
 		{Name: "dataset-events", Run: func(ctx context.Context) (int, error) { return datasets.SweepPending(ctx, g.Pending) }},
 		{Name: "stray-uploads", Run: func(ctx context.Context) (int, error) { return datasets.SweepIncoming(ctx, g.Incoming) }},
@@ -47,5 +52,6 @@ func Sweeps(datasets Datasets, runs Runs, models Models, g Graces) []Sweep {
 	if runs != nil {
 		sweeps = append(sweeps, Sweep{Name: "runs", Run: func(ctx context.Context) (int, error) { return runs.Sweep(ctx, g.Runs) }})
 	}
-	return append(sweeps, Sweep{Name: "registry", Run: models.ReconcileAll})
+	return append(sweeps, Sweep{Name: "registry", Run: models.ReconcileAll},
+		Sweep{Name: "decision-events", Run: func(ctx context.Context) (int, error) { return decisions.SweepAnnouncements(ctx, g.Pending) }})
 }

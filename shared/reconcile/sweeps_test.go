@@ -26,6 +26,9 @@ func (o *owner) SweepStaging(_ context.Context, g time.Duration) (int, error) {
 }
 func (o *owner) Sweep(_ context.Context, g time.Duration) (int, error) { return o.note("runs", g) }
 func (o *owner) ReconcileAll(context.Context) (int, error)             { return o.note("registry", 0) }
+func (o *owner) SweepAnnouncements(_ context.Context, g time.Duration) (int, error) {
+	return o.note("decision-events", g)
+}
 
 func TestSweeps(t *testing.T) {
 	g := Graces{Pending: time.Minute, Incoming: 5 * time.Minute, Runs: 2 * time.Minute}
@@ -34,17 +37,17 @@ func TestSweeps(t *testing.T) {
 		names []string
 		calls []string
 	}{
-		{true, []string{"dataset-events", "stray-uploads", "stale-staging", "runs", "registry"},
-			[]string{"pending 1m0s", "incoming 5m0s", "staging 24h0m0s", "runs 2m0s", "registry 0s"}},
-		{false, []string{"dataset-events", "stray-uploads", "stale-staging", "registry"},
-			[]string{"pending 1m0s", "incoming 5m0s", "staging 24h0m0s", "registry 0s"}},
+		{true, []string{"dataset-events", "stray-uploads", "stale-staging", "runs", "registry", "decision-events"},
+			[]string{"pending 1m0s", "incoming 5m0s", "staging 24h0m0s", "runs 2m0s", "registry 0s", "decision-events 1m0s"}},
+		{false, []string{"dataset-events", "stray-uploads", "stale-staging", "registry", "decision-events"},
+			[]string{"pending 1m0s", "incoming 5m0s", "staging 24h0m0s", "registry 0s", "decision-events 1m0s"}},
 	} {
 		o := &owner{}
 		var runs Runs
 		if c.runs {
 			runs = o
 		}
-		sweeps := Sweeps(o, runs, o, g)
+		sweeps := Sweeps(o, runs, o, o, g)
 		var names []string
 		for _, sw := range sweeps {
 			names = append(names, sw.Name)

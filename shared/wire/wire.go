@@ -106,6 +106,6 @@ func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, 
 		}
 		runs = train
 	}
-	return reconcile.Sweeps(Ingest(s, c, log), runs, Registry(s, c, log),
+	return reconcile.Sweeps(Ingest(s, c, log), runs, Registry(s, c, log), Gate(s, c, log),
 		reconcile.Graces{Pending: r.PendingGrace, Incoming: r.IncomingGrace, Runs: r.RunGrace}), nil
 }

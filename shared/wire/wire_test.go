@@ -37,11 +37,11 @@ func TestSweeps(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(t, nil); !slices.Equal(got, []string{"dataset-events", "stray-uploads", "stale-staging", "registry"}) {
+	if got := names(t, nil); !slices.Equal(got, []string{"dataset-events", "stray-uploads", "stale-staging", "registry", "decision-events"}) {
 		t.Errorf("without training: %q", got)
 	}
 	tr := &lambdaenv.Training{JobQueue: "q", JobDefinition: "d", TrainerImage: "repo@sha256:" + strings.Repeat("0", 64)}
-	if got := names(t, tr); !slices.Equal(got, []string{"dataset-events", "stray-uploads", "stale-staging", "runs", "registry"}) {
+	if got := names(t, tr); !slices.Equal(got, []string{"dataset-events", "stray-uploads", "stale-staging", "runs", "registry", "decision-events"}) {
 		t.Errorf("with training: %q", got)
 	}
 	// The reference trainer's image is the trainer's identity: a tag will not do.
