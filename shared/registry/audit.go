@@ -147,7 +147,7 @@ func (r *Registry) append(ctx context.Context, model string, build func(ctx cont
 }
 
 // checkEmptyTrail refuses to start a trail where records exist without a head
-// (the head was deleted): Reconcile rebuilds it from the last record.
+// (the head was deleted): no crash leaves that, so it is damage.
 func (r *Registry) checkEmptyTrail(ctx context.Context, model string) error {
 	entries, _, err := r.listTrail(ctx, model)
 	if err != nil {

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/openmlops/mlops/shared/hashid"
@@ -271,12 +272,7 @@ func (v *verifier) checkpoints(ctx context.Context, cps map[int]string, keys []t
 			bySeq[k.Seq] = k.Key
 		}
 	}
-	seqs := make([]int, 0, len(cps))
-	for n := range cps {
-		seqs = append(seqs, n)
-	}
-	sort.Ints(seqs)
-	for _, n := range seqs {
+	for _, n := range slices.Sorted(maps.Keys(cps)) {
 		ck := cps[n]
 		b, _, err := v.r.st.ReadAll(ctx, v.r.cfg.Bucket, ck)
 		if errors.Is(err, store.ErrNotFound) {
@@ -340,12 +336,7 @@ func (v *verifier) checkpoints(ctx context.Context, cps map[int]string, keys []t
 	v.rep.Anchored = true
 	v.rep.Anchor = "signed checkpoints"
 	if len(ids) > 0 {
-		list := make([]string, 0, len(ids))
-		for id := range ids {
-			list = append(list, id)
-		}
-		sort.Strings(list)
-		v.rep.Anchor += " (key " + strings.Join(list, ", ") + ")"
+		v.rep.Anchor += " (key " + strings.Join(slices.Sorted(maps.Keys(ids)), ", ") + ")"
 	}
 	return nil
 }
@@ -407,50 +398,41 @@ func affects(rec *AuditRecord, n int) string {
 // versionRefs cross-checks every record a version record names.
 func (v *verifier) versionRefs(ctx context.Context, ver *Version) error {
 	obj, n := VersionKey(v.model, ver.Version), ver.Version
+	type named struct {
+		what, key string
+		check     func(*AuditRecord) string
+	}
+	var refs []named
 	if ver.Seq > 0 {
-		err := v.ref(ctx, obj, "last event", ver.LastEvent, func(rec *AuditRecord) string {
+		refs = append(refs, named{"last event", ver.LastEvent, func(rec *AuditRecord) string {
 			if rec.Seq != ver.Seq {
 				return fmt.Sprintf("is record %d, not %d", rec.Seq, ver.Seq)
 			}
 			return affects(rec, n)
-		})
-		if err != nil {
-			return err
-		}
+		}})
 	}
 	if ver.Decision != "" {
-		err := v.ref(ctx, obj, "decision", ver.Decision, func(rec *AuditRecord) string {
+		refs = append(refs, named{"decision", ver.Decision, func(rec *AuditRecord) string {
 			if rec.Kind != KindApproved && rec.Kind != KindRejected {
 				return fmt.Sprintf("is %s, not a decision", rec.Kind)
 			}
 			return affects(rec, n)
-		})
-		if err != nil {
-			return err
-		}
+		}})
 	}
-	kinds := make([]string, 0, len(ver.Events))
-	for k := range ver.Events {
-		kinds = append(kinds, string(k))
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		err := v.ref(ctx, obj, k+" event", ver.Events[Kind(k)], func(rec *AuditRecord) string {
-			if rec.Kind != Kind(k) {
+	for _, k := range slices.Sorted(maps.Keys(ver.Events)) {
+		refs = append(refs, named{string(k) + " event", ver.Events[k], func(rec *AuditRecord) string {
+			if rec.Kind != k {
 				return fmt.Sprintf("is %s", rec.Kind)
 			}
 			return affects(rec, n)
-		})
-		if err != nil {
+		}})
+	}
+	for _, r := range refs {
+		if err := v.ref(ctx, obj, r.what, r.key, r.check); err != nil {
 			return err
 		}
 	}
-	policies := make([]string, 0, len(ver.Checks))
-	for p := range ver.Checks {
-		policies = append(policies, p)
-	}
-	sort.Strings(policies)
-	for _, p := range policies {
+	for _, p := range slices.Sorted(maps.Keys(ver.Checks)) {
 		c := ver.Checks[p]
 		var checksSHA string
 		err := v.ref(ctx, obj, "checks record for policy "+hashid.Short(p), c.Audit, func(rec *AuditRecord) string {
@@ -568,7 +550,10 @@ type ReconcileReport struct {
 // record or pointer never moved), a registration that stopped between the run
 // index and the version record or before its audit record, and version records
 // or a pointer that disagree with the trail (they are re-derived from it). It
-// is safe to run at any time, beside any operation.
+// repairs nothing else: a model with damage (VerifyReport.Damage: a head lost
+// while records exist, records cut, references to records that do not exist)
+// is refused with ErrDamaged. It is safe to run at any time, beside any
+// operation.
 func (r *Registry) Reconcile(ctx context.Context, model string) (*ReconcileReport, error) {
 	if err := validModel(model); err != nil {
 		return nil, err
