@@ -6,6 +6,7 @@ package local
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -214,7 +216,11 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		training.Config{Bucket: buckets.Platform, Lease: cfg.RunLease, Logger: log.With("function", FuncTrain)})
 	close(trainReady)
 
-	p.Registry = registry.New(st, registry.Config{Bucket: buckets.Platform, Logger: log.With("component", "registry")})
+	auditKey, err := loadOrCreateAuditKey(filepath.Join(cfg.Dir, "audit-key"))
+	if err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p.Registry = registry.New(st, registry.Config{Bucket: buckets.Platform, Signer: auditKey, Logger: log.With("component", "registry")})
 	p.Gate = gate.New(st, b, p.Registry, gate.Config{Bucket: buckets.Platform, Logger: log.With("function", FuncGate)})
 	b.Register(FuncGate, p.Gate.Handle)
 	if err := p.subscribe(names, FuncGate); err != nil {
@@ -411,4 +417,26 @@ func loadOrCreateCredentials(path string) (credentialsFile, error) {
 		return c, fmt.Errorf("write credentials: %w", err)
 	}
 	return c, nil
+}
+
+// loadOrCreateAuditKey keeps the key that signs the audit trail's checkpoints
+// (docs/registry.md, "Trust model"): one per state directory, made at the
+// first start, readable by its owner only, and never in the bucket.
+func loadOrCreateAuditKey(path string) (*registry.HMACSigner, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, registry.MinHMACKey)
+		rand.Read(key) // never fails (crypto/rand)
+		b = []byte(hex.EncodeToString(key))
+		if err = os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("write the audit signing key: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read the audit signing key: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key %s is damaged (without it the trail's checkpoints cannot be verified): %w", path, err)
+	}
+	return registry.NewHMACSigner(key)
 }

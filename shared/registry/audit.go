@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
@@ -48,12 +49,13 @@ func (r *Registry) settle(ctx context.Context, model string, h *Head) error {
 	return r.apply(ctx, rec, h.Key)
 }
 
-// writeRecord creates an audit record once; finding it already there with the
-// same bytes is fine, with other bytes is damage.
+// writeRecord creates an audit record once, then its signed checkpoint;
+// finding it already there with the same bytes is fine, with other bytes is
+// damage.
 func (r *Registry) writeRecord(ctx context.Context, key string, body []byte) error {
 	_, err := r.st.Create(ctx, r.cfg.Bucket, key, body, jsonOpt)
 	if err == nil {
-		return nil
+		return r.checkpoint(ctx, key, body)
 	}
 	if !errors.Is(err, store.ErrPrecondition) {
 		return fmt.Errorf("write %s: %w", key, err)
@@ -66,7 +68,7 @@ func (r *Registry) writeRecord(ctx context.Context, key string, body []byte) err
 		return fmt.Errorf("%w: %s hashes to %s but the trail's head holds %s (altered? run verify)",
 			ErrDamaged, key, hashid.Short(hashid.Of(cur)), hashid.Short(hashid.Of(body)))
 	}
-	return nil
+	return r.checkpoint(ctx, key, body)
 }
 
 // append adds one record to the trail. build runs after the last record has
@@ -145,14 +147,14 @@ func (r *Registry) append(ctx context.Context, model string, build func(ctx cont
 }
 
 // checkEmptyTrail refuses to start a trail where records exist without a head
-// (the head was deleted): Reconcile rebuilds it from the last record.
+// (the head was deleted): no crash leaves that, so it is damage.
 func (r *Registry) checkEmptyTrail(ctx context.Context, model string) error {
 	entries, _, err := r.listTrail(ctx, model)
 	if err != nil {
 		return err
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("model %s: %w: the audit trail has %d records but no head (run reconcile)", model, ErrDamaged, len(entries))
+		return fmt.Errorf("model %s: %w: the audit trail has %d records but no head: no crash leaves that (run verify)", model, ErrDamaged, len(entries))
 	}
 	return nil
 }
@@ -325,7 +327,7 @@ func (r *Registry) listTrail(ctx context.Context, model string) ([]trailKey, []s
 	var out []trailKey
 	var odd []string
 	err := r.st.List(ctx, r.cfg.Bucket, TrailPrefix(model), func(o store.ObjectInfo) error {
-		if o.Key == HeadKey(model) {
+		if o.Key == HeadKey(model) || strings.HasPrefix(o.Key, CheckpointsPrefix(model)) {
 			return nil
 		}
 		seq, kind, err := ParseAuditName(path.Base(o.Key))

@@ -172,15 +172,8 @@ func TestTamper(t *testing.T) {
 		return reg, st, hist
 	}
 	problems := func(t *testing.T, reg *registry.Registry) string {
-		rep, err := reg.Verify(ctx, "credit")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.OK {
-			t.Fatal("verify found nothing")
-		}
-		t.Logf("problems:\n%s", strings.Join(rep.Problems, "\n"))
-		return strings.Join(rep.Problems, "\n")
+		t.Helper()
+		return problemsOf(t, reg)
 	}
 	t.Run("delete", func(t *testing.T) {
 		reg, st, hist := trail(t)
@@ -252,9 +245,13 @@ func TestTamper(t *testing.T) {
 		if p := problems(t, reg); !strings.Contains(p, "audit/credit/head: missing") {
 			t.Fatal("the missing head is not named")
 		}
-		if _, err := reg.Reconcile(ctx, "credit"); err != nil {
-			t.Fatal(err)
+		// An append creates the head before record 1, so no crash leaves
+		// records without a head: Reconcile refuses to rebuild it (issue 10).
+		if _, err := reg.Reconcile(ctx, "credit"); !errors.Is(err, registry.ErrDamaged) {
+			t.Fatalf("reconcile rebuilt a deleted head: %v", err)
 		}
-		verifyOK(t, reg, "credit")
+		if p := problems(t, reg); !strings.Contains(p, "audit/credit/head: missing") {
+			t.Fatal("the missing head is not named after reconcile")
+		}
 	})
 }

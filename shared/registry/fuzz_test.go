@@ -112,3 +112,19 @@ func FuzzParseRunIndex(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseCheckpoint(f *testing.F) {
+	f.Add([]byte(`{"model":"credit","seq":4,"key":"audit/credit/000004-promoted.json","sha256":"` + sha("x") + `","time":"2026-01-01T00:00:00Z","keyId":"hmac-sha256:00","mac":"AA=="}`))
+	f.Add([]byte(`{"model":"credit","seq":0}`))
+	f.Add([]byte(`{"model":"credit","seq":1,"key":"k","sha256":"nothex","keyId":"x","mac":"y"}`))
+	f.Add([]byte(`7`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := registry.ParseCheckpoint(b)
+		if err != nil {
+			return
+		}
+		if c.Seq < 1 || c.Key == "" || c.KeyID == "" || c.MAC == "" || len(c.SHA256) != 64 {
+			t.Fatalf("accepted %+v", c)
+		}
+	})
+}

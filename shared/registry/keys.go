@@ -17,6 +17,7 @@ import (
 //	models/<model>/champion                  CAS pointer to the serving version
 //	audit/<model>/<000001>-<kind>.json       the audit trail: create-once, hash-chained
 //	audit/<model>/head                       CAS pointer to the trail's last record (a copy of it)
+//	audit/<model>/checkpoints/<000001>.json  create-once signed checkpoint of each record
 
 // ModelsPrefix is the folder of every model's registry entries.
 const ModelsPrefix = "models/"
@@ -102,4 +103,12 @@ func validModel(model string) error {
 		return fmt.Errorf("%w: model name %q: expected %s", ErrInvalid, model, naming.Rule)
 	}
 	return nil
+}
+
+// CheckpointsPrefix is the folder of a trail's signed checkpoints.
+func CheckpointsPrefix(model string) string { return TrailPrefix(model) + "checkpoints/" }
+
+// CheckpointKey is the signed checkpoint of one audit record.
+func CheckpointKey(model string, seq int) string {
+	return fmt.Sprintf("%s%06d.json", CheckpointsPrefix(model), seq)
 }

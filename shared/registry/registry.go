@@ -79,6 +79,9 @@ type Config struct {
 	Bucket string           // the platform bucket
 	Now    func() time.Time // the clock (default time.Now)
 	Logger *slog.Logger
+	// Signer signs a checkpoint of every audit record (Verify checks them);
+	// nil leaves the trail unanchored, and Verify says so.
+	Signer Signer
 }
 
 // Registry is the model registry over one bucket. It is safe for concurrent
