@@ -220,8 +220,8 @@ func TestSignedCrashStates(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		approve(t, reg, register(t, reg, "credit", i))
 	}
-	// The promotions are records 5 and 6.
-	for i, where := range []string{"/checkpoints/000005.json", "/000006-promoted.json"} {
+	// Each version is registered, checked and approved: the promotions are records 7 and 8.
+	for i, where := range []string{"/checkpoints/000007.json", "/000008-promoted.json"} {
 		cs.create.Store(where)
 		if _, err := reg.Promote(ctx, registry.PromoteInput{Model: "credit", Version: i + 1, Principal: "p", Reason: "r"}); !errors.Is(err, errCrash) {
 			t.Fatalf("promote with a crash at %s: %v", where, err)
