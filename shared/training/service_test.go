@@ -2,6 +2,8 @@ package training_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,6 +180,16 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 type failingSwaps struct {
 	*store.Store
 	on atomic.Bool
+	// claimsFail fails the create-once write of run records: a function that
+	// dies just before its claim.
+	claimsFail atomic.Bool
+}
+
+func (f *failingSwaps) Create(ctx context.Context, b, k string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
+	if f.claimsFail.Load() && strings.HasSuffix(k, "/run.json") {
+		return store.ObjectInfo{}, errors.New("crashed")
+	}
+	return f.Store.Create(ctx, b, k, body, opt)
 }
 
 func (f *failingSwaps) Swap(ctx context.Context, b, k, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
@@ -222,9 +234,11 @@ func newHarness(t *testing.T, mutate func(*spec.Spec)) *harness {
 	return h
 }
 
-// version stores a dataset version's manifest, as ingest commits it.
-func (h *harness) version(t *testing.T, id string, rows int64) event.DatasetVersionedDetail {
+// version stores a dataset version's manifest, as ingest commits it, under a
+// version ID of ingest's shape made from label.
+func (h *harness) version(t *testing.T, label string, rows int64) event.DatasetVersionedDetail {
 	t.Helper()
+	id := versionID(label)
 	m := ingest.Manifest{SchemaVersion: "1", Dataset: "credit", VersionID: id, Mode: "replace", ContractHash: strings.Repeat("c", 64),
 		Rows: rows, Partitions: []ingest.Partition{{PayloadSHA256: strings.Repeat("d", 64),
 			CanonicalKey: ingest.CanonicalKey("credit", strings.Repeat("d", 64), strings.Repeat("c", 64)), Rows: rows}}}
@@ -238,6 +252,11 @@ func (h *harness) version(t *testing.T, id string, rows int64) event.DatasetVers
 	}
 	return event.DatasetVersionedDetail{SchemaVersion: "1", Dataset: "credit", VersionID: id, Rows: rows,
 		ManifestKey: ingest.ManifestKey("credit", id), Bucket: bucket}
+}
+
+func versionID(label string) string {
+	sum := sha256.Sum256([]byte(label))
+	return hex.EncodeToString(sum[:])[:24]
 }
 
 func (h *harness) runs(t *testing.T) []*training.Run {
