@@ -33,6 +33,8 @@ type fakeBatch struct {
 	submits  atomic.Int32
 	beforeFn func(name string) error // called by FindByName: a crash before submitting
 	afterFn  func(name string) error // called after a job was created: a crash before its ID is returned
+	submitFn func(name string)       // called by Submit before the job exists: a claimant that stalls
+	hideOnce atomic.Bool             // the next FindByName finds nothing: ListJobs lagging behind SubmitJob
 }
 
 func newFakeBatch() *fakeBatch { return &fakeBatch{jobs: map[string]training.JobStatus{}} }
@@ -40,6 +42,10 @@ func newFakeBatch() *fakeBatch { return &fakeBatch{jobs: map[string]training.Job
 func (b *fakeBatch) Submit(_ context.Context, job training.Job) (string, error) {
 	if job.Name == "" || job.Parameters[training.ParamOutput] == "" {
 		return "", errors.New("fake batch: job without name or output")
+	}
+	if fn := b.submitFn; fn != nil {
+		b.submitFn = nil
+		fn(job.Name)
 	}
 	n := b.submits.Add(1)
 	id := fmt.Sprintf("job-%d", n)
@@ -59,6 +65,9 @@ func (b *fakeBatch) FindByName(_ context.Context, name string) (training.JobStat
 		if err := b.beforeFn(name); err != nil {
 			return training.JobStatus{}, false, err
 		}
+	}
+	if b.hideOnce.CompareAndSwap(true, false) {
+		return training.JobStatus{}, false, nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
