@@ -113,7 +113,7 @@ func ParseRequest(key string, b []byte) (event.RetrainRequestedDetail, error) {
 		return req, fmt.Errorf("retrain request %s: requestId %q does not match the key", key, req.RequestID)
 	}
 	if _, err := checkRetrain(req); err != nil {
-		return req, fmt.Errorf("retrain request %s: %w", key, err)
+		return req, fmt.Errorf("%s: %w", key, err)
 	}
 	return req, nil
 }
