@@ -13,6 +13,14 @@ import (
 	"github.com/openmlops/mlops/shared/training"
 )
 
+// versioned delivers the harness's dataset version event.
+func (h *harness) versioned(t *testing.T) {
+	t.Helper()
+	if err := h.svc.OnDatasetVersioned(context.Background(), h.detail); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // finish ends the job of the newest run with status.
 func (h *harness) finish(t *testing.T, status string) *training.Run {
 	t.Helper()
@@ -58,10 +66,7 @@ func requestsOf(runs []*training.Run) []string {
 // then r2 again) resumes its own run: it never claims another attempt.
 func TestLateDuplicateRequestStartsNoSecondRun(t *testing.T) {
 	h := newHarness(t, nil)
-	ctx := context.Background()
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err != nil {
-		t.Fatal(err)
-	}
+	h.versioned(t)
 	h.finish(t, training.StatusSucceeded)
 	r2 := event.RetrainRequestedDetail{RequestID: "r2", Model: "credit", Reason: "drift"}
 	r3 := event.RetrainRequestedDetail{RequestID: "r3", Model: "credit", Reason: "drift again"}
@@ -84,10 +89,7 @@ func TestLateDuplicateRequestStartsNoSecondRun(t *testing.T) {
 // attempt 2 starts attempt 3, and A redelivered (20 at once) starts nothing.
 func TestLateDuplicateRetryStartsNoSecondRun(t *testing.T) {
 	h := newHarness(t, nil)
-	ctx := context.Background()
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err != nil {
-		t.Fatal(err)
-	}
+	h.versioned(t)
 	first := h.finish(t, training.StatusFailed)
 	a := event.RetrainRequestedDetail{RequestID: "retry-" + first.RunID, Model: "credit", RetryOf: first.RunID}
 	h.deliver(t, 1, a)
@@ -165,9 +167,7 @@ func TestSweepSkipsDamagedRunAndFinishesTheRest(t *testing.T) {
 func TestRequestRecordedButNeverClaimedIsClaimedOnRedelivery(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err != nil {
-		t.Fatal(err)
-	}
+	h.versioned(t)
 	first := h.finish(t, training.StatusSucceeded)
 	r2 := event.RetrainRequestedDetail{RequestID: "r2", Model: "credit"}
 	h.st.claimsFail.Store(true)
@@ -192,9 +192,7 @@ func TestRequestRecordedButNeverClaimedIsClaimedOnRedelivery(t *testing.T) {
 func TestRetrainRequestFieldsAreChecked(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err != nil {
-		t.Fatal(err)
-	}
+	h.versioned(t)
 	run := h.finish(t, training.StatusFailed)
 	for _, c := range []struct {
 		req  event.RetrainRequestedDetail

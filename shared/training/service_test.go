@@ -458,12 +458,7 @@ func TestCrashAfterClaimIsFinishedWithoutSecondJob(t *testing.T) {
 func TestCrashAfterSubmitFindsJobByName(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	h.batch.afterFn = func(string) error { h.st.on.Store(true); return errors.New("crashed") }
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err == nil {
-		t.Fatal("the crashed delivery reported success")
-	}
-	h.batch.afterFn = nil
-	h.st.on.Store(false)
+	h.crashAfterSubmit(t)
 	if r := h.onlyRun(t); r.Job.ID != "" {
 		t.Fatalf("job ID recorded despite the crash: %+v", r)
 	}
@@ -480,6 +475,18 @@ func TestCrashAfterSubmitFindsJobByName(t *testing.T) {
 		t.Fatalf("run %+v, job %s", r, job.ID)
 	}
 	// The job's state events arriving while the ID was unrecorded also adopt it.
+}
+
+// crashAfterSubmit delivers the version event to a function that dies after
+// SubmitJob, before it records the job's ID.
+func (h *harness) crashAfterSubmit(t *testing.T) {
+	t.Helper()
+	h.batch.afterFn = func(string) error { h.st.on.Store(true); return errors.New("crashed") }
+	if err := h.svc.OnDatasetVersioned(context.Background(), h.detail); err == nil {
+		t.Fatal("the crashed delivery reported success")
+	}
+	h.batch.afterFn = nil
+	h.st.on.Store(false)
 }
 
 func TestJobEventBeforeIDIsRecordedAdoptsJob(t *testing.T) {

@@ -2,7 +2,6 @@ package training_test
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -81,11 +80,7 @@ func TestTakeoverDuplicateJobWinsBundleRunSucceeds(t *testing.T) {
 func TestTakeoverDeadClaimantsJobFailureIsNotTheRuns(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	h.batch.afterFn = func(string) error { h.st.on.Store(true); return errors.New("crashed") }
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err == nil {
-		t.Fatal("the crashed delivery reported success")
-	}
-	h.st.on.Store(false)
+	h.crashAfterSubmit(t)
 	h.clock.Add(6 * time.Minute)
 	h.batch.hideOnce.Store(true)
 	exit := 137
@@ -93,9 +88,7 @@ func TestTakeoverDeadClaimantsJobFailureIsNotTheRuns(t *testing.T) {
 		h.batch.afterFn = nil
 		return h.svc.OnJobState(ctx, h.batch.set("job-1", training.StatusFailed, &exit))
 	}
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err != nil {
-		t.Fatal(err)
-	}
+	h.versioned(t)
 	r := h.onlyRun(t)
 	if r.State != training.StateSubmitted || r.Job.ID != "job-2" || h.pub.count(event.TrainingFailed) != 0 {
 		t.Fatalf("run %s: %s with %q (%s); want submitted with job-2", r.RunID, r.State, r.Job.ID, r.Reason)
