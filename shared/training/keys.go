@@ -8,7 +8,12 @@
 // and then moved by compare-and-swap: claimed → submitted (job ID) → succeeded |
 // failed. Only the claimant submits; a claim whose owner vanished is taken over after
 // a lease, and the taker first looks the job up by name, so a crash between
-// SubmitJob and recording its ID never makes a second job.
+// SubmitJob and recording its ID does not make a second job. (Where one runs
+// anyway, a claimant stalled past its lease or ListJobs lagging, the run follows
+// one job and a complete bundle from either counts: docs/training.md.) A
+// retrain or retry request records the run that answers it, create-once by
+// request ID, before the claim, so the same request delivered again, however
+// late, starts nothing new.
 package training
 
 import (
