@@ -28,6 +28,11 @@ func FuzzParseRequest(f *testing.F) {
 		if training.RequestKey(req.RequestID) != key || (req.Model == "" && req.RetryOf == "") {
 			t.Fatalf("accepted an inconsistent request %+v for key %q", req, key)
 		}
+		// What becomes part of a key has its shape.
+		if training.CheckRequestID(req.RequestID) != nil || (req.RetryOf != "" && training.CheckRetryOf(req.RetryOf, req.Model) != nil) ||
+			(req.DatasetVersion != "" && training.CheckDatasetVersion(req.DatasetVersion) != nil) {
+			t.Fatalf("accepted a request whose fields are no keys: %+v", req)
+		}
 	})
 }
 
