@@ -222,3 +222,20 @@ func TestRetrainRequestFieldsAreChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Request records live under runs/ too; listing every run reads only run
+// records, whatever a request is named.
+func TestListRunsReadsOnlyRunRecords(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	if err := h.svc.OnRetrain(ctx, event.RetrainRequestedDetail{RequestID: "run", Model: "credit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.Head(ctx, bucket, training.RequestRecordKey("credit", "run")); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := training.ListRuns(ctx, h.st, bucket, "")
+	if err != nil || len(runs) != 1 || runs[0].Cause.RequestID != "run" {
+		t.Fatalf("ListRuns: %d runs, %v; want the request's run", len(runs), err)
+	}
+}
