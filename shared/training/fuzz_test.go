@@ -28,6 +28,11 @@ func FuzzParseRequest(f *testing.F) {
 		if training.RequestKey(req.RequestID) != key || (req.Model == "" && req.RetryOf == "") {
 			t.Fatalf("accepted an inconsistent request %+v for key %q", req, key)
 		}
+		// What becomes part of a key has its shape.
+		if training.CheckRequestID(req.RequestID) != nil || (req.RetryOf != "" && training.CheckRetryOf(req.RetryOf, req.Model) != nil) ||
+			(req.DatasetVersion != "" && training.CheckDatasetVersion(req.DatasetVersion) != nil) {
+			t.Fatalf("accepted a request whose fields are no keys: %+v", req)
+		}
 	})
 }
 
@@ -51,6 +56,40 @@ func FuzzJobState(f *testing.F) {
 			if training.RunID(m, b, n) != st.Name || strings.Contains(st.Name, "/") {
 				t.Fatalf("run ID %q does not round-trip", st.Name)
 			}
+		}
+	})
+}
+
+// FuzzParseRun: a run record is read back by every delivery, the sweep and the
+// CLI; whatever the bytes, ParseRun returns an error or a record the code can
+// rely on, never a panic.
+func FuzzParseRun(f *testing.F) {
+	f.Add([]byte(validRunJSON))
+	f.Add([]byte(strings.Replace(validRunJSON, `"state": "succeeded"`, `"state": "claimed"`, 1)))
+	f.Add([]byte(`{"runId":"credit-0123456789abcdef-1","state":"succeeded"}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := training.ParseRun(b)
+		if err != nil {
+			return
+		}
+		m, base, n, err := training.ParseRunID(r.RunID)
+		if err != nil || m != r.Model || base != r.Base || n != r.Attempt || n < 1 {
+			t.Fatalf("accepted a run whose ID does not name it: %+v", r)
+		}
+		if r.State == training.StateSucceeded && (r.Bundle == nil || r.Bundle.Prefix != training.BundlePrefix(r.RunID)) {
+			t.Fatalf("accepted a succeeded run without its bundle: %+v", r)
+		}
+		if !r.Final() && r.State != training.StateClaimed && r.State != training.StateSubmitted {
+			t.Fatalf("accepted state %q", r.State)
+		}
+		again, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("an accepted run does not encode: %v", err)
+		}
+		if _, err := training.ParseRun(again); err != nil {
+			t.Fatalf("an accepted run does not read back: %v", err)
 		}
 	})
 }

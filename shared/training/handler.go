@@ -112,8 +112,8 @@ func ParseRequest(key string, b []byte) (event.RetrainRequestedDetail, error) {
 	if key != RequestKey(req.RequestID) {
 		return req, fmt.Errorf("retrain request %s: requestId %q does not match the key", key, req.RequestID)
 	}
-	if req.Model == "" && req.RetryOf == "" {
-		return req, fmt.Errorf("retrain request %s: model or retryOf is required", key)
+	if _, err := checkRetrain(req); err != nil {
+		return req, fmt.Errorf("%s: %w", key, err)
 	}
 	return req, nil
 }
@@ -141,7 +141,10 @@ func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 		if e.age < grace {
 			continue
 		}
+		// One run that cannot be finished (a damaged record, a Batch error) is
+		// reported and skipped: the runs after it are still finished.
 		if err := s.sweepOne(ctx, e.id); err != nil {
+			s.log.Error("runs sweep: run skipped", "run", e.id, "error", err)
 			errs = append(errs, err)
 			continue
 		}

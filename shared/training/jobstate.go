@@ -39,6 +39,22 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 		s.log.Warn("job state for another job with this run's name; ignored", "run", rec.RunID, "recorded", rec.Job.ID, "event", st.ID)
 		return nil
 	}
+	if rec.Job.ID == "" && st.ID != "" {
+		// No job recorded yet: the event's job is adopted only if it is the
+		// newest of the run's name. A claimant that died after SubmitJob leaves
+		// a job that a taker may not have found (ListJobs lags) and submitted
+		// again; the dead claimant's job failing must not fail the run the
+		// taker's job is training.
+		newest, found, err := s.batch.FindByName(ctx, rec.RunID)
+		if err != nil {
+			return fmt.Errorf("run %s: look up job %s: %w", rec.RunID, rec.RunID, err)
+		}
+		if found && newest.ID != st.ID {
+			s.log.Warn("job state for a job this run does not follow (a newer job has its name); ignored",
+				"run", rec.RunID, "newest", newest.ID, "event", st.ID)
+			return nil
+		}
+	}
 	if !st.Final() {
 		_, err := s.update(ctx, rec.RunID, func(r *Run) bool {
 			if r.Final() || statusRank(st.Status) <= statusRank(r.Job.Status) {
@@ -57,7 +73,7 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 		return err
 	}
 	var b *Bundle
-	reason := ""
+	reason, note := "", ""
 	if st.Status == StatusSucceeded {
 		got, err := s.verify(ctx, s.cfg.Bucket, BundlePrefix(rec.RunID), rec)
 		if err != nil {
@@ -73,6 +89,18 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 		if why := s.trainerError(ctx, rec.RunID); why != "" {
 			reason += ": " + why
 		}
+		got, err := s.completeBundle(ctx, rec)
+		if err != nil {
+			return err
+		}
+		if got != nil {
+			// A duplicate job (two takers racing) wrote the whole bundle first, and
+			// this job failed on its create-once files; or the trainer failed after
+			// writing its manifest. Either way the run's output is complete and
+			// verified: the run succeeded.
+			s.log.Warn("job failed, but the run's bundle is complete and verified", "run", rec.RunID, "job", st.ID, "reason", reason)
+			b, note = got, "job "+st.ID+" failed ("+reason+"), but the run's bundle is complete and verified"
+		}
 	}
 	final, err := s.update(ctx, rec.RunID, func(r *Run) bool {
 		if r.Final() {
@@ -87,9 +115,9 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 		if b != nil {
 			r.State, r.Bundle = StateSucceeded, b
 		} else {
-			r.State, r.Reason = StateFailed, reason
+			r.State, r.Reason, note = StateFailed, reason, reason
 		}
-		r.History = append(r.History, Step{At: now, State: r.State, Status: st.Status, Note: reason})
+		r.History = append(r.History, Step{At: now, State: r.State, Status: st.Status, Note: note})
 		return true
 	})
 	if err != nil {
@@ -97,6 +125,26 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 	}
 	s.log.Info("run finished", "run", final.RunID, "state", final.State, "reason", final.Reason)
 	return s.ensurePublished(ctx, final)
+}
+
+// completeBundle verifies the run's bundle if its manifest (written last) is
+// there, for a run whose job failed: nil if there is none or it does not verify.
+func (s *Service) completeBundle(ctx context.Context, rec *Run) (*Bundle, error) {
+	prefix := BundlePrefix(rec.RunID)
+	if _, err := s.st.Head(ctx, s.cfg.Bucket, prefix+bundle.ManifestFile); errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("run %s: %w", rec.RunID, err)
+	}
+	got, err := s.verify(ctx, s.cfg.Bucket, prefix, rec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		s.log.Warn("the failed job's run has a bundle that does not verify", "run", rec.RunID, "error", err)
+		return nil, nil
+	}
+	return &got, nil
 }
 
 // fail ends a run that cannot go on, whatever its job does.

@@ -8,7 +8,12 @@
 // and then moved by compare-and-swap: claimed → submitted (job ID) → succeeded |
 // failed. Only the claimant submits; a claim whose owner vanished is taken over after
 // a lease, and the taker first looks the job up by name, so a crash between
-// SubmitJob and recording its ID never makes a second job.
+// SubmitJob and recording its ID does not make a second job. (Where one runs
+// anyway, a claimant stalled past its lease or ListJobs lagging, the run follows
+// one job and a complete bundle from either counts: docs/training.md.) A
+// retrain or retry request records the run that answers it, create-once by
+// request ID, before the claim, so the same request delivered again, however
+// late, starts nothing new.
 package training
 
 import (
@@ -55,6 +60,14 @@ const RequestsPrefix = "requests/retrain/"
 // RequestKey is one retrain request; its ID makes a repeated request one request.
 func RequestKey(requestID string) string { return RequestsPrefix + requestID + ".json" }
 
+// RequestRecordKey records which run a retrain or retry request started (or was
+// satisfied by): created once before the claim, so a redelivery of the request,
+// however late, resumes that run instead of claiming another attempt. It lives
+// under runs/, not under RequestsPrefix, whose objects are requests themselves.
+func RequestRecordKey(model, requestID string) string {
+	return RunsPrefix + "requests/" + model + "/" + requestID + ".json"
+}
+
 // A run ID is <model>-<16 hex of the run's base hash>-<attempt>: readable, unique
 // per (dataset version, spec, trainer, attempt), and a valid Batch job name.
 var runIDPattern = regexp.MustCompile(`^(` + naming.Pattern + `)-([0-9a-f]{16})-([1-9][0-9]{0,3})$`)
@@ -73,6 +86,8 @@ func ParseRunID(id string) (model, base string, attempt int, err error) {
 	n, _ := strconv.Atoi(m[3])
 	return m[1], m[2], n, nil
 }
+
+func validRunID(id string) bool { return runIDPattern.MatchString(id) }
 
 // attemptsPrefix lists every attempt of one run base.
 func attemptsPrefix(model, base string) string {

@@ -2,7 +2,6 @@ package training
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -26,11 +25,14 @@ func GetRun(ctx context.Context, st interface {
 	if err != nil {
 		return nil, "", fmt.Errorf("run %s: %w", id, err)
 	}
-	var r Run
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, "", fmt.Errorf("run %s: damaged record: %w", id, err)
+	r, err := ParseRun(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("run %s (s3://%s/%s): %w", id, bucket, RunKey(id), err)
 	}
-	return &r, info.ETag, nil
+	if r.RunID != id {
+		return nil, "", fmt.Errorf("run %s (s3://%s/%s): damaged run record: it names run %q", id, bucket, RunKey(id), r.RunID)
+	}
+	return r, info.ETag, nil
 }
 
 // lastAttempt returns the highest attempt of a run base, or nil.
@@ -66,8 +68,9 @@ func ListRuns(ctx context.Context, st interface {
 	}
 	var ids []string
 	if err := st.List(ctx, bucket, prefix, func(o store.ObjectInfo) error {
-		if strings.HasSuffix(o.Key, "/run.json") {
-			ids = append(ids, runIDOfKey(o.Key))
+		// Only runs/<run-id>/run.json: other records live under runs/ too.
+		if id := runIDOfKey(o.Key); o.Key == RunKey(id) && validRunID(id) {
+			ids = append(ids, id)
 		}
 		return nil
 	}); err != nil {

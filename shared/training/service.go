@@ -170,83 +170,6 @@ func (s *Service) trainOnVersion(ctx context.Context, ref SpecRef, m *ingest.Man
 	return s.resume(ctx, id)
 }
 
-// OnRetrain starts a run on demand: the next attempt of a failed run (RetryOf), or
-// a run of the model's current spec on the pinned or latest dataset version. One
-// request starts at most one run, and a request while a run of the same inputs is
-// in flight is satisfied by that run.
-func (s *Service) OnRetrain(ctx context.Context, d event.RetrainRequestedDetail) error {
-	if d.RequestID == "" {
-		return errors.New("retrain request: requestId is required")
-	}
-	var p plan
-	if d.RetryOf != "" {
-		prev, _, err := s.Get(ctx, d.RetryOf)
-		if err != nil {
-			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
-		}
-		if prev.State != StateFailed {
-			return fmt.Errorf("retry %s: the run is %s; only failed runs are retried", d.RetryOf, prev.State)
-		}
-		ref, err := s.specs.Get(ctx, prev.SpecKey)
-		if err != nil {
-			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
-		}
-		m, err := s.datasets.Manifest(ctx, prev.Dataset, prev.DatasetVersion)
-		if err != nil {
-			return fmt.Errorf("retry %s: %w", d.RetryOf, err)
-		}
-		p = plan{ref: ref, manifest: m}
-		p.cause = Cause{Kind: CauseRetry, RequestID: d.RequestID, Principal: d.Principal, Reason: d.Reason, RetryOf: d.RetryOf}
-	} else {
-		ref, err := s.specs.Current(ctx, d.Model)
-		if err != nil {
-			return fmt.Errorf("retrain %s: %w", d.Model, err)
-		}
-		version := d.DatasetVersion
-		if version == "" {
-			if version, err = s.latestVersion(ctx, ref.Spec.Dataset); err != nil {
-				return fmt.Errorf("retrain %s: %w", d.Model, err)
-			}
-		}
-		m, err := s.datasets.Manifest(ctx, ref.Spec.Dataset, version)
-		if err != nil {
-			return fmt.Errorf("retrain %s: %w", d.Model, err)
-		}
-		p = plan{ref: ref, manifest: m}
-		p.cause = Cause{Kind: CauseRetrain, RequestID: d.RequestID, Principal: d.Principal, Reason: d.Reason}
-	}
-	tr, err := s.trainers.Resolve(p.ref.Spec)
-	if err != nil {
-		return err
-	}
-	p.trainer = tr
-	err = store.Retry(ctx, 5, func() (bool, error) {
-		last, err := s.lastAttempt(ctx, p.ref.Spec.Name, p.base())
-		if err != nil {
-			return false, err
-		}
-		switch {
-		case last == nil:
-			err = s.claim(ctx, p, 1)
-		case last.Cause.RequestID == d.RequestID, !last.Final(), last.State == StateSucceeded && d.RetryOf != "":
-			// This request's run, a run in flight, or (for a retry) inputs that
-			// have since trained successfully: nothing new to start.
-			s.log.Info("retrain satisfied by an existing run", "request", d.RequestID, "run", last.RunID, "state", last.State)
-			return true, s.resume(ctx, last.RunID)
-		default:
-			err = s.claim(ctx, p, last.Attempt+1)
-		}
-		if errors.Is(err, errClaimTaken) {
-			return false, nil // another request claimed that attempt first: look again
-		}
-		return true, err
-	})
-	if errors.Is(err, store.ErrContended) {
-		return fmt.Errorf("retrain %s: too much contention, try again", p.ref.Spec.Name)
-	}
-	return err
-}
-
 var errClaimTaken = errors.New("claim taken")
 
 // claim creates the run record once and, as its claimant, submits the job.
@@ -484,6 +407,9 @@ func (s *Service) latestVersion(ctx context.Context, dataset string) (string, er
 // encodeRun is a run record's stored form. It can fail: a number JSON cannot
 // hold (a NaN metric from a trainer) is an error, never an empty record.
 func encodeRun(rec *Run) ([]byte, error) {
+	if err := rec.check(); err != nil {
+		return nil, fmt.Errorf("run %s: refusing to write a record that would not read back: %w", rec.RunID, err)
+	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("run %s: encode the record: %w", rec.RunID, err)

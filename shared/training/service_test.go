@@ -2,6 +2,8 @@ package training_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,8 @@ type fakeBatch struct {
 	submits  atomic.Int32
 	beforeFn func(name string) error // called by FindByName: a crash before submitting
 	afterFn  func(name string) error // called after a job was created: a crash before its ID is returned
+	submitFn func(name string)       // called by Submit before the job exists: a claimant that stalls
+	hideOnce atomic.Bool             // the next FindByName finds nothing: ListJobs lagging behind SubmitJob
 }
 
 func newFakeBatch() *fakeBatch { return &fakeBatch{jobs: map[string]training.JobStatus{}} }
@@ -38,6 +42,10 @@ func newFakeBatch() *fakeBatch { return &fakeBatch{jobs: map[string]training.Job
 func (b *fakeBatch) Submit(_ context.Context, job training.Job) (string, error) {
 	if job.Name == "" || job.Parameters[training.ParamOutput] == "" {
 		return "", errors.New("fake batch: job without name or output")
+	}
+	if fn := b.submitFn; fn != nil {
+		b.submitFn = nil
+		fn(job.Name)
 	}
 	n := b.submits.Add(1)
 	id := fmt.Sprintf("job-%d", n)
@@ -57,6 +65,9 @@ func (b *fakeBatch) FindByName(_ context.Context, name string) (training.JobStat
 		if err := b.beforeFn(name); err != nil {
 			return training.JobStatus{}, false, err
 		}
+	}
+	if b.hideOnce.CompareAndSwap(true, false) {
+		return training.JobStatus{}, false, nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -178,6 +189,16 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 type failingSwaps struct {
 	*store.Store
 	on atomic.Bool
+	// claimsFail fails the create-once write of run records: a function that
+	// dies just before its claim.
+	claimsFail atomic.Bool
+}
+
+func (f *failingSwaps) Create(ctx context.Context, b, k string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
+	if f.claimsFail.Load() && strings.HasSuffix(k, "/run.json") {
+		return store.ObjectInfo{}, errors.New("crashed")
+	}
+	return f.Store.Create(ctx, b, k, body, opt)
 }
 
 func (f *failingSwaps) Swap(ctx context.Context, b, k, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
@@ -222,9 +243,11 @@ func newHarness(t *testing.T, mutate func(*spec.Spec)) *harness {
 	return h
 }
 
-// version stores a dataset version's manifest, as ingest commits it.
-func (h *harness) version(t *testing.T, id string, rows int64) event.DatasetVersionedDetail {
+// version stores a dataset version's manifest, as ingest commits it, under a
+// version ID of ingest's shape made from label.
+func (h *harness) version(t *testing.T, label string, rows int64) event.DatasetVersionedDetail {
 	t.Helper()
+	id := versionID(label)
 	m := ingest.Manifest{SchemaVersion: "1", Dataset: "credit", VersionID: id, Mode: "replace", ContractHash: strings.Repeat("c", 64),
 		Rows: rows, Partitions: []ingest.Partition{{PayloadSHA256: strings.Repeat("d", 64),
 			CanonicalKey: ingest.CanonicalKey("credit", strings.Repeat("d", 64), strings.Repeat("c", 64)), Rows: rows}}}
@@ -238,6 +261,11 @@ func (h *harness) version(t *testing.T, id string, rows int64) event.DatasetVers
 	}
 	return event.DatasetVersionedDetail{SchemaVersion: "1", Dataset: "credit", VersionID: id, Rows: rows,
 		ManifestKey: ingest.ManifestKey("credit", id), Bucket: bucket}
+}
+
+func versionID(label string) string {
+	sum := sha256.Sum256([]byte(label))
+	return hex.EncodeToString(sum[:])[:24]
 }
 
 func (h *harness) runs(t *testing.T) []*training.Run {
@@ -430,12 +458,7 @@ func TestCrashAfterClaimIsFinishedWithoutSecondJob(t *testing.T) {
 func TestCrashAfterSubmitFindsJobByName(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	h.batch.afterFn = func(string) error { h.st.on.Store(true); return errors.New("crashed") }
-	if err := h.svc.OnDatasetVersioned(ctx, h.detail); err == nil {
-		t.Fatal("the crashed delivery reported success")
-	}
-	h.batch.afterFn = nil
-	h.st.on.Store(false)
+	h.crashAfterSubmit(t)
 	if r := h.onlyRun(t); r.Job.ID != "" {
 		t.Fatalf("job ID recorded despite the crash: %+v", r)
 	}
@@ -452,6 +475,18 @@ func TestCrashAfterSubmitFindsJobByName(t *testing.T) {
 		t.Fatalf("run %+v, job %s", r, job.ID)
 	}
 	// The job's state events arriving while the ID was unrecorded also adopt it.
+}
+
+// crashAfterSubmit delivers the version event to a function that dies after
+// SubmitJob, before it records the job's ID.
+func (h *harness) crashAfterSubmit(t *testing.T) {
+	t.Helper()
+	h.batch.afterFn = func(string) error { h.st.on.Store(true); return errors.New("crashed") }
+	if err := h.svc.OnDatasetVersioned(context.Background(), h.detail); err == nil {
+		t.Fatal("the crashed delivery reported success")
+	}
+	h.batch.afterFn = nil
+	h.st.on.Store(false)
 }
 
 func TestJobEventBeforeIDIsRecordedAdoptsJob(t *testing.T) {
