@@ -15,7 +15,9 @@
 //	GET  /v1/models/{model}                             Model: its versions and champion
 //	GET  /v1/models/{model}/versions/{version}          registry.Version: one version
 //	GET  /v1/models/{model}/history                     []registry.Entry: the audit trail, in order
-//	GET  /v1/models/{model}/verify                      registry.VerifyReport: the trail's verification
+//	GET  /v1/models/{model}/verify                      registry.VerifyReport: the trail's verification (ok,
+//	                                                    problems; damage, which no crash explains; whether the
+//	                                                    chain is anchored by signed checkpoints, and to what)
 //	POST /v1/models/{model}/versions/{version}/approve  Decision{reason, bundleSha256} → Result
 //	POST /v1/models/{model}/versions/{version}/reject   Decision{reason} → Result
 //	POST /v1/models/{model}/versions/{version}/promote  Decision{reason} → Result

@@ -413,5 +413,23 @@ func versionID(mode, chash string, shas []string) string {
 	for _, s := range shas {
 		fmt.Fprintf(h, "%s\n", s)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:24]
+	return hex.EncodeToString(h.Sum(nil))[:VersionIDLen]
+}
+
+// VersionIDLen is the length of a dataset version ID: lower-case hex, the
+// start of the SHA-256 of the version's contents (versionID).
+const VersionIDLen = 24
+
+// ValidVersionID reports whether id has the shape of a dataset version ID,
+// as readers check before an ID from an event or a request becomes a key.
+func ValidVersionID(id string) bool {
+	if len(id) != VersionIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if (id[i] < '0' || id[i] > '9') && (id[i] < 'a' || id[i] > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -95,21 +95,13 @@ func (c Cause) check(model string) error {
 	return fmt.Errorf("unknown kind %q", c.Kind)
 }
 
-// A dataset version ID is what ingest makes of a version's contents: 24
-// lower-case hex digits (the start of a SHA-256).
-const versionIDLen = 24
-
-// CheckDatasetVersion reports whether id has the shape of a dataset version ID,
-// before it becomes part of a key.
+// CheckDatasetVersion reports whether id has the shape of a dataset version ID
+// (ingest.ValidVersionID), before it becomes part of a key.
 func CheckDatasetVersion(id string) error {
-	ok := len(id) == versionIDLen
-	for i := 0; ok && i < len(id); i++ {
-		ok = id[i] >= '0' && id[i] <= '9' || id[i] >= 'a' && id[i] <= 'f'
-	}
-	if ok {
+	if ingest.ValidVersionID(id) {
 		return nil
 	}
-	return fmt.Errorf("datasetVersion %q: expected %d lower-case hex digits, as ingest names versions", id, versionIDLen)
+	return fmt.Errorf("datasetVersion %q: expected %d lower-case hex digits, as ingest names versions", id, ingest.VersionIDLen)
 }
 
 // CheckRetryOf reports whether id names a run of model (any model if model is
