@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/openmlops/mlops/shared/store"
@@ -209,6 +210,7 @@ func (r *Registry) Models(ctx context.Context) ([]string, error) {
 			out = append(out, name)
 		}
 	}
+	sort.Strings(out) // by name, not in the byte order of "<name>/" that S3 lists
 	return out, nil
 }
 

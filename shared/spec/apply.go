@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -209,5 +210,8 @@ func List(ctx context.Context, st Lister, bucket string) ([]Summary, error) {
 		}
 		out = append(out, Summary{Model: model, Hash: ptr.Hash, Dataset: s.Dataset, Objective: s.Objective, AppliedAt: ptr.At})
 	}
+	// By name: S3 lists the folders in the byte order of "<name>/", which puts
+	// credit-small before credit.
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out, nil
 }
