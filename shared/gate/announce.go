@@ -10,36 +10,28 @@ import (
 	"github.com/openmlops/mlops/shared/registry"
 )
 
-// eventOf is the event a record of the trail announces ("" for a record that
-// announces nothing: checks, approvals, refused decisions). A bundle refused
-// before it became a version is announced as a rejection.
-func eventOf(rec *registry.AuditRecord) string {
-	switch rec.Kind {
-	case registry.KindRegistered:
-		return event.ModelRegistered
-	case registry.KindPending:
-		return event.PromotionPending
-	case registry.KindPromoted:
-		return event.ModelPromoted
-	case registry.KindRejected:
-		return event.ModelRejected
-	case registry.KindRolledBack:
-		return event.ModelRolledBack
-	case registry.KindRetired:
-		return event.ModelRetired
-	case registry.KindRefused:
-		if rec.Version == 0 && rec.RunID != "" {
-			return event.ModelRejected
-		}
-	}
-	return ""
+// announced is, for each kind of record that announces something, its event
+// and the state it leaves its version in. Checks, approvals and refused
+// decisions announce nothing.
+var announced = map[registry.Kind]struct {
+	event string
+	state registry.State
+}{
+	registry.KindRegistered: {event.ModelRegistered, registry.StateRegistered},
+	registry.KindPending:    {event.PromotionPending, registry.StatePendingApproval},
+	registry.KindPromoted:   {event.ModelPromoted, registry.StateChampion},
+	registry.KindRejected:   {event.ModelRejected, registry.StateRejected},
+	registry.KindRolledBack: {event.ModelRolledBack, registry.StateChampion},
+	registry.KindRetired:    {event.ModelRetired, registry.StateRetired},
 }
 
-// stateAfter is the state a record leaves its version in.
-var stateAfter = map[registry.Kind]registry.State{
-	registry.KindRegistered: registry.StateRegistered, registry.KindPending: registry.StatePendingApproval,
-	registry.KindPromoted: registry.StateChampion, registry.KindRejected: registry.StateRejected,
-	registry.KindRolledBack: registry.StateChampion, registry.KindRetired: registry.StateRetired,
+// eventOf is the event a record of the trail announces ("" for none). A
+// bundle refused before it became a version is announced as a rejection.
+func eventOf(rec *registry.AuditRecord) string {
+	if rec.Kind == registry.KindRefused && rec.Version == 0 && rec.RunID != "" {
+		return event.ModelRejected
+	}
+	return announced[rec.Kind].event
 }
 
 // SweepAnnouncements publishes the events of decisions that were committed
@@ -87,7 +79,7 @@ func (s *Service) SweepAnnouncements(ctx context.Context, grace time.Duration) (
 func (s *Service) recordDetail(ctx context.Context, e registry.Entry) event.ModelDetail {
 	rec := &e.AuditRecord
 	det := event.ModelDetail{SchemaVersion: event.SchemaVersion, Model: rec.Model, Version: rec.Version, RunID: rec.RunID,
-		BundleSHA256: rec.Hashes.BundleSHA256, Bucket: s.cfg.Bucket, State: string(stateAfter[rec.Kind]),
+		BundleSHA256: rec.Hashes.BundleSHA256, Bucket: s.cfg.Bucket, State: string(announced[rec.Kind].state),
 		PolicyHash: rec.Hashes.PolicyHash, PreviousChampion: rec.Previous, Principal: rec.Principal,
 		Reason: clipText(rec.Reason, eventReasonBytes), AuditKey: e.Key, At: s.cfg.Now().UTC()}
 	if rec.Kind == registry.KindRefused {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,16 +22,73 @@ import (
 	"github.com/openmlops/mlops/shared/store"
 )
 
+// recorder keeps what was published; while down it refuses every event, as
+// a bus that is unreachable or an entry over PutEvents' limit would.
 type recorder struct {
 	mu     sync.Mutex
+	down   bool
 	events []event.Event
 }
 
 func (r *recorder) Publish(_ context.Context, evs ...event.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.down {
+		return errors.New("the bus refused the event")
+	}
 	r.events = append(r.events, evs...)
 	return nil
+}
+
+func (r *recorder) setDown(down bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = down
+}
+
+func (r *recorder) of(detailType string) []event.ModelDetail {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []event.ModelDetail
+	for _, e := range r.events {
+		if e.DetailType == detailType {
+			out = append(out, e.Detail.(event.ModelDetail))
+		}
+	}
+	return out
+}
+
+// routes is the gate's decisions API over a real registry and store, under the
+// credit example's policy; principal says who a request is from.
+type routes struct {
+	st     *store.Store
+	reg    *registry.Registry
+	pub    *recorder
+	svc    *gate.Service
+	srv    *httptest.Server
+	policy string // the policy in force
+}
+
+func newRoutes(t *testing.T, now func() time.Time, principal func(*http.Request) string) *routes {
+	t.Helper()
+	_, st := lambdatest.S3(t, "platform")
+	pol, err := credit.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := policystore.Apply(context.Background(), st, "platform", pol, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &routes{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), pub: &recorder{}, policy: applied.Hash}
+	r.svc = gate.New(st, r.pub, r.reg, gate.Config{Bucket: "platform", Now: now})
+	mux := http.NewServeMux()
+	for pattern, h := range r.svc.Routes(principal) {
+		mux.Handle(pattern, h)
+	}
+	r.srv = httptest.NewServer(mux)
+	t.Cleanup(r.srv.Close)
+	return r
 }
 
 // The decision routes, as a person reaches them through the API: the caller is
@@ -38,25 +96,9 @@ func (r *recorder) Publish(_ context.Context, evs ...event.Event) error {
 // API Gateway's IAM authorizer), approvals are bound to the bundle and to the
 // policy's approvers, and every refusal is audited.
 func TestDecisionRoutes(t *testing.T) {
-	_, st := lambdatest.S3(t, "platform")
 	ctx := context.Background()
-	pol, err := credit.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied, err := policystore.Apply(ctx, st, "platform", pol, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := registry.New(st, registry.Config{Bucket: "platform"})
-	pub := &recorder{}
-	svc := gate.New(st, pub, reg, gate.Config{Bucket: "platform"})
-	mux := http.NewServeMux()
-	for pattern, h := range svc.Routes(func(r *http.Request) string { return r.Header.Get("X-Test-Principal") }) {
-		mux.Handle(pattern, h)
-	}
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	rt := newRoutes(t, nil, func(r *http.Request) string { return r.Header.Get("X-Test-Principal") })
+	st, reg, pub, srv, policyHash := rt.st, rt.reg, rt.pub, rt.srv, rt.policy
 
 	sha := strings.Repeat("ab", 32)
 	for i, run := range []string{"credit-0123456789abcdef-1", "credit-0123456789abcdef-2"} {
@@ -66,7 +108,7 @@ func TestDecisionRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		// As the gate leaves it: passed the policy in force, waiting for a person.
-		if _, err := reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: v.Version, PolicyHash: applied.Hash,
+		if _, err := reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: v.Version, PolicyHash: policyHash,
 			Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
 			t.Fatal(err)
 		}
