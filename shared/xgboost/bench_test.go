@@ -1,43 +1,26 @@
 package xgboost
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/openmlops/mlops/shared/pythontest"
 )
 
-var (
-	synthOnce sync.Once
-	synthDir  string
-	synthErr  error
-)
+// synthetic is the shape of bench/predict's synthetic model.
+var synthetic = &pythontest.Generated{Script: "testdata/gen_models.py", Args: []string{"synthetic"}, Prefix: "xgboost-bench-"}
 
 // benchModel returns a model trained by testdata/gen_models.py and its
 // held-out rows: "big" (200 trees of depth 8, 30 features, trained with the
 // tests' models) or "synthetic" (1000 trees of depth 8, 30 features: the shape
 // of bench/predict's synthetic model; trained on first use, about 20 s).
 func benchModel(b *testing.B, name string) (*Model, [][]float32) {
-	dir := generated(b)
+	dir := models.For(b)
 	if name == "synthetic" {
-		synthOnce.Do(func() {
-			if synthDir, synthErr = os.MkdirTemp("", "xgboost-bench-"); synthErr != nil {
-				return
-			}
-			cmd := exec.Command(python, "testdata/gen_models.py", synthDir, "synthetic")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Run(); err != nil {
-				synthErr = fmt.Errorf("gen_models.py: %w: %s", err, stderr.String())
-			}
-		})
-		if synthErr != nil {
-			b.Fatal(synthErr)
+		var err error
+		if dir, err = synthetic.Dir(); err != nil {
+			b.Fatal(err)
 		}
-		dir = synthDir
 	}
 	m := loadModelFile(b, filepath.Join(dir, name+".model.json"))
 	rows, _, _ := loadCases(b, filepath.Join(dir, name+".cases.json"))
@@ -106,7 +89,7 @@ func BenchmarkPredictFlat(b *testing.B) {
 }
 
 func BenchmarkLoad(b *testing.B) {
-	dir := generated(b)
+	dir := models.For(b)
 	path := filepath.Join(dir, "big.model.json")
 	b.ReportAllocs()
 	for b.Loop() {
