@@ -113,10 +113,7 @@ champion and its latest version with that version's state.
   mlops models list -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api()
 			if err != nil {
 				return err
 			}
@@ -124,24 +121,14 @@ champion and its latest version with that version's state.
 			if err != nil {
 				return apiErr(err)
 			}
-			out := cmd.OutOrStdout()
-			if g.output == "json" {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "no registered models yet: a successful training run registers one")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MODEL\tCHAMPION\tVERSIONS\tLATEST")
-			for _, m := range list {
-				latest := "-"
-				if m.Latest != nil {
-					latest = fmt.Sprintf("%d (%s)", m.Latest.Version, m.Latest.State)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.Model, championText(m.Champion), m.Versions, latest)
-			}
-			return tw.Flush()
+			return printTable(cmd.OutOrStdout(), g, list, "no registered models yet: a successful training run registers one",
+				"MODEL\tCHAMPION\tVERSIONS\tLATEST", func(m decisions.ModelSummary) string {
+					latest := "-"
+					if m.Latest != nil {
+						latest = fmt.Sprintf("%d (%s)", m.Latest.Version, m.Latest.State)
+					}
+					return fmt.Sprintf("%s\t%s\t%d\t%s", m.Model, championText(m.Champion), m.Versions, latest)
+				})
 		},
 	}
 }
@@ -162,21 +149,12 @@ policy hash, the decision about it and the last audit record of each kind.
   mlops models show credit@1 -o json | jq .checks`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			name, ver, hasVersion := strings.Cut(args[0], "@")
-			if err := checkModel(name); err != nil {
-				return err
-			}
-			n := 0
+			n, verErr := 0, error(nil)
 			if hasVersion {
-				var err error
-				if n, err = parseVersion(ver); err != nil {
-					return err
-				}
+				n, verErr = parseVersion(ver)
 			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api(checkModel(name), verErr)
 			if err != nil {
 				return err
 			}
@@ -289,13 +267,7 @@ records themselves with their keys.
   mlops models history credit -o json | jq '.[] | {seq, kind, version, principal}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if err := checkModel(args[0]); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api(checkModel(args[0]))
 			if err != nil {
 				return err
 			}
@@ -349,13 +321,7 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
   mlops models verify credit -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if err := checkModel(args[0]); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api(checkModel(args[0]))
 			if err != nil {
 				return err
 			}
@@ -426,17 +392,8 @@ func decide(cmd *cobra.Command, g *globals, res *decisions.Result, err error, de
 
 // decisionArgs reads NAME VERSION and checks --reason.
 func decisionArgs(g *globals, args []string, d *decisionFlags) (string, int, error) {
-	if err := g.checkOutput(); err != nil {
-		return "", 0, err
-	}
-	if err := checkModel(args[0]); err != nil {
-		return "", 0, err
-	}
-	n, err := parseVersion(args[1])
-	if err != nil {
-		return "", 0, err
-	}
-	return args[0], n, d.check()
+	n, verErr := parseVersion(args[1])
+	return args[0], n, g.ready(checkModel(args[0]), verErr, d.check())
 }
 
 func stateOf(r *decisions.Result) string {
@@ -623,17 +580,8 @@ again and archives the current one.
 		Example: `  mlops models rollback credit --reason "version 2 over-declines young applicants"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			name := args[0]
-			if err := checkModel(name); err != nil {
-				return err
-			}
-			if err := d.check(); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api(checkModel(name), d.check())
 			if err != nil {
 				return err
 			}

@@ -48,11 +48,7 @@ const platform = "platform"
 // lease, finds the job by name instead of submitting another, and its FAILED
 // event announces "Training Failed".
 func TestBootstrapUnderRuntimeAPI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
-	bin := lambdatest.Build(t, ".")
-	st, eb, env := lambdatest.CreditPlatform(t)
+	bin, st, eb, env := lambdatest.Bootstrap(t, ".")
 	batch := lambdatest.NewBatch(t)
 	ctx := context.Background()
 
