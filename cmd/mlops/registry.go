@@ -267,13 +267,9 @@ records themselves with their keys.
   mlops models history credit -o json | jq '.[] | {seq, kind, version, principal}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dc, err := g.api(checkModel(args[0]))
+			h, err := readModel(cmd, g, args[0], (*decisions.Client).History)
 			if err != nil {
 				return err
-			}
-			h, err := dc.History(cmd.Context(), args[0])
-			if err != nil {
-				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
@@ -321,13 +317,9 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
   mlops models verify credit -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dc, err := g.api(checkModel(args[0]))
+			rep, err := readModel(cmd, g, args[0], (*decisions.Client).Verify)
 			if err != nil {
 				return err
-			}
-			rep, err := dc.Verify(cmd.Context(), args[0])
-			if err != nil {
-				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if rep.Records == 0 && len(rep.Problems) == 0 {
@@ -351,6 +343,21 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
 			return &exitError{code: exitFailed, err: fmt.Errorf("model %s: the audit trail does not verify (%d problems)", rep.Model, len(rep.Problems))}
 		},
 	}
+}
+
+// readModel asks the API about the model name (checked first): a refusal
+// gets its exit status (apiErr).
+func readModel[T any](cmd *cobra.Command, g *globals, name string, ask func(*decisions.Client, context.Context, string) (T, error)) (T, error) {
+	var zero T
+	dc, err := g.api(checkModel(name))
+	if err != nil {
+		return zero, err
+	}
+	v, err := ask(dc, cmd.Context(), name)
+	if err != nil {
+		return zero, apiErr(err)
+	}
+	return v, nil
 }
 
 // decisionFlags are the flags every decision takes.
@@ -390,10 +397,12 @@ func decide(cmd *cobra.Command, g *globals, res *decisions.Result, err error, de
 	return nil
 }
 
-// decisionArgs reads NAME VERSION and checks --reason.
-func decisionArgs(g *globals, args []string, d *decisionFlags) (string, int, error) {
+// decisionTarget reads NAME VERSION, checks --reason and the command's own
+// checks, and connects to the API.
+func decisionTarget(g *globals, args []string, d *decisionFlags, checks ...error) (string, int, *decisions.Client, error) {
 	n, verErr := parseVersion(args[1])
-	return args[0], n, g.ready(checkModel(args[0]), verErr, d.check())
+	dc, err := g.api(append([]error{checkModel(args[0]), verErr, d.check()}, checks...)...)
+	return args[0], n, dc, err
 }
 
 func stateOf(r *decisions.Result) string {
@@ -429,14 +438,11 @@ becomes champion at once and the champion it replaces is archived.
   mlops models approve credit 2 --reason "reviewed" --yes`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
+			var bindErr error
 			if bind != "" && !hashRE.MatchString(bind) {
-				return usageErr("--bundle-sha256 %q: expected 64 lowercase hex digits", bind)
+				bindErr = usageErr("--bundle-sha256 %q: expected 64 lowercase hex digits", bind)
 			}
-			dc, err := g.decisionsAPI()
+			name, n, dc, err := decisionTarget(g, args, &d, bindErr)
 			if err != nil {
 				return err
 			}
@@ -549,11 +555,7 @@ func versionDecisionCmd(g *globals, action string,
 		Example: example,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			name, n, dc, err := decisionTarget(g, args, &d)
 			if err != nil {
 				return err
 			}
@@ -620,11 +622,7 @@ with no champion (its endpoint then answers 503 "no champion").
   mlops models retire credit 1 --reason "data licence withdrawn" --force`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			name, n, dc, err := decisionTarget(g, args, &d)
 			if err != nil {
 				return err
 			}

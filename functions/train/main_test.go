@@ -23,6 +23,7 @@ import (
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/event/eventtest"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
@@ -335,28 +336,17 @@ func ingestCredit(t *testing.T, st *store.Store) version {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &recorder{}
+	pub := &eventtest.Recorder{}
 	svc := ingest.New(st, pub, ingest.Config{UploadsBucket: "uploads", PlatformBucket: platform, TempDir: t.TempDir()})
 	out, err := svc.Ingest(ctx, ingest.Upload{Bucket: "uploads", Key: key, ETag: info.ETag, Size: int64(len(data)), EventTime: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Receipt.Status != ingest.Accepted || len(pub.events) != 1 || pub.events[0].DetailType != event.DatasetVersioned {
-		t.Fatalf("ingest: %+v, published %+v", out.Receipt, pub.events)
+	published := pub.Events()
+	if out.Receipt.Status != ingest.Accepted || len(published) != 1 || published[0].DetailType != event.DatasetVersioned {
+		t.Fatalf("ingest: %+v, published %+v", out.Receipt, published)
 	}
-	return version{versionID: out.Receipt.VersionID, envelope: envelope(t, pub.events[0])}
-}
-
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Publish(_ context.Context, evs ...event.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, evs...)
-	return nil
+	return version{versionID: out.Receipt.VersionID, envelope: envelope(t, published[0])}
 }
 
 // envelope is ev as an EventBridge rule delivers it to the function.

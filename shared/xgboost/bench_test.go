@@ -51,35 +51,34 @@ func BenchmarkPredictSingle(b *testing.B) {
 }
 
 func BenchmarkPredictBatch(b *testing.B) {
-	for _, name := range benchNames {
-		b.Run(name, func(b *testing.B) {
-			m, rows := benchModel(b, name)
-			out := make([]float32, len(rows)*m.NumOutputs())
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if err := m.PredictBatch(rows, out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
-		})
-	}
+	benchPerRow(b, func(m *Model, rows [][]float32) func() error {
+		out := make([]float32, len(rows)*m.NumOutputs())
+		return func() error { return m.PredictBatch(rows, out) }
+	})
 }
 
 func BenchmarkPredictFlat(b *testing.B) {
+	benchPerRow(b, func(m *Model, rows [][]float32) func() error {
+		flat := make([]float32, 0, len(rows)*m.NumFeatures())
+		for _, r := range rows {
+			flat = append(flat, r...)
+		}
+		out := make([]float32, len(rows)*m.NumOutputs())
+		return func() error { return m.PredictFlat(flat, out) }
+	})
+}
+
+// benchPerRow runs, for each bench model, what predict makes of it and its
+// rows (all the rows at once) in the loop, and reports the time per row.
+func benchPerRow(b *testing.B, predict func(m *Model, rows [][]float32) func() error) {
 	for _, name := range benchNames {
 		b.Run(name, func(b *testing.B) {
 			m, rows := benchModel(b, name)
-			flat := make([]float32, 0, len(rows)*m.NumFeatures())
-			for _, r := range rows {
-				flat = append(flat, r...)
-			}
-			out := make([]float32, len(rows)*m.NumOutputs())
+			all := predict(m, rows)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if err := m.PredictFlat(flat, out); err != nil {
+				if err := all(); err != nil {
 					b.Fatal(err)
 				}
 			}
