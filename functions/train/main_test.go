@@ -94,13 +94,13 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		t.Fatalf("Batch calls %v, want ListJobs (nothing by that name yet) then SubmitJob", ops)
 	}
 	var list wireList
-	decodeStrict(t, batch.Calls("ListJobs")[0].Body, &list)
+	lambdatest.DecodeStrict(t, batch.Calls("ListJobs")[0].Body, &list)
 	if list.JobQueue != lambdatest.BatchJobQueue || len(list.Filters) != 1 || list.Filters[0].Name != "JOB_NAME" ||
 		!reflect.DeepEqual(list.Filters[0].Values, []string{run1}) {
 		t.Errorf("ListJobs %+v, want the queue filtered by JOB_NAME %s", list, run1)
 	}
-	var sub wireSubmit
-	decodeStrict(t, batch.Calls("SubmitJob")[0].Body, &sub)
+	var sub lambdatest.SubmitJobRequest
+	lambdatest.DecodeStrict(t, batch.Calls("SubmitJob")[0].Body, &sub)
 	uri := func(key string) string { return "s3://" + platform + "/" + key }
 	if len(manifest.Partitions) != 1 {
 		t.Fatalf("manifest partitions %+v", manifest.Partitions)
@@ -129,14 +129,17 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		}
 	}
 	o := sub.ContainerOverrides
+	if o == nil {
+		t.Fatal("SubmitJob without container overrides")
+	}
 	if !reflect.DeepEqual(o.Command, training.ContractArgs()) {
 		t.Errorf("command %q, want the container contract's arguments (the image's entrypoint is the program)", o.Command)
 	}
-	wantRes := []wireResource{{"GPU", "1"}, {"VCPU", "4"}, {"MEMORY", "8192"}}
+	wantRes := []lambdatest.Resource{{Type: "GPU", Value: "1"}, {Type: "VCPU", Value: "4"}, {Type: "MEMORY", Value: "8192"}}
 	if sp.Trainer.GPUs != 1 || sp.Trainer.VCPUs != 4 || sp.Trainer.MemoryMiB != 8192 || !reflect.DeepEqual(o.ResourceRequirements, wantRes) {
 		t.Errorf("resources %v, want the spec's %+v", o.ResourceRequirements, sp.Trainer)
 	}
-	wantEnv := []wireKV{{"MLOPS_DATASET", "credit"}, {"MLOPS_DATASET_VERSION", versioned.versionID}, {"MLOPS_MODEL", "credit"}, {"MLOPS_RUN_ID", run1}}
+	wantEnv := []lambdatest.KV{{Name: "MLOPS_DATASET", Value: "credit"}, {Name: "MLOPS_DATASET_VERSION", Value: versioned.versionID}, {Name: "MLOPS_MODEL", Value: "credit"}, {Name: "MLOPS_RUN_ID", Value: run1}}
 	if !reflect.DeepEqual(o.Environment, wantEnv) {
 		t.Errorf("environment %v, want %v", o.Environment, wantEnv)
 	}
@@ -144,8 +147,9 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		t.Errorf("timeout %+v, want the spec's %d s", sub.Timeout, sp.Trainer.TimeoutSeconds)
 	}
 	wantTags := map[string]string{"mlops:run": run1, "mlops:model": "credit", "mlops:dataset": "credit", "mlops:dataset-version": versioned.versionID}
-	if !reflect.DeepEqual(sub.Tags, wantTags) || !sub.PropagateTags {
-		t.Errorf("tags %v (propagated %v), want %v", sub.Tags, sub.PropagateTags, wantTags)
+	propagated := sub.PropagateTags != nil && *sub.PropagateTags
+	if !reflect.DeepEqual(sub.Tags, wantTags) || !propagated {
+		t.Errorf("tags %v (propagated %v), want %v", sub.Tags, propagated, wantTags)
 	}
 	jobs := batch.Jobs()
 	if len(jobs) != 1 {
@@ -221,7 +225,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if calls := batch.Calls("ListJobs"); len(calls) <= lists {
 		t.Errorf("no ListJobs after the takeover")
 	} else {
-		decodeStrict(t, calls[len(calls)-1].Body, &list)
+		lambdatest.DecodeStrict(t, calls[len(calls)-1].Body, &list)
 		if !reflect.DeepEqual(list.Filters[0].Values, []string{run2}) {
 			t.Errorf("ListJobs %+v, want JOB_NAME %s", list, run2)
 		}
@@ -512,7 +516,7 @@ func only(t *testing.T, eb *lambdatest.EventBridge, detailType string, detail an
 	if len(found) != 1 {
 		t.Fatalf("%d %q entries, want 1: %+v", len(found), detailType, eb.Entries())
 	}
-	decodeStrict(t, []byte(found[0].Detail), detail)
+	lambdatest.DecodeStrict(t, []byte(found[0].Detail), detail)
 	return found[0]
 }
 
@@ -531,45 +535,6 @@ func concurrently(t *testing.T, fns []*lambdatest.Function, call func(*lambdates
 	}
 }
 
-func opsOf(calls []lambdatest.BatchCall) []string {
-	var ops []string
-	for _, c := range calls {
-		ops = append(ops, c.Op)
-	}
-	return ops
-}
-
-// decodeStrict decodes body into v, refusing fields v does not name: the wire
-// shape the test expects, field for field.
-func decodeStrict(t *testing.T, body []byte, v any) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode %T from %s: %v", v, body, err)
-	}
-}
-
-type wireKV struct{ Name, Value string }
-
-type wireResource struct{ Type, Value string }
-
-// wireSubmit is SubmitJob's request as the SDK sends it.
-type wireSubmit struct {
-	JobName            string
-	JobQueue           string
-	JobDefinition      string
-	Parameters         map[string]string
-	ContainerOverrides struct {
-		Command              []string
-		Environment          []wireKV
-		ResourceRequirements []wireResource
-	}
-	Timeout       *struct{ AttemptDurationSeconds int }
-	Tags          map[string]string
-	PropagateTags bool
-}
-
 // wireList is ListJobs' request.
 type wireList struct {
 	JobQueue string
@@ -577,4 +542,12 @@ type wireList struct {
 		Name   string
 		Values []string
 	}
+}
+
+func opsOf(calls []lambdatest.BatchCall) []string {
+	var ops []string
+	for _, c := range calls {
+		ops = append(ops, c.Op)
+	}
+	return ops
 }

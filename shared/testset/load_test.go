@@ -188,9 +188,6 @@ func TestFetchBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := testset.ScoreOn(m.b, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scoreOn(t, m.b, rows)
 	checkMetrics(t, res.Metrics, m.b.Metrics.Test)
 }

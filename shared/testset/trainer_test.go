@@ -189,6 +189,26 @@ func trainIn(dir string, cfg config) (*model, error) {
 	return m, nil
 }
 
+// testRows loads rows (numbers of m's test rows) from m's partitions.
+func testRows(t *testing.T, m *model, rows []int64) *testset.Rows {
+	t.Helper()
+	r, err := testset.Load(m.readers(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// scoreOn scores b on rows.
+func scoreOn(t *testing.T, b *bundle.Bundle, rows *testset.Rows) *testset.Result {
+	t.Helper()
+	res, err := testset.ScoreOn(b, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // relClose reports whether got is want within rel relative.
 func relClose(got, want, rel float64) bool {
 	return got == want || math.Abs(got-want) <= rel*math.Abs(want)
@@ -280,18 +300,9 @@ func TestReproducesTrainerMetrics(t *testing.T) {
 func TestChampionOnCandidateRows(t *testing.T) {
 	t.Parallel()
 	cand, champ := get(t, "binary"), get(t, "binary-other")
-	rows, err := testset.Load(cand.readers(), cand.b.TestRows.Rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own, err := testset.ScoreOn(cand.b, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := testset.ScoreOn(champ.b, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testRows(t, cand, cand.b.TestRows.Rows)
+	own := scoreOn(t, cand.b, rows)
+	other := scoreOn(t, champ.b, rows)
 	t.Logf("candidate %v\nchampion on the candidate's rows %v", own.Metrics, other.Metrics)
 	if !slices.Equal(own.Labels, other.Labels) {
 		t.Error("the two models see different labels on the same rows")
@@ -310,14 +321,8 @@ func TestChampionOnCandidateRows(t *testing.T) {
 	// A model of another kind on the same rows (the multiclass model reads
 	// its own target, Home): scored with its own label.
 	multi := get(t, "multiclass")
-	rowsM, err := testset.Load(cand.readers(), multi.b.TestRows.Rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := testset.ScoreOn(multi.b, rowsM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rowsM := testRows(t, cand, multi.b.TestRows.Rows)
+	res := scoreOn(t, multi.b, rowsM)
 	checkMetrics(t, res.Metrics, multi.b.Metrics.Test)
 }
 
@@ -344,10 +349,7 @@ func without(rows *testset.Rows, drop ...string) *testset.Rows {
 func TestChampionCannotReadRows(t *testing.T) {
 	t.Parallel()
 	cand, champ := get(t, "binary"), get(t, "binary-other")
-	rows, err := testset.Load(cand.readers(), cand.b.TestRows.Rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testRows(t, cand, cand.b.TestRows.Rows)
 	for _, tc := range []struct {
 		name string
 		rows *testset.Rows
