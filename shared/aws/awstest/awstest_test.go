@@ -21,7 +21,9 @@ type errorsTB struct {
 	errs []string
 }
 
-func (e *errorsTB) Errorf(format string, a ...any) { e.errs = append(e.errs, fmt.Sprintf(format, a...)) }
+func (e *errorsTB) Errorf(format string, a ...any) {
+	e.errs = append(e.errs, fmt.Sprintf(format, a...))
+}
 
 func TestAnSDKClientOfConfigReachesTheFakeSigned(t *testing.T) {
 	var got []byte
