@@ -15,6 +15,7 @@ import (
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 	"github.com/openmlops/mlops/trainer"
+	"github.com/openmlops/mlops/trainer/trainertest"
 )
 
 // In AWS the trainer reads its inputs from S3 and writes the bundle there itself,
@@ -42,7 +43,7 @@ func TestS3InputsAndCreateOnceBundle(t *testing.T) {
 		return "s3://platform/" + key
 	}
 	params := map[string]string{
-		training.ParamData:     put("datasets/credit/objects/p1.csv.gz", gzipCSV(t, creditRows(t))),
+		training.ParamData:     put("datasets/credit/objects/p1.csv.gz", trainertest.GzipCSV(t, trainertest.CreditRows(t))),
 		training.ParamContract: put("contracts/credit/c.json", c.Canonical()),
 		training.ParamSpec:     put("specs/credit/s.json", specJSON),
 		training.ParamOutput:   "s3://platform/runs/credit-0123456789abcdef-1/bundle/",
@@ -51,13 +52,7 @@ func TestS3InputsAndCreateOnceBundle(t *testing.T) {
 	dir := t.TempDir()
 	must(t, trainer.Install(dir))
 	script := filepath.Join(dir, "train.py")
-	args := []string{script}
-	for _, a := range training.ContractArgs() {
-		if name, ok := strings.CutPrefix(a, "Ref::"); ok {
-			a = params[name]
-		}
-		args = append(args, a)
-	}
+	args := trainertest.TrainArgs(script, params)
 	home := t.TempDir()
 	trainOnce := func() (int, string) {
 		cmd := exec.Command(python, args...)

@@ -2,9 +2,7 @@ package trainer_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,26 +14,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/pythontest"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
 	"github.com/openmlops/mlops/trainer"
+	"github.com/openmlops/mlops/trainer/trainertest"
 )
 
-// python is the interpreter the local platform runs train.py with: Debian's,
-// the one that has python3-xgboost.
-const python = "/usr/bin/python3"
-
-var (
-	pythonOnce sync.Once
-	pythonErr  error
-)
+// python is the interpreter the local platform runs train.py with.
+const python = pythontest.Python
 
 // keep leaves each test's inputs and bundle under a folder, to look at or to
 // rerun train.py by hand (trainer/README.md):
@@ -47,58 +39,23 @@ var keep = flag.String("trainer.keep", "", "write each test's trainer inputs and
 // XGBoost, and only /usr/bin/python3 has them on the machines that have them.
 func needPython(t *testing.T) {
 	t.Helper()
-	pythonOnce.Do(func() {
-		out, err := exec.Command(python, "-c", "import xgboost, numpy").CombinedOutput()
-		if err != nil {
-			pythonErr = fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
-		}
-	})
-	if pythonErr != nil {
+	if err := pythontest.XGBoost(); err != nil {
 		t.Skipf("%s cannot import xgboost and numpy (%v); install Debian's python3-xgboost to run the trainer's tests",
-			python, pythonErr)
+			python, err)
 	}
-}
-
-// creditRows is credit_data.csv as the canonical CSV holds it: header first,
-// the "NA" null token turned into the empty cell.
-func creditRows(t *testing.T) [][]string {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(credit.CSV())).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows[1:] {
-		for j, v := range r {
-			if v == "NA" {
-				r[j] = ""
-			}
-		}
-	}
-	return rows
 }
 
 func creditContract(t *testing.T) *contract.Contract {
 	t.Helper()
-	c, err := contract.Parse("credit.odcs.yaml", credit.ContractYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return variant(t, "")
 }
 
 // variant is the credit contract with another target, the rest of the columns as
 // features: how a user would set up a regression or multiclass model.
 func variant(t *testing.T, target string) *contract.Contract {
 	t.Helper()
-	c := creditContract(t)
-	c.Target = target
-	c.Features = nil
-	for _, col := range c.Columns {
-		if col.Name != target {
-			c.Features = append(c.Features, col.Name)
-		}
-	}
-	if err := c.Validate(); err != nil {
+	c, err := trainertest.CreditContract(target)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -112,21 +69,6 @@ func creditSpec(objective, positive string) spec.Spec {
 		NumBoostRound: 300, EarlyStoppingRounds: 20,
 		Split: spec.Split{Validation: 0.15, Test: 0.15, Seed: 42},
 	}
-}
-
-// gzipCSV writes canonical CSV (encoding/csv quotes only where needed), gzipped.
-func gzipCSV(t *testing.T, rows [][]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	w := csv.NewWriter(zw)
-	if err := w.WriteAll(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // run is one trainer invocation and what it left behind.
@@ -156,13 +98,9 @@ func train(t *testing.T, rows [][]string, parts int, c *contract.Contract, s spe
 	if r.spec, err = json.Marshal(s); err != nil {
 		t.Fatal(err)
 	}
-	body := rows[1:]
-	size := (len(body) + parts - 1) / parts
-	for k := 0; k < parts; k++ {
-		part := [][]string{rows[0]}
-		part = append(part, body[min(k*size, len(body)):min((k+1)*size, len(body))]...)
+	for k, part := range trainertest.Split(rows, parts) {
 		p := filepath.Join(dir, fmt.Sprintf("part-%d.csv.gz", k))
-		must(t, os.WriteFile(p, gzipCSV(t, part), 0o644))
+		must(t, os.WriteFile(p, trainertest.GzipCSV(t, part), 0o644))
 		r.data = append(r.data, p)
 	}
 	contractPath, specPath := filepath.Join(dir, "contract.json"), filepath.Join(dir, "spec.json")
@@ -173,17 +111,7 @@ func train(t *testing.T, rows [][]string, parts int, c *contract.Contract, s spe
 		training.ParamSpec: specPath, training.ParamOutput: r.out + "/", training.ParamRunID: "credit-test-1",
 		training.ParamDatasetVersion: "v-test", training.ParamTrainer: "local-test",
 	}
-	args := []string{script}
-	for _, a := range training.ContractArgs() {
-		if name, ok := strings.CutPrefix(a, "Ref::"); ok {
-			a = params[name]
-		}
-		args = append(args, a)
-	}
-	cmd := exec.Command(python, args...)
-	// One thread each: the tests run trainers side by side, and OpenMP threads
-	// that outnumber the cores spin instead of working.
-	cmd.Env = append(os.Environ(), "MLOPS_DEVICE=cpu", "OMP_NUM_THREADS=1")
+	cmd := trainertest.TrainCommand(script, params)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
@@ -299,7 +227,7 @@ func open(t *testing.T, r run, rows [][]string) *bundle.Bundle {
 func TestCreditBinary(t *testing.T) {
 	needPython(t)
 	t.Parallel()
-	rows := creditRows(t)
+	rows := trainertest.CreditRows(t)
 	c := creditContract(t)
 	r := train(t, rows, 2, c, creditSpec(spec.BinaryLogistic, "bad"))
 	b := open(t, r, rows)
@@ -389,7 +317,7 @@ func TestCreditBinary(t *testing.T) {
 func TestCreditRegression(t *testing.T) {
 	needPython(t)
 	t.Parallel()
-	rows := creditRows(t)
+	rows := trainertest.CreditRows(t)
 	b := open(t, train(t, rows, 1, variant(t, "Price"), creditSpec(spec.RegSquaredError, "")), rows)
 	m := b.Metrics
 	t.Logf("credit regression (Price): test RMSE %.1f (95%% CI %.1f–%.1f), R² %.3f, %d trees",
@@ -405,7 +333,7 @@ func TestCreditRegression(t *testing.T) {
 func TestCreditMulticlass(t *testing.T) {
 	needPython(t)
 	t.Parallel()
-	rows := creditRows(t)
+	rows := trainertest.CreditRows(t)
 	c := variant(t, "Home")
 	s := creditSpec(spec.MultiSoftprob, "")
 	s.Params = map[string]any{"max_depth": 4, "eta": 0.3} // six trees a round: fewer rounds
@@ -427,7 +355,7 @@ func TestCreditMulticlass(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	needPython(t)
 	t.Parallel()
-	rows := creditRows(t)
+	rows := trainertest.CreditRows(t)
 	status := slices.Index(rows[0], "Status")
 	debt := slices.Index(rows[0], "Debt")
 	var good, noStatus, noDebt [][]string

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,6 +49,36 @@ func (g *globals) readEndpoint() (local.Endpoint, error) {
 	return local.ReadEndpoint(g.endpointPath())
 }
 
+// ready checks -o, then each of the arguments' checks in order: the first
+// that fails is the command's error.
+func (g *globals) ready(checks ...error) error {
+	if err := g.checkOutput(); err != nil {
+		return err
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// platform is ready, then a connection to the platform through S3.
+func (g *globals) platform(checks ...error) (*client, error) {
+	if err := g.ready(checks...); err != nil {
+		return nil, err
+	}
+	return g.connect()
+}
+
+// api is ready, then a client of the platform's decisions API.
+func (g *globals) api(checks ...error) (*decisions.Client, error) {
+	if err := g.ready(checks...); err != nil {
+		return nil, err
+	}
+	return g.decisionsAPI()
+}
+
 func (g *globals) connect() (*client, error) {
 	ep, err := g.readEndpoint()
 	if err != nil {
@@ -65,6 +96,24 @@ func printJSON(w io.Writer, v any) error {
 		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
+}
+
+// printTable prints rows as JSON with -o json; else the empty line where there
+// are no rows and it is not "", or a table: header, then row's line for each.
+func printTable[T any](w io.Writer, g *globals, rows []T, empty, header string, row func(T) string) error {
+	if g.output == "json" {
+		return printJSON(w, rows)
+	}
+	if len(rows) == 0 && empty != "" {
+		fmt.Fprintln(w, empty)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, row(r))
+	}
+	return tw.Flush()
 }
 
 // decisionsAPI is a client of the platform's decisions API (shared/decisions),

@@ -112,10 +112,7 @@ func newContractShowCmd(g *globals) *cobra.Command {
 		Example: `  mlops contract show credit`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			cl, err := g.connect()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}

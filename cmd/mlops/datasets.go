@@ -33,13 +33,7 @@ with: aws s3 cp s3://<uploads>/<report key> -`,
   mlops datasets rejections credit -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if !ingest.ValidDataset(args[0]) {
-				return usageErr("%q is not a dataset name", args[0])
-			}
-			cl, err := g.connect()
+			cl, err := g.platform(checkDataset(args[0]))
 			if err != nil {
 				return err
 			}
@@ -51,10 +45,7 @@ with: aws s3 cp s3://<uploads>/<report key> -`,
 		Example: `  mlops datasets list -o json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			cl, err := g.connect()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}
@@ -67,16 +58,13 @@ with: aws s3 cp s3://<uploads>/<report key> -`,
   mlops datasets show credit@latest -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			cl, err := g.connect()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}
 			name, version, _ := strings.Cut(args[0], "@")
-			if !ingest.ValidDataset(name) {
-				return usageErr("%q is not a dataset name", name)
+			if err := checkDataset(name); err != nil {
+				return err
 			}
 			if version == "" {
 				return showVersions(cmd, g, cl, name)
@@ -85,6 +73,13 @@ with: aws s3 cp s3://<uploads>/<report key> -`,
 		},
 	})
 	return cmd
+}
+
+func checkDataset(name string) error {
+	if !ingest.ValidDataset(name) {
+		return usageErr("%q is not a dataset name", name)
+	}
+	return nil
 }
 
 type datasetRow struct {
@@ -116,15 +111,9 @@ func listDatasets(cmd *cobra.Command, g *globals, cl *client) error {
 		}
 		rows = append(rows, row)
 	}
-	if g.output == "json" {
-		return printJSON(cmd.OutOrStdout(), rows)
-	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATASET\tLATEST VERSION\tROWS\tMODE\tCREATED")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Name, orDash(r.Latest), r.Rows, orDash(r.Mode), when(r.Created))
-	}
-	return tw.Flush()
+	return printTable(cmd.OutOrStdout(), g, rows, "", "DATASET\tLATEST VERSION\tROWS\tMODE\tCREATED", func(r datasetRow) string {
+		return fmt.Sprintf("%s\t%s\t%d\t%s\t%s", r.Name, orDash(r.Latest), r.Rows, orDash(r.Mode), when(r.Created))
+	})
 }
 
 type rejectionRow struct {
@@ -154,26 +143,17 @@ func listRejections(cmd *cobra.Command, g *globals, cl *client, name string) err
 		}
 		rows = append(rows, row)
 	}
-	if g.output == "json" {
-		if rows == nil {
-			rows = []rejectionRow{}
-		}
-		return printJSON(cmd.OutOrStdout(), rows)
+	if rows == nil {
+		rows = []rejectionRow{}
 	}
-	if len(rows) == 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "no rejected uploads for %s\n", name)
-		return nil
-	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHEN\tUPLOAD\tROWS\tRULES BROKEN\tREPORT")
-	for _, r := range rows {
-		rules := []rune(strings.Join(r.Rules, ", "))
-		if len(rules) > 60 {
-			rules = append(rules[:57], []rune("...")...)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\ts3://%s/%s\n", when(r.At), r.SourceKey, r.Rows, string(rules), bucket, r.ReportKey)
-	}
-	return tw.Flush()
+	return printTable(cmd.OutOrStdout(), g, rows, "no rejected uploads for "+name, "WHEN\tUPLOAD\tROWS\tRULES BROKEN\tREPORT",
+		func(r rejectionRow) string {
+			rules := []rune(strings.Join(r.Rules, ", "))
+			if len(rules) > 60 {
+				rules = append(rules[:57], []rune("...")...)
+			}
+			return fmt.Sprintf("%s\t%s\t%d\t%s\ts3://%s/%s", when(r.At), r.SourceKey, r.Rows, string(rules), bucket, r.ReportKey)
+		})
 }
 
 func showVersions(cmd *cobra.Command, g *globals, cl *client, name string) error {

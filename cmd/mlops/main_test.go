@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,19 +33,10 @@ func mlops(t *testing.T, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
+// startPlatform starts a local platform with the defaults of startPlatformWith.
 func startPlatform(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	p, err := local.Start(context.Background(), local.Config{Dir: dir, S3Addr: "127.0.0.1:0", ReconcileEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = p.Close(ctx)
-	})
-	return dir
+	return startPlatformWith(t, local.Config{})
 }
 
 func TestValidateExitCodes(t *testing.T) {

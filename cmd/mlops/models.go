@@ -146,13 +146,7 @@ canonical JSON exactly as stored, card included: what the trainer reads.`,
   mlops models spec credit -o json | jq -r .card`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if !spec.ValidName(args[0]) {
-				return usageErr("%q is not a model name", args[0])
-			}
-			cl, err := g.connect()
+			cl, err := g.platform(checkModel(args[0]))
 			if err != nil {
 				return err
 			}
@@ -179,10 +173,7 @@ func newModelsSpecsCmd(g *globals) *cobra.Command {
   mlops models specs -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			cl, err := g.connect()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}
@@ -190,21 +181,11 @@ func newModelsSpecsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if g.output == "json" {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "no model specs yet: apply one with mlops models apply SPEC.yaml")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MODEL\tSPEC\tDATASET\tOBJECTIVE\tAPPLIED")
-			for _, m := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Model, hashid.Short(m.Hash), m.Dataset, m.Objective,
-					m.AppliedAt.UTC().Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return printTable(cmd.OutOrStdout(), g, list, "no model specs yet: apply one with mlops models apply SPEC.yaml",
+				"MODEL\tSPEC\tDATASET\tOBJECTIVE\tAPPLIED", func(m spec.Summary) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", m.Model, hashid.Short(m.Hash), m.Dataset, m.Objective,
+						m.AppliedAt.UTC().Format(time.RFC3339))
+				})
 		},
 	}
 }

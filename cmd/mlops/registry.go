@@ -113,10 +113,7 @@ champion and its latest version with that version's state.
   mlops models list -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api()
 			if err != nil {
 				return err
 			}
@@ -124,24 +121,14 @@ champion and its latest version with that version's state.
 			if err != nil {
 				return apiErr(err)
 			}
-			out := cmd.OutOrStdout()
-			if g.output == "json" {
-				return printJSON(out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "no registered models yet: a successful training run registers one")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MODEL\tCHAMPION\tVERSIONS\tLATEST")
-			for _, m := range list {
-				latest := "-"
-				if m.Latest != nil {
-					latest = fmt.Sprintf("%d (%s)", m.Latest.Version, m.Latest.State)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.Model, championText(m.Champion), m.Versions, latest)
-			}
-			return tw.Flush()
+			return printTable(cmd.OutOrStdout(), g, list, "no registered models yet: a successful training run registers one",
+				"MODEL\tCHAMPION\tVERSIONS\tLATEST", func(m decisions.ModelSummary) string {
+					latest := "-"
+					if m.Latest != nil {
+						latest = fmt.Sprintf("%d (%s)", m.Latest.Version, m.Latest.State)
+					}
+					return fmt.Sprintf("%s\t%s\t%d\t%s", m.Model, championText(m.Champion), m.Versions, latest)
+				})
 		},
 	}
 }
@@ -162,21 +149,12 @@ policy hash, the decision about it and the last audit record of each kind.
   mlops models show credit@1 -o json | jq .checks`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			name, ver, hasVersion := strings.Cut(args[0], "@")
-			if err := checkModel(name); err != nil {
-				return err
-			}
-			n := 0
+			n, verErr := 0, error(nil)
 			if hasVersion {
-				var err error
-				if n, err = parseVersion(ver); err != nil {
-					return err
-				}
+				n, verErr = parseVersion(ver)
 			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api(checkModel(name), verErr)
 			if err != nil {
 				return err
 			}
@@ -289,19 +267,9 @@ records themselves with their keys.
   mlops models history credit -o json | jq '.[] | {seq, kind, version, principal}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if err := checkModel(args[0]); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			h, err := readModel(cmd, g, args[0], (*decisions.Client).History)
 			if err != nil {
 				return err
-			}
-			h, err := dc.History(cmd.Context(), args[0])
-			if err != nil {
-				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
@@ -349,19 +317,9 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
   mlops models verify credit -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if err := checkModel(args[0]); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			rep, err := readModel(cmd, g, args[0], (*decisions.Client).Verify)
 			if err != nil {
 				return err
-			}
-			rep, err := dc.Verify(cmd.Context(), args[0])
-			if err != nil {
-				return apiErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if rep.Records == 0 && len(rep.Problems) == 0 {
@@ -385,6 +343,21 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
 			return &exitError{code: exitFailed, err: fmt.Errorf("model %s: the audit trail does not verify (%d problems)", rep.Model, len(rep.Problems))}
 		},
 	}
+}
+
+// readModel asks the API about the model name (checked first): a refusal
+// gets its exit status (apiErr).
+func readModel[T any](cmd *cobra.Command, g *globals, name string, ask func(*decisions.Client, context.Context, string) (T, error)) (T, error) {
+	var zero T
+	dc, err := g.api(checkModel(name))
+	if err != nil {
+		return zero, err
+	}
+	v, err := ask(dc, cmd.Context(), name)
+	if err != nil {
+		return zero, apiErr(err)
+	}
+	return v, nil
 }
 
 // decisionFlags are the flags every decision takes.
@@ -424,19 +397,12 @@ func decide(cmd *cobra.Command, g *globals, res *decisions.Result, err error, de
 	return nil
 }
 
-// decisionArgs reads NAME VERSION and checks --reason.
-func decisionArgs(g *globals, args []string, d *decisionFlags) (string, int, error) {
-	if err := g.checkOutput(); err != nil {
-		return "", 0, err
-	}
-	if err := checkModel(args[0]); err != nil {
-		return "", 0, err
-	}
-	n, err := parseVersion(args[1])
-	if err != nil {
-		return "", 0, err
-	}
-	return args[0], n, d.check()
+// decisionTarget reads NAME VERSION, checks --reason and the command's own
+// checks, and connects to the API.
+func decisionTarget(g *globals, args []string, d *decisionFlags, checks ...error) (string, int, *decisions.Client, error) {
+	n, verErr := parseVersion(args[1])
+	dc, err := g.api(append([]error{checkModel(args[0]), verErr, d.check()}, checks...)...)
+	return args[0], n, dc, err
 }
 
 func stateOf(r *decisions.Result) string {
@@ -476,14 +442,11 @@ approved, and promoting it is a decision of its own.
   mlops models approve credit 2 --reason "reviewed" --yes`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
+			var bindErr error
 			if bind != "" && !hashRE.MatchString(bind) {
-				return usageErr("--bundle-sha256 %q: expected 64 lowercase hex digits", bind)
+				bindErr = usageErr("--bundle-sha256 %q: expected 64 lowercase hex digits", bind)
 			}
-			dc, err := g.decisionsAPI()
+			name, n, dc, err := decisionTarget(g, args, &d, bindErr)
 			if err != nil {
 				return err
 			}
@@ -601,11 +564,7 @@ func versionDecisionCmd(g *globals, action string,
 		Example: example,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			name, n, dc, err := decisionTarget(g, args, &d)
 			if err != nil {
 				return err
 			}
@@ -632,17 +591,8 @@ again and archives the current one.
 		Example: `  mlops models rollback credit --reason "version 2 over-declines young applicants"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			name := args[0]
-			if err := checkModel(name); err != nil {
-				return err
-			}
-			if err := d.check(); err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			dc, err := g.api(checkModel(name), d.check())
 			if err != nil {
 				return err
 			}
@@ -681,11 +631,7 @@ with no champion (its endpoint then answers 503 "no champion").
   mlops models retire credit 1 --reason "data licence withdrawn" --force`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := decisionArgs(g, args, &d)
-			if err != nil {
-				return err
-			}
-			dc, err := g.decisionsAPI()
+			name, n, dc, err := decisionTarget(g, args, &d)
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +41,7 @@ mlops up), and ends succeeded (with a verified bundle) or failed (with a reason)
 		Example: `  mlops runs list --model credit -o json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := g.runsClient()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}
@@ -61,11 +60,7 @@ mlops up), and ends succeeded (with a verified bundle) or failed (with a reason)
 		Example: `  mlops runs show credit-3f9a0c1d2e4b5a69-1 -o json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.runsClient()
-			if err != nil {
-				return err
-			}
-			r, err := getRun(cmd.Context(), cl, args[0])
+			cl, r, err := g.platformRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -85,11 +80,7 @@ bucket; in AWS it is a CloudWatch Logs stream, which this command names.`,
 		Example: `  mlops runs logs credit-3f9a0c1d2e4b5a69-1 | tail -20`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.runsClient()
-			if err != nil {
-				return err
-			}
-			r, err := getRun(cmd.Context(), cl, args[0])
+			cl, r, err := g.platformRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -109,11 +100,7 @@ for that attempt to end and exits 0 if it succeeded, 1 if it failed.`,
 		Example: `  mlops runs retry credit-3f9a0c1d2e4b5a69-1 --reason "spot capacity" --wait`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.runsClient()
-			if err != nil {
-				return err
-			}
-			prev, err := getRun(cmd.Context(), cl, args[0])
+			cl, prev, err := g.platformRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -138,7 +125,7 @@ is in flight, the request is satisfied by it.`,
 			if !ingest.ValidDataset(args[0]) {
 				return usageErr("%q is not a model name", args[0])
 			}
-			cl, err := g.runsClient()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}
@@ -171,7 +158,7 @@ appear (after an upload, training starts a moment later).`,
 			if (len(args) == 1) == (waitModel != "") {
 				return usageErr("give either a RUN or --model (exactly one)")
 			}
-			cl, err := g.runsClient()
+			cl, err := g.platform()
 			if err != nil {
 				return err
 			}
@@ -198,14 +185,17 @@ appear (after an upload, training starts a moment later).`,
 	return cmd
 }
 
-func (g *globals) runsClient() (*client, error) {
-	if err := g.checkOutput(); err != nil {
-		return nil, err
-	}
-	return g.connect()
-}
-
 func principal() string { return local.LocalPrincipal() }
+
+// platformRun connects to the platform (as platform does) and reads run id.
+func (g *globals) platformRun(ctx context.Context, id string) (*client, *training.Run, error) {
+	cl, err := g.platform()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := getRun(ctx, cl, id)
+	return cl, r, err
+}
 
 func getRun(ctx context.Context, cl *client, id string) (*training.Run, error) {
 	if _, _, _, err := training.ParseRunID(id); err != nil {
@@ -332,23 +322,14 @@ func finish(cmd *cobra.Command, g *globals, cl *client, r *training.Run) error {
 }
 
 func printRuns(w io.Writer, g *globals, runs []*training.Run) error {
-	if g.output == "json" {
-		if runs == nil {
-			runs = []*training.Run{}
-		}
-		return printJSON(w, runs)
+	if runs == nil {
+		runs = []*training.Run{}
 	}
-	if len(runs) == 0 {
-		fmt.Fprintln(w, "no runs")
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTATE\tJOB\tDATASET VERSION\tCAUSE\tCREATED\tRESULT")
-	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.State, orDash(r.Job.Status), r.DatasetVersion,
-			r.Cause.Kind, when(r.CreatedAt), runResult(r))
-	}
-	return tw.Flush()
+	return printTable(w, g, runs, "no runs", "RUN\tSTATE\tJOB\tDATASET VERSION\tCAUSE\tCREATED\tRESULT",
+		func(r *training.Run) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", r.RunID, r.State, orDash(r.Job.Status), r.DatasetVersion,
+				r.Cause.Kind, when(r.CreatedAt), runResult(r))
+		})
 }
 
 func runResult(r *training.Run) string {

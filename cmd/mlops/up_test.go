@@ -1,33 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/openmlops/mlops/shared/local/lambdatest"
 )
-
-// syncBuffer lets the test read what `up` has written while it still runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A trainer's Python without xgboost is named at start, with the command that
 // installs what the demo needs, rather than only in the first run's failure.
@@ -40,7 +22,7 @@ func TestUpWarnsWhenTheTrainerCannotImportXGBoost(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut lambdatest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"up", "--dir", dir, "--s3-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",

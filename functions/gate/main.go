@@ -9,31 +9,27 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/wire"
 )
 
-func main() {
-	log := lambdaenv.Logger()
-	s, c, err := lambdaenv.Setup(context.Background(), os.Getenv, "PLATFORM_BUCKET", "EVENT_BUS_NAME")
-	if err != nil {
-		log.Error("cold start", "error", err)
-		os.Exit(1)
-	}
+// handler is the gate function's: API Gateway's requests go to the decisions
+// API, everything else (EventBridge's events) to the gate.
+func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any, error) {
 	svc := wire.Gate(s, c, log)
 	mux := http.NewServeMux()
 	for pattern, h := range svc.Routes(httpapi.Principal) {
 		mux.Handle(pattern, h)
 	}
 	api := httpapi.Handler(mux)
-	lambda.Start(func(ctx context.Context, payload json.RawMessage) (any, error) {
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		if httpapi.IsRequest(payload) {
 			var req lambdaevents.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(payload, &req); err != nil {
@@ -42,5 +38,9 @@ func main() {
 			return api(ctx, req)
 		}
 		return nil, svc.Handle(ctx, payload)
-	})
+	}, nil
+}
+
+func main() {
+	lambdaenv.Start(os.Getenv, []string{"PLATFORM_BUCKET", "EVENT_BUS_NAME"}, handler)
 }

@@ -13,24 +13,16 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
-	"github.com/openmlops/mlops/shared/store"
 )
 
 // The real bootstrap binary, built as for Lambda (for this machine's
 // architecture), runs under a Runtime API server against the embedded S3, with a
 // fake EventBridge (EventBridge cannot run here).
 func TestBootstrapUnderRuntimeAPI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
-	bin := lambdatest.Build(t, ".")
-	st, eb, env := lambdatest.CreditPlatform(t)
 	ctx := context.Background()
+	bin, st, eb, env := lambdatest.Bootstrap(t, ".")
 	data := credit.CSV()
-	info, err := st.Put(ctx, "uploads", "incoming/credit/credit_data.csv", data, store.PutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := lambdatest.UploadCredit(t, st, "credit_data.csv")
 	fn := lambdatest.Start(t, bin, "ingest", env)
 
 	payload := fmt.Sprintf(`{"version":"0","id":"ev-1","detail-type":"Object Created","source":"aws.s3","account":"123456789012","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":["arn:aws:s3:::uploads"],"detail":{"version":"0","bucket":{"name":"uploads"},"object":{"key":"incoming/credit/credit_data.csv","size":%d,"etag":"%s","sequencer":"0A"},"request-id":"R","requester":"123456789012","source-ip-address":"203.0.113.9","reason":"PutObject"}}`, len(data), info.ETag)

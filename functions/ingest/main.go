@@ -3,21 +3,18 @@
 package main
 
 import (
-	"context"
+	"log/slog"
 	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/wire"
 )
 
+// handler is the ingest function's: ingest over the stack's buckets.
+func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any, error) {
+	return wire.Ingest(s, c, log).Handle, nil
+}
+
 func main() {
-	log := lambdaenv.Logger()
-	s, c, err := lambdaenv.Setup(context.Background(), os.Getenv, "UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
-	if err != nil {
-		log.Error("cold start", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(wire.Ingest(s, c, log).Handle)
+	lambdaenv.Start(os.Getenv, []string{"UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME"}, handler)
 }

@@ -7,26 +7,17 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/events"
-	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
-	"github.com/openmlops/mlops/shared/store"
 )
 
 // The real reconcile bootstrap, on the scheduled event, ingests an upload whose
 // S3 event was lost (grace set to zero for the test).
 func TestBootstrapIngestsStrayUpload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
-	bin := lambdatest.Build(t, ".")
-	st, eb, env := lambdatest.CreditPlatform(t)
-	ctx := context.Background()
-	if _, err := st.Put(ctx, "uploads", "incoming/credit/lost-event.csv", credit.CSV(), store.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	bin, st, eb, env := lambdatest.Bootstrap(t, ".")
+	lambdatest.UploadCredit(t, st, "lost-event.csv")
 	fn := lambdatest.Start(t, bin, "reconcile", append(env,
 		"RECONCILE_PENDING_GRACE=0s", "RECONCILE_INCOMING_GRACE=0s"))
-	ictx, cancel := context.WithTimeout(ctx, time.Minute)
+	ictx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := fn.Invoke(ictx, events.Sample("schedule.json")); err != nil {
 		t.Fatalf("invoke: %v\nlogs:\n%s", err, fn.Logs())

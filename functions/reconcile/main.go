@@ -3,32 +3,28 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/wire"
 )
 
-func main() {
-	log := lambdaenv.Logger()
-	sweeps, err := setup(context.Background(), log)
-	if err != nil {
-		log.Error("cold start", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(reconcile.Handler(log, sweeps))
-}
-
-func setup(ctx context.Context, log *slog.Logger) ([]reconcile.Sweep, error) {
-	s, c, err := lambdaenv.Setup(ctx, os.Getenv, "UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME")
+// handler is the reconcile function's: the sweeps of every owner of state.
+func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any, error) {
+	sweeps, err := setup(s, c, log)
 	if err != nil {
 		return nil, err
 	}
+	return reconcile.Handler(log, sweeps), nil
+}
+
+func main() {
+	lambdaenv.Start(os.Getenv, []string{"UPLOADS_BUCKET", "PLATFORM_BUCKET", "EVENT_BUS_NAME"}, handler)
+}
+
+func setup(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) ([]reconcile.Sweep, error) {
 	r, err := lambdaenv.ReadReconcile(os.Getenv)
 	if err != nil {
 		return nil, err

@@ -3,31 +3,27 @@
 package main
 
 import (
-	"context"
+	"log/slog"
 	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/wire"
 )
 
-func main() {
-	log := lambdaenv.Logger()
-	s, c, err := lambdaenv.Setup(context.Background(), os.Getenv, "PLATFORM_BUCKET", "EVENT_BUS_NAME")
-	if err != nil {
-		log.Error("cold start", "error", err)
-		os.Exit(1)
-	}
+// handler is the train function's: the training service over the stack's
+// Batch settings.
+func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any, error) {
 	t, err := lambdaenv.ReadTraining(os.Getenv)
 	if err != nil {
-		log.Error("cold start", "error", err)
-		os.Exit(1)
+		return nil, err
 	}
 	svc, err := wire.Training(s, t, c, log)
 	if err != nil {
-		log.Error("cold start", "error", err)
-		os.Exit(1)
+		return nil, err
 	}
-	lambda.Start(svc.Handle)
+	return svc.Handle, nil
+}
+
+func main() {
+	lambdaenv.Start(os.Getenv, []string{"PLATFORM_BUCKET", "EVENT_BUS_NAME"}, handler)
 }

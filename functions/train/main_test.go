@@ -23,6 +23,7 @@ import (
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/event/eventtest"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
@@ -48,11 +49,7 @@ const platform = "platform"
 // lease, finds the job by name instead of submitting another, and its FAILED
 // event announces "Training Failed".
 func TestBootstrapUnderRuntimeAPI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
-	bin := lambdatest.Build(t, ".")
-	st, eb, env := lambdatest.CreditPlatform(t)
+	bin, st, eb, env := lambdatest.Bootstrap(t, ".")
 	batch := lambdatest.NewBatch(t)
 	ctx := context.Background()
 
@@ -97,13 +94,13 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		t.Fatalf("Batch calls %v, want ListJobs (nothing by that name yet) then SubmitJob", ops)
 	}
 	var list wireList
-	decodeStrict(t, batch.Calls("ListJobs")[0].Body, &list)
+	lambdatest.DecodeStrict(t, batch.Calls("ListJobs")[0].Body, &list)
 	if list.JobQueue != lambdatest.BatchJobQueue || len(list.Filters) != 1 || list.Filters[0].Name != "JOB_NAME" ||
 		!reflect.DeepEqual(list.Filters[0].Values, []string{run1}) {
 		t.Errorf("ListJobs %+v, want the queue filtered by JOB_NAME %s", list, run1)
 	}
-	var sub wireSubmit
-	decodeStrict(t, batch.Calls("SubmitJob")[0].Body, &sub)
+	var sub lambdatest.SubmitJobRequest
+	lambdatest.DecodeStrict(t, batch.Calls("SubmitJob")[0].Body, &sub)
 	uri := func(key string) string { return "s3://" + platform + "/" + key }
 	if len(manifest.Partitions) != 1 {
 		t.Fatalf("manifest partitions %+v", manifest.Partitions)
@@ -132,14 +129,17 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		}
 	}
 	o := sub.ContainerOverrides
+	if o == nil {
+		t.Fatal("SubmitJob without container overrides")
+	}
 	if !reflect.DeepEqual(o.Command, training.ContractArgs()) {
 		t.Errorf("command %q, want the container contract's arguments (the image's entrypoint is the program)", o.Command)
 	}
-	wantRes := []wireResource{{"GPU", "1"}, {"VCPU", "4"}, {"MEMORY", "8192"}}
+	wantRes := []lambdatest.Resource{{Type: "GPU", Value: "1"}, {Type: "VCPU", Value: "4"}, {Type: "MEMORY", Value: "8192"}}
 	if sp.Trainer.GPUs != 1 || sp.Trainer.VCPUs != 4 || sp.Trainer.MemoryMiB != 8192 || !reflect.DeepEqual(o.ResourceRequirements, wantRes) {
 		t.Errorf("resources %v, want the spec's %+v", o.ResourceRequirements, sp.Trainer)
 	}
-	wantEnv := []wireKV{{"MLOPS_DATASET", "credit"}, {"MLOPS_DATASET_VERSION", versioned.versionID}, {"MLOPS_MODEL", "credit"}, {"MLOPS_RUN_ID", run1}}
+	wantEnv := []lambdatest.KV{{Name: "MLOPS_DATASET", Value: "credit"}, {Name: "MLOPS_DATASET_VERSION", Value: versioned.versionID}, {Name: "MLOPS_MODEL", Value: "credit"}, {Name: "MLOPS_RUN_ID", Value: run1}}
 	if !reflect.DeepEqual(o.Environment, wantEnv) {
 		t.Errorf("environment %v, want %v", o.Environment, wantEnv)
 	}
@@ -147,8 +147,9 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		t.Errorf("timeout %+v, want the spec's %d s", sub.Timeout, sp.Trainer.TimeoutSeconds)
 	}
 	wantTags := map[string]string{"mlops:run": run1, "mlops:model": "credit", "mlops:dataset": "credit", "mlops:dataset-version": versioned.versionID}
-	if !reflect.DeepEqual(sub.Tags, wantTags) || !sub.PropagateTags {
-		t.Errorf("tags %v (propagated %v), want %v", sub.Tags, sub.PropagateTags, wantTags)
+	propagated := sub.PropagateTags != nil && *sub.PropagateTags
+	if !reflect.DeepEqual(sub.Tags, wantTags) || !propagated {
+		t.Errorf("tags %v (propagated %v), want %v", sub.Tags, propagated, wantTags)
 	}
 	jobs := batch.Jobs()
 	if len(jobs) != 1 {
@@ -224,7 +225,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if calls := batch.Calls("ListJobs"); len(calls) <= lists {
 		t.Errorf("no ListJobs after the takeover")
 	} else {
-		decodeStrict(t, calls[len(calls)-1].Body, &list)
+		lambdatest.DecodeStrict(t, calls[len(calls)-1].Body, &list)
 		if !reflect.DeepEqual(list.Filters[0].Values, []string{run2}) {
 			t.Errorf("ListJobs %+v, want JOB_NAME %s", list, run2)
 		}
@@ -339,28 +340,17 @@ func ingestCredit(t *testing.T, st *store.Store) version {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &recorder{}
+	pub := &eventtest.Recorder{}
 	svc := ingest.New(st, pub, ingest.Config{UploadsBucket: "uploads", PlatformBucket: platform, TempDir: t.TempDir()})
 	out, err := svc.Ingest(ctx, ingest.Upload{Bucket: "uploads", Key: key, ETag: info.ETag, Size: int64(len(data)), EventTime: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Receipt.Status != ingest.Accepted || len(pub.events) != 1 || pub.events[0].DetailType != event.DatasetVersioned {
-		t.Fatalf("ingest: %+v, published %+v", out.Receipt, pub.events)
+	published := pub.Events()
+	if out.Receipt.Status != ingest.Accepted || len(published) != 1 || published[0].DetailType != event.DatasetVersioned {
+		t.Fatalf("ingest: %+v, published %+v", out.Receipt, published)
 	}
-	return version{versionID: out.Receipt.VersionID, envelope: envelope(t, pub.events[0])}
-}
-
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Publish(_ context.Context, evs ...event.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, evs...)
-	return nil
+	return version{versionID: out.Receipt.VersionID, envelope: envelope(t, published[0])}
 }
 
 // envelope is ev as an EventBridge rule delivers it to the function.
@@ -526,7 +516,7 @@ func only(t *testing.T, eb *lambdatest.EventBridge, detailType string, detail an
 	if len(found) != 1 {
 		t.Fatalf("%d %q entries, want 1: %+v", len(found), detailType, eb.Entries())
 	}
-	decodeStrict(t, []byte(found[0].Detail), detail)
+	lambdatest.DecodeStrict(t, []byte(found[0].Detail), detail)
 	return found[0]
 }
 
@@ -545,45 +535,6 @@ func concurrently(t *testing.T, fns []*lambdatest.Function, call func(*lambdates
 	}
 }
 
-func opsOf(calls []lambdatest.BatchCall) []string {
-	var ops []string
-	for _, c := range calls {
-		ops = append(ops, c.Op)
-	}
-	return ops
-}
-
-// decodeStrict decodes body into v, refusing fields v does not name: the wire
-// shape the test expects, field for field.
-func decodeStrict(t *testing.T, body []byte, v any) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode %T from %s: %v", v, body, err)
-	}
-}
-
-type wireKV struct{ Name, Value string }
-
-type wireResource struct{ Type, Value string }
-
-// wireSubmit is SubmitJob's request as the SDK sends it.
-type wireSubmit struct {
-	JobName            string
-	JobQueue           string
-	JobDefinition      string
-	Parameters         map[string]string
-	ContainerOverrides struct {
-		Command              []string
-		Environment          []wireKV
-		ResourceRequirements []wireResource
-	}
-	Timeout       *struct{ AttemptDurationSeconds int }
-	Tags          map[string]string
-	PropagateTags bool
-}
-
 // wireList is ListJobs' request.
 type wireList struct {
 	JobQueue string
@@ -591,4 +542,12 @@ type wireList struct {
 		Name   string
 		Values []string
 	}
+}
+
+func opsOf(calls []lambdatest.BatchCall) []string {
+	var ops []string
+	for _, c := range calls {
+		ops = append(ops, c.Op)
+	}
+	return ops
 }

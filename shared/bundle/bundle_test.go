@@ -97,7 +97,7 @@ func TestOpenFixtures(t *testing.T) {
 // The generator's output verifies too, with whatever xgboost is installed,
 // and encodes what the committed fixtures encode.
 func TestGeneratedBundles(t *testing.T) {
-	dir := generated(t)
+	dir := bundles.For(t)
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			b, err := bundle.OpenDir(filepath.Join(dir, name))

@@ -5,19 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"testing/fstest"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/pythontest"
 )
-
-const python = "/usr/bin/python3"
 
 // fixtures are the committed bundles testdata/gen_bundles.py wrote.
 var fixtures = []string{"binary", "regression", "multiclass"}
@@ -103,46 +99,13 @@ func editJSON(t testing.TB, fsys fstest.MapFS, file string, edit func(doc map[st
 func obj(v any, key string) map[string]any { return v.(map[string]any)[key].(map[string]any) }
 func arr(v any, key string) []any          { return v.(map[string]any)[key].([]any) }
 
-var (
-	genOnce sync.Once
-	genDir  string
-	genErr  error
-)
-
-// generated runs testdata/gen_bundles.py with Debian's xgboost once per test
-// binary and returns the directory holding its bundles. It skips the test with
-// -short, or where xgboost is not importable: the committed fixtures cover
-// those runs.
-func generated(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("training bundles with xgboost is skipped with -short; the committed fixtures are tested")
-	}
-	if err := exec.Command(python, "-c", "import xgboost, numpy").Run(); err != nil {
-		t.Skipf("%s cannot import xgboost and numpy (%v); the committed fixtures are tested", python, err)
-	}
-	genOnce.Do(func() {
-		genDir, genErr = os.MkdirTemp("", "bundle-gen-")
-		if genErr != nil {
-			return
-		}
-		cmd := exec.Command(python, "testdata/gen_bundles.py", genDir)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			genErr = fmt.Errorf("gen_bundles.py: %w: %s", err, stderr.String())
-		}
-	})
-	if genErr != nil {
-		t.Fatal(genErr)
-	}
-	return genDir
-}
+// bundles are testdata/gen_bundles.py's, trained with Debian's xgboost once per
+// test binary; where xgboost is missing, the committed fixtures cover those tests.
+var bundles = &pythontest.Generated{Script: "testdata/gen_bundles.py", Prefix: "bundle-gen-",
+	Fallback: "the committed fixtures are tested"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if genDir != "" {
-		_ = os.RemoveAll(genDir)
-	}
+	bundles.Remove()
 	os.Exit(code)
 }

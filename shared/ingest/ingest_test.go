@@ -20,6 +20,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/validate"
 )
 
 func TestAcceptedUploadBecomesVersion(t *testing.T) {
@@ -242,14 +243,9 @@ func TestRejectedUploadIsQuarantinedWithReport(t *testing.T) {
 
 func TestUploadWithoutContractIsRejected(t *testing.T) {
 	e := newEnv(t)
-	out, err := e.svc.Ingest(context.Background(), e.upload("incoming/nocontract/x.csv", []byte("a,b\n1,2\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep ingest.Report
-	e.readJSON(uploads, out.Receipt.Rejection.ReportKey, &rep)
-	if rep.Violations[0].Rule != "no_contract" || !strings.Contains(rep.Violations[0].Message, "mlops contract apply") {
-		t.Fatalf("report = %+v", rep.Violations)
+	out := mustIngest(t, e.svc, e.upload("incoming/nocontract/x.csv", []byte("a,b\n1,2\n")))
+	if vs := e.violations(out); vs[0].Rule != "no_contract" || !strings.Contains(vs[0].Message, "mlops contract apply") {
+		t.Fatalf("report = %+v", vs)
 	}
 }
 
@@ -264,10 +260,8 @@ func TestBadKeysAreRejectedOrIgnored(t *testing.T) {
 		if out.Receipt.Status != ingest.Rejected {
 			t.Fatalf("%q: %+v", key, out)
 		}
-		var rep ingest.Report
-		e.readJSON(uploads, out.Receipt.Rejection.ReportKey, &rep)
-		if rep.Violations[0].Rule != "bad_key" || !strings.Contains(rep.Violations[0].Message, "key") {
-			t.Errorf("%q: %+v", key, rep.Violations)
+		if vs := e.violations(out); vs[0].Rule != "bad_key" || !strings.Contains(vs[0].Message, "key") {
+			t.Errorf("%q: %+v", key, vs)
 		}
 	}
 	out, err := e.svc.Ingest(context.Background(), ingest.Upload{Bucket: uploads, Key: "elsewhere/x.csv"})
@@ -280,14 +274,9 @@ func TestTooLargeUploadIsRejectedUnread(t *testing.T) {
 	e := newEnv(t)
 	e.applyContract(creditContract(t))
 	svc := ingest.New(e.st, e.pub, ingest.Config{UploadsBucket: uploads, PlatformBucket: platform, MaxUploadBytes: 1000})
-	out, err := svc.Ingest(context.Background(), e.upload("incoming/credit/big.csv", creditCSV(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep ingest.Report
-	e.readJSON(uploads, out.Receipt.Rejection.ReportKey, &rep)
-	if rep.Violations[0].Rule != "too_large" || !strings.Contains(rep.Violations[0].Message, "1000") {
-		t.Fatalf("report = %+v", rep.Violations)
+	out := mustIngest(t, svc, e.upload("incoming/credit/big.csv", creditCSV(t)))
+	if vs := e.violations(out); vs[0].Rule != "too_large" || !strings.Contains(vs[0].Message, "1000") {
+		t.Fatalf("report = %+v", vs)
 	}
 }
 
@@ -349,12 +338,7 @@ func TestLatestNeverMovesBackward(t *testing.T) {
 }
 
 func TestAppendDatasetVersionsArePartitionSets(t *testing.T) {
-	e := newEnv(t)
-	c := creditContract(t)
-	c.Mode = contract.Append
-	e.applyContract(c)
-	data := creditCSV(t)
-	lines := strings.SplitAfter(string(data), "\n")
+	e, c, lines := appendCredit(t)
 	header := lines[0]
 	part := func(from, to int) []byte { return []byte(header + strings.Join(lines[1+from:1+to], "")) }
 
@@ -573,12 +557,7 @@ func TestReconcileRemovesStaleStaging(t *testing.T) {
 // In an append dataset the latest pointer follows the growing partition set, even
 // when the uploads are processed in the opposite order to their arrival.
 func TestAppendLatestFollowsThePartitionSet(t *testing.T) {
-	e := newEnv(t)
-	c := creditContract(t)
-	c.Mode = contract.Append
-	e.applyContract(c)
-	data := creditCSV(t)
-	lines := strings.SplitAfter(string(data), "\n")
+	e, _, lines := appendCredit(t)
 	first := e.upload("incoming/credit/jan.csv", []byte(lines[0]+strings.Join(lines[1:2001], "")))
 	e.clock.Advance(time.Hour)
 	second := e.upload("incoming/credit/feb.csv", []byte(lines[0]+strings.Join(lines[2001:], "")))
@@ -594,4 +573,33 @@ func TestAppendLatestFollowsThePartitionSet(t *testing.T) {
 	if len(m.Partitions) != 2 || m.Rows != 4454 || latest.Partitions != 2 {
 		t.Fatalf("latest is %s with %d partitions, %d rows", latest.VersionID, len(m.Partitions), m.Rows)
 	}
+}
+
+// appendCredit is an env with the credit contract applied in append mode, and
+// the lines of the credit data (the header first).
+func appendCredit(t *testing.T) (*env, *contract.Contract, []string) {
+	t.Helper()
+	e := newEnv(t)
+	c := creditContract(t)
+	c.Mode = contract.Append
+	e.applyContract(c)
+	return e, c, strings.SplitAfter(string(creditCSV(t)), "\n")
+}
+
+// violations reads the report of the rejected upload out and returns its
+// violations.
+func (e *env) violations(out *ingest.Outcome) []validate.Violation {
+	var rep ingest.Report
+	e.readJSON(uploads, out.Receipt.Rejection.ReportKey, &rep)
+	return rep.Violations
+}
+
+// mustIngest ingests up with svc, failing the test on an error.
+func mustIngest(t *testing.T, svc *ingest.Service, up ingest.Upload) *ingest.Outcome {
+	t.Helper()
+	out, err := svc.Ingest(context.Background(), up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

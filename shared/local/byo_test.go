@@ -85,7 +85,6 @@ import (
 
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
-	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -110,21 +109,7 @@ func buildBYO(t *testing.T, variant string) string {
 // trainer binary and returns the platform and the run.
 func trainBYO(t *testing.T, bin string) (*local.Platform, *training.Run) {
 	t.Helper()
-	p, err := local.Start(context.Background(), local.Config{Dir: t.TempDir(), S3Addr: "127.0.0.1:0", ReconcileEvery: -1,
-		Backoff: func(int) time.Duration { return 10 * time.Millisecond }, TrainerCommand: []string{bin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close(context.Background()) })
-	applyCredit(t, p)
-	applyCreditSpec(t, p)
-	uploadCredit(t, p, "credit.csv", credit.CSV())
-	waitIdleFor(t, p, 2*time.Minute)
-	runs := runsOf(t, p)
-	if len(runs) != 1 {
-		t.Fatalf("runs: %d, want 1", len(runs))
-	}
-	return p, runs[0]
+	return trainOnce(t, local.Config{TrainerCommand: []string{bin}}, 2*time.Minute)
 }
 
 func runLog(t *testing.T, p *local.Platform, r *training.Run) string {
@@ -145,18 +130,7 @@ func TestBYOTrainerTrainsAVerifiedBundle(t *testing.T) {
 	if r.State != training.StateSucceeded || r.Bundle == nil || r.Job.Status != training.StatusSucceeded {
 		t.Fatalf("run %+v\nlog:\n%s", r, runLog(t, p, r))
 	}
-	ctx := context.Background()
-	b, err := bundlestore.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.CheckSamples(); err != nil {
-		t.Fatal(err)
-	}
-	if b.SHA256 != r.Bundle.SHA256 || b.Lineage.DatasetVersion != r.DatasetVersion || b.Lineage.SpecHash != r.SpecHash ||
-		b.Lineage.ContractHash != r.ContractHash || b.Metrics.Headline.Name != "auc" || b.Metrics.Headline.Value < 0.75 {
-		t.Fatalf("bundle %s: lineage %+v headline %+v", b.SHA256, b.Lineage, b.Metrics.Headline)
-	}
+	b := verifiedBundle(t, p, r)
 
 	// `mlops score --bundle`'s code path (Encoder.ForHeader, Model.Predict) over
 	// the whole upload, NA as missing, agrees with the trainer's own predictions

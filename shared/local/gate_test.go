@@ -10,6 +10,7 @@ import (
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
@@ -23,11 +24,8 @@ import (
 // a bundle tampered with afterwards is refused, with the refusal audited.
 func TestTrainedModelWaitsForApproval(t *testing.T) {
 	needXGBoost(t)
-	p := start(t, t.TempDir())
-	defer p.Close(context.Background())
+	p := creditPlatform(t, local.Config{})
 	ctx := context.Background()
-	applyCredit(t, p)
-	applyCreditSpec(t, p)
 	pol, err := credit.Policy()
 	if err != nil {
 		t.Fatal(err)
@@ -113,11 +111,8 @@ func TestTrainedModelWaitsForApproval(t *testing.T) {
 // version becomes champion, compared with the champion on the same test rows.
 func TestPolicyRejectsThenPromotesAutomatically(t *testing.T) {
 	needXGBoost(t)
-	p := start(t, t.TempDir())
-	defer p.Close(context.Background())
+	p := creditPlatform(t, local.Config{})
 	ctx := context.Background()
-	applyCredit(t, p)
-	applyCreditSpec(t, p)
 	applyPolicy := func(edit func(string) string) {
 		t.Helper()
 		pol, err := policy.Parse("policy.yaml", []byte(edit(string(credit.PolicyYAML()))))
@@ -149,14 +144,7 @@ func TestPolicyRejectsThenPromotesAutomatically(t *testing.T) {
 		y = strings.Replace(y, "separatePromotion: false", "", 1)
 		return strings.Replace(y, "autoPromote: false", "autoPromote: true", 1)
 	})
-	if err := p.Train.OnRetrain(ctx, event.RetrainRequestedDetail{RequestID: "again", Model: "credit", Reason: "new policy"}); err != nil {
-		t.Fatal(err)
-	}
-	waitIdleFor(t, p, 5*time.Minute)
-	v2, err := p.Registry.Get(ctx, "credit", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2 := retrainVersion(t, p, "again", "new policy", 2)
 	c, err := p.Registry.Champion(ctx, "credit")
 	if err != nil || v2.State != registry.StateChampion || c.Version != 2 {
 		h, _ := p.Registry.History(ctx, "credit")
@@ -165,14 +153,7 @@ func TestPolicyRejectsThenPromotesAutomatically(t *testing.T) {
 
 	// The next candidate is compared with champion v2, scored on the
 	// candidate's own test rows.
-	if err := p.Train.OnRetrain(ctx, event.RetrainRequestedDetail{RequestID: "third", Model: "credit", Reason: "again"}); err != nil {
-		t.Fatal(err)
-	}
-	waitIdleFor(t, p, 5*time.Minute)
-	v3, err := p.Registry.Get(ctx, "credit", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v3 := retrainVersion(t, p, "third", "again", 3)
 	var ref registry.CheckRef
 	for _, r := range v3.Checks {
 		ref = r
@@ -190,4 +171,20 @@ func TestPolicyRejectsThenPromotesAutomatically(t *testing.T) {
 	if rep, err := p.Registry.Verify(ctx, "credit"); err != nil || !rep.OK {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
+}
+
+// retrainVersion asks for a retrain of credit (request id, reason), waits for
+// the platform to be idle and reads the model version n it made.
+func retrainVersion(t *testing.T, p *local.Platform, id, reason string, n int) *registry.Version {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.Train.OnRetrain(ctx, event.RetrainRequestedDetail{RequestID: id, Model: "credit", Reason: reason}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdleFor(t, p, 5*time.Minute)
+	v, err := p.Registry.Get(ctx, "credit", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/spec"
@@ -71,33 +72,12 @@ func runsOf(t *testing.T, p *local.Platform) []*training.Run {
 // nothing new.
 func TestUploadTrainsAVerifiedBundle(t *testing.T) {
 	needXGBoost(t)
-	p := start(t, t.TempDir())
-	defer p.Close(context.Background())
-	applyCredit(t, p)
-	applyCreditSpec(t, p)
-	uploadCredit(t, p, "credit.csv", credit.CSV())
-	waitIdleFor(t, p, 5*time.Minute)
-
-	runs := runsOf(t, p)
-	if len(runs) != 1 {
-		t.Fatalf("runs: %d, want 1", len(runs))
-	}
-	r := runs[0]
+	p, r := trainOnce(t, local.Config{}, 5*time.Minute)
 	if r.State != training.StateSucceeded || r.Bundle == nil || r.Job.Status != training.StatusSucceeded {
 		t.Fatalf("run %+v (log: %s)", r, r.Job.LogLocation)
 	}
 	ctx := context.Background()
-	b, err := bundlestore.Fetch(ctx, p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.CheckSamples(); err != nil {
-		t.Fatal(err)
-	}
-	if b.SHA256 != r.Bundle.SHA256 || b.Lineage.DatasetVersion != r.DatasetVersion || b.Lineage.SpecHash != r.SpecHash ||
-		b.Lineage.ContractHash != r.ContractHash || b.Metrics.Headline.Name != "auc" || b.Metrics.Headline.Value < 0.75 {
-		t.Fatalf("bundle %s: lineage %+v headline %+v", b.SHA256, b.Lineage, b.Metrics.Headline)
-	}
+	verifiedBundle(t, p, r)
 	if _, err := p.Store.Head(ctx, p.Endpoint.Buckets.Platform, training.PublishedKey(r.RunID)); err != nil {
 		t.Fatalf("training.succeeded was not published: %v", err)
 	}
@@ -117,10 +97,10 @@ func TestUploadTrainsAVerifiedBundle(t *testing.T) {
 	}
 }
 
-// trainOnce starts a platform configured by cfg in a new state directory (it
-// is closed when the test ends), uploads the credit data once, and returns the
-// platform and the one run that made.
-func trainOnce(t *testing.T, cfg local.Config) (*local.Platform, *training.Run) {
+// creditPlatform starts a platform configured by cfg in a new state directory
+// (it is closed when the test ends), with the credit contract and model spec
+// applied.
+func creditPlatform(t *testing.T, cfg local.Config) *local.Platform {
 	t.Helper()
 	cfg.Dir, cfg.S3Addr, cfg.ReconcileEvery = t.TempDir(), "127.0.0.1:0", -1
 	cfg.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
@@ -131,13 +111,41 @@ func trainOnce(t *testing.T, cfg local.Config) (*local.Platform, *training.Run) 
 	t.Cleanup(func() { p.Close(context.Background()) })
 	applyCredit(t, p)
 	applyCreditSpec(t, p)
+	return p
+}
+
+// trainOnce is a creditPlatform that has the credit data uploaded once and is
+// idle again (waiting at most wait): it returns the platform and the one run
+// that made.
+func trainOnce(t *testing.T, cfg local.Config, wait time.Duration) (*local.Platform, *training.Run) {
+	t.Helper()
+	p := creditPlatform(t, cfg)
 	uploadCredit(t, p, "credit.csv", credit.CSV())
-	waitIdleFor(t, p, time.Minute)
+	waitIdleFor(t, p, wait)
 	runs := runsOf(t, p)
 	if len(runs) != 1 {
-		t.Fatalf("runs: %d", len(runs))
+		t.Fatalf("runs: %d, want 1", len(runs))
 	}
 	return p, runs[0]
+}
+
+// verifiedBundle fetches r's bundle and checks it as the platform does: the Go
+// evaluator reproduces its sample predictions, and its hash, lineage and
+// headline metric are the run's.
+func verifiedBundle(t *testing.T, p *local.Platform, r *training.Run) *bundle.Bundle {
+	t.Helper()
+	b, err := bundlestore.Fetch(context.Background(), p.Store, p.Endpoint.Buckets.Platform, r.Bundle.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CheckSamples(); err != nil {
+		t.Fatal(err)
+	}
+	if b.SHA256 != r.Bundle.SHA256 || b.Lineage.DatasetVersion != r.DatasetVersion || b.Lineage.SpecHash != r.SpecHash ||
+		b.Lineage.ContractHash != r.ContractHash || b.Metrics.Headline.Name != "auc" || b.Metrics.Headline.Value < 0.75 {
+		t.Fatalf("bundle %s: lineage %+v headline %+v", b.SHA256, b.Lineage, b.Metrics.Headline)
+	}
+	return b
 }
 
 // A trainer that exits non-zero fails the run with the exit code and its log,
@@ -145,7 +153,7 @@ func trainOnce(t *testing.T, cfg local.Config) (*local.Platform, *training.Run) 
 func TestFailingTrainerFailsTheRun(t *testing.T) {
 	p, r := trainOnce(t, local.Config{
 		// The contract's arguments follow the script; sh ignores them.
-		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}})
+		TrainerCommand: []string{"/bin/sh", "-c", "echo 'cannot train: out of luck' >&2; exit 3"}}, time.Minute)
 	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 3 || !strings.Contains(r.Reason, "exit code 3") {
 		t.Fatalf("run %+v", r)
 	}
@@ -160,10 +168,7 @@ func TestFailingTrainerFailsTheRun(t *testing.T) {
 // message: here a model whose target has one class only.
 func TestTrainerBadInputReasonReachesTheRun(t *testing.T) {
 	needXGBoost(t)
-	p := start(t, t.TempDir())
-	defer p.Close(context.Background())
-	applyCredit(t, p)
-	applyCreditSpec(t, p)
+	p := creditPlatform(t, local.Config{})
 	// Only "good" rows: the contract accepts them, the trainer cannot learn from them.
 	lines := strings.SplitAfter(string(credit.CSV()), "\n")
 	var one strings.Builder
@@ -206,7 +211,7 @@ func TestTrainerWithoutXGBoostSaysSoInTheReason(t *testing.T) {
 	if err := os.WriteFile(python, []byte("#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, r := trainOnce(t, local.Config{Python: python})
+	_, r := trainOnce(t, local.Config{Python: python}, time.Minute)
 	if r.State != training.StateFailed || r.Job.ExitCode == nil || *r.Job.ExitCode != 1 {
 		t.Fatalf("run %+v", r)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/testset"
+	"github.com/openmlops/mlops/trainer/trainertest"
 )
 
 // parts builds gzip canonical CSV partitions of a table with columns id and v,
@@ -29,7 +30,7 @@ func parts(t *testing.T, sizes ...int) [][]byte {
 			rows = append(rows, []string{fmt.Sprintf("r%d", row), fmt.Sprint(row * 10)})
 			row++
 		}
-		out = append(out, gzipCSV(t, rows))
+		out = append(out, trainertest.GzipCSV(t, rows))
 	}
 	return out
 }
@@ -65,7 +66,7 @@ func TestLoadNumbersRowsAcrossPartitions(t *testing.T) {
 	}
 
 	// A later partition with its columns in another order is read by name.
-	swapped := gzipCSV(t, [][]string{{"v", "id"}, {"70", "r7"}, {"80", "r8"}})
+	swapped := trainertest.GzipCSV(t, [][]string{{"v", "id"}, {"70", "r7"}, {"80", "r8"}})
 	r, err = testset.Load(readers(append(slices.Clone(ps), swapped)), []int64{1, 8})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestLoadNumbersRowsAcrossPartitions(t *testing.T) {
 		{"beyond the data", ps, []int64{2, 7}, "test row 7 is beyond the data, which has 7 rows"},
 		{"not ascending", ps, []int64{3, 2}, "ascending"},
 		{"negative", ps, []int64{-1}, "non-negative"},
-		{"other columns", [][]byte{ps[0], gzipCSV(t, [][]string{{"id", "w"}, {"x", "y"}})}, []int64{0, 3}, "differ"},
+		{"other columns", [][]byte{ps[0], trainertest.GzipCSV(t, [][]string{{"id", "w"}, {"x", "y"}})}, []int64{0, 3}, "differ"},
 		{"not gzip", [][]byte{[]byte("id,v\n1,2\n")}, []int64{0}, "partition 0"},
 		{"no partitions", nil, []int64{0}, "no partitions"},
 	} {
@@ -187,9 +188,6 @@ func TestFetchBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := testset.ScoreOn(m.b, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scoreOn(t, m.b, rows)
 	checkMetrics(t, res.Metrics, m.b.Metrics.Test)
 }

@@ -2,68 +2,33 @@ package testset_test
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
-	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/metrics"
+	"github.com/openmlops/mlops/shared/pythontest"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/testset"
 	"github.com/openmlops/mlops/shared/training"
 	"github.com/openmlops/mlops/trainer"
-)
-
-// python is the interpreter the local platform runs train.py with: Debian's,
-// the one that has python3-xgboost.
-const python = "/usr/bin/python3"
-
-var (
-	pythonOnce sync.Once
-	pythonErr  error
+	"github.com/openmlops/mlops/trainer/trainertest"
 )
 
 func needPython(t *testing.T) {
 	t.Helper()
-	pythonOnce.Do(func() {
-		if out, err := exec.Command(python, "-c", "import xgboost, numpy").CombinedOutput(); err != nil {
-			pythonErr = fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
-		}
-	})
-	if pythonErr != nil {
-		t.Skipf("%s cannot import xgboost and numpy (%v): these tests train real bundles with train.py", python, pythonErr)
+	if err := pythontest.XGBoost(); err != nil {
+		t.Skipf("%s cannot import xgboost and numpy (%v): these tests train real bundles with train.py", pythontest.Python, err)
 	}
-}
-
-// creditRows is credit_data.csv as the canonical CSV holds it: header first,
-// the "NA" null token turned into the empty cell.
-func creditRows(t *testing.T) [][]string {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(credit.CSV())).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows[1:] {
-		for j, v := range r {
-			if v == "NA" {
-				r[j] = ""
-			}
-		}
-	}
-	return rows
 }
 
 // creditSpec is a small model (few rounds, fast to train): these tests need
@@ -76,33 +41,6 @@ func creditSpec(objective, positive string, params map[string]any) spec.Spec {
 		NumBoostRound: 40, EarlyStoppingRounds: 10,
 		Split: spec.Split{Validation: 0.15, Test: 0.15, Seed: 42},
 	}
-}
-
-// gzipCSV writes canonical CSV (encoding/csv quotes only where needed), gzipped.
-func gzipCSV(t *testing.T, rows [][]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	w := csv.NewWriter(zw)
-	if err := w.WriteAll(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// split cuts rows (header first) into parts partitions, each with the header.
-func split(rows [][]string, parts int) [][][]string {
-	body := rows[1:]
-	size := (len(body) + parts - 1) / parts
-	var out [][][]string
-	for k := 0; k < parts; k++ {
-		part := [][]string{rows[0]}
-		out = append(out, append(part, body[min(k*size, len(body)):min((k+1)*size, len(body))]...))
-	}
-	return out
 }
 
 // model is one trained bundle and the partitions it was trained on.
@@ -195,32 +133,13 @@ func trainModel(name string, cfg config) (*model, error) {
 // trainIn trains in dir: the credit data (NA as the empty cell) in cfg.parts
 // partitions, the contract (with cfg's target), the spec.
 func trainIn(dir string, cfg config) (*model, error) {
-	rows, err := csv.NewReader(bytes.NewReader(credit.CSV())).ReadAll()
+	rows, err := trainertest.ReadCreditRows()
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows[1:] {
-		for j, v := range r {
-			if v == "NA" {
-				r[j] = ""
-			}
-		}
-	}
-	c, err := contract.Parse("credit.odcs.yaml", credit.ContractYAML())
+	c, err := trainertest.CreditContract(cfg.target)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.target != "" {
-		c.Target = cfg.target
-		c.Features = nil
-		for _, col := range c.Columns {
-			if col.Name != cfg.target {
-				c.Features = append(c.Features, col.Name)
-			}
-		}
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
 	}
 	if err := trainer.Install(dir); err != nil {
 		return nil, err
@@ -232,21 +151,16 @@ func trainIn(dir string, cfg config) (*model, error) {
 	}
 	m := &model{}
 	var paths []string
-	for k, part := range split(rows, cfg.parts) {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		w := csv.NewWriter(zw)
-		if err := w.WriteAll(part); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
+	for k, part := range trainertest.Split(rows, cfg.parts) {
+		gz, err := trainertest.EncodeGzipCSV(part)
+		if err != nil {
 			return nil, err
 		}
 		p := filepath.Join(dir, fmt.Sprintf("part-%d.csv.gz", k))
-		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(p, gz, 0o644); err != nil {
 			return nil, err
 		}
-		m.parts = append(m.parts, buf.Bytes())
+		m.parts = append(m.parts, gz)
 		paths = append(paths, p)
 	}
 	contractPath, specPath, out := filepath.Join(dir, "contract.json"), filepath.Join(dir, "spec.json"), filepath.Join(dir, "bundle")
@@ -261,16 +175,7 @@ func trainIn(dir string, cfg config) (*model, error) {
 		training.ParamSpec: specPath, training.ParamOutput: out + "/", training.ParamRunID: "testset-1",
 		training.ParamDatasetVersion: "v-test", training.ParamTrainer: "local-test",
 	}
-	args := []string{script}
-	for _, a := range training.ContractArgs() {
-		if name, ok := strings.CutPrefix(a, "Ref::"); ok {
-			a = params[name]
-		}
-		args = append(args, a)
-	}
-	cmd := exec.Command(python, args...)
-	cmd.Env = append(os.Environ(), "MLOPS_DEVICE=cpu", "OMP_NUM_THREADS=1")
-	if outb, err := cmd.CombinedOutput(); err != nil {
+	if outb, err := trainertest.TrainCommand(script, params).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("train.py: %v\n%s", err, outb)
 	}
 	b, err := bundle.OpenDir(out)
@@ -282,6 +187,26 @@ func trainIn(dir string, cfg config) (*model, error) {
 	}
 	m.b = b
 	return m, nil
+}
+
+// testRows loads rows (numbers of m's test rows) from m's partitions.
+func testRows(t *testing.T, m *model, rows []int64) *testset.Rows {
+	t.Helper()
+	r, err := testset.Load(m.readers(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// scoreOn scores b on rows.
+func scoreOn(t *testing.T, b *bundle.Bundle, rows *testset.Rows) *testset.Result {
+	t.Helper()
+	res, err := testset.ScoreOn(b, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // relClose reports whether got is want within rel relative.
@@ -361,7 +286,7 @@ func TestReproducesTrainerMetrics(t *testing.T) {
 			t.Logf("%d of %d sample outputs equal xgboost's bit for bit", same, all)
 			// The same data as one partition gives the same rows, hence the same
 			// numbers: row numbering runs across partitions.
-			one, err := testset.Evaluate(b, []io.Reader{bytes.NewReader(gzipCSV(t, creditRows(t)))})
+			one, err := testset.Evaluate(b, []io.Reader{bytes.NewReader(trainertest.GzipCSV(t, trainertest.CreditRows(t)))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,18 +300,9 @@ func TestReproducesTrainerMetrics(t *testing.T) {
 func TestChampionOnCandidateRows(t *testing.T) {
 	t.Parallel()
 	cand, champ := get(t, "binary"), get(t, "binary-other")
-	rows, err := testset.Load(cand.readers(), cand.b.TestRows.Rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own, err := testset.ScoreOn(cand.b, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := testset.ScoreOn(champ.b, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testRows(t, cand, cand.b.TestRows.Rows)
+	own := scoreOn(t, cand.b, rows)
+	other := scoreOn(t, champ.b, rows)
 	t.Logf("candidate %v\nchampion on the candidate's rows %v", own.Metrics, other.Metrics)
 	if !slices.Equal(own.Labels, other.Labels) {
 		t.Error("the two models see different labels on the same rows")
@@ -405,14 +321,8 @@ func TestChampionOnCandidateRows(t *testing.T) {
 	// A model of another kind on the same rows (the multiclass model reads
 	// its own target, Home): scored with its own label.
 	multi := get(t, "multiclass")
-	rowsM, err := testset.Load(cand.readers(), multi.b.TestRows.Rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := testset.ScoreOn(multi.b, rowsM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rowsM := testRows(t, cand, multi.b.TestRows.Rows)
+	res := scoreOn(t, multi.b, rowsM)
 	checkMetrics(t, res.Metrics, multi.b.Metrics.Test)
 }
 
@@ -439,10 +349,7 @@ func without(rows *testset.Rows, drop ...string) *testset.Rows {
 func TestChampionCannotReadRows(t *testing.T) {
 	t.Parallel()
 	cand, champ := get(t, "binary"), get(t, "binary-other")
-	rows, err := testset.Load(cand.readers(), cand.b.TestRows.Rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testRows(t, cand, cand.b.TestRows.Rows)
 	for _, tc := range []struct {
 		name string
 		rows *testset.Rows

@@ -72,18 +72,7 @@ func TestCatIndex(t *testing.T) {
 // TestWorkersIdenticalNoRows covers the path without canonical output or unique key
 // (workers keep no row values), with odd rows that leave the simple parser.
 func TestWorkersIdenticalNoRows(t *testing.T) {
-	data := string(creditLike(20_000))
-	lines := strings.Split(data, "\n")
-	for i := 5; i < len(lines)-1; i += 991 {
-		lines[i] = strings.Replace(lines[i], `"good"`, `"great"`, 1)
-		lines[i+1] = strings.Replace(lines[i+1], ",0,", ",-3.5e0,", 1)
-		lines[i+2] = strings.Replace(lines[i+2], `"married"`, `"mar""ried"`, 1)
-		lines[i+3] += "\r"
-		lines[i+4] = strings.Replace(lines[i+4], `"no"`, `no`, 1)
-		lines[i+5] = strings.Replace(lines[i+5], `,"fixed",`, `,"fix`+"\n"+`ed",`, 1)
-		lines[i+6] = strings.Replace(lines[i+6], `,0,`, `,x,`, 1)
-	}
-	data = strings.Join(lines, "\n")
+	data := sprinkled(991, oddLines[:7]...)
 	c := creditContract()
 	var js []string
 	for _, w := range []int{1, 2, 3} {
@@ -107,6 +96,41 @@ func TestWorkersIdenticalNoRows(t *testing.T) {
 // scanPaths scans in with canonical output on the row-by-row path (one worker) and on
 // the columnar path (one and three workers) and fails unless the Result JSON and the
 // canonical CSV are identical.
+// replace is an edit of one line: its first old made new.
+func replace(old, new string) func(string) string {
+	return func(l string) string { return strings.Replace(l, old, new, 1) }
+}
+
+// oddLines are the odd rows the fast-path tests sprinkle through credit-shaped
+// data, one edit a line: quotes, CR, CRLF, embedded newlines and separators,
+// bad numbers, nulls and invalid UTF-8.
+var oddLines = []func(string) string{
+	replace(`"good"`, `"great"`),
+	replace(",0,", ",-3.5e0,"),
+	replace(`"married"`, `"mar""ried"`),
+	func(l string) string { return l + "\r" },
+	replace(`"no"`, `no`),
+	replace(`,"fixed",`, `,"fix`+"\n"+`ed",`),
+	replace(`,0,`, `,x,`),
+	replace(`"rent"`, `"re,nt"`),
+	replace(`"no"`, "n\ro"),
+	replace(`,0,`, `,NA,`),
+	replace(`,0,`, `,,`),
+	replace(`"no"`, "\"n\xffo\""),
+}
+
+// sprinkled is creditLike(20_000) with edits applied from line 5 on, every
+// `every` lines: edit k to the k-th line of each group.
+func sprinkled(every int, edits ...func(string) string) string {
+	lines := strings.Split(string(creditLike(20_000)), "\n")
+	for i := 5; i < len(lines)-1; i += every {
+		for k, edit := range edits {
+			lines[i+k] = edit(lines[i+k])
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func scanPaths(t *testing.T, in string, c *contract.Contract, chunk int) string {
 	t.Helper()
 	var got []string
@@ -133,23 +157,7 @@ func scanPaths(t *testing.T, in string, c *contract.Contract, chunk int) string 
 // against the row path's, on credit-shaped data with odd rows and on small tricky
 // inputs (quotes, CRLF, null tokens, a BOM, reordered and extra columns).
 func TestCanonicalFastMatchesRowPath(t *testing.T) {
-	data := string(creditLike(20_000))
-	lines := strings.Split(data, "\n")
-	for i := 5; i < len(lines)-1; i += 991 {
-		lines[i] = strings.Replace(lines[i], `"good"`, `"great"`, 1)
-		lines[i+1] = strings.Replace(lines[i+1], ",0,", ",-3.5e0,", 1)
-		lines[i+2] = strings.Replace(lines[i+2], `"married"`, `"mar""ried"`, 1)
-		lines[i+3] += "\r"
-		lines[i+4] = strings.Replace(lines[i+4], `"no"`, `no`, 1)
-		lines[i+5] = strings.Replace(lines[i+5], `,"fixed",`, `,"fix`+"\n"+`ed",`, 1)
-		lines[i+6] = strings.Replace(lines[i+6], `,0,`, `,x,`, 1)
-		lines[i+7] = strings.Replace(lines[i+7], `"rent"`, `"re,nt"`, 1)
-		lines[i+8] = strings.Replace(lines[i+8], `"no"`, "n\ro", 1)
-		lines[i+9] = strings.Replace(lines[i+9], `,0,`, `,NA,`, 1)
-		lines[i+10] = strings.Replace(lines[i+10], `,0,`, `,,`, 1)
-		lines[i+11] = strings.Replace(lines[i+11], `"no"`, "\"n\xffo\"", 1)
-	}
-	data = strings.Join(lines, "\n")
+	data := sprinkled(991, oddLines...)
 	scanPaths(t, data, creditContract(), 16<<10)
 	// Unquoted: most rows are copied as they are.
 	scanPaths(t, strings.ReplaceAll(data, `"`, ""), creditContract(), 16<<10)

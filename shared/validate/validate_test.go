@@ -207,14 +207,8 @@ func TestCanonical(t *testing.T) {
 }
 
 func TestWorkersIdentical(t *testing.T) {
-	data := string(creditLike(20_000))
 	// Sprinkle problems through the file.
-	lines := strings.Split(data, "\n")
-	for i := 5; i < len(lines)-1; i += 997 {
-		lines[i] = strings.Replace(lines[i], `"good"`, `"great"`, 1)
-		lines[i+1] = strings.Replace(lines[i+1], ",0,", ",-3,", 1)
-	}
-	data = strings.Join(lines, "\n")
+	data := sprinkled(997, replace(`"good"`, `"great"`), replace(",0,", ",-3,"))
 	c := creditContract()
 	var outs []string
 	var res []*Result
@@ -289,22 +283,6 @@ func FuzzScan(f *testing.F) {
 		// Without a unique key, simple rows take the columnar path: its canonical
 		// CSV and Result must be the row path's.
 		c.UniqueKey = nil
-		r = r[:0]
-		for _, o := range []Options{{Workers: 1, rowPath: true}, {Workers: 1}, {Workers: 3}} {
-			var out bytes.Buffer
-			o.Canonical, o.chunkBytes, o.MaxFieldBytes = &out, 64, 4096
-			res, err := Scan(context.Background(), strings.NewReader(in), c, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			js, err := json.Marshal(res)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r = append(r, string(js)+out.String())
-		}
-		if r[0] != r[1] || r[0] != r[2] {
-			t.Fatalf("the columnar path differs from the row path:\n%s\n%s\n%s", r[0], r[1], r[2])
-		}
+		scanPaths(t, in, c, 64)
 	})
 }

@@ -39,8 +39,9 @@
 //     adapter. They sit below the adapters because adapters carry them (an
 //     event on a bus, a bundle in S3).
 //
-// Test helpers (shared/local/lambdatest) are imported by tests only, and may
-// import anything. TestFloors holds the module to this: a new package must
+// Test helpers (shared/local/lambdatest, shared/pythontest,
+// trainer/trainertest, shared/aws/awstest, shared/event/eventtest) are
+// imported by tests only, and may import anything. TestFloors holds the module to this: a new package must
 // be placed on a floor there. Its one known debt is shared/spec, which still
 // reads and writes specs through shared/pointer and shared/store; that
 // storage moves out to an adapter as policies moved to shared/policystore.

@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-)
 
-const python = "/usr/bin/python3"
+	"github.com/openmlops/mlops/shared/pythontest"
+)
 
 // cases is what testdata/gen_models.py writes next to each model.
 type cases struct {
@@ -95,7 +93,6 @@ func compareCase(t *testing.T, dir, name string) float64 {
 	}
 	k := m.NumOutputs()
 	single := make([]float32, len(rows)*k)
-	flat := make([]float32, 0, len(rows)*m.NumFeatures())
 	maxDiff := 0.0
 	bad := 0
 	for i, r := range rows {
@@ -103,7 +100,6 @@ func compareCase(t *testing.T, dir, name string) float64 {
 		if err := m.Predict(r, out); err != nil {
 			t.Fatalf("%s row %d: %v", name, i, err)
 		}
-		flat = append(flat, r...)
 		if len(want[i]) != k {
 			t.Fatalf("%s row %d: %d recorded outputs, want %d", name, i, len(want[i]), k)
 		}
@@ -138,19 +134,7 @@ func compareCase(t *testing.T, dir, name string) float64 {
 			}
 		}
 	}
-	batch := make([]float32, len(rows)*k)
-	if err := m.PredictBatch(rows, batch); err != nil {
-		t.Fatalf("%s: PredictBatch: %v", name, err)
-	}
-	flatOut := make([]float32, len(rows)*k)
-	if err := m.PredictFlat(flat, flatOut); err != nil {
-		t.Fatalf("%s: PredictFlat: %v", name, err)
-	}
-	for i := range single {
-		if math.Float32bits(batch[i]) != math.Float32bits(single[i]) || math.Float32bits(flatOut[i]) != math.Float32bits(single[i]) {
-			t.Fatalf("%s value %d: Predict %v, PredictBatch %v, PredictFlat %v", name, i, single[i], batch[i], flatOut[i])
-		}
-	}
+	checkSameOutputs(t, name, m, rows, single)
 	mg := loadGeneric(t, filepath.Join(dir, name+".model.json"))
 	checkSameOutputs(t, name+" (generic layout)", mg, rows, single)
 	t.Logf("%s (%s, %d trees, %d features, %d rows): max |ours - xgboost| = %.3g (margins %.3g), %d outside tolerance",
@@ -194,54 +178,18 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-var (
-	genOnce sync.Once
-	genDir  string
-	genErr  error
-)
-
-// generated trains the models of testdata/gen_models.py with Debian's
-// xgboost (once per test binary) and returns the directory holding them. If
-// xgboost is not importable with /usr/bin/python3, it fails the test. With
-// -short it skips the test instead.
-func generated(tb testing.TB) string {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("training models with xgboost is skipped with -short")
-	}
-	if err := exec.Command(python, "-c", "import xgboost, numpy").Run(); err != nil {
-		tb.Fatalf("%s cannot import xgboost and numpy (%v): install python3-xgboost, or run with -short", python, err)
-	}
-	genOnce.Do(func() {
-		genDir, genErr = os.MkdirTemp("", "xgboost-models-")
-		if genErr != nil {
-			return
-		}
-		cmd := exec.Command(python, "testdata/gen_models.py", genDir)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			genErr = fmt.Errorf("gen_models.py: %w: %s", err, stderr.String())
-		}
-	})
-	if genErr != nil {
-		tb.Fatal(genErr)
-	}
-	return genDir
-}
+// models are testdata/gen_models.py's, trained with Debian's xgboost.
+var models = &pythontest.Generated{Script: "testdata/gen_models.py", Prefix: "xgboost-models-"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, dir := range []string{genDir, synthDir} {
-		if dir != "" {
-			_ = os.RemoveAll(dir)
-		}
-	}
+	models.Remove()
+	synthetic.Remove()
 	os.Exit(code)
 }
 
 func TestAgainstXGBoost(t *testing.T) {
-	dir := generated(t)
+	dir := models.For(t)
 	for _, name := range []string{"binary", "binary_exact_gamma", "regression", "multi", "forest", "big"} {
 		t.Run(name, func(t *testing.T) { compareCase(t, dir, name) })
 	}
@@ -341,6 +289,11 @@ func rewriteFixture(t *testing.T, name string, edit func(doc map[string]any)) []
 
 func learnerParam(doc map[string]any) map[string]any {
 	return doc["learner"].(map[string]any)["learner_model_param"].(map[string]any)
+}
+
+// setParam sets one of learner_model_param's values.
+func setParam(key, value string) func(doc map[string]any) {
+	return func(doc map[string]any) { learnerParam(doc)[key] = value }
 }
 
 func firstTree(doc map[string]any) map[string]any {
@@ -486,24 +439,12 @@ func TestBadModels(t *testing.T) {
 			trees(doc)[1].(map[string]any)["id"] = 0
 		}, "ids must be"},
 		{"categorical split", "small_binary", setAt("split_type", 0, 1), "categorical"},
-		{"softprob without num_class", "small_multi", func(doc map[string]any) {
-			learnerParam(doc)["num_class"] = "0"
-		}, "num_class >= 2"},
-		{"binary base_score out of range", "small_binary", func(doc map[string]any) {
-			learnerParam(doc)["base_score"] = "1.5E0"
-		}, "must be in (0, 1)"},
-		{"base_score garbage", "small_binary", func(doc map[string]any) {
-			learnerParam(doc)["base_score"] = "[abc"
-		}, "base_score"},
-		{"base_score vector length", "small_multi", func(doc map[string]any) {
-			learnerParam(doc)["base_score"] = "[5E-1,5E-1]"
-		}, "base_score has 2 values for 3 outputs"},
-		{"bad num_feature", "small_binary", func(doc map[string]any) {
-			learnerParam(doc)["num_feature"] = "-3"
-		}, "num_feature"},
-		{"multi-target", "small_binary", func(doc map[string]any) {
-			learnerParam(doc)["num_target"] = "2"
-		}, "multi-target"},
+		{"softprob without num_class", "small_multi", setParam("num_class", "0"), "num_class >= 2"},
+		{"binary base_score out of range", "small_binary", setParam("base_score", "1.5E0"), "must be in (0, 1)"},
+		{"base_score garbage", "small_binary", setParam("base_score", "[abc"), "base_score"},
+		{"base_score vector length", "small_multi", setParam("base_score", "[5E-1,5E-1]"), "base_score has 2 values for 3 outputs"},
+		{"bad num_feature", "small_binary", setParam("num_feature", "-3"), "num_feature"},
+		{"multi-target", "small_binary", setParam("num_target", "2"), "multi-target"},
 		{"child index not an integer", "small_binary", setAt("left_children", 0, 1.5), "decoding model JSON"},
 	}
 	for _, tc := range tests {

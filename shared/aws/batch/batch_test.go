@@ -1,30 +1,27 @@
 package batch_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/openmlops/mlops/events"
+	"github.com/openmlops/mlops/shared/aws/awstest"
 	"github.com/openmlops/mlops/shared/aws/batch"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/training"
 )
 
@@ -58,16 +55,9 @@ func ok(body any) answer { return answer{status: http.StatusOK, body: body} }
 
 func (f *fakeBatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, found := strings.CutPrefix(r.URL.Path, "/v1/")
-	if r.Method != http.MethodPost || !found || r.Header.Get("Content-Type") != "application/json" ||
-		!strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") ||
-		!strings.Contains(r.Header.Get("Authorization"), "/us-east-1/batch/aws4_request") {
-		f.t.Errorf("unexpected request: %s %s type=%q auth=%q", r.Method, r.URL, r.Header.Get("Content-Type"), r.Header.Get("Authorization"))
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		f.t.Errorf("read body: %v", err)
+	body, ok := awstest.ReadSigned(f.t, w, r, map[string]string{"Content-Type": "application/json"},
+		found && strings.Contains(r.Header.Get("Authorization"), "/"+awstest.Region+"/batch/aws4_request"))
+	if !ok {
 		return
 	}
 	f.mu.Lock()
@@ -144,20 +134,15 @@ var template = batch.DefinitionTemplate{
 func newQueue(t *testing.T, handlers map[string]func(int, []byte) answer) (*batch.Queue, *fakeBatch) {
 	t.Helper()
 	fake := &fakeBatch{t: t, handlers: handlers}
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	client := awsbatch.New(awsbatch.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		// A fresh connection per request: a reused one the server has just
-		// closed makes the SDK resend, and these tests count requests.
-		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+	// A fresh connection per request: a reused one the server has just
+	// closed makes the SDK resend, and these tests count requests.
+	cfg := awstest.Config(t, fake, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}})
+	client := awsbatch.NewFromConfig(cfg, func(o *awsbatch.Options) {
 		// The SDK's standard retryer, with its waits shortened for the test.
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 			o.RateLimiter = ratelimit.None
-		}),
+		})
 	})
 	q, err := batch.New(client, batch.Config{JobQueue: queue, JobDefinition: defaultDef, DefaultImage: refImage, Definitions: template})
 	if err != nil {
@@ -166,35 +151,16 @@ func newQueue(t *testing.T, handlers map[string]func(int, []byte) answer) (*batc
 	return q, fake
 }
 
-// decodeStrict decodes a request body into v, refusing fields v does not
-// name: the wire shape the test expects, field for field.
-func decodeStrict(t *testing.T, body []byte, v any) {
+// submitRequest submits job and decodes the SubmitJob request that made:
+// the n-th the fake received.
+func submitRequest(t *testing.T, q *batch.Queue, fake *fakeBatch, job training.Job, n int) lambdatest.SubmitJobRequest {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode %T from %s: %v", v, body, err)
+	if _, err := q.Submit(context.Background(), job); err != nil {
+		t.Fatal(err)
 	}
-}
-
-type wireKV struct{ Name, Value string }
-
-type wireResource struct{ Type, Value string }
-
-type wireSubmit struct {
-	JobName            string
-	JobQueue           string
-	JobDefinition      string
-	Parameters         map[string]string
-	ContainerOverrides *struct {
-		Command              []string
-		Environment          []wireKV
-		ResourceRequirements []wireResource
-	}
-	Timeout *struct{ AttemptDurationSeconds int }
-	Tags    map[string]string
-	// A pointer, so that "absent" and "false" differ.
-	PropagateTags *bool
+	var in lambdatest.SubmitJobRequest
+	lambdatest.DecodeStrict(t, fake.of("submitjob")[n], &in)
+	return in
 }
 
 func submitted(id string) func(int, []byte) answer {
@@ -234,8 +200,8 @@ func TestSubmitSendsTheJob(t *testing.T) {
 	if ops := fake.ops(); !reflect.DeepEqual(ops, []string{"submitjob"}) {
 		t.Fatalf("calls %v: the default image needs no job definition lookup", ops)
 	}
-	var in wireSubmit
-	decodeStrict(t, fake.of("submitjob")[0], &in)
+	var in lambdatest.SubmitJobRequest
+	lambdatest.DecodeStrict(t, fake.of("submitjob")[0], &in)
 	if in.JobName != job.Name || in.JobQueue != queue || in.JobDefinition != defaultDef {
 		t.Errorf("name %s queue %s definition %s", in.JobName, in.JobQueue, in.JobDefinition)
 	}
@@ -255,10 +221,10 @@ func TestSubmitSendsTheJob(t *testing.T) {
 	if !reflect.DeepEqual(o.Command, job.Command) || !strings.HasPrefix(strings.Join(o.Command, " "), "python3 /opt/trainer/train.py --data Ref::data") {
 		t.Errorf("command %q: Ref:: arguments are Batch's to substitute", o.Command)
 	}
-	if want := []wireKV{{"MLOPS_LOG_LEVEL", "info"}, {"XGBOOST_TREE_METHOD", "gpu_hist"}}; !reflect.DeepEqual(o.Environment, want) {
+	if want := []lambdatest.KV{{Name: "MLOPS_LOG_LEVEL", Value: "info"}, {Name: "XGBOOST_TREE_METHOD", Value: "gpu_hist"}}; !reflect.DeepEqual(o.Environment, want) {
 		t.Errorf("environment %v, want %v (sorted)", o.Environment, want)
 	}
-	if want := []wireResource{{"GPU", "1"}, {"VCPU", "4"}, {"MEMORY", "15360"}}; !reflect.DeepEqual(o.ResourceRequirements, want) {
+	if want := []lambdatest.Resource{{Type: "GPU", Value: "1"}, {Type: "VCPU", Value: "4"}, {Type: "MEMORY", Value: "15360"}}; !reflect.DeepEqual(o.ResourceRequirements, want) {
 		t.Errorf("resources %v, want %v", o.ResourceRequirements, want)
 	}
 }
@@ -269,18 +235,14 @@ func TestSubmitSendsTheJob(t *testing.T) {
 func TestSubmitCPUJobWithDefaults(t *testing.T) {
 	q, fake := newQueue(t, map[string]func(int, []byte) answer{"submitjob": submitted("j-cpu")})
 	job := training.Job{Name: "churn_1", Parameters: map[string]string{"runid": "churn_1"}, VCPUs: 2, MemoryMiB: 4096, Timeout: 10 * time.Second}
-	if _, err := q.Submit(context.Background(), job); err != nil {
-		t.Fatal(err)
-	}
-	var in wireSubmit
-	decodeStrict(t, fake.of("submitjob")[0], &in)
+	in := submitRequest(t, q, fake, job, 0)
 	if in.JobDefinition != defaultDef {
 		t.Errorf("an image-less job runs the default definition, got %s", in.JobDefinition)
 	}
 	if in.ContainerOverrides == nil || in.ContainerOverrides.Command != nil || in.ContainerOverrides.Environment != nil {
 		t.Errorf("overrides %+v: no command, no environment", in.ContainerOverrides)
 	}
-	if want := []wireResource{{"VCPU", "2"}, {"MEMORY", "4096"}}; !reflect.DeepEqual(in.ContainerOverrides.ResourceRequirements, want) {
+	if want := []lambdatest.Resource{{Type: "VCPU", Value: "2"}, {Type: "MEMORY", Value: "4096"}}; !reflect.DeepEqual(in.ContainerOverrides.ResourceRequirements, want) {
 		t.Errorf("resources %v, want %v", in.ContainerOverrides.ResourceRequirements, want)
 	}
 	if in.Timeout == nil || in.Timeout.AttemptDurationSeconds != 60 {
@@ -289,11 +251,7 @@ func TestSubmitCPUJobWithDefaults(t *testing.T) {
 
 	// No timeout at all: the definition's applies, nothing is sent.
 	job.Timeout = 0
-	if _, err := q.Submit(context.Background(), job); err != nil {
-		t.Fatal(err)
-	}
-	var in2 wireSubmit
-	decodeStrict(t, fake.of("submitjob")[1], &in2)
+	in2 := submitRequest(t, q, fake, job, 1)
 	if in2.Timeout != nil {
 		t.Errorf("timeout %+v sent for a job without one", in2.Timeout)
 	}
@@ -308,7 +266,7 @@ type wireRegister struct {
 		Command              []string
 		JobRoleArn           string
 		ExecutionRoleArn     string
-		ResourceRequirements []wireResource
+		ResourceRequirements []lambdatest.Resource
 		LogConfiguration     struct {
 			LogDriver string
 			Options   map[string]string
@@ -360,7 +318,7 @@ func TestSubmitOtherImageRegistersADefinition(t *testing.T) {
 	}
 
 	var desc struct{ JobDefinitionName, Status string }
-	decodeStrict(t, fake.of("describejobdefinitions")[0], &desc)
+	lambdatest.DecodeStrict(t, fake.of("describejobdefinitions")[0], &desc)
 	if desc.JobDefinitionName != name || desc.Status != "ACTIVE" {
 		t.Errorf("describe %+v", desc)
 	}
@@ -369,7 +327,7 @@ func TestSubmitOtherImageRegistersADefinition(t *testing.T) {
 	}
 
 	var reg wireRegister
-	decodeStrict(t, fake.of("registerjobdefinition")[0], &reg)
+	lambdatest.DecodeStrict(t, fake.of("registerjobdefinition")[0], &reg)
 	c := reg.ContainerProperties
 	if reg.JobDefinitionName != name || reg.Type != "container" || !reflect.DeepEqual(reg.PlatformCapabilities, []string{"EC2"}) {
 		t.Errorf("register %s type %s platform %v", reg.JobDefinitionName, reg.Type, reg.PlatformCapabilities)
@@ -380,7 +338,7 @@ func TestSubmitOtherImageRegistersADefinition(t *testing.T) {
 	if c.LogConfiguration.LogDriver != "awslogs" || c.LogConfiguration.Options["awslogs-group"] != "/mlops/trainer" {
 		t.Errorf("log configuration %+v", c.LogConfiguration)
 	}
-	if want := []wireResource{{"VCPU", "1"}, {"MEMORY", "2048"}}; !reflect.DeepEqual(c.ResourceRequirements, want) {
+	if want := []lambdatest.Resource{{Type: "VCPU", Value: "1"}, {Type: "MEMORY", Value: "2048"}}; !reflect.DeepEqual(c.ResourceRequirements, want) {
 		t.Errorf("definition resources %v, want %v", c.ResourceRequirements, want)
 	}
 	rs := reg.RetryStrategy
@@ -393,8 +351,8 @@ func TestSubmitOtherImageRegistersADefinition(t *testing.T) {
 		t.Errorf("propagate %v tags %v", reg.PropagateTags, reg.Tags)
 	}
 
-	var in wireSubmit
-	decodeStrict(t, fake.of("submitjob")[1], &in)
+	var in lambdatest.SubmitJobRequest
+	lambdatest.DecodeStrict(t, fake.of("submitjob")[1], &in)
 	if in.JobDefinition != arn+name+":2" {
 		t.Errorf("submitted with definition %s, want the registered revision", in.JobDefinition)
 	}
@@ -424,8 +382,8 @@ func TestSubmitOtherImageFindsTheNewestMatchingRevision(t *testing.T) {
 	if ops := fake.ops(); !reflect.DeepEqual(ops, want) {
 		t.Fatalf("calls %v, want %v", ops, want)
 	}
-	var in wireSubmit
-	decodeStrict(t, fake.of("submitjob")[0], &in)
+	var in lambdatest.SubmitJobRequest
+	lambdatest.DecodeStrict(t, fake.of("submitjob")[0], &in)
 	if !strings.HasSuffix(in.JobDefinition, "/"+name+":3") {
 		t.Errorf("definition %s, want revision 3 (4 runs another image)", in.JobDefinition)
 	}
@@ -511,7 +469,7 @@ func TestFindByName(t *testing.T) {
 	q, fake := newQueue(t, map[string]func(int, []byte) answer{
 		"listjobs": func(_ int, body []byte) answer {
 			var in wireList
-			decodeStrict(t, body, &in)
+			lambdatest.DecodeStrict(t, body, &in)
 			if in.NextToken == "" {
 				return ok(map[string]any{"nextToken": "p2", "jobSummaryList": []any{
 					summary("older", name, 1772446000000, "FAILED"),
@@ -537,12 +495,12 @@ func TestFindByName(t *testing.T) {
 		t.Fatalf("%d ListJobs calls, want both pages", len(lists))
 	}
 	var in wireList
-	decodeStrict(t, lists[0], &in)
+	lambdatest.DecodeStrict(t, lists[0], &in)
 	if in.JobQueue != queue || len(in.Filters) != 1 || in.Filters[0].Name != "JOB_NAME" || !reflect.DeepEqual(in.Filters[0].Values, []string{name}) {
 		t.Errorf("ListJobs %+v: the JOB_NAME filter lists every status", in)
 	}
 	var desc struct{ Jobs []string }
-	decodeStrict(t, fake.of("describejobs")[0], &desc)
+	lambdatest.DecodeStrict(t, fake.of("describejobs")[0], &desc)
 	if !reflect.DeepEqual(desc.Jobs, []string{newest}) {
 		t.Errorf("described %v", desc.Jobs)
 	}

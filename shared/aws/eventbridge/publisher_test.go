@@ -4,18 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/openmlops/mlops/shared/aws/awstest"
 	"github.com/openmlops/mlops/shared/event"
 )
 
@@ -46,16 +43,9 @@ type fakeResult struct {
 }
 
 func (f *fakeEventBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.Header.Get("X-Amz-Target") != "AWSEvents.PutEvents" ||
-		r.Header.Get("Content-Type") != "application/x-amz-json-1.1" ||
-		!strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		f.t.Errorf("unexpected request: %s %s target=%q type=%q", r.Method, r.URL, r.Header.Get("X-Amz-Target"), r.Header.Get("Content-Type"))
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		f.t.Errorf("read body: %v", err)
+	body, ok := awstest.ReadSigned(f.t, w, r,
+		map[string]string{"X-Amz-Target": "AWSEvents.PutEvents", "Content-Type": "application/x-amz-json-1.1"}, true)
+	if !ok {
 		return
 	}
 	var in struct{ Entries []fakeEntry }
@@ -100,14 +90,7 @@ func (f *fakeEventBridge) recorded() [][]fakeEntry {
 func newFake(t *testing.T, reject func(int, fakeEntry) string, opts ...Option) (*Publisher, *fakeEventBridge) {
 	t.Helper()
 	fake := &fakeEventBridge{t: t, reject: reject}
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	client := eventbridge.New(eventbridge.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		HTTPClient:   srv.Client(),
-	})
+	client := eventbridge.NewFromConfig(awstest.Config(t, fake, nil))
 	opts = append([]Option{WithBackoff(func(int) time.Duration { return time.Millisecond })}, opts...)
 	return New(client, "mlops-bus", opts...), fake
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -119,4 +120,24 @@ func Setup(ctx context.Context, getenv func(string) string, required ...string) 
 	}
 	c, err := Connect(ctx, s)
 	return s, c, err
+}
+
+// Start is a function's main: once at cold start it reads the settings
+// through getenv, checks the required ones, connects (Setup) and builds the
+// handler with setup, then hands the handler to the Lambda runtime. A cold
+// start that fails is logged ("cold start", with the error) and exits 1, before
+// any event is asked for.
+func Start(getenv func(string) string, required []string,
+	setup func(s Settings, c *Clients, log *slog.Logger) (handler any, err error)) {
+	log := Logger()
+	s, c, err := Setup(context.Background(), getenv, required...)
+	var h any
+	if err == nil {
+		h, err = setup(s, c, log)
+	}
+	if err != nil {
+		log.Error("cold start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
 }

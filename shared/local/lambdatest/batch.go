@@ -1,6 +1,7 @@
 package lambdatest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -427,4 +428,38 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// DecodeStrict decodes a request body into v, refusing fields v does not
+// name: the wire shape the test expects, field for field.
+func DecodeStrict(t testing.TB, body []byte, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode %T from %s: %v", v, body, err)
+	}
+}
+
+// KV is a name and a value on the wire (an environment variable).
+type KV struct{ Name, Value string }
+
+// Resource is a resource requirement on the wire.
+type Resource struct{ Type, Value string }
+
+// SubmitJobRequest is SubmitJob's request as the SDK sends it, for
+// DecodeStrict. Pointers where "absent" and the zero value differ.
+type SubmitJobRequest struct {
+	JobName            string
+	JobQueue           string
+	JobDefinition      string
+	Parameters         map[string]string
+	ContainerOverrides *struct {
+		Command              []string
+		Environment          []KV
+		ResourceRequirements []Resource
+	}
+	Timeout       *struct{ AttemptDurationSeconds int }
+	Tags          map[string]string
+	PropagateTags *bool
 }

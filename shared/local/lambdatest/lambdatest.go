@@ -45,7 +45,7 @@ func Build(t testing.TB, pkgDir string) string {
 // Function is a running bootstrap process and the Runtime API it polls.
 type Function struct {
 	*runtimeapi.Server
-	logs *syncBuffer
+	logs *SyncBuffer
 }
 
 // Start runs bin with env (plus AWS_LAMBDA_RUNTIME_API) until the test ends.
@@ -59,7 +59,7 @@ func Start(t testing.TB, bin, name string, env []string) *Function {
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"AWS_LAMBDA_RUNTIME_API=" + rt.Addr(), "AWS_LAMBDA_FUNCTION_NAME=" + name,
 		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir()}, env...)
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -122,18 +122,20 @@ func (eb *EventBridge) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"FailedEntryCount": 0, "Entries": out})
 }
 
-type syncBuffer struct {
+// SyncBuffer is an output a test can read (String) while a process or
+// goroutine still writes to it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -184,4 +186,28 @@ func CreditPlatform(t testing.TB) (st *store.Store, eb *EventBridge, env []strin
 		t.Fatal(err)
 	}
 	return st, eb, Env(srv, eb, "uploads", "platform")
+}
+
+// Bootstrap is where a function's bootstrap test starts: it skips the test
+// with -short (it builds a binary), builds the function in pkgDir and stands
+// up CreditPlatform.
+func Bootstrap(t testing.TB, pkgDir string) (bin string, st *store.Store, eb *EventBridge, env []string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin = Build(t, pkgDir)
+	st, eb, env = CreditPlatform(t)
+	return bin, st, eb, env
+}
+
+// UploadCredit puts the credit example's data into the uploads bucket as
+// incoming/credit/<name>, as a person's upload would arrive.
+func UploadCredit(t testing.TB, st *store.Store, name string) store.ObjectInfo {
+	t.Helper()
+	info, err := st.Put(context.Background(), "uploads", "incoming/credit/"+name, credit.CSV(), store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
