@@ -22,8 +22,7 @@ import (
 
 // Store is what ingest needs from S3.
 type Store interface {
-	Get(ctx context.Context, bucket, key string, opt store.GetOptions) (io.ReadCloser, store.ObjectInfo, error)
-	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	Reader // what Datasets reads through
 	Head(ctx context.Context, bucket, key string) (store.ObjectInfo, error)
 	Put(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
 	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
@@ -31,8 +30,6 @@ type Store interface {
 	Upload(ctx context.Context, bucket, key string, r io.Reader, opt store.PutOptions) (store.ObjectInfo, error)
 	Copy(ctx context.Context, src store.CopySource, dstBucket, dstKey string, opt store.PutOptions) (store.ObjectInfo, error)
 	Delete(ctx context.Context, bucket, key, ifMatch string) error
-	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
-	ListDirs(ctx context.Context, bucket, prefix string) ([]string, error)
 }
 
 // Config is the ingest use case's configuration, read once by its caller.
