@@ -46,10 +46,18 @@ mlops up), and ends succeeded (with a verified bundle) or failed (with a reason)
 				return err
 			}
 			runs, err := training.ListRuns(cmd.Context(), cl.store, cl.ep.Buckets.Platform, model)
-			if err != nil {
+			var damaged *training.DamagedRunsError
+			if err != nil && !errors.As(err, &damaged) {
 				return err
 			}
-			return printRuns(cmd.OutOrStdout(), g, runs)
+			if perr := printRuns(cmd.OutOrStdout(), g, runs); perr != nil {
+				return perr
+			}
+			if damaged != nil {
+				// Every readable run is listed; the damaged records are named.
+				return &exitError{code: exitFailed, err: damaged}
+			}
+			return nil
 		},
 	}
 	list.Flags().StringVar(&model, "model", "", "only this model's runs")
@@ -220,7 +228,7 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 	inflight := map[string]bool{}
 	if wait {
 		runs, err := training.ListRuns(ctx, cl.store, cl.ep.Buckets.Platform, req.Model)
-		if err != nil {
+		if err != nil && !errors.As(err, new(*training.DamagedRunsError)) {
 			return err
 		}
 		for _, r := range runs {
@@ -275,7 +283,7 @@ func waitRun(ctx context.Context, cl *client, id, model string, timeout time.Dur
 			r = got
 		} else {
 			runs, err := training.ListRuns(ctx, cl.store, cl.ep.Buckets.Platform, model)
-			if err != nil && ctx.Err() == nil {
+			if err != nil && ctx.Err() == nil && !errors.As(err, new(*training.DamagedRunsError)) {
 				return nil, err
 			}
 		pick:

@@ -21,13 +21,17 @@ import (
 func ParseRun(b []byte) (*Run, error) {
 	var r Run
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("damaged run record: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrDamagedRun, err)
 	}
 	if err := r.check(); err != nil {
-		return nil, fmt.Errorf("damaged run record %q: %w", r.RunID, err)
+		return nil, fmt.Errorf("%w %q: %w", ErrDamagedRun, r.RunID, err)
 	}
 	return &r, nil
 }
+
+// ErrDamagedRun is matched (errors.Is) by the errors of a stored run record
+// that is not a valid run: ParseRun's and GetRun's.
+var ErrDamagedRun = errors.New("damaged run record")
 
 // check is ParseRun's invariants, also checked before a record is written.
 func (r *Run) check() error {

@@ -30,7 +30,7 @@ func GetRun(ctx context.Context, st interface {
 		return nil, "", fmt.Errorf("run %s (s3://%s/%s): %w", id, bucket, RunKey(id), err)
 	}
 	if r.RunID != id {
-		return nil, "", fmt.Errorf("run %s (s3://%s/%s): damaged run record: it names run %q", id, bucket, RunKey(id), r.RunID)
+		return nil, "", fmt.Errorf("run %s (s3://%s/%s): %w: it names run %q", id, bucket, RunKey(id), ErrDamagedRun, r.RunID)
 	}
 	return r, info.ETag, nil
 }
@@ -77,9 +77,14 @@ func ListRuns(ctx context.Context, st interface {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	var runs []*Run
+	var damaged []error
 	for _, id := range ids {
 		r, _, err := GetRun(ctx, st, bucket, id)
 		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if errors.Is(err, ErrDamagedRun) {
+			damaged = append(damaged, err) // one bad record hides no other run
 			continue
 		}
 		if err != nil {
@@ -99,5 +104,18 @@ func ListRuns(ctx context.Context, st interface {
 		}
 		return a.RunID < b.RunID
 	})
+	if len(damaged) > 0 {
+		return runs, &DamagedRunsError{Errs: damaged}
+	}
 	return runs, nil
 }
+
+// DamagedRunsError is ListRuns' error when some run records could not be read
+// as runs: the runs it returns are the others, all of them.
+type DamagedRunsError struct{ Errs []error }
+
+func (e *DamagedRunsError) Error() string {
+	return fmt.Sprintf("%d damaged run record(s): %v", len(e.Errs), errors.Join(e.Errs...))
+}
+
+func (e *DamagedRunsError) Unwrap() []error { return e.Errs }

@@ -3,6 +3,7 @@ package training_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -237,5 +238,27 @@ func TestListRunsReadsOnlyRunRecords(t *testing.T) {
 	runs, err := training.ListRuns(ctx, h.st, bucket, "")
 	if err != nil || len(runs) != 1 || runs[0].Cause.RequestID != "run" {
 		t.Fatalf("ListRuns: %d runs, %v; want the request's run", len(runs), err)
+	}
+}
+
+// One damaged run record hides no other run: ListRuns returns every readable
+// run and names the damaged record (so `mlops runs list` still lists).
+func TestListRunsSkipsAndNamesDamagedRecords(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	if err := h.svc.OnRetrain(ctx, event.RetrainRequestedDetail{RequestID: "r1", Model: "credit"}); err != nil {
+		t.Fatal(err)
+	}
+	bad := "credit-ffffffffffffffff-1"
+	if _, err := h.st.Put(ctx, bucket, training.RunKey(bad), []byte(`{"runId":"`+bad+`","state":"succeeded"}`), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := training.ListRuns(ctx, h.st, bucket, "credit")
+	var damaged *training.DamagedRunsError
+	if !errors.As(err, &damaged) || len(damaged.Errs) != 1 || !errors.Is(err, training.ErrDamagedRun) || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("error %v", err)
+	}
+	if len(runs) != 1 || runs[0].Cause.RequestID != "r1" {
+		t.Fatalf("runs %+v", runs)
 	}
 }
