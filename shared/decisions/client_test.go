@@ -247,6 +247,8 @@ func TestClientRefusalsHaveCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = bob.Rollback(ctx, "credit", decisions.Decision{Reason: "x"})
+	wantCode(t, "a rollback that does not name the champion it rolls back from", err, decisions.CodeBadRequest, 400, "rolls back from (from)")
+	_, err = bob.Rollback(ctx, "credit", decisions.Decision{Reason: "x", From: 1})
 	wantCode(t, "a rollback with no former champion", err, decisions.CodeNoPreviousChampion, 409, "no archived former champion")
 	_, err = bob.Rollback(ctx, "credit", decisions.Decision{Reason: "x", From: 2})
 	wantCode(t, "a rollback from another champion", err, decisions.CodeStale, 409, "the champion is version 1")
@@ -564,7 +566,10 @@ func TestEveryDecisionIsAuthorized(t *testing.T) {
 			_, err := mallory.Retire(ctx, "credit", 2, decisions.Decision{Reason: long, Force: true})
 			return err
 		},
-		"rollback": func() error { _, err := mallory.Rollback(ctx, "credit", decisions.Decision{Reason: long}); return err },
+		"rollback": func() error {
+			_, err := mallory.Rollback(ctx, "credit", decisions.Decision{Reason: long, From: 1})
+			return err
+		},
 		"approve": func() error {
 			_, err := mallory.Approve(ctx, "credit", 1, decisions.Decision{Reason: long, BundleSHA256: v1.BundleSHA256})
 			return err
@@ -586,7 +591,7 @@ func TestEveryDecisionIsAuthorized(t *testing.T) {
 	// A target that does not exist is not found, and nothing is recorded.
 	_, err = mallory.Reject(ctx, "credit", 99, decisions.Decision{Reason: "x"})
 	wantCode(t, "an unknown version", err, decisions.CodeNotFound, 404, "not found")
-	_, err = mallory.Rollback(ctx, "nosuch", decisions.Decision{Reason: "x"})
+	_, err = mallory.Rollback(ctx, "nosuch", decisions.Decision{Reason: "x", From: 1})
 	wantCode(t, "an unknown model", err, decisions.CodeNotFound, 404, "no versions")
 	if trail() != len(hist) {
 		t.Fatal("a decision about nothing was recorded")
@@ -660,4 +665,69 @@ func TestNoPolicyFailsClosed(t *testing.T) {
 	wantCode(t, "approving with no policy", err, decisions.CodeForbidden, 403, "has no promotion policy")
 	_, err = c.Reject(ctx, "credit", 1, decisions.Decision{Reason: "no"})
 	wantCode(t, "rejecting with no policy", err, decisions.CodeForbidden, 403, "has no promotion policy")
+}
+
+// What is promoted must pass the policy in force now: an explicit promote, or
+// an approval re-sent for a version already approved, of a version that fails
+// a stricter policy applied since, is refused (found by a hostile review).
+func TestPromoteNeedsThePolicyInForce(t *testing.T) {
+	p := newPlatform(t)
+	ctx := context.Background()
+	p.register(t, 2)
+	alice := p.as("local:alice")
+	v1, _ := alice.Version(ctx, "credit", 1)
+	v2, _ := alice.Version(ctx, "credit", 2)
+	if _, err := alice.Approve(ctx, "credit", 2, decisions.Decision{Reason: "ok", BundleSHA256: v2.BundleSHA256}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "ok", BundleSHA256: v1.BundleSHA256}); err != nil || res.Promoted {
+		t.Fatalf("approve v1 under v2: %+v %v", res, err)
+	}
+	pol, _ := credit.Policy()
+	pol.Minimum = nil
+	stricter, err := policystore.Apply(ctx, p.st, "platform", pol, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 1, PolicyHash: stricter.Hash,
+		Verdict: registry.VerdictFail, Checks: []map[string]any{{"name": "auc", "pass": false}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Promote(ctx, "credit", 1, decisions.Decision{Reason: "go"})
+	wantCode(t, "promoting a version that fails the policy in force", err, decisions.CodeNotPassed, 409, "did not pass the policy in force")
+	_, err = alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "again", BundleSHA256: v1.BundleSHA256})
+	wantCode(t, "re-approving it", err, decisions.CodeNotPassed, 409, "did not pass the policy in force")
+	if m, _ := alice.Model(ctx, "credit"); m.Champion != 2 {
+		t.Fatalf("champion %d", m.Champion)
+	}
+}
+
+// A role's sessions count as the role, and refusals of one decision about one
+// target are recorded a bounded number of times an hour however many callers
+// there are: a caller cannot buy a record per session name.
+func TestRefusalsAreBoundedAcrossSessions(t *testing.T) {
+	p := newPlatform(t)
+	ctx := context.Background()
+	p.register(t, 1)
+	before, _ := p.reg.History(ctx, "credit")
+	for i := range 40 {
+		_, err := p.as(fmt.Sprintf("arn:aws:sts::123456789012:assumed-role/Intruder/s%d", i)).Reject(ctx, "credit", 1, decisions.Decision{Reason: "x"})
+		wantCode(t, "an intruder's session", err, decisions.CodeForbidden, 403, "may not reject")
+	}
+	mid, _ := p.reg.History(ctx, "credit")
+	if n := len(mid) - len(before); n != 1 {
+		t.Fatalf("40 sessions of one role: %d refusals recorded, want 1", n)
+	}
+	for i := range 40 {
+		_, err := p.as(fmt.Sprintf("arn:aws:iam::123456789012:user/u%d", i)).Reject(ctx, "credit", 1, decisions.Decision{Reason: "x"})
+		wantCode(t, "another user", err, decisions.CodeForbidden, 403, "may not reject")
+	}
+	after, _ := p.reg.History(ctx, "credit")
+	if n := len(after) - len(mid); n < 1 || n > 8 {
+		t.Fatalf("40 users: %d refusals recorded, want between 1 and 8", n)
+	}
+	// Invisible format characters are no part of a reason.
+	if err := decisions.CheckReason("approved \u202egnitset"); err == nil {
+		t.Error("a bidirectional override was accepted in a reason")
+	}
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 )
@@ -45,6 +48,12 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := requestID(r)
 			w.Header().Set(RequestIDHeader, id)
+			defer func() {
+				// No panic leaves a route: in Lambda it would end the process.
+				if p := recover(); p != nil {
+					writeError(w, r, log, id, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+				}
+			}()
 			who := principal(r)
 			if who == "" {
 				writeError(w, r, log, id, Errorf(CodeUnauthorized, "no verified caller"))
@@ -127,6 +136,11 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger)
 		RoutePromote: decision(svc.Promote),
 		RouteRetire:  decision(svc.Retire),
 		RouteRollback: decision(func(ctx context.Context, who, model string, _ int, d Decision) (*Result, error) {
+			// A rollback names the champion it rolls back from: without it, a
+			// resent request would roll back again (and toggle).
+			if d.From < 1 {
+				return nil, Errorf(CodeBadRequest, "a rollback names the champion it rolls back from (from): a resent request then finds it done")
+			}
 			return svc.Rollback(ctx, who, model, d)
 		}),
 	}
@@ -175,7 +189,7 @@ func decodeDecision(w http.ResponseWriter, r *http.Request) (Decision, error) {
 		return d, Errorf(CodeBadRequest, "%v", err)
 	}
 	if d.BundleSHA256 != "" && !isSHA256(d.BundleSHA256) {
-		return d, Errorf(CodeBadRequest, "bundleSha256 %q: expected 64 lowercase hex digits", clip(d.BundleSHA256))
+		return d, Errorf(CodeBadRequest, "bundleSha256 %q: expected 64 lowercase hex digits", shortText(d.BundleSHA256))
 	}
 	if d.From < 0 {
 		return d, Errorf(CodeBadRequest, "from %d: expected a version number from 1 (or none: the current champion)", d.From)
@@ -199,6 +213,11 @@ func CheckReason(reason string) error {
 		if (c < ' ' && c != '\t' && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) {
 			return fmt.Errorf("the reason has a control character (U+%04X) at byte %d: expected printable text", c, i)
 		}
+		// Format characters (bidirectional overrides, zero-width spaces) can
+		// make a reason read differently on screen from what it says.
+		if unicode.Is(unicode.Cf, c) {
+			return fmt.Errorf("the reason has an invisible format character (U+%04X) at byte %d: expected printable text", c, i)
+		}
 	}
 	return nil
 }
@@ -215,12 +234,7 @@ func isSHA256(s string) bool {
 	return true
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
+func shortText(s string) string { return clip.Bytes(s, 80) }
 
 // writeJSON writes v indented: people read these answers (and -o json prints them).
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/registry"
 )
@@ -81,7 +82,7 @@ func (s *Service) recordDetail(ctx context.Context, e registry.Entry) event.Mode
 	det := event.ModelDetail{SchemaVersion: event.SchemaVersion, Model: rec.Model, Version: rec.Version, RunID: rec.RunID,
 		BundleSHA256: rec.Hashes.BundleSHA256, Bucket: s.cfg.Bucket, State: string(announced[rec.Kind].state),
 		PolicyHash: rec.Hashes.PolicyHash, PreviousChampion: rec.Previous, Principal: rec.Principal,
-		Reason: clipText(rec.Reason, eventReasonBytes), AuditKey: e.Key, At: s.cfg.Now().UTC()}
+		Reason: clip.Bytes(rec.Reason, eventReasonBytes), AuditKey: e.Key, At: s.cfg.Now().UTC()}
 	if rec.Kind == registry.KindRefused {
 		det.State, det.Reasons = "refused", []string{det.Reason}
 	}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
@@ -115,12 +117,31 @@ func (d decider) authorize(ctx context.Context, who, model string, n int, decisi
 	}
 	allowed := policy.Deciders(pol, decision)
 	why := fmt.Sprintf("%s may not %s %s: the policy allows %s", who, decision, model, orNobody(allowed))
-	if _, err := s.reg.Refuse(ctx, registry.RefuseInput{Model: model, Version: n, PolicyHash: phash, Principal: who,
-		Reason: clipText(why+"; their reason: "+reason, refusalReasonBytes),
-		Once:   fmt.Sprintf("%s\x00%s\x00%d\x00%s", who, decision, n, s.cfg.Now().UTC().Format("2006-01-02T15"))}); err != nil {
+	if err := s.refuseOnce(ctx, who, model, n, decision, phash, why+"; their reason: "+reason); err != nil {
 		return nil, "", err
 	}
 	return nil, "", decisions.Errorf(decisions.CodeForbidden, "%s", why)
+}
+
+// refusalShards bounds how many refusals of one decision about one target an
+// hour are recorded: callers are spread over this many slots by identity.
+const refusalShards = 8
+
+// refuseOnce audits a refused decision with a bounded reason, at most
+// refusalShards times an hour per (decision, target). The slot comes from the
+// caller's identity, a role's sessions counting as the role: the session name
+// of an assumed role is the caller's to choose, and must not buy a record each.
+func (s *Service) refuseOnce(ctx context.Context, who, model string, n int, decision, phash, reason string) error {
+	id := who
+	if role, ok := policy.AssumedRoleARN(who); ok {
+		id = role
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	once := fmt.Sprintf("%s\x00%d\x00%s\x00%d", decision, n, s.cfg.Now().UTC().Format("2006-01-02T15"), h.Sum32()%refusalShards)
+	_, err := s.reg.Refuse(ctx, registry.RefuseInput{Model: model, Version: n, PolicyHash: phash, Principal: who,
+		Reason: clip.Bytes(reason, refusalReasonBytes), Once: once})
+	return err
 }
 
 // refusalReasonBytes bounds what a refusal records of a refused caller's words.
@@ -151,11 +172,7 @@ func (d decider) Approve(ctx context.Context, who, model string, n int, dec deci
 		return nil, err
 	}
 	if !dec.Override {
-		v, err := s.reg.Get(ctx, model, n)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkVersion(ctx, v, pol, phash); err != nil {
+		if err := d.passed(ctx, who, model, n, policy.DecideApprove, pol, phash); err != nil {
 			return nil, err
 		}
 	}
@@ -195,7 +212,16 @@ func (d decider) Reject(ctx context.Context, who, model string, n int, dec decis
 }
 
 func (d decider) Promote(ctx context.Context, who, model string, n int, dec decisions.Decision) (*decisions.Result, error) {
-	if _, err := d.allowed(ctx, who, model, n, policy.DecidePromote, dec); err != nil {
+	if dec.Override {
+		return nil, decisions.Errorf(decisions.CodeBadRequest, "override applies to approvals only")
+	}
+	pol, phash, err := d.authorize(ctx, who, model, n, policy.DecidePromote, dec.Reason)
+	if err != nil {
+		return nil, err
+	}
+	// What is promoted must pass the policy in force now, not only the one it
+	// was approved under, unless its approval was an override.
+	if err := d.passed(ctx, who, model, n, policy.DecidePromote, pol, phash); err != nil {
 		return nil, err
 	}
 	res, err := d.s.reg.Promote(ctx, registry.PromoteInput{Model: model, Version: n, Principal: who, Reason: dec.Reason})
@@ -219,6 +245,44 @@ func (d decider) Rollback(ctx context.Context, who, model string, dec decisions.
 	}
 	res, err := d.s.reg.Rollback(ctx, registry.RollbackInput{Model: model, From: dec.From, Principal: who, Reason: dec.Reason})
 	return d.s.decided(ctx, event.ModelRolledBack, model, who, dec, res, err)
+}
+
+// passed refuses (and audits, bounded) a decision about version n unless it
+// passed the policy in force (evaluated now if it has no check under it), or
+// its approval was an override the policy allowed.
+func (d decider) passed(ctx context.Context, who, model string, n int, decision string, pol *policy.Policy, phash string) error {
+	s := d.s
+	v, err := s.reg.Get(ctx, model, n)
+	if err != nil {
+		return err
+	}
+	if err := s.checkVersion(ctx, v, pol, phash); err != nil {
+		return err
+	}
+	if v, err = s.reg.Get(ctx, model, n); err != nil {
+		return err
+	}
+	c, checked := v.Checks[phash]
+	if checked && c.Verdict == registry.VerdictPass {
+		return nil
+	}
+	if decision == policy.DecidePromote && v.Events[registry.KindApproved] != "" {
+		if a, err := s.reg.Record(ctx, v.Events[registry.KindApproved]); err == nil && a.Override && a.Version == n {
+			return nil
+		}
+	}
+	why := fmt.Sprintf("model %s version %d did not pass the policy in force (%s): %s", model, n, hashid.Short(phash), verdictOf(c, checked))
+	if err := s.refuseOnce(ctx, who, model, n, decision, phash, why); err != nil {
+		return err
+	}
+	return decisions.Errorf(decisions.CodeNotPassed, "%s: only a version that passed may be approved or promoted, or one the policy lets you override (approve --override)", why)
+}
+
+func verdictOf(c registry.CheckRef, checked bool) string {
+	if !checked {
+		return "no check"
+	}
+	return "its check is " + string(c.Verdict)
 }
 
 // allowed is authorize for decisions that take no override.
@@ -269,7 +333,7 @@ const eventReasonBytes = 256
 
 // announce publishes a decision's event (again on a duplicate: at least once).
 func (s *Service) announce(ctx context.Context, detailType string, res *registry.Result, who, reason string) error {
-	det := event.ModelDetail{SchemaVersion: event.SchemaVersion, Bucket: s.cfg.Bucket, Principal: who, Reason: clipText(reason, eventReasonBytes),
+	det := event.ModelDetail{SchemaVersion: event.SchemaVersion, Bucket: s.cfg.Bucket, Principal: who, Reason: clip.Bytes(reason, eventReasonBytes),
 		AuditKey: res.Key, At: s.cfg.Now().UTC()}
 	if res.Record != nil {
 		det.Model, det.Version, det.PreviousChampion = res.Record.Model, res.Record.Version, res.Record.Previous
@@ -290,16 +354,4 @@ func (s *Service) answer(ctx context.Context, out decisions.Result) (*decisions.
 		return nil, err
 	}
 	return &out, nil
-}
-
-// clipText cuts s to at most n bytes on a rune boundary, marking the cut.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

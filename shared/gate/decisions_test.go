@@ -189,7 +189,7 @@ func TestDecisionRoutes(t *testing.T) {
 	if d := last.Detail.(event.ModelDetail); last.DetailType != event.ModelPromoted || len(d.Reason) > 256 || !strings.HasSuffix(d.Reason, "…") || d.AuditKey == "" {
 		t.Fatalf("the promotion's event: %s %+v", last.DetailType, d)
 	}
-	if status, m := call("local:bob", "POST", "/v1/models/credit/rollback", decisions.Decision{Reason: "v2 misbehaves"}); status != 200 || m["champion"].(float64) != 1 {
+	if status, m := call("local:bob", "POST", "/v1/models/credit/rollback", decisions.Decision{Reason: "v2 misbehaves", From: 2}); status != 200 || m["champion"].(float64) != 1 {
 		t.Fatalf("rollback: %d %v", status, m)
 	}
 	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/1/retire", decisions.Decision{Reason: "old"}); status != 409 {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/bundlestore"
+	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/ingest"
@@ -364,7 +365,9 @@ func unseenRows(cand, champ bundle.TestRows, champRows int64) []int64 {
 func minSharedRows(candRows int) int { return max(30, candRows/4) }
 
 func (s *Service) refuse(ctx context.Context, d event.TrainingSucceededDetail, why error) (Outcome, error) {
-	reason := "bundle refused: " + why.Error()
+	// The why may quote the bundle's own fields (a manifest is up to 1 MiB):
+	// bounded, for the trail and the event alike.
+	reason := clip.Bytes("bundle refused: "+why.Error(), refusalReasonBytes)
 	r, err := s.reg.Refuse(ctx, registry.RefuseInput{Model: d.Model, RunID: d.RunID, BundleSHA256: d.BundleSHA256,
 		Principal: s.cfg.Principal, Reason: reason})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -57,7 +58,7 @@ func (r *Registry) Approve(ctx context.Context, in DecisionInput) (*Result, erro
 				ErrBundleMismatch, in.Model, in.Version, hashid.Short(in.BundleSHA256), hashid.Short(v.BundleSHA256))
 			rec.Kind = KindRefused
 			rec.Reason = fmt.Sprintf("approval of bundle %s refused: version %d's bundle is %s (approver's reason: %s)",
-				in.BundleSHA256, v.Version, v.BundleSHA256, in.Reason)
+				in.BundleSHA256, v.Version, v.BundleSHA256, clip.Bytes(in.Reason, refusedReasonBytes))
 		case in.Override:
 			rec.Override = true
 		case in.PolicyHash == "" && lastPassingPolicy(v) == "", in.PolicyHash != "" && v.Checks[in.PolicyHash].Verdict != VerdictPass:
@@ -70,7 +71,7 @@ func (r *Registry) Approve(ctx context.Context, in DecisionInput) (*Result, erro
 			refused = fmt.Errorf("%w: model %s version %d: %s: only a version that passed its policy may be approved, or one the policy lets you override",
 				ErrNotPassed, in.Model, in.Version, why)
 			rec.Kind = KindRefused
-			rec.Reason = "approval refused: " + why + " (approver's reason: " + in.Reason + ")"
+			rec.Reason = "approval refused: " + why + " (approver's reason: " + clip.Bytes(in.Reason, refusedReasonBytes) + ")"
 		}
 		return nil
 	})
@@ -112,16 +113,23 @@ func (r *Registry) Promote(ctx context.Context, in PromoteInput) (*Result, error
 			}
 			rec.Previous = c.Version
 		}
+		// A promotion rests on an approval of this version's bundle in the
+		// trail: the version record's state alone is not enough, since it is
+		// derived, and could have been altered.
 		rec.Approval = v.Events[KindApproved]
-		if rec.Approval != "" {
-			a, err := r.readRecord(ctx, rec.Approval)
-			if err != nil {
-				return fmt.Errorf("model %s version %d: its approval: %w", in.Model, v.Version, err)
-			}
-			rec.Approver = a.Principal
-			if rec.Hashes.PolicyHash == "" {
-				rec.Hashes.PolicyHash = a.Hashes.PolicyHash
-			}
+		if rec.Approval == "" {
+			return fmt.Errorf("%w: model %s version %d: no approval in the trail to promote on", ErrTransition, in.Model, v.Version)
+		}
+		a, err := r.readRecord(ctx, rec.Approval)
+		if err != nil {
+			return fmt.Errorf("model %s version %d: its approval: %w", in.Model, v.Version, err)
+		}
+		if a.Kind != KindApproved || a.Model != in.Model || a.Version != v.Version || a.Hashes.BundleSHA256 != v.BundleSHA256 {
+			return fmt.Errorf("%w: model %s version %d: %s is not an approval of this version's bundle", ErrDamaged, in.Model, v.Version, rec.Approval)
+		}
+		rec.Approver = a.Principal
+		if rec.Hashes.PolicyHash == "" {
+			rec.Hashes.PolicyHash = a.Hashes.PolicyHash
 		}
 		return nil
 	})
@@ -374,6 +382,9 @@ type RefuseInput struct {
 	Once string
 }
 
+// refusedReasonBytes bounds what a refusal quotes of the refused caller's reason.
+const refusedReasonBytes = 512
+
 // refusalOnceKey marks that the refusal named once was recorded.
 func refusalOnceKey(model, once string) string {
 	return ModelPrefix(model) + "refusals/once/" + hashid.Of([]byte(once)) + ".json"
@@ -390,12 +401,14 @@ func (r *Registry) Refuse(ctx context.Context, in RefuseInput) (*Result, error) 
 		return nil, fmt.Errorf("%w: model %s: run ID %q", ErrInvalid, in.Model, in.RunID)
 	}
 	if in.Once != "" {
-		// One refusal per Once: a repeat is collapsed into the first.
-		_, err := r.st.Create(ctx, r.cfg.Bucket, refusalOnceKey(in.Model, in.Once), []byte(in.Once), jsonOpt)
-		if errors.Is(err, store.ErrPrecondition) {
+		// One refusal per Once: a repeat is collapsed into the first. The
+		// marker is written after the record, so a failed append leaves the
+		// next refusal to be recorded (concurrent firsts may both be).
+		_, _, err := r.st.ReadAll(ctx, r.cfg.Bucket, refusalOnceKey(in.Model, in.Once))
+		if err == nil {
 			return &Result{}, nil
 		}
-		if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("model %s: record a refusal: %w", in.Model, err)
 		}
 	}
@@ -424,6 +437,11 @@ func (r *Registry) Refuse(ctx context.Context, in RefuseInput) (*Result, error) 
 		res.Key, res.Record, res.Created = key, rec, true
 	} else if res.Record, err = r.readRecord(ctx, res.Key); err != nil {
 		return nil, err
+	}
+	if in.Once != "" {
+		if _, err := r.st.Create(ctx, r.cfg.Bucket, refusalOnceKey(in.Model, in.Once), nil, jsonOpt); err != nil && !errors.Is(err, store.ErrPrecondition) {
+			r.log.Warn("mark a refusal recorded", "model", in.Model, "error", err) // the next one is recorded too
+		}
 	}
 	return res, nil
 }

@@ -133,7 +133,22 @@ func required(model, principal, reason string, needReason bool) error {
 	if needReason && reason == "" {
 		return fmt.Errorf("%w: model %s: a reason is required", ErrInvalid, model)
 	}
+	if len(reason) > MaxReasonBytes || len(principal) > MaxReasonBytes/8 {
+		// Every writer is bound, not only the API: the trail is read whole by
+		// verify, history and rollback, and a record is copied into the head.
+		return fmt.Errorf("%w: model %s: a reason of %d bytes or a principal of %d: at most %d and %d",
+			ErrInvalid, model, len(reason), len(principal), MaxReasonBytes, MaxReasonBytes/8)
+	}
 	return nil
+}
+
+// MaxReasonBytes bounds a record's reason (the decisions API allows people
+// 4 KB; the platform's own reasons quote theirs, or clip what they quote).
+const MaxReasonBytes = 8 << 10
+
+// Record reads one audit record by its key.
+func (r *Registry) Record(ctx context.Context, key string) (*AuditRecord, error) {
+	return r.readRecord(ctx, key)
 }
 
 // readVersion reads a version record and its ETag.

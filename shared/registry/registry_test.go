@@ -659,3 +659,31 @@ func TestApprovalNeedsAPass(t *testing.T) {
 	}
 	verifyOK(t, reg, "credit")
 }
+
+// A promotion rests on an approval in the trail, not on the version record's
+// state, which is derived and could be altered by whoever can write the bucket.
+func TestPromotionNeedsAnApprovalInTheTrail(t *testing.T) {
+	reg, st := setup(t)
+	ctx := context.Background()
+	v := register(t, reg, "credit", 1)
+	if _, err := reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: 1, Principal: "gate", Reason: "needs a person"}); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := st.ReadAll(ctx, bucket, registry.VersionKey("credit", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(string(b), `"state": "pending_approval"`, `"state": "approved"`, 1)
+	if forged == string(b) {
+		t.Fatal("the test did not forge the state")
+	}
+	if _, err := st.Put(ctx, bucket, registry.VersionKey("credit", 1), []byte(forged), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Promote(ctx, registry.PromoteInput{Model: "credit", Version: v.Version, Principal: "bob", Reason: "r"}); err == nil {
+		t.Fatal("a forged approved state was promoted")
+	}
+	if _, err := reg.Champion(ctx, "credit"); !errors.Is(err, registry.ErrNoChampion) {
+		t.Fatalf("champion after the refused promotion: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -115,6 +116,7 @@ func (s *Service) OnJobState(ctx context.Context, st JobStatus) error {
 		if b != nil {
 			r.State, r.Bundle = StateSucceeded, b
 		} else {
+			reason = clipReason(reason)
 			r.State, r.Reason, note = StateFailed, reason, reason
 		}
 		r.History = append(r.History, Step{At: now, State: r.State, Status: st.Status, Note: note})
@@ -154,7 +156,7 @@ func (s *Service) fail(ctx context.Context, id, reason string, exitCode *int) er
 			return false
 		}
 		now := s.now()
-		r.State, r.Reason, r.FinishedAt = StateFailed, reason, now
+		r.State, r.Reason, r.FinishedAt = StateFailed, clipReason(reason), now
 		if exitCode != nil {
 			r.Job.ExitCode = exitCode
 		}
@@ -204,7 +206,7 @@ func applyStatus(r *Run, st JobStatus) {
 		r.Job.Status = st.Status
 	}
 	if st.StatusReason != "" {
-		r.Job.StatusReason = st.StatusReason
+		r.Job.StatusReason = clipReason(st.StatusReason)
 	}
 	if st.ExitCode != nil {
 		r.Job.ExitCode = st.ExitCode
@@ -260,3 +262,10 @@ func (s *Service) unindex(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// reasonBytes bounds a run's reason: it may quote a trainer's text or a
+// bundle's fields, and it travels in the Training Failed event, which
+// EventBridge caps at 256 KB.
+const reasonBytes = 2048
+
+func clipReason(s string) string { return clip.Bytes(s, reasonBytes) }

@@ -31,7 +31,7 @@
 //     and shared/local/batch implement training.Batch).
 //  5. Formats: shared/bundle, shared/policy, shared/spec, shared/contract,
 //     shared/profile, shared/table, shared/validate, shared/xgboost,
-//     shared/metrics, shared/yamldoc, shared/hashid, shared/naming,
+//     shared/metrics, shared/yamldoc, shared/hashid, shared/naming, shared/clip,
 //     shared/event, shared/rules, events,
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an

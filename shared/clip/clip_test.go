@@ -1,0 +1,45 @@
+package clip
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"abcdefghijk", 10, "abcdefg…"},
+		{"ééééé", 8, "éé…"}, // é is 2 bytes: no rune is cut in half
+		{"abc", 0, "…"},
+	} {
+		if got := Bytes(c.in, c.n); got != c.want {
+			t.Errorf("Bytes(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+func FuzzBytes(f *testing.F) {
+	f.Add("hello, world", 5)
+	f.Add(strings.Repeat("好", 100), 17)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 3 || n > 1<<20 {
+			return
+		}
+		got := Bytes(s, n)
+		if len(got) > n {
+			t.Fatalf("%d bytes, bound %d", len(got), n)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("cut a rune: %q", got)
+		}
+		if len(s) <= n && got != s {
+			t.Fatalf("changed a short text")
+		}
+	})
+}
