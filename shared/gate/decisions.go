@@ -256,6 +256,13 @@ func (d decider) passed(ctx context.Context, who, model string, n int, decision 
 	if err != nil {
 		return err
 	}
+	// Where the state machine refuses the decision anyway (approving a
+	// rejected or retired version, promoting one that is not approved), the
+	// registry says so, in its terms.
+	if (decision == policy.DecideApprove && (v.State == registry.StateRejected || v.State == registry.StateRetired)) ||
+		(decision == policy.DecidePromote && v.State != registry.StateApproved) {
+		return nil
+	}
 	if err := s.checkVersion(ctx, v, pol, phash); err != nil {
 		return err
 	}
