@@ -63,6 +63,17 @@ func newPlatform(t *testing.T) *platform {
 	return p
 }
 
+// check records the gate's verdict on version n under a policy, as the gate
+// records it after evaluating.
+func (p *platform) check(t *testing.T, n int, policyHash string, verdict registry.Verdict) {
+	t.Helper()
+	if _, err := p.reg.RecordChecks(context.Background(), registry.ChecksInput{Model: "credit", Version: n, PolicyHash: policyHash,
+		Verdict: verdict, Checks: []map[string]any{{"name": "auc", "pass": verdict == registry.VerdictPass}}, Principal: "gate",
+		Reason: "policy evaluated"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // as is a client acting as who ("": no verified caller).
 func (p *platform) as(who string) *decisions.Client {
 	return decisions.NewClient(p.srv.URL+"/", p.srv.Client(), func(r *http.Request) error {
@@ -85,10 +96,7 @@ func (p *platform) register(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		// As the gate leaves it: passed the policy in force, waiting for a person.
-		if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: v.Version, PolicyHash: p.policy,
-			Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
-			t.Fatal(err)
-		}
+		p.check(t, v.Version, p.policy, registry.VerdictPass)
 		if _, err := p.reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: v.Version, Principal: "gate", Reason: "needs a person"}); err != nil {
 			t.Fatal(err)
 		}
@@ -599,10 +607,7 @@ func TestEveryDecisionIsAuthorized(t *testing.T) {
 
 	// A version whose check failed is not approved, even by an approver; an
 	// override needs the policy's override role, which the example names nobody in.
-	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 2, PolicyHash: "other",
-		Verdict: registry.VerdictFail, Checks: []map[string]any{}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
-		t.Fatal(err)
-	}
+	p.check(t, 2, "other", registry.VerdictFail)
 	pol, _ := credit.Policy()
 	pol.Minimum = nil
 	pol.Approval.Override = []string{"local:cro"}
@@ -610,10 +615,7 @@ func TestEveryDecisionIsAuthorized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 2, PolicyHash: failing.Hash,
-		Verdict: registry.VerdictFail, Checks: []map[string]any{{"name": "auc", "pass": false}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
-		t.Fatal(err)
-	}
+	p.check(t, 2, failing.Hash, registry.VerdictFail)
 	v2, _ := p.as("local:alice").Version(ctx, "credit", 2)
 	_, err = p.as("local:alice").Approve(ctx, "credit", 2, decisions.Decision{Reason: "fine", BundleSHA256: v2.BundleSHA256})
 	wantCode(t, "approving a failed version", err, decisions.CodeNotPassed, 409, "is fail")
@@ -633,10 +635,7 @@ func TestEveryDecisionIsAuthorized(t *testing.T) {
 	}
 	// Version 1, approved now (it passed the policy in force), does not
 	// replace the newer champion.
-	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 1, PolicyHash: failing.Hash,
-		Verdict: registry.VerdictPass, Checks: []map[string]any{{"name": "auc", "pass": true}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
-		t.Fatal(err)
-	}
+	p.check(t, 1, failing.Hash, registry.VerdictPass)
 	res, err = p.as("local:alice").Approve(ctx, "credit", 1, decisions.Decision{Reason: "late", BundleSHA256: v1.BundleSHA256})
 	if err != nil || res == nil || res.Promoted || res.Champion != 2 || !strings.Contains(res.NotPromoted, "version 2 is champion") {
 		t.Fatalf("a late approval of an older version: %v %+v", err, res)
@@ -689,10 +688,7 @@ func TestPromoteNeedsThePolicyInForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.reg.RecordChecks(ctx, registry.ChecksInput{Model: "credit", Version: 1, PolicyHash: stricter.Hash,
-		Verdict: registry.VerdictFail, Checks: []map[string]any{{"name": "auc", "pass": false}}, Principal: "gate", Reason: "policy evaluated"}); err != nil {
-		t.Fatal(err)
-	}
+	p.check(t, 1, stricter.Hash, registry.VerdictFail)
 	_, err = alice.Promote(ctx, "credit", 1, decisions.Decision{Reason: "go"})
 	wantCode(t, "promoting a version that fails the policy in force", err, decisions.CodeNotPassed, 409, "did not pass the policy in force")
 	_, err = alice.Approve(ctx, "credit", 1, decisions.Decision{Reason: "again", BundleSHA256: v1.BundleSHA256})
