@@ -1,25 +1,25 @@
 package clip
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 func TestBytes(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"abcdefghijk", 10, "abcdefg…"},
-		{"ééééé", 8, "éé…"}, // é is 2 bytes: no rune is cut in half
-		{"abc", 0, "…"},
-	} {
-		if got := Bytes(c.in, c.n); got != c.want {
-			t.Errorf("Bytes(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+	// in, bound, want: short texts are kept, long ones cut on a rune boundary.
+	cases := [][3]string{
+		{"short", "10", "short"},
+		{"exactly10!", "10", "exactly10!"},
+		{"abcdefghijk", "10", "abcdefg…"},
+		{"ééééé", "8", "éé…"}, // é is 2 bytes: no rune is cut in half
+		{"abc", "0", "…"},
+	}
+	for _, c := range cases {
+		n, _ := strconv.Atoi(c[1])
+		if got := Bytes(c[0], n); got != c[2] {
+			t.Errorf("Bytes(%q, %d) = %q, want %q", c[0], n, got, c[2])
 		}
 	}
 }
