@@ -43,24 +43,10 @@ type platform struct {
 
 func newPlatform(t *testing.T) *platform {
 	t.Helper()
-	_, st := lambdatest.S3(t, "platform")
-	pol, err := credit.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied, err := policystore.Apply(context.Background(), st, "platform", pol, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &platform{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), log: &bytes.Buffer{}, policy: applied.Hash}
-	svc := gate.New(st, discard{}, p.reg, gate.Config{Bucket: "platform", Logger: slog.New(slog.NewTextHandler(p.log, nil))})
-	mux := http.NewServeMux()
-	for pattern, h := range svc.Routes(func(r *http.Request) string { return r.Header.Get("X-Test-Principal") }) {
-		mux.Handle(pattern, h)
-	}
-	p.srv = httptest.NewServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
+	log := &bytes.Buffer{}
+	a := lambdatest.StartDecisionsAPI(t, lambdatest.DecisionsOptions{Publisher: discard{}, Logger: slog.New(slog.NewTextHandler(log, nil)),
+		Principal: func(r *http.Request) string { return r.Header.Get("X-Test-Principal") }})
+	return &platform{st: a.Store, reg: a.Registry, srv: a.Server, log: log, policy: a.Policy}
 }
 
 // check records the gate's verdict on version n under a policy, as the gate

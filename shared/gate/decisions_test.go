@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
-	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 )
@@ -71,24 +69,9 @@ type routes struct {
 
 func newRoutes(t *testing.T, now func() time.Time, principal func(*http.Request) string) *routes {
 	t.Helper()
-	_, st := lambdatest.S3(t, "platform")
-	pol, err := credit.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied, err := policystore.Apply(context.Background(), st, "platform", pol, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &routes{st: st, reg: registry.New(st, registry.Config{Bucket: "platform"}), pub: &recorder{}, policy: applied.Hash}
-	r.svc = gate.New(st, r.pub, r.reg, gate.Config{Bucket: "platform", Now: now})
-	mux := http.NewServeMux()
-	for pattern, h := range r.svc.Routes(principal) {
-		mux.Handle(pattern, h)
-	}
-	r.srv = httptest.NewServer(mux)
-	t.Cleanup(r.srv.Close)
-	return r
+	pub := &recorder{}
+	a := lambdatest.StartDecisionsAPI(t, lambdatest.DecisionsOptions{Publisher: pub, Now: now, Principal: principal})
+	return &routes{st: a.Store, reg: a.Registry, pub: pub, svc: a.Gate, srv: a.Server, policy: a.Policy}
 }
 
 // The decision routes, as a person reaches them through the API: the caller is
