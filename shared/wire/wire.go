@@ -52,6 +52,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/openmlops/mlops/shared/aws/kmsmac"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
@@ -71,7 +73,12 @@ func Ingest(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *inges
 
 // Registry builds the model registry.
 func Registry(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *registry.Registry {
-	return registry.New(c.Store, registry.Config{Bucket: s.PlatformBucket, Logger: log})
+	cfg := registry.Config{Bucket: s.PlatformBucket, Logger: log}
+	if s.AuditKeyID != "" {
+		// The trail's checkpoints are signed by a KMS key that never leaves KMS.
+		cfg.Signer = kmsmac.New(kms.NewFromConfig(c.AWS), s.AuditKeyID)
+	}
+	return registry.New(c.Store, cfg)
 }
 
 // Gate builds the promotion gate over the registry.
