@@ -129,13 +129,8 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 		if !errors.Is(err, bundle.ErrInvalid) && !errors.Is(err, store.ErrNotFound) {
 			return Outcome{}, fmt.Errorf("gate %s: %w", d.RunID, err) // a read failed: retry
 		}
-		// A late delivery about a run that is a version already: its bundle
-		// was judged then; what became of it since is verify's to report,
-		// not a refusal of a live version.
-		if v, verr := s.reg.VersionOfRun(ctx, d.Model, d.RunID); verr == nil {
-			s.log.Warn("a registered version's bundle no longer verifies", "model", d.Model, "version", v.Version, "run", d.RunID, "why", err)
-			return Outcome{Version: v.Version, State: v.State}, nil
-		}
+		// Also for a run that is a version already (a late delivery after its
+		// bundle was altered): the tampering is recorded in the trail.
 		return s.refuse(ctx, d, err)
 	}
 

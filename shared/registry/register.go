@@ -106,30 +106,6 @@ func (r *Registry) claimRun(ctx context.Context, in RegisterInput) (*RunIndex, s
 	return idx, etag, nil
 }
 
-// VersionOfRun returns the version run registered as (ErrNotFound when it
-// registered none): a late delivery about a run that is a version already
-// finds it, whatever became of its bundle since.
-func (r *Registry) VersionOfRun(ctx context.Context, model, runID string) (*Version, error) {
-	if err := validModel(model); err != nil {
-		return nil, err
-	}
-	if !runIDPattern.MatchString(runID) {
-		return nil, fmt.Errorf("%w: model %s: run ID %q", ErrInvalid, model, runID)
-	}
-	idx, _, err := r.readRunIndex(ctx, RunKey(model, runID))
-	if err != nil {
-		return nil, err
-	}
-	v, _, err := r.readVersion(ctx, model, idx.Version)
-	if err != nil {
-		return nil, err
-	}
-	if v.RunID != runID {
-		return nil, fmt.Errorf("model %s: run %s: %w", model, runID, ErrNotFound) // its number is being moved on
-	}
-	return v, nil
-}
-
 func (r *Registry) readRunIndex(ctx context.Context, key string) (*RunIndex, string, error) {
 	b, info, err := r.st.ReadAll(ctx, r.cfg.Bucket, key)
 	if errors.Is(err, store.ErrNotFound) {

@@ -687,20 +687,3 @@ func TestPromotionNeedsAnApprovalInTheTrail(t *testing.T) {
 		t.Fatalf("champion after the refused promotion: %v", err)
 	}
 }
-
-func TestVersionOfRun(t *testing.T) {
-	reg, _ := setup(t)
-	ctx := context.Background()
-	register(t, reg, "credit", 1)
-	v2 := register(t, reg, "credit", 2)
-	got, err := reg.VersionOfRun(ctx, "credit", runID(2))
-	if err != nil || got.Version != v2.Version || got.RunID != runID(2) {
-		t.Fatalf("%+v %v", got, err)
-	}
-	if _, err := reg.VersionOfRun(ctx, "credit", runID(9)); !errors.Is(err, registry.ErrNotFound) {
-		t.Fatalf("a run that registered nothing: %v", err)
-	}
-	if _, err := reg.VersionOfRun(ctx, "credit", "../../x"); !errors.Is(err, registry.ErrInvalid) {
-		t.Fatalf("a malformed run ID: %v", err)
-	}
-}
