@@ -331,6 +331,11 @@ the model is unknown, 2 usage error, 3 the platform could not be reached.`,
 				}
 			} else if rep.OK {
 				fmt.Fprintf(out, "model %s: audit trail OK (%d records, every link verified)\n", rep.Model, rep.Records)
+				if rep.Anchored {
+					fmt.Fprintf(out, "  anchored by %s\n", rep.Anchor)
+				} else if rep.Anchor != "" {
+					fmt.Fprintf(out, "  %s\n", rep.Anchor)
+				}
 			} else {
 				fmt.Fprintf(out, "model %s: audit trail BROKEN (%d records, %d problems):\n", rep.Model, rep.Records, len(rep.Problems))
 				for _, p := range rep.Problems {
