@@ -18,6 +18,7 @@ import (
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/specstore"
 )
 
 // newModelsCmd is the parent of everything about models: their specs now, and
@@ -101,12 +102,12 @@ valid, does not fit the contract, or the platform could not be reached.`,
 			if err != nil {
 				return err
 			}
-			a, err := spec.Apply(cmd.Context(), cl.store, cl.ep.Buckets.Platform, s, time.Now())
+			a, err := specstore.Apply(cmd.Context(), cl.store, datasetsOf(cl), cl.ep.Buckets.Platform, s, time.Now())
 			if err != nil {
 				return &exitError{code: exitProblem, err: err}
 			}
 			out := struct {
-				spec.Applied
+				specstore.Applied
 				Policy *policystore.Applied `json:"policy,omitempty"`
 			}{Applied: a}
 			if pol != nil {
@@ -150,8 +151,8 @@ canonical JSON exactly as stored, card included: what the trainer reads.`,
 			if err != nil {
 				return err
 			}
-			s, ptr, raw, err := spec.CurrentRaw(cmd.Context(), cl.store, cl.ep.Buckets.Platform, args[0])
-			if errors.Is(err, spec.ErrNoSpec) {
+			s, ptr, raw, err := specstore.CurrentRaw(cmd.Context(), cl.store, cl.ep.Buckets.Platform, args[0])
+			if errors.Is(err, specstore.ErrNoSpec) {
 				return &exitError{code: exitFailed, err: err}
 			} else if err != nil {
 				return err
@@ -177,12 +178,12 @@ func newModelsSpecsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := spec.List(cmd.Context(), cl.store, cl.ep.Buckets.Platform)
+			list, err := specstore.List(cmd.Context(), cl.store, cl.ep.Buckets.Platform)
 			if err != nil {
 				return err
 			}
 			return printTable(cmd.OutOrStdout(), g, list, "no model specs yet: apply one with mlops models apply SPEC.yaml",
-				"MODEL\tSPEC\tDATASET\tOBJECTIVE\tAPPLIED", func(m spec.Summary) string {
+				"MODEL\tSPEC\tDATASET\tOBJECTIVE\tAPPLIED", func(m specstore.Summary) string {
 					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", m.Model, hashid.Short(m.Hash), m.Dataset, m.Objective,
 						m.AppliedAt.UTC().Format(time.RFC3339))
 				})
@@ -192,7 +193,7 @@ func newModelsSpecsCmd(g *globals) *cobra.Command {
 
 // writeSpecSummary prints a spec for a person: one line per setting, defaults
 // included, so that what the trainer will do is visible without reading JSON.
-func writeSpecSummary(w io.Writer, s *spec.Spec, ptr spec.Pointer) error {
+func writeSpecSummary(w io.Writer, s *spec.Spec, ptr specstore.Pointer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	line := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
 	line("model", "%s", s.Name)

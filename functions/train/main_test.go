@@ -27,7 +27,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
-	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -57,7 +57,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	applied, err := spec.Apply(ctx, st, platform, sp, time.Now())
+	applied, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, platform, ""), platform, sp, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

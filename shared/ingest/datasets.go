@@ -248,6 +248,16 @@ func (d *Datasets) CurrentContract(ctx context.Context, dataset string) (*Contra
 	return c, nil
 }
 
+// ContractOf is CurrentContract as a contract and its hash (what a model
+// spec is checked against when it is applied: specstore.Contracts).
+func (d *Datasets) ContractOf(ctx context.Context, dataset string) (*contract.Contract, string, error) {
+	c, err := d.CurrentContract(ctx, dataset)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.Contract, c.Hash, nil
+}
+
 // ContractAt reads the contract stored under hash (the one a version or a
 // model was made under), checking that its bytes hash to that name.
 func (d *Datasets) ContractAt(ctx context.Context, dataset, hash string) (*Contract, error) {

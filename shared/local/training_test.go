@@ -13,8 +13,10 @@ import (
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/bundlestore"
+	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -35,7 +37,7 @@ func applyCreditSpec(t *testing.T, p *local.Platform) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := spec.Apply(context.Background(), p.Store, p.Endpoint.Buckets.Platform, sp, time.Now()); err != nil {
+	if _, err := specstore.Apply(context.Background(), p.Store, ingest.NewDatasets(p.Store, p.Endpoint.Buckets.Platform, ""), p.Endpoint.Buckets.Platform, sp, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

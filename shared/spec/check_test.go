@@ -108,3 +108,35 @@ func TestExampleFitsAndTargetColumn(t *testing.T) {
 		t.Fatalf("Age as the target: %v", err)
 	}
 }
+
+// Contract problems of a parsed spec point at its YAML, even after wrapping.
+func TestContractProblemsArePositioned(t *testing.T) {
+	y := head + "trainer:\n  command: [a, b]\n"
+	s, err := spec.Parse("m.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := credit.Contract()
+	s.Target.Column = "Outcome" // not written in the YAML: shown on the target mapping
+	want := `m.yaml:5:9: target.column: target column "Outcome" is not a column of dataset credit's contract`
+	if err := s.CheckContract(c); err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	y = strings.Replace(y, "{positiveClass: bad}", "{positiveClass: Bad, column: Status}", 1)
+	if s, err = spec.Parse("m.yaml", []byte(y), nil); err != nil {
+		t.Fatal(err)
+	}
+	want = `m.yaml:5:25: target.positiveClass: positive class "Bad" is not one of column "Status"'s allowed values ["good" "bad"]`
+	if err := s.CheckContract(c); err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	// A copy keeps the positions; the canonical form does not carry them.
+	cp := *s
+	if err := cp.CheckContract(c); err == nil || !strings.HasPrefix(err.Error(), "m.yaml:5:25:") {
+		t.Fatalf("copy: %v", err)
+	}
+	back, _ := spec.ParseCanonical(s.Canonical())
+	if err := back.CheckContract(c); err == nil || !strings.HasPrefix(err.Error(), "target.positiveClass: ") {
+		t.Fatalf("from JSON: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -43,7 +44,7 @@ type Specs interface {
 }
 
 // ErrNoSpec is returned for a model that has no spec applied.
-var ErrNoSpec = spec.ErrNoSpec
+var ErrNoSpec = specstore.ErrNoSpec
 
 // Trainer is a resolved trainer: its identity (part of the run ID), image and command.
 type Trainer struct {

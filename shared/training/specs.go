@@ -8,17 +8,18 @@ import (
 	"strings"
 
 	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/specstore"
 )
 
 // StoreSpecs finds model specs where `mlops models apply` put them.
 type StoreSpecs struct {
-	Store  spec.Lister
+	Store  specstore.Lister
 	Bucket string
 }
 
 // ForDataset implements Specs.
 func (s StoreSpecs) ForDataset(ctx context.Context, dataset string) ([]SpecRef, error) {
-	all, err := spec.List(ctx, s.Store, s.Bucket)
+	all, err := specstore.List(ctx, s.Store, s.Bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -40,11 +41,11 @@ func (s StoreSpecs) ForDataset(ctx context.Context, dataset string) ([]SpecRef, 
 
 // Current implements Specs.
 func (s StoreSpecs) Current(ctx context.Context, model string) (SpecRef, error) {
-	sp, hash, err := spec.Current(ctx, s.Store, s.Bucket, model)
+	sp, hash, err := specstore.Current(ctx, s.Store, s.Bucket, model)
 	if err != nil {
 		return SpecRef{}, err
 	}
-	return SpecRef{Spec: sp, Hash: hash, Key: spec.Key(model, hash)}, nil
+	return SpecRef{Spec: sp, Hash: hash, Key: specstore.Key(model, hash)}, nil
 }
 
 // Get implements Specs: the spec stored at key, checked against the hash its key names.

@@ -33,7 +33,7 @@ var floors = map[string]int{
 	"shared/ingest": useCases, "shared/training": useCases, "shared/gate": useCases, "shared/registry": useCases,
 	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases,
 
-	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters,
+	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters, "shared/specstore": adapters,
 	"shared/aws": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
 	"shared/local/api": adapters, "shared/local/runtimeapi": adapters,
 
@@ -48,12 +48,10 @@ var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/pytho
 	"shared/aws/awstest": true, "shared/event/eventtest": true}
 
 // upward are the imports the rule allows against the floors: adapters that
-// implement a use case's port, and the known debt the package doc names.
+// implement a use case's port.
 var upward = map[string]bool{
 	"shared/aws/batch -> shared/training":   true, // implements training.Batch
 	"shared/local/batch -> shared/training": true, // implements training.Batch
-	"shared/spec -> shared/pointer":         true, // debt: spec's storage, to move out as policystore did
-	"shared/spec -> shared/store":           true, // the same
 }
 
 func floorOf(pkg string) (int, bool) {

@@ -23,7 +23,7 @@
 //     reads another's state only through that owner's reader (training, the
 //     gate and testset read datasets through ingest.Datasets).
 //  4. Adapters: shared/store, shared/pointer, shared/bundlestore,
-//     shared/policystore, shared/aws/... (lambdaenv included: it reads settings,
+//     shared/policystore, shared/specstore, shared/aws/... (lambdaenv included: it reads settings,
 //     builds AWS clients and starts the Lambda runtime, and builds no use case), and the local adapters
 //     shared/local/{s3,bus,batch,api,runtimeapi}. All the I/O: S3,
 //     EventBridge, Batch, HTTP, processes. An adapter never constructs a use
@@ -41,10 +41,8 @@
 //
 // Test helpers (shared/local/lambdatest, shared/pythontest,
 // trainer/trainertest, shared/aws/awstest, shared/event/eventtest) are
-// imported by tests only, and may import anything. TestFloors holds the module to this: a new package must
-// be placed on a floor there. Its one known debt is shared/spec, which still
-// reads and writes specs through shared/pointer and shared/store; that
-// storage moves out to an adapter as policies moved to shared/policystore.
+// imported by tests only, and may import anything. TestFloors holds the
+// module to this: a new package must be placed on a floor there.
 package wire
 
 import (

@@ -1,8 +1,13 @@
-package spec
+// Package specstore keeps model specs in the platform bucket: each spec's
+// canonical JSON stored once under its hash, and a pointer per model to the
+// current one, moved by compare-and-swap. The spec format (shared/spec) does
+// no I/O; this adapter is where it meets the store. A spec is checked against
+// its dataset's current contract, which it reads through Contracts (the
+// dataset's owner, ingest.Datasets, implements it), not by spelling its keys.
+package specstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +16,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/pointer"
+	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/yamldoc"
 
 	"github.com/openmlops/mlops/shared/contract"
@@ -35,12 +41,12 @@ func PointerKey(model string) string { return Prefix + model + "/current" }
 // dataset's contracts/<dataset>/current, so one reader serves both.
 type Pointer = pointer.Pointer
 
-// Where a dataset's current contract is. These mirror shared/ingest's keys
-// (ContractPointerKey, ContractKey, ContractPointer), which this package does
-// not import: ingest is a use case of its own, and the layout is the contract
-// between them (docs/design.md).
-func contractPointerKey(dataset string) string { return "contracts/" + dataset + "/current" }
-func contractKey(dataset, hash string) string  { return "contracts/" + dataset + "/" + hash + ".json" }
+// Contracts finds a dataset's current contract and its hash
+// (*ingest.Datasets has it); an error wrapping store.ErrNotFound when it has
+// none.
+type Contracts interface {
+	ContractOf(ctx context.Context, dataset string) (*contract.Contract, string, error)
+}
 
 // Reader is what Current needs from S3 (*store.Store has it).
 type Reader = pointer.Reader
@@ -80,11 +86,14 @@ type Applied struct {
 // is already current changes nothing and reports Changed false. Concurrent
 // Applies to one model each either win or lose cleanly: the pointer ends at
 // one of them, never at a half-written object.
-func Apply(ctx context.Context, st Store, bucket string, s *Spec, now time.Time) (Applied, error) {
+func Apply(ctx context.Context, st Store, contracts Contracts, bucket string, s *spec.Spec, now time.Time) (Applied, error) {
 	if err := s.Validate(); err != nil {
 		return Applied{}, fmt.Errorf("model %s: invalid spec:\n%w", s.Name, err)
 	}
-	c, chash, err := currentContract(ctx, st, bucket, s.Dataset)
+	c, chash, err := contracts.ContractOf(ctx, s.Dataset)
+	if errors.Is(err, store.ErrNotFound) {
+		return Applied{}, fmt.Errorf("model %s: dataset %q: %w: apply one first (mlops contract apply)", s.Name, s.Dataset, ErrNoContract)
+	}
 	if err != nil {
 		return Applied{}, fmt.Errorf("model %s: %w", s.Name, err)
 	}
@@ -102,30 +111,6 @@ func Apply(ctx context.Context, st Store, bucket string, s *Spec, now time.Time)
 	return a, nil
 }
 
-// currentContract reads the dataset's current contract through its pointer.
-func currentContract(ctx context.Context, st Reader, bucket, dataset string) (*contract.Contract, string, error) {
-	b, _, err := st.ReadAll(ctx, bucket, contractPointerKey(dataset))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", fmt.Errorf("dataset %q: %w: apply one first (mlops contract apply)", dataset, ErrNoContract)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("read dataset %s's contract pointer: %w", dataset, err)
-	}
-	var ptr Pointer
-	if err := json.Unmarshal(b, &ptr); err != nil || !hashid.Valid(ptr.Hash) {
-		return nil, "", fmt.Errorf("dataset %s's contract pointer %s is not a pointer: %q", dataset, contractPointerKey(dataset), yamldoc.Clip(string(b)))
-	}
-	raw, _, err := st.ReadAll(ctx, bucket, contractKey(dataset, ptr.Hash))
-	if err != nil {
-		return nil, "", fmt.Errorf("read dataset %s's contract %s: %w", dataset, hashid.Short(ptr.Hash), err)
-	}
-	c, err := contract.ParseCanonical(raw)
-	if err != nil {
-		return nil, "", fmt.Errorf("dataset %s's contract %s: %w", dataset, hashid.Short(ptr.Hash), err)
-	}
-	return c, ptr.Hash, nil
-}
-
 // ErrNoSpec: the model has no current spec. Current and the CLI wrap it; it
 // wraps store.ErrNotFound too.
 var ErrNoSpec = fmt.Errorf("no spec: %w", store.ErrNotFound)
@@ -134,7 +119,7 @@ var ErrNoSpec = fmt.Errorf("no spec: %w", store.ErrNotFound)
 // without a spec gives an error for which errors.Is(err, ErrNoSpec) and
 // errors.Is(err, store.ErrNotFound) hold. The stored bytes must hash to the
 // name the pointer gives them: anything else is corruption, and reported.
-func Current(ctx context.Context, st Reader, bucket, model string) (*Spec, string, error) {
+func Current(ctx context.Context, st Reader, bucket, model string) (*spec.Spec, string, error) {
 	s, ptr, _, err := current(ctx, st, bucket, model)
 	if err != nil {
 		return nil, "", err
@@ -144,12 +129,12 @@ func Current(ctx context.Context, st Reader, bucket, model string) (*Spec, strin
 
 // CurrentRaw is Current with the pointer and the stored canonical bytes, for
 // callers that print or hand on exactly what is stored.
-func CurrentRaw(ctx context.Context, st Reader, bucket, model string) (*Spec, Pointer, []byte, error) {
+func CurrentRaw(ctx context.Context, st Reader, bucket, model string) (*spec.Spec, Pointer, []byte, error) {
 	return current(ctx, st, bucket, model)
 }
 
-func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Pointer, []byte, error) {
-	if !ValidName(model) {
+func current(ctx context.Context, st Reader, bucket, model string) (*spec.Spec, Pointer, []byte, error) {
+	if !spec.ValidName(model) {
 		return nil, Pointer{}, nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
 	}
 	ptr, err := pointer.Read(ctx, st, bucket, PointerKey(model))
@@ -171,7 +156,7 @@ func current(ctx context.Context, st Reader, bucket, model string) (*Spec, Point
 	case err != nil:
 		return nil, Pointer{}, nil, fmt.Errorf("model %s: read spec %s: %w", model, hashid.Short(ptr.Hash), err)
 	}
-	s, err := ParseCanonical(raw)
+	s, err := spec.ParseCanonical(raw)
 	if err != nil {
 		return nil, Pointer{}, nil, fmt.Errorf("model %s: spec %s: %w", model, hashid.Short(ptr.Hash), err)
 	}
@@ -198,7 +183,7 @@ func List(ctx context.Context, st Lister, bucket string) ([]Summary, error) {
 	out := []Summary{}
 	for _, d := range dirs {
 		model := strings.TrimSuffix(strings.TrimPrefix(d, Prefix), "/")
-		if !ValidName(model) {
+		if !spec.ValidName(model) {
 			continue
 		}
 		s, ptr, _, err := current(ctx, st, bucket, model)

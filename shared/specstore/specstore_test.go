@@ -1,4 +1,4 @@
-package spec_test
+package specstore_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -48,11 +49,11 @@ func creditSpec(t testing.TB) *spec.Spec {
 
 func TestApplyNeedsTheDatasetsContract(t *testing.T) {
 	st := platform(t, false)
-	_, err := spec.Apply(context.Background(), st, bucket, creditSpec(t), time.Now())
-	if !errors.Is(err, spec.ErrNoContract) || err.Error() != `model credit: dataset "credit": the dataset has no contract: apply one first (mlops contract apply)` {
+	_, err := specstore.Apply(context.Background(), st, ingest.NewDatasets(st, bucket, ""), bucket, creditSpec(t), time.Now())
+	if !errors.Is(err, specstore.ErrNoContract) || err.Error() != `model credit: dataset "credit": the dataset has no contract: apply one first (mlops contract apply)` {
 		t.Fatalf("got %v", err)
 	}
-	if _, _, err := st.ReadAll(context.Background(), bucket, spec.PointerKey("credit")); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := st.ReadAll(context.Background(), bucket, specstore.PointerKey("credit")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused spec moved the pointer: %v", err)
 	}
 }
@@ -62,7 +63,7 @@ func TestApplyCurrentList(t *testing.T) {
 	st := platform(t, true)
 	s := creditSpec(t)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
-	a, err := spec.Apply(ctx, st, bucket, s, at)
+	a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, s, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestApplyCurrentList(t *testing.T) {
 	}
 
 	// Again, and again with other comments: nothing changes.
-	if again, err := spec.Apply(ctx, st, bucket, s, at.Add(time.Hour)); err != nil || again.Changed || again.Hash != a.Hash {
+	if again, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, s, at.Add(time.Hour)); err != nil || again.Changed || again.Hash != a.Hash {
 		t.Fatalf("re-apply: %+v %v", again, err)
 	}
 	recommented := strings.ReplaceAll(string(credit.SpecYAML()), "#", "\n# edited:")
@@ -97,14 +98,14 @@ func TestApplyCurrentList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := spec.Apply(ctx, st, bucket, s2, at); err != nil || again.Changed {
+	if again, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, s2, at); err != nil || again.Changed {
 		t.Fatalf("re-apply with other comments: %+v %v", again, err)
 	}
 	if ptr2, _, _ := st.ReadAll(ctx, bucket, "specs/credit/current"); string(ptr2) != want {
 		t.Fatalf("a no-op apply rewrote the pointer: %s", ptr2)
 	}
 
-	got, hash, err := spec.Current(ctx, st, bucket, "credit")
+	got, hash, err := specstore.Current(ctx, st, bucket, "credit")
 	if err != nil || hash != a.Hash || got.Hash() != a.Hash || got.Card != s.Card {
 		t.Fatalf("current: %v %s", err, hash)
 	}
@@ -112,11 +113,11 @@ func TestApplyCurrentList(t *testing.T) {
 	// A new version of the spec becomes current; the old one stays stored.
 	s3 := *s
 	s3.Threshold = 0.35
-	b, err := spec.Apply(ctx, st, bucket, &s3, at)
+	b, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, &s3, at)
 	if err != nil || !b.Changed || b.Hash == a.Hash {
 		t.Fatalf("new version: %+v %v", b, err)
 	}
-	if _, hash, _ := spec.Current(ctx, st, bucket, "credit"); hash != b.Hash {
+	if _, hash, _ := specstore.Current(ctx, st, bucket, "credit"); hash != b.Hash {
 		t.Fatalf("current is %s, want %s", hash, b.Hash)
 	}
 	if _, _, err := st.ReadAll(ctx, bucket, a.Key); err != nil {
@@ -127,13 +128,13 @@ func TestApplyCurrentList(t *testing.T) {
 	other := *s
 	other.Name = "credit-small"
 	other.Params = map[string]any{"max_depth": 2}
-	if _, err := spec.Apply(ctx, st, bucket, &other, at); err != nil {
+	if _, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, &other, at); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Create(ctx, bucket, "specs/orphan/"+strings.Repeat("0", 64)+".json", []byte("{}"), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	list, err := spec.List(ctx, st, bucket)
+	list, err := specstore.List(ctx, st, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestApplyCurrentList(t *testing.T) {
 		t.Fatalf("list: %+v", list)
 	}
 
-	if _, _, err := spec.Current(ctx, st, bucket, "nope"); !errors.Is(err, spec.ErrNoSpec) || !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := specstore.Current(ctx, st, bucket, "nope"); !errors.Is(err, specstore.ErrNoSpec) || !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown model: %v", err)
 	}
 }
@@ -153,31 +154,31 @@ func TestApplyChecksTheContract(t *testing.T) {
 	ctx := context.Background()
 	st := platform(t, true)
 	good := creditSpec(t)
-	if _, err := spec.Apply(ctx, st, bucket, good, time.Now()); err != nil {
+	if _, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, good, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	bad := *good
 	bad.Target.Column = "Outcome"
-	_, err := spec.Apply(ctx, st, bucket, &bad, time.Now())
+	_, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, &bad, time.Now())
 	c, _ := credit.Contract()
 	want := fmt.Sprintf("model credit: the spec does not fit the dataset's contract (contract %s):\n"+
 		`credit.model.yaml:20:11: target.column: target column "Outcome" is not a column of dataset credit's contract`, c.Hash()[:12])
-	if !errors.Is(err, spec.ErrContract) || err.Error() != want {
+	if !errors.Is(err, specstore.ErrContract) || err.Error() != want {
 		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
 	}
 	var se *spec.Error
 	if !errors.As(err, &se) || se.Field != "target.column" {
 		t.Fatalf("no *spec.Error inside: %#v", err)
 	}
-	if _, hash, _ := spec.Current(ctx, st, bucket, "credit"); hash != good.Hash() {
+	if _, hash, _ := specstore.Current(ctx, st, bucket, "credit"); hash != good.Hash() {
 		t.Fatal("a refused spec moved the pointer")
 	}
-	if _, _, err := st.ReadAll(ctx, bucket, spec.Key("credit", bad.Hash())); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := st.ReadAll(ctx, bucket, specstore.Key("credit", bad.Hash())); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused spec was stored: %v", err)
 	}
 	invalid := *good
 	invalid.Trainer.GPUs = 99
-	if _, err := spec.Apply(ctx, st, bucket, &invalid, time.Now()); err == nil || !strings.Contains(err.Error(), "model credit: invalid spec:\ntrainer.gpus: gpus 99 is out of range") {
+	if _, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, &invalid, time.Now()); err == nil || !strings.Contains(err.Error(), "model credit: invalid spec:\ntrainer.gpus: gpus 99 is out of range") {
 		t.Fatalf("invalid spec: %v", err)
 	}
 }
@@ -198,14 +199,14 @@ func TestApplyConcurrent(t *testing.T) {
 		specs[i] = &s
 		hashes[s.Hash()] = i
 	}
-	results := make([]spec.Applied, n)
+	results := make([]specstore.Applied, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range specs {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = spec.Apply(ctx, st, bucket, specs[i], time.Now())
+			results[i], errs[i] = specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, specs[i], time.Now())
 		})
 	}
 	close(start)
@@ -222,7 +223,7 @@ func TestApplyConcurrent(t *testing.T) {
 			t.Fatalf("writer %d's spec is not stored: %v", i, err)
 		}
 	}
-	cur, hash, err := spec.Current(ctx, st, bucket, "credit")
+	cur, hash, err := specstore.Current(ctx, st, bucket, "credit")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestApplyConcurrent(t *testing.T) {
 
 	// Applying the winner again is a no-op; twenty writers of one spec to a
 	// new model: exactly one creates the pointer, the others find it current.
-	if a, err := spec.Apply(ctx, st, bucket, specs[i], time.Now()); err != nil || a.Changed {
+	if a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, specs[i], time.Now()); err != nil || a.Changed {
 		t.Fatalf("re-apply of the current spec: %+v %v", a, err)
 	}
 	same := *base
@@ -246,7 +247,7 @@ func TestApplyConcurrent(t *testing.T) {
 	created := 0
 	for range n {
 		wg.Go(func() {
-			a, err := spec.Apply(ctx, st, bucket, &same, time.Now())
+			a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, &same, time.Now())
 			if err != nil {
 				t.Error(err)
 				return
@@ -268,53 +269,21 @@ func TestApplyConcurrent(t *testing.T) {
 func TestCurrentDetectsCorruption(t *testing.T) {
 	ctx := context.Background()
 	st := platform(t, true)
-	a, err := spec.Apply(ctx, st, bucket, creditSpec(t), time.Now())
+	a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, creditSpec(t), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Put(ctx, bucket, a.Key, []byte(`{"name":"credit"}`), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = spec.Current(ctx, st, bucket, "credit")
+	_, _, err = specstore.Current(ctx, st, bucket, "credit")
 	if err == nil || !strings.Contains(err.Error(), "does not hash to "+a.Hash[:12]+": the stored spec is corrupt") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := st.Put(ctx, bucket, spec.PointerKey("credit"), []byte(`{"hash":"../../x"}`), store.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, bucket, specstore.PointerKey("credit"), []byte(`{"hash":"../../x"}`), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := spec.Current(ctx, st, bucket, "credit"); err == nil || !strings.Contains(err.Error(), "is not a pointer") {
+	if _, _, err := specstore.Current(ctx, st, bucket, "credit"); err == nil || !strings.Contains(err.Error(), "is not a pointer") {
 		t.Fatalf("bad pointer: %v", err)
-	}
-}
-
-// Contract problems of a parsed spec point at its YAML, even after wrapping.
-func TestContractProblemsArePositioned(t *testing.T) {
-	y := head + "trainer:\n  command: [a, b]\n"
-	s, err := spec.Parse("m.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := credit.Contract()
-	s.Target.Column = "Outcome" // not written in the YAML: shown on the target mapping
-	want := `m.yaml:5:9: target.column: target column "Outcome" is not a column of dataset credit's contract`
-	if err := s.CheckContract(c); err == nil || err.Error() != want {
-		t.Fatalf("got  %v\nwant %s", err, want)
-	}
-	y = strings.Replace(y, "{positiveClass: bad}", "{positiveClass: Bad, column: Status}", 1)
-	if s, err = spec.Parse("m.yaml", []byte(y), nil); err != nil {
-		t.Fatal(err)
-	}
-	want = `m.yaml:5:25: target.positiveClass: positive class "Bad" is not one of column "Status"'s allowed values ["good" "bad"]`
-	if err := s.CheckContract(c); err == nil || err.Error() != want {
-		t.Fatalf("got  %v\nwant %s", err, want)
-	}
-	// A copy keeps the positions; the canonical form does not carry them.
-	cp := *s
-	if err := cp.CheckContract(c); err == nil || !strings.HasPrefix(err.Error(), "m.yaml:5:25:") {
-		t.Fatalf("copy: %v", err)
-	}
-	back, _ := spec.ParseCanonical(s.Canonical())
-	if err := back.CheckContract(c); err == nil || !strings.HasPrefix(err.Error(), "target.positiveClass: ") {
-		t.Fatalf("from JSON: %v", err)
 	}
 }
