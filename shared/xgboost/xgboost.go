@@ -56,6 +56,10 @@ type Model struct {
 	// few enough features, else the generic one (generic.go).
 	blocked *blockedForest
 	generic *genericForest
+
+	// shap holds what Contributions needs (the generic nodes with their
+	// covers); nil when the model recorded no covers.
+	shap *shapForest
 }
 
 // Objective returns the model's objective name, e.g. "binary:logistic".

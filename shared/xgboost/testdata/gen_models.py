@@ -9,7 +9,9 @@ For each case NAME it writes OUTDIR/NAME.model.json (Booster.save_model) and
 OUTDIR/NAME.cases.json: {"objective", "num_outputs", "rows": [[float|null]],
 "preds": [[float]]}. Rows are float32 values written as float64 (exact); null is
 a missing value (NaN). preds are xgboost's Booster.predict output (float32),
-written as float64, one list per row; margins likewise with output_margin=True.
+written as float64, one list per row; margins likewise with output_margin=True;
+contribs likewise with pred_contribs=True (num_outputs x (num_features + 1)
+values per row, xgboost's layout), except for the ON_DEMAND cases.
 """
 import json
 import os
@@ -43,8 +45,13 @@ def dump(outdir, name, bst, X_test, objective, num_outputs):
     margins = bst.predict(xgb.DMatrix(X_test, missing=np.nan), output_margin=True)
     margins = np.asarray(margins, dtype=np.float32).reshape(len(X_test), num_outputs)
     rows = [[None if np.isnan(v) else float(v) for v in row] for row in X_test]
+    extra = {}
+    if name not in ON_DEMAND:
+        contribs = bst.predict(xgb.DMatrix(X_test, missing=np.nan), pred_contribs=True)
+        contribs = np.asarray(contribs, dtype=np.float32).reshape(len(X_test), -1)
+        extra["contribs"] = [[float(v) for v in row] for row in contribs]
     with open(os.path.join(outdir, name + ".cases.json"), "w") as fh:
-        json.dump({
+        json.dump({**extra,
             "objective": objective,
             "num_outputs": num_outputs,
             "xgboost_version": xgb.__version__,
@@ -99,6 +106,8 @@ def main():
         train("small_binary", outdir, "binary:logistic", {"max_depth": 3, "eta": 0.3}, 4, 120, 5, 0.2, 1)
         train("small_regression", outdir, "reg:squarederror", {"max_depth": 3, "eta": 0.3}, 4, 120, 5, 0.2, 2)
         train("small_multi", outdir, "multi:softprob", {"max_depth": 2, "eta": 0.3}, 3, 120, 5, 0.2, 3, num_class=3)
+        # deep trees and missing values, for the contributions
+        train("small_deep", outdir, "binary:logistic", {"max_depth": 7, "eta": 0.3}, 3, 400, 6, 0.25, 4)
         return
     train("binary", outdir, "binary:logistic", {"max_depth": 6, "eta": 0.1}, 50, 3000, 10, 0.15, 11)
     train("binary_exact_gamma", outdir, "binary:logistic",
