@@ -94,7 +94,7 @@ func TestContributionsAgainstXGBoost(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		minDepth uint32
-	}{{"binary", 6}, {"binary_exact_gamma", 3}, {"regression", 6}, {"multi", 5}, {"forest", 4}, {"big", 8}} {
+	}{{"binary", 6}, {"binary_exact_gamma", 3}, {"regression", 6}, {"multi", 5}, {"forest", 4}, {"big", 8}, {"credit", 4}} {
 		t.Run(tc.name, func(t *testing.T) { compareContribs(t, dir, tc.name, tc.minDepth) })
 	}
 }
@@ -186,5 +186,22 @@ func TestContributionsCovers(t *testing.T) {
 	}))
 	if err == nil || !strings.Contains(err.Error(), "sum_hessian has") {
 		t.Fatalf("short sum_hessian: err = %v", err)
+	}
+}
+
+// BenchmarkContributions times TreeSHAP on one row of the "big" model (200
+// trees of depth 8); bench/predict compares it with xgboost.
+func BenchmarkContributions(b *testing.B) {
+	m, rows := benchModel(b, "big")
+	e, err := m.NewExplainer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float32, m.NumContributions())
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := e.Contributions(rows[i%len(rows)], out); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -61,6 +61,22 @@ def dump(outdir, name, bst, X_test, objective, num_outputs):
         }, fh)
 
 
+def train_credit(outdir):
+    """The credit example's data as bench/predict encodes it (its loader), and its model's shape."""
+    if ONLY and "credit" not in ONLY:
+        return
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    sys.path.insert(0, os.path.join(root, "bench", "predict"))
+    from train_and_time import credit_data
+    X, y = credit_data()
+    perm = np.random.default_rng(5).permutation(len(X))
+    X, y = X[perm], y[perm]
+    ntrain = int(len(X) * 0.7)
+    p = {"objective": "binary:logistic", "seed": 1, "nthread": 1, "max_depth": 4, "eta": 0.1, "tree_method": "hist"}
+    bst = xgb.train(p, xgb.DMatrix(X[:ntrain], label=y[:ntrain], missing=np.nan), num_boost_round=100)
+    dump(outdir, "credit", bst, X[ntrain:], "binary:logistic", 1)
+
+
 ONLY = set()
 ON_DEMAND = {"synthetic"}
 
@@ -117,6 +133,7 @@ def main():
     train("forest", outdir, "binary:logistic",
           {"max_depth": 4, "eta": 1.0, "num_parallel_tree": 3, "subsample": 0.8, "colsample_bynode": 0.8}, 5,
           2000, 8, 0.1, 15)
+    train_credit(outdir)
     train("big", outdir, "binary:logistic", {"max_depth": 8, "eta": 0.05, "tree_method": "hist"}, 200,
           20000, 30, 0.1, 16)
     # The shape of bench/predict's synthetic model: 1000 trees of depth 8.
