@@ -19,6 +19,11 @@
 // evaluated on any input without panicking or looping. Trees are flattened into
 // one packed slice, in a cache-friendly layout (blocked.go, generic.go); Predict
 // does not allocate.
+//
+// Explainer.Contributions gives a row's per-feature contributions (exact
+// TreeSHAP, equal to xgboost's predict(pred_contribs=True)) from the node
+// covers (sum_hessian), which are kept apart from the nodes Predict walks
+// (shap.go).
 package xgboost
 
 import (
