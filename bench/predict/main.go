@@ -7,7 +7,9 @@
 // models (if not already in DIR), writes their inputs and xgboost's batch
 // predictions, and times xgboost with nthread=1. It then checks that this
 // project's evaluator agrees with xgboost on every batch row, times it on one
-// goroutine, and prints a table per model.
+// goroutine, and prints a table per model. It does the same for the per-feature
+// contributions (TreeSHAP, xgboost's predict(pred_contribs=True)) on the first
+// rows (200, or 50 with -quick: they take milliseconds a row on a large model).
 package main
 
 import (
@@ -35,6 +37,8 @@ type pyResult struct {
 		SingleNS    float64 `json:"single_ns"`
 		SingleCalls int     `json:"single_calls"`
 		BatchNS     float64 `json:"batch_ns"`
+		ShapRows    int     `json:"shap_rows"`
+		ShapNS      float64 `json:"shap_ns"`
 	} `json:"models"`
 }
 
@@ -115,7 +119,46 @@ func main() {
 			fmtNS(single), fmtNS(r.SingleNS), r.SingleNS/single)
 		fmt.Printf("  %-32s %14.0f %14.0f %9.2fx   (goal >= 1x per core)\n",
 			fmt.Sprintf("batch rows/s (best of %d)", batchRuns), ours, xgbRate, ours/xgbRate)
+
+		shap := timeContributions(m, x, readF32(filepath.Join(*dir, r.Name+".contribs.f32")), r.ShapRows, batchRuns)
+		fmt.Printf("  %-32s %14s %14s %9.2fx   (all %d rows' contributions within 1e-5 of xgboost)\n",
+			fmt.Sprintf("TreeSHAP per row (best of %d)", batchRuns),
+			fmtNS(shap), fmtNS(r.ShapNS/float64(r.ShapRows)), r.ShapNS/float64(r.ShapRows)/shap, r.ShapRows)
 	}
+}
+
+// timeContributions checks the contributions of x's first n rows against
+// xgboost's (want) and returns the best time per row over runs passes.
+func timeContributions(m *xgboost.Model, x, want []float32, n, runs int) float64 {
+	f, k := m.NumFeatures(), m.NumContributions()
+	if len(want) != n*k || len(x) < n*f {
+		log.Fatalf("contributions: %d values for %d rows of %d", len(want), n, k)
+	}
+	e, err := m.NewExplainer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	got := make([]float32, k)
+	for i := range n {
+		if err := e.Contributions(x[i*f:(i+1)*f], got); err != nil {
+			log.Fatal(err)
+		}
+		for j, v := range got {
+			w := float64(want[i*k+j])
+			if d := math.Abs(float64(v) - w); d > 1e-5*math.Max(1, math.Abs(w)) {
+				log.Fatalf("contributions row %d value %d: ours %v, xgboost %v", i, j, v, w)
+			}
+		}
+	}
+	best := math.Inf(1)
+	for range runs {
+		t0 := time.Now()
+		for i := range n {
+			_ = e.Contributions(x[i*f:(i+1)*f], got)
+		}
+		best = math.Min(best, float64(time.Since(t0))/float64(n))
+	}
+	return best
 }
 
 func loadModel(path string) *xgboost.Model {
@@ -148,6 +191,9 @@ func readF32(path string) []float32 {
 }
 
 func fmtNS(ns float64) string {
+	if ns >= 1e6 {
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	}
 	if ns >= 1000 {
 		return fmt.Sprintf("%.2f µs", ns/1000)
 	}

@@ -99,6 +99,7 @@ type jsonTree struct {
 	DefaultLeft     []jsonBool  `json:"default_left"`
 	SplitType       []int64     `json:"split_type"`
 	BaseWeights     []jsonFloat `json:"base_weights"`
+	SumHessian      []jsonFloat `json:"sum_hessian"`
 	Categories      []int64     `json:"categories"`
 	CategoriesNodes []int64     `json:"categories_nodes"`
 	TreeParam       *struct {
@@ -357,6 +358,17 @@ func build(doc *jsonModel) (*Model, error) {
 		return nil, fmt.Errorf("%d nodes in all: too many", total)
 	}
 	gen.nodes = make([]node, 0, total)
+	// Covers are kept for Contributions only, in a slice parallel to the
+	// nodes: the nodes Predict walks stay as small as they were. A model
+	// written without sum_hessian loads, but cannot explain.
+	var covers []float32
+	withCovers := true
+	for i := range trees {
+		withCovers = withCovers && len(trees[i].SumHessian) != 0
+	}
+	if withCovers {
+		covers = make([]float32, 0, total)
+	}
 	var scratch flattenScratch
 	for id, pos := range order {
 		gid := g.TreeInfo[id]
@@ -368,7 +380,15 @@ func build(doc *jsonModel) (*Model, error) {
 		if gen.nodes, gen.depth[id], err = flatten(gen.nodes, &trees[pos], numFeature, &scratch); err != nil {
 			return nil, fmt.Errorf("tree %d: %w", id, err)
 		}
+		if withCovers {
+			if covers, err = appendCovers(covers, &trees[pos], scratch.queue); err != nil {
+				return nil, fmt.Errorf("tree %d: %w", id, err)
+			}
+		}
 		gen.quadDepth[id/4] = max(gen.quadDepth[id/4], gen.depth[id])
+	}
+	if withCovers {
+		m.shap = newShapForest(gen, covers)
 	}
 	if useBlocked {
 		m.blocked = newBlockedForest(gen, m.group)
@@ -430,6 +450,7 @@ func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node
 	}{
 		{"split_type", len(t.SplitType)},
 		{"base_weights", len(t.BaseWeights)},
+		{"sum_hessian", len(t.SumHessian)},
 	} {
 		if a.n != 0 && a.n != n {
 			return dst, 0, fmt.Errorf("%s has %d entries, left_children has %d", a.name, a.n, n)
@@ -506,4 +527,17 @@ func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node
 	}
 	s.queue = queue
 	return dst, maxDepth, nil
+}
+
+// appendCovers appends the covers (sum_hessian) of a tree flatten has just
+// validated, in flatten's order (queue holds the old index of each new node).
+func appendCovers(dst []float32, t *jsonTree, queue []int32) ([]float32, error) {
+	for _, old := range queue {
+		c := float32(t.SumHessian[old])
+		if !(c >= 0) || math.IsInf(float64(c), 0) {
+			return dst, fmt.Errorf("node %d: sum_hessian %v is not a finite number >= 0", old, c)
+		}
+		dst = append(dst, c)
+	}
+	return dst, nil
 }

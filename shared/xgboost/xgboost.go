@@ -19,6 +19,11 @@
 // evaluated on any input without panicking or looping. Trees are flattened into
 // one packed slice, in a cache-friendly layout (blocked.go, generic.go); Predict
 // does not allocate.
+//
+// Explainer.Contributions gives a row's per-feature contributions (exact
+// TreeSHAP, equal to xgboost's predict(pred_contribs=True)) from the node
+// covers (sum_hessian), which are kept apart from the nodes Predict walks
+// (shap.go).
 package xgboost
 
 import (
@@ -56,6 +61,10 @@ type Model struct {
 	// few enough features, else the generic one (generic.go).
 	blocked *blockedForest
 	generic *genericForest
+
+	// shap holds what Contributions needs (the generic nodes with their
+	// covers); nil when the model recorded no covers.
+	shap *shapForest
 }
 
 // Objective returns the model's objective name, e.g. "binary:logistic".

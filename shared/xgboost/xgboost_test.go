@@ -22,6 +22,7 @@ type cases struct {
 	Rows       [][]*float64 `json:"rows"`
 	Preds      [][]float64  `json:"preds"`
 	Margins    [][]float64  `json:"margins"`
+	Contribs   [][]float64  `json:"contribs"`
 }
 
 func loadCases(tb testing.TB, path string) ([][]float32, [][]float64, cases) {
@@ -173,7 +174,7 @@ func checkSameOutputs(t *testing.T, name string, m *Model, rows [][]float32, wan
 }
 
 func TestFixtures(t *testing.T) {
-	for _, name := range []string{"small_binary", "small_regression", "small_multi"} {
+	for _, name := range []string{"small_binary", "small_regression", "small_multi", "small_deep"} {
 		t.Run(name, func(t *testing.T) { compareCase(t, "testdata/fixtures", name) })
 	}
 }

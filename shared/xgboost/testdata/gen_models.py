@@ -9,7 +9,9 @@ For each case NAME it writes OUTDIR/NAME.model.json (Booster.save_model) and
 OUTDIR/NAME.cases.json: {"objective", "num_outputs", "rows": [[float|null]],
 "preds": [[float]]}. Rows are float32 values written as float64 (exact); null is
 a missing value (NaN). preds are xgboost's Booster.predict output (float32),
-written as float64, one list per row; margins likewise with output_margin=True.
+written as float64, one list per row; margins likewise with output_margin=True;
+contribs likewise with pred_contribs=True (num_outputs x (num_features + 1)
+values per row, xgboost's layout), except for the ON_DEMAND cases.
 """
 import json
 import os
@@ -43,8 +45,13 @@ def dump(outdir, name, bst, X_test, objective, num_outputs):
     margins = bst.predict(xgb.DMatrix(X_test, missing=np.nan), output_margin=True)
     margins = np.asarray(margins, dtype=np.float32).reshape(len(X_test), num_outputs)
     rows = [[None if np.isnan(v) else float(v) for v in row] for row in X_test]
+    extra = {}
+    if name not in ON_DEMAND:
+        contribs = bst.predict(xgb.DMatrix(X_test, missing=np.nan), pred_contribs=True)
+        contribs = np.asarray(contribs, dtype=np.float32).reshape(len(X_test), -1)
+        extra["contribs"] = [[float(v) for v in row] for row in contribs]
     with open(os.path.join(outdir, name + ".cases.json"), "w") as fh:
-        json.dump({
+        json.dump({**extra,
             "objective": objective,
             "num_outputs": num_outputs,
             "xgboost_version": xgb.__version__,
@@ -52,6 +59,22 @@ def dump(outdir, name, bst, X_test, objective, num_outputs):
             "preds": [[float(v) for v in row] for row in preds],
             "margins": [[float(v) for v in row] for row in margins],
         }, fh)
+
+
+def train_credit(outdir):
+    """The credit example's data as bench/predict encodes it (its loader), and its model's shape."""
+    if ONLY and "credit" not in ONLY:
+        return
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    sys.path.insert(0, os.path.join(root, "bench", "predict"))
+    from train_and_time import credit_data
+    X, y = credit_data()
+    perm = np.random.default_rng(5).permutation(len(X))
+    X, y = X[perm], y[perm]
+    ntrain = int(len(X) * 0.7)
+    p = {"objective": "binary:logistic", "seed": 1, "nthread": 1, "max_depth": 4, "eta": 0.1, "tree_method": "hist"}
+    bst = xgb.train(p, xgb.DMatrix(X[:ntrain], label=y[:ntrain], missing=np.nan), num_boost_round=100)
+    dump(outdir, "credit", bst, X[ntrain:], "binary:logistic", 1)
 
 
 ONLY = set()
@@ -99,6 +122,8 @@ def main():
         train("small_binary", outdir, "binary:logistic", {"max_depth": 3, "eta": 0.3}, 4, 120, 5, 0.2, 1)
         train("small_regression", outdir, "reg:squarederror", {"max_depth": 3, "eta": 0.3}, 4, 120, 5, 0.2, 2)
         train("small_multi", outdir, "multi:softprob", {"max_depth": 2, "eta": 0.3}, 3, 120, 5, 0.2, 3, num_class=3)
+        # deep trees and missing values, for the contributions
+        train("small_deep", outdir, "binary:logistic", {"max_depth": 7, "eta": 0.3}, 3, 400, 6, 0.25, 4)
         return
     train("binary", outdir, "binary:logistic", {"max_depth": 6, "eta": 0.1}, 50, 3000, 10, 0.15, 11)
     train("binary_exact_gamma", outdir, "binary:logistic",
@@ -108,6 +133,7 @@ def main():
     train("forest", outdir, "binary:logistic",
           {"max_depth": 4, "eta": 1.0, "num_parallel_tree": 3, "subsample": 0.8, "colsample_bynode": 0.8}, 5,
           2000, 8, 0.1, 15)
+    train_credit(outdir)
     train("big", outdir, "binary:logistic", {"max_depth": 8, "eta": 0.05, "tree_method": "hist"}, 200,
           20000, 30, 0.1, 16)
     # The shape of bench/predict's synthetic model: 1000 trees of depth 8.
