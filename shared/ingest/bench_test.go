@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 		for _, k := range e.keys(platform, "") { // start from nothing: no receipt, no version
 			_ = e.st.Delete(ctx, platform, k, "")
 		}
-		e.applyContract(creditContract(b))
+		e.applyContract(lambdatest.CreditContract(b))
 		key := "incoming/credit/bench.csv"
 		info, err := e.st.Upload(ctx, uploads, key, open(), store.PutOptions{})
 		if err != nil {

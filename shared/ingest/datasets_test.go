@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -27,7 +28,7 @@ func TestDatasetsReadsWhatIngestWrote(t *testing.T) {
 	if _, err := ds.CurrentContract(ctx, "credit"); !errors.Is(err, ingest.ErrNoContract) || !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no contract: %v", err)
 	}
-	chash := e.applyContract(creditContract(t))
+	chash := e.applyContract(lambdatest.CreditContract(t))
 	// A dataset with a contract and no version yet is a dataset.
 	if names, err := ds.Names(ctx); err != nil || strings.Join(names, ",") != "credit" {
 		t.Fatalf("names: %v %v", names, err)

@@ -117,15 +117,6 @@ func (e *env) keys(bucket, prefix string) []string {
 	return ks
 }
 
-func creditContract(t testing.TB) *contract.Contract {
-	t.Helper()
-	c, err := credit.Contract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func creditCSV(testing.TB) []byte { return credit.CSV() }
 
 // recorder is an event.Publisher that keeps what it was given; fail makes the next

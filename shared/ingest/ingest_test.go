@@ -19,13 +19,14 @@ import (
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/validate"
 )
 
 func TestAcceptedUploadBecomesVersion(t *testing.T) {
 	e := newEnv(t)
-	c := creditContract(t)
+	c := lambdatest.CreditContract(t)
 	chash := e.applyContract(c)
 	data := creditCSV(t)
 	up := e.upload("incoming/credit/credit_data.csv", data)
@@ -112,7 +113,7 @@ func TestAcceptedUploadBecomesVersion(t *testing.T) {
 
 func TestSameBytesTwiceGiveOneVersion(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	data := creditCSV(t)
 	a, err := e.svc.Ingest(context.Background(), e.upload("incoming/credit/a.csv", data))
 	if err != nil {
@@ -132,7 +133,7 @@ func TestSameBytesTwiceGiveOneVersion(t *testing.T) {
 
 func TestNewContractMakesNewVersionSharingThePayload(t *testing.T) {
 	e := newEnv(t)
-	c := creditContract(t)
+	c := lambdatest.CreditContract(t)
 	e.applyContract(c)
 	data := creditCSV(t)
 	a, err := e.svc.Ingest(context.Background(), e.upload("incoming/credit/a.csv", data))
@@ -156,7 +157,7 @@ func TestNewContractMakesNewVersionSharingThePayload(t *testing.T) {
 
 func TestConcurrentDuplicateDeliveries(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	up := e.upload("incoming/credit/credit_data.csv", creditCSV(t))
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
@@ -193,7 +194,7 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 
 func TestRejectedUploadIsQuarantinedWithReport(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	bad := strings.Replace(string(creditCSV(t)), "\n\"good\",9,\"rent\",60,30,", "\n\"good\",9,\"rent\",60,thirty,", 1)
 	up := e.upload("incoming/credit/bad.csv", []byte(bad))
 	out, err := e.svc.Ingest(context.Background(), up)
@@ -251,7 +252,7 @@ func TestUploadWithoutContractIsRejected(t *testing.T) {
 
 func TestBadKeysAreRejectedOrIgnored(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	for _, key := range []string{"incoming/credit/../x.csv", "incoming/Bad Name/x.csv", "incoming/credit/a\x01b.csv", "incoming/credit//x.csv"} {
 		out, err := e.svc.Ingest(context.Background(), e.upload(key, []byte("x")))
 		if err != nil {
@@ -272,7 +273,7 @@ func TestBadKeysAreRejectedOrIgnored(t *testing.T) {
 
 func TestTooLargeUploadIsRejectedUnread(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	svc := ingest.New(e.st, e.pub, ingest.Config{UploadsBucket: uploads, PlatformBucket: platform, MaxUploadBytes: 1000})
 	out := mustIngest(t, svc, e.upload("incoming/credit/big.csv", creditCSV(t)))
 	if vs := e.violations(out); vs[0].Rule != "too_large" || !strings.Contains(vs[0].Message, "1000") {
@@ -282,7 +283,7 @@ func TestTooLargeUploadIsRejectedUnread(t *testing.T) {
 
 func TestStaleEventIsIgnored(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	old := e.upload("incoming/credit/x.csv", creditCSV(t))
 	e.upload("incoming/credit/x.csv", head(creditCSV(t), 20000)) // replaced before ingest ran
 	out, err := e.svc.Ingest(context.Background(), old)
@@ -299,7 +300,7 @@ func TestStaleEventIsIgnored(t *testing.T) {
 
 func TestGzipUploadMatchesPlain(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	zw.Write(creditCSV(t))
@@ -317,7 +318,7 @@ func TestGzipUploadMatchesPlain(t *testing.T) {
 
 func TestLatestNeverMovesBackward(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	data := creditCSV(t)
 	first := e.upload("incoming/credit/jan.csv", head(data, 100000))
 	e.clock.Advance(time.Hour)
@@ -386,7 +387,7 @@ func TestCrashAtEveryWriteThenRedelivery(t *testing.T) {
 	data := creditCSV(t)
 	for failAt := 1; ; failAt++ {
 		e := newEnv(t)
-		e.applyContract(creditContract(t))
+		e.applyContract(lambdatest.CreditContract(t))
 		up := e.upload("incoming/credit/credit_data.csv", data)
 		fs := &faultyStore{Store: e.st, failAt: failAt}
 		_, err := e.service(fs).Ingest(context.Background(), up)
@@ -439,7 +440,7 @@ func assertNoHalfVersion(t *testing.T, e *env) {
 
 func TestEventLostAfterManifestIsPublishedByReconcile(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	up := e.upload("incoming/credit/credit_data.csv", creditCSV(t))
 	e.pub.fail = 1 // the bus is down when ingest announces the version
 	if _, err := e.svc.Ingest(context.Background(), up); err == nil {
@@ -467,7 +468,7 @@ func TestEventLostAfterManifestIsPublishedByReconcile(t *testing.T) {
 
 func TestReconcileIngestsStrayUploads(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	e.upload("incoming/credit/credit_data.csv", creditCSV(t)) // its event was lost
 	e.clock.Advance(time.Hour)
 	n, err := e.svc.SweepIncoming(context.Background(), 5*time.Minute)
@@ -481,7 +482,7 @@ func TestReconcileIngestsStrayUploads(t *testing.T) {
 
 func TestHandleParsesBothEventShapesAndNeverPanics(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	up := e.upload("incoming/credit/my file.csv", creditCSV(t))
 	eb := `{"version":"0","id":"1","detail-type":"Object Created","source":"aws.s3","account":"1","time":"2026-11-22T10:00:00Z","region":"us-east-1","resources":[],"detail":{"version":"0","bucket":{"name":"` + uploads + `"},"object":{"key":"incoming/credit/my+file.csv","size":` + itoa(up.Size) + `,"etag":"` + up.ETag + `","sequencer":"01"},"request-id":"r","requester":"123","source-ip-address":"1.2.3.4","reason":"PutObject"}}`
 	if err := e.svc.Handle(context.Background(), []byte(eb)); err != nil {
@@ -539,7 +540,7 @@ func TestParseUploadsOnSamplePayloads(t *testing.T) {
 
 func TestReconcileRemovesStaleStaging(t *testing.T) {
 	e := newEnv(t)
-	e.applyContract(creditContract(t))
+	e.applyContract(lambdatest.CreditContract(t))
 	ctx := context.Background()
 	key := ingest.StagingKey("credit", "r", "crashed")
 	if _, err := e.st.Put(ctx, platform, key, []byte("half"), store.PutOptions{}); err != nil {
@@ -580,7 +581,7 @@ func TestAppendLatestFollowsThePartitionSet(t *testing.T) {
 func appendCredit(t *testing.T) (*env, *contract.Contract, []string) {
 	t.Helper()
 	e := newEnv(t)
-	c := creditContract(t)
+	c := lambdatest.CreditContract(t)
 	c.Mode = contract.Append
 	e.applyContract(c)
 	return e, c, strings.SplitAfter(string(creditCSV(t)), "\n")

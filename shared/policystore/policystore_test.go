@@ -18,15 +18,6 @@ import (
 
 const bucket = "platform"
 
-func creditPolicy(t testing.TB) *policy.Policy {
-	t.Helper()
-	p, err := credit.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // Apply stores the canonical JSON once and moves the pointer; Current reads
 // it back through the embedded S3 endpoint and the real SDK.
 func TestApplyCurrent(t *testing.T) {
@@ -35,7 +26,7 @@ func TestApplyCurrent(t *testing.T) {
 	if _, _, err := policystore.Current(ctx, st, bucket, "credit"); !errors.Is(err, policystore.ErrNoPolicy) || !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no policy yet: %v", err)
 	}
-	p := creditPolicy(t)
+	p := lambdatest.CreditPolicy(t)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 	a, err := policystore.Apply(ctx, st, bucket, p, at)
 	if err != nil {
@@ -102,7 +93,7 @@ func TestApplyCurrent(t *testing.T) {
 func TestCurrentCorrupt(t *testing.T) {
 	ctx := context.Background()
 	_, st := lambdatest.S3(t, bucket)
-	p := creditPolicy(t)
+	p := lambdatest.CreditPolicy(t)
 	a, err := policystore.Apply(ctx, st, bucket, p, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +138,7 @@ func TestCurrentCorrupt(t *testing.T) {
 func TestApplyConcurrent(t *testing.T) {
 	ctx := context.Background()
 	_, st := lambdatest.S3(t, bucket)
-	base := creditPolicy(t)
+	base := lambdatest.CreditPolicy(t)
 	const n = 20
 	hashes := map[string]bool{}
 	ps := make([]*policy.Policy, n)

@@ -38,18 +38,9 @@ func platform(t *testing.T, withContract bool) *store.Store {
 	return st
 }
 
-func creditSpec(t testing.TB) *spec.Spec {
-	t.Helper()
-	s, err := credit.Spec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestApplyNeedsTheDatasetsContract(t *testing.T) {
 	st := platform(t, false)
-	_, err := specstore.Apply(context.Background(), st, ingest.NewDatasets(st, bucket, ""), bucket, creditSpec(t), time.Now())
+	_, err := specstore.Apply(context.Background(), st, ingest.NewDatasets(st, bucket, ""), bucket, lambdatest.CreditSpec(t), time.Now())
 	if !errors.Is(err, specstore.ErrNoContract) || err.Error() != `model credit: dataset "credit": the dataset has no contract: apply one first (mlops contract apply)` {
 		t.Fatalf("got %v", err)
 	}
@@ -61,7 +52,7 @@ func TestApplyNeedsTheDatasetsContract(t *testing.T) {
 func TestApplyCurrentList(t *testing.T) {
 	ctx := context.Background()
 	st := platform(t, true)
-	s := creditSpec(t)
+	s := lambdatest.CreditSpec(t)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 	a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, s, at)
 	if err != nil {
@@ -153,7 +144,7 @@ func TestApplyCurrentList(t *testing.T) {
 func TestApplyChecksTheContract(t *testing.T) {
 	ctx := context.Background()
 	st := platform(t, true)
-	good := creditSpec(t)
+	good := lambdatest.CreditSpec(t)
 	if _, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, good, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +180,7 @@ func TestApplyChecksTheContract(t *testing.T) {
 func TestApplyConcurrent(t *testing.T) {
 	ctx := context.Background()
 	st := platform(t, true)
-	base := creditSpec(t)
+	base := lambdatest.CreditSpec(t)
 	const n = 20
 	specs := make([]*spec.Spec, n)
 	hashes := map[string]int{}
@@ -269,7 +260,7 @@ func TestApplyConcurrent(t *testing.T) {
 func TestCurrentDetectsCorruption(t *testing.T) {
 	ctx := context.Background()
 	st := platform(t, true)
-	a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, creditSpec(t), time.Now())
+	a, err := specstore.Apply(ctx, st, ingest.NewDatasets(st, bucket, ""), bucket, lambdatest.CreditSpec(t), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

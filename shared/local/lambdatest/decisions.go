@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
+	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -57,4 +60,32 @@ func StartDecisionsAPI(t testing.TB, o DecisionsOptions) *DecisionsAPI {
 	a.Server = httptest.NewServer(mux)
 	t.Cleanup(a.Server.Close)
 	return a
+}
+
+// CreditSpec, CreditPolicy and CreditContract are the credit example's
+// documents, parsed, for tests.
+func CreditSpec(t testing.TB) *spec.Spec {
+	t.Helper()
+	return must(t, credit.Spec)
+}
+
+// CreditPolicy is the credit example's promotion policy.
+func CreditPolicy(t testing.TB) *policy.Policy {
+	t.Helper()
+	return must(t, credit.Policy)
+}
+
+// CreditContract is the credit example's dataset contract.
+func CreditContract(t testing.TB) *contract.Contract {
+	t.Helper()
+	return must(t, credit.Contract)
+}
+
+func must[T any](t testing.TB, read func() (T, error)) T {
+	t.Helper()
+	v, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
