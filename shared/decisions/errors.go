@@ -59,18 +59,13 @@ func codeOfStatus(status int) Code {
 	switch {
 	case status >= 500:
 		return CodeInternal
-	case status == http.StatusBadRequest:
-		return CodeBadRequest
-	case status == http.StatusRequestEntityTooLarge:
-		return CodeTooLarge
-	case status == http.StatusUnauthorized:
-		return CodeUnauthorized
-	case status == http.StatusForbidden:
-		return CodeForbidden
-	case status == http.StatusNotFound:
-		return CodeNotFound
 	case status == http.StatusConflict:
-		return CodeConflict
+		return CodeConflict // many codes answer 409: only the generic one fits
+	}
+	for _, c := range []Code{CodeBadRequest, CodeTooLarge, CodeUnauthorized, CodeForbidden, CodeNotFound} {
+		if c.Status() == status {
+			return c
+		}
 	}
 	return ""
 }
