@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/naming"
+	"github.com/openmlops/mlops/shared/pointer"
 )
 
 // Layout of the platform bucket (docs/design.md, "Where things live"). Every key the
@@ -28,13 +29,14 @@ const (
 	datasetsPrefix  = "datasets/"
 )
 
+// contracts keeps each dataset's contracts as specs and policies are kept.
+var contracts = pointer.Layout(contractsPrefix)
+
 // ContractPointerKey is the CAS pointer to a dataset's current contract.
-func ContractPointerKey(dataset string) string { return contractsPrefix + dataset + "/current" }
+func ContractPointerKey(dataset string) string { return contracts.PointerKey(dataset) }
 
 // ContractKey is where a contract's canonical JSON lives.
-func ContractKey(dataset, hash string) string {
-	return contractsPrefix + dataset + "/" + hash + ".json"
-}
+func ContractKey(dataset, hash string) string { return contracts.Key(dataset, hash) }
 
 // PayloadKey is the content-addressed copy of an accepted upload.
 func PayloadKey(dataset, sha string) string { return datasetsPrefix + dataset + "/objects/" + sha }

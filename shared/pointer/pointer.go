@@ -22,6 +22,18 @@ type Pointer struct {
 	At   time.Time `json:"at"` // when it was made current
 }
 
+// Layout is a folder of content-addressed documents, one subfolder per name
+// (a dataset, a model): <folder><name>/<hash>.json holds each document, written
+// once, and <folder><name>/current the pointer to the one in force. Contracts,
+// specs and policies are each kept this way.
+type Layout string
+
+// Key is where the document with hash is kept.
+func (l Layout) Key(name, hash string) string { return string(l) + name + "/" + hash + ".json" }
+
+// PointerKey is the CAS pointer to name's current document.
+func (l Layout) PointerKey(name string) string { return string(l) + name + "/current" }
+
 // Store is what Publish needs from S3 (*store.Store has it).
 type Store interface {
 	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)

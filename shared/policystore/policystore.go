@@ -26,11 +26,13 @@ import (
 // Prefix is the folder every model's policies live under.
 const Prefix = "policies/"
 
+var layout = pointer.Layout(Prefix)
+
 // Key is where a policy's canonical JSON lives.
-func Key(model, hash string) string { return Prefix + model + "/" + hash + ".json" }
+func Key(model, hash string) string { return layout.Key(model, hash) }
 
 // PointerKey is the CAS pointer to a model's current policy.
-func PointerKey(model string) string { return Prefix + model + "/current" }
+func PointerKey(model string) string { return layout.PointerKey(model) }
 
 // Reader is what Current and Load need from S3 (*store.Store has it).
 type Reader = pointer.Reader

@@ -31,11 +31,13 @@ import (
 // Prefix is the folder every model's specs live under.
 const Prefix = "specs/"
 
+var layout = pointer.Layout(Prefix)
+
 // Key is where a spec's canonical JSON lives.
-func Key(model, hash string) string { return Prefix + model + "/" + hash + ".json" }
+func Key(model, hash string) string { return layout.Key(model, hash) }
 
 // PointerKey is the CAS pointer to a model's current spec.
-func PointerKey(model string) string { return Prefix + model + "/current" }
+func PointerKey(model string) string { return layout.PointerKey(model) }
 
 // Pointer is the body of specs/<model>/current. It has the shape of a
 // dataset's contracts/<dataset>/current, so one reader serves both.
