@@ -80,6 +80,8 @@ func TestSamplesRoundTrip(t *testing.T) {
 		retrainDetail                          event.RetrainRequestedDetail
 		promotedEnv, pendingEnv                event.Envelope
 		promotedDetail, pendingDetail          event.ModelDetail
+		loadFailedEnv                          event.Envelope
+		loadFailedDetail                       event.ModelLoadFailedDetail
 		apigw                                  lambdaevents.APIGatewayV2HTTPRequest
 	)
 	trips := map[string]roundTrip{
@@ -93,6 +95,7 @@ func TestSamplesRoundTrip(t *testing.T) {
 		"retrain-requested":           envelopeTrip(&retrainEnv, &retrainDetail),
 		"model-promoted":              envelopeTrip(&promotedEnv, &promotedDetail),
 		"promotion-pending":           envelopeTrip(&pendingEnv, &pendingDetail),
+		"model-load-failed":           envelopeTrip(&loadFailedEnv, &loadFailedDetail),
 		// The SDK's type writes absent IAM-authorizer fields (cognitoIdentity,
 		// principalOrgId) as empty values where API Gateway sends null, so the
 		// trip is checked at the type: what decodes re-encodes to the same value.

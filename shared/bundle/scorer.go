@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/openmlops/mlops/shared/xgboost"
 )
 
 // The outputs a bundle's predictions add to a row. The CLI's scored CSV, test
@@ -48,6 +50,8 @@ type Scorer struct {
 	x       []float32
 	out     []float32
 	columns []string
+	ex      *xgboost.Explainer // made by the first Explain
+	contrib []float32          // the model columns' contributions
 }
 
 // Scorer returns a scorer for records whose columns header names. Columns
@@ -84,6 +88,48 @@ func (s *Scorer) Predict() ([]float32, error) {
 		return nil, fmt.Errorf("%s: %w", s.b, err)
 	}
 	return s.out, nil
+}
+
+// NumExplained is the number of values Explain writes: for each output (one,
+// or one per class), a contribution per input feature in Features order, then
+// the bias.
+func (s *Scorer) NumExplained() int {
+	return s.b.Model.NumOutputs() * (len(s.b.Encoder.features) + 1)
+}
+
+// Explain writes the SHAP contributions of the row the last Encode made into
+// dst (NumExplained values), per input feature: a one-hot feature's columns
+// are summed into it, which is exact because SHAP values are additive. They
+// are in margin space (log-odds for a binary model): each output's values sum
+// to its margin, as xgboost's pred_contribs do.
+func (s *Scorer) Explain(dst []float32) error {
+	if len(dst) != s.NumExplained() {
+		return fmt.Errorf("%s: explain: %d values for %d", s.b, len(dst), s.NumExplained())
+	}
+	if s.ex == nil {
+		ex, err := s.b.Model.NewExplainer()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.b, err)
+		}
+		s.ex, s.contrib = ex, make([]float32, s.b.Model.NumContributions())
+	}
+	if err := s.ex.Contributions(s.x, s.contrib); err != nil {
+		return fmt.Errorf("%s: %w", s.b, err)
+	}
+	feats := s.b.Encoder.features
+	nc, nf := len(s.x)+1, len(feats)+1
+	for g := range s.b.Model.NumOutputs() {
+		src, out := s.contrib[g*nc:(g+1)*nc], dst[g*nf:(g+1)*nf]
+		for i, f := range feats {
+			var sum float32
+			for _, v := range src[f.col : f.col+f.n] {
+				sum += v
+			}
+			out[i] = sum
+		}
+		out[nf-1] = src[nc-1]
+	}
+	return nil
 }
 
 // Score is Encode then Predict.

@@ -1,8 +1,10 @@
 package bundle_test
 
 import (
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/openmlops/mlops/shared/bundle"
@@ -71,6 +73,73 @@ func TestScorerReproducesSamplesUnderAnyHeader(t *testing.T) {
 			// A missing feature is refused up front, naming it.
 			if _, err := b.Scorer(header[:len(header)-1]); err == nil {
 				t.Error("a header without a feature was accepted")
+			}
+		})
+	}
+}
+
+// Explain gives each input feature the sum of its model columns' SHAP values
+// (a one-hot feature has several), with the bias last; each output's values
+// sum to its margin.
+func TestScorerExplainSumsColumnsIntoFeatures(t *testing.T) {
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			b, err := bundle.OpenDir(fixtureDir(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := b.Scorer(b.Samples.Columns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := b.Model
+			feats, cols := b.Encoder.Features(), b.Encoder.Columns()
+			got := make([]float32, sc.NumExplained())
+			if len(got) != m.NumOutputs()*(len(feats)+1) {
+				t.Fatalf("NumExplained %d, want %d", len(got), m.NumOutputs()*(len(feats)+1))
+			}
+			x := make([]float32, len(cols))
+			byColumn := make([]float32, m.NumContributions())
+			margin := make([]float32, m.NumOutputs())
+			for i, r := range b.Samples.Rows {
+				if err := sc.Encode(r.Values); err != nil {
+					t.Fatal(err)
+				}
+				if err := sc.Explain(got); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Encoder.Encode(r.Values, x); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.Contributions(x, byColumn); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.PredictMargin(x, margin); err != nil {
+					t.Fatal(err)
+				}
+				nf, nc := len(feats)+1, len(cols)+1
+				for g := range m.NumOutputs() {
+					want := make([]float64, nf)
+					for c, name := range cols {
+						f := slices.Index(feats, strings.SplitN(name, "=", 2)[0])
+						want[f] += float64(byColumn[g*nc+c])
+					}
+					want[nf-1] = float64(byColumn[g*nc+nc-1])
+					sum := 0.0
+					for f, w := range want {
+						v := float64(got[g*nf+f])
+						sum += v
+						if math.Abs(v-w) > 1e-5*math.Max(1, math.Abs(w)) {
+							t.Fatalf("sample %d output %d feature %d: %v, columns sum to %v", i, g, f, v, w)
+						}
+					}
+					if math.Abs(sum-float64(margin[g])) > 1e-4*math.Max(1, math.Abs(float64(margin[g]))) {
+						t.Fatalf("sample %d output %d: contributions sum to %v, margin %v", i, g, sum, margin[g])
+					}
+				}
+			}
+			if err := sc.Explain(got[1:]); err == nil {
+				t.Error("a short buffer was accepted")
 			}
 		})
 	}

@@ -96,3 +96,22 @@ func (i objectInfo) Mode() fs.FileMode  { return 0o444 }
 func (i objectInfo) ModTime() time.Time { return i.info.LastModified }
 func (i objectInfo) IsDir() bool        { return false }
 func (i objectInfo) Sys() any           { return i.info }
+
+// FetchVerified is Fetch, then the checks everything that acts on a bundle
+// makes before trusting it: its manifest hashes to sha256 (the one the
+// registry or training recorded), and the Go evaluator reproduces the
+// trainer's sample predictions. A bundle that fails a check is invalid
+// (bundle.ErrInvalid).
+func FetchVerified(ctx context.Context, src Source, bucket, prefix, sha256 string) (*bundle.Bundle, error) {
+	b, err := Fetch(ctx, src, bucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if b.SHA256 != sha256 {
+		return nil, fmt.Errorf("s3://%s/%s: %w: the manifest hashes to %s, but %s was recorded", bucket, prefix, bundle.ErrInvalid, b.SHA256, sha256)
+	}
+	if err := b.CheckSamples(); err != nil {
+		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, prefix, err)
+	}
+	return b, nil
+}

@@ -29,6 +29,7 @@ const (
 	ModelRejected      = "Model Rejected"
 	ModelRolledBack    = "Model Rolled Back"
 	ModelRetired       = "Model Retired"
+	ModelLoadFailed    = "Model Load Failed"
 	DriftDetected      = "Drift Detected"
 	RetrainRequested   = "Retrain Requested"
 	S3ObjectCreated    = "Object Created"
@@ -239,4 +240,21 @@ type ModelDetail struct {
 	Reason           string    `json:"reason,omitempty"`
 	AuditKey         string    `json:"auditKey,omitempty"` // the audit record of the decision
 	At               time.Time `json:"at"`
+}
+
+// ModelLoadFailedDetail announces that the prediction endpoint refused a
+// champion's (or shadow candidate's) bundle: a hash that differs from the
+// registry's, a model that does not reproduce its samples, a missing file. The
+// endpoint keeps serving what it served before; ops must look.
+type ModelLoadFailedDetail struct {
+	SchemaVersion string    `json:"schemaVersion"`
+	Model         string    `json:"model"`
+	Version       int       `json:"version"`
+	BundleSHA256  string    `json:"bundleSha256"` // the registry's
+	BundlePrefix  string    `json:"bundlePrefix"`
+	Bucket        string    `json:"bucket"`
+	Role          string    `json:"role"`    // "champion" or "shadow"
+	Serving       int       `json:"serving"` // the version still served (0: none)
+	Reason        string    `json:"reason"`
+	At            time.Time `json:"at"`
 }

@@ -111,19 +111,10 @@ func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (err erro
 
 // OnTrainingSucceeded judges one trained run.
 func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucceededDetail) (Outcome, error) {
-	b, err := bundlestore.Fetch(ctx, s.st, s.cfg.Bucket, d.BundlePrefix)
-	if err == nil {
-		err = b.CheckSamples()
-		if err == nil && b.SHA256 != d.BundleSHA256 {
-			err = fmt.Errorf("the bundle's manifest hashes to %s, but training announced %s", b.SHA256, d.BundleSHA256)
-		}
-		if err == nil && (b.Manifest.RunID != d.RunID || b.Manifest.Model != d.Model) {
-			err = fmt.Errorf("the bundle is run %s of model %s, but training announced run %s of model %s",
-				b.Manifest.RunID, b.Manifest.Model, d.RunID, d.Model)
-		}
-		if err != nil {
-			err = fmt.Errorf("%w: %w", bundle.ErrInvalid, err)
-		}
+	b, err := bundlestore.FetchVerified(ctx, s.st, s.cfg.Bucket, d.BundlePrefix, d.BundleSHA256)
+	if err == nil && (b.Manifest.RunID != d.RunID || b.Manifest.Model != d.Model) {
+		err = fmt.Errorf("%w: the bundle is run %s of model %s, but training announced run %s of model %s",
+			bundle.ErrInvalid, b.Manifest.RunID, b.Manifest.Model, d.RunID, d.Model)
 	}
 	if err != nil {
 		if !errors.Is(err, bundle.ErrInvalid) && !errors.Is(err, store.ErrNotFound) {
@@ -219,13 +210,7 @@ func (s *Service) checkVersion(ctx context.Context, v *registry.Version, pol *po
 	if _, ok := v.Checks[phash]; ok {
 		return nil
 	}
-	b, err := bundlestore.Fetch(ctx, s.st, s.cfg.Bucket, v.BundlePrefix)
-	if err == nil {
-		err = b.CheckSamples()
-	}
-	if err == nil && b.SHA256 != v.BundleSHA256 {
-		err = fmt.Errorf("%w: the bundle's manifest hashes to %s, but version %d was registered with %s", bundle.ErrInvalid, b.SHA256, v.Version, v.BundleSHA256)
-	}
+	b, err := bundlestore.FetchVerified(ctx, s.st, s.cfg.Bucket, v.BundlePrefix, v.BundleSHA256)
 	if errors.Is(err, bundle.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
 		// Not a fault of the platform: the version cannot pass what it cannot be checked against.
 		return fmt.Errorf("%w: model %s version %d has no check under the policy in force (%s), and its bundle cannot be checked: %v",

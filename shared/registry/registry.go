@@ -183,6 +183,67 @@ func (r *Registry) readChampion(ctx context.Context, model string) (*Champion, s
 	return c, info.ETag, nil
 }
 
+// ChampionIfChanged is Champion for a reader that caches it (the prediction
+// endpoint): unless the pointer's ETag is still etag, it reads the pointer and
+// returns it with its new ETag. An unchanged pointer answers an error matching
+// store.ErrNotModified, read with a conditional GET where the store has one.
+// With no champion it answers ErrNoChampion, or ErrNotFound when the model has
+// no versions at all.
+func (r *Registry) ChampionIfChanged(ctx context.Context, model, etag string) (*Champion, string, error) {
+	if err := validModel(model); err != nil {
+		return nil, "", err
+	}
+	key := ChampionKey(model)
+	var b []byte
+	var info store.ObjectInfo
+	var err error
+	if cr, ok := r.st.(interface {
+		ReadAllIfChanged(ctx context.Context, bucket, key, etag string) ([]byte, store.ObjectInfo, error)
+	}); ok {
+		b, info, err = cr.ReadAllIfChanged(ctx, r.cfg.Bucket, key, etag)
+	} else {
+		b, info, err = r.st.ReadAll(ctx, r.cfg.Bucket, key)
+		if err == nil && etag != "" && info.ETag == etag {
+			err = fmt.Errorf("model %s champion: %w", model, store.ErrNotModified)
+		}
+	}
+	var c *Champion
+	switch {
+	case errors.Is(err, store.ErrNotModified):
+		return nil, etag, err
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, "", fmt.Errorf("model %s champion: %w", model, err)
+	default:
+		if c, err = ParseChampion(b); err != nil {
+			return nil, "", fmt.Errorf("model %s: %w: %w", model, ErrDamaged, err)
+		}
+	}
+	if c == nil || c.Version == 0 {
+		if _, _, err := r.readVersion(ctx, model, 1); errors.Is(err, ErrNotFound) {
+			return nil, info.ETag, fmt.Errorf("model %s: %w: it has no versions", model, ErrNotFound)
+		}
+		return nil, info.ETag, fmt.Errorf("model %s: %w", model, ErrNoChampion)
+	}
+	return c, info.ETag, nil
+}
+
+// Candidate returns the newest version waiting for a person's approval, or
+// approved and waiting for its promotion (the endpoint scores it in the
+// shadow of the champion), or nil when none waits.
+func (r *Registry) Candidate(ctx context.Context, model string) (*Version, error) {
+	all, err := r.List(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if s := all[i].State; s == StatePendingApproval || s == StateApproved {
+			return all[i], nil
+		}
+	}
+	return nil, nil
+}
+
 // Get returns a version record.
 func (r *Registry) Get(ctx context.Context, model string, version int) (*Version, error) {
 	if err := validModel(model); err != nil {

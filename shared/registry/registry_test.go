@@ -687,3 +687,52 @@ func TestPromotionNeedsAnApprovalInTheTrail(t *testing.T) {
 		t.Fatalf("champion after the refused promotion: %v", err)
 	}
 }
+
+// The endpoint's view of the registry: a cached champion is revalidated with
+// its ETag, an unknown model is told from one without a champion, and the
+// newest version awaiting a decision is the shadow candidate.
+func TestChampionIfChangedAndCandidate(t *testing.T) {
+	reg, _ := setup(t)
+	ctx := context.Background()
+	if _, _, err := reg.ChampionIfChanged(ctx, "credit", ""); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("unknown model: %v, want ErrNotFound", err)
+	}
+	v1 := register(t, reg, "credit", 1)
+	if _, _, err := reg.ChampionIfChanged(ctx, "credit", ""); !errors.Is(err, registry.ErrNoChampion) {
+		t.Fatalf("no champion: %v, want ErrNoChampion", err)
+	}
+	if c, err := reg.Candidate(ctx, "credit"); err != nil || c != nil {
+		t.Fatalf("candidate of a registered version: %v %v, want none", c, err)
+	}
+	if _, err := reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: 1, Principal: "gate", Reason: "needs a person"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := reg.Candidate(ctx, "credit"); err != nil || c == nil || c.Version != 1 {
+		t.Fatalf("candidate: %+v %v, want version 1", c, err)
+	}
+	approve(t, reg, v1)
+	promote(t, reg, v1)
+	c, etag, err := reg.ChampionIfChanged(ctx, "credit", "")
+	if err != nil || c.Version != 1 || etag == "" {
+		t.Fatalf("champion: %+v %q %v", c, etag, err)
+	}
+	if _, same, err := reg.ChampionIfChanged(ctx, "credit", etag); !errors.Is(err, store.ErrNotModified) || same != etag {
+		t.Fatalf("unchanged: %q %v, want ErrNotModified and the same ETag", same, err)
+	}
+	if c, err := reg.Candidate(ctx, "credit"); err != nil || c != nil {
+		t.Fatalf("candidate once promoted: %+v %v, want none", c, err)
+	}
+	v2 := register(t, reg, "credit", 2)
+	approve(t, reg, v2)
+	if c, err := reg.Candidate(ctx, "credit"); err != nil || c == nil || c.Version != 2 {
+		t.Fatalf("approved candidate: %+v %v, want version 2", c, err)
+	}
+	promote(t, reg, v2)
+	c, etag2, err := reg.ChampionIfChanged(ctx, "credit", etag)
+	if err != nil || c.Version != 2 || etag2 == etag {
+		t.Fatalf("after promotion: %+v %q %v", c, etag2, err)
+	}
+	if _, _, err := reg.ChampionIfChanged(ctx, "../x", ""); err == nil {
+		t.Fatal("a bad model name was accepted")
+	}
+}

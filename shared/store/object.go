@@ -23,8 +23,9 @@ func (s *Store) Get(ctx context.Context, bucket, key string, opt GetOptions) (io
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:    aws.String(bucket),
 		Key:       aws.String(key),
-		IfMatch:   strOrNil(quoteETag(opt.IfMatch)),
-		VersionId: strOrNil(opt.VersionID),
+		IfMatch:     strOrNil(quoteETag(opt.IfMatch)),
+		IfNoneMatch: strOrNil(quoteETag(opt.IfNoneMatch)),
+		VersionId:   strOrNil(opt.VersionID),
 	})
 	if err != nil {
 		return nil, ObjectInfo{}, wrap("get", bucket, key, err)
@@ -45,13 +46,23 @@ func (s *Store) Get(ctx context.Context, bucket, key string, opt GetOptions) (io
 		return nil, ObjectInfo{}, localError("get", bucket, key, ErrPrecondition,
 			fmt.Sprintf("current ETag %s, If-Match %s", info.ETag, unquoteETag(opt.IfMatch)))
 	}
+	if opt.IfNoneMatch != "" && info.ETag == unquoteETag(opt.IfNoneMatch) {
+		_ = out.Body.Close()
+		return nil, ObjectInfo{}, localError("get", bucket, key, ErrNotModified, "ETag "+info.ETag+" unchanged")
+	}
 	return out.Body, info, nil
 }
 
 // ReadAll reads a whole object into memory; meant for small objects such as
 // manifests and pointers.
 func (s *Store) ReadAll(ctx context.Context, bucket, key string) ([]byte, ObjectInfo, error) {
-	body, info, err := s.Get(ctx, bucket, key, GetOptions{})
+	return s.ReadAllIfChanged(ctx, bucket, key, "")
+}
+
+// ReadAllIfChanged is ReadAll, unless the object's ETag is still etag: then
+// it answers ErrNotModified with nothing read ("" reads in any case).
+func (s *Store) ReadAllIfChanged(ctx context.Context, bucket, key, etag string) ([]byte, ObjectInfo, error) {
+	body, info, err := s.Get(ctx, bucket, key, GetOptions{IfNoneMatch: etag})
 	if err != nil {
 		return nil, ObjectInfo{}, err
 	}

@@ -42,6 +42,9 @@ var (
 	ErrPrecondition = errors.New("precondition failed")
 	// ErrConflict: 409 ConditionalRequestConflict, still there after retries.
 	ErrConflict = errors.New("conditional request conflict")
+	// ErrNotModified: 304, a read with If-None-Match found the object still
+	// has that ETag (the caller's copy is current).
+	ErrNotModified = errors.New("not modified")
 )
 
 // Error is the error every Store operation returns on failure.
@@ -108,7 +111,10 @@ type PutOptions struct {
 // GetOptions select what a read returns.
 type GetOptions struct {
 	IfMatch   string // read only if the current ETag is this one (quoted or not)
-	VersionID string
+	// IfNoneMatch reads only if the current ETag is not this one: a match
+	// answers ErrNotModified (a cache's revalidation).
+	IfNoneMatch string
+	VersionID   string
 }
 
 // CopySource names the object a Copy reads.
@@ -209,6 +215,8 @@ func wrap(op, bucket, key string, err error) error {
 		e.Err = ErrNotFound
 	case e.Status == http.StatusPreconditionFailed:
 		e.Err = ErrPrecondition
+	case e.Status == http.StatusNotModified:
+		e.Err = ErrNotModified
 	case e.Status == http.StatusConflict && e.Code == "ConditionalRequestConflict":
 		e.Err = ErrConflict
 	}
@@ -224,6 +232,8 @@ func localError(op, bucket, key string, sentinel error, msg string) error {
 		e.Status, e.Code = http.StatusNotFound, "NoSuchKey"
 	case ErrPrecondition:
 		e.Status, e.Code = http.StatusPreconditionFailed, "PreconditionFailed"
+	case ErrNotModified:
+		e.Status, e.Code = http.StatusNotModified, "NotModified"
 	}
 	return e
 }

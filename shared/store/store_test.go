@@ -376,6 +376,23 @@ func TestGetIfMatchStale(t *testing.T) {
 	}
 }
 
+func TestReadAllIfChanged(t *testing.T) {
+	ctx := context.Background()
+	s := newFixture(t, Options{}).store
+	v1 := mustPut(t, s, "k", "one")
+	if _, _, err := s.ReadAllIfChanged(ctx, bucket, "k", v1.ETag); !errors.Is(err, ErrNotModified) {
+		t.Fatalf("unchanged: %v, want ErrNotModified", err)
+	}
+	v2 := mustPut(t, s, "k", "two")
+	b, info, err := s.ReadAllIfChanged(ctx, bucket, "k", v1.ETag)
+	if err != nil || string(b) != "two" || info.ETag != v2.ETag {
+		t.Fatalf("changed: %q %+v %v, want \"two\" with ETag %s", b, info, err, v2.ETag)
+	}
+	if _, _, err := s.ReadAllIfChanged(ctx, bucket, "missing", v1.ETag); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing: %v, want ErrNotFound", err)
+	}
+}
+
 // patterned is a deterministic stream of n bytes that is not a multiple of
 // the part size, read in odd-sized chunks like a network body.
 type patterned struct{ n, off int }
