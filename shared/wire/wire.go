@@ -115,3 +115,17 @@ func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, 
 	return reconcile.Sweeps(Ingest(s, c, log), runs, Registry(s, c, log), Gate(s, c, log),
 		reconcile.Graces{Pending: r.PendingGrace, Incoming: r.IncomingGrace, Runs: r.RunGrace}), nil
 }
+
+// Predict builds the prediction endpoint over the registry and the datasets'
+// contracts, logging each scored instance as one JSON line to logs (stdout in
+// Lambda) before the answer goes out. key is the deployment's secret for
+// hashing personal data (nil: personal data is dropped from the log).
+func Predict(s lambdaenv.Settings, p lambdaenv.Predict, key []byte, c *lambdaenv.Clients, logs io.Writer, log *slog.Logger) (*serving.Service, error) {
+	cfg, err := servingConfig(s.PlatformBucket, p.ModelTTL, p.UnknownFields, p.OutOfRange, p.PIIMode, key, p.SampleRate, p.Shadow, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.LogBeforeAnswer = true
+	return serving.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket),
+		c.Publisher, predlog.NewLines(logs), cfg), nil
+}

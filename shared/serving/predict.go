@@ -1,0 +1,257 @@
+package serving
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/predict"
+	"github.com/openmlops/mlops/shared/predlog"
+)
+
+// Predict scores req's instances with name's champion (predict.Service).
+func (s *Service) Predict(ctx context.Context, name string, req *predict.Request, requestID string) (*predict.Response, error) {
+	start := time.Now()
+	received := s.now()
+	m, shadow, err := s.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.checker.Check(req.Instances)
+	if err != nil {
+		return nil, err
+	}
+	logged := predlog.Sampled(requestID, s.cfg.SampleRate)
+	var shadowed chan scored
+	if shadow != nil && logged {
+		// Scored beside the champion, never in its place: its outcome, late
+		// or failed, changes nothing in the answer.
+		shadowed = make(chan scored, 1)
+		go func() { shadowed <- s.score(shadow, req.Instances, nil) }()
+	}
+	res := s.score(m, req.Instances, rows)
+	if res.err != nil {
+		return nil, res.err
+	}
+	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID,
+		Predictions: make([]predict.Prediction, len(rows))}
+	for i, out := range res.outputs {
+		resp.Predictions[i] = predict.Prediction{Outputs: out, Flags: rows[i].Flags}
+	}
+	if req.Explain {
+		if err := s.explain(m, rows, resp.Predictions, res); err != nil {
+			return nil, err
+		}
+	}
+	if !logged {
+		return resp, nil
+	}
+	complete := func(ctx context.Context) error {
+		recs := s.records(m, rows, res, received, requestID, time.Since(start))
+		if shadowed != nil {
+			s.addShadow(recs, shadow, shadowed)
+		}
+		if err := s.sink.Write(ctx, recs); err != nil {
+			s.log.Error("prediction log: records lost", "model", name, "requestId", requestID, "records", len(recs), "error", err)
+			return fmt.Errorf("prediction log: %w", err)
+		}
+		return nil
+	}
+	if s.cfg.LogBeforeAnswer {
+		if err := complete(ctx); err != nil {
+			return nil, err // the answer goes out only with its record durable
+		}
+		return resp, nil
+	}
+	s.background(func() { _ = complete(context.WithoutCancel(ctx)) })
+	return resp, nil
+}
+
+// background runs f in a goroutine Close waits for; after Close, in place.
+func (s *Service) background(f func()) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		f()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// scored is one model's outputs for a request's instances.
+type scored struct {
+	model   *model
+	outputs []predict.Outputs
+	x       [][]float32 // each instance's encoded features, kept for explanations
+	err     error
+}
+
+// score evaluates every row with m. rows nil checks the instances against m's
+// own contract first (the shadow's may differ from the champion's).
+func (s *Service) score(m *model, instances []predict.Instance, rows []predict.Row) scored {
+	res := scored{model: m}
+	if rows == nil {
+		if rows, res.err = m.checker.Check(instances); res.err != nil {
+			return res
+		}
+	}
+	sc, err := m.scorer()
+	if err != nil {
+		res.err = fmt.Errorf("model %s version %d: %w", m.name, m.version.Version, err)
+		return res
+	}
+	defer m.release(sc)
+	cols := sc.Columns()
+	res.outputs = make([]predict.Outputs, len(rows))
+	for i, r := range rows {
+		out, err := sc.Score(r.Values)
+		if err != nil {
+			// The checker let through a value the encoding refuses: the
+			// contract and the encoding disagree, a fault of the platform.
+			res.err = fmt.Errorf("model %s version %d: instances[%d]: %w", m.name, m.version.Version, i, err)
+			return res
+		}
+		res.outputs[i] = outputsOf(m, cols, out)
+	}
+	return res
+}
+
+// outputsOf is the scorer's output row as the answer and the log carry it:
+// each probability or value as the float64 of the evaluator's float32 (which
+// JSON writes exactly as bundle.FormatOutput does), then the label.
+func outputsOf(m *model, cols []string, out []float32) predict.Outputs {
+	o := predict.Outputs{Names: cols, Values: make([]any, len(cols))}
+	for k := range out {
+		o.Values[k] = float64(out[k])
+	}
+	if len(cols) > len(out) {
+		o.Values[len(cols)-1] = m.bundle.Encoding.Label(out)
+	}
+	return o
+}
+
+// explain adds each prediction's contributions per input feature, its bias
+// and its top reasons (see predict.Explanation).
+func (s *Service) explain(m *model, rows []predict.Row, preds []predict.Prediction, res scored) error {
+	sc, err := m.scorer()
+	if err != nil {
+		return err
+	}
+	defer m.release(sc)
+	feats := m.bundle.Encoder.Features()
+	enc := &m.bundle.Encoding
+	phi := make([]float32, sc.NumExplained())
+	nf := len(feats) + 1
+	for i, r := range rows {
+		if err := sc.Encode(r.Values); err != nil {
+			return fmt.Errorf("model %s version %d: instances[%d]: %w", m.name, m.version.Version, i, err)
+		}
+		if err := sc.Explain(phi); err != nil {
+			return err
+		}
+		out, err := sc.Predict()
+		if err != nil {
+			return err
+		}
+		ex := &predict.Explanation{Features: feats}
+		for g := range m.bundle.Model.NumOutputs() {
+			c := make([]float64, len(feats))
+			for f := range feats {
+				c[f] = float64(phi[g*nf+f])
+			}
+			ex.Contributions = append(ex.Contributions, c)
+			ex.Bias = append(ex.Bias, float64(phi[g*nf+nf-1]))
+		}
+		if enc.Target.Kind == bundle.LabelMulticlass {
+			ex.Classes = enc.Target.Classes
+		}
+		ex.Reasons = reasons(enc, out, ex, r, s.cfg.Reasons)
+		preds[i].Explanation = ex
+	}
+	return nil
+}
+
+// reasons are the features that pushed hardest towards the answer given: for
+// a binary model, towards the label decided (up for the positive class, down
+// for the negative); for a multiclass model, towards the class predicted; for
+// a regression, either way. Features that contributed nothing are no reason.
+func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r predict.Row, k int) []predict.Reason {
+	g, sign := 0, 0.0
+	switch enc.Target.Kind {
+	case bundle.LabelBinary:
+		sign = -1
+		if enc.Label(out) == enc.Target.Classes[1] {
+			sign = 1
+		}
+	case bundle.LabelMulticlass:
+		g = slices.Index(enc.Target.Classes, enc.Label(out))
+		sign = 1
+	}
+	c := ex.Contributions[g]
+	idx := make([]int, 0, len(c))
+	for f, v := range c {
+		if sign == 0 && v != 0 || sign*v > 0 {
+			idx = append(idx, f)
+		}
+	}
+	strength := func(f int) float64 {
+		if sign == 0 {
+			return math.Abs(c[f])
+		}
+		return sign * c[f]
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(strength(b), strength(a)) })
+	out2 := make([]predict.Reason, 0, min(k, len(idx)))
+	for _, f := range idx[:min(k, len(idx))] {
+		out2 = append(out2, predict.Reason{Feature: ex.Features[f], Value: r.Logged[ex.Features[f]], Contribution: c[f]})
+	}
+	return out2
+}
+
+// records are the prediction log's records of one request, personal data
+// redacted by the model's contract.
+func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) []predlog.Record {
+	recs := make([]predlog.Record, len(rows))
+	ms := float64(took.Microseconds()) / 1000
+	for i, r := range rows {
+		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
+			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
+			Features: m.redactor.Apply(r.Logged), Outputs: res.outputs[i].Map(), Flags: r.Flags, LatencyMs: ms}
+	}
+	return recs
+}
+
+// addShadow puts the shadow's outputs beside the champion's, waiting at most
+// ShadowWait for them.
+func (s *Service) addShadow(recs []predlog.Record, shadow *model, ch <-chan scored) {
+	sh := func() *predlog.Shadow {
+		return &predlog.Shadow{Version: shadow.version.Version, BundleSHA256: shadow.bundle.SHA256}
+	}
+	var res scored
+	select {
+	case res = <-ch:
+	case <-time.After(s.cfg.ShadowWait):
+		for i := range recs {
+			recs[i].Shadow = sh()
+			recs[i].Shadow.Error = fmt.Sprintf("no outputs within %s", s.cfg.ShadowWait)
+		}
+		return
+	}
+	for i := range recs {
+		recs[i].Shadow = sh()
+		if res.err != nil {
+			recs[i].Shadow.Error = res.err.Error()
+			continue
+		}
+		recs[i].Shadow.Outputs = res.outputs[i].Map()
+	}
+}
