@@ -292,12 +292,13 @@ func TestBatcherFullBufferWaits(t *testing.T) {
 }
 
 // Close with a context that ends while the store is down says how many
-// records it could not write, and logs it.
+// records it could not write, and logs it; a Write waiting for room gets
+// ErrClosed.
 func TestBatcherCloseGivesUp(t *testing.T) {
 	_, st := lambdatest.S3(t, bucket)
 	f := &flaky{st: st, down: true}
 	var logs lambdatest.SyncBuffer
-	b, err := predlog.NewBatcher(f, predlog.BatcherConfig{Bucket: bucket, MaxRecords: 2, Interval: time.Hour,
+	b, err := predlog.NewBatcher(f, predlog.BatcherConfig{Bucket: bucket, MaxRecords: 2, MaxBuffered: 3, Interval: time.Hour,
 		Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -307,6 +308,8 @@ func TestBatcherCloseGivesUp(t *testing.T) {
 		record("b", 0, day0, rows[2])}); err != nil {
 		t.Fatal(err)
 	}
+	waiting := make(chan error, 1)
+	go func() { waiting <- b.Write(context.Background(), []predlog.Record{record("c", 0, day0, rows[3])}) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err = b.Close(ctx)
@@ -315,6 +318,9 @@ func TestBatcherCloseGivesUp(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "not written") {
 		t.Errorf("the loss was not logged:\n%s", logs.String())
+	}
+	if err := <-waiting; !errors.Is(err, predlog.ErrClosed) {
+		t.Errorf("the waiting write: %v", err)
 	}
 }
 
