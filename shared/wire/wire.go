@@ -23,7 +23,8 @@
 //     reads another's state only through that owner's reader (training, the
 //     gate and testset read datasets through ingest.Datasets).
 //  4. Adapters: shared/store, shared/pointer, shared/bundlestore,
-//     shared/policystore, shared/specstore, shared/aws/... (lambdaenv included: it reads settings,
+//     shared/policystore, shared/specstore, shared/predlog (the prediction
+//     log's record, sinks and reader), shared/aws/... (lambdaenv included: it reads settings,
 //     builds AWS clients and starts the Lambda runtime, and builds no use case), and the local adapters
 //     shared/local/{s3,bus,batch,api,runtimeapi}. All the I/O: S3,
 //     EventBridge, Batch, HTTP, processes. An adapter never constructs a use

@@ -1,0 +1,74 @@
+package predlog_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/openmlops/mlops/shared/local/lambdatest"
+	"github.com/openmlops/mlops/shared/predlog"
+)
+
+// creditRecords are n records as the endpoint logs the credit model: 13
+// features from the example's applicants, a UUID request id, its two
+// outputs (p_bad, label), no PII column (the example's contract has none).
+func creditRecords(b *testing.B, n int) []predlog.Record {
+	rows := creditRows(b)
+	recs := make([]predlog.Record, n)
+	for i := range recs {
+		// Random request ids, times spread over the day (a million
+		// requests a day), probabilities with all their digits: what gzip
+		// meets in a real object.
+		h := sha256.Sum256([]byte{byte(i), byte(i >> 8), byte(i >> 16)})
+		u := hex.EncodeToString(h[:16])
+		req := u[:8] + "-" + u[8:12] + "-" + u[12:16] + "-" + u[16:20] + "-" + u[20:]
+		r := record(req, 0, day0.Add(time.Duration(i)*86400*time.Microsecond), rows[i%len(rows)])
+		r.Outputs["p_bad"] = float64(binary.BigEndian.Uint32(h[16:20])) / (1 << 32)
+		r.Outputs["label"] = map[bool]string{true: "bad", false: "good"}[r.Outputs["p_bad"].(float64) >= 0.5]
+		r.LatencyMs = float64(binary.BigEndian.Uint16(h[20:22])%4000) / 1000
+		recs[i] = r
+	}
+	return recs
+}
+
+// The size of a credit-model record, as the cost arithmetic in
+// docs/prediction-log.md uses it: bytes of JSON per record, and of gzip per
+// record in an object of 10,000.
+func BenchmarkCreditRecordSize(b *testing.B) {
+	recs := creditRecords(b, 10_000)
+	var body bytes.Buffer
+	for b.Loop() {
+		body.Reset()
+		if err := predlog.NewLines(&body).Write(context.Background(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(body.Len())/float64(len(recs)), "B/record")
+	b.ReportMetric(float64(len(gz(body.Bytes())))/float64(len(recs)), "gzB/record")
+}
+
+// Write's cost on the request path (encoding and buffering; the store's
+// writes happen on the Batcher's goroutine).
+func BenchmarkBatcherWrite(b *testing.B) {
+	_, st := lambdatest.S3(b, bucket)
+	recs := creditRecords(b, 1024)
+	bt, err := predlog.NewBatcher(st, predlog.BatcherConfig{Bucket: bucket, Interval: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if err := bt.Write(context.Background(), recs[i%len(recs):i%len(recs)+1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.StopTimer()
+	if err := bt.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,243 @@
+package predlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openmlops/mlops/shared/hashid"
+	"github.com/openmlops/mlops/shared/naming"
+)
+
+// RecordSchema names the record's schema and its major version. Fields added
+// later keep "/1"; any other change (a field renamed, removed or given another
+// meaning or type) makes "/2", which readers of /1 refuse.
+const RecordSchema = schemaName + "1"
+
+const (
+	schemaName   = "mlops.prediction/"
+	schemaMajor  = 1
+	maxRequestID = 256
+)
+
+// MaxRecordBytes bounds one encoded record (its JSON line, newline included).
+// CloudWatch Logs caps a log event at 256 KiB, counting 26 bytes of its own,
+// and splits longer stdout lines, so a longer record could not cross the
+// Lambda path whole; both sinks refuse it, so both paths keep the same rule.
+const MaxRecordBytes = 256<<10 - 26
+
+// Record is what the endpoint logs for one scored instance. Its JSON (the
+// field tags) is the schema docs/prediction-log.md documents.
+type Record struct {
+	// Schema is RecordSchema; the sinks fill it in when empty.
+	Schema    string `json:"schema"`
+	RequestID string `json:"requestId"`
+	// Index is the instance's position in its request's instances, from 0.
+	Index int `json:"index"`
+	// Time is when the request was received; written in UTC, and its UTC day
+	// is the record's partition.
+	Time time.Time `json:"time"`
+	// Model, Version and BundleSHA256 name the champion that answered.
+	Model        string `json:"model"`
+	Version      int    `json:"version"`
+	BundleSHA256 string `json:"bundleSha256"`
+	// Features are the instance's values by contract column name, after the
+	// PII rule (Redactor.Apply): JSON numbers, strings, booleans, or null for
+	// a missing value (an absent optional feature is logged as null). A
+	// column dropped by the PII rule is absent.
+	Features map[string]any `json:"features"`
+	// Outputs is the prediction the response carried for the instance:
+	// "label" and "p_<class>", or "prediction" (bundle.OutputColumns).
+	Outputs map[string]any `json:"outputs"`
+	// Flags are the contract rules the instance broke and was scored anyway
+	// (out-of-range values in flag mode), "<column>: <rule>", such as
+	// "Age: above max 120". They never quote the value.
+	Flags []string `json:"flags,omitempty"`
+	// Shadow is the candidate scored beside the champion, if any.
+	Shadow *Shadow `json:"shadow,omitempty"`
+	// LatencyMs is the server's time for the whole request, in milliseconds.
+	LatencyMs float64 `json:"latencyMs"`
+}
+
+// Shadow is a candidate's answer for the same instance. Outputs is set when it
+// scored, Error when it failed (its failure never reaches the response).
+type Shadow struct {
+	Version      int            `json:"version"`
+	BundleSHA256 string         `json:"bundleSha256"`
+	Outputs      map[string]any `json:"outputs,omitempty"`
+	Error        string         `json:"error,omitempty"`
+}
+
+// VersionError is a record of a schema major version this reader does not
+// know. Readers refuse it rather than guess what its fields mean.
+type VersionError struct {
+	Schema string
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("record schema %q: this reader knows %s only (a newer platform wrote it: upgrade the reader)",
+		e.Schema, RecordSchema)
+}
+
+// Validate checks r against the schema: the rules a writer keeps and a reader
+// relies on. The error names the field.
+func (r *Record) Validate() error {
+	if err := checkSchema(r.Schema); err != nil {
+		return err
+	}
+	switch {
+	case r.RequestID == "":
+		return errors.New("requestId: empty")
+	case len(r.RequestID) > maxRequestID:
+		return fmt.Errorf("requestId: %d bytes, at most %d", len(r.RequestID), maxRequestID)
+	case r.Index < 0:
+		return fmt.Errorf("index: %d, want 0 or more", r.Index)
+	case r.Time.IsZero():
+		return errors.New("time: missing")
+	case r.Time.UTC().Year() < 1 || r.Time.UTC().Year() > 9999:
+		return fmt.Errorf("time: year %d outside 1..9999", r.Time.UTC().Year())
+	case !naming.Valid(r.Model):
+		return fmt.Errorf("model: %q is not a model name (%s)", r.Model, naming.Rule)
+	case r.Version < 1:
+		return fmt.Errorf("version: %d, want 1 or more", r.Version)
+	case !hashid.Valid(r.BundleSHA256):
+		return fmt.Errorf("bundleSha256: %q is not a hex SHA-256", r.BundleSHA256)
+	case r.Features == nil:
+		return errors.New("features: missing")
+	case len(r.Outputs) == 0:
+		return errors.New("outputs: missing")
+	case math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) || r.LatencyMs < 0:
+		return fmt.Errorf("latencyMs: %v, want a finite number, 0 or more", r.LatencyMs)
+	}
+	if err := checkScalars("features", r.Features); err != nil {
+		return err
+	}
+	if err := checkScalars("outputs", r.Outputs); err != nil {
+		return err
+	}
+	for i, f := range r.Flags {
+		if f == "" {
+			return fmt.Errorf("flags[%d]: empty", i)
+		}
+	}
+	if s := r.Shadow; s != nil {
+		switch {
+		case s.Version < 1:
+			return fmt.Errorf("shadow.version: %d, want 1 or more", s.Version)
+		case !hashid.Valid(s.BundleSHA256):
+			return fmt.Errorf("shadow.bundleSha256: %q is not a hex SHA-256", s.BundleSHA256)
+		case len(s.Outputs) == 0 && s.Error == "":
+			return errors.New("shadow: neither outputs nor error")
+		}
+		if err := checkScalars("shadow.outputs", s.Outputs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSchema accepts RecordSchema and refuses another major version of it
+// with a *VersionError.
+func checkSchema(s string) error {
+	if s == RecordSchema {
+		return nil
+	}
+	rest, ok := strings.CutPrefix(s, schemaName)
+	if !ok {
+		return fmt.Errorf("schema: %q, want %q", s, RecordSchema)
+	}
+	major, _, _ := strings.Cut(rest, ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 1 || n == schemaMajor {
+		return fmt.Errorf("schema: %q, want %q", s, RecordSchema)
+	}
+	return &VersionError{Schema: s}
+}
+
+// checkScalars requires JSON scalars (or null): a nested value in a record
+// means the writer logged something other than a contract column's value.
+func checkScalars(field string, m map[string]any) error {
+	for k, v := range m {
+		if k == "" {
+			return fmt.Errorf("%s: an empty name", field)
+		}
+		switch x := v.(type) {
+		case nil, string, bool, json.Number,
+			int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%s.%s: %v is not a JSON number", field, k, x)
+			}
+		case float32:
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("%s.%s: %v is not a JSON number", field, k, x)
+			}
+		default:
+			return fmt.Errorf("%s.%s: a %T, want a number, string, boolean or null", field, k, v)
+		}
+	}
+	return nil
+}
+
+// encode validates r and returns its JSON line (newline included), with the
+// schema filled in and the time in UTC.
+func encode(r Record) ([]byte, error) {
+	if r.Schema == "" {
+		r.Schema = RecordSchema
+	}
+	r.Time = r.Time.UTC()
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("record %s[%d]: %w", r.RequestID, r.Index, err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the bytes are read by programs, never pasted into HTML
+	if err := enc.Encode(&r); err != nil {
+		return nil, fmt.Errorf("record %s[%d]: %w", r.RequestID, r.Index, err)
+	}
+	if b.Len() > MaxRecordBytes {
+		return nil, fmt.Errorf("record %s[%d]: %d bytes encoded, at most %d", r.RequestID, r.Index, b.Len(), MaxRecordBytes)
+	}
+	return b.Bytes(), nil
+}
+
+// DecodeRecord decodes one record (one JSON object, surrounding white space
+// allowed) and validates it. Unknown fields are ignored: they are what later
+// /1 writers may add. A record of another major version is a *VersionError.
+func DecodeRecord(b []byte) (Record, error) {
+	var r Record
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&r); err != nil {
+		// Another major version may give a field another type: say so, rather
+		// than that the record is malformed.
+		var s struct {
+			Schema string `json:"schema"`
+		}
+		if json.Unmarshal(b, &s) == nil {
+			if verr := (*VersionError)(nil); errors.As(checkSchema(s.Schema), &verr) {
+				return Record{}, verr
+			}
+		}
+		return Record{}, fmt.Errorf("not a JSON record: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Record{}, errors.New("not a JSON record: data after the object")
+	}
+	if err := r.Validate(); err != nil {
+		return Record{}, err
+	}
+	// One form for what the JSON cannot tell apart from absent.
+	r.Time = r.Time.UTC()
+	if len(r.Flags) == 0 {
+		r.Flags = nil
+	}
+	if r.Shadow != nil && len(r.Shadow.Outputs) == 0 {
+		r.Shadow.Outputs = nil
+	}
+	return r, nil
+}

@@ -1,0 +1,34 @@
+package predlog
+
+import (
+	"context"
+	"errors"
+)
+
+// Sink makes records durable. Write returns nil only once its records are
+// either durable (Lines) or held by a sink that guarantees to store them by
+// the time Close returns nil (Batcher); when it returns an error, none of its
+// records were taken. Both sinks are safe for concurrent use.
+type Sink interface {
+	Write(ctx context.Context, recs []Record) error
+	Close(ctx context.Context) error
+}
+
+// ErrClosed is Write's error after Close.
+var ErrClosed = errors.New("prediction log closed")
+
+// encodeAll encodes every record first, so that one bad record refuses the
+// whole call rather than leave part of a request logged.
+func encodeAll(recs []Record) ([][]byte, int, error) {
+	lines := make([][]byte, len(recs))
+	n := 0
+	for i := range recs {
+		b, err := encode(recs[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		lines[i] = b
+		n += len(b)
+	}
+	return lines, n, nil
+}
