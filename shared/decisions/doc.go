@@ -31,7 +31,8 @@
 //
 // # Errors
 //
-// Every refusal and failure answers with its HTTP status and this body:
+// Every refusal and failure answers with its HTTP status and the platform's
+// error body (shared/apierror, shared with the prediction API):
 //
 //	{
 //	  "error": "model credit: version 1 is pending_approval: cannot promote; allowed: approve, reject, retire",
@@ -43,9 +44,9 @@
 // were added, so older clients still read it); "code" is what programs compare
 // (see Code: the codes are stable, messages are not); "requestId" names the
 // request in the platform's logs: API Gateway's request id in AWS, else one
-// the route makes. A 5xx answers only "internal error" and the request id: the
-// detail is logged under that id, never sent. The answer also carries the id
-// in the X-Request-Id header.
+// the route makes. An internal failure answers only "internal error" and the
+// request id: the detail is logged under that id, never sent. The answer also
+// carries the id in the X-Request-Id header.
 //
 // Codes and their statuses:
 //
@@ -65,6 +66,9 @@
 //	conflict              409  another conflict (a client sees it only from a server newer than itself)
 //	internal              500  the platform failed; the detail is in its log under the request id
 //
+// The generic codes (bad_request, too_large, unauthorized, forbidden,
+// not_found, conflict, internal) are apierror's; the others are this API's.
 // Something in front of the API (API Gateway refusing a signature, a proxy)
-// answers without a code; the Client then gives the code of the status.
+// answers without a code; the Client then gives the code of the status
+// (unavailable for a 503).
 package decisions

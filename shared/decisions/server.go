@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/openmlops/mlops/shared/apierror"
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
@@ -41,31 +41,9 @@ type Service interface {
 // AWS the IAM ARN API Gateway's authorizer verified); a request without one is
 // refused. Failures of the platform are logged to log.
 func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger) map[string]http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	g := apierror.Guard{API: "decisions API", Principal: principal, Log: log, Classify: classify}
 	hw := func(f func(w http.ResponseWriter, r *http.Request, who string) (any, error)) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id := requestID(r)
-			w.Header().Set(RequestIDHeader, id)
-			defer func() {
-				// No panic leaves a route: in Lambda it would end the process.
-				if p := recover(); p != nil {
-					writeError(w, r, log, id, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
-				}
-			}()
-			who := principal(r)
-			if who == "" {
-				writeError(w, r, log, id, Errorf(CodeUnauthorized, "no verified caller"))
-				return
-			}
-			out, err := f(w, r, who)
-			if err != nil {
-				writeError(w, r, log, id, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, out)
-		})
+		return g.Handle(func(w http.ResponseWriter, r *http.Request, who, _ string) (any, error) { return f(w, r, who) })
 	}
 	h := func(f func(r *http.Request, who string) (any, error)) http.Handler {
 		return hw(func(_ http.ResponseWriter, r *http.Request, who string) (any, error) { return f(r, who) })
@@ -235,12 +213,3 @@ func isSHA256(s string) bool {
 }
 
 func shortText(s string) string { return clip.Bytes(s, 80) }
-
-// writeJSON writes v indented: people read these answers (and -o json prints them).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}

@@ -181,9 +181,10 @@ func parseDigits(v []byte) (float64, bool) {
 	return float64(x), true
 }
 
-// parseInt parses a decimal integer (optional sign); strconv decides the rare
-// 19-digit cases so that overflow is exact.
-func parseInt(v []byte) (int64, bool) {
+// ParseInt parses a decimal integer (optional sign); strconv decides the rare
+// 19-digit cases so that overflow is exact. It is the rule of an integer
+// column's cells, which the prediction API's input checks apply too.
+func ParseInt(v []byte) (int64, bool) {
 	i := 0
 	neg := false
 	if len(v) > 0 && (v[0] == '+' || v[0] == '-') {
@@ -211,7 +212,9 @@ func parseInt(v []byte) (int64, bool) {
 	return n, true
 }
 
-func parseBool(v []byte) (bool, bool) {
+// ParseBool parses a boolean cell: true/1/yes or false/0/no, in any case.
+// The second result is false for anything else.
+func ParseBool(v []byte) (bool, bool) {
 	if len(v) > 5 {
 		return false, false
 	}

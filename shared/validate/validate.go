@@ -328,7 +328,7 @@ func (pc *column) prepare() {
 				pc.kind = kCat
 				for _, v := range pc.cat.vals {
 					var f catFlags
-					if isFormula(v) {
+					if IsFormula(v) {
 						f |= catFormula
 					}
 					if pc.pattern != nil && !pc.pattern.Match(v) {

@@ -299,7 +299,7 @@ func (w *worker) value(j *job, sl *slot, v []byte, row, line int64) {
 			}
 		}
 	case kInt:
-		n, ok := parseInt(v)
+		n, ok := ParseInt(v)
 		if !ok {
 			st.invalid++
 			w.flag(j, rType, ci, row, line, v, "an integer")
@@ -319,7 +319,7 @@ func (w *worker) value(j *job, sl *slot, v []byte, row, line int64) {
 		}
 		f = float64(t.Unix()) + float64(t.Nanosecond())/1e9
 	case kBool:
-		b, ok := parseBool(v)
+		b, ok := ParseBool(v)
 		if !ok {
 			st.invalid++
 			w.flag(j, rType, ci, row, line, v, "a boolean (true/false, 1/0, yes/no)")
@@ -515,15 +515,15 @@ func (w *worker) text(j *job, c *column, v []byte, row, line int64) {
 	if c.pattern != nil && !c.pattern.Match(v) {
 		w.flag(j, rPattern, c.idx, row, line, v, "")
 	}
-	if isFormula(v) {
+	if IsFormula(v) {
 		w.flag(j, rFormula, c.idx, row, line, v, "")
 	}
 }
 
-// isFormula reports text a spreadsheet would run as a formula (CSV injection): a
+// IsFormula reports text a spreadsheet would run as a formula (CSV injection): a
 // leading '=' (even "=1+2" is evaluated), a leading '+', '-' or '@' followed by
 // something other than a digit or '.', or a leading tab or CR.
-func isFormula(v []byte) bool {
+func IsFormula(v []byte) bool {
 	if len(v) == 0 {
 		return false
 	}

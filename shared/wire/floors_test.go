@@ -31,7 +31,7 @@ var floors = map[string]int{
 	"shared/local": composition, "shared/wire": composition,
 
 	"shared/ingest": useCases, "shared/training": useCases, "shared/gate": useCases, "shared/registry": useCases,
-	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases,
+	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases, "shared/predict": useCases,
 
 	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters, "shared/specstore": adapters, "shared/predlog": adapters,
 	"shared/aws": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
@@ -39,7 +39,7 @@ var floors = map[string]int{
 
 	"shared/bundle": formats, "shared/policy": formats, "shared/spec": formats, "shared/contract": formats,
 	"shared/profile": formats, "shared/table": formats, "shared/validate": formats, "shared/xgboost": formats,
-	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/naming": formats, "shared/clip": formats, "shared/event": formats, "shared/rules": formats,
+	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/naming": formats, "shared/clip": formats, "shared/apierror": formats, "shared/event": formats, "shared/rules": formats,
 	"events": formats, "examples/credit": formats, "trainer": formats,
 }
 

@@ -17,8 +17,9 @@
 //     adapters; only entry points import them.
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
 //     shared/reconcile, shared/testset, and their APIs (shared/decisions: the
-//     routes, types, error body and client of the decisions API, over the
-//     registry's types). The platform's work, over adapters taken as
+//     routes, types, error codes and client of the decisions API, over the
+//     registry's types; shared/predict: those of the prediction API, with the
+//     check of instances against the contract). The platform's work, over adapters taken as
 //     interfaces declared where consumed (or as *store.Store). A use case
 //     reads another's state only through that owner's reader (training, the
 //     gate and testset read datasets through ingest.Datasets).
@@ -33,6 +34,7 @@
 //  5. Formats: shared/bundle, shared/policy, shared/spec, shared/contract,
 //     shared/profile, shared/table, shared/validate, shared/xgboost,
 //     shared/metrics, shared/yamldoc, shared/hashid, shared/naming, shared/clip,
+//     shared/apierror (the APIs' error body, route guard and client side),
 //     shared/event, shared/rules, events,
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/openmlops/mlops/shared/apierror"
 )
 
 // Principal is the verified caller of a request served by Handler: the IAM
@@ -25,8 +26,8 @@ func Principal(r *http.Request) string {
 }
 
 // RequestIDHeader carries API Gateway's id of the request to the routes (they
-// name it in their error answers and logs; see shared/decisions).
-const RequestIDHeader = "X-Request-Id"
+// name it in their error answers and logs; see shared/apierror).
+const RequestIDHeader = apierror.RequestIDHeader
 
 // Handler adapts h to API Gateway HTTP API events. The request reaches h with
 // API Gateway's request id in RequestIDHeader, in place of any the caller sent.

@@ -8,7 +8,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/openmlops/mlops/shared/apierror"
 )
 
 // HealthPath is the one route that answers without a token.
@@ -142,22 +143,17 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		// A request id is the front's to give (API Gateway's in AWS): here
 		// there is none, and the routes make one rather than take the caller's.
-		r.Header.Del("X-Request-Id")
+		r.Header.Del(apierror.RequestIDHeader)
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
 }
 
 // WriteJSON writes v as the JSON answer with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func WriteJSON(w http.ResponseWriter, status int, v any) { apierror.WriteJSON(w, status, v) }
 
-// WriteError writes {"error": msg} with the given status.
+// WriteError writes the platform's error body (shared/apierror) with the
+// status's code: a refusal of the server itself, in front of the routes.
 func WriteError(w http.ResponseWriter, status int, msg string) {
-	WriteJSON(w, status, map[string]string{"error": strings.TrimSpace(msg)})
+	WriteJSON(w, status, apierror.Body{Error: strings.TrimSpace(msg), Code: apierror.CodeOfStatus(status)})
 }

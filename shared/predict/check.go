@@ -1,0 +1,460 @@
+package predict
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/clip"
+	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/validate"
+)
+
+// CheckOptions configure a Checker.
+type CheckOptions struct {
+	// UnknownFields is what happens to a field that is no column of the
+	// contract: Reject (the default) or Ignore. A column of the contract that
+	// is no feature of the model (the target, an id) is always ignored.
+	UnknownFields string
+	// OutOfRange is what happens to a value outside its column's declared
+	// domain (below min, above max, not an allowed value): Reject (the
+	// default), or Flag: scored as it is (an unallowed category as unseen:
+	// missing), and named in the prediction's flags.
+	OutOfRange string
+}
+
+// The settings of CheckOptions.
+const (
+	Reject = "reject"
+	Ignore = "ignore"
+	Flag   = "flag"
+)
+
+// RuleUnknownField is the rule a field that is no column of the contract
+// breaks; the other rules are the ingest gate's (shared/validate's Rule...).
+const RuleUnknownField = "unknown_field"
+
+// maxProblems bounds the problems one refusal lists.
+const maxProblems = 100
+
+// Checker checks instances against the dataset contract a model was trained
+// under, and turns them into the values the model's encoder reads, exactly as
+// the trainer read the dataset's canonical CSV. It is immutable and safe for
+// concurrent use.
+type Checker struct {
+	dataset  string
+	opt      CheckOptions
+	features []*column // the model's features, in order
+	byName   map[string]*column
+	nulls    map[string]bool // the dialect's null tokens
+	names    string          // the features, for messages
+}
+
+// column is a contract column with its rules ready to apply.
+type column struct {
+	c       *contract.Column
+	feature int // index in the model's features, -1 for a column the model does not use
+	allowed map[string]bool
+	pattern *regexp.Regexp
+	layout  string
+}
+
+// NewChecker returns the checker of the model whose input features, in
+// order, are features (bundle.Encoder.Features), trained under c. Every
+// feature must be a column of c.
+func NewChecker(c *contract.Contract, features []string, opt CheckOptions) (*Checker, error) {
+	if c == nil {
+		return nil, errors.New("predict: no contract")
+	}
+	var err error
+	if opt.UnknownFields, err = setting("unknown fields", opt.UnknownFields, Reject, Ignore); err != nil {
+		return nil, err
+	}
+	if opt.OutOfRange, err = setting("out of range", opt.OutOfRange, Reject, Flag); err != nil {
+		return nil, err
+	}
+	if len(features) == 0 {
+		return nil, errors.New("predict: the model has no features")
+	}
+	k := &Checker{dataset: c.Dataset, opt: opt, byName: make(map[string]*column, len(c.Columns)),
+		nulls: make(map[string]bool, len(c.Dialect.NullTokens)), features: make([]*column, len(features))}
+	for _, t := range c.Dialect.NullTokens {
+		k.nulls[t] = true
+	}
+	for i := range c.Columns {
+		col := &column{c: &c.Columns[i], feature: -1}
+		if col.c.Pattern != "" {
+			// Anchored as the ingest gate anchors it: the whole value matches.
+			re, err := regexp.Compile(`^(?:` + col.c.Pattern + `)$`)
+			if err != nil {
+				return nil, fmt.Errorf("predict: contract %s: column %s: pattern: %w", c.Dataset, col.c.Name, err)
+			}
+			col.pattern = re
+		}
+		if len(col.c.Allowed) > 0 {
+			col.allowed = make(map[string]bool, len(col.c.Allowed))
+			for _, a := range col.c.Allowed {
+				col.allowed[a] = true
+			}
+		}
+		if col.c.Type == contract.Timestamp {
+			col.layout = col.c.Format
+			if col.layout == "" {
+				col.layout = time.RFC3339Nano
+			}
+		}
+		k.byName[col.c.Name] = col
+	}
+	for i, f := range features {
+		col := k.byName[f]
+		if col == nil {
+			return nil, fmt.Errorf("predict: the model's feature %q is no column of the contract %s", f, c.Dataset)
+		}
+		if col.feature >= 0 {
+			return nil, fmt.Errorf("predict: the model's feature %q is listed twice", f)
+		}
+		col.feature = i
+		k.features[i] = col
+	}
+	k.names = clip.Bytes(strings.Join(features, ", "), 300)
+	return k, nil
+}
+
+// setting is a CheckOptions field: its value, or the first of allowed (the
+// default) where it is empty.
+func setting(what, v string, allowed ...string) (string, error) {
+	switch {
+	case v == "":
+		return allowed[0], nil
+	case slices.Contains(allowed, v):
+		return v, nil
+	}
+	return "", fmt.Errorf("predict: %s %q: expected %s", what, v, strings.Join(allowed, " or "))
+}
+
+// Options are the checker's settings, defaults filled in.
+func (k *Checker) Options() CheckOptions { return k.opt }
+
+// Row is one checked instance.
+type Row struct {
+	// Values are the canonical CSV values of the model's features, in order,
+	// "" for a missing value: what the encoder (bundle.Encoder.Encode) reads,
+	// and what the trainer read for such a value in the dataset.
+	Values []string
+	// Logged is each feature's value as the request gave it (float64, string
+	// or bool), nil where it is missing (absent, null, "" or a null token of
+	// the contract's dialect), for the prediction log. It holds personal data
+	// as received: the log applies the PII rule.
+	Logged map[string]any
+	// Flags name the rules broken by values scored anyway (OutOfRange Flag).
+	Flags []string
+}
+
+// problem is one rule broken by one value.
+type problem struct {
+	rule, msg  string
+	outOfRange bool // a value outside its column's domain: flagged rather than refused under Flag
+}
+
+// problems gathers a request's problems, the first maxProblems in full.
+type problems struct {
+	list []apierror.Detail
+	n    int
+}
+
+func (p *problems) add(field, rule, msg string) {
+	p.n++
+	if len(p.list) < maxProblems {
+		p.list = append(p.list, apierror.Detail{Field: field, Rule: rule, Message: msg})
+	}
+}
+
+func (p *problems) err() error {
+	if p.n == 0 {
+		return nil
+	}
+	var b strings.Builder
+	if p.n > 1 {
+		fmt.Fprintf(&b, "%d problems in the instances: ", p.n)
+	}
+	for i, d := range p.list {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(d.Field + ": " + d.Message)
+	}
+	if more := p.n - len(p.list); more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return &apierror.Error{Status: apierror.CodeBadRequest.Status(), Code: apierror.CodeBadRequest, Message: b.String(), Details: p.list}
+}
+
+// Check checks every instance and returns their rows, or every problem of
+// every instance at once (the first 100 listed in full, with a count of the
+// rest) as an *apierror.Error, bad_request, with a detail per problem.
+func (k *Checker) Check(instances []Instance) ([]Row, error) {
+	rows := make([]Row, len(instances))
+	var probs problems
+	seen := make([]bool, len(k.features))
+	for i, in := range instances {
+		path := "instances[" + strconv.Itoa(i) + "]"
+		row := Row{Values: make([]string, len(k.features)), Logged: make(map[string]any, len(k.features))}
+		clear(seen)
+		for _, f := range in.Fields {
+			col := k.byName[f.Name]
+			if col == nil {
+				if k.opt.UnknownFields == Reject {
+					probs.add(FieldPath(path, f.Name), RuleUnknownField,
+						fmt.Sprintf("no such column in the contract %s (the model's features: %s)", k.dataset, k.names))
+				}
+				continue
+			}
+			if col.feature < 0 {
+				continue // the target, an id: a column the model does not read
+			}
+			if seen[col.feature] {
+				probs.add(FieldPath(path, f.Name), "duplicate", "given twice in one instance")
+				continue
+			}
+			seen[col.feature] = true
+			v, logged, p := k.value(col, f.Value)
+			row.Logged[f.Name] = logged
+			switch {
+			case p == nil:
+				row.Values[col.feature] = v
+			case p.outOfRange && k.opt.OutOfRange == Flag:
+				row.Values[col.feature] = v
+				row.Flags = append(row.Flags, f.Name+": "+p.msg)
+			default:
+				probs.add(FieldPath(path, f.Name), p.rule, p.msg)
+			}
+		}
+		for fi, col := range k.features {
+			if !seen[fi] {
+				row.Logged[col.c.Name] = nil
+				if col.c.Required {
+					probs.add(FieldPath(path, col.c.Name), validate.RuleRequired, "required, and missing")
+				}
+			}
+		}
+		rows[i] = row
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// value checks one value of col: its canonical CSV form, its value for the
+// log, or the rule it breaks.
+func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem) {
+	c := col.c
+	var s string // a string's value, or a number's text
+	var logged any
+	kind := jsonKind(raw)
+	switch kind {
+	case "null":
+		return k.missing(col, "null")
+	case "a boolean":
+		logged = raw[0] == 't'
+	case "a string":
+		var ok bool
+		if s, ok = unquote(raw); !ok {
+			return "", nil, &problem{rule: validate.RuleType, msg: "not a JSON string"}
+		}
+		if s == "" || k.nulls[s] {
+			return k.missing(col, strconv.Quote(s)+", a missing value")
+		}
+		logged = s
+	case "a number":
+		s = string(raw)
+		f, ok := float32Number(s)
+		if !ok {
+			return "", nil, &problem{rule: validate.RuleType, msg: fmt.Sprintf("%s is beyond the float32 range (±3.4028235e38)", col.show(s, false))}
+		}
+		logged = f
+	default:
+		return "", nil, &problem{rule: validate.RuleType, msg: "expected a number, string, boolean or null"}
+	}
+	quoted := kind == "a string"
+	typeErr := func(want string) (string, any, *problem) {
+		got := kind
+		if !c.PII {
+			got = col.show(s, quoted)
+			if kind == "a boolean" {
+				got = string(raw)
+			}
+		}
+		return "", logged, &problem{rule: validate.RuleType, msg: "expected " + want + ", got " + got}
+	}
+	var v string
+	var x float64 // the value min and max bound
+	switch c.Type {
+	case contract.Integer:
+		switch kind {
+		case "a string", "a number":
+			n, ok := validate.ParseInt([]byte(s))
+			if ok {
+				v = s
+				x = float64(n)
+				break
+			}
+			f, err := strconv.ParseFloat(s, 64)
+			if kind == "a string" || err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
+				return typeErr("an integer")
+			}
+			// 35.0 or 3.5e1: the integer the dataset would have written as 35.
+			v = strconv.FormatInt(int64(f), 10)
+			x = f
+		default:
+			return typeErr("an integer")
+		}
+	case contract.Number:
+		switch kind {
+		case "a number":
+			f, _ := strconv.ParseFloat(s, 64)
+			v, x = string(appendFloat(nil, f)), f
+		case "a string":
+			if !bundle.PlainDecimal(s) {
+				switch strings.ToLower(strings.TrimLeft(s, "+-")) {
+				case "nan", "inf", "infinity":
+					return "", logged, &problem{rule: validate.RuleNotFinite, msg: col.show(s, quoted) + " is not a finite number"}
+				}
+				return typeErr("a number")
+			}
+			f, ok := float32Number(s)
+			if !ok {
+				return "", logged, &problem{rule: validate.RuleType, msg: col.show(s, quoted) + " is beyond the float32 range (±3.4028235e38)"}
+			}
+			v, x = s, f
+		default:
+			return typeErr("a number")
+		}
+	case contract.Boolean:
+		switch kind {
+		case "a boolean":
+			v = string(raw)
+		case "a string", "a number":
+			if _, ok := validate.ParseBool([]byte(s)); !ok || kind == "a number" && s != "0" && s != "1" {
+				return typeErr("a boolean (true/false, 1/0, yes/no)")
+			}
+			v = s
+		}
+		return v, logged, nil
+	case contract.Timestamp:
+		if kind != "a string" {
+			return typeErr(col.timestampWant())
+		}
+		t, err := time.Parse(col.layout, s)
+		if err != nil {
+			return typeErr(col.timestampWant())
+		}
+		v, x = s, float64(t.Unix())+float64(t.Nanosecond())/1e9
+	default: // category, string
+		if kind != "a string" {
+			return typeErr("a string")
+		}
+		if col.pattern != nil && !col.pattern.MatchString(s) {
+			return "", logged, &problem{rule: validate.RulePattern, msg: col.show(s, quoted) + " does not match the pattern " + c.Pattern}
+		}
+		if validate.IsFormula([]byte(s)) {
+			return "", logged, &problem{rule: validate.RuleFormula, msg: col.show(s, quoted) +
+				" would run as a spreadsheet formula (it starts with =, +, -, @, a tab or a carriage return): the dataset refuses such values too"}
+		}
+		return s, logged, col.checkAllowed(s, true)
+	}
+	if c.Min != nil && x < *c.Min {
+		return v, logged, &problem{rule: validate.RuleMin, outOfRange: true, msg: col.show(s, quoted) + " is below the minimum " + col.bound(*c.Min)}
+	}
+	if c.Max != nil && x > *c.Max {
+		return v, logged, &problem{rule: validate.RuleMax, outOfRange: true, msg: col.show(s, quoted) + " is above the maximum " + col.bound(*c.Max)}
+	}
+	return v, logged, col.checkAllowed(v, quoted)
+}
+
+// missing is a missing value of col: refused where the column is required.
+func (k *Checker) missing(col *column, got string) (string, any, *problem) {
+	if col.c.Required {
+		return "", nil, &problem{rule: validate.RuleRequired, msg: "required, got " + got}
+	}
+	return "", nil, nil
+}
+
+// checkAllowed applies the allowed values, compared as text (the contract
+// allows them on category, string and integer columns).
+func (col *column) checkAllowed(v string, quoted bool) *problem {
+	if col.allowed == nil || col.allowed[v] {
+		return nil
+	}
+	list := col.c.Allowed
+	more := ""
+	if len(list) > 20 {
+		list, more = list[:20], fmt.Sprintf(", … (%d in all)", len(col.c.Allowed))
+	}
+	return &problem{rule: validate.RuleAllowed, outOfRange: true,
+		msg: col.show(v, quoted) + " is not an allowed value: expected one of " + strings.Join(list, ", ") + more}
+}
+
+// show writes a value for a message: quoted if a string, clipped, never the
+// value of a column of personal data.
+func (col *column) show(s string, quoted bool) string {
+	switch {
+	case col.c.PII:
+		return "the value (personal data, not repeated)"
+	case quoted:
+		return strconv.Quote(clip.Bytes(s, 80))
+	}
+	return clip.Bytes(s, 80)
+}
+
+func (col *column) bound(b float64) string {
+	if col.c.Type == contract.Timestamp {
+		return time.Unix(int64(b), 0).UTC().Format(time.RFC3339) + " (" + string(appendFloat(nil, b)) + " Unix seconds)"
+	}
+	return string(appendFloat(nil, b))
+}
+
+func (col *column) timestampWant() string {
+	if col.c.Format == "" {
+		return "an RFC 3339 timestamp string (e.g. 2024-01-31T09:30:00Z)"
+	}
+	return fmt.Sprintf("a timestamp string in the layout %q", col.c.Format)
+}
+
+// jsonKind names the kind of a JSON scalar's text, for messages.
+func jsonKind(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	return kindOf(raw[0])
+}
+
+// Features describes the model's features with their contract's rules, for
+// Metadata.
+func (k *Checker) Features() []Feature {
+	out := make([]Feature, len(k.features))
+	for i, col := range k.features {
+		c := col.c
+		out[i] = Feature{Name: c.Name, Type: string(c.Type), Required: c.Required, Min: c.Min, Max: c.Max,
+			Allowed: c.Allowed, Pattern: c.Pattern, Format: c.Format, PII: c.PII, Description: c.Description}
+	}
+	return out
+}
+
+// unquote is a JSON string's value (most have no escapes: no decoding).
+func unquote(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[n-1] == '"' && !bytes.ContainsAny(raw[1:n-1], "\\\"") {
+		return string(raw[1 : n-1]), true
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
+}

@@ -1,0 +1,567 @@
+package predict
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/clip"
+)
+
+// Limits bound a prediction request; zero fields take the defaults.
+type Limits struct {
+	// MaxBodyBytes bounds the body (413 too_large over it).
+	MaxBodyBytes int64
+	// MaxInstances bounds the instances of one request (413 too_large over it).
+	MaxInstances int
+}
+
+// The defaults of Limits, and the bound on a string value or a field name.
+const (
+	DefaultMaxBodyBytes = 5 << 20
+	DefaultMaxInstances = 1000
+	// MaxStringBytes bounds a string value and a field's name (decoded
+	// UTF-8): a category, an id or a timestamp is far shorter, and the
+	// prediction log keeps what comes.
+	MaxStringBytes = 1024
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxInstances <= 0 {
+		l.MaxInstances = DefaultMaxInstances
+	}
+	return l
+}
+
+// unlimited is what a Go caller decoding a file it chose uses: the body's
+// rules without the server's bounds on size.
+var unlimited = Limits{MaxBodyBytes: math.MaxInt64, MaxInstances: math.MaxInt}
+
+// DecodeRequest reads a prediction request, strictly: one JSON object with
+// "instances", a non-empty array of at most lim.MaxInstances objects, and
+// optionally "explain", a boolean; no other field. An instance's values are
+// JSON scalars: strings of at most MaxStringBytes, numbers within float32's
+// range (the model reads float32), true, false or null; an array or object
+// is refused where it starts, so that a deeply nested value costs nothing.
+// No name twice in an instance. The body is at most lim.MaxBodyBytes.
+//
+// Every error is an *apierror.Error, bad_request (400) or too_large (413),
+// whose message names the place: body, instances, instances[3] or
+// instances[3].Age. The contract's rules are the Checker's.
+func DecodeRequest(r io.Reader, lim Limits) (*Request, error) {
+	lim = lim.withDefaults()
+	b, err := io.ReadAll(io.LimitReader(r, min(lim.MaxBodyBytes, math.MaxInt64-1)+1))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, tooLarge(mb.Limit)
+		}
+		return nil, apierror.Errorf(apierror.CodeBadRequest, "body: could not be read: %v", err)
+	}
+	if int64(len(b)) > lim.MaxBodyBytes {
+		return nil, tooLarge(lim.MaxBodyBytes)
+	}
+	return decode(b, lim)
+}
+
+func tooLarge(limit int64) *apierror.Error {
+	return apierror.Errorf(apierror.CodeTooLarge, "body: over %d bytes: send fewer instances a request", limit)
+}
+
+// scanner reads the request's JSON by hand: it never recurses (a value that
+// nests is refused where it starts), refuses what encoding/json would let
+// through (invalid UTF-8, names twice) and keeps each value's text.
+type scanner struct {
+	b   []byte
+	i   int
+	lim Limits
+}
+
+func decode(b []byte, lim Limits) (*Request, error) {
+	s := &scanner{b: b, lim: lim}
+	s.ws()
+	if s.i == len(b) {
+		return nil, s.fail("body", `empty: expected a JSON object {"instances": [{...}, ...]}`)
+	}
+	if b[s.i] != '{' {
+		hint := ""
+		if b[s.i] == '[' {
+			hint = ` (send an array of instances as {"instances": [...]})`
+		}
+		return nil, s.fail("body", `expected a JSON object {"instances": [{...}, ...]}, got %s%s`, s.what(), hint)
+	}
+	s.i++
+	req := &Request{}
+	var seenInstances, seenExplain bool
+	if s.ws(); s.peek() == '}' {
+		s.i++
+	} else {
+		for {
+			s.ws()
+			key, err := s.name("body")
+			if err != nil {
+				return nil, err
+			}
+			if err := s.colon("body"); err != nil {
+				return nil, err
+			}
+			switch key {
+			case "instances":
+				if seenInstances {
+					return nil, s.fail("body", "instances is given twice")
+				}
+				seenInstances = true
+				if req.Instances, err = s.instances(); err != nil {
+					return nil, err
+				}
+			case "explain":
+				if seenExplain {
+					return nil, s.fail("body", "explain is given twice")
+				}
+				seenExplain = true
+				if req.Explain, err = s.boolean("explain"); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, s.fail("body", "unknown field %s: a request has instances and explain", strconv.Quote(clip.Bytes(key, 80)))
+			}
+			done, err := s.next("body", '}')
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				break
+			}
+		}
+	}
+	if s.ws(); s.i < len(b) {
+		return nil, s.fail("body", "one JSON object expected, found more after it (at byte %d)", s.i)
+	}
+	if !seenInstances {
+		return nil, s.fail("body", `instances is required: {"instances": [{...}, ...]}`)
+	}
+	if len(req.Instances) == 0 {
+		return nil, s.fail("instances", "empty: expected at least one instance")
+	}
+	return req, nil
+}
+
+func (s *scanner) fail(path, format string, a ...any) *apierror.Error {
+	return apierror.Errorf(apierror.CodeBadRequest, "%s: %s", path, fmt.Sprintf(format, a...))
+}
+
+// syntax is a refusal of text that is not JSON where path's value is.
+func (s *scanner) syntax(path, want string) *apierror.Error {
+	if s.i >= len(s.b) {
+		return s.fail(path, "not JSON: the body ends where %s was expected", want)
+	}
+	return s.fail(path, "not JSON at byte %d: expected %s, got %s", s.i, want, s.char())
+}
+
+func (s *scanner) char() string {
+	r, _ := utf8.DecodeRune(s.b[s.i:])
+	return strconv.QuoteRune(r)
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// colon reads the ':' after a member's name.
+func (s *scanner) colon(path string) error {
+	s.ws()
+	if s.peek() != ':' {
+		return s.syntax(path, "':' after a name")
+	}
+	s.i++
+	s.ws()
+	return nil
+}
+
+// next reads what follows a member or element: ',' (done false) or the
+// closing byte (done true).
+func (s *scanner) next(path string, closing byte) (done bool, err error) {
+	s.ws()
+	switch s.peek() {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, s.syntax(path, fmt.Sprintf("',' or '%c'", closing))
+}
+
+// what says what the value at s.i is, for a message.
+func (s *scanner) what() string {
+	if s.i >= len(s.b) {
+		return "nothing (the body ends)"
+	}
+	if k := kindOf(s.b[s.i]); k != "" {
+		return k
+	}
+	return "something that is not JSON (" + s.char() + ")"
+}
+
+// kindOf names the kind of the JSON value that starts with c ("" for none).
+func kindOf(c byte) string {
+	switch {
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	}
+	return ""
+}
+
+func (s *scanner) instances() ([]Instance, error) {
+	if s.peek() != '[' {
+		return nil, s.fail("instances", "expected an array of objects, got %s", s.what())
+	}
+	s.i++
+	var out []Instance
+	if s.ws(); s.peek() == ']' {
+		s.i++
+		return out, nil
+	}
+	for {
+		if len(out) == s.lim.MaxInstances {
+			return nil, apierror.Errorf(apierror.CodeTooLarge,
+				"instances: more than %d in one request: send at most %d a request", s.lim.MaxInstances, s.lim.MaxInstances)
+		}
+		path := "instances[" + strconv.Itoa(len(out)) + "]"
+		s.ws()
+		fields, err := s.instance(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Instance{Fields: fields})
+		if done, err := s.next("instances", ']'); err != nil || done {
+			return out, err
+		}
+	}
+}
+
+// instance reads one instance, an object of scalars.
+func (s *scanner) instance(path string) ([]Field, error) {
+	if s.peek() != '{' {
+		return nil, s.fail(path, "expected an object of fields, got %s", s.what())
+	}
+	s.i++
+	var fields []Field
+	var index map[string]bool // names seen, once there are many
+	if s.ws(); s.peek() == '}' {
+		s.i++
+		return fields, nil
+	}
+	for {
+		s.ws()
+		name, err := s.name(path)
+		if err != nil {
+			return nil, err
+		}
+		fp := FieldPath(path, name)
+		if index == nil && len(fields) >= 16 {
+			index = make(map[string]bool, 2*len(fields))
+			for _, f := range fields {
+				index[f.Name] = true
+			}
+		}
+		dup := index[name]
+		for k := 0; index == nil && k < len(fields) && !dup; k++ {
+			dup = fields[k].Name == name
+		}
+		if dup {
+			return nil, s.fail(fp, "given twice in one instance")
+		}
+		if index != nil {
+			index[name] = true
+		}
+		if err := s.colon(fp); err != nil {
+			return nil, err
+		}
+		v, err := s.scalar(fp)
+		if err != nil {
+			return nil, err
+		}
+		fields = append(fields, Field{Name: name, Value: v})
+		if done, err := s.next(path, '}'); err != nil || done {
+			return fields, err
+		}
+	}
+}
+
+// name reads a member's name.
+func (s *scanner) name(path string) (string, error) {
+	if s.peek() != '"' {
+		return "", s.syntax(path, "a field name in double quotes")
+	}
+	start := s.i
+	n, escaped, err := s.str(path)
+	if err != nil {
+		return "", err
+	}
+	if n > MaxStringBytes {
+		return "", s.fail(path, "a field name of %d bytes: at most %d", n, MaxStringBytes)
+	}
+	if !escaped {
+		return string(s.b[start+1 : s.i-1]), nil
+	}
+	var name string
+	if err := json.Unmarshal(s.b[start:s.i], &name); err != nil { // str checked it: cannot fail
+		return "", s.fail(path, "a field name: %v", err)
+	}
+	return name, nil
+}
+
+// scalar reads an instance's value and returns its text.
+func (s *scanner) scalar(path string) (json.RawMessage, error) {
+	start := s.i
+	switch c := s.peek(); {
+	case c == '"':
+		n, _, err := s.str(path)
+		if err != nil {
+			return nil, err
+		}
+		if n > MaxStringBytes {
+			return nil, s.fail(path, "a string of %d bytes: at most %d", n, MaxStringBytes)
+		}
+	case c == 't':
+		if err := s.literal(path, "true"); err != nil {
+			return nil, err
+		}
+	case c == 'f':
+		if err := s.literal(path, "false"); err != nil {
+			return nil, err
+		}
+	case c == 'n':
+		if err := s.literal(path, "null"); err != nil {
+			return nil, err
+		}
+	case c == '-' || c >= '0' && c <= '9' || c == 'N' || c == 'I' || c == '+':
+		if err := s.number(path); err != nil {
+			return nil, err
+		}
+	case c == '{' || c == '[':
+		return nil, s.fail(path, "expected a number, string, boolean or null, got %s", s.what())
+	default:
+		return nil, s.syntax(path, "a number, string, boolean or null")
+	}
+	return s.b[start:s.i:s.i], nil
+}
+
+func (s *scanner) boolean(path string) (bool, error) {
+	switch s.peek() {
+	case 't':
+		return true, s.literal(path, "true")
+	case 'f':
+		return false, s.literal(path, "false")
+	}
+	return false, s.fail(path, "expected true or false, got %s", s.what())
+}
+
+func (s *scanner) literal(path, word string) error {
+	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
+		return s.syntax(path, word)
+	}
+	s.i += len(word)
+	return nil
+}
+
+// number reads a JSON number and checks that the model can read it: it must
+// fit float32.
+func (s *scanner) number(path string) error {
+	start := s.i
+	if c := s.peek(); c == 'N' || c == 'I' || (c == '+' || c == '-') && s.i+1 < len(s.b) && s.b[s.i+1] == 'I' {
+		return s.fail(path, "not JSON: NaN and Infinity are not numbers in JSON (a missing value is null)")
+	}
+	if s.peek() == '+' {
+		return s.fail(path, "not JSON at byte %d: a number may not start with '+'", s.i)
+	}
+	if s.peek() == '-' {
+		s.i++
+	}
+	digits := func() int {
+		k := s.i
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+		}
+		return s.i - k
+	}
+	lead := s.i
+	switch n := digits(); {
+	case n == 0:
+		return s.syntax(path, "a digit")
+	case n > 1 && s.b[lead] == '0':
+		s.i = lead
+		return s.fail(path, "not JSON at byte %d: a number may not start with 0", lead)
+	}
+	if s.peek() == '.' {
+		s.i++
+		if digits() == 0 {
+			return s.syntax(path, "a digit after the decimal point")
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if digits() == 0 {
+			return s.syntax(path, "a digit in the exponent")
+		}
+	}
+	text := s.b[start:s.i]
+	if len(text) > MaxStringBytes {
+		return s.fail(path, "a number of %d characters: at most %d", len(text), MaxStringBytes)
+	}
+	if _, ok := float32Number(string(text)); !ok {
+		return s.fail(path, "%s is beyond the float32 range (±3.4028235e38): the model reads float32", clip.Bytes(string(text), 40))
+	}
+	return nil
+}
+
+// float32Number parses a decimal number and reports whether it fits float32
+// (rounded to nearest, as the encoder casts it).
+func float32Number(text string) (float64, bool) {
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(float64(float32(f)), 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// str reads a JSON string: its decoded length in bytes, and whether it has
+// escapes. Control characters and invalid UTF-8 are refused.
+func (s *scanner) str(path string) (n int, escaped bool, err error) {
+	s.i++ // the opening quote
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return n, escaped, nil
+		case c == '\\':
+			escaped = true
+			k, err := s.escape(path)
+			if err != nil {
+				return 0, false, err
+			}
+			n += k
+		case c < 0x20:
+			return 0, false, s.fail(path, "not JSON at byte %d: a control character (U+%04X) in a string: escape it", s.i, c)
+		case c < utf8.RuneSelf:
+			s.i++
+			n++
+		default:
+			r, size := utf8.DecodeRune(s.b[s.i:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, false, s.fail(path, "a string that is not UTF-8 (at byte %d)", s.i)
+			}
+			s.i += size
+			n += size
+		}
+	}
+	return 0, false, s.fail(path, "not JSON: a string that never ends")
+}
+
+// escape reads one escape sequence and returns the bytes it decodes to.
+func (s *scanner) escape(path string) (int, error) {
+	if s.i+1 >= len(s.b) {
+		return 0, s.fail(path, "not JSON: a string that never ends")
+	}
+	switch s.b[s.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.i += 2
+		return 1, nil
+	case 'u':
+		r, ok := s.hex4(s.i + 2)
+		if !ok {
+			return 0, s.fail(path, `not JSON at byte %d: \u takes four hex digits`, s.i)
+		}
+		s.i += 6
+		if utf16IsHigh(r) && s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+			if lo, ok := s.hex4(s.i + 2); ok && utf16IsLow(lo) {
+				s.i += 6
+				return 4, nil
+			}
+		}
+		if r >= 0xd800 && r < 0xe000 {
+			return 3, nil // a lone surrogate decodes to U+FFFD
+		}
+		return utf8.RuneLen(r), nil
+	}
+	return 0, s.fail(path, "not JSON at byte %d: an unknown escape \\%c", s.i, s.b[s.i+1])
+}
+
+func (s *scanner) hex4(at int) (rune, bool) {
+	if at+4 > len(s.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.b[at : at+4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
+}
+
+func utf16IsHigh(r rune) bool { return r >= 0xd800 && r < 0xdc00 }
+func utf16IsLow(r rune) bool  { return r >= 0xdc00 && r < 0xe000 }
+
+// FieldPath is the path of an instance's field in messages:
+// instances[3].Age, or instances[3]["a name"] for a name that is not a plain
+// identifier (clipped: a name can be a kilobyte).
+func FieldPath(instance, name string) string {
+	plain := name != ""
+	for i := 0; i < len(name) && plain; i++ {
+		c := name[i]
+		plain = c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '-')
+	}
+	if plain && len(name) <= 80 {
+		return instance + "." + name
+	}
+	return instance + "[" + strconv.Quote(clip.Bytes(name, 80)) + "]"
+}

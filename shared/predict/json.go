@@ -1,0 +1,443 @@
+package predict
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/openmlops/mlops/shared/bundle"
+)
+
+// The bodies keep their fields' order on the wire (an instance's fields, a
+// prediction's outputs and contributions), which encoding/json's maps do not:
+// they are written and read here, as ordered JSON objects.
+
+// appendString appends s as a JSON string (invalid UTF-8 becomes U+FFFD, as
+// encoding/json writes it).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || n != 1 {
+				i += n
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		default:
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendFloat appends a finite f as encoding/json writes a float64: the
+// shortest text that reads back as f, in plain notation from 1e-6 to 1e21.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-07 → e-7, as encoding/json and JavaScript write it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+func finiteOrErr(what string, f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("%s is %v: not a number JSON can carry", what, f)
+	}
+	return nil
+}
+
+// appendFields appends fields as one JSON object's members (no braces).
+func appendFields(b []byte, fields []Field, sep bool) ([]byte, error) {
+	for _, f := range fields {
+		if len(f.Value) == 0 {
+			return nil, fmt.Errorf("field %q has no value", f.Name)
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		sep = true
+		b = append(appendKey(b, f.Name), f.Value...)
+	}
+	return b, nil
+}
+
+// MarshalJSON writes the instance as one JSON object, its fields in order.
+func (in Instance) MarshalJSON() ([]byte, error) { return appendInstance(nil, in) }
+
+func appendInstance(b []byte, in Instance) ([]byte, error) {
+	b, err := appendFields(append(b, '{'), in.Fields, false)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads one instance under DecodeRequest's rules for an
+// instance: an object of scalars, no name twice, strings at most
+// MaxStringBytes, numbers within float32's range.
+func (in *Instance) UnmarshalJSON(data []byte) error {
+	s := &scanner{b: bytes.Clone(data), lim: unlimited}
+	s.ws()
+	fields, err := s.instance("instance")
+	if err != nil {
+		return err
+	}
+	if s.ws(); s.i < len(s.b) {
+		return s.fail("instance", "one JSON object expected, found more after it")
+	}
+	in.Fields = fields
+	return nil
+}
+
+// MarshalJSON writes {"instances": [...]} and "explain": true when asked.
+func (r Request) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"instances":[`)
+	for i, in := range r.Instances {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendInstance(b, in); err != nil {
+			return nil, fmt.Errorf("instances[%d]: %w", i, err)
+		}
+	}
+	b = append(b, ']')
+	if r.Explain {
+		b = append(b, `,"explain":true`...)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads a request under DecodeRequest's rules, without its
+// limits on the body's size and the number of instances (a file the CLI
+// reads may be split into several requests: Split).
+func (r *Request) UnmarshalJSON(data []byte) error {
+	req, err := decode(bytes.Clone(data), unlimited)
+	if err != nil {
+		return err
+	}
+	*r = *req
+	return nil
+}
+
+// ScorerOutputs makes a prediction's outputs from a scorer's row: columns as
+// bundle.Scorer.Columns names them, cells as its Cells writes them (each
+// number exactly, then the label). A label is a JSON string; every other
+// output must be a finite number.
+func ScorerOutputs(columns, cells []string) ([]Field, error) {
+	if len(columns) != len(cells) {
+		return nil, fmt.Errorf("predict: %d output columns, %d cells", len(columns), len(cells))
+	}
+	out := make([]Field, len(columns))
+	for i, name := range columns {
+		if name == bundle.OutputLabel {
+			out[i] = Field{Name: name, Value: appendString(nil, cells[i])}
+			continue
+		}
+		f, err := strconv.ParseFloat(cells[i], 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("predict: output %s is %q: expected a finite number", name, cells[i])
+		}
+		out[i] = Field{Name: name, Value: appendFloat(nil, f)}
+	}
+	return out, nil
+}
+
+// Output returns an output's JSON text, by name.
+func (p *Prediction) Output(name string) (json.RawMessage, bool) {
+	for _, f := range p.Outputs {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Number returns a numeric output (p_<class>, prediction), by name.
+func (p *Prediction) Number(name string) (float64, bool) {
+	raw, ok := p.Output(name)
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	return f, err == nil
+}
+
+// Label returns a classifier's label ("", false for a regression).
+func (p *Prediction) Label() (string, bool) {
+	raw, ok := p.Output(bundle.OutputLabel)
+	if !ok {
+		return "", false
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
+}
+
+// The members a prediction has besides its outputs. No output is named so:
+// outputs are p_<class>, label and prediction.
+const (
+	keyFlags         = "flags"
+	keyContributions = "contributions"
+	keyBias          = "bias"
+	keyReasons       = "reasons"
+)
+
+// MarshalJSON writes the prediction as one JSON object (see Prediction).
+func (p Prediction) MarshalJSON() ([]byte, error) {
+	b, err := appendFields([]byte{'{'}, p.Outputs, false)
+	if err != nil {
+		return nil, err
+	}
+	sep := len(p.Outputs) > 0
+	member := func(key string) {
+		if sep {
+			b = append(b, ',')
+		}
+		sep = true
+		b = appendKey(b, key)
+	}
+	if len(p.Flags) > 0 {
+		member(keyFlags)
+		b = append(b, '[')
+		for i, f := range p.Flags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, f)
+		}
+		b = append(b, ']')
+	}
+	if e := p.Explanation; e != nil {
+		single := len(e.Outputs) == 1 && e.Outputs[0].Class == ""
+		member(keyContributions)
+		if b, err = e.appendContributions(b, single); err != nil {
+			return nil, err
+		}
+		member(keyBias)
+		if b, err = e.appendBias(b, single); err != nil {
+			return nil, err
+		}
+		member(keyReasons)
+		reasons := e.Reasons
+		if reasons == nil {
+			reasons = []Reason{}
+		}
+		r, err := json.Marshal(reasons)
+		if err != nil {
+			return nil, fmt.Errorf("reasons: %w", err)
+		}
+		b = append(b, r...)
+	}
+	return append(b, '}'), nil
+}
+
+func (e *Explanation) appendContributions(b []byte, single bool) ([]byte, error) {
+	features := func(b []byte, c *Contributions) ([]byte, error) {
+		return appendObject(b, len(c.Features), func(b []byte, i int) ([]byte, error) {
+			return appendNumber(b, c.Features[i].Feature, c.Features[i].Value)
+		})
+	}
+	if single {
+		return features(b, &e.Outputs[0])
+	}
+	return appendObject(b, len(e.Outputs), func(b []byte, i int) ([]byte, error) {
+		return features(appendKey(b, e.Outputs[i].Class), &e.Outputs[i])
+	})
+}
+
+func (e *Explanation) appendBias(b []byte, single bool) ([]byte, error) {
+	if single {
+		if err := finiteOrErr("bias", e.Outputs[0].Bias); err != nil {
+			return nil, err
+		}
+		return appendFloat(b, e.Outputs[0].Bias), nil
+	}
+	return appendObject(b, len(e.Outputs), func(b []byte, i int) ([]byte, error) {
+		return appendNumber(b, e.Outputs[i].Class, e.Outputs[i].Bias)
+	})
+}
+
+// appendObject appends a JSON object of n members, each written by member
+// (its name and value).
+func appendObject(b []byte, n int, member func(b []byte, i int) ([]byte, error)) ([]byte, error) {
+	b = append(b, '{')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = member(b, i); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func appendKey(b []byte, key string) []byte { return append(appendString(b, key), ':') }
+
+// appendNumber appends a member whose value is a finite number.
+func appendNumber(b []byte, key string, f float64) ([]byte, error) {
+	if err := finiteOrErr(key, f); err != nil {
+		return nil, err
+	}
+	return appendFloat(appendKey(b, key), f), nil
+}
+
+// UnmarshalJSON reads a prediction as MarshalJSON writes it, its outputs and
+// contributions in order.
+func (p *Prediction) UnmarshalJSON(data []byte) error {
+	*p = Prediction{}
+	var bias json.RawMessage
+	err := eachMember(data, func(key string, raw json.RawMessage) error {
+		switch key {
+		case keyFlags:
+			return json.Unmarshal(raw, &p.Flags)
+		case keyContributions:
+			p.explanation()
+			return p.Explanation.readContributions(raw)
+		case keyBias:
+			bias = raw
+			return nil
+		case keyReasons:
+			p.explanation()
+			return json.Unmarshal(raw, &p.Explanation.Reasons)
+		}
+		if !isScalar(raw) {
+			return fmt.Errorf("output %q: expected a number or a string", key)
+		}
+		p.Outputs = append(p.Outputs, Field{Name: key, Value: bytes.Clone(raw)})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("a prediction: %w", err)
+	}
+	if bias != nil {
+		p.explanation()
+		if err := p.Explanation.readBias(bias); err != nil {
+			return fmt.Errorf("a prediction: bias: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *Prediction) explanation() {
+	if p.Explanation == nil {
+		p.Explanation = &Explanation{}
+	}
+}
+
+func isScalar(raw json.RawMessage) bool {
+	return len(raw) > 0 && raw[0] != '{' && raw[0] != '['
+}
+
+func (e *Explanation) readContributions(raw json.RawMessage) error {
+	var cur *Contributions
+	return eachMember(raw, func(key string, v json.RawMessage) error {
+		if len(v) > 0 && v[0] == '{' { // a class's contributions
+			e.Outputs = append(e.Outputs, Contributions{Class: key})
+			c := &e.Outputs[len(e.Outputs)-1]
+			return eachMember(v, func(feature string, x json.RawMessage) error {
+				return c.add(feature, x)
+			})
+		}
+		if cur == nil {
+			e.Outputs = append(e.Outputs, Contributions{})
+			cur = &e.Outputs[len(e.Outputs)-1]
+		}
+		return cur.add(key, v)
+	})
+}
+
+func (c *Contributions) add(feature string, raw json.RawMessage) error {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return fmt.Errorf("contribution of %q: %w", feature, err)
+	}
+	c.Features = append(c.Features, Contribution{Feature: feature, Value: f})
+	return nil
+}
+
+func (e *Explanation) readBias(raw json.RawMessage) error {
+	if len(raw) > 0 && raw[0] != '{' {
+		if len(e.Outputs) == 0 {
+			e.Outputs = append(e.Outputs, Contributions{})
+		}
+		return json.Unmarshal(raw, &e.Outputs[0].Bias)
+	}
+	return eachMember(raw, func(class string, v json.RawMessage) error {
+		for i := range e.Outputs {
+			if e.Outputs[i].Class == class {
+				return json.Unmarshal(v, &e.Outputs[i].Bias)
+			}
+		}
+		e.Outputs = append(e.Outputs, Contributions{Class: class})
+		return json.Unmarshal(v, &e.Outputs[len(e.Outputs)-1].Bias)
+	})
+}
+
+// eachMember calls fn with each member of the JSON object data, in order.
+func eachMember(data []byte, fn func(key string, raw json.RawMessage) error) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("expected a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string) // a member's name is a string, or Token failed
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("%q: %w", key, err)
+		}
+		if err := fn(key, raw); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing brace
+	return err
+}
