@@ -142,7 +142,7 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 		return nil
 	case errors.Is(err, registry.ErrNotFound):
 		e.etag = etag
-		e.cur.Store(&resolved{err: apierror.Errorf(apierror.CodeNotFound, "no model named %s", e.name)})
+		e.cur.Store(&resolved{err: predict.UnknownModel(e.name)})
 		e.checked.Store(now.UnixNano())
 		return nil
 	case errors.Is(err, registry.ErrNoChampion):
@@ -150,7 +150,7 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 			s.log.Warn("model has no champion any more: not serving it", "model", e.name, "was", r.m.version.Version)
 		}
 		e.etag = etag
-		e.cur.Store(&resolved{err: noChampion(e.name)})
+		e.cur.Store(&resolved{err: predict.NoChampion(e.name)})
 		e.checked.Store(now.UnixNano())
 		return nil
 	case err != nil:
@@ -287,14 +287,9 @@ func (s *Service) load(ctx context.Context, name string, version int, sha string
 	if err != nil {
 		return nil, fmt.Errorf("model %s version %d: %w", name, version, err)
 	}
-	red, err := predlog.NewRedactor(c.Contract, s.cfg.PII)
+	red, err := predlog.NewRedactor(c.Contract, s.cfg.PIIMode, s.cfg.PIIKey)
 	if err != nil {
 		return nil, fmt.Errorf("model %s version %d: %w", name, version, err)
 	}
 	return &model{name: name, version: v, bundle: b, contract: c, checker: chk, redactor: red}, nil
-}
-
-func noChampion(name string) error {
-	return apierror.Errorf(apierror.CodeUnavailable,
-		"model %s has no champion (its last one was retired with --force): nothing to predict with until a version is promoted", name)
 }

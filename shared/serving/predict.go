@@ -25,7 +25,7 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	if err != nil {
 		return nil, err
 	}
-	logged := predlog.Sampled(requestID, s.cfg.SampleRate)
+	logged := s.sampler.Sampled(requestID)
 	var shadowed chan scored
 	if shadow != nil && logged {
 		// Scored beside the champion, never in its place: its outcome, late
@@ -40,7 +40,7 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID,
 		Predictions: make([]predict.Prediction, len(rows))}
 	for i, out := range res.outputs {
-		resp.Predictions[i] = predict.Prediction{Outputs: out, Flags: rows[i].Flags}
+		resp.Predictions[i] = predict.Prediction{Outputs: out.fields, Flags: rows[i].Flags}
 	}
 	if req.Explain {
 		if err := s.explain(m, rows, resp.Predictions, res); err != nil {
@@ -89,16 +89,21 @@ func (s *Service) background(f func()) {
 
 // scored is one model's outputs for a request's instances.
 type scored struct {
-	model   *model
-	outputs []predict.Outputs
-	x       [][]float32 // each instance's encoded features, kept for explanations
+	outputs []outputs
 	err     error
+}
+
+// outputs are one instance's outputs, as the answer writes them and as the
+// log records them.
+type outputs struct {
+	fields []predict.Field
+	values map[string]any
 }
 
 // score evaluates every row with m. rows nil checks the instances against m's
 // own contract first (the shadow's may differ from the champion's).
 func (s *Service) score(m *model, instances []predict.Instance, rows []predict.Row) scored {
-	res := scored{model: m}
+	var res scored
 	if rows == nil {
 		if rows, res.err = m.checker.Check(instances); res.err != nil {
 			return res
@@ -111,7 +116,8 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 	}
 	defer m.release(sc)
 	cols := sc.Columns()
-	res.outputs = make([]predict.Outputs, len(rows))
+	cells := make([]string, len(cols))
+	res.outputs = make([]outputs, len(rows))
 	for i, r := range rows {
 		out, err := sc.Score(r.Values)
 		if err != nil {
@@ -120,23 +126,23 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 			res.err = fmt.Errorf("model %s version %d: instances[%d]: %w", m.name, m.version.Version, i, err)
 			return res
 		}
-		res.outputs[i] = outputsOf(m, cols, out)
+		sc.Cells(out, cells)
+		if res.outputs[i].fields, res.err = predict.ScorerOutputs(cols, cells); res.err != nil {
+			return res
+		}
+		// The log's copy: each probability or value as the float64 of the
+		// evaluator's float32, which JSON writes exactly as the answer does.
+		vals := make(map[string]any, len(cols))
+		for k, name := range cols {
+			if k < len(out) {
+				vals[name] = float64(out[k])
+			} else {
+				vals[name] = cells[k]
+			}
+		}
+		res.outputs[i].values = vals
 	}
 	return res
-}
-
-// outputsOf is the scorer's output row as the answer and the log carry it:
-// each probability or value as the float64 of the evaluator's float32 (which
-// JSON writes exactly as bundle.FormatOutput does), then the label.
-func outputsOf(m *model, cols []string, out []float32) predict.Outputs {
-	o := predict.Outputs{Names: cols, Values: make([]any, len(cols))}
-	for k := range out {
-		o.Values[k] = float64(out[k])
-	}
-	if len(cols) > len(out) {
-		o.Values[len(cols)-1] = m.bundle.Encoding.Label(out)
-	}
-	return o
 }
 
 // explain adds each prediction's contributions per input feature, its bias
@@ -162,17 +168,16 @@ func (s *Service) explain(m *model, rows []predict.Row, preds []predict.Predicti
 		if err != nil {
 			return err
 		}
-		ex := &predict.Explanation{Features: feats}
+		ex := &predict.Explanation{}
 		for g := range m.bundle.Model.NumOutputs() {
-			c := make([]float64, len(feats))
-			for f := range feats {
-				c[f] = float64(phi[g*nf+f])
+			c := predict.Contributions{Features: make([]predict.Contribution, len(feats)), Bias: float64(phi[g*nf+nf-1])}
+			if enc.Target.Kind == bundle.LabelMulticlass {
+				c.Class = enc.Target.Classes[g]
 			}
-			ex.Contributions = append(ex.Contributions, c)
-			ex.Bias = append(ex.Bias, float64(phi[g*nf+nf-1]))
-		}
-		if enc.Target.Kind == bundle.LabelMulticlass {
-			ex.Classes = enc.Target.Classes
+			for f, name := range feats {
+				c.Features[f] = predict.Contribution{Feature: name, Value: float64(phi[g*nf+f])}
+			}
+			ex.Outputs = append(ex.Outputs, c)
 		}
 		ex.Reasons = reasons(enc, out, ex, r, s.cfg.Reasons)
 		preds[i].Explanation = ex
@@ -196,23 +201,23 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 		g = slices.Index(enc.Target.Classes, enc.Label(out))
 		sign = 1
 	}
-	c := ex.Contributions[g]
+	c := ex.Outputs[g].Features
 	idx := make([]int, 0, len(c))
 	for f, v := range c {
-		if sign == 0 && v != 0 || sign*v > 0 {
+		if sign == 0 && v.Value != 0 || sign*v.Value > 0 {
 			idx = append(idx, f)
 		}
 	}
 	strength := func(f int) float64 {
 		if sign == 0 {
-			return math.Abs(c[f])
+			return math.Abs(c[f].Value)
 		}
-		return sign * c[f]
+		return sign * c[f].Value
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(strength(b), strength(a)) })
 	out2 := make([]predict.Reason, 0, min(k, len(idx)))
 	for _, f := range idx[:min(k, len(idx))] {
-		out2 = append(out2, predict.Reason{Feature: ex.Features[f], Value: r.Logged[ex.Features[f]], Contribution: c[f]})
+		out2 = append(out2, predict.Reason{Feature: c[f].Feature, Value: r.Logged[c[f].Feature], Contribution: c[f].Value})
 	}
 	return out2
 }
@@ -225,7 +230,8 @@ func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time
 	for i, r := range rows {
 		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
 			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
-			Features: m.redactor.Apply(r.Logged), Outputs: res.outputs[i].Map(), Flags: r.Flags, LatencyMs: ms}
+			Features: r.Logged, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
+		m.redactor.Apply(&recs[i])
 	}
 	return recs
 }
@@ -252,6 +258,28 @@ func (s *Service) addShadow(recs []predlog.Record, shadow *model, ch <-chan scor
 			recs[i].Shadow.Error = res.err.Error()
 			continue
 		}
-		recs[i].Shadow.Outputs = res.outputs[i].Map()
+		recs[i].Shadow.Outputs = res.outputs[i].values
 	}
+}
+
+// Metadata describes name's champion (predict.Service): its version, the
+// features it takes with the contract's rules, its outputs, what it was made
+// of, and where its model card is in the governance site.
+func (s *Service) Metadata(ctx context.Context, name string) (*predict.Metadata, error) {
+	m, _, err := s.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	md := predict.NewMetadata(name, m.version.Version, m.checker, &m.bundle.Encoding)
+	md.Metadata.BundleSHA256 = m.bundle.SHA256
+	md.Metadata.ContractHash = m.bundle.Lineage.ContractHash
+	md.Metadata.DatasetVersion = m.bundle.Lineage.DatasetVersion
+	md.Metadata.ModelCard = ModelCardPath(name, m.version.Version)
+	return md, nil
+}
+
+// ModelCardPath is where the governance site puts a version's model card,
+// relative to the site's root.
+func ModelCardPath(model string, version int) string {
+	return fmt.Sprintf("models/%s/v%d/index.html", model, version)
 }

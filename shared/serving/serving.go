@@ -20,13 +20,13 @@ package serving
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/openmlops/mlops/shared/bundlestore"
+	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/predict"
@@ -72,8 +72,10 @@ type Config struct {
 	// Check says what the contract check does with unknown fields and
 	// out-of-range values.
 	Check predict.CheckOptions
-	// PII says what becomes of personal data in the log.
-	PII predlog.PII
+	// PIIMode and PIIKey say what becomes of personal data in the log
+	// (predlog.NewRedactor): keyed-hashed with PIIKey, or dropped.
+	PIIMode predlog.Mode
+	PIIKey  []byte
 	// SampleRate is the share of requests logged (0 < rate ≤ 1; 0 means 1).
 	SampleRate float64
 	// LogBeforeAnswer makes Predict return only once its records (with the
@@ -130,6 +132,7 @@ type Service struct {
 	sink      Sink
 	cfg       Config
 	log       *slog.Logger
+	sampler   predlog.Sampler
 
 	mu     sync.Mutex
 	models map[string]*entry
@@ -140,10 +143,18 @@ type Service struct {
 // New returns a Service reading bundles from src, the champion from reg and
 // contracts from contracts, announcing refused bundles on pub and logging
 // predictions to sink.
-func New(src bundlestore.Source, reg Registry, contracts Contracts, pub event.Publisher, sink Sink, cfg Config) *Service {
+func New(src bundlestore.Source, reg Registry, contracts Contracts, pub event.Publisher, sink Sink, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
+	sampler, err := predlog.NewSampler(cfg.SampleRate)
+	if err != nil {
+		return nil, fmt.Errorf("serving: %w", err)
+	}
+	// A key or mode the redactor refuses is refused now, not at the first load.
+	if _, err := predlog.NewRedactor(&contract.Contract{}, cfg.PIIMode, cfg.PIIKey); err != nil {
+		return nil, fmt.Errorf("serving: %w", err)
+	}
 	return &Service{src: src, reg: reg, contracts: contracts, pub: pub, sink: sink, cfg: cfg,
-		log: cfg.Logger, models: map[string]*entry{}}
+		log: cfg.Logger, sampler: sampler, models: map[string]*entry{}}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -164,6 +175,3 @@ func (s *Service) Close(ctx context.Context) error {
 		return fmt.Errorf("serving: close: %w", ctx.Err())
 	}
 }
-
-// errClosed answers requests that arrive after Close.
-var errClosed = errors.New("serving: closed")

@@ -16,7 +16,8 @@
 //     platform of `mlops up`). The only packages that construct use cases over
 //     adapters; only entry points import them.
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
-//     shared/reconcile, shared/testset, and their APIs (shared/decisions: the
+//     shared/reconcile, shared/testset, shared/serving (the prediction
+//     endpoint), and their APIs (shared/decisions: the
 //     routes, types, error codes and client of the decisions API, over the
 //     registry's types; shared/predict: those of the prediction API, with the
 //     check of instances against the contract). The platform's work, over adapters taken as
@@ -50,6 +51,7 @@ package wire
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -58,7 +60,10 @@ import (
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/predict"
+	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/reconcile"
+	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
@@ -124,11 +129,15 @@ func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, 
 // Lambda) before the answer goes out. key is the deployment's secret for
 // hashing personal data (nil: personal data is dropped from the log).
 func Predict(s lambdaenv.Settings, p lambdaenv.Predict, key []byte, c *lambdaenv.Clients, logs io.Writer, log *slog.Logger) (*serving.Service, error) {
-	cfg, err := servingConfig(s.PlatformBucket, p.ModelTTL, p.UnknownFields, p.OutOfRange, p.PIIMode, key, p.SampleRate, p.Shadow, log)
-	if err != nil {
-		return nil, err
+	cfg := serving.Config{Bucket: s.PlatformBucket, TTL: p.ModelTTL,
+		Check:   predict.CheckOptions{UnknownFields: p.UnknownFields, OutOfRange: p.OutOfRange},
+		PIIMode: predlog.Mode(p.PIIMode), PIIKey: key, SampleRate: p.SampleRate,
+		// In Lambda nothing may wait once the answer is out: the records,
+		// the shadow's outputs with them, are written first.
+		LogBeforeAnswer: true, Logger: log}
+	if !p.Shadow {
+		cfg.ShadowTTL = -1
 	}
-	cfg.LogBeforeAnswer = true
 	return serving.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket),
-		c.Publisher, predlog.NewLines(logs), cfg), nil
+		c.Publisher, predlog.NewLines(logs), cfg)
 }
