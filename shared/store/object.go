@@ -21,8 +21,8 @@ import (
 // does) still cannot hand back a different version than the one asked for.
 func (s *Store) Get(ctx context.Context, bucket, key string, opt GetOptions) (io.ReadCloser, ObjectInfo, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket:    aws.String(bucket),
-		Key:       aws.String(key),
+		Bucket:      aws.String(bucket),
+		Key:         aws.String(key),
 		IfMatch:     strOrNil(quoteETag(opt.IfMatch)),
 		IfNoneMatch: strOrNil(quoteETag(opt.IfNoneMatch)),
 		VersionId:   strOrNil(opt.VersionID),

@@ -110,7 +110,7 @@ type PutOptions struct {
 
 // GetOptions select what a read returns.
 type GetOptions struct {
-	IfMatch   string // read only if the current ETag is this one (quoted or not)
+	IfMatch string // read only if the current ETag is this one (quoted or not)
 	// IfNoneMatch reads only if the current ETag is not this one: a match
 	// answers ErrNotModified (a cache's revalidation).
 	IfNoneMatch string

@@ -63,8 +63,8 @@ import (
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/reconcile"
-	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
 )
