@@ -27,10 +27,13 @@ import (
 	"github.com/openmlops/mlops/shared/local/api"
 	localbatch "github.com/openmlops/mlops/shared/local/batch"
 	"github.com/openmlops/mlops/shared/local/bus"
+	"github.com/openmlops/mlops/shared/predict"
+	"github.com/openmlops/mlops/shared/predlog"
 	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/rules"
+	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 	"github.com/openmlops/mlops/trainer"
@@ -66,6 +69,22 @@ type Config struct {
 	APIAddr string
 	// Principal is who the API's callers act as (default local:<user>).
 	Principal string
+
+	// Serving configures the prediction endpoint: how stale a champion may
+	// be, the contract check's settings, the log's sampling and personal
+	// data (keyed-hashed with <dir>/pii-key unless PIIMode is drop).
+	Serving Serving
+}
+
+// Serving configures the local prediction endpoint (see serving.Config).
+type Serving struct {
+	ModelTTL      time.Duration // default 2s
+	UnknownFields string        // reject (default) or ignore
+	OutOfRange    string        // reject (default) or flag
+	PIIMode       string        // hmac (default) or drop
+	SampleRate    float64       // default 1
+	LogEvery      time.Duration // the prediction log's flush interval (default 10s)
+	NoShadow      bool          // no shadow scoring of the version awaiting a decision
 }
 
 // Platform is a running local platform.
@@ -80,6 +99,10 @@ type Platform struct {
 	Batch    *localbatch.Runner
 	// API is the HTTPS API; later stages add their routes with API.Handle.
 	API *api.Server
+	// Serving is the prediction endpoint behind the API's prediction routes,
+	// logging to PredictionLog (the monitoring bucket).
+	Serving       *serving.Service
+	PredictionLog *predlog.Batcher
 	// Trainer is the command that trains a spec that names none.
 	Trainer []string
 	// Rules are the event rules the bus routes by: shared/rules' (and the
@@ -101,7 +124,14 @@ const (
 	FuncConsole   = "console"
 	FuncTrain     = rules.Train
 	FuncGate      = rules.Gate
+	// FuncServing takes the registry's champion events locally, so that the
+	// endpoint serves a new champion at once rather than after its TTL (in
+	// AWS the TTL alone bounds it: a Lambda cannot be told).
+	FuncServing = "serving"
 )
+
+// ServingPattern routes the events that move a champion to FuncServing.
+const ServingPattern = `{"source":["mlops"],"detail-type":["Model Promoted","Model Rolled Back","Model Retired","Promotion Pending","Model Rejected"]}`
 
 // ConsolePattern routes every platform event to the console.
 const ConsolePattern = `{"source":["mlops"]}`
@@ -245,6 +275,11 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 
+	if err := p.startServing(cfg, st, buckets, b, log); err != nil {
+		return nil, err
+	}
+	opened = append(opened, p.closeServing)
+
 	principal := cfg.Principal
 	if principal == "" {
 		principal = LocalPrincipal()
@@ -255,7 +290,13 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	}
 	p.API = apiSrv
 	// Human decisions go through the API as the local user, never straight to S3.
-	for pattern, h := range p.Gate.Routes(func(r *http.Request) string { return api.Principal(r.Context()) }) {
+	principalOf := func(r *http.Request) string { return api.Principal(r.Context()) }
+	for pattern, h := range p.Gate.Routes(principalOf) {
+		apiSrv.Handle(pattern, h)
+	}
+	// Locally the prediction routes share the one HTTPS server; in AWS they
+	// are an API of their own, so that a caller who may predict cannot decide.
+	for pattern, h := range predict.Routes(p.Serving, principalOf, log.With("component", "predict"), predict.Limits{}) {
 		apiSrv.Handle(pattern, h)
 	}
 	apiSrv.Start()
@@ -381,6 +422,8 @@ func (p *Platform) Close(ctx context.Context) error {
 	// Jobs first (their last events still reach the train function), then the
 	// bus drains while S3 is still up for the handlers, then S3.
 	errAPI := p.API.Close(ctx)
+	// Every answered prediction's record reaches the store before S3 stops.
+	errServing := p.closeServing(ctx)
 	errBatch := p.Batch.Close(ctx)
 	errBus := p.Bus.Close(ctx)
 	errS3 := p.s3.Close(ctx)
@@ -388,7 +431,7 @@ func (p *Platform) Close(ctx context.Context) error {
 	if errors.Is(errEP, os.ErrNotExist) {
 		errEP = nil
 	}
-	return errors.Join(errAPI, errBatch, errS3, errBus, errEP)
+	return errors.Join(errAPI, errServing, errBatch, errS3, errBus, errEP)
 }
 
 type credentialsFile struct {
@@ -423,20 +466,31 @@ func loadOrCreateCredentials(path string) (credentialsFile, error) {
 // (docs/registry.md, "Trust model"): one per state directory, made at the
 // first start, readable by its owner only, and never in the bucket.
 func loadOrCreateAuditKey(path string) (*registry.HMACSigner, error) {
+	key, err := loadOrCreateKey(path, registry.MinHMACKey, "the audit signing key", "the trail's checkpoints cannot be verified")
+	if err != nil {
+		return nil, err
+	}
+	return registry.NewHMACSigner(key)
+}
+
+// loadOrCreateKey keeps a secret of n random bytes, hex, in path: made at the
+// first start, readable by its owner only, and never in a bucket. what names
+// it in errors, and lost says what is lost without it.
+func loadOrCreateKey(path string, n int, what, lost string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, registry.MinHMACKey)
+		key := make([]byte, n)
 		rand.Read(key) // never fails (crypto/rand)
 		b = []byte(hex.EncodeToString(key))
 		if err = os.WriteFile(path, b, 0o600); err != nil {
-			return nil, fmt.Errorf("write the audit signing key: %w", err)
+			return nil, fmt.Errorf("write %s: %w", what, err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("read the audit signing key: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("audit signing key %s is damaged (without it the trail's checkpoints cannot be verified): %w", path, err)
+	if err != nil || len(key) < n {
+		return nil, fmt.Errorf("%s %s is damaged (without it %s): expected %d hex-encoded bytes", what, path, lost, n)
 	}
-	return registry.NewHMACSigner(key)
+	return key, nil
 }

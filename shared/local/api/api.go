@@ -22,8 +22,10 @@ import (
 // HealthPath is the one route that answers without a token.
 const HealthPath = "/healthz"
 
-// MaxBodyBytes bounds a request body.
-const MaxBodyBytes = 1 << 20
+// MaxBodyBytes bounds a request body: above the prediction API's own limit
+// (5 MiB, which it answers with its 413 and message), as API Gateway's 10 MB
+// is in AWS; the decisions API bounds its bodies far lower.
+const MaxBodyBytes = 6 << 20
 
 // Config configures a Server.
 type Config struct {

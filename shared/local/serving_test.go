@@ -1,0 +1,179 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmlops/mlops/examples/credit"
+	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/bundlestore"
+	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/local/api"
+	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
+	"github.com/openmlops/mlops/shared/predict"
+	"github.com/openmlops/mlops/shared/predlog"
+	"github.com/openmlops/mlops/shared/registry"
+)
+
+// autoPromote applies the credit policy with automatic promotion and no
+// person's approval, so that each good run becomes champion.
+func autoPromote(t *testing.T, p *local.Platform) {
+	t.Helper()
+	y := string(credit.PolicyYAML())
+	y = strings.Replace(y, "required: true", "required: false", 1)
+	y = strings.Replace(y, `approvers: ["local:*"]`, "", 1)
+	y = strings.Replace(y, "separatePromotion: false", "", 1)
+	y = strings.Replace(y, "autoPromote: false", "autoPromote: true", 1)
+	pol, err := policy.Parse("policy.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policystore.Apply(context.Background(), p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// servedCredit is a platform whose credit model has a champion (version 1).
+func servedCredit(t *testing.T, cfg local.Config) *local.Platform {
+	t.Helper()
+	needXGBoost(t)
+	p := creditPlatform(t, cfg)
+	autoPromote(t, p)
+	uploadCredit(t, p, "credit.csv", credit.CSV())
+	waitIdleFor(t, p, 5*time.Minute)
+	if c, err := p.Registry.Champion(context.Background(), "credit"); err != nil || c.Version != 1 {
+		t.Fatalf("champion: %+v %v", c, err)
+	}
+	return p
+}
+
+// predictClient is a client of p's prediction API, with its token (or with
+// token, where it is not "").
+func predictClient(t *testing.T, p *local.Platform, token string) *predict.Client {
+	t.Helper()
+	tlsCfg, err := api.ClientTLS(p.Endpoint.API.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token == "" {
+		token = p.Endpoint.API.Token
+	}
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	return predict.NewClient(p.Endpoint.API.URL, hc, apierror.BearerToken(token))
+}
+
+// creditRows is a request of the first n applicants of the credit data.
+func creditRows(t *testing.T, n int) *predict.Request {
+	t.Helper()
+	lines := strings.SplitAfterN(string(credit.CSV()), "\n", n+2)
+	req, err := predict.RequestFromCSV(strings.NewReader(strings.Join(lines[:n+1], "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// The champion answers over HTTPS exactly what the Go scorer gives for the
+// same rows, names its version, explains itself when asked, refuses a caller
+// without the token, and logs every instance to the monitoring bucket.
+func TestEndpointServesTheChampion(t *testing.T) {
+	p := servedCredit(t, local.Config{})
+	ctx := context.Background()
+	c := predictClient(t, p, "")
+	req := creditRows(t, 5)
+	resp, err := c.Predict(ctx, "credit", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != "credit" || resp.ModelVersion != 1 || resp.RequestID == "" || len(resp.Predictions) != 5 {
+		t.Fatalf("response %+v", resp)
+	}
+	v, err := p.Registry.Get(ctx, "credit", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundlestore.FetchVerified(ctx, p.Store, p.Endpoint.Buckets.Platform, v.BundlePrefix, v.BundleSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(credit.CSV()), "\n")
+	header := strings.Split(strings.ReplaceAll(lines[0], `"`, ""), ",")
+	sc, err := b.Scorer(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := make([]string, len(sc.Columns()))
+	for i, pr := range resp.Predictions {
+		rec := strings.Split(strings.ReplaceAll(lines[i+1], `"`, ""), ",")
+		out, err := sc.Score(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Cells(out, cells)
+		for k, name := range sc.Columns() {
+			raw, ok := pr.Output(name)
+			if !ok || strings.Trim(string(raw), `"`) != cells[k] {
+				t.Fatalf("instance %d %s: %s, the scorer gives %s", i, name, raw, cells[k])
+			}
+		}
+		if pr.Explanation != nil {
+			t.Fatalf("instance %d: an explanation nobody asked for", i)
+		}
+	}
+
+	req.Explain = true
+	ex, err := c.Predict(ctx, "credit", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pr := range ex.Predictions {
+		if pr.Explanation == nil || len(pr.Explanation.Reasons) == 0 || len(pr.Explanation.Outputs) != 1 ||
+			len(pr.Explanation.Outputs[0].Features) != len(b.Encoder.Features()) {
+			t.Fatalf("instance %d: explanation %+v", i, pr.Explanation)
+		}
+	}
+
+	md, err := c.Metadata(ctx, "credit")
+	if err != nil || md.ModelSpec.Version != 1 || md.Metadata.BundleSHA256 != v.BundleSHA256 || len(md.Metadata.Features) != len(b.Encoder.Features()) {
+		t.Fatalf("metadata %+v %v", md, err)
+	}
+
+	_, err = predictClient(t, p, "not-the-token").Predict(ctx, "credit", req)
+	var ae *apierror.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("a wrong token: %v, want 401", err)
+	}
+	_, err = c.Predict(ctx, "nosuchmodel", req)
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Fatalf("an unknown model: %v, want 404", err)
+	}
+
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Closed, every answered instance is in the log: 5 plain, 5 explained.
+	var recs []predlog.Record
+	p2 := start(t, p.Endpoint.Dir)
+	if err := predlog.ReadDay(ctx, p2.Store, p2.Endpoint.Buckets.Monitoring, "credit", time.Now().UTC(), func(r predlog.Record) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 10 {
+		t.Fatalf("%d records, want 10", len(recs))
+	}
+	for _, r := range recs {
+		if r.Version != 1 || r.BundleSHA256 != v.BundleSHA256 || r.Outputs["label"] == nil || len(r.Features) == 0 {
+			t.Fatalf("record %+v", r)
+		}
+	}
+	_ = bytes.MinRead
+	_ = registry.StateChampion
+}
