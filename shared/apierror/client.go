@@ -50,11 +50,13 @@ const maxAnswer = 64 << 20
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // the body as its type writes it: "&" stays "&"
+		if err := enc.Encode(body); err != nil {
 			return fmt.Errorf("%s %s: encode the request: %w", method, path, err)
 		}
-		rd = bytes.NewReader(b)
+		rd = &b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {

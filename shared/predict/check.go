@@ -171,10 +171,10 @@ type problems struct {
 	n    int
 }
 
-func (p *problems) add(field, rule, msg string) {
+func (p *problems) add(field at, rule, msg string) {
 	p.n++
 	if len(p.list) < maxProblems {
-		p.list = append(p.list, apierror.Detail{Field: field, Rule: rule, Message: msg})
+		p.list = append(p.list, apierror.Detail{Field: field.String(), Rule: rule, Message: msg})
 	}
 }
 
@@ -206,14 +206,14 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	var probs problems
 	seen := make([]bool, len(k.features))
 	for i, in := range instances {
-		path := "instances[" + strconv.Itoa(i) + "]"
+		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: make([]string, len(k.features)), Logged: make(map[string]any, len(k.features))}
 		clear(seen)
 		for _, f := range in.Fields {
 			col := k.byName[f.Name]
 			if col == nil {
 				if k.opt.UnknownFields == Reject {
-					probs.add(FieldPath(path, f.Name), RuleUnknownField,
+					probs.add(path.with(f.Name), RuleUnknownField,
 						fmt.Sprintf("no such column in the contract %s (the model's features: %s)", k.dataset, k.names))
 				}
 				continue
@@ -222,7 +222,7 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 				continue // the target, an id: a column the model does not read
 			}
 			if seen[col.feature] {
-				probs.add(FieldPath(path, f.Name), "duplicate", "given twice in one instance")
+				probs.add(path.with(f.Name), "duplicate", "given twice in one instance")
 				continue
 			}
 			seen[col.feature] = true
@@ -235,14 +235,14 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 				row.Values[col.feature] = v
 				row.Flags = append(row.Flags, f.Name+": "+p.msg)
 			default:
-				probs.add(FieldPath(path, f.Name), p.rule, p.msg)
+				probs.add(path.with(f.Name), p.rule, p.msg)
 			}
 		}
 		for fi, col := range k.features {
 			if !seen[fi] {
 				row.Logged[col.c.Name] = nil
 				if col.c.Required {
-					probs.add(FieldPath(path, col.c.Name), validate.RuleRequired, "required, and missing")
+					probs.add(path.with(col.c.Name), validate.RuleRequired, "required, and missing")
 				}
 			}
 		}
@@ -322,7 +322,12 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 		switch kind {
 		case "a number":
 			f, _ := strconv.ParseFloat(s, 64)
-			v, x = string(appendFloat(nil, f)), f
+			v, x = s, f
+			if _, isInt := validate.ParseInt([]byte(s)); !isInt || len(s) > 15 {
+				// 7.30e1 → 73: the shortest text of the value (a whole number
+				// of up to 15 digits is its own).
+				v = string(appendFloat(nil, f))
+			}
 		case "a string":
 			if !bundle.PlainDecimal(s) {
 				switch strings.ToLower(strings.TrimLeft(s, "+-")) {

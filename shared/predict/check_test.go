@@ -158,6 +158,7 @@ func TestCheckerReadsInstancesAsTheTrainerReadTheCSV(t *testing.T) {
 // rulesContract is the credit contract with a column for each rule it lacks:
 // a boolean, a timestamp with bounds, a pattern, personal data.
 func rulesContract(t testing.TB) (*contract.Contract, []string) {
+	t.Helper()
 	c := creditContract(t)
 	lo, hi := 1577836800.0, 1893456000.0 // 2020-01-01, 2030-01-01
 	c.Columns = append(c.Columns,

@@ -84,20 +84,54 @@ type scanner struct {
 	b   []byte
 	i   int
 	lim Limits
+	// prev is the previous instance's fields: instances mostly name the same
+	// fields in the same order, and then share their names' strings.
+	prev []Field
+}
+
+// at names a place of the request for a message (body, explain,
+// instances, instances[3], instances[3].Age), made into text only for one.
+type at struct {
+	top      string // body, explain, instances, instance
+	index    int    // the instance's, -1 for none
+	field    string
+	hasField bool
+}
+
+var (
+	atBody      = at{top: "body", index: -1}
+	atExplain   = at{top: "explain", index: -1}
+	atInstances = at{top: "instances", index: -1}
+)
+
+func (a at) String() string {
+	s := a.top
+	if a.index >= 0 {
+		s += "[" + strconv.Itoa(a.index) + "]"
+	}
+	if a.hasField {
+		return FieldPath(s, a.field)
+	}
+	return s
+}
+
+func (a at) with(field string) at {
+	a.field, a.hasField = field, true
+	return a
 }
 
 func decode(b []byte, lim Limits) (*Request, error) {
 	s := &scanner{b: b, lim: lim}
 	s.ws()
 	if s.i == len(b) {
-		return nil, s.fail("body", `empty: expected a JSON object {"instances": [{...}, ...]}`)
+		return nil, s.fail(atBody, `empty: expected a JSON object {"instances": [{...}, ...]}`)
 	}
 	if b[s.i] != '{' {
 		hint := ""
 		if b[s.i] == '[' {
 			hint = ` (send an array of instances as {"instances": [...]})`
 		}
-		return nil, s.fail("body", `expected a JSON object {"instances": [{...}, ...]}, got %s%s`, s.what(), hint)
+		return nil, s.fail(atBody, `expected a JSON object {"instances": [{...}, ...]}, got %s%s`, s.what(), hint)
 	}
 	s.i++
 	req := &Request{}
@@ -107,17 +141,17 @@ func decode(b []byte, lim Limits) (*Request, error) {
 	} else {
 		for {
 			s.ws()
-			key, err := s.name("body")
+			key, err := s.name(atBody, -1)
 			if err != nil {
 				return nil, err
 			}
-			if err := s.colon("body"); err != nil {
+			if err := s.colon(atBody); err != nil {
 				return nil, err
 			}
 			switch key {
 			case "instances":
 				if seenInstances {
-					return nil, s.fail("body", "instances is given twice")
+					return nil, s.fail(atBody, "instances is given twice")
 				}
 				seenInstances = true
 				if req.Instances, err = s.instances(); err != nil {
@@ -125,16 +159,16 @@ func decode(b []byte, lim Limits) (*Request, error) {
 				}
 			case "explain":
 				if seenExplain {
-					return nil, s.fail("body", "explain is given twice")
+					return nil, s.fail(atBody, "explain is given twice")
 				}
 				seenExplain = true
-				if req.Explain, err = s.boolean("explain"); err != nil {
+				if req.Explain, err = s.boolean(atExplain); err != nil {
 					return nil, err
 				}
 			default:
-				return nil, s.fail("body", "unknown field %s: a request has instances and explain", strconv.Quote(clip.Bytes(key, 80)))
+				return nil, s.fail(atBody, "unknown field %s: a request has instances and explain", strconv.Quote(clip.Bytes(key, 80)))
 			}
-			done, err := s.next("body", '}')
+			done, err := s.next(atBody, '}')
 			if err != nil {
 				return nil, err
 			}
@@ -144,23 +178,23 @@ func decode(b []byte, lim Limits) (*Request, error) {
 		}
 	}
 	if s.ws(); s.i < len(b) {
-		return nil, s.fail("body", "one JSON object expected, found more after it (at byte %d)", s.i)
+		return nil, s.fail(atBody, "one JSON object expected, found more after it (at byte %d)", s.i)
 	}
 	if !seenInstances {
-		return nil, s.fail("body", `instances is required: {"instances": [{...}, ...]}`)
+		return nil, s.fail(atBody, `instances is required: {"instances": [{...}, ...]}`)
 	}
 	if len(req.Instances) == 0 {
-		return nil, s.fail("instances", "empty: expected at least one instance")
+		return nil, s.fail(atInstances, "empty: expected at least one instance")
 	}
 	return req, nil
 }
 
-func (s *scanner) fail(path, format string, a ...any) *apierror.Error {
-	return apierror.Errorf(apierror.CodeBadRequest, "%s: %s", path, fmt.Sprintf(format, a...))
+func (s *scanner) fail(path at, format string, a ...any) *apierror.Error {
+	return apierror.Errorf(apierror.CodeBadRequest, "%s: %s", path.String(), fmt.Sprintf(format, a...))
 }
 
 // syntax is a refusal of text that is not JSON where path's value is.
-func (s *scanner) syntax(path, want string) *apierror.Error {
+func (s *scanner) syntax(path at, want string) *apierror.Error {
 	if s.i >= len(s.b) {
 		return s.fail(path, "not JSON: the body ends where %s was expected", want)
 	}
@@ -191,7 +225,7 @@ func (s *scanner) peek() byte {
 }
 
 // colon reads the ':' after a member's name.
-func (s *scanner) colon(path string) error {
+func (s *scanner) colon(path at) error {
 	s.ws()
 	if s.peek() != ':' {
 		return s.syntax(path, "':' after a name")
@@ -203,7 +237,7 @@ func (s *scanner) colon(path string) error {
 
 // next reads what follows a member or element: ',' (done false) or the
 // closing byte (done true).
-func (s *scanner) next(path string, closing byte) (done bool, err error) {
+func (s *scanner) next(path at, closing byte) (done bool, err error) {
 	s.ws()
 	switch s.peek() {
 	case ',':
@@ -248,7 +282,7 @@ func kindOf(c byte) string {
 
 func (s *scanner) instances() ([]Instance, error) {
 	if s.peek() != '[' {
-		return nil, s.fail("instances", "expected an array of objects, got %s", s.what())
+		return nil, s.fail(atInstances, "expected an array of objects, got %s", s.what())
 	}
 	s.i++
 	var out []Instance
@@ -261,26 +295,26 @@ func (s *scanner) instances() ([]Instance, error) {
 			return nil, apierror.Errorf(apierror.CodeTooLarge,
 				"instances: more than %d in one request: send at most %d a request", s.lim.MaxInstances, s.lim.MaxInstances)
 		}
-		path := "instances[" + strconv.Itoa(len(out)) + "]"
+		path := at{top: "instances", index: len(out)}
 		s.ws()
 		fields, err := s.instance(path)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, Instance{Fields: fields})
-		if done, err := s.next("instances", ']'); err != nil || done {
+		if done, err := s.next(atInstances, ']'); err != nil || done {
 			return out, err
 		}
 	}
 }
 
 // instance reads one instance, an object of scalars.
-func (s *scanner) instance(path string) ([]Field, error) {
+func (s *scanner) instance(path at) ([]Field, error) {
 	if s.peek() != '{' {
 		return nil, s.fail(path, "expected an object of fields, got %s", s.what())
 	}
 	s.i++
-	var fields []Field
+	fields := make([]Field, 0, len(s.prev))
 	var index map[string]bool // names seen, once there are many
 	if s.ws(); s.peek() == '}' {
 		s.i++
@@ -288,11 +322,11 @@ func (s *scanner) instance(path string) ([]Field, error) {
 	}
 	for {
 		s.ws()
-		name, err := s.name(path)
+		name, err := s.name(path, len(fields))
 		if err != nil {
 			return nil, err
 		}
-		fp := FieldPath(path, name)
+		fp := path.with(name)
 		if index == nil && len(fields) >= 16 {
 			index = make(map[string]bool, 2*len(fields))
 			for _, f := range fields {
@@ -318,13 +352,15 @@ func (s *scanner) instance(path string) ([]Field, error) {
 		}
 		fields = append(fields, Field{Name: name, Value: v})
 		if done, err := s.next(path, '}'); err != nil || done {
+			s.prev = fields
 			return fields, err
 		}
 	}
 }
 
-// name reads a member's name.
-func (s *scanner) name(path string) (string, error) {
+// name reads a member's name; at is its place in an instance (-1 for the
+// body's), to share the name with the previous instance's.
+func (s *scanner) name(path at, at int) (string, error) {
 	if s.peek() != '"' {
 		return "", s.syntax(path, "a field name in double quotes")
 	}
@@ -337,7 +373,11 @@ func (s *scanner) name(path string) (string, error) {
 		return "", s.fail(path, "a field name of %d bytes: at most %d", n, MaxStringBytes)
 	}
 	if !escaped {
-		return string(s.b[start+1 : s.i-1]), nil
+		raw := s.b[start+1 : s.i-1]
+		if at >= 0 && at < len(s.prev) && s.prev[at].Name == string(raw) { // compared without a copy
+			return s.prev[at].Name, nil
+		}
+		return string(raw), nil
 	}
 	var name string
 	if err := json.Unmarshal(s.b[start:s.i], &name); err != nil { // str checked it: cannot fail
@@ -347,7 +387,7 @@ func (s *scanner) name(path string) (string, error) {
 }
 
 // scalar reads an instance's value and returns its text.
-func (s *scanner) scalar(path string) (json.RawMessage, error) {
+func (s *scanner) scalar(path at) (json.RawMessage, error) {
 	start := s.i
 	switch c := s.peek(); {
 	case c == '"':
@@ -382,7 +422,7 @@ func (s *scanner) scalar(path string) (json.RawMessage, error) {
 	return s.b[start:s.i:s.i], nil
 }
 
-func (s *scanner) boolean(path string) (bool, error) {
+func (s *scanner) boolean(path at) (bool, error) {
 	switch s.peek() {
 	case 't':
 		return true, s.literal(path, "true")
@@ -392,7 +432,7 @@ func (s *scanner) boolean(path string) (bool, error) {
 	return false, s.fail(path, "expected true or false, got %s", s.what())
 }
 
-func (s *scanner) literal(path, word string) error {
+func (s *scanner) literal(path at, word string) error {
 	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
 		return s.syntax(path, word)
 	}
@@ -402,7 +442,7 @@ func (s *scanner) literal(path, word string) error {
 
 // number reads a JSON number and checks that the model can read it: it must
 // fit float32.
-func (s *scanner) number(path string) error {
+func (s *scanner) number(path at) error {
 	start := s.i
 	if c := s.peek(); c == 'N' || c == 'I' || (c == '+' || c == '-') && s.i+1 < len(s.b) && s.b[s.i+1] == 'I' {
 		return s.fail(path, "not JSON: NaN and Infinity are not numbers in JSON (a missing value is null)")
@@ -465,7 +505,7 @@ func float32Number(text string) (float64, bool) {
 
 // str reads a JSON string: its decoded length in bytes, and whether it has
 // escapes. Control characters and invalid UTF-8 are refused.
-func (s *scanner) str(path string) (n int, escaped bool, err error) {
+func (s *scanner) str(path at) (n int, escaped bool, err error) {
 	s.i++ // the opening quote
 	for s.i < len(s.b) {
 		c := s.b[s.i]
@@ -498,7 +538,7 @@ func (s *scanner) str(path string) (n int, escaped bool, err error) {
 }
 
 // escape reads one escape sequence and returns the bytes it decodes to.
-func (s *scanner) escape(path string) (int, error) {
+func (s *scanner) escape(path at) (int, error) {
 	if s.i+1 >= len(s.b) {
 		return 0, s.fail(path, "not JSON: a string that never ends")
 	}

@@ -161,10 +161,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		`[{"a": 1}]`, `{"instances": [{"a": [[[[1]]]]}]}`, `{"instances": [{"a": NaN}]}`, `{"instances": [{"a": 1e39}]}`,
 		`{"instances": [{"a": 1, "a": 2}]}`, `{"instances": []}`, `{"instances": [{"a": 1}]}{}`, "{\"instances\": [{\"a\": \"\xff\"}]}",
 		`{"instances": [{"a": "\ud800"}]}`, `{"instances": [{"a": 01}]}`, "", `{"explain": false, "instances": [{"a": -0}]}`,
+		`{"instances": [{"Age": "35", "Expenses": "1e3", "Owner": "YES", "Opened": "2024-02-30", "Branch": "AB123", "Home": "NA"}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	lim := predict.Limits{MaxBodyBytes: 4096, MaxInstances: 8}
+	c, features := rulesContract(f)
+	checker := newChecker(f, c, features, predict.CheckOptions{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := predict.DecodeRequest(bytes.NewReader(body), lim)
 		if err != nil {
@@ -194,7 +197,12 @@ func FuzzDecodeRequest(f *testing.F) {
 				}
 			}
 		}
-		again, err := json.Marshal(req)
+		// The contract's check takes whatever the decoder accepts: rows, or a 400.
+		if rows, err := checker.Check(req.Instances); err == nil && len(rows) != len(req.Instances) ||
+			err != nil && !apierror.IsCode(err, apierror.CodeBadRequest) {
+			t.Fatalf("body %q: check: %d rows, %v", body, len(rows), err)
+		}
+		again, err := req.MarshalJSON()
 		if err != nil {
 			t.Fatalf("body %q: re-encode: %v", body, err)
 		}

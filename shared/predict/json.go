@@ -117,12 +117,12 @@ func appendInstance(b []byte, in Instance) ([]byte, error) {
 func (in *Instance) UnmarshalJSON(data []byte) error {
 	s := &scanner{b: bytes.Clone(data), lim: unlimited}
 	s.ws()
-	fields, err := s.instance("instance")
+	fields, err := s.instance(at{top: "instance", index: -1})
 	if err != nil {
 		return err
 	}
 	if s.ws(); s.i < len(s.b) {
-		return s.fail("instance", "one JSON object expected, found more after it")
+		return s.fail(at{top: "instance", index: -1}, "one JSON object expected, found more after it")
 	}
 	in.Fields = fields
 	return nil
