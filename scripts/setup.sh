@@ -46,12 +46,16 @@ test   py   boto3       python3-boto3     the trainer's S3 path, tested against 
 test   cmd  AWS_CLI     awscli            the real aws CLI is one of the embedded S3's test clients
 test   cmd  make        make              the test commands are make targets
 test   cmd  curl        curl              scripts/test-minio.sh polls MinIO until it is up
+test   cmd  wrk         wrk               the prediction endpoint's swap-under-load test drives it with wrk
 lint   go   staticcheck honnef.co/go/tools/cmd/staticcheck@STATICCHECK_VERSION  make lint
 lint   cmd  shellcheck  shellcheck        make lint checks the shell scripts
 lint   cmd  git         git               make lint finds the files to check with git ls-files
 bench  py   xgboost     python3-xgboost   the peer of the Go evaluator in bench/predict
 bench  py   numpy       python3-numpy     the benchmark peers' arrays
 bench  py   pandas      python3-pandas    the peer of validation and profiling in bench/ingest
+bench  py   fastapi     python3-fastapi   the peer of the prediction endpoint in bench/serve
+bench  py   uvicorn     python3-uvicorn   serves the FastAPI peer
+bench  cmd  wrk         wrk               loads both endpoints in bench/serve
 EOF
 )
 DEPS+=$'\n'"${SETUP_EXTRA_DEPS:-}"
