@@ -123,11 +123,11 @@ func TestFreshMachineReportsExactlyWhatIsMissing(t *testing.T) {
 		want   []string
 	}{
 		{[]string{"demo"}, []string{"awscli", "python3-numpy", "python3-xgboost"}},
-		{[]string{"test"}, []string{"awscli", "curl", "make", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost"}},
+		{[]string{"test"}, []string{"awscli", "curl", "make", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
 		{[]string{"lint"}, []string{"git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "shellcheck"}},
-		{[]string{"bench"}, []string{"python3-numpy", "python3-pandas", "python3-xgboost"}},
+		{[]string{"bench"}, []string{"python3-fastapi", "python3-numpy", "python3-pandas", "python3-uvicorn", "python3-xgboost", "wrk"}},
 		{[]string{"all"}, []string{"awscli", "curl", "git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "make", "python3-boto3",
-			"python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "shellcheck"}},
+			"python3-fastapi", "python3-numpy", "python3-pandas", "python3-scipy", "python3-uvicorn", "python3-xgboost", "shellcheck", "wrk"}},
 	} {
 		out, errOut, code := m.run(nil, append([]string{"--dry-run"}, c.groups...)...)
 		if code != 0 || errOut != "" {
