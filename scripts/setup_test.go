@@ -67,7 +67,7 @@ func (m *machine) script(name, body string) string {
 // complete gives the machine everything the script looks for.
 func (m *machine) complete() {
 	m.t.Helper()
-	for _, mod := range []string{"xgboost", "numpy", "pandas", "scipy", "boto3"} {
+	for _, mod := range []string{"xgboost", "numpy", "pandas", "scipy", "boto3", "fastapi", "uvicorn"} {
 		if err := os.MkdirAll(filepath.Join(m.pylib, mod), 0o755); err != nil {
 			m.t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func (m *machine) complete() {
 			m.t.Fatal(err)
 		}
 	}
-	for _, c := range []string{"make", "curl", "shellcheck", "git"} {
+	for _, c := range []string{"make", "curl", "shellcheck", "git", "wrk"} {
 		m.script(c, "#!/bin/sh\nexit 0\n")
 	}
 	if err := os.WriteFile(filepath.Join(m.root, "aws"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
