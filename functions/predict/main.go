@@ -30,7 +30,7 @@ func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any,
 	if err != nil {
 		return nil, err
 	}
-	svc, err := wire.Predict(s, p, key, c, os.Stdout, log)
+	svc, err := wire.Predict(s, p, key, c, lambdaenv.Stdout, log)
 	if err != nil {
 		return nil, err
 	}

@@ -99,15 +99,13 @@ func (s *Service) resolve(ctx context.Context, name string) (*model, *model, err
 		}
 		r = e.cur.Load()
 	} else if s.now().UnixNano()-e.checked.Load() >= int64(s.cfg.TTL) && e.busy.CompareAndSwap(false, true) {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer e.busy.Store(false)
-			// Detached from the request, which may end first, but bounded.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+		// Detached from the request, which may end first, but bounded.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+		s.background(func() {
 			defer cancel()
-			_ = s.refresh(ctx, e, false)
-		}()
+			defer e.busy.Store(false)
+			_ = s.refresh(bg, e, false)
+		})
 	}
 	if r.m == nil {
 		return nil, nil, r.err
