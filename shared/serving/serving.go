@@ -149,6 +149,12 @@ func New(src bundlestore.Source, reg Registry, contracts Contracts, pub event.Pu
 	if err != nil {
 		return nil, fmt.Errorf("serving: %w", err)
 	}
+	if u := cfg.Check.UnknownFields; u != "" && u != predict.Reject && u != predict.Ignore {
+		return nil, fmt.Errorf("serving: unknown fields %q: expected %s or %s", u, predict.Reject, predict.Ignore)
+	}
+	if o := cfg.Check.OutOfRange; o != "" && o != predict.Reject && o != predict.Flag {
+		return nil, fmt.Errorf("serving: out of range %q: expected %s or %s", o, predict.Reject, predict.Flag)
+	}
 	// A key or mode the redactor refuses is refused now, not at the first load.
 	if _, err := predlog.NewRedactor(&contract.Contract{}, cfg.PIIMode, cfg.PIIKey); err != nil {
 		return nil, fmt.Errorf("serving: %w", err)
