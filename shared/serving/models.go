@@ -93,18 +93,22 @@ func (s *Service) entry(name string) *entry {
 func (s *Service) resolve(ctx context.Context, name string) (*model, *model, error) {
 	e := s.entry(name)
 	r := e.cur.Load()
+	stale := r == nil || s.now().UnixNano()-e.checked.Load() >= int64(s.cfg.TTL)
 	if r == nil {
+		// The first request waits for the champion, never for the shadow.
 		if err := s.refresh(ctx, e, false); err != nil && e.cur.Load() == nil {
 			return nil, nil, err
 		}
 		r = e.cur.Load()
-	} else if s.now().UnixNano()-e.checked.Load() >= int64(s.cfg.TTL) && e.busy.CompareAndSwap(false, true) {
+	}
+	if stale && e.busy.CompareAndSwap(false, true) {
 		// Detached from the request, which may end first, but bounded.
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
 		s.background(func() {
 			defer cancel()
 			defer e.busy.Store(false)
 			_ = s.refresh(bg, e, false)
+			s.refreshShadow(bg, e, false)
 		})
 	}
 	if r.m == nil {
@@ -117,7 +121,10 @@ func (s *Service) resolve(ctx context.Context, name string) (*model, *model, err
 // loading a new champion if it moved: what a Model Promoted event triggers,
 // so that a promotion is served without waiting for the TTL.
 func (s *Service) Refresh(ctx context.Context, name string) error {
-	return s.refresh(ctx, s.entry(name), true)
+	e := s.entry(name)
+	err := s.refresh(ctx, e, true)
+	s.refreshShadow(ctx, e, true)
+	return err
 }
 
 // refresh reads the champion pointer (a conditional GET on its ETag) and, if
@@ -132,7 +139,6 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 	if !force && e.cur.Load() != nil && now.UnixNano()-e.checked.Load() < int64(s.cfg.TTL) {
 		return nil // another refresh just did it
 	}
-	defer s.refreshShadow(ctx, e, now, force)
 	c, etag, err := s.reg.ChampionIfChanged(ctx, e.name, e.etag)
 	switch {
 	case errors.Is(err, store.ErrNotModified):
@@ -196,7 +202,10 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 // refreshShadow finds the version waiting for a decision, if any, and loads
 // it to be scored beside the champion. It runs every ShadowTTL (a listing of
 // the model's versions), and never holds up the champion.
-func (s *Service) refreshShadow(ctx context.Context, e *entry, now time.Time, force bool) {
+func (s *Service) refreshShadow(ctx context.Context, e *entry, force bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := s.now()
 	if s.cfg.ShadowTTL < 0 || (!force && now.Sub(e.shadowChecked) < s.cfg.ShadowTTL) {
 		return
 	}
