@@ -34,7 +34,7 @@ func Load(r io.Reader) (*Model, error) {
 // Parse decodes and validates an XGBoost JSON model (the format written by
 // Booster.save_model with a .json name). It returns an error, never panics,
 // for malformed JSON, unsupported boosters, objectives or split types, and
-// structurally invalid trees.
+// structurally invalid trees. The Model keeps nothing of data.
 //
 // The JSON is read in one pass by a scanner that knows the model's schema
 // (decode.go), each tree being validated and flattened as soon as it has been
