@@ -138,9 +138,9 @@ func (d *decoder) learner(l *jsonLearner) error {
 		var err error
 		switch i {
 		case 0:
-			l.FeatureNames, err = d.strings()
+			l.FeatureNames, err = d.stringArray()
 		case 1:
-			l.FeatureTypes, err = d.strings()
+			l.FeatureTypes, err = d.stringArray()
 		case 2:
 			err = readPtr(d, &l.GradientBooster, d.booster)
 		case 3:
@@ -350,7 +350,6 @@ func (d *decoder) unexpected(want string) error {
 			end++
 		}
 		got = "the number " + string(d.data[d.pos:end])
-
 	default:
 		got = fmt.Sprintf("invalid character %q", c)
 	}
@@ -508,9 +507,9 @@ func foldedIs(folded []byte, name string) bool {
 
 // appendFolded is encoding/json's appendFoldedName: each rune replaced by the
 // smallest rune of its case-folding orbit (for ASCII, the upper case).
-func appendFolded(out, in []byte) []byte {
-	for i := 0; i < len(in); {
-		if c := in[i]; c < utf8.RuneSelf {
+func appendFolded(out, name []byte) []byte {
+	for i := 0; i < len(name); {
+		if c := name[i]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
 			}
@@ -518,7 +517,7 @@ func appendFolded(out, in []byte) []byte {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRune(in[i:])
+		r, n := utf8.DecodeRune(name[i:])
 		for {
 			r2 := unicode.SimpleFold(r)
 			if r2 <= r {
@@ -596,8 +595,8 @@ func (d *decoder) unquote(raw []byte, plain bool) string {
 	quoted = append(append(append(quoted, '"'), raw...), '"')
 	var s string
 	if err := json.Unmarshal(quoted, &s); err != nil {
-		// scanString has checked the string.
-		panic("xgboost: decoder: a checked string did not decode: " + err.Error())
+		// Not reached: scanString checks what encoding/json checks.
+		return string(raw)
 	}
 	return s
 }
@@ -632,8 +631,8 @@ func (d *decoder) stringField(dst *string) error {
 	return nil
 }
 
-// strings reads an array of strings (null elements are empty).
-func (d *decoder) strings() ([]string, error) {
+// stringArray reads an array of strings (null elements are empty).
+func (d *decoder) stringArray() ([]string, error) {
 	if d.null() {
 		return nil, nil
 	}
@@ -989,13 +988,14 @@ func digitRun(w uint64) (int, uint64) {
 // certain to round as strconv.ParseFloat(s, 32) does, returning it and the
 // position after it; ok is false otherwise.
 //
-// A decimal of at most 15 digits (so below 2^53) with a power of ten up to
-// 22 either way becomes the nearest float64 with a single multiplication or
-// division of exact values (Clinger's fast path). Rounding that to float32 is
-// the float32 nearest the decimal unless the float64 lies exactly halfway
-// between two float32s (the decimal may not: rounding twice can then go the
-// wrong way), so those, and results outside float32's normal range, go the
-// slow way.
+// A decimal of at most 15 digits (so exact in a float64) times a power of ten
+// up to 22 either way is computed with one float64 multiplication (as in
+// Clinger's fast path, but by 10^-k rounded instead of dividing by 10^k: a
+// division costs several multiplications). The product is within 2 units in
+// its last place of the decimal, so rounding it to float32 gives the float32
+// nearest the decimal unless the product lies that close to halfway between
+// two float32s (the decimal may then be on the other side): those, and results
+// outside float32's normal range, go the slow way (strconv).
 func scanFloat(data []byte, i int) (float32, int, bool) {
 	if i+24 > len(data) {
 		return 0, 0, false // near the end: the slow way, which checks bounds
