@@ -22,12 +22,13 @@ import (
 )
 
 // autoPromote applies the credit policy with automatic promotion and no
-// person's approval, so that each good run becomes champion.
+// person's approval, so that each good run becomes champion; the local user
+// may still retire a version.
 func autoPromote(t *testing.T, p *local.Platform) {
 	t.Helper()
 	y := string(credit.PolicyYAML())
 	y = strings.Replace(y, "required: true", "required: false", 1)
-	y = strings.Replace(y, `approvers: ["local:*"]`, "", 1)
+	y = strings.Replace(y, `approvers: ["local:*"]`, `retire: ["local:*"]`, 1)
 	y = strings.Replace(y, "separatePromotion: false", "", 1)
 	y = strings.Replace(y, "autoPromote: false", "autoPromote: true", 1)
 	pol, err := policy.Parse("policy.yaml", []byte(y))
