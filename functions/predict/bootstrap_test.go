@@ -14,6 +14,7 @@ import (
 	"github.com/openmlops/mlops/events"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
+	"github.com/openmlops/mlops/shared/local/localtest"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
 )
@@ -29,7 +30,7 @@ func TestBootstrapServesPredictions(t *testing.T) {
 		t.Skip("builds a binary and trains a model")
 	}
 	bin := lambdatest.Build(t, ".")
-	p := lambdatest.ServedCredit(t, local.Config{})
+	p := localtest.ServedCredit(t, local.Config{})
 	eb := lambdatest.NewEventBridge(t)
 	ep := p.Endpoint
 	env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + ep.S3.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ep.S3.SecretAccessKey,

@@ -13,17 +13,17 @@ import (
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
-	"github.com/openmlops/mlops/shared/local/lambdatest"
+	"github.com/openmlops/mlops/shared/local/localtest"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
 )
 
 // autoPromote applies the credit policy with automatic promotion.
-func autoPromote(t *testing.T, p *local.Platform) { lambdatest.AutoPromote(t, p) }
+func autoPromote(t *testing.T, p *local.Platform) { localtest.AutoPromote(t, p) }
 
 // servedCredit is a platform whose credit model has a champion (version 1).
 func servedCredit(t *testing.T, cfg local.Config) *local.Platform {
-	return lambdatest.ServedCredit(t, cfg)
+	return localtest.ServedCredit(t, cfg)
 }
 
 // predictClient is a client of p's prediction API, with its token (or with

@@ -15,14 +15,14 @@ import (
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
-	"github.com/openmlops/mlops/shared/local/lambdatest"
+	"github.com/openmlops/mlops/shared/local/localtest"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 )
 
-func needXGBoost(t *testing.T) { lambdatest.NeedXGBoost(t) }
+func needXGBoost(t *testing.T) { localtest.NeedXGBoost(t) }
 
 func applyCreditSpec(t *testing.T, p *local.Platform) {
 	t.Helper()

@@ -87,34 +87,66 @@ func (s *Service) entry(name string) *entry {
 }
 
 // resolve returns the model to score name's request with. The first request
-// loads the champion; after that the pointer is re-read at most every TTL,
+// loads the champion; after that the pointer is re-read once TTL has passed,
 // off the request path, and a new champion is swapped in only once it is
 // loaded and verified.
+//
+// A request that finds the pointer unread for 2·TTL (the model sat idle, or a
+// Lambda environment was frozen) reads it itself, waiting for a new champion
+// to load if it moved: answered from memory, it could be scored by a version
+// replaced, or retired with force, hours ago. So, unless a bundle is refused
+// or the registry is unreadable (the previous model keeps serving, and says
+// so in the log), the version that answers a request was champion at some
+// moment within 2·TTL before the request was resolved (docs/serving.md, "Hot
+// swap and staleness").
 func (s *Service) resolve(ctx context.Context, name string) (*model, *model, error) {
 	e := s.entry(name)
+	// checked before cur: a refresh swaps cur before it moves checked, so
+	// the model read here was champion at the time read here, or later.
+	checked := e.checked.Load()
 	r := e.cur.Load()
-	stale := r == nil || s.now().UnixNano()-e.checked.Load() >= int64(s.cfg.TTL)
-	if r == nil {
+	age := s.now().UnixNano() - checked
+	switch {
+	case r == nil:
 		// The first request waits for the champion, never for the shadow.
 		if err := s.refresh(ctx, e, false); err != nil && e.cur.Load() == nil {
 			return nil, nil, err
 		}
 		r = e.cur.Load()
-	}
-	if stale && e.busy.CompareAndSwap(false, true) {
-		// Detached from the request, which may end first, but bounded.
-		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
-		s.background(func() {
-			defer cancel()
-			defer e.busy.Store(false)
-			_ = s.refresh(bg, e, false)
-			s.refreshShadow(bg, e, false)
-		})
+		s.refreshInBackground(ctx, e, true)
+	case age >= 2*int64(s.cfg.TTL):
+		// Detached from the request, as a background refresh is: a caller
+		// that gives up must not cut short a load other requests wait for.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+		_ = s.refresh(rctx, e, false)
+		cancel()
+		r = e.cur.Load()
+		s.refreshInBackground(ctx, e, true)
+	case age >= int64(s.cfg.TTL):
+		s.refreshInBackground(ctx, e, false)
 	}
 	if r.m == nil {
 		return nil, nil, r.err
 	}
 	return r.m, e.shadow.Load(), nil
+}
+
+// refreshInBackground refreshes e off the request path (the shadow only, or
+// the champion too), one background refresh at a time.
+func (s *Service) refreshInBackground(ctx context.Context, e *entry, shadowOnly bool) {
+	if !e.busy.CompareAndSwap(false, true) {
+		return
+	}
+	// Detached from the request, which may end first, but bounded.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+	s.background(func() {
+		defer cancel()
+		defer e.busy.Store(false)
+		if !shadowOnly {
+			_ = s.refresh(bg, e, false)
+		}
+		s.refreshShadow(bg, e, false)
+	})
 }
 
 // Refresh re-reads model's champion pointer now (and its shadow candidate),
@@ -174,8 +206,10 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 		return nil // refused recently: the previous model keeps serving
 	}
 	m, err := s.load(ctx, e.name, c.Version, c.BundleSHA256)
-	e.checked.Store(s.now().UnixNano())
 	if err != nil {
+		// A refused bundle is tried again only after RetryAfter, and a load
+		// that failed slowly is not retried at once: counted from now.
+		e.checked.Store(s.now().UnixNano())
 		serving := 0
 		if r := e.cur.Load(); r != nil && r.m != nil {
 			serving = r.m.version.Version
@@ -191,6 +225,9 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 	delete(e.failed, c.BundleSHA256)
 	e.etag = etag
 	prev := e.cur.Swap(&resolved{m: m})
+	// The new champion was read at now, not when its load ended: the staleness
+	// bound counts from the read.
+	e.checked.Store(now.UnixNano())
 	if prev != nil && prev.m != nil {
 		s.log.Info("champion swapped", "model", e.name, "from", prev.m.version.Version, "to", m.version.Version, "bundleSha256", m.bundle.SHA256)
 	} else {

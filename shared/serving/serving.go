@@ -2,7 +2,9 @@
 // model's champion with the Go evaluator, behind the routes of shared/predict.
 //
 // A model is resolved through the registry's champion pointer, re-read with a
-// conditional GET at most every TTL and off the request path; a new champion's
+// conditional GET once TTL has passed, off the request path (on it only when
+// the pointer went unread for 2·TTL, so that the version that answers was
+// champion within 2·TTL of the request: docs/serving.md); a new champion's
 // bundle is fetched and verified (every file's hash, the manifest's against the
 // registry's, the evaluator against the trainer's sample predictions, the
 // contract it was trained under) before it is swapped in atomically. A request
@@ -58,7 +60,9 @@ type Config struct {
 	// Bucket is the platform bucket, where the registry's bundles are.
 	Bucket string
 	// TTL is how stale the champion may be: the pointer is re-read (a
-	// conditional GET) at most this often. Default 5 s.
+	// conditional GET) once this has passed since it was last read, and the
+	// version that answers a request was champion at some moment within
+	// 2·TTL before it. Default 5 s.
 	TTL time.Duration
 	// ShadowTTL is how often the version waiting for a decision is looked
 	// for (a listing of the model's versions). Default 30 s; negative: no

@@ -44,7 +44,7 @@ var floors = map[string]int{
 }
 
 // testSupport may import anything: it is imported by tests only.
-var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/pythontest": true, "trainer/trainertest": true,
+var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/local/localtest": true, "shared/pythontest": true, "trainer/trainertest": true,
 	"shared/aws/awstest": true, "shared/event/eventtest": true}
 
 // upward are the imports the rule allows against the floors: adapters that

@@ -43,7 +43,7 @@
 //     adapter. They sit below the adapters because adapters carry them (an
 //     event on a bus, a bundle in S3).
 //
-// Test helpers (shared/local/lambdatest, shared/pythontest,
+// Test helpers (shared/local/lambdatest, shared/local/localtest, shared/pythontest,
 // trainer/trainertest, shared/aws/awstest, shared/event/eventtest) are
 // imported by tests only, and may import anything. TestFloors holds the
 // module to this: a new package must be placed on a floor there.

@@ -1,4 +1,7 @@
-package lambdatest
+// Package localtest helps tests stand up the local platform with a served
+// model. It is imported by tests only (shared/local/lambdatest cannot hold it:
+// the local platform's own packages test with lambdatest).
+package localtest
 
 import (
 	"bytes"
@@ -30,11 +33,12 @@ func NeedXGBoost(t testing.TB) {
 }
 
 // AutoPromote applies the credit policy with automatic promotion and no
-// person's approval, so that each good run becomes champion.
+// person's approval, so that each good run becomes champion; the local user
+// may still retire a version.
 func AutoPromote(t testing.TB, p *local.Platform) {
 	t.Helper()
 	y := string(credit.PolicyYAML())
-	for _, r := range [][2]string{{"required: true", "required: false"}, {`approvers: ["local:*"]`, ""},
+	for _, r := range [][2]string{{"required: true", "required: false"}, {`approvers: ["local:*"]`, `retire: ["local:*"]`},
 		{"separatePromotion: false", ""}, {"autoPromote: false", "autoPromote: true"}} {
 		y = strings.Replace(y, r[0], r[1], 1)
 	}
