@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/openmlops/mlops/shared/apidoc"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
@@ -299,6 +300,8 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	for pattern, h := range predict.Routes(p.Serving, principalOf, log.With("component", "predict"), predict.Limits{}) {
 		apiSrv.Handle(pattern, h)
 	}
+	// The OpenAPI document of both APIs, behind the token like every route but /healthz.
+	apiSrv.Handle(apidoc.Route, apidoc.Handler(apidoc.JSON(), principalOf))
 	apiSrv.Start()
 	opened = append(opened, apiSrv.Close)
 
