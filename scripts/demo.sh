@@ -85,7 +85,7 @@ wait_state credit 1 champion
 
 API_URL=$(sed -n 's/^    "url": "\(https:[^"]*\)",\{0,1\}$/\1/p' "$DIR/endpoint.json")
 API_CA=$(sed -n 's/^    "caCert": "\([^"]*\)",\{0,1\}$/\1/p' "$DIR/endpoint.json")
-[ -n "$API_URL" ] && [ -n "$API_CA" ] || { echo "endpoint.json names no HTTPS API"; exit 1; }
+if [ -z "$API_URL" ] || [ -z "$API_CA" ]; then echo "endpoint.json names no HTTPS API"; exit 1; fi
 step "the prediction endpoint: POST $API_URL/v1/models/credit:predict   (the champion, with its top reasons)"
 head -n 5 examples/credit/credit_data.csv > "$DIR/applicants.csv"
 "$MLOPS" predict credit --data "$DIR/applicants.csv" --explain

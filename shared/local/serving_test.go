@@ -18,9 +18,6 @@ import (
 	"github.com/openmlops/mlops/shared/predlog"
 )
 
-// autoPromote applies the credit policy with automatic promotion.
-func autoPromote(t *testing.T, p *local.Platform) { localtest.AutoPromote(t, p) }
-
 // servedCredit is a platform whose credit model has a champion (version 1).
 func servedCredit(t *testing.T, cfg local.Config) *local.Platform {
 	return localtest.ServedCredit(t, cfg)
