@@ -38,7 +38,7 @@ import (
 // coldStart times functions/predict from exec to its first successful
 // prediction, runs times for the deep model and for the small credit model
 // (the floor under it), and breaks both down.
-func coldStart(ctx context.Context, st *stage, runs int) error {
+func coldStart(ctx context.Context, st *stage, runs int, extraEnv []string) error {
 	dir, err := os.MkdirTemp("", "mlops-bench-cold-")
 	if err != nil {
 		return err
@@ -68,9 +68,13 @@ func coldStart(ctx context.Context, st *stage, runs int) error {
 		"MLOPS_S3_ENDPOINT=" + ep.S3.URL, "MLOPS_S3_PATH_STYLE=true",
 		// Nothing is announced unless a bundle is refused; nothing listens here.
 		"MLOPS_EVENTS_ENDPOINT=http://127.0.0.1:1"}
+	env = append(env, extraEnv...)
 	fmt.Printf("\nCold start: functions/predict (%.1f MB, %s/%s, CGO_ENABLED=0) under shared/local/runtimeapi, its S3 the platform's embedded endpoint;\n"+
 		"  one API Gateway HTTP API event of 1 instance per process, %d processes per model, one at a time\n",
 		float64(binInfo.Size())/1e6, runtime.GOOS, runtime.GOARCH, runs)
+	if len(extraEnv) > 0 {
+		fmt.Printf("  the function's extra environment: %s\n", strings.Join(extraEnv, " "))
+	}
 	fmt.Printf("  exec→ready: exec to the first GET /invocation/next (runtime start, package init, AWS configuration, wiring);\n" +
 		"  ready→loaded: to the function's \"champion loaded\" log line (the first request resolves and loads the champion);\n" +
 		"  loaded→answer: the rest of that request (shadow candidate listing, scoring, the log record, the answer)\n")
@@ -294,7 +298,8 @@ func loadBreakdown(ctx context.Context, st *stage, model string) error {
 		{fmt.Sprintf("S3 fetch of %d files (%.1f MB)", last.files, float64(last.bytes)/1e6), med(func(t loadTimes) time.Duration { return t.fetch }), false},
 		{"bundle.Open in memory (hashes, parse, decoding, checks)", med(func(t loadTimes) time.Duration { return t.open }), false},
 		{"  of which SHA-256 of every file (timed alone)", med(func(t loadTimes) time.Duration { return t.sha }), true},
-		{"  of which xgboost.Parse of model.json (timed alone)", med(func(t loadTimes) time.Duration { return t.parse }), true},
+		{fmt.Sprintf("  of which xgboost.Parse of model.json (timed alone; allocates %.0f MB)", float64(last.parseAlloc)/1e6),
+			med(func(t loadTimes) time.Duration { return t.parse }), true},
 		{fmt.Sprintf("sample check (%d rows through the evaluator)", len(m.bundle.Samples.Rows)), med(func(t loadTimes) time.Duration { return t.samples }), false},
 		{"contract + input checker", med(func(t loadTimes) time.Duration { return t.contract }), false},
 		{"shadow candidate listing", med(func(t loadTimes) time.Duration { return t.candidate }), false},
@@ -305,9 +310,9 @@ func loadBreakdown(ctx context.Context, st *stage, model string) error {
 		if !l.part {
 			sum += l.d
 		}
-		fmt.Printf("    %-58s %10s\n", l.name, fmtMS(l.d))
+		fmt.Printf("    %-68s %10s\n", l.name, fmtMS(l.d))
 	}
-	fmt.Printf("    %-58s %10s\n", "sum", fmtMS(sum))
+	fmt.Printf("    %-68s %10s\n", "sum", fmtMS(sum))
 	return nil
 }
 
@@ -315,6 +320,7 @@ type loadTimes struct {
 	registry, fetch, open, sha, parse, samples, contract, candidate time.Duration
 	files                                                           int
 	bytes                                                           int64
+	parseAlloc                                                      uint64 // bytes xgboost.Parse allocated
 }
 
 // loadSteps times one load of model's champion, step by step, as
@@ -385,10 +391,15 @@ func loadSteps(ctx context.Context, st *stage, model string) (t loadTimes, err e
 		sha256.Sum256(f.Data)
 	}
 	lap(&t.sha)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	at = time.Now()
 	if _, err := xgboost.Parse(fsys[bundle.ModelFile].Data); err != nil {
 		return t, err
 	}
 	lap(&t.parse)
+	runtime.ReadMemStats(&after)
+	t.parseAlloc = after.TotalAlloc - before.TotalAlloc
 	return t, nil
 }
 

@@ -50,6 +50,7 @@ type options struct {
 	logSample        float64
 	cpuProfile       string
 	peerSync         bool
+	coldEnv          []string
 }
 
 func main() {
@@ -67,6 +68,13 @@ func main() {
 	flag.BoolVar(&o.skipCold, "skip-cold", false, "skip the cold start")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this process's CPU profile during the local endpoint's measured 32-instance run")
 	flag.BoolVar(&o.peerSync, "peer-sync", false, "serve the peer's route as a plain function in FastAPI's thread pool rather than async")
+	flag.Func("cold-env", "extra environment of the cold-started function, e.g. GOGC=400 or GOMAXPROCS=1 (repeatable)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("%q: expected NAME=VALUE", v)
+		}
+		o.coldEnv = append(o.coldEnv, v)
+		return nil
+	})
 	flag.Float64Var(&o.logSample, "log-sample", 1, "the share of requests the local endpoint logs (the platform's default: 1)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -116,7 +124,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("explanations: %w", err)
 	}
 	if !o.skipCold {
-		if err := coldStart(ctx, st, o.coldRuns); err != nil {
+		if err := coldStart(ctx, st, o.coldRuns, o.coldEnv); err != nil {
 			return fmt.Errorf("cold start: %w", err)
 		}
 	}
