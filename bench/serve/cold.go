@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -138,6 +140,9 @@ func coldRun(ctx context.Context, bin string, env []string, model string, body [
 	var ready atomic.Int64
 	target := &url.URL{Scheme: "http", Host: rt.Addr()}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	// The function is killed while it waits for its next event: that
+	// request's end is no error to print.
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return coldTimes{}, "", err

@@ -91,7 +91,7 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 			if _, err := runWrk(ctx, o, side.url, token, body, o.warmup); err != nil {
 				return err
 			}
-			stopProfile, err := profile(o.cpuProfile, n == 32 && side.res == &r.ours)
+			stopProfile, err := profile(o.cpuProfile, n, side.res == &r.ours)
 			if err != nil {
 				return err
 			}
@@ -399,13 +399,13 @@ func fmtUS(us float64) string {
 	return fmt.Sprintf("%.0f µs", us)
 }
 
-// profile starts a CPU profile into path when on and path is set; the
-// function it returns stops it.
-func profile(path string, on bool) (func(), error) {
-	if path == "" || !on {
+// profile starts a CPU profile into prefix-<n>.prof when on and prefix is
+// set; the function it returns stops it.
+func profile(prefix string, n int, on bool) (func(), error) {
+	if prefix == "" || !on {
 		return func() {}, nil
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(fmt.Sprintf("%s-%d.prof", prefix, n))
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func main() {
 	flag.StringVar(&o.state, "state", "", "keep the platform's state here and reuse its champions (default: a temporary directory)")
 	flag.BoolVar(&o.skipLoad, "skip-load", false, "skip the endpoint-vs-FastAPI load test")
 	flag.BoolVar(&o.skipCold, "skip-cold", false, "skip the cold start")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this process's CPU profile during the local endpoint's measured 32-instance run")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this process's CPU profile during the local endpoint's measured runs to `PREFIX`-1.prof and PREFIX-32.prof")
 	flag.BoolVar(&o.peerSync, "peer-sync", false, "serve the peer's route as a plain function in FastAPI's thread pool rather than async")
 	flag.Func("cold-env", "extra environment of the cold-started function, e.g. GOGC=400 or GOMAXPROCS=1 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
