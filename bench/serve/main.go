@@ -76,8 +76,15 @@ func main() {
 		return nil
 	})
 	flag.Float64Var(&o.logSample, "log-sample", 1, "the share of requests the local endpoint logs (the platform's default: 1)")
+	parseFile := flag.String(parseFileFlag, "", "(internal) parse this model.json once, print the nanoseconds, exit")
 	flag.Parse()
 	log.SetFlags(0)
+	if *parseFile != "" {
+		if err := parseOnce(*parseFile); err != nil {
+			log.Fatalf("bench/serve: %v", err)
+		}
+		return
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
