@@ -82,7 +82,7 @@ func TestSamplesRoundTrip(t *testing.T) {
 		promotedDetail, pendingDetail          event.ModelDetail
 		loadFailedEnv                          event.Envelope
 		loadFailedDetail                       event.ModelLoadFailedDetail
-		apigw                                  lambdaevents.APIGatewayV2HTTPRequest
+		apigw, apigwPredict                    lambdaevents.APIGatewayV2HTTPRequest
 	)
 	trips := map[string]roundTrip{
 		"s3-object-created":           envelopeTrip(&s3Env, &s3Detail),
@@ -99,21 +99,8 @@ func TestSamplesRoundTrip(t *testing.T) {
 		// The SDK's type writes absent IAM-authorizer fields (cognitoIdentity,
 		// principalOrgId) as empty values where API Gateway sends null, so the
 		// trip is checked at the type: what decodes re-encodes to the same value.
-		"apigw-approve": {
-			decode: func(t *testing.T, data []byte) { mustUnmarshal(t, data, &apigw) },
-			encode: func(t *testing.T) []byte {
-				var again lambdaevents.APIGatewayV2HTTPRequest
-				mustUnmarshal(t, mustMarshal(t, apigw), &again)
-				if !reflect.DeepEqual(again, apigw) {
-					t.Errorf("apigw-approve does not survive a round trip through its type")
-				}
-				if apigw.RequestContext.Authorizer == nil || apigw.RequestContext.Authorizer.IAM == nil ||
-					apigw.RequestContext.Authorizer.IAM.UserARN == "" {
-					t.Errorf("apigw-approve carries no IAM caller")
-				}
-				return Sample("apigw-approve")
-			},
-		},
+		"apigw-approve": apigwTrip("apigw-approve", &apigw),
+		"apigw-predict": apigwTrip("apigw-predict", &apigwPredict),
 		// Batch samples round-trip through the whole AWS shape (batch_test.go).
 		"batch-job-state-change-running":   batchTrip(),
 		"batch-job-state-change-succeeded": batchTrip(),
@@ -276,5 +263,27 @@ func TestTrainingSamplesFollowBatchSamples(t *testing.T) {
 	}
 	if len(failEnv.Resources) != 1 || failEnv.Resources[0] != "s3://"+failed.Bucket+"/"+failed.RunKey {
 		t.Errorf("training-failed resources %v", failEnv.Resources)
+	}
+}
+
+// apigwTrip round-trips an API Gateway (HTTP API, payload 2.0) request. The
+// SDK's type writes absent IAM-authorizer fields (cognitoIdentity,
+// principalOrgId) as empty values where API Gateway sends null, so the trip
+// is checked at the type: what decodes re-encodes to the same value.
+func apigwTrip(name string, req *lambdaevents.APIGatewayV2HTTPRequest) roundTrip {
+	return roundTrip{
+		decode: func(t *testing.T, data []byte) { mustUnmarshal(t, data, req) },
+		encode: func(t *testing.T) []byte {
+			var again lambdaevents.APIGatewayV2HTTPRequest
+			mustUnmarshal(t, mustMarshal(t, *req), &again)
+			if !reflect.DeepEqual(again, *req) {
+				t.Errorf("%s does not survive a round trip through its type", name)
+			}
+			if req.RequestContext.Authorizer == nil || req.RequestContext.Authorizer.IAM == nil ||
+				req.RequestContext.Authorizer.IAM.UserARN == "" {
+				t.Errorf("%s carries no IAM caller", name)
+			}
+			return Sample(name)
+		},
 	}
 }

@@ -4,7 +4,9 @@
 # reference trainer under the local batch runner), score with the trained bundle
 # (the Go evaluator reproduces xgboost's recorded predictions), find version 1
 # of the model pending approval and approve it (champion), upload a broken file
-# (rejected: the report), upload the first 2000 rows with the real aws CLI when
+# (rejected: the report), send applicants to the champion over HTTPS (their
+# predictions with the top reasons; a call without the token is refused),
+# upload the first 2000 rows with the real aws CLI when
 # it is installed (the policy rejects that model, with the reasons), retrain a
 # second good version, approve it, roll back to the first, upload a degraded
 # dataset (labels that follow nothing: the policy rejects its model, with every
@@ -80,6 +82,20 @@ step "mlops models approve credit 1 --reason \"reviewed the card and the slices\
 step "mlops models show credit   (expect: version 1 champion)"
 "$MLOPS" models show credit
 wait_state credit 1 champion
+
+API_URL=$(sed -n 's/^    "url": "\(https:[^"]*\)",\{0,1\}$/\1/p' "$DIR/endpoint.json")
+API_CA=$(sed -n 's/^    "caCert": "\([^"]*\)",\{0,1\}$/\1/p' "$DIR/endpoint.json")
+[ -n "$API_URL" ] && [ -n "$API_CA" ] || { echo "endpoint.json names no HTTPS API"; exit 1; }
+step "the prediction endpoint: POST $API_URL/v1/models/credit:predict   (the champion, with its top reasons)"
+head -n 5 examples/credit/credit_data.csv > "$DIR/applicants.csv"
+"$MLOPS" predict credit --data "$DIR/applicants.csv" --explain
+
+step "curl without the token   (expect: 401, refused)"
+CODE=$(curl -sS --cacert "$API_CA" -o "$DIR/refused.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data '{"instances": [{"Seniority": 9, "Home": "rent", "Time": 60, "Age": 30}]}' "$API_URL/v1/models/credit:predict")
+cat "$DIR/refused.json"
+[ "$CODE" = 401 ] || { echo "a call without the token answered $CODE, not 401: the demo failed"; exit 1; }
+echo "HTTP $CODE"
 
 step "mlops upload examples/credit/credit_broken.csv --wait   (expect: rejected, with the report)"
 if "$MLOPS" upload examples/credit/credit_broken.csv --dataset credit --wait --quiet; then

@@ -38,6 +38,7 @@ DEPS=$(cat <<'EOF'
 demo   py   xgboost     python3-xgboost   the reference trainer trains with xgboost 1.7
 demo   py   numpy       python3-numpy     the reference trainer's arrays
 demo   cmd  AWS_CLI     awscli            one upload goes through the real aws CLI, as a data scientist's would
+demo   cmd  curl        curl              the demo calls the prediction endpoint without its token, as an outsider would
 test   py   xgboost     python3-xgboost   the trainer's tests; xgboost is the oracle for the Go evaluator
 test   py   numpy       python3-numpy     the trainer and the oracles
 test   py   pandas      python3-pandas    the oracle for profiles and metrics

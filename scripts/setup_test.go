@@ -122,7 +122,7 @@ func TestFreshMachineReportsExactlyWhatIsMissing(t *testing.T) {
 		groups []string
 		want   []string
 	}{
-		{[]string{"demo"}, []string{"awscli", "python3-numpy", "python3-xgboost"}},
+		{[]string{"demo"}, []string{"awscli", "curl", "python3-numpy", "python3-xgboost"}},
 		{[]string{"test"}, []string{"awscli", "curl", "make", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
 		{[]string{"lint"}, []string{"git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "shellcheck"}},
 		{[]string{"bench"}, []string{"python3-fastapi", "python3-numpy", "python3-pandas", "python3-uvicorn", "python3-xgboost", "wrk"}},

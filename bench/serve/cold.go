@@ -28,8 +28,9 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/openmlops/mlops/events"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
@@ -79,7 +80,8 @@ func coldStart(ctx context.Context, st *stage, runs int, extraEnv []string) erro
 	}
 	fmt.Printf("  exec→ready: exec to the first GET /invocation/next (runtime start, package init, AWS configuration, wiring);\n" +
 		"  ready→loaded: to the function's \"champion loaded\" log line (the first request resolves and loads the champion);\n" +
-		"  loaded→answer: the rest of that request (shadow candidate listing, scoring, the log record, the answer)\n")
+		"  loaded→answer: the rest of that request (scoring, the log record to stdout, the answer; the shadow candidate\n" +
+		"  is looked for in the background)\n")
 	for _, name := range []string{deepModel, creditModel} {
 		m := st.models[name]
 		fmt.Printf("\n  %s v%d: %d trees of depth %d (%d nodes), %.1f MB model.json\n",
@@ -174,7 +176,7 @@ func coldRun(ctx context.Context, bin string, env []string, model string, body [
 	if ierr != nil {
 		return coldTimes{}, "", fmt.Errorf("invoke: %w\nfunction output:\n%s", ierr, logs)
 	}
-	var resp events.APIGatewayV2HTTPResponse
+	var resp lambdaevents.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(out, &resp); err != nil {
 		return coldTimes{}, "", fmt.Errorf("answer %s: %w", out, err)
 	}
@@ -219,28 +221,22 @@ func logTime(stdout []byte, msg string) (time.Time, error) {
 }
 
 // predictEvent is the API Gateway HTTP API (payload 2.0) event of a
-// prediction request through the {proxy+} route, signed by an IAM caller.
+// prediction request of model with body: events/apigw-predict.json (the
+// {proxy+} route, an IAM caller) with the path, the body and the request id
+// made this one's.
 func predictEvent(model string, body []byte, i int) ([]byte, error) {
+	var ev lambdaevents.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(events.Sample("apigw-predict"), &ev); err != nil {
+		return nil, err
+	}
 	path := predict.PredictPath(model)
 	now := time.Now().UTC()
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "ANY /{proxy+}", RawPath: path,
-		Headers: map[string]string{"content-type": "application/json", "content-length": strconv.Itoa(len(body)),
-			"host": "p1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"},
-		PathParameters: map[string]string{"proxy": strings.TrimPrefix(path, "/")},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey: "ANY /{proxy+}", AccountID: "123456789012", Stage: "$default", RequestID: fmt.Sprintf("bench-cold-%d", i),
-			APIID: "p1b2c3d4e5", DomainName: "p1b2c3d4e5.execute-api.us-east-1.amazonaws.com", DomainPrefix: "p1b2c3d4e5",
-			Time: now.Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
-			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "123456789012",
-					CallerID: "AROAEXAMPLEROLEID0002:bench", UserID: "AROAEXAMPLEROLEID0002:bench",
-					UserARN: "arn:aws:sts::123456789012:assumed-role/Scoring/bench"}},
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: path,
-				Protocol: "HTTP/1.1", SourceIP: "203.0.113.17", UserAgent: "bench/serve"},
-		},
-		Body: string(body),
-	}
+	ev.RawPath, ev.RequestContext.HTTP.Path = path, path
+	ev.PathParameters = map[string]string{"proxy": strings.TrimPrefix(path, "/")}
+	ev.Body, ev.IsBase64Encoded = string(body), false
+	ev.Headers["content-length"] = strconv.Itoa(len(body))
+	ev.RequestContext.RequestID = fmt.Sprintf("bench-cold-%d", i)
+	ev.RequestContext.Time, ev.RequestContext.TimeEpoch = now.Format("02/Jan/2006:15:04:05 -0700"), now.UnixMilli()
 	return json.Marshal(ev)
 }
 
@@ -307,7 +303,6 @@ func loadBreakdown(ctx context.Context, st *stage, model string) error {
 			med(func(t loadTimes) time.Duration { return t.parse }), true},
 		{fmt.Sprintf("sample check (%d rows through the evaluator)", len(m.bundle.Samples.Rows)), med(func(t loadTimes) time.Duration { return t.samples }), false},
 		{"contract + input checker", med(func(t loadTimes) time.Duration { return t.contract }), false},
-		{"shadow candidate listing", med(func(t loadTimes) time.Duration { return t.candidate }), false},
 	}
 	fmt.Printf("\n  Where ready→loaded goes (%s): the same steps in this process, warm, median of %d:\n", model, reps)
 	var sum time.Duration
@@ -385,10 +380,10 @@ func parseOnce(path string) error {
 }
 
 type loadTimes struct {
-	registry, fetch, open, sha, parse, samples, contract, candidate time.Duration
-	files                                                           int
-	bytes                                                           int64
-	parseAlloc                                                      uint64 // bytes xgboost.Parse allocated
+	registry, fetch, open, sha, parse, samples, contract time.Duration
+	files                                                int
+	bytes                                                int64
+	parseAlloc                                           uint64 // bytes xgboost.Parse allocated
 }
 
 // loadSteps times one load of model's champion, step by step, as
@@ -451,10 +446,6 @@ func loadSteps(ctx context.Context, st *stage, model string) (t loadTimes, err e
 		return t, err
 	}
 	lap(&t.contract)
-	if _, err := reg.Candidate(ctx, model); err != nil {
-		return t, err
-	}
-	lap(&t.candidate)
 	for _, f := range fsys {
 		sha256.Sum256(f.Data)
 	}

@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/openmlops/mlops/shared/apierror"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
+	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -116,21 +118,39 @@ func printTable[T any](w io.Writer, g *globals, rows []T, empty, header string, 
 	return tw.Flush()
 }
 
-// decisionsAPI is a client of the platform's decisions API (shared/decisions),
-// trusting only the certificate endpoint.json names (api.caCert) and sending
-// its bearer token (api.token).
+// decisionsAPI is a client of the platform's decisions API (shared/decisions).
 func (g *globals) decisionsAPI() (*decisions.Client, error) {
-	ep, err := g.readEndpoint()
+	url, hc, token, err := g.httpsAPI()
 	if err != nil {
 		return nil, err
 	}
+	return decisions.NewClient(url, hc, decisions.BearerToken(token)), nil
+}
+
+// predictAPI is a client of the platform's prediction API (shared/predict).
+func (g *globals) predictAPI() (*predict.Client, error) {
+	url, hc, token, err := g.httpsAPI()
+	if err != nil {
+		return nil, err
+	}
+	return predict.NewClient(url, hc, apierror.BearerToken(token)), nil
+}
+
+// httpsAPI is how to reach the platform's HTTPS API: its URL, an HTTP client
+// trusting only the certificate endpoint.json names (api.caCert), and the
+// bearer token (api.token).
+func (g *globals) httpsAPI() (string, *http.Client, string, error) {
+	ep, err := g.readEndpoint()
+	if err != nil {
+		return "", nil, "", err
+	}
 	if ep.API.URL == "" || ep.API.CACert == "" {
-		return nil, &exitError{code: exitProblem, err: errors.New("endpoint.json names no HTTPS API (api.url, api.caCert): restart mlops up")}
+		return "", nil, "", &exitError{code: exitProblem, err: errors.New("endpoint.json names no HTTPS API (api.url, api.caCert): restart mlops up")}
 	}
 	tlsCfg, err := api.ClientTLS(ep.API.CACert)
 	if err != nil {
-		return nil, &exitError{code: exitProblem, err: err}
+		return "", nil, "", &exitError{code: exitProblem, err: err}
 	}
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
-	return decisions.NewClient(ep.API.URL, hc, decisions.BearerToken(ep.API.Token)), nil
+	return ep.API.URL, hc, ep.API.Token, nil
 }

@@ -33,6 +33,14 @@ func mlops(t *testing.T, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
+// mlopsIn runs the CLI with stdin, not a terminal.
+func mlopsIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runWith(context.Background(), args, strings.NewReader(stdin), false, &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
 // startPlatform starts a local platform with the defaults of startPlatformWith.
 func startPlatform(t *testing.T) string {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/registry"
 )
 
@@ -165,6 +166,7 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 		t.Fatalf("approve: %+v", r)
 	}
 	waitVersionState(t, dir, "credit", "1", registry.StateChampion)
+	checkPredict(t, dir)
 
 	r = mlops(t, "models", "history", "credit", "--dir", dir)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "SEQ ") || !strings.Contains(r.stdout, "SHA256") || !strings.Contains(r.stdout, "PREV") {
@@ -284,6 +286,12 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 	if r := mlops(t, "models", "rollback", "credit", "--reason", "x", "--dir", dir); r.code != 1 || !strings.Contains(r.stderr, "no champion") {
 		t.Fatalf("rollback with no champion: %+v", r)
 	}
+	// Nothing serves a model with no champion, and the endpoint says why.
+	rows := firstRows(t, "../../examples/credit/credit_data.csv", 2, t.TempDir())
+	if r := mlops(t, "predict", "credit", "--data", rows, "--dir", dir); r.code != 1 || !strings.Contains(r.stderr, "no champion") ||
+		!strings.Contains(r.stderr, "HTTP 503") {
+		t.Fatalf("predict with no champion: %+v", r)
+	}
 	if r := mlops(t, "models", "verify", "credit", "--dir", dir, "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"ok": true`) {
 		t.Fatalf("verify -o json: %+v", r)
 	}
@@ -374,4 +382,56 @@ func mlopsAt(t *testing.T, input string, args ...string) result {
 	var out, errOut bytes.Buffer
 	code := runWith(context.Background(), args, strings.NewReader(input), true, &out, &errOut)
 	return result{code, out.String(), errOut.String()}
+}
+
+// checkPredict scores records with credit's champion (version 1) through
+// mlops predict: CSV and JSON files, standard input, --explain and -o json;
+// records the contract refuses exit 1 naming each problem, usage errors 2.
+func checkPredict(t *testing.T, dir string) {
+	t.Helper()
+	csvPath := firstRows(t, "../../examples/credit/credit_data.csv", 3, t.TempDir())
+	r := mlops(t, "predict", "credit", "--data", csvPath, "--explain", "--dir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "p_bad") || !strings.Contains(r.stdout, "TOP REASONS") ||
+		!strings.Contains(r.stdout, "model credit version 1, request ") || strings.Count(r.stdout, "\n") != 5 {
+		t.Fatalf("predict --explain: %+v", r)
+	}
+	r = mlops(t, "predict", "credit", "--data", csvPath, "-o", "json", "--dir", dir)
+	var resp predict.Response
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &resp) != nil || len(resp.Predictions) != 3 || resp.ModelVersion != 1 {
+		t.Fatalf("predict -o json: %+v", r)
+	}
+	applicant := `[{"Seniority": 9, "Home": "rent", "Time": 60, "Age": 30, "Marital": "married", "Records": "no", "Job": "freelance",
+		"Expenses": 73, "Income": 129, "Assets": 0, "Debt": 0, "Amount": 800, "Price": 846}]`
+	jsonPath := filepath.Join(t.TempDir(), "applicant.json")
+	if err := os.WriteFile(jsonPath, []byte(applicant), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = mlops(t, "predict", "credit", "--data", jsonPath, "-o", "json", "--dir", dir)
+	var one predict.Response
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &one) != nil || len(one.Predictions) != 1 {
+		t.Fatalf("predict a JSON file: %+v", r)
+	}
+	// The same applicant is the first row of the CSV: the same answer.
+	if a, b := one.Predictions[0].Outputs, resp.Predictions[0].Outputs; len(a) != len(b) || string(a[0].Value) != string(b[0].Value) {
+		t.Fatalf("JSON and CSV disagree: %s vs %s", a, b)
+	}
+	bad := `{"instances": [{"Seniority": "nine", "Home": "castle"}, {"Age": 300}]}`
+	r = mlopsIn(t, bad, "predict", "credit", "--data", "-", "--dir", dir)
+	for _, s := range []string{"the records were refused", "instances[0].Seniority", "instances[0].Home", "instances[1].Age", "HTTP 400"} {
+		if r.code != 1 || !strings.Contains(r.stderr, s) {
+			t.Fatalf("predict refused records: no %q in %+v", s, r)
+		}
+	}
+	for _, args := range [][]string{
+		{"predict", "credit"},                           // no data
+		{"predict", "credit", "--data", "/nonexistent"}, // no file
+		{"predict", "Credit!", "--data", csvPath},       // bad name
+	} {
+		if r := mlops(t, append(args, "--dir", dir)...); r.code != 2 {
+			t.Errorf("%v: want exit 2, got %+v", args, r)
+		}
+	}
+	if r := mlops(t, "predict", "nosuch", "--data", csvPath, "--dir", dir); r.code != 1 || !strings.Contains(r.stderr, "no such model") {
+		t.Fatalf("predict an unknown model: %+v", r)
+	}
 }

@@ -25,6 +25,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		trainerCmd     []string
 		trainJobs      int
 		apiAddr        string
+		serve          local.Serving
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -33,12 +34,16 @@ func newUpCmd(g *globals) *cobra.Command {
 a directory (data survives restarts), the event bus that routes uploads to ingest
 and new dataset versions to training, the local batch runner that runs the
 trainer as a process (/usr/bin/python3 with Debian's python3-xgboost by
-default), and the reconcile timer. It writes <dir>/endpoint.json (endpoint and credentials)
+default), the reconcile timer, and the HTTPS API: people's decisions and the
+prediction endpoint (POST /v1/models/MODEL:predict), behind a bearer token.
+Every scored instance is logged to the monitoring bucket, with the contract's
+PII columns keyed-hashed (the key is <dir>/pii-key). It writes <dir>/endpoint.json (endpoint and credentials)
 for every other command, and removes it on exit.
 
 Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 		Example: `  mlops up --dir .mlops
   mlops up --dir /tmp/p --s3-addr 127.0.0.1:9100
+  mlops up --out-of-range flag --model-ttl 5s --pii-mode drop
   # then, in another shell:
   eval "$(mlops env)"
   aws --endpoint-url "$MLOPS_S3_URL" s3 cp credit.csv s3://mlops-uploads/incoming/credit/`,
@@ -51,7 +56,8 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 			log := slog.New(h)
 			dir := g.stateDir()
 			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery,
-				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs, APIAddr: apiAddr})
+				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs, APIAddr: apiAddr,
+				Serving: serve})
 			if err != nil {
 				return err
 			}
@@ -73,6 +79,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
   buckets:      uploads=%s platform=%s monitoring=%s site=%s
   trainer:      %s (%d job(s) at once)
   API:          %s  (bearer token and CA certificate in the endpoint file; %s needs none)
+  predict:      POST %s/v1/models/<model>:predict  (mlops predict MODEL --data FILE)
   endpoint file: %s
 
   export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s
@@ -81,7 +88,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 Press Ctrl-C to stop.
 `, dir, ep.S3.URL, ep.S3.Region, ep.S3.AccessKeyID, ep.S3.SecretAccessKey,
 				ep.Buckets.Uploads, ep.Buckets.Platform, ep.Buckets.Monitoring, ep.Buckets.Site,
-				strings.Join(p.Trainer, " "), max(trainJobs, 1), ep.API.URL, api.HealthPath, g.endpointPath(),
+				strings.Join(p.Trainer, " "), max(trainJobs, 1), ep.API.URL, api.HealthPath, ep.API.URL, g.endpointPath(),
 				ep.S3.AccessKeyID, ep.S3.SecretAccessKey, ep.S3.Region, ep.S3.URL, ep.Buckets.Uploads)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping…")
@@ -98,5 +105,11 @@ Press Ctrl-C to stop.
 	cmd.Flags().StringSliceVar(&trainerCmd, "trainer", nil, "a bring-your-own trainer's command, comma-separated (see trainer/README.md)")
 	cmd.Flags().IntVar(&trainJobs, "train-jobs", 1, "training jobs run at once")
 	cmd.Flags().StringVar(&apiAddr, "api-addr", "127.0.0.1:9443", "address of the HTTPS API (host:port)")
+	cmd.Flags().DurationVar(&serve.ModelTTL, "model-ttl", 2*time.Second, "how stale a served champion may be (the pointer is re-read this often)")
+	cmd.Flags().StringVar(&serve.UnknownFields, "unknown-fields", "reject", "an instance's field that is no contract column: reject or ignore")
+	cmd.Flags().StringVar(&serve.OutOfRange, "out-of-range", "reject", "a value outside its column's bounds: reject, or flag (scored and flagged)")
+	cmd.Flags().StringVar(&serve.PIIMode, "pii-mode", "hmac", "PII columns in the prediction log: hmac (keyed hash) or drop")
+	cmd.Flags().Float64Var(&serve.SampleRate, "log-sample-rate", 1, "share of prediction requests logged")
+	cmd.Flags().BoolVar(&serve.NoShadow, "no-shadow", false, "do not score the version awaiting a decision beside the champion")
 	return cmd
 }

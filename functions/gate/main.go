@@ -15,6 +15,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/openmlops/mlops/shared/apidoc"
 	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/wire"
@@ -28,6 +29,11 @@ func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any,
 	for pattern, h := range svc.Routes(httpapi.Principal) {
 		mux.Handle(pattern, h)
 	}
+	doc, err := apidoc.For(apidoc.Decisions)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(apidoc.Route, apidoc.Handler(doc, httpapi.Principal))
 	api := httpapi.Handler(mux)
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		if httpapi.IsRequest(payload) {

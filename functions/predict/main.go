@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/openmlops/mlops/shared/apidoc"
 	"github.com/openmlops/mlops/shared/apierror"
 	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
@@ -30,7 +31,7 @@ func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any,
 	if err != nil {
 		return nil, err
 	}
-	svc, err := wire.Predict(s, p, key, c, os.Stdout, log)
+	svc, err := wire.Predict(s, p, key, c, lambdaenv.Stdout, log)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +39,11 @@ func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any,
 	for pattern, h := range predict.Routes(svc, httpapi.Principal, log, predict.Limits{}) {
 		mux.Handle(pattern, h)
 	}
+	doc, err := apidoc.For(apidoc.Predictions)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(apidoc.Route, apidoc.Handler(doc, httpapi.Principal))
 	// The one route API Gateway lets through unauthenticated: it says the
 	// function runs, and nothing about any model.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

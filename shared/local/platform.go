@@ -21,15 +21,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/openmlops/mlops/shared/apidoc"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/api"
 	localbatch "github.com/openmlops/mlops/shared/local/batch"
 	"github.com/openmlops/mlops/shared/local/bus"
+	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
-	s3srv "github.com/openmlops/mlops/shared/local/s3"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/rules"
@@ -299,6 +300,8 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	for pattern, h := range predict.Routes(p.Serving, principalOf, log.With("component", "predict"), predict.Limits{}) {
 		apiSrv.Handle(pattern, h)
 	}
+	// The OpenAPI document of both APIs, behind the token like every route but /healthz.
+	apiSrv.Handle(apidoc.Route, apidoc.Handler(apidoc.JSON(), principalOf))
 	apiSrv.Start()
 	opened = append(opened, apiSrv.Close)
 

@@ -1,7 +1,6 @@
 package local_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -14,43 +13,17 @@ import (
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
-	"github.com/openmlops/mlops/shared/policy"
-	"github.com/openmlops/mlops/shared/policystore"
+	"github.com/openmlops/mlops/shared/local/localtest"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
-	"github.com/openmlops/mlops/shared/registry"
 )
 
-// autoPromote applies the credit policy with automatic promotion and no
-// person's approval, so that each good run becomes champion.
-func autoPromote(t *testing.T, p *local.Platform) {
-	t.Helper()
-	y := string(credit.PolicyYAML())
-	y = strings.Replace(y, "required: true", "required: false", 1)
-	y = strings.Replace(y, `approvers: ["local:*"]`, "", 1)
-	y = strings.Replace(y, "separatePromotion: false", "", 1)
-	y = strings.Replace(y, "autoPromote: false", "autoPromote: true", 1)
-	pol, err := policy.Parse("policy.yaml", []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := policystore.Apply(context.Background(), p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-}
+// autoPromote applies the credit policy with automatic promotion.
+func autoPromote(t *testing.T, p *local.Platform) { localtest.AutoPromote(t, p) }
 
 // servedCredit is a platform whose credit model has a champion (version 1).
 func servedCredit(t *testing.T, cfg local.Config) *local.Platform {
-	t.Helper()
-	needXGBoost(t)
-	p := creditPlatform(t, cfg)
-	autoPromote(t, p)
-	uploadCredit(t, p, "credit.csv", credit.CSV())
-	waitIdleFor(t, p, 5*time.Minute)
-	if c, err := p.Registry.Champion(context.Background(), "credit"); err != nil || c.Version != 1 {
-		t.Fatalf("champion: %+v %v", c, err)
-	}
-	return p
+	return localtest.ServedCredit(t, cfg)
 }
 
 // predictClient is a client of p's prediction API, with its token (or with
@@ -174,6 +147,4 @@ func TestEndpointServesTheChampion(t *testing.T) {
 			t.Fatalf("record %+v", r)
 		}
 	}
-	_ = bytes.MinRead
-	_ = registry.StateChampion
 }

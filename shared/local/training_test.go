@@ -15,21 +15,14 @@ import (
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/local/localtest"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 )
 
-func needXGBoost(t *testing.T) {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import xgboost").Run(); err != nil {
-		if testing.Short() {
-			t.Skip("/usr/bin/python3 cannot import xgboost (CI installs python3-xgboost)")
-		}
-		t.Fatal("the reference trainer needs /usr/bin/python3 with xgboost: apt-get install python3-xgboost")
-	}
-}
+func needXGBoost(t *testing.T) { localtest.NeedXGBoost(t) }
 
 func applyCreditSpec(t *testing.T, p *local.Platform) {
 	t.Helper()

@@ -309,16 +309,21 @@ func TestRoutesBehindTheLocalAPI(t *testing.T) {
 	if err != nil || len(resp.Predictions) != 1 || resp.RequestID == "" {
 		t.Fatalf("%+v %v", resp, err)
 	}
-	// 1000 instances of 1.1 KB (the target, which the model ignores, is long).
-	long := mustRequest(t, strings.Replace(okBody, `"Age": 30`, `"Age": 30, "Status": "`+strings.Repeat("g", 1000)+`"`, 1))
+	// 1000 instances of 5.3 KB (long padding fields, refused by the route
+	// only once the body is read): over the route's 5 MiB, under the local
+	// server's own 6 MiB cap (api.MaxBodyBytes), so the route answers with
+	// its 413 and message.
+	pad := strings.Repeat("g", 1020)
+	long := mustRequest(t, strings.Replace(okBody, `"Age": 30`, `"Age": 30, "Status": "`+pad+`", "pad1": "`+pad+`", "pad2": "`+pad+
+		`", "pad3": "`+pad+`", "pad4": "`+pad+`"`, 1))
 	big := &predict.Request{}
 	for range predict.DefaultMaxInstances {
 		big.Instances = append(big.Instances, long.Instances[0])
 	}
 	_, err = c.Predict(context.Background(), "credit", big)
 	var e *apierror.Error
-	if !errors.As(err, &e) || e.Code != apierror.CodeTooLarge || !strings.Contains(e.Message, "body: over 1048576 bytes") {
-		t.Fatalf("a body over the local server's cap: %v", err)
+	if !errors.As(err, &e) || e.Code != apierror.CodeTooLarge || !strings.Contains(e.Message, "body: over 5242880 bytes") {
+		t.Fatalf("a body over the route's limit: %v", err)
 	}
 }
 

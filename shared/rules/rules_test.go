@@ -104,6 +104,8 @@ func TestRouting(t *testing.T) {
 		"schedule":                         nil,
 		"s3-notification":                  nil, // S3's own notification, not an EventBridge event
 		"apigw-approve":                    nil,
+		"apigw-predict":                    nil, // API Gateway invokes the function; no rule
+		"model-load-failed":                nil, // for people (the stack sends it to SNS)
 	}
 	samples := map[string][]byte{}
 	for _, n := range events.Names() {

@@ -87,27 +87,43 @@ func (s *Service) entry(name string) *entry {
 }
 
 // resolve returns the model to score name's request with. The first request
-// loads the champion; after that the pointer is re-read at most every TTL,
+// loads the champion; after that the pointer is re-read once TTL has passed,
 // off the request path, and a new champion is swapped in only once it is
 // loaded and verified.
+//
+// A request that finds the pointer unread for 2·TTL (the model sat idle, or a
+// Lambda environment was frozen) reads it itself, waiting for a new champion
+// to load if it moved: answered from memory, it could be scored by a version
+// replaced, or retired with force, hours ago. So, unless a bundle is refused
+// or the registry is unreadable (the previous model keeps serving, and says
+// so in the log), the version that answers a request was champion at some
+// moment within 2·TTL before the request was resolved (docs/serving.md, "Hot
+// swap and staleness").
 func (s *Service) resolve(ctx context.Context, name string) (*model, *model, error) {
 	e := s.entry(name)
+	// checked before cur: a refresh swaps cur before it moves checked, so
+	// the model read here was champion at the time read here, or later.
+	checked := e.checked.Load()
 	r := e.cur.Load()
-	if r == nil {
+	age := s.now().UnixNano() - checked
+	switch {
+	case r == nil:
+		// The first request waits for the champion, never for the shadow.
 		if err := s.refresh(ctx, e, false); err != nil && e.cur.Load() == nil {
 			return nil, nil, err
 		}
 		r = e.cur.Load()
-	} else if s.now().UnixNano()-e.checked.Load() >= int64(s.cfg.TTL) && e.busy.CompareAndSwap(false, true) {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer e.busy.Store(false)
-			// Detached from the request, which may end first, but bounded.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
-			defer cancel()
-			_ = s.refresh(ctx, e, false)
-		}()
+		s.refreshInBackground(ctx, e, true)
+	case age >= 2*int64(s.cfg.TTL):
+		// Detached from the request, as a background refresh is: a caller
+		// that gives up must not cut short a load other requests wait for.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+		_ = s.refresh(rctx, e, false)
+		cancel()
+		r = e.cur.Load()
+		s.refreshInBackground(ctx, e, true)
+	case age >= int64(s.cfg.TTL):
+		s.refreshInBackground(ctx, e, false)
 	}
 	if r.m == nil {
 		return nil, nil, r.err
@@ -115,11 +131,32 @@ func (s *Service) resolve(ctx context.Context, name string) (*model, *model, err
 	return r.m, e.shadow.Load(), nil
 }
 
+// refreshInBackground refreshes e off the request path (the shadow only, or
+// the champion too), one background refresh at a time.
+func (s *Service) refreshInBackground(ctx context.Context, e *entry, shadowOnly bool) {
+	if !e.busy.CompareAndSwap(false, true) {
+		return
+	}
+	// Detached from the request, which may end first, but bounded.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+	s.background(func() {
+		defer cancel()
+		defer e.busy.Store(false)
+		if !shadowOnly {
+			_ = s.refresh(bg, e, false)
+		}
+		s.refreshShadow(bg, e, false)
+	})
+}
+
 // Refresh re-reads model's champion pointer now (and its shadow candidate),
 // loading a new champion if it moved: what a Model Promoted event triggers,
 // so that a promotion is served without waiting for the TTL.
 func (s *Service) Refresh(ctx context.Context, name string) error {
-	return s.refresh(ctx, s.entry(name), true)
+	e := s.entry(name)
+	err := s.refresh(ctx, e, true)
+	s.refreshShadow(ctx, e, true)
+	return err
 }
 
 // refresh reads the champion pointer (a conditional GET on its ETag) and, if
@@ -134,7 +171,6 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 	if !force && e.cur.Load() != nil && now.UnixNano()-e.checked.Load() < int64(s.cfg.TTL) {
 		return nil // another refresh just did it
 	}
-	defer s.refreshShadow(ctx, e, now, force)
 	c, etag, err := s.reg.ChampionIfChanged(ctx, e.name, e.etag)
 	switch {
 	case errors.Is(err, store.ErrNotModified):
@@ -170,8 +206,10 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 		return nil // refused recently: the previous model keeps serving
 	}
 	m, err := s.load(ctx, e.name, c.Version, c.BundleSHA256)
-	e.checked.Store(s.now().UnixNano())
 	if err != nil {
+		// A refused bundle is tried again only after RetryAfter, and a load
+		// that failed slowly is not retried at once: counted from now.
+		e.checked.Store(s.now().UnixNano())
 		serving := 0
 		if r := e.cur.Load(); r != nil && r.m != nil {
 			serving = r.m.version.Version
@@ -187,6 +225,9 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 	delete(e.failed, c.BundleSHA256)
 	e.etag = etag
 	prev := e.cur.Swap(&resolved{m: m})
+	// The new champion was read at now, not when its load ended: the staleness
+	// bound counts from the read.
+	e.checked.Store(now.UnixNano())
 	if prev != nil && prev.m != nil {
 		s.log.Info("champion swapped", "model", e.name, "from", prev.m.version.Version, "to", m.version.Version, "bundleSha256", m.bundle.SHA256)
 	} else {
@@ -198,7 +239,10 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 // refreshShadow finds the version waiting for a decision, if any, and loads
 // it to be scored beside the champion. It runs every ShadowTTL (a listing of
 // the model's versions), and never holds up the champion.
-func (s *Service) refreshShadow(ctx context.Context, e *entry, now time.Time, force bool) {
+func (s *Service) refreshShadow(ctx context.Context, e *entry, force bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := s.now()
 	if s.cfg.ShadowTTL < 0 || (!force && now.Sub(e.shadowChecked) < s.cfg.ShadowTTL) {
 		return
 	}

@@ -2,7 +2,9 @@
 // model's champion with the Go evaluator, behind the routes of shared/predict.
 //
 // A model is resolved through the registry's champion pointer, re-read with a
-// conditional GET at most every TTL and off the request path; a new champion's
+// conditional GET once TTL has passed, off the request path (on it only when
+// the pointer went unread for 2·TTL, so that the version that answers was
+// champion within 2·TTL of the request: docs/serving.md); a new champion's
 // bundle is fetched and verified (every file's hash, the manifest's against the
 // registry's, the evaluator against the trainer's sample predictions, the
 // contract it was trained under) before it is swapped in atomically. A request
@@ -58,7 +60,9 @@ type Config struct {
 	// Bucket is the platform bucket, where the registry's bundles are.
 	Bucket string
 	// TTL is how stale the champion may be: the pointer is re-read (a
-	// conditional GET) at most this often. Default 5 s.
+	// conditional GET) once this has passed since it was last read, and the
+	// version that answers a request was champion at some moment within
+	// 2·TTL before it. Default 5 s.
 	TTL time.Duration
 	// ShadowTTL is how often the version waiting for a decision is looked
 	// for (a listing of the model's versions). Default 30 s; negative: no
@@ -148,6 +152,12 @@ func New(src bundlestore.Source, reg Registry, contracts Contracts, pub event.Pu
 	sampler, err := predlog.NewSampler(cfg.SampleRate)
 	if err != nil {
 		return nil, fmt.Errorf("serving: %w", err)
+	}
+	if u := cfg.Check.UnknownFields; u != "" && u != predict.Reject && u != predict.Ignore {
+		return nil, fmt.Errorf("serving: unknown fields %q: expected %s or %s", u, predict.Reject, predict.Ignore)
+	}
+	if o := cfg.Check.OutOfRange; o != "" && o != predict.Reject && o != predict.Flag {
+		return nil, fmt.Errorf("serving: out of range %q: expected %s or %s", o, predict.Reject, predict.Flag)
 	}
 	// A key or mode the redactor refuses is refused now, not at the first load.
 	if _, err := predlog.NewRedactor(&contract.Contract{}, cfg.PIIMode, cfg.PIIKey); err != nil {

@@ -39,12 +39,12 @@ var floors = map[string]int{
 
 	"shared/bundle": formats, "shared/policy": formats, "shared/spec": formats, "shared/contract": formats,
 	"shared/profile": formats, "shared/table": formats, "shared/validate": formats, "shared/xgboost": formats,
-	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/naming": formats, "shared/clip": formats, "shared/apierror": formats, "shared/event": formats, "shared/rules": formats,
+	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/naming": formats, "shared/clip": formats, "shared/apierror": formats, "shared/apidoc": formats, "shared/event": formats, "shared/rules": formats,
 	"events": formats, "examples/credit": formats, "trainer": formats,
 }
 
 // testSupport may import anything: it is imported by tests only.
-var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/pythontest": true, "trainer/trainertest": true,
+var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/local/localtest": true, "shared/apidoc/apidoctest": true, "shared/pythontest": true, "trainer/trainertest": true,
 	"shared/aws/awstest": true, "shared/event/eventtest": true}
 
 // upward are the imports the rule allows against the floors: adapters that

@@ -36,6 +36,7 @@
 //     shared/profile, shared/table, shared/validate, shared/xgboost,
 //     shared/metrics, shared/yamldoc, shared/hashid, shared/naming, shared/clip,
 //     shared/apierror (the APIs' error body, route guard and client side),
+//     shared/apidoc (the APIs' OpenAPI document),
 //     shared/event, shared/rules, events,
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
@@ -43,7 +44,7 @@
 //     adapter. They sit below the adapters because adapters carry them (an
 //     event on a bus, a bundle in S3).
 //
-// Test helpers (shared/local/lambdatest, shared/pythontest,
+// Test helpers (shared/local/lambdatest, shared/local/localtest, shared/apidoc/apidoctest, shared/pythontest,
 // trainer/trainertest, shared/aws/awstest, shared/event/eventtest) are
 // imported by tests only, and may import anything. TestFloors holds the
 // module to this: a new package must be placed on a floor there.

@@ -1,8 +1,11 @@
 package xgboost
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/openmlops/mlops/shared/pythontest"
 )
@@ -10,11 +13,12 @@ import (
 // synthetic is the shape of bench/predict's synthetic model.
 var synthetic = &pythontest.Generated{Script: "testdata/gen_models.py", Args: []string{"synthetic"}, Prefix: "xgboost-bench-"}
 
-// benchModel returns a model trained by testdata/gen_models.py and its
-// held-out rows: "big" (200 trees of depth 8, 30 features, trained with the
-// tests' models) or "synthetic" (1000 trees of depth 8, 30 features: the shape
-// of bench/predict's synthetic model; trained on first use, about 20 s).
-func benchModel(b *testing.B, name string) (*Model, [][]float32) {
+// benchModelPath returns the path of a model trained by
+// testdata/gen_models.py: "big" (200 trees of depth 8, 30 features, trained
+// with the tests' models) or "synthetic" (1000 trees of depth 8, 30 features:
+// the shape of bench/predict's synthetic model; trained on first use, about
+// 20 s). Its held-out rows are beside it, in name.cases.json.
+func benchModelPath(b *testing.B, name string) string {
 	dir := models.For(b)
 	if name == "synthetic" {
 		var err error
@@ -22,8 +26,14 @@ func benchModel(b *testing.B, name string) (*Model, [][]float32) {
 			b.Fatal(err)
 		}
 	}
-	m := loadModelFile(b, filepath.Join(dir, name+".model.json"))
-	rows, _, _ := loadCases(b, filepath.Join(dir, name+".cases.json"))
+	return filepath.Join(dir, name+".model.json")
+}
+
+// benchModel returns a bench model (see benchModelPath) and its held-out rows.
+func benchModel(b *testing.B, name string) (*Model, [][]float32) {
+	path := benchModelPath(b, name)
+	m := loadModelFile(b, path)
+	rows, _, _ := loadCases(b, strings.TrimSuffix(path, ".model.json")+".cases.json")
 	return m, rows
 }
 
@@ -87,11 +97,54 @@ func benchPerRow(b *testing.B, predict func(m *Model, rows [][]float32) func() e
 	}
 }
 
+// BenchmarkLoad parses each bench model from memory (Parse, Load without the
+// read), with the decoder and with the reference one (encoding/json,
+// reference_test.go) for comparison. model-B is the size of what the model
+// keeps: B/op over model-B is how many times its own size a load allocates.
 func BenchmarkLoad(b *testing.B) {
-	dir := models.For(b)
-	path := filepath.Join(dir, "big.model.json")
-	b.ReportAllocs()
-	for b.Loop() {
-		loadModelFile(b, path)
+	for _, name := range benchNames {
+		for _, dec := range []struct {
+			name  string
+			parse func([]byte) (*Model, error)
+		}{{"decoder", Parse}, {"reference", parseReference}} {
+			b.Run(name+"/"+dec.name, func(b *testing.B) {
+				data, err := os.ReadFile(benchModelPath(b, name))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				var m *Model
+				for b.Loop() {
+					if m, err = dec.parse(data); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(modelBytes(m)), "model-B")
+			})
+		}
 	}
+}
+
+// modelBytes is the size of the slices m keeps (its capacity, as allocated).
+func modelBytes(m *Model) int {
+	n := 4*(cap(m.group)+cap(m.base)) + int(unsafe.Sizeof(*m))
+	for _, s := range m.featureNames {
+		n += len(s) + int(unsafe.Sizeof(s))
+	}
+	nodes := 0 // shared by the generic layout and the SHAP forest
+	if g := m.generic; g != nil {
+		nodes = cap(g.nodes)
+		n += 4 * (cap(g.roots) + cap(g.depth) + cap(g.quadDepth))
+	}
+	if s := m.shap; s != nil {
+		nodes = max(nodes, cap(s.nodes))
+		n += 4 * (cap(s.covers) + cap(s.roots) + cap(s.means))
+	}
+	n += nodes * int(unsafe.Sizeof(node{}))
+	if bl := m.blocked; bl != nil {
+		n += cap(bl.slots)*int(unsafe.Sizeof(slot{})) + 4*(cap(bl.roots)+cap(bl.out)+cap(bl.keyFeatures)) +
+			cap(bl.shapes)*int(unsafe.Sizeof(treeShape{}))
+	}
+	return n
 }

@@ -231,14 +231,8 @@ func (b *blockedForest) addGroups(first, last int, keys []int32, out []float32) 
 // t) in the blocked layout, or returns nil if they do not fit it: too deep, too
 // many features used, or padding that would take too much memory.
 func newBlockedForest(g *genericForest, group []uint32) *blockedForest {
-	var used []uint32
-	for _, n := range g.nodes {
-		if n.feature&splitBit != 0 {
-			used = append(used, n.feature&featureMask)
-		}
-	}
-	slices.Sort(used)
-	used = slices.Compact(used)
+	keys := newKeyMap(g.nodes)
+	used := keys.used
 	if 2*len(used) > maxRowKeys {
 		return nil
 	}
@@ -272,14 +266,6 @@ func newBlockedForest(g *genericForest, group []uint32) *blockedForest {
 		keyFeatures: used,
 	}
 	copy(b.out, group)
-	u := uint32(len(used))
-	keyOf := func(feature uint32) uint32 {
-		i, _ := slices.BinarySearch(used, feature&featureMask)
-		if feature&defaultLeftBit != 0 {
-			return u + uint32(i)
-		}
-		return uint32(i)
-	}
 	// A filler tree is a single leaf of value -0.
 	filler := []node{{value: float32(math.Copysign(0, -1))}}
 	next := uint32(0)
@@ -290,10 +276,72 @@ func newBlockedForest(g *genericForest, group []uint32) *blockedForest {
 			nodes, root = g.nodes, g.roots[t]
 		}
 		b.roots[t] = next
-		place(b.slots[next:next+s.slots], s, nodes, root, 1, 0, keyOf)
+		pl := placer{dst: b.slots[next : next+s.slots], s: s, nodes: nodes, keys: &keys}
+		pl.place(root, 1, 0)
 		next += s.slots
 	}
 	return b
+}
+
+// keyMap gives the row key a split compares with (see keyFeatures).
+type keyMap struct {
+	used []uint32 // the features splits use, in order
+	// index[f] is the place of feature f in used, when the features are
+	// few enough to index (else nil: binary search).
+	index []uint32
+}
+
+// maxIndexedFeature bounds the table of keyMap.index (256 KiB).
+const maxIndexedFeature = 1 << 16
+
+func newKeyMap(nodes []node) keyMap {
+	maxFeature := -1
+	for _, n := range nodes {
+		if n.feature&splitBit != 0 {
+			maxFeature = max(maxFeature, int(n.feature&featureMask))
+		}
+	}
+	var k keyMap
+	if maxFeature < maxIndexedFeature {
+		k.index = make([]uint32, maxFeature+1)
+		for _, n := range nodes {
+			if n.feature&splitBit != 0 {
+				k.index[n.feature&featureMask] = 1
+			}
+		}
+		for f, isUsed := range k.index {
+			if isUsed != 0 {
+				k.index[f] = uint32(len(k.used))
+				k.used = append(k.used, uint32(f))
+			}
+		}
+		return k
+	}
+	for _, n := range nodes {
+		if n.feature&splitBit != 0 {
+			k.used = append(k.used, n.feature&featureMask)
+		}
+	}
+	slices.Sort(k.used)
+	k.used = slices.Compact(k.used)
+	return k
+}
+
+// of returns the key for a split's feature word: its feature's place in used,
+// plus len(used) when a missing value goes left.
+func (k *keyMap) of(feature uint32) uint32 {
+	f := feature & featureMask
+	var i uint32
+	if k.index != nil {
+		i = k.index[f]
+	} else {
+		j, _ := slices.BinarySearch(k.used, f)
+		i = uint32(j)
+	}
+	if feature&defaultLeftBit != 0 {
+		i += uint32(len(k.used))
+	}
+	return i
 }
 
 // padding is the split placed below a leaf that is above the last level: any
@@ -301,29 +349,37 @@ func newBlockedForest(g *genericForest, group []uint32) *blockedForest {
 // the leaf touches one path of padding, not all of it.
 var padding = slot{key: math.MinInt32}
 
-// place writes generic node i, at level lvl (0 for the root) of a tree with
-// shape s, to slot p of the tree's slots dst, and then its subtree. A leaf
-// above the last level is placed again as both children of a padding split.
-func place(dst []slot, s treeShape, nodes []node, i, p, lvl uint32, keyOf func(uint32) uint32) {
-	n := nodes[i]
-	if lvl == s.depth {
-		dst[p+s.leafShift] = slot{key: int32(math.Float32bits(n.value))}
+// placer writes one tree in the blocked layout: dst is the tree's slots,
+// s its shape.
+type placer struct {
+	dst   []slot
+	s     treeShape
+	nodes []node
+	keys  *keyMap
+}
+
+// place writes generic node i, at level lvl (0 for the root), to slot p of
+// the tree, and then its subtree. A leaf above the last level is placed again
+// as both children of a padding split.
+func (t *placer) place(i, p, lvl uint32) {
+	n := t.nodes[i]
+	if lvl == t.s.depth {
+		t.dst[p+t.s.leafShift] = slot{key: int32(math.Float32bits(n.value))}
 		return
 	}
 	split, left, right := padding, i, i
 	if n.feature&splitBit != 0 {
-		split = slot{key: orderKey(n.value), feat: keyOf(n.feature)}
+		split = slot{key: orderKey(n.value), feat: t.keys.of(n.feature)}
 		left, right = n.child, n.child+1
 	}
-	dst[p] = split
-	c := p + p%blockSlots // the left child's slot, as in down
-	if (lvl+1)%blockLevels == 0 && lvl+1 < s.depth {
-		place(dst, s, nodes, left, enter(c, 0), lvl+1, keyOf)
-		place(dst, s, nodes, right, enter(c+1, 0), lvl+1, keyOf)
-		return
+	t.dst[p] = split
+	cl := p + p%blockSlots // the left child's slot, as in down
+	cr := cl + 1
+	if (lvl+1)%blockLevels == 0 && lvl+1 < t.s.depth {
+		cl, cr = enter(cl, 0), enter(cr, 0)
 	}
-	place(dst, s, nodes, left, c, lvl+1, keyOf)
-	place(dst, s, nodes, right, c+1, lvl+1, keyOf)
+	t.place(left, cl, lvl+1)
+	t.place(right, cr, lvl+1)
 }
 
 // alignedSlots returns n zero slots starting on a 64-byte boundary, so that

@@ -1,12 +1,11 @@
 package xgboost
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,46 +34,67 @@ func Load(r io.Reader) (*Model, error) {
 // Parse decodes and validates an XGBoost JSON model (the format written by
 // Booster.save_model with a .json name). It returns an error, never panics,
 // for malformed JSON, unsupported boosters, objectives or split types, and
-// structurally invalid trees.
+// structurally invalid trees. The Model keeps nothing of data.
+//
+// The JSON is read in one pass by a scanner that knows the model's schema
+// (decode.go), each tree being validated and flattened as soon as it has been
+// read. It accepts what encoding/json accepts when decoding into the schema
+// below (keys matched ignoring case, null for an absent value, numbers or
+// strings for xgboost's parameters), with two differences: a member named twice
+// in an object the model is read from is refused (encoding/json would merge
+// the two), and xgboost's own literals for non-finite numbers (NaN, Infinity,
+// -Infinity; not JSON, but what xgboost writes for them) are read as if they
+// were the strings "NaN", "Infinity" and "-Infinity". reference_test.go holds
+// the encoding/json decoder and checks both against each other.
 func Parse(data []byte) (*Model, error) {
 	var doc jsonModel
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	b := new(builder)
+	if err := decode(data, &doc, b); err != nil {
+		if te := (*treeError)(nil); errors.As(err, &te) {
+			return nil, fmt.Errorf("xgboost: invalid model: %w", err)
+		}
 		return nil, fmt.Errorf("xgboost: decoding model JSON: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("xgboost: decoding model JSON: trailing data after the model")
-	}
-	m, err := build(&doc)
+	m, err := b.build(&doc)
 	if err != nil {
 		return nil, fmt.Errorf("xgboost: invalid model: %w", err)
 	}
 	return m, nil
 }
 
+// The schema a model is read into (the json tags name the members, which are
+// matched ignoring case). The trees of gradient_booster.model are not kept
+// here: each goes to the builder as soon as it has been read (Trees is filled
+// only by the tests' encoding/json decoder).
 type jsonModel struct {
 	Learner *jsonLearner `json:"learner"`
 	Version []int        `json:"version"`
 }
 
 type jsonLearner struct {
-	FeatureNames    []string `json:"feature_names"`
-	FeatureTypes    []string `json:"feature_types"`
-	GradientBooster *struct {
-		Name  string         `json:"name"`
-		Model *jsonGBTree    `json:"model"`
-		Dart  *jsonDartInner `json:"gbtree"`
-	} `json:"gradient_booster"`
-	LearnerModelParam *struct {
-		BaseScore     *jsonString `json:"base_score"`
-		NumClass      *jsonString `json:"num_class"`
-		NumFeature    *jsonString `json:"num_feature"`
-		NumTarget     *jsonString `json:"num_target"`
-		MultiStrategy *jsonString `json:"multi_strategy"`
-	} `json:"learner_model_param"`
-	Objective *struct {
-		Name string `json:"name"`
-	} `json:"objective"`
+	FeatureNames      []string             `json:"feature_names"`
+	FeatureTypes      []string             `json:"feature_types"`
+	GradientBooster   *jsonGradientBooster `json:"gradient_booster"`
+	LearnerModelParam *jsonLearnerParam    `json:"learner_model_param"`
+	Objective         *jsonObjective       `json:"objective"`
+}
+
+type jsonGradientBooster struct {
+	Name  string         `json:"name"`
+	Model *jsonGBTree    `json:"model"`
+	Dart  *jsonDartInner `json:"gbtree"`
+}
+
+type jsonLearnerParam struct {
+	BaseScore     *jsonString `json:"base_score"`
+	NumClass      *jsonString `json:"num_class"`
+	NumFeature    *jsonString `json:"num_feature"`
+	NumTarget     *jsonString `json:"num_target"`
+	MultiStrategy *jsonString `json:"multi_strategy"`
+}
+
+type jsonObjective struct {
+	Name string `json:"name"`
 }
 
 type jsonDartInner struct {
@@ -82,91 +102,61 @@ type jsonDartInner struct {
 }
 
 type jsonGBTree struct {
-	Param *struct {
-		NumTrees        *jsonString `json:"num_trees"`
-		NumParallelTree *jsonString `json:"num_parallel_tree"`
-	} `json:"gbtree_model_param"`
-	TreeInfo []int64    `json:"tree_info"`
-	Trees    []jsonTree `json:"trees"`
+	Param    *jsonGBTreeParam `json:"gbtree_model_param"`
+	TreeInfo []int64          `json:"tree_info"`
+	Trees    []jsonTree       `json:"trees"`
+}
+
+type jsonGBTreeParam struct {
+	NumTrees        *jsonString `json:"num_trees"`
+	NumParallelTree *jsonString `json:"num_parallel_tree"`
 }
 
 type jsonTree struct {
-	ID              *int64      `json:"id"`
-	LeftChildren    []int64     `json:"left_children"`
-	RightChildren   []int64     `json:"right_children"`
-	SplitIndices    []int64     `json:"split_indices"`
-	SplitConditions []jsonFloat `json:"split_conditions"`
-	DefaultLeft     []jsonBool  `json:"default_left"`
-	SplitType       []int64     `json:"split_type"`
-	BaseWeights     []jsonFloat `json:"base_weights"`
-	SumHessian      []jsonFloat `json:"sum_hessian"`
-	Categories      []int64     `json:"categories"`
-	CategoriesNodes []int64     `json:"categories_nodes"`
-	TreeParam       *struct {
-		NumNodes       *jsonString `json:"num_nodes"`
-		NumFeature     *jsonString `json:"num_feature"`
-		SizeLeafVector *jsonString `json:"size_leaf_vector"`
-	} `json:"tree_param"`
+	ID              *int64         `json:"id"`
+	LeftChildren    []int64        `json:"left_children"`
+	RightChildren   []int64        `json:"right_children"`
+	SplitIndices    []int64        `json:"split_indices"`
+	SplitConditions []jsonFloat    `json:"split_conditions"`
+	DefaultLeft     []jsonBool     `json:"default_left"`
+	SplitType       []int64        `json:"split_type"`
+	BaseWeights     []jsonFloat    `json:"base_weights"`
+	SumHessian      []jsonFloat    `json:"sum_hessian"`
+	Categories      []int64        `json:"categories"`
+	CategoriesNodes []int64        `json:"categories_nodes"`
+	TreeParam       *jsonTreeParam `json:"tree_param"`
 }
 
-// jsonString accepts a JSON string or number and keeps its text: xgboost
-// writes parameters as strings ("5E-1", "0"), other writers may use numbers.
+type jsonTreeParam struct {
+	NumNodes       *jsonString `json:"num_nodes"`
+	NumFeature     *jsonString `json:"num_feature"`
+	SizeLeafVector *jsonString `json:"size_leaf_vector"`
+}
+
+// jsonString is a parameter's text: xgboost writes parameters as strings
+// ("5E-1", "0"), other writers may use numbers, whose literal is kept.
 type jsonString string
-
-func (s *jsonString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
-		}
-		*s = jsonString(str)
-		return nil
-	}
-	if len(b) == 0 || !(b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) {
-		return fmt.Errorf("expected a string or number, got %.20s", b)
-	}
-	*s = jsonString(b)
-	return nil
-}
 
 // jsonFloat is a float32 parsed directly from its decimal text (no rounding
 // through float64). A string ("NaN", "1.5E0") is accepted too.
 type jsonFloat float32
 
-func (f *jsonFloat) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
-		}
-		s = str
-	}
+// jsonBool is default_left: 0/1 (xgboost 1.6+ writes integers) or
+// true/false.
+type jsonBool bool
+
+// parseFloat32 reads a float given as a string (or a number's literal) as
+// jsonFloat does: a value beyond float32's range is kept as ±Inf or 0, as
+// strconv rounds it.
+func parseFloat32(s string) (float32, error) {
 	v, err := strconv.ParseFloat(s, 32)
 	if err != nil {
 		var ne *strconv.NumError
 		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
-			return fmt.Errorf("bad float %q", s)
+			return 0, fmt.Errorf("bad float %q", s)
 		}
 	}
-	*f = jsonFloat(v)
-	return nil
-}
-
-// jsonBool accepts 0/1 (xgboost 1.6+ writes default_left as integers) and
-// true/false.
-type jsonBool bool
-
-func (v *jsonBool) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case "0", "false":
-		*v = false
-	case "1", "true":
-		*v = true
-	default:
-		return fmt.Errorf("expected 0, 1, true or false, got %.20s", b)
-	}
-	return nil
+	return float32(v), nil
 }
 
 func parseInt(field string, s *jsonString, lo, hi int) (int, error) {
@@ -213,7 +203,9 @@ func parseBaseScore(s *jsonString) ([]float32, error) {
 	return out, nil
 }
 
-func build(doc *jsonModel) (*Model, error) {
+// build checks the model's header against the trees the builder has been
+// given, and assembles the Model.
+func (b *builder) build(doc *jsonModel) (*Model, error) {
 	l := doc.Learner
 	if l == nil {
 		return nil, errors.New(`no "learner" object`)
@@ -306,7 +298,7 @@ func build(doc *jsonModel) (*Model, error) {
 	}
 
 	g := gb.Model
-	trees := g.Trees
+	trees := b.trees
 	if g.Param != nil && g.Param.NumTrees != nil {
 		nt, err := parseInt("gbtree_model_param.num_trees", g.Param.NumTrees, 0, math.MaxInt32)
 		if err != nil {
@@ -324,15 +316,30 @@ func build(doc *jsonModel) (*Model, error) {
 	for i := range order {
 		order[i] = -1
 	}
-	for i := range trees {
-		id := int64(i)
-		if trees[i].ID != nil {
-			id = *trees[i].ID
+	inOrder := true
+	for i, t := range trees {
+		if t.id < 0 || t.id >= int64(len(trees)) || order[t.id] >= 0 {
+			return nil, fmt.Errorf("tree at position %d has id %d: ids must be 0..%d, each once", i, t.id, len(trees)-1)
 		}
-		if id < 0 || id >= int64(len(trees)) || order[id] >= 0 {
-			return nil, fmt.Errorf("tree at position %d has id %d: ids must be 0..%d, each once", i, id, len(trees)-1)
+		order[t.id] = i
+		inOrder = inOrder && t.id == int64(i)
+	}
+	if b.total >= maxNodes {
+		return nil, fmt.Errorf("%d nodes in all: too many", b.total)
+	}
+	for id, pos := range order {
+		t := &trees[pos]
+		gid := g.TreeInfo[id]
+		if gid < 0 || gid >= int64(outputs) {
+			return nil, fmt.Errorf("tree_info[%d] = %d: want a class in [0, %d)", id, gid, outputs)
 		}
-		order[id] = i
+		if t.maxFeature >= int64(numFeature) {
+			return nil, fmt.Errorf("tree %d: split index %d out of range (num_feature = %d)", id, t.maxFeature, numFeature)
+		}
+	}
+	withCovers := !b.noCovers
+	if withCovers && b.coverErr != nil {
+		return nil, b.coverErr
 	}
 
 	m := &Model{
@@ -346,46 +353,23 @@ func build(doc *jsonModel) (*Model, error) {
 		base:         base,
 	}
 	gen := &genericForest{
+		nodes:     b.nodes,
 		roots:     make([]uint32, len(trees)),
 		depth:     make([]uint32, len(trees)),
 		quadDepth: make([]uint32, (len(trees)+3)/4),
 	}
-	total := 0
-	for _, t := range trees {
-		total += len(t.LeftChildren)
+	covers := b.covers
+	if !inOrder {
+		gen.nodes, covers = b.reorder(order)
 	}
-	if total >= maxNodes {
-		return nil, fmt.Errorf("%d nodes in all: too many", total)
-	}
-	gen.nodes = make([]node, 0, total)
-	// Covers are kept for Contributions only, in a slice parallel to the
-	// nodes: the nodes Predict walks stay as small as they were. A model
-	// written without sum_hessian loads, but cannot explain.
-	var covers []float32
-	withCovers := true
-	for i := range trees {
-		withCovers = withCovers && len(trees[i].SumHessian) != 0
-	}
-	if withCovers {
-		covers = make([]float32, 0, total)
-	}
-	var scratch flattenScratch
+	next := uint32(0)
 	for id, pos := range order {
-		gid := g.TreeInfo[id]
-		if gid < 0 || gid >= int64(outputs) {
-			return nil, fmt.Errorf("tree_info[%d] = %d: want a class in [0, %d)", id, gid, outputs)
-		}
-		m.group[id] = uint32(gid)
-		gen.roots[id] = uint32(len(gen.nodes))
-		if gen.nodes, gen.depth[id], err = flatten(gen.nodes, &trees[pos], numFeature, &scratch); err != nil {
-			return nil, fmt.Errorf("tree %d: %w", id, err)
-		}
-		if withCovers {
-			if covers, err = appendCovers(covers, &trees[pos], scratch.queue); err != nil {
-				return nil, fmt.Errorf("tree %d: %w", id, err)
-			}
-		}
-		gen.quadDepth[id/4] = max(gen.quadDepth[id/4], gen.depth[id])
+		t := &trees[pos]
+		m.group[id] = uint32(g.TreeInfo[id])
+		gen.roots[id] = next
+		gen.depth[id] = t.depth
+		gen.quadDepth[id/4] = max(gen.quadDepth[id/4], t.depth)
+		next += t.end - t.start
 	}
 	if withCovers {
 		m.shap = newShapForest(gen, covers)
@@ -399,10 +383,124 @@ func build(doc *jsonModel) (*Model, error) {
 	return m, nil
 }
 
+// builder receives the trees of gradient_booster.model one at a time, in the
+// order of the JSON, and flattens each as it comes (so that the arrays of only
+// one tree are ever held); build then checks what needs the whole model.
+type builder struct {
+	nodes []node // the trees' nodes, tree after tree in the order given
+	// covers parallels nodes while every tree given had sum_hessian;
+	// noCovers is set once one had not (a model without covers loads, but
+	// cannot explain). coverErr is the first bad cover seen: an error only if
+	// every tree has covers.
+	covers   []float32
+	noCovers bool
+	coverErr error
+	trees    []builtTree
+	total    int // nodes in all, reachable or not
+	scratch  flattenScratch
+}
+
+// builtTree is where a flattened tree is in builder.nodes, and what build
+// checks against the header.
+type builtTree struct {
+	id         int64 // its id, or its position when it has none
+	start, end uint32
+	depth      uint32
+	maxFeature int64 // the largest split index, -1 for a single leaf
+}
+
+// treeError is a tree that cannot be flattened: the model is invalid whatever
+// the rest of the JSON holds.
+type treeError struct {
+	id  int64
+	err error
+}
+
+func (e *treeError) Error() string { return fmt.Sprintf("tree %d: %v", e.id, e.err) }
+func (e *treeError) Unwrap() error { return e.err }
+
+// reserve sizes the node slices once the first tree has been read, from the
+// bytes it took (first) and those from its start to the end of the JSON
+// (rest): trees of one model take about as many bytes per node, and most of a
+// model's JSON is trees. A node takes at least 10 bytes in any valid JSON
+// (five arrays with an entry each), which bounds what a hostile one can make
+// it reserve.
+func (b *builder) reserve(rest, first int) {
+	if first <= 0 || len(b.nodes) == 0 {
+		return
+	}
+	n := int(float64(len(b.nodes)) * float64(rest) / float64(first) * 1.05)
+	n = min(n, len(b.nodes)+rest/10)
+	b.nodes = slices.Grow(b.nodes, n-len(b.nodes))
+	if !b.noCovers {
+		b.covers = slices.Grow(b.covers, n-len(b.covers))
+	}
+}
+
+// addTree validates tree t and appends its nodes (and covers). It checks the
+// split indices against the largest number of features a model may have: the
+// model's own num_feature is checked in build.
+func (b *builder) addTree(t *jsonTree) error {
+	id := int64(len(b.trees))
+	if t.ID != nil {
+		id = *t.ID
+	}
+	b.total += len(t.LeftChildren)
+	start := len(b.nodes)
+	if start >= maxNodes {
+		return &treeError{id, fmt.Errorf("%d nodes before it: too many", start)}
+	}
+	nodes, depth, err := flatten(b.nodes, t, maxFeatures, &b.scratch)
+	if err != nil {
+		return &treeError{id, err}
+	}
+	b.nodes = nodes
+	maxFeature := b.scratch.maxFeature
+	if !b.noCovers {
+		if len(t.SumHessian) == 0 {
+			b.covers, b.noCovers, b.coverErr = nil, true, nil
+		} else {
+			var err error
+			if b.covers, err = appendCovers(b.covers, t, b.scratch.queue); err != nil && b.coverErr == nil {
+				b.coverErr = fmt.Errorf("tree %d: %w", id, err)
+			}
+			// After a bad cover the covers no longer parallel the nodes;
+			// they will not be used.
+		}
+	}
+	b.trees = append(b.trees, builtTree{id: id, start: uint32(start), end: uint32(len(nodes)), depth: depth, maxFeature: maxFeature})
+	return nil
+}
+
+// reorder returns the nodes and covers with the trees in the order given (the
+// position of the tree of each id), their child indices moved with them.
+func (b *builder) reorder(order []int) ([]node, []float32) {
+	nodes := make([]node, 0, len(b.nodes))
+	var covers []float32
+	if !b.noCovers {
+		covers = make([]float32, 0, len(b.covers))
+	}
+	for _, pos := range order {
+		t := b.trees[pos]
+		shift := uint32(len(nodes)) - t.start // modulo 2^32, as the indices
+		for _, n := range b.nodes[t.start:t.end] {
+			n.child += shift
+			nodes = append(nodes, n)
+		}
+		if covers != nil {
+			covers = append(covers, b.covers[t.start:t.end]...)
+		}
+	}
+	return nodes, covers
+}
+
 type flattenScratch struct {
 	newIndex []int32
 	queue    []int32
 	depth    []uint32
+	// maxFeature is the largest split index of the tree flatten has just
+	// flattened, -1 if it has no splits.
+	maxFeature int64
 }
 
 // flatten validates one tree and appends its reachable nodes to dst in
@@ -477,6 +575,7 @@ func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node
 	queue := append(s.queue[:0], 0)
 	newIndex[0] = 0
 	next := int32(1) // next free position, relative to base
+	maxFeature := int64(-1)
 	// Nodes are appended in queue order, so node queue[qi] lands at base+qi.
 	for qi := 0; qi < len(queue); qi++ {
 		old := queue[qi]
@@ -506,6 +605,7 @@ func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node
 		if f < 0 || f >= int64(numFeature) {
 			return dst, 0, fmt.Errorf("node %d: split index %d out of range (num_feature = %d)", old, f, numFeature)
 		}
+		maxFeature = max(maxFeature, f)
 		thr := float32(t.SplitConditions[old])
 		if thr != thr {
 			return dst, 0, fmt.Errorf("node %d: split condition is NaN", old)
@@ -526,6 +626,7 @@ func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node
 		dst = append(dst, node{value: thr, feature: feat, child: uint32(base) + uint32(newIndex[l])})
 	}
 	s.queue = queue
+	s.maxFeature = maxFeature
 	return dst, maxDepth, nil
 }
 
@@ -534,7 +635,7 @@ func flatten(dst []node, t *jsonTree, numFeature int, s *flattenScratch) ([]node
 func appendCovers(dst []float32, t *jsonTree, queue []int32) ([]float32, error) {
 	for _, old := range queue {
 		c := float32(t.SumHessian[old])
-		if !(c >= 0) || math.IsInf(float64(c), 0) {
+		if !(c >= 0 && c <= math.MaxFloat32) {
 			return dst, fmt.Errorf("node %d: sum_hessian %v is not a finite number >= 0", old, c)
 		}
 		dst = append(dst, c)

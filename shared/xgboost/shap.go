@@ -10,6 +10,7 @@ package xgboost
 import (
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // ErrNoCovers is returned by NewExplainer for a model whose trees do not
@@ -18,35 +19,48 @@ var ErrNoCovers = errors.New("xgboost: the model records no node covers (sum_hes
 
 // shapForest is the generic layout's nodes with, in parallel slices, each
 // node's cover and the cover-weighted mean of the leaf values below it (the
-// tree's expected value at the root).
+// tree's expected value at the root). The means are computed when the first
+// Explainer is made, not at load: most models loaded are never asked to
+// explain, and the means are a pass over the nodes and as much memory as the
+// covers.
 type shapForest struct {
-	nodes    []node
-	covers   []float32
-	means    []float32
-	roots    []uint32
-	maxDepth uint32
+	nodes     []node
+	covers    []float32
+	roots     []uint32
+	maxDepth  uint32
+	meansOnce sync.Once
+	means     []float32
 }
 
 func newShapForest(g *genericForest, covers []float32) *shapForest {
-	s := &shapForest{nodes: g.nodes, covers: covers, means: make([]float32, len(g.nodes)), roots: g.roots}
+	s := &shapForest{nodes: g.nodes, covers: covers, roots: g.roots}
 	for _, d := range g.depth {
 		s.maxDepth = max(s.maxDepth, d)
 	}
-	// Children come after their parents, so walking backwards fills every
-	// child's mean before its parent's (xgboost's FillNodeMeanValue, same
-	// float32 operations).
-	for i := len(s.nodes) - 1; i >= 0; i-- {
-		n := s.nodes[i]
-		if n.feature&splitBit == 0 {
-			s.means[i] = n.value
-			continue
-		}
-		l, r := n.child, n.child+1
-		v := s.means[l] * covers[l]
-		v += s.means[r] * covers[r]
-		s.means[i] = v / covers[i]
-	}
 	return s
+}
+
+// nodeMeans returns the nodes' means, computing them on first use.
+func (s *shapForest) nodeMeans() []float32 {
+	s.meansOnce.Do(func() {
+		means := make([]float32, len(s.nodes))
+		// Children come after their parents, so walking backwards fills
+		// every child's mean before its parent's (xgboost's
+		// FillNodeMeanValue, same float32 operations).
+		for i := len(s.nodes) - 1; i >= 0; i-- {
+			n := s.nodes[i]
+			if n.feature&splitBit == 0 {
+				means[i] = n.value
+				continue
+			}
+			l, r := n.child, n.child+1
+			v := means[l] * s.covers[l]
+			v += means[r] * s.covers[r]
+			means[i] = v / s.covers[i]
+		}
+		s.means = means
+	})
+	return s.means
 }
 
 // pathElement is xgboost's PathElement: one feature on the unique path from
@@ -63,9 +77,10 @@ type pathElement struct {
 // so that Contributions does not allocate. It is not safe for concurrent use:
 // create one per goroutine.
 type Explainer struct {
-	m    *Model
-	path []pathElement
-	tree []float32 // one tree's contributions, added to the output per tree as xgboost does
+	m     *Model
+	means []float32 // m.shap's
+	path  []pathElement
+	tree  []float32 // one tree's contributions, added to the output per tree as xgboost does
 }
 
 // NewExplainer returns an Explainer for m, or ErrNoCovers if m's JSON had no
@@ -76,9 +91,10 @@ func (m *Model) NewExplainer() (*Explainer, error) {
 	}
 	d := int(m.shap.maxDepth) + 2
 	return &Explainer{
-		m:    m,
-		path: make([]pathElement, d*(d+1)/2),
-		tree: make([]float32, m.numFeature+1),
+		m:     m,
+		means: m.shap.nodeMeans(),
+		path:  make([]pathElement, d*(d+1)/2),
+		tree:  make([]float32, m.numFeature+1),
 	}, nil
 }
 
@@ -118,7 +134,7 @@ func (e *Explainer) Contributions(features, out []float32) error {
 				continue
 			}
 			clear(e.tree)
-			e.tree[nf] += s.means[root]
+			e.tree[nf] += e.means[root]
 			s.treeShap(features, e.tree, root, 0, e.path, 1, 1, -1, 1)
 			for c, v := range e.tree {
 				phi[c] += v

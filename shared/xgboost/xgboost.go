@@ -16,8 +16,10 @@
 //
 // Loading validates the model strictly (array lengths, child indices, cycles and
 // shared nodes, feature indices, NaN thresholds), so a Model that loaded can be
-// evaluated on any input without panicking or looping. Trees are flattened into
-// one packed slice, in a cache-friendly layout (blocked.go, generic.go); Predict
+// evaluated on any input without panicking or looping. The JSON is read in one
+// pass by a scanner that knows the model's schema (decode.go), each tree
+// flattened as soon as it has been read, into one packed slice, then laid out
+// for prediction in a cache-friendly layout (blocked.go, generic.go); Predict
 // does not allocate.
 //
 // Explainer.Contributions gives a row's per-feature contributions (exact

@@ -6,9 +6,11 @@ package lambdaenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,8 +111,24 @@ func Connect(ctx context.Context, s Settings) (*Clients, error) {
 	}, nil
 }
 
+// Stdout is the function's standard output, one Write at a time: the logger
+// and the prediction log's records share it, and a line written by two
+// goroutines at once could be interleaved past the pipe's atomic size.
+var Stdout io.Writer = &lockedWriter{w: os.Stdout}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // Logger is the JSON logger Lambda's log stream gets.
-func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stdout, nil)) }
+func Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(Stdout, nil)) }
 
 // Setup reads the settings through getenv, checks the required ones, and connects:
 // everything a function's main does once at cold start.

@@ -75,3 +75,32 @@ func TestReadTraining(t *testing.T) {
 		t.Fatalf("RUN_LEASE=0s: %v", err)
 	}
 }
+
+func TestReadPredict(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	p, err := ReadPredict(get)
+	if err != nil || p.ModelTTL != 5*time.Second || p.SampleRate != 1 || !p.Shadow || p.UnknownFields != "" || p.PIIKeyParameter != "" {
+		t.Fatalf("defaults: %+v %v", p, err)
+	}
+	env = map[string]string{"MODEL_TTL": "30s", "LOG_SAMPLE_RATE": "0.25", "SHADOW_SCORING": "false", "UNKNOWN_FIELDS": "ignore",
+		"OUT_OF_RANGE": "flag", "PII_MODE": "hmac", "PII_KEY_PARAMETER": "/mlops/pii-key"}
+	if p, err = ReadPredict(get); err != nil || p.ModelTTL != 30*time.Second || p.SampleRate != 0.25 || p.Shadow ||
+		p.UnknownFields != "ignore" || p.OutOfRange != "flag" || p.PIIMode != "hmac" || p.PIIKeyParameter != "/mlops/pii-key" {
+		t.Fatalf("overrides: %+v %v", p, err)
+	}
+	for k, v := range map[string]string{"MODEL_TTL": "soon", "LOG_SAMPLE_RATE": "0", "SHADOW_SCORING": "maybe",
+		"UNKNOWN_FIELDS": "keep", "OUT_OF_RANGE": "clip", "PII_MODE": "plain"} {
+		old := env[k]
+		env[k] = v
+		if _, err := ReadPredict(get); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+		env[k] = old
+	}
+	// Hashing needs a key: without one, personal data could only be dropped.
+	delete(env, "PII_KEY_PARAMETER")
+	if _, err := ReadPredict(get); err == nil || !strings.Contains(err.Error(), "PII_KEY_PARAMETER") {
+		t.Errorf("hmac without a key: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ type Server struct {
 	creds     Credentials
 	principal string
 	log       *slog.Logger
+	patterns  []string // every route's, as registered: the OpenAPI test holds the document to them
 }
 
 // New prepares the server: it loads or makes the certificate and the token, and
@@ -67,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: listen on %s: %w", cfg.Addr, err)
 	}
 	s := &Server{mux: http.NewServeMux(), ln: ln, creds: creds, principal: cfg.Principal, log: log}
+	s.patterns = append(s.patterns, "GET "+HealthPath)
 	s.mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -83,7 +86,14 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handle adds an authenticated route (a net/http ServeMux pattern).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// Patterns lists the routes' patterns, the health check's included, in the
+// order they were added.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 
 // URL is the server's base URL, https://host:port.
 func (s *Server) URL() string { return "https://" + s.ln.Addr().String() }
