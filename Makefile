@@ -63,12 +63,16 @@ up: setup cli
 
 # Side-by-side benchmarks (this project vs its peer, one run, ratio printed).
 # BENCH_SIZES=1GB,4GB by default; BENCH_DIR holds the generated inputs.
+# BENCH_SERVE_FLAGS go to bench/serve (the prediction endpoint against FastAPI,
+# the predict function's cold start), e.g. -duration 10s or -state DIR.
 BENCH_SIZES ?= 1GB,4GB
 BENCH_DIR   ?= /tmp/mlops-bench
+BENCH_SERVE_FLAGS ?=
 bench: SETUP_GROUPS = bench
 bench: setup bench-go
 	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
 	$(GO) run ./bench/predict
+	$(GO) run ./bench/serve $(BENCH_SERVE_FLAGS)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/ ./shared/xgboost/
