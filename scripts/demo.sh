@@ -88,6 +88,8 @@ API_CA=$(sed -n 's/^    "caCert": "\([^"]*\)",\{0,1\}$/\1/p' "$DIR/endpoint.json
 if [ -z "$API_URL" ] || [ -z "$API_CA" ]; then echo "endpoint.json names no HTTPS API"; exit 1; fi
 step "the prediction endpoint: POST $API_URL/v1/models/credit:predict   (the champion, with its top reasons)"
 head -n 5 examples/credit/credit_data.csv > "$DIR/applicants.csv"
+# The endpoint serves a new champion within two TTLs of the decision (4 s here).
+for _ in $(seq 50); do "$MLOPS" predict credit --data "$DIR/applicants.csv" >/dev/null 2>&1 && break; sleep 0.2; done
 "$MLOPS" predict credit --data "$DIR/applicants.csv" --explain
 
 step "curl without the token   (expect: 401, refused)"

@@ -288,7 +288,12 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 	}
 	// Nothing serves a model with no champion, and the endpoint says why.
 	rows := firstRows(t, "../../examples/credit/credit_data.csv", 2, t.TempDir())
-	if r := mlops(t, "predict", "credit", "--data", rows, "--dir", dir); r.code != 1 || !strings.Contains(r.stderr, "no champion") ||
+	r = mlops(t, "predict", "credit", "--data", rows, "--dir", dir)
+	for deadline := time.Now().Add(10 * time.Second); r.code == 0 && time.Now().Before(deadline); { // within 2·TTL
+		time.Sleep(100 * time.Millisecond)
+		r = mlops(t, "predict", "credit", "--data", rows, "--dir", dir)
+	}
+	if r.code != 1 || !strings.Contains(r.stderr, "no champion") ||
 		!strings.Contains(r.stderr, "HTTP 503") {
 		t.Fatalf("predict with no champion: %+v", r)
 	}
@@ -390,7 +395,13 @@ func mlopsAt(t *testing.T, input string, args ...string) result {
 func checkPredict(t *testing.T, dir string) {
 	t.Helper()
 	csvPath := firstRows(t, "../../examples/credit/credit_data.csv", 3, t.TempDir())
+	// The endpoint serves a new champion within 2·TTL of its promotion (the
+	// bus tells it sooner, asynchronously): until then it says there is none.
 	r := mlops(t, "predict", "credit", "--data", csvPath, "--explain", "--dir", dir)
+	for deadline := time.Now().Add(10 * time.Second); r.code != 0 && strings.Contains(r.stderr, "no champion") && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		r = mlops(t, "predict", "credit", "--data", csvPath, "--explain", "--dir", dir)
+	}
 	if r.code != 0 || !strings.Contains(r.stdout, "p_bad") || !strings.Contains(r.stdout, "TOP REASONS") ||
 		!strings.Contains(r.stdout, "model credit version 1, request ") || strings.Count(r.stdout, "\n") != 5 {
 		t.Fatalf("predict --explain: %+v", r)

@@ -70,13 +70,20 @@ func TestBootstrapServesPredictions(t *testing.T) {
 		got.Predictions[0].Explanation == nil || len(got.Predictions[0].Explanation.Reasons) == 0 {
 		t.Fatalf("predict: %s", resp.Body)
 	}
-	// The record was written before the answer: it is in the logs now.
+	// The record was written to stdout before the answer; the test reads
+	// the process's output through a pipe, which may deliver it a moment
+	// after the answer (in Lambda, the service reads it).
 	var rec *predlog.Record
-	sc := bufio.NewScanner(strings.NewReader(fn.Logs()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if r, err := predlog.DecodeRecord(sc.Bytes()); err == nil {
-			rec = &r
+	for deadline := time.Now().Add(10 * time.Second); rec == nil && time.Now().Before(deadline); {
+		sc := bufio.NewScanner(strings.NewReader(fn.Logs()))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if r, err := predlog.DecodeRecord(sc.Bytes()); err == nil {
+				rec = &r
+			}
+		}
+		if rec == nil {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if rec == nil || rec.RequestID != sample.RequestContext.RequestID || rec.Version != 1 || rec.Model != "credit" ||

@@ -20,6 +20,7 @@ import (
 	"github.com/openmlops/mlops/shared/apierror"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
+	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
@@ -301,7 +302,20 @@ func TestEveryRouteAnswersAsTheOpenAPIDocumentSays(t *testing.T) {
 	c.do(req{method: get, path: versionP, params: mv("credit", 99)}, http.StatusNotFound)
 	c.do(req{method: get, path: versionP, params: map[string]string{"model": "credit", "version": "one"}}, http.StatusBadRequest)
 
-	// Under the policy that promoted v1 by itself, nobody may decide.
+	// Under a policy that promotes by itself and names nobody to decide
+	// (servedCredit's lets the local user retire), nobody may decide.
+	y := string(credit.PolicyYAML())
+	for _, r := range [][2]string{{"required: true", "required: false"}, {`approvers: ["local:*"]`, ""},
+		{"separatePromotion: false", ""}, {"autoPromote: false", "autoPromote: true"}} {
+		y = strings.Replace(y, r[0], r[1], 1)
+	}
+	nobody, err := policy.Parse("policy.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policystore.Apply(ctx, p.Store, p.Endpoint.Buckets.Platform, nobody, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	c.do(req{method: post, path: approveP, params: credit1, body: map[string]any{"reason": "mine", "bundleSha256": bundle1}}, http.StatusForbidden)
 	for _, path := range []string{rejectP, promoteP, retireP} {
 		c.do(req{method: post, path: path, params: credit1, body: reason}, http.StatusForbidden)
