@@ -378,6 +378,20 @@ func (d *decoder) open(c byte, want string) error {
 	return nil
 }
 
+// openArray moves past an array's '[', and past its ']' too where it is
+// empty (true).
+func (d *decoder) openArray(want string) (bool, error) {
+	if err := d.open('[', want); err != nil {
+		return false, err
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		d.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
 // next moves past the ',' after an element or member (true), or the closing
 // c that ends the container (false).
 func (d *decoder) next(c byte) (bool, error) {
@@ -785,12 +799,9 @@ func (d *decoder) int64s(dst []int64) ([]int64, error) {
 		return nil, nil
 	}
 	out := dst[:0]
-	if err := d.open('[', "an array of integers"); err != nil {
+	if empty, err := d.openArray("an array of integers"); err != nil {
 		return out, err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return out, nil
 	}
 	data, i := d.data, d.pos
@@ -861,12 +872,9 @@ func (d *decoder) floats(dst []jsonFloat) ([]jsonFloat, error) {
 		return nil, nil
 	}
 	out := dst[:0]
-	if err := d.open('[', "an array of numbers"); err != nil {
+	if empty, err := d.openArray("an array of numbers"); err != nil {
 		return out, err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return out, nil
 	}
 	data, i := d.data, d.pos
@@ -904,12 +912,9 @@ func (d *decoder) floatsChecked(dst []jsonFloat) ([]jsonFloat, error) {
 	if d.null() {
 		return nil, nil
 	}
-	if err := d.open('[', "an array of numbers"); err != nil {
+	if empty, err := d.openArray("an array of numbers"); err != nil {
 		return dst[:0], err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return dst[:0], nil
 	}
 	data, i, n := d.data, d.pos, 0
@@ -1087,12 +1092,9 @@ func (d *decoder) bools(dst []jsonBool) ([]jsonBool, error) {
 		return nil, nil
 	}
 	out := dst[:0]
-	if err := d.open('[', "an array of 0 and 1"); err != nil {
+	if empty, err := d.openArray("an array of 0 and 1"); err != nil {
 		return out, err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return out, nil
 	}
 	data := d.data
