@@ -26,31 +26,13 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
+	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 )
-
-// syncBuffer is a log sink the platform's goroutines write to while a test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // decisionsClient decides through p's HTTPS API with its token, as a person
 // with the mlops CLI does.
@@ -487,7 +469,7 @@ func parseWrk(t *testing.T, out string) wrkStats {
 // (Model Load Failed). Its version retired with force, the model has no
 // champion: 503 unavailable, and the message says so.
 func TestTamperedChampionIsRefused(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &lambdatest.SyncBuffer{}
 	p, dc := approvedCredit(t, local.Config{Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Serving: local.Serving{ModelTTL: 200 * time.Millisecond}})
 	ctx := context.Background()

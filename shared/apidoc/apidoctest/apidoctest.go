@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -354,4 +355,34 @@ func Invoke(t testing.TB, fn *lambdatest.Function, method, path, caller string) 
 		}
 	}
 	return resp.StatusCode, h, body
+}
+
+// Get is one GET a bootstrap test sends: the path, the document's path it
+// is an operation of, the caller ("" for none) and the status it must get.
+type Get struct {
+	Path, DocPath, Caller string
+	Status                int
+}
+
+// CheckGets sends each GET to the function fn behind API Gateway and checks
+// its status and that its answer is as doc (that function's API's document)
+// says; GET /openapi.json must answer doc itself.
+func CheckGets(t testing.TB, fn *lambdatest.Function, doc []byte, gets []Get) {
+	t.Helper()
+	d := Load(t, doc)
+	for _, c := range gets {
+		status, h, body := Invoke(t, fn, http.MethodGet, c.Path, c.Caller)
+		if status != c.Status {
+			t.Fatalf("GET %s: %d, want %d: %s", c.Path, status, c.Status, body)
+		}
+		if err := d.CheckResponse(apidoc.Operation{Method: http.MethodGet, Path: c.DocPath}, status, h, body); err != nil {
+			t.Error(err)
+		}
+		if c.Path == apidoc.Path && status == http.StatusOK {
+			var got, want any
+			if json.Unmarshal(body, &got) != nil || json.Unmarshal(doc, &want) != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("GET %s: not the function's API's document", c.Path)
+			}
+		}
+	}
 }
