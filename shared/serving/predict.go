@@ -31,21 +31,16 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		// Scored beside the champion, never in its place: its outcome, late
 		// or failed, changes nothing in the answer.
 		shadowed = make(chan scored, 1)
-		go func() { shadowed <- s.score(shadow, req.Instances, nil) }()
+		go func() { shadowed <- s.score(shadow, req.Instances, nil, false) }()
 	}
-	res := s.score(m, req.Instances, rows)
+	res := s.score(m, req.Instances, rows, req.Explain)
 	if res.err != nil {
 		return nil, res.err
 	}
 	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID,
 		Predictions: make([]predict.Prediction, len(rows))}
 	for i, out := range res.outputs {
-		resp.Predictions[i] = predict.Prediction{Outputs: out.fields, Flags: rows[i].Flags}
-	}
-	if req.Explain {
-		if err := s.explain(m, rows, resp.Predictions, res); err != nil {
-			return nil, err
-		}
+		resp.Predictions[i] = predict.Prediction{Outputs: out.fields, Flags: rows[i].Flags, Explanation: out.explanation}
 	}
 	if !logged {
 		return resp, nil
@@ -96,13 +91,15 @@ type scored struct {
 // outputs are one instance's outputs, as the answer writes them and as the
 // log records them.
 type outputs struct {
-	fields []predict.Field
-	values map[string]any
+	fields      []predict.Field
+	values      map[string]any
+	explanation *predict.Explanation // when asked for
 }
 
-// score evaluates every row with m. rows nil checks the instances against m's
-// own contract first (the shadow's may differ from the champion's).
-func (s *Service) score(m *model, instances []predict.Instance, rows []predict.Row) scored {
+// score evaluates every row with m, and explains each where asked. rows nil
+// checks the instances against m's own contract first (the shadow's may
+// differ from the champion's).
+func (s *Service) score(m *model, instances []predict.Instance, rows []predict.Row, explain bool) scored {
 	var res scored
 	if rows == nil {
 		if rows, res.err = m.checker.Check(instances); res.err != nil {
@@ -118,6 +115,10 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 	cols := sc.Columns()
 	cells := make([]string, len(cols))
 	res.outputs = make([]outputs, len(rows))
+	var phi []float32
+	if explain {
+		phi = make([]float32, sc.NumExplained())
+	}
 	for i, r := range rows {
 		out, err := sc.Score(r.Values)
 		if err != nil {
@@ -141,48 +142,36 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 			}
 		}
 		res.outputs[i].values = vals
+		if explain {
+			// The scorer still holds the row it just encoded.
+			if res.err = sc.Explain(phi); res.err != nil {
+				return res
+			}
+			res.outputs[i].explanation = s.explanation(m, phi, out, r)
+		}
 	}
 	return res
 }
 
-// explain adds each prediction's contributions per input feature, its bias
-// and its top reasons (see predict.Explanation).
-func (s *Service) explain(m *model, rows []predict.Row, preds []predict.Prediction, res scored) error {
-	sc, err := m.scorer()
-	if err != nil {
-		return err
-	}
-	defer m.release(sc)
+// explanation is one prediction's contributions per input feature (phi, as
+// bundle.Scorer.Explain writes them), its bias and its top reasons.
+func (s *Service) explanation(m *model, phi, out []float32, r predict.Row) *predict.Explanation {
 	feats := m.bundle.Encoder.Features()
 	enc := &m.bundle.Encoding
-	phi := make([]float32, sc.NumExplained())
 	nf := len(feats) + 1
-	for i, r := range rows {
-		if err := sc.Encode(r.Values); err != nil {
-			return fmt.Errorf("model %s version %d: instances[%d]: %w", m.name, m.version.Version, i, err)
+	ex := &predict.Explanation{}
+	for g := range m.bundle.Model.NumOutputs() {
+		c := predict.Contributions{Features: make([]predict.Contribution, len(feats)), Bias: float64(phi[g*nf+nf-1])}
+		if enc.Target.Kind == bundle.LabelMulticlass {
+			c.Class = enc.Target.Classes[g]
 		}
-		if err := sc.Explain(phi); err != nil {
-			return err
+		for f, name := range feats {
+			c.Features[f] = predict.Contribution{Feature: name, Value: float64(phi[g*nf+f])}
 		}
-		out, err := sc.Predict()
-		if err != nil {
-			return err
-		}
-		ex := &predict.Explanation{}
-		for g := range m.bundle.Model.NumOutputs() {
-			c := predict.Contributions{Features: make([]predict.Contribution, len(feats)), Bias: float64(phi[g*nf+nf-1])}
-			if enc.Target.Kind == bundle.LabelMulticlass {
-				c.Class = enc.Target.Classes[g]
-			}
-			for f, name := range feats {
-				c.Features[f] = predict.Contribution{Feature: name, Value: float64(phi[g*nf+f])}
-			}
-			ex.Outputs = append(ex.Outputs, c)
-		}
-		ex.Reasons = reasons(enc, out, ex, r, s.cfg.Reasons)
-		preds[i].Explanation = ex
+		ex.Outputs = append(ex.Outputs, c)
 	}
-	return nil
+	ex.Reasons = reasons(enc, out, ex, r, s.cfg.Reasons)
+	return ex
 }
 
 // reasons are the features that pushed hardest towards the answer given: for
