@@ -69,6 +69,8 @@ var (
 // Store is what the registry needs from S3 (*store.Store has it).
 type Store interface {
 	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+	// ReadAllIfChanged answers store.ErrNotModified while the ETag is etag.
+	ReadAllIfChanged(ctx context.Context, bucket, key, etag string) ([]byte, store.ObjectInfo, error)
 	Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
 	Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error)
 	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
@@ -186,7 +188,7 @@ func (r *Registry) readChampion(ctx context.Context, model string) (*Champion, s
 // ChampionIfChanged is Champion for a reader that caches it (the prediction
 // endpoint): unless the pointer's ETag is still etag, it reads the pointer and
 // returns it with its new ETag. An unchanged pointer answers an error matching
-// store.ErrNotModified, read with a conditional GET where the store has one.
+// store.ErrNotModified, read with a conditional GET.
 // With no champion it answers ErrNoChampion, or ErrNotFound when the model has
 // no versions at all.
 func (r *Registry) ChampionIfChanged(ctx context.Context, model, etag string) (*Champion, string, error) {
@@ -194,19 +196,7 @@ func (r *Registry) ChampionIfChanged(ctx context.Context, model, etag string) (*
 		return nil, "", err
 	}
 	key := ChampionKey(model)
-	var b []byte
-	var info store.ObjectInfo
-	var err error
-	if cr, ok := r.st.(interface {
-		ReadAllIfChanged(ctx context.Context, bucket, key, etag string) ([]byte, store.ObjectInfo, error)
-	}); ok {
-		b, info, err = cr.ReadAllIfChanged(ctx, r.cfg.Bucket, key, etag)
-	} else {
-		b, info, err = r.st.ReadAll(ctx, r.cfg.Bucket, key)
-		if err == nil && etag != "" && info.ETag == etag {
-			err = fmt.Errorf("model %s champion: %w", model, store.ErrNotModified)
-		}
-	}
+	b, info, err := r.st.ReadAllIfChanged(ctx, r.cfg.Bucket, key, etag)
 	var c *Champion
 	switch {
 	case errors.Is(err, store.ErrNotModified):
