@@ -13,7 +13,7 @@ import (
 // A key not listed is an error: it is almost always a typo of one that would
 // then be silently ignored.
 var (
-	topKeys        = []string{"apiVersion", "kind", "model", "objective", "minimum", "maximum", "regression", "fairness", "minTestRows", "complexity", "approval", "autoPromote"}
+	topKeys        = []string{"apiVersion", "kind", "model", "objective", "minimum", "maximum", "regression", "fairness", "minTestRows", "complexity", "approval", "autoPromote", "drift"}
 	regressionKeys = []string{"absolute", "relative"}
 	complexityKeys = []string{"maxTrees", "maxTotalNodes", "maxDepth", "maxModelBytes"}
 	approvalKeys   = []string{"required", "approvers", "separatePromotion", "rollback", "retire", "override"}
@@ -224,5 +224,8 @@ func (p *parser) top(doc *yaml.Node, pol *Policy) bool {
 		}
 	}
 	yamldoc.Set(f, "", "autoPromote", p.Bool, &pol.AutoPromote)
+	if e, ok := f["drift"]; ok {
+		pol.Drift = p.drift(e)
+	}
 	return true
 }

@@ -55,7 +55,7 @@ func TestBadPolicies(t *testing.T) {
 		{"fairness text", head + "fairness: {Age: 0.1}\n", `p.yaml:5:17: fairness.Age: expected a mapping (key: value lines), found the value "0.1"`},
 		{"regression text", head + "regression: {auc: 0.01}\n", `p.yaml:5:19: regression.auc: expected a mapping (key: value lines), found the value "0.01"`},
 		{"typo key", head + "minTestRow: 500\n", `p.yaml:5:1: minTestRow: unknown key "minTestRow": did you mean "minTestRows"?`},
-		{"unknown key", head + "owner: me\n", `p.yaml:5:1: owner: unknown key "owner": expected one of apiVersion, kind, model, objective, minimum, maximum, regression, fairness, minTestRows, complexity, approval, autoPromote`},
+		{"unknown key", head + "owner: me\n", `p.yaml:5:1: owner: unknown key "owner": expected one of apiVersion, kind, model, objective, minimum, maximum, regression, fairness, minTestRows, complexity, approval, autoPromote, drift`},
 		{"dup key", head + "minTestRows: 1\nminTestRows: 2\n", `p.yaml:6:1: minTestRows: key "minTestRows" appears twice`},
 		{"objective", head + "objective: binary:logistc\n", `p.yaml:5:12: objective: objective "binary:logistc" is not supported: did you mean "binary:logistic"?`},
 		{"metric typo", head + "minimum: {acu: 0.7}\n", `p.yaml:5:11: minimum.acu: unknown metric "acu": did you mean "auc"?`},

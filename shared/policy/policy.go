@@ -49,6 +49,9 @@ type Policy struct {
 	// AutoPromote promotes a candidate that passed every check at once. Only
 	// where approval is not required.
 	AutoPromote bool `json:"autoPromote,omitempty"`
+	// Drift is what the nightly drift run applies to the model's traffic
+	// (nil: the defaults, and no retraining).
+	Drift *Drift `json:"drift,omitempty"`
 
 	// src is where Parse read the policy from. Not part of the canonical form.
 	src *yamldoc.Source

@@ -265,6 +265,7 @@ func (p *Policy) problems(written presence) []*Error {
 	if p.AutoPromote && a.Required {
 		add("autoPromote", "autoPromote needs approval.required: false: a required approval is what promotes")
 	}
+	p.Drift.problems(add, metric)
 	sort.SliceStable(errs, func(i, j int) bool { return fieldRank(errs[i].Field) < fieldRank(errs[j].Field) })
 	return errs
 }
@@ -272,7 +273,7 @@ func (p *Policy) problems(written presence) []*Error {
 // fieldOrder is the order of Policy's fields: problems are reported the way
 // the policy reads.
 var fieldOrder = []string{"apiVersion", "kind", "model", "objective", "minimum", "maximum", "regression", "fairness",
-	"minTestRows", "complexity", "approval", "autoPromote"}
+	"minTestRows", "complexity", "approval", "autoPromote", "drift"}
 
 func fieldRank(f string) int {
 	head := f
@@ -316,6 +317,7 @@ func (p *Policy) clone() *Policy {
 	} else {
 		d.Approval.Approvers = nil
 	}
+	d.Drift = p.Drift.clone()
 	return &d
 }
 
