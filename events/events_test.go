@@ -82,6 +82,8 @@ func TestSamplesRoundTrip(t *testing.T) {
 		promotedDetail, pendingDetail          event.ModelDetail
 		loadFailedEnv                          event.Envelope
 		loadFailedDetail                       event.ModelLoadFailedDetail
+		driftEnv                               event.Envelope
+		driftDetail                            event.DriftDetectedDetail
 		apigw, apigwPredict                    lambdaevents.APIGatewayV2HTTPRequest
 	)
 	trips := map[string]roundTrip{
@@ -96,6 +98,7 @@ func TestSamplesRoundTrip(t *testing.T) {
 		"model-promoted":              envelopeTrip(&promotedEnv, &promotedDetail),
 		"promotion-pending":           envelopeTrip(&pendingEnv, &pendingDetail),
 		"model-load-failed":           envelopeTrip(&loadFailedEnv, &loadFailedDetail),
+		"drift-detected":              envelopeTrip(&driftEnv, &driftDetail),
 		// The SDK's type writes absent IAM-authorizer fields (cognitoIdentity,
 		// principalOrgId) as empty values where API Gateway sends null, so the
 		// trip is checked at the type: what decodes re-encodes to the same value.

@@ -242,6 +242,22 @@ type ModelDetail struct {
 	At               time.Time `json:"at"`
 }
 
+// DriftDetectedDetail announces a drift report that raised alerts: data
+// drift, prediction drift or quality decay. The report itself is at
+// ReportKey in Bucket (too large for an event); the stack routes this to SNS.
+type DriftDetectedDetail struct {
+	SchemaVersion    string   `json:"schemaVersion"`
+	Model            string   `json:"model"`
+	Version          int      `json:"version"`                    // the champion compared
+	Window           string   `json:"window"`                     // from/to, YYYY-MM-DD/YYYY-MM-DD
+	Bucket           string   `json:"bucket"`                     // the monitoring bucket
+	ReportKey        string   `json:"reportKey"`                  // drift/<model>/<window>.json
+	ReportSHA256     string   `json:"reportSha256"`               // of the report's bytes
+	DriftedFeatures  []string `json:"driftedFeatures"`            // may be empty (prediction drift or quality alone)
+	Alerts           []string `json:"alerts"`                     // why, in words
+	RetrainRequestID string   `json:"retrainRequestId,omitempty"` // the retraining it asked for, if any
+}
+
 // ModelLoadFailedDetail announces that the prediction endpoint refused a
 // champion's (or shadow candidate's) bundle: a hash that differs from the
 // registry's, a model that does not reproduce its samples, a missing file. The

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/openmlops/mlops/shared/apidoc"
+	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
@@ -46,6 +47,10 @@ type Config struct {
 	S3Addr string // default 127.0.0.1:9000
 	// ReconcileEvery is the period of the reconcile timer (default 1 minute; <0 disables).
 	ReconcileEvery time.Duration
+	// DriftEvery is the period of the drift timer, which compares every
+	// champion's traffic of the previous UTC day with its training data
+	// (default 24 hours; <0 disables; mlops drift run asks at any time).
+	DriftEvery time.Duration
 	// PendingGrace and IncomingGrace are how old unfinished work must be before
 	// reconcile takes it over (defaults 1 and 5 minutes); PendingGrace serves
 	// for quiet training runs too (RECONCILE_RUN_GRACE in AWS).
@@ -104,6 +109,8 @@ type Platform struct {
 	// logging to PredictionLog (the monitoring bucket).
 	Serving       *serving.Service
 	PredictionLog *predlog.Batcher
+	// Drift compares the champions' traffic with their training data.
+	Drift *drift.Service
 	// Trainer is the command that trains a spec that names none.
 	Trainer []string
 	// Rules are the event rules the bus routes by: shared/rules' (and the
@@ -125,6 +132,7 @@ const (
 	FuncConsole   = "console"
 	FuncTrain     = rules.Train
 	FuncGate      = rules.Gate
+	FuncDrift     = rules.Drift
 	// FuncServing takes the registry's champion events locally, so that the
 	// endpoint serves a new champion at once rather than after its TTL (in
 	// AWS the TTL alone bounds it: a Lambda cannot be told).
@@ -152,6 +160,9 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	}
 	if cfg.PendingGrace == 0 {
 		cfg.PendingGrace = time.Minute
+	}
+	if cfg.DriftEvery == 0 {
+		cfg.DriftEvery = 24 * time.Hour
 	}
 	if cfg.IncomingGrace == 0 {
 		cfg.IncomingGrace = 5 * time.Minute
@@ -280,6 +291,9 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 	opened = append(opened, p.closeServing)
+	if err := p.startDrift(st, buckets, names, b, log); err != nil {
+		return nil, err
+	}
 
 	principal := cfg.Principal
 	if principal == "" {
@@ -316,7 +330,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
-	go p.timer(runCtx, cfg.ReconcileEvery)
+	go p.timer(runCtx, cfg.ReconcileEvery, cfg.DriftEvery)
 	return p, nil
 }
 
@@ -374,26 +388,39 @@ func (p *Platform) Reconcile(ctx context.Context) (reconcile.Result, error) {
 	return reconcile.RunAll(ctx, p.log, p.sweeps)
 }
 
-func (p *Platform) timer(ctx context.Context, every time.Duration) {
+func (p *Platform) timer(ctx context.Context, reconcileEvery, driftEvery time.Duration) {
 	defer close(p.done)
-	if every < 0 {
-		<-ctx.Done()
-		return
+	tick := func(every time.Duration) (<-chan time.Time, func()) {
+		if every < 0 {
+			return nil, func() {}
+		}
+		t := time.NewTicker(every)
+		return t.C, t.Stop
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
+	rc, stopR := tick(reconcileEvery)
+	defer stopR()
+	dc, stopD := tick(driftEvery)
+	defer stopD()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			payload, _ := json.Marshal(event.Envelope{Version: "0", ID: fmt.Sprintf("schedule-%d", now.UnixNano()),
-				DetailType: event.ScheduledEventType, Source: event.ScheduledSource, Time: now.UTC(), Region: p.Endpoint.S3.Region,
-				Resources: []string{"arn:aws:events:local:000000000000:rule/reconcile"}, Detail: json.RawMessage("{}")})
-			if err := p.Bus.InvokeAsync(ctx, FuncReconcile, payload); err != nil {
-				p.log.Error("schedule reconcile", "error", err)
-			}
+		case now := <-rc:
+			p.schedule(ctx, FuncReconcile, now)
+		case now := <-dc:
+			p.schedule(ctx, FuncDrift, now)
 		}
+	}
+}
+
+// schedule invokes function with an EventBridge Scheduled Event, as the
+// stack's schedules do.
+func (p *Platform) schedule(ctx context.Context, function string, now time.Time) {
+	payload, _ := json.Marshal(event.Envelope{Version: "0", ID: fmt.Sprintf("schedule-%d", now.UnixNano()),
+		DetailType: event.ScheduledEventType, Source: event.ScheduledSource, Time: now.UTC(), Region: p.Endpoint.S3.Region,
+		Resources: []string{"arn:aws:events:local:000000000000:rule/" + function}, Detail: json.RawMessage("{}")})
+	if err := p.Bus.InvokeAsync(ctx, function, payload); err != nil {
+		p.log.Error("schedule "+function, "error", err)
 	}
 }
 

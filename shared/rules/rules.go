@@ -17,7 +17,13 @@ const (
 	Train     = "train"
 	Gate      = "gate"
 	Reconcile = "reconcile"
+	Drift     = "drift"
 )
+
+// DriftSchedule is when the stack runs the drift function every night (an
+// EventBridge schedule expression, UTC): the previous day's traffic is
+// complete by then, Firehose's buffer included.
+const DriftSchedule = "cron(30 1 * * ? *)"
 
 // DefaultBus is the name of the account's default event bus. In AWS, S3 (with
 // EventBridge notifications on) and Batch put their events there, while the
@@ -82,10 +88,12 @@ const (
 const (
 	IncomingPrefix = "incoming/"         // uploads to ingest
 	RequestsPrefix = "requests/retrain/" // retrain requests written as objects
+	DriftRequests  = "requests/drift/"   // on-demand drift runs written as objects
+	FeedbackPrefix = "feedback/"         // labels uploaded for logged predictions
 )
 
-// All is every rule, in a fixed order. Reconcile runs on a schedule, not on
-// events, so no rule here targets it.
+// All is every rule, in a fixed order. Reconcile and the nightly drift run
+// on schedules (DriftSchedule), not on events, so those are not here.
 func All(n Names) []Rule {
 	jobs := Pattern{Source: []string{sourceBatch}, DetailType: []string{batchJobStateChange}}
 	if n.JobQueue != "" {
@@ -99,6 +107,8 @@ func All(n Names) []Rule {
 		{Name: "train-requests", Function: Train, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, RequestsPrefix)},
 		{Name: "gate-trained", Function: Gate, Bus: n.EventBus,
 			Pattern: Pattern{Source: []string{sourcePlatform}, DetailType: []string{trainingSucceeded}}},
+		{Name: "drift-feedback", Function: Drift, Bus: DefaultBus, Pattern: objectCreatedUnder(n.UploadsBucket, FeedbackPrefix)},
+		{Name: "drift-requests", Function: Drift, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, DriftRequests)},
 	}
 }
 

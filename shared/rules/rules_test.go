@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/openmlops/mlops/events"
+	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/bus"
@@ -25,6 +26,7 @@ func TestNamesPinned(t *testing.T) {
 		{datasetVersioned, event.DatasetVersioned}, {retrainRequested, event.RetrainRequested},
 		{trainingSucceeded, event.TrainingSucceeded},
 		{IncomingPrefix, ingest.IncomingPrefix}, {RequestsPrefix, training.RequestsPrefix},
+		{DriftRequests, drift.RequestsPrefix}, {FeedbackPrefix, drift.FeedbackPrefix}, {Drift, "drift"},
 	} {
 		if c.ours != c.theirs {
 			t.Errorf("rules has %q, the platform %q", c.ours, c.theirs)
@@ -40,6 +42,8 @@ func TestPatternsUnchanged(t *testing.T) {
 		"train-jobs":     `{"source":["aws.batch"],"detail-type":["Batch Job State Change"]}`,
 		"train-requests": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"requests/retrain/"}]}}}`,
 		"gate-trained":   `{"source":["mlops"],"detail-type":["Training Succeeded"]}`,
+		"drift-feedback": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["u"]},"object":{"key":[{"prefix":"feedback/"}]}}}`,
+		"drift-requests": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"requests/drift/"}]}}}`,
 	}
 	all := All(Names{UploadsBucket: "u", PlatformBucket: "p"})
 	if len(all) != len(want) {
@@ -82,6 +86,9 @@ func TestRouting(t *testing.T) {
 		"upload outside incoming/": s3("mlops-uploads", "quarantine/credit/a.csv"),
 		"platform object":          s3("mlops-platform", "datasets/credit/latest"),
 		"another queue's job":      []byte(otherQueue),
+		"feedback upload":          s3("mlops-uploads", "feedback/credit/labels.csv"),
+		"drift request object":     s3("mlops-platform", "requests/drift/d1.json"),
+		"feedback in the platform": s3("mlops-platform", "feedback/credit/labels.csv"),
 	}
 	want := map[string][]string{
 		"s3-object-created":                {"ingest-uploads"},
@@ -106,6 +113,10 @@ func TestRouting(t *testing.T) {
 		"apigw-approve":                    nil,
 		"apigw-predict":                    nil, // API Gateway invokes the function; no rule
 		"model-load-failed":                nil, // for people (the stack sends it to SNS)
+		"drift-detected":                   nil, // for people (the stack sends it to SNS)
+		"feedback upload":                  {"drift-feedback"},
+		"drift request object":             {"drift-requests"},
+		"feedback in the platform":         nil,
 	}
 	samples := map[string][]byte{}
 	for _, n := range events.Names() {

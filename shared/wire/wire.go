@@ -17,7 +17,8 @@
 //     adapters; only entry points import them.
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
 //     shared/reconcile, shared/testset, shared/serving (the prediction
-//     endpoint), and their APIs (shared/decisions: the
+//     endpoint), shared/drift (the nightly drift run and the feedback
+//     join), and their APIs (shared/decisions: the
 //     routes, types, error codes and client of the decisions API, over the
 //     registry's types; shared/predict: those of the prediction API, with the
 //     check of instances against the contract). The platform's work, over adapters taken as
@@ -59,6 +60,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/openmlops/mlops/shared/aws/kmsmac"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
+	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/predict"
@@ -141,4 +143,11 @@ func Predict(s lambdaenv.Settings, p lambdaenv.Predict, key []byte, c *lambdaenv
 	}
 	return serving.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket),
 		c.Publisher, predlog.NewLines(logs), cfg)
+}
+
+// Drift builds the drift use case: the nightly comparison of each champion's
+// logged traffic with its training data, and the feedback files' join.
+func Drift(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (*drift.Service, error) {
+	return drift.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket), c.Publisher,
+		drift.Config{PlatformBucket: s.PlatformBucket, MonitoringBucket: s.MonitoringBucket, UploadsBucket: s.UploadsBucket, Logger: log})
 }
