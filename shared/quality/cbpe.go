@@ -21,13 +21,13 @@ import (
 // against the threshold); q is the probability after the calibrator, where
 // one is given.
 type CBPE struct {
-	N          int     `json:"n"`
-	Threshold  float64 `json:"threshold"`
-	Calibrated bool    `json:"calibrated"` // q went through a Calibrator fit on reference data
-	ExpectedTP float64 `json:"expectedTp"`
-	ExpectedFP float64 `json:"expectedFp"`
-	ExpectedTN float64 `json:"expectedTn"`
-	ExpectedFN float64 `json:"expectedFn"`
+	N          int      `json:"n"`
+	Threshold  float64  `json:"threshold"`
+	Calibrated bool     `json:"calibrated"` // q went through a Calibrator fit on reference data
+	ExpectedTP float64  `json:"expectedTp"`
+	ExpectedFP float64  `json:"expectedFp"`
+	ExpectedTN float64  `json:"expectedTn"`
+	ExpectedFN float64  `json:"expectedFn"`
 	Accuracy   *float64 `json:"accuracy"`
 	// AccuracyStdErr is the standard deviation of the realised accuracy
 	// around Accuracy if the labels are drawn as the probabilities say: each

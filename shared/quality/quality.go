@@ -60,10 +60,10 @@ func estimate(v, lo, hi float64, method string) *Estimate {
 
 // Binary is a binary classifier's live quality on labelled predictions.
 type Binary struct {
-	N         int     `json:"n"`         // labelled predictions
-	Positives int     `json:"positives"` // of which actually positive
-	Threshold float64 `json:"threshold"` // the decision threshold (bundle.Encoding.Threshold)
-	Level     float64 `json:"level"`
+	N         int       `json:"n"`         // labelled predictions
+	Positives int       `json:"positives"` // of which actually positive
+	Threshold float64   `json:"threshold"` // the decision threshold (bundle.Encoding.Threshold)
+	Level     float64   `json:"level"`
 	AUC       *Estimate `json:"auc"`
 	Accuracy  *Estimate `json:"accuracy"`
 	Precision *Estimate `json:"precision"` // among predicted positives
