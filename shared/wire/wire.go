@@ -38,7 +38,9 @@
 //     shared/metrics, shared/yamldoc, shared/hashid, shared/naming, shared/clip,
 //     shared/apierror (the APIs' error body, route guard and client side),
 //     shared/apidoc (the APIs' OpenAPI document),
-//     shared/event, shared/rules, events,
+//     shared/event, shared/rules, shared/feedback (the ground-truth upload
+//     format), shared/quality (live quality and its estimate from
+//     probabilities), events,
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
 //     io.Reader, an fs.FS, a local path or scratch directory) and import no
