@@ -16,6 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/driftstat"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/quality"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -371,4 +372,59 @@ Exit status: 0 no drift, 1 drift, 2 usage error, 3 could not read.`,
 	f.Int64Var(&th.MinRows, "min-rows", th.MinRows, "least current rows for a verdict")
 	f.Float64Var(&share, "share", share, "share of drifted columns for a dataset verdict")
 	return cmd
+}
+
+func printQuality(w io.Writer, q *drift.Quality) {
+	if q == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nlive quality: %d labelled predictions of this version", q.Labels)
+	if q.OtherVersions > 0 || q.Relabelled > 0 {
+		fmt.Fprintf(w, " (%d labels for other versions, %d given twice)", q.OtherVersions, q.Relabelled)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if q.Binary != nil {
+		fmt.Fprintln(tw, "METRIC\tLIVE\t95% INTERVAL\tTRAINING")
+		for _, m := range []struct {
+			name string
+			e    *quality.Estimate
+		}{{"auc", q.Binary.AUC}, {"accuracy", q.Binary.Accuracy}, {"precision", q.Binary.Precision}, {"recall", q.Binary.Recall}} {
+			if m.e == nil {
+				fmt.Fprintf(tw, "%s\t-\t-\t%s\n", m.name, trained(q, m.name))
+				continue
+			}
+			iv := "-"
+			if m.e.Lower != nil && m.e.Upper != nil {
+				iv = fmt.Sprintf("%.3f to %.3f", *m.e.Lower, *m.e.Upper)
+			}
+			fmt.Fprintf(tw, "%s\t%.3f\t%s\t%s\n", m.name, m.e.Value, iv, trained(q, m.name))
+		}
+	}
+	_ = tw.Flush()
+	if e := q.Estimated; e != nil {
+		fmt.Fprintf(w, "estimated before labels (CBPE, %d predictions):", e.N)
+		if e.Accuracy != nil {
+			fmt.Fprintf(w, " accuracy %.3f", *e.Accuracy)
+		}
+		if e.AUC != nil {
+			fmt.Fprintf(w, ", AUC %.3f", *e.AUC)
+		}
+		fmt.Fprintln(w)
+		for _, v := range q.Versus {
+			if v.Difference != nil {
+				fmt.Fprintf(w, "  %s: estimated %.3f, realised %.3f (%+.3f)\n", v.Metric, *v.Estimated, *v.Realized, *v.Difference)
+			}
+		}
+	}
+	for _, r := range q.Reasons {
+		fmt.Fprintln(w, "quality decay:", r)
+	}
+}
+
+func trained(q *drift.Quality, name string) string {
+	if v, ok := q.Training[name]; ok {
+		return fmt.Sprintf("%.3f", v)
+	}
+	return "-"
 }

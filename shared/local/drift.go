@@ -26,10 +26,19 @@ func (p *Platform) startDrift(st *store.Store, buckets Buckets, names rules.Name
 	}
 	p.Drift = svc
 	b.Register(FuncDrift, func(ctx context.Context, payload json.RawMessage) error {
-		if err := p.PredictionLog.Flush(ctx); err != nil {
+		if err := p.SettleLog(ctx); err != nil {
 			return fmt.Errorf("drift: write out the prediction log: %w", err)
 		}
 		return svc.Handle(ctx, payload)
 	})
 	return p.subscribe(names, FuncDrift)
+}
+
+// SettleLog writes out every record of the answers already given: the
+// records still on their way to the batcher, then the batcher's buffer.
+func (p *Platform) SettleLog(ctx context.Context) error {
+	if err := p.Serving.Settle(ctx); err != nil {
+		return err
+	}
+	return p.PredictionLog.Flush(ctx)
 }

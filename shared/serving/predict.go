@@ -62,8 +62,46 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		}
 		return resp, nil
 	}
-	s.background(func() { _ = complete(context.WithoutCancel(ctx)) })
+	s.logging(+1)
+	s.background(func() {
+		defer s.logging(-1)
+		_ = complete(context.WithoutCancel(ctx))
+	})
 	return resp, nil
+}
+
+// logging counts the answers whose records are still on their way to the
+// sink, for Settle.
+func (s *Service) logging(delta int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logsInFlight += delta
+	if s.logsInFlight == 0 && s.logsSettled != nil {
+		close(s.logsSettled)
+		s.logsSettled = nil
+	}
+}
+
+// Settle waits until the record of every answer already given is in the
+// sink (a reader of the log, such as the local drift run, then sees them
+// all once the sink is flushed), or ctx ends.
+func (s *Service) Settle(ctx context.Context) error {
+	s.mu.Lock()
+	if s.logsInFlight == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.logsSettled == nil {
+		s.logsSettled = make(chan struct{})
+	}
+	ch := s.logsSettled
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("serving: settle the log: %w", ctx.Err())
+	}
 }
 
 // background runs f in a goroutine Close waits for; after Close, in place.

@@ -142,6 +142,10 @@ type Service struct {
 	models map[string]*entry
 	wg     sync.WaitGroup // background refreshes and log completions
 	closed bool
+	// logsInFlight counts answers whose records are not yet in the sink;
+	// logsSettled is closed when it falls to 0 (Settle).
+	logsInFlight int
+	logsSettled  chan struct{}
 }
 
 // New returns a Service reading bundles from src, the champion from reg and
