@@ -363,3 +363,52 @@ func TestCBPECalibrated(t *testing.T) {
 		t.Errorf("raw estimate %.1f SE off (want > 4), calibrated %.1f and auc %.1f (want ≤ 4)", dRaw, dCal, dAUC)
 	}
 }
+
+// Multiclass CBPE: labels drawn from the probabilities land around the
+// estimate within 4 of its standard errors, and the arithmetic is checked on
+// a hand case.
+func TestMulticlassCBPE(t *testing.T) {
+	e, err := quality.EstimateMulticlass([]float64{0.2, 0.8, 0, 0.6, 0.2, 0}, 3) // the second row sums to 0.8
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (0.8 + 0.75) / 2; math.Abs(*e.Accuracy-want) > 1e-15 || e.N != 2 {
+		t.Errorf("accuracy %v, want %v", *e.Accuracy, want)
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	const n, k = 5000, 4
+	probs, y := make([]float64, n*k), make([]int, n)
+	for i := range n {
+		row := probs[i*k : (i+1)*k]
+		var sum float64
+		for c := range row {
+			row[c] = r.ExpFloat64() * float64(c+1)
+			sum += row[c]
+		}
+		u, acc := r.Float64()*sum, 0.0
+		y[i] = k - 1
+		for c := range row {
+			if acc += row[c]; u < acc {
+				y[i] = c
+				break
+			}
+		}
+		for c := range row {
+			row[c] /= sum
+		}
+	}
+	est, err := quality.EstimateMulticlass(probs, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := quality.MeasureMulticlass(y, probs, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(live.Accuracy.Value-*est.Accuracy) / *est.AccuracyStdErr; d > 4 {
+		t.Errorf("realised %v, estimated %v: %.1f SE apart", live.Accuracy.Value, *est.Accuracy, d)
+	}
+	if _, err := quality.EstimateMulticlass(make([]float64, 5), 2); err == nil {
+		t.Error("5 probabilities of 2 classes accepted")
+	}
+}
