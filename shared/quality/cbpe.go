@@ -117,6 +117,49 @@ func EstimateBinary(p []float64, threshold float64, cal *Calibrator) (CBPE, erro
 	return e, nil
 }
 
+// MulticlassCBPE is a multiclass classifier's accuracy estimated from its
+// probabilities alone: each prediction is right with the probability of the
+// class it predicts (its highest), if the probabilities are calibrated.
+type MulticlassCBPE struct {
+	N        int      `json:"n"`
+	Accuracy *float64 `json:"accuracy"`
+	// AccuracyStdErr is √(Σ r(1−r))/n with r each prediction's chance of
+	// being right: the realised accuracy's spread around Accuracy.
+	AccuracyStdErr *float64          `json:"accuracyStdErr"`
+	Undefined      map[string]string `json:"undefined,omitempty"`
+}
+
+// EstimateMulticlass estimates a multiclass classifier's accuracy from
+// probs (row-major, k per row, each row normalised to sum 1 as
+// metrics.Multiclass does).
+func EstimateMulticlass(probs []float64, k int) (MulticlassCBPE, error) {
+	if k < 2 || len(probs)%k != 0 {
+		return MulticlassCBPE{}, fmt.Errorf("%d probabilities of %d classes: want at least 2 classes and k per row", len(probs), k)
+	}
+	if err := checkProbabilities(probs); err != nil {
+		return MulticlassCBPE{}, err
+	}
+	e := MulticlassCBPE{N: len(probs) / k}
+	if e.N == 0 {
+		undefined(&e.Undefined, metrics.Accuracy, "no predictions")
+		return e, nil
+	}
+	right := make([]float64, e.N)
+	rv := make([]float64, e.N)
+	for i := range right {
+		row := probs[i*k : (i+1)*k]
+		sum := metrics.Sum(row)
+		if sum <= 0 {
+			return MulticlassCBPE{}, fmt.Errorf("row %d: probabilities sum to 0", i)
+		}
+		right[i] = row[metrics.Argmax(row)] / sum
+		rv[i] = right[i] * (1 - right[i])
+	}
+	acc, se := metrics.Mean(right), math.Sqrt(metrics.Sum(rv))/float64(e.N)
+	e.Accuracy, e.AccuracyStdErr = &acc, &se
+	return e, nil
+}
+
 // expectedAUC walks the raw scores p from the highest down, a group of equal
 // scores at a time, adding the trapezoid under the expected ROC curve, whose
 // steps are the group's Σq (TPR) and Σ(1−q) (FPR).
