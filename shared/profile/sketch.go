@@ -602,3 +602,16 @@ func (s *ShiftedSums) AddBatch(vs []float64) {
 	s.n += int64(len(vs))
 	s.s1, s.s2, s.minv, s.maxv = s1, s2, lo, hi
 }
+
+// Weighted returns the sketch's retained values in ascending order with the
+// number of stream values each stands for (the weights sum to N): the step
+// function that drift's two-sample statistics read, in one sort rather than
+// one per CDF call.
+func (s *KLL) Weighted() (values []float64, weights []int64) {
+	items, _ := s.sorted()
+	values, weights = make([]float64, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		values[i], weights[i] = it.v, it.w
+	}
+	return values, weights
+}

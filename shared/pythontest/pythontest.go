@@ -98,3 +98,19 @@ func (g *Generated) Remove() {
 		_ = os.RemoveAll(g.dir)
 	}
 }
+
+var (
+	scipyOnce sync.Once
+	scipyErr  error
+)
+
+// SciPy reports why Python cannot import scipy and numpy (the error and what
+// Python printed), or nil where it can. It asks once per test binary.
+func SciPy() error {
+	scipyOnce.Do(func() {
+		if out, err := exec.Command(Python, "-c", "import scipy.stats, scipy.spatial, numpy").CombinedOutput(); err != nil {
+			scipyErr = fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
+		}
+	})
+	return scipyErr
+}
