@@ -37,7 +37,8 @@
 //     shared/metrics, shared/yamldoc, shared/hashid, shared/naming, shared/clip,
 //     shared/apierror (the APIs' error body, route guard and client side),
 //     shared/apidoc (the APIs' OpenAPI document),
-//     shared/event, shared/rules, events,
+//     shared/event, shared/rules, shared/driftstat (drift's statistics over
+//     profiles and bundles), events,
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
 //     io.Reader, an fs.FS, a local path or scratch directory) and import no
