@@ -60,7 +60,7 @@ func CompareTables(ctx context.Context, c *contract.Contract, baseline io.Reader
 		case errors.Is(err, driftstat.ErrPII):
 			cmp.Skipped = append(cmp.Skipped, Skipped{Feature: cc.Name, Reason: "personal data: not compared"})
 			continue
-		case errors.Is(err, driftstat.ErrNotCompared):
+		case errors.Is(err, driftstat.ErrText):
 			cmp.Skipped = append(cmp.Skipped, Skipped{Feature: cc.Name, Reason: err.Error()})
 			continue
 		case err != nil:

@@ -11,6 +11,7 @@ import (
 // baseline's bins (prediction drift).
 type outputs struct {
 	names []string // the log's output names: p_<class> or prediction
+	refs  []bundle.OutputDistribution
 	wins  []*driftstat.OutputWindow
 }
 
@@ -21,8 +22,13 @@ func newOutputs(b *bundle.Bundle) *outputs {
 		if strings.HasPrefix(d.Name, "p(") && strings.HasSuffix(d.Name, ")") {
 			name = bundle.OutputProbPrefix + d.Name[2:len(d.Name)-1]
 		}
+		w, err := driftstat.NewOutputWindow(d)
+		if err != nil {
+			continue // a bundle's baseline is checked at load: this is not reached
+		}
 		o.names = append(o.names, name)
-		o.wins = append(o.wins, driftstat.NewOutputWindow(d))
+		o.refs = append(o.refs, d)
+		o.wins = append(o.wins, w)
 	}
 	return o
 }
@@ -39,8 +45,8 @@ func (o *outputs) add(out map[string]any) {
 
 func (o *outputs) compare() []driftstat.Feature {
 	out := make([]driftstat.Feature, 0, len(o.wins))
-	for _, w := range o.wins {
-		out = append(out, driftstat.CompareOutput(w))
+	for i, w := range o.wins {
+		out = append(out, driftstat.CompareOutput(o.refs[i], w))
 	}
 	return out
 }

@@ -289,7 +289,7 @@ func columns(bl *baseline) ([]*column, []Skipped, error) {
 		case errors.Is(err, driftstat.ErrPII):
 			skipped = append(skipped, Skipped{Feature: f.Name, Reason: "personal data: the log holds no raw values of it"})
 			continue
-		case errors.Is(err, driftstat.ErrNotCompared):
+		case errors.Is(err, driftstat.ErrText):
 			skipped = append(skipped, Skipped{Feature: f.Name, Reason: err.Error()})
 			continue
 		case err != nil:

@@ -5,591 +5,449 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
-	"strings"
+	"strconv"
 
-	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/profile"
 )
 
-// ErrPII: the column is personal data, whose raw values neither the profile
-// nor the prediction log keeps; it is not compared.
-var ErrPII = errors.New("personal data")
+// ErrPII says a feature is personal data: its profile holds no values, so it
+// has no baseline and is never compared.
+var ErrPII = errors.New("PII column: not compared")
 
-// ErrNotCompared: the column is free text with too many distinct values to
-// compare as categories.
-var ErrNotCompared = errors.New("not compared")
+// ErrText says a string feature is free text (most values distinct, or more
+// distinct values than the profile counts exactly): a window would be mostly
+// unseen values, so it is not compared.
+var ErrText = errors.New("free-text column: not compared")
 
-// Thresholds decide whether a feature drifted (see Decide).
-type Thresholds struct {
-	// PValue: a test's Benjamini–Hochberg-corrected p-value below this is
-	// significant.
-	PValue float64 `json:"pValue"`
-	// PSI, Wasserstein (in reference standard deviations) and JS (base 2)
-	// are the effect sizes beyond which a significant change is drift.
-	PSI         float64 `json:"psi"`
-	Wasserstein float64 `json:"wasserstein"`
-	JS          float64 `json:"js"`
-	// NullRateChange: a missing-value rate that moved by more than this is
-	// drift by itself.
-	NullRateChange float64 `json:"nullRateChange"`
-	// OutOfRangeRate: more than this share of a window's values outside the
-	// contract's range, or categories never seen in training, is drift by
-	// itself.
-	OutOfRangeRate float64 `json:"outOfRangeRate"`
-	// MinRows is the least number of rows for a verdict.
-	MinRows int64 `json:"minRows"`
-	// LargeSample is the number of values from which the tests' p-values
-	// alone no longer decide: at large samples every p-value is tiny, so an
-	// effect size must pass its threshold too.
-	LargeSample int64 `json:"largeSample"`
-}
+// ExactLimit is how many values a window keeps exactly before it turns them
+// into a quantile sketch: up to it, KS and Wasserstein see every value.
+const ExactLimit = 10000
 
-// DefaultThresholds are the thresholds where a policy sets none (and mlops
-// drift compare's defaults): p 0.05, PSI 0.2, normed Wasserstein 0.1, JS 0.1,
-// null-rate change 0.05, out-of-range 1%, at least 100 rows, large samples
-// from 1,000 values.
-func DefaultThresholds() Thresholds {
-	return Thresholds{PValue: 0.05, PSI: 0.2, Wasserstein: 0.1, JS: 0.1, NullRateChange: 0.05, OutOfRangeRate: 0.01,
-		MinRows: 100, LargeSample: 1000}
-}
+type kind int
 
-// DefaultShare is the share of drifted features that makes the dataset
-// drifted where a policy sets none.
-const DefaultShare = 0.5
-
-// ExactValues is how many values a window keeps exactly before it folds them
-// into a quantile sketch: below it the KS test is exact.
-const ExactValues = 10_000
-
-// maxCategories bounds the categories a free-text column may have to be
-// compared as a category.
-const maxCategories = 1000
-
-// Types of Feature.Type beyond the contract's.
-const TypeOutput = "output" // a model output (prediction drift)
-
-// Tests (Feature.Test): the statistic that decided.
 const (
-	TestKS          = "ks"
-	TestChi2        = "chi2"
-	TestWasserstein = "wasserstein"
-	TestJS          = "js"
-	TestPSI         = "psi"
-	TestNullRate    = "nullRate"
-	TestOutOfRange  = "outOfRange"
-	TestNone        = "none" // too few values to test
+	numericKind kind = iota
+	categoryKind
 )
 
-// Reference is one feature's training baseline, from its profile.
-type Reference struct {
-	name    string
-	typ     contract.Type
-	numeric bool
-	// numeric
-	dist      Distribution
-	edges     []float64 // the profile's deciles: PSI and JS bins
-	binCounts []int64
-	std, mean float64
-	lo, hi    *float64
-	// categorical: cats[i] counted counts[i]; the last bin is "other"
-	cats     []string
-	index    map[string]int
-	counts   []int64
-	exact    bool            // the profile counted every value
-	allowed  map[string]bool // the contract's allowed values (nil: any)
-	rows     int64
-	nulls    int64
-	nonNulls int64
+func kindOf(t contract.Type) (kind, bool) {
+	switch t {
+	case contract.Integer, contract.Number, contract.Timestamp:
+		return numericKind, true
+	case contract.Category, contract.Boolean, contract.String:
+		return categoryKind, true
+	}
+	return 0, false
 }
 
-// NewReference reads a column's profile (the ingest profile of the training
-// dataset version) under its contract column.
+// Reference is one feature's training baseline, read from its profile and
+// its contract column.
+type Reference struct {
+	name  string
+	typ   contract.Type
+	kind  kind
+	rows  int64 // rows profiled, nulls included
+	nulls int64
+
+	// Numeric features.
+	sketch    Sketch
+	n         int64 // values in the sketch
+	mean, std float64
+	edges     []float64 // the baseline's deciles, without repeats
+	counts    []int64   // per bin (see profile.Histogram)
+	lo, hi    *float64  // the contract's bounds
+
+	// Categorical features.
+	cats      []string // training values, sorted
+	catIdx    map[string]int
+	catCounts []int64
+	allowed   map[string]bool // nil: any value
+}
+
+// Name is the feature's name.
+func (r *Reference) Name() string { return r.name }
+
+// Type is the feature's contract type.
+func (r *Reference) Type() contract.Type { return r.typ }
+
+// NewReference reads a feature's baseline from its training profile column
+// and its contract column. Numeric (integer, number, timestamp as Unix
+// seconds): the KLL sketch, moments, and the deciles as bin edges with the
+// profile's histogram counts (PSI and JS are computed on these quantile
+// bins). Category, boolean and string: the exact value counts. PII columns
+// give ErrPII, free text ErrText (test with errors.Is); a profile whose name
+// or type differs from the contract's is an error naming both.
 func NewReference(col profile.Column, cc contract.Column) (*Reference, error) {
+	if col.Name != cc.Name {
+		return nil, fmt.Errorf("baseline column %q does not match contract column %q", col.Name, cc.Name)
+	}
 	if col.PII || cc.PII {
-		return nil, fmt.Errorf("column %s: %w", cc.Name, ErrPII)
+		return nil, fmt.Errorf("feature %q: %w", cc.Name, ErrPII)
 	}
-	r := &Reference{name: cc.Name, typ: cc.Type, rows: col.Count, nulls: col.Nulls + col.Invalid, lo: cc.Min, hi: cc.Max}
-	r.nonNulls = max(r.rows-r.nulls, 0)
-	switch cc.Type {
-	case contract.Integer, contract.Number, contract.Timestamp:
-		r.numeric = true
-		if len(col.State.KLL) == 0 {
-			r.dist = Sample{}
-		} else {
-			k := profile.NewKLL(profile.KLLK, 1)
-			if err := k.UnmarshalBinary(col.State.KLL); err != nil {
-				return nil, fmt.Errorf("column %s: the profile's sketch: %w", cc.Name, err)
+	if col.Type != cc.Type {
+		return nil, fmt.Errorf("feature %q: the baseline profiled it as %s, the contract says %s", cc.Name, col.Type, cc.Type)
+	}
+	k, ok := kindOf(cc.Type)
+	if !ok {
+		return nil, fmt.Errorf("feature %q: type %q has no drift statistics", cc.Name, cc.Type)
+	}
+	if col.Count < 0 || col.Nulls < 0 || col.Nulls > col.Count {
+		return nil, fmt.Errorf("feature %q: baseline counts %d nulls of %d rows", cc.Name, col.Nulls, col.Count)
+	}
+	r := &Reference{name: cc.Name, typ: cc.Type, kind: k, rows: col.Count, nulls: col.Nulls}
+	if k == numericKind {
+		return r, r.readNumeric(col, cc)
+	}
+	return r, r.readCategories(col, cc)
+}
+
+func (r *Reference) readNumeric(col profile.Column, cc contract.Column) error {
+	r.lo, r.hi = cc.Min, cc.Max
+	kll := profile.NewKLL(profile.KLLK, 1)
+	if len(col.State.KLL) > 0 {
+		if err := kll.UnmarshalBinary(col.State.KLL); err != nil {
+			return fmt.Errorf("feature %q: baseline sketch: %w", r.name, err)
+		}
+	}
+	r.sketch = NewSketch(kll)
+	r.n = r.sketch.N()
+	if m := col.State.Moments; m != nil {
+		r.mean, r.std = m.Mean, m.Std()
+	}
+	if r.n == 0 {
+		return nil
+	}
+	// Repeated deciles (a column with many equal values) bound empty bins;
+	// dropping the repeats leaves the same partition of the line.
+	var edges []float64
+	for _, e := range col.Deciles {
+		if math.IsNaN(e) || math.IsInf(e, 0) {
+			continue
+		}
+		if len(edges) == 0 || e > edges[len(edges)-1] {
+			edges = append(edges, e)
+		}
+	}
+	r.edges = edges
+	r.counts = make([]int64, len(edges)+1)
+	if h := col.Histogram; h != nil && len(h.Counts) == len(h.Edges)+1 && slices.Equal(h.Edges, col.Deciles) {
+		for i, c := range h.Counts {
+			// Bin i is (Edges[i-1], Edges[i]]: its values fall in the
+			// deduplicated bin of its upper edge.
+			j := len(edges)
+			if i < len(h.Edges) {
+				j = profile.Bin(edges, h.Edges[i])
 			}
-			r.dist = NewSketch(k)
+			if j >= 0 {
+				r.counts[j] += max(c, 0)
+			}
 		}
-		if col.Std != nil {
-			r.std = *col.Std
-		}
-		if col.Mean != nil {
-			r.mean = *col.Mean
-		}
-		r.edges = slices.Clone(col.Deciles)
-		if col.Histogram != nil && len(col.Histogram.Counts) == len(r.edges)+1 {
-			r.binCounts = slices.Clone(col.Histogram.Counts)
-		} else {
-			r.binCounts = make([]int64, len(r.edges)+1)
-		}
-		return r, nil
+		return nil
 	}
-	if cc.Type == contract.String && len(cc.Allowed) == 0 && (!col.State.FreqExact || len(col.State.Freq) > maxCategories) {
-		return nil, fmt.Errorf("column %s is free text with %.0f distinct values: %w", cc.Name, col.Distinct, ErrNotCompared)
+	// No usable histogram: estimate the bins from the sketch, as the profile does.
+	prev := int64(0)
+	for i, e := range edges {
+		at := int64(math.Round(r.sketch.CDF(e) * float64(r.n)))
+		r.counts[i] = max(at-prev, 0)
+		prev = max(at, prev)
 	}
-	r.exact = col.State.FreqExact
-	r.index = map[string]int{}
-	var tracked int64
-	for _, f := range col.State.Freq {
-		r.index[f.Value] = len(r.cats)
-		r.cats = append(r.cats, f.Value)
-		r.counts = append(r.counts, f.Count)
-		tracked += f.Count
-	}
+	r.counts[len(edges)] = max(r.n-prev, 0)
+	return nil
+}
+
+func (r *Reference) readCategories(col profile.Column, cc contract.Column) error {
 	if len(cc.Allowed) > 0 {
-		r.allowed = map[string]bool{}
+		r.allowed = make(map[string]bool, len(cc.Allowed))
 		for _, a := range cc.Allowed {
 			r.allowed[a] = true
-			if _, ok := r.index[a]; !ok {
-				r.index[a] = len(r.cats)
-				r.cats = append(r.cats, a)
-				r.counts = append(r.counts, 0)
-			}
 		}
 	}
-	if cc.Type == contract.Boolean {
-		for _, b := range []string{"false", "true"} {
-			if _, ok := r.index[b]; !ok {
-				r.index[b] = len(r.cats)
-				r.cats = append(r.cats, b)
-				r.counts = append(r.counts, 0)
-			}
-		}
+	values := col.Count - col.Nulls - col.Invalid
+	if cc.Type == contract.String && len(col.State.Freq) > 0 &&
+		(!col.State.FreqExact || (len(col.State.Freq) > 50 && int64(2*len(col.State.Freq)) > values)) {
+		return fmt.Errorf("feature %q: %d distinct values in %d: %w", r.name, len(col.State.Freq), values, ErrText)
 	}
-	// The values the profile did not track (a summary that is not exact)
-	// and those never seen: one bin.
-	r.counts = append(r.counts, max(r.nonNulls-tracked, 0))
-	return r, nil
+	entries := slices.Clone(col.State.Freq)
+	slices.SortFunc(entries, func(a, b profile.FreqEntry) int {
+		switch {
+		case a.Value < b.Value:
+			return -1
+		case a.Value > b.Value:
+			return 1
+		}
+		return 0
+	})
+	r.catIdx = make(map[string]int, len(entries))
+	for _, e := range entries {
+		if _, dup := r.catIdx[e.Value]; dup {
+			return fmt.Errorf("feature %q: baseline lists value %q twice", r.name, e.Value)
+		}
+		r.catIdx[e.Value] = len(r.cats)
+		r.cats = append(r.cats, e.Value)
+		r.catCounts = append(r.catCounts, max(e.Count, 0))
+	}
+	return nil
 }
 
-// NewCurrent returns an empty window of the feature.
+// NewCurrent starts an empty window for the feature.
 func (r *Reference) NewCurrent() *Current {
 	c := &Current{ref: r}
-	if r.numeric {
-		c.bins = make([]int64, len(r.edges)+1)
+	if r.kind == numericKind {
+		// Seeded by the name: a re-run over the same values gives the same sketch.
+		c.num.seed = profile.Hash64([]byte(r.name), 0)
+		c.num.bins = make([]int64, len(r.edges)+1)
 	} else {
-		c.counts = make([]int64, len(r.counts))
+		c.cats = make([]int64, len(r.cats)+1) // the last counts unseen values
 	}
 	return c
 }
 
-// Current is one feature's values in a window, in memory that does not grow
-// with the rows: exact values up to ExactValues, then a quantile sketch;
-// counts on the reference's bins or categories.
+// numeric accumulates a window's numeric values in memory that does not
+// grow past ExactLimit values: exact values until then, a KLL sketch after,
+// counts on fixed bins, moments.
+type numeric struct {
+	exact []float64
+	kll   *profile.KLL
+	mom   profile.Moments
+	sums  profile.ShiftedSums
+	bins  []int64
+	seed  uint64
+}
+
+func (a *numeric) add(v float64) {
+	a.sums.Add(v)
+	if a.kll != nil {
+		a.kll.Add(v)
+		return
+	}
+	a.exact = append(a.exact, v)
+	if len(a.exact) > ExactLimit {
+		a.toSketch()
+	}
+}
+
+func (a *numeric) toSketch() {
+	if a.kll != nil {
+		return
+	}
+	a.kll = profile.NewKLL(profile.KLLK, a.seed|1)
+	for _, v := range a.exact {
+		a.kll.Add(v)
+	}
+	a.exact = nil
+}
+
+func (a *numeric) moments() profile.Moments {
+	m := a.mom
+	m.Merge(a.sums.Moments())
+	return m
+}
+
+func (a *numeric) merge(o *numeric) {
+	m := a.moments()
+	m.Merge(o.moments())
+	a.mom, a.sums = m, profile.ShiftedSums{}
+	for i := range a.bins {
+		a.bins[i] += o.bins[i]
+	}
+	if a.kll == nil && o.kll == nil && len(a.exact)+len(o.exact) <= ExactLimit {
+		a.exact = append(a.exact, o.exact...)
+		return
+	}
+	a.toSketch()
+	if o.kll != nil {
+		a.kll.Merge(o.kll)
+		return
+	}
+	for _, v := range o.exact {
+		a.kll.Add(v)
+	}
+}
+
+func (a *numeric) distribution() Distribution {
+	if a.kll != nil {
+		return NewSketch(a.kll)
+	}
+	return NewSample(a.exact)
+}
+
+// Current is one feature's window of recent values. It is not safe for
+// concurrent use: workers keep one each and Merge them.
 type Current struct {
 	ref        *Reference
 	rows       int64
 	nulls      int64
-	outOfRange int64
+	outOfRange int64 // numeric: outside the contract's bounds or infinite; categorical: unseen
 	unseen     int64
-	exact      []float64
-	kll        *profile.KLL
-	bins       []int64
-	counts     []int64
+	num        numeric
+	cats       []int64
 }
 
-// Number adds a numeric value (timestamps as Unix seconds).
+// Number records a numeric value (integers as they are, timestamps as Unix
+// seconds, as profile does). NaN counts as missing; ±Inf as out of range and
+// outside the distribution. On a categorical feature v counts as the value
+// strconv.FormatFloat(v, 'g', -1, 64).
 func (c *Current) Number(v float64) {
+	if c.ref.kind != numericKind {
+		if v != v {
+			c.Null()
+			return
+		}
+		c.Category(strconv.FormatFloat(v, 'g', -1, 64))
+		return
+	}
+	c.rows++
 	if v != v {
-		c.Null()
+		c.nulls++
 		return
 	}
-	c.rows++
+	if math.IsInf(v, 0) {
+		c.outOfRange++
+		return
+	}
 	r := c.ref
-	if !r.numeric {
-		c.Category(fmt.Sprint(v))
-		c.rows--
-		return
-	}
-	if r.lo != nil && v < *r.lo || r.hi != nil && v > *r.hi {
+	if (r.lo != nil && v < *r.lo) || (r.hi != nil && v > *r.hi) {
 		c.outOfRange++
 	}
-	c.bins[profile.Bin(r.edges, v)]++
-	if c.kll != nil {
-		c.kll.Add(v)
-		return
-	}
-	c.exact = append(c.exact, v)
-	if len(c.exact) > ExactValues {
-		c.kll = profile.NewKLL(profile.KLLK, 1)
-		for _, x := range c.exact {
-			c.kll.Add(x)
-		}
-		c.exact = nil
-	}
+	c.num.bins[profile.Bin(r.edges, v)]++
+	c.num.add(v)
 }
 
-// Category adds a categorical value (booleans as "true" and "false").
+// Category records a categorical, boolean or string value, spelled as the
+// profile spells it (booleans normalised to "true" and "false"). A value the
+// contract does not allow or the training data never held counts as unseen.
+// On a numeric feature the value is parsed as a number; one that does not
+// parse counts as out of range.
 func (c *Current) Category(v string) {
-	c.rows++
-	r := c.ref
-	if r.numeric {
-		c.Null()
-		c.rows--
-		return
-	}
-	i, ok := r.index[v]
-	if !ok {
-		c.counts[len(c.counts)-1]++
-		if r.exact || r.allowed != nil {
-			c.unseen++
-		}
-		if r.allowed != nil && !r.allowed[v] {
+	if c.ref.kind == numericKind {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			c.rows++
 			c.outOfRange++
+			return
 		}
+		c.Number(f)
 		return
 	}
-	c.counts[i]++
-	if r.allowed != nil && !r.allowed[v] {
+	c.rows++
+	i, seen := c.ref.catIdx[v]
+	if !seen || (c.ref.allowed != nil && !c.ref.allowed[v]) {
+		c.unseen++
 		c.outOfRange++
+		c.cats[len(c.cats)-1]++
+		return
 	}
+	c.cats[i]++
 }
 
-// Null adds a missing value.
-func (c *Current) Null() { c.rows++; c.nulls++ }
+// Null records a missing value.
+func (c *Current) Null() {
+	c.rows++
+	c.nulls++
+}
 
-// Rows is how many values (missing ones included) the window holds.
+// Rows is the number of values recorded, missing ones included.
 func (c *Current) Rows() int64 { return c.rows }
 
-func (c *Current) dist() Distribution {
-	if c.kll != nil {
-		return NewSketch(c.kll)
+// Merge folds o, a window of the same feature's baseline, into c (days into
+// a range).
+func (c *Current) Merge(o *Current) error {
+	if o == nil {
+		return nil
 	}
-	return NewSample(c.exact)
+	if c.ref != o.ref && !c.ref.sameBins(o.ref) {
+		return fmt.Errorf("cannot merge a window of %q (%s) into one of %q (%s): different baselines", o.ref.name, o.ref.typ, c.ref.name, c.ref.typ)
+	}
+	c.rows += o.rows
+	c.nulls += o.nulls
+	c.outOfRange += o.outOfRange
+	c.unseen += o.unseen
+	if c.ref.kind == numericKind {
+		c.num.merge(&o.num)
+		return nil
+	}
+	for i := range c.cats {
+		c.cats[i] += o.cats[i]
+	}
+	return nil
 }
 
-// Feature is one feature's comparison: every statistic computed for its
-// type, whichever decided, with null where one does not apply (the JSON of
-// reports and of mlops drift compare).
-type Feature struct {
-	Feature string `json:"feature"`
-	Type    string `json:"type"`
-	// Test is the statistic that decided (TestKS, TestChi2, ...): the first
-	// that called drift, or the main test of the type when none did.
-	Test            string     `json:"test"`
-	KS              *KSResult  `json:"ks"`
-	Chi2            *ChiResult `json:"chi2"`
-	PSI             *float64   `json:"psi"`
-	Wasserstein     *float64   `json:"wasserstein"` // in reference standard deviations
-	JS              *float64   `json:"js"`
-	PValueCorrected *float64   `json:"pValueCorrected"`
-	EffectSize      *float64   `json:"effectSize"`
-	EffectSizeName  string     `json:"effectSizeName"` // "wasserstein/std" (numeric) or "cramersV" (categorical)
-	NullRate        float64    `json:"nullRate"`
-	NullRateChange  float64    `json:"nullRateChange"`
-	OutOfRangeRate  float64    `json:"outOfRangeRate"`
-	Unseen          int64      `json:"unseen"`  // values of categories never seen in training
-	RefRows         int64      `json:"refRows"` // the baseline's rows
-	Rows            int64      `json:"rows"`    // the window's rows
-	Drifted         bool       `json:"drifted"`
-	Reason          string     `json:"reason"` // why, or why not, in words
-	Categories      []Share    `json:"categories,omitempty"`
-	pValue          float64    // the raw p-value (NaN: no test)
-	numeric         bool
+func (r *Reference) sameBins(o *Reference) bool {
+	return r.name == o.name && r.typ == o.typ && slices.Equal(r.edges, o.edges) && slices.Equal(r.cats, o.cats) &&
+		ptrEq(r.lo, o.lo) && ptrEq(r.hi, o.hi)
 }
 
-// Share is one category's share of the baseline's and the window's values.
-type Share struct {
-	Value    string  `json:"value"`
-	Baseline float64 `json:"baseline"`
-	Current  float64 `json:"current"`
-}
+func ptrEq(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
-func num(v float64) *float64 {
-	if v != v || math.IsInf(v, 0) {
+// finite returns a pointer to v, or nil where v is NaN or infinite (JSON has
+// neither: the statistic does not apply).
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
 	}
 	return &v
 }
 
-// Compare computes a feature's statistics; Decide then judges them.
-func Compare(r *Reference, c *Current) Feature {
-	f := Feature{Feature: r.name, Type: string(r.typ), RefRows: r.rows, Rows: c.rows, Unseen: c.unseen,
-		numeric: r.numeric, pValue: math.NaN()}
-	refNull := 0.0
-	if r.rows > 0 {
-		refNull = float64(r.nulls) / float64(r.rows)
-	}
-	if c.rows > 0 {
-		f.NullRate = float64(c.nulls) / float64(c.rows)
-		f.NullRateChange = f.NullRate - refNull
-	}
-	if nn := c.rows - c.nulls; nn > 0 {
-		f.OutOfRangeRate = float64(c.outOfRange+unseenOutside(r, c)) / float64(nn)
-	}
-	if r.numeric {
-		f.EffectSizeName = "wasserstein/std"
-		cur := c.dist()
-		if cur.N() > 0 && r.dist.N() > 0 {
-			ks := KS(r.dist, cur)
-			if ks.Statistic == ks.Statistic {
-				f.KS = &KSResult{Statistic: ks.Statistic, PValue: ks.PValue}
-				f.pValue = ks.PValue
-				if ks.PValue != ks.PValue {
-					f.KS.PValue = 1
-					f.pValue = 1
-				}
-			}
-			f.Wasserstein = num(WassersteinNormed(r.dist, cur, r.std, r.mean))
-			f.EffectSize = f.Wasserstein
-			f.PSI = num(PSI(r.binCounts, c.bins))
-			f.JS = num(JSDistance(r.binCounts, c.bins))
-		}
-		return f
-	}
-	f.EffectSizeName = "cramersV"
-	nn := c.rows - c.nulls
-	if nn > 0 && r.nonNulls > 0 {
-		chi := ChiSquare(r.counts, c.counts)
-		if chi.Statistic == chi.Statistic {
-			f.Chi2 = &ChiResult{Statistic: chi.Statistic, PValue: chi.PValue, DoF: chi.DoF}
-			f.pValue = chi.PValue
-			// Cramér's V of the 2×k table: √(χ²/(n·(min(2,k)−1))).
-			f.EffectSize = num(math.Sqrt(chi.Statistic / float64(nn+r.nonNulls)))
-		}
-		f.PSI = num(PSI(r.counts, c.counts))
-		f.JS = num(JSDistance(r.counts, c.counts))
-	}
-	f.Categories = shareTable(r, c)
-	return f
-}
-
-// unseenOutside counts, for a category with no allowed list, values never
-// seen in training: they are out of the training range as an out-of-range
-// number is.
-func unseenOutside(r *Reference, c *Current) int64 {
-	if r.numeric || r.allowed != nil {
+func rate(k, n int64) float64 {
+	if n <= 0 {
 		return 0
 	}
-	return c.unseen
+	return float64(k) / float64(n)
 }
 
-// shareTable lists the categories by their largest share, at most 20.
-func shareTable(r *Reference, c *Current) []Share {
-	var tr, tc float64
-	for i := range r.counts {
-		tr += float64(r.counts[i])
-		tc += float64(c.counts[i])
+// Compare computes every statistic that applies to the feature's type,
+// whichever will decide: for numeric features KS, Wasserstein (normed by the
+// baseline's standard deviation), PSI and JS on the baseline's decile bins;
+// for categorical ones chi-square, PSI and JS on the training values plus
+// one bin for unseen values; for all, the null-rate change and the
+// out-of-range rate. Drifted, Test, PValueCorrected and Reason are left for
+// Decide.
+func Compare(ref *Reference, cur *Current) Feature {
+	f := Feature{Feature: ref.name, Type: string(ref.typ), RefRows: ref.rows, Rows: cur.rows,
+		RefValues: ref.rows - ref.nulls, Values: cur.rows - cur.nulls, Unseen: cur.unseen,
+		RefNullRate: rate(ref.nulls, ref.rows), NullRate: rate(cur.nulls, cur.rows)}
+	if ref.kind == numericKind {
+		// Infinite values are out of range and outside the distribution.
+		f.RefValues = ref.n
+		f.Values = cur.num.moments().N
 	}
-	if tr == 0 || tc == 0 {
-		return nil
+	if cur.rows > 0 && ref.rows > 0 {
+		f.NullRateChange = f.NullRate - f.RefNullRate
 	}
-	out := make([]Share, 0, len(r.counts))
-	for i, n := range r.counts {
-		name := "(other)"
-		if i < len(r.cats) {
-			name = r.cats[i]
+	f.OutOfRangeRate = rate(cur.outOfRange, cur.rows-cur.nulls)
+	if ref.kind == numericKind {
+		f.EffectSizeName = EffectWasserstein
+		if ref.n == 0 || f.Values == 0 {
+			return f
 		}
-		if n == 0 && c.counts[i] == 0 {
-			continue
+		d := cur.num.distribution()
+		ks := KS(ref.sketch, d)
+		if finite(ks.Statistic) != nil && finite(ks.PValue) != nil {
+			f.KS = &ks
 		}
-		out = append(out, Share{Value: name, Baseline: float64(n) / tr, Current: float64(c.counts[i]) / tc})
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		return max(out[i].Baseline, out[i].Current) > max(out[j].Baseline, out[j].Current)
-	})
-	if len(out) > 20 {
-		out = out[:20]
-	}
-	return out
-}
-
-// Verdict is the dataset-level verdict.
-type Verdict struct {
-	// EnoughData is false when the window had fewer rows than MinRows: no
-	// verdict then.
-	EnoughData      bool     `json:"enoughData"`
-	Drifted         bool     `json:"drifted"`
-	DriftedFeatures []string `json:"driftedFeatures"`
-	Share           float64  `json:"share"`          // of the compared features that drifted
-	ShareThreshold  float64  `json:"shareThreshold"` // the share that makes the dataset drifted
-	Reason          string   `json:"reason"`
-}
-
-// Decide corrects the features' p-values for their number
-// (Benjamini–Hochberg) and judges each:
-//
-//   - a missing-value rate that moved by more than NullRateChange, or more
-//     than OutOfRangeRate of the values outside the contract's range or of
-//     categories never seen in training, is drift by itself (nullRate,
-//     outOfRange);
-//   - below LargeSample values, the test decides: KS (numeric) or chi-square
-//     (categorical) with a corrected p-value below PValue;
-//   - from LargeSample values on, the test must be significant AND an effect
-//     size must pass its threshold: normed Wasserstein or PSI for numeric
-//     columns, Jensen–Shannon or PSI for categorical ones; model outputs are
-//     judged on PSI alone at any size (their baseline is a histogram).
-//
-// The dataset drifted when the share of drifted features is at least share,
-// and the window has at least MinRows rows.
-func Decide(features []Feature, th Thresholds, share float64) ([]Feature, Verdict) {
-	out := slices.Clone(features)
-	ps := make([]float64, len(out))
-	for i, f := range out {
-		ps[i] = f.pValue
-	}
-	adj := BenjaminiHochberg(ps)
-	var rows int64
-	v := Verdict{ShareThreshold: share, DriftedFeatures: []string{}}
-	for i := range out {
-		f := &out[i]
-		f.PValueCorrected = num(adj[i])
-		rows = max(rows, f.Rows)
-		decide(f, th)
-		if f.Drifted {
-			v.DriftedFeatures = append(v.DriftedFeatures, f.Feature)
-		}
-	}
-	v.EnoughData = rows >= th.MinRows && rows > 0
-	if len(out) > 0 {
-		v.Share = float64(len(v.DriftedFeatures)) / float64(len(out))
-	}
-	switch {
-	case !v.EnoughData:
-		v.Reason = fmt.Sprintf("too little data for a verdict: %d rows, at least %d needed", rows, th.MinRows)
-		for i := range out {
-			out[i].Drifted = false
-		}
-		v.DriftedFeatures = []string{}
-		v.Share = 0
-	case len(out) == 0:
-		v.Reason = "no feature compared"
-	default:
-		v.Drifted = v.Share >= share
-		names := "none"
-		if len(v.DriftedFeatures) > 0 {
-			names = strings.Join(v.DriftedFeatures, ", ")
-		}
-		verb := "below"
-		if v.Drifted {
-			verb = "at or above"
-		}
-		v.Reason = fmt.Sprintf("%d of %d features drifted (%s): a share of %.2f, %s the threshold %.2f",
-			len(v.DriftedFeatures), len(out), names, v.Share, verb, share)
-	}
-	return out, v
-}
-
-func decide(f *Feature, th Thresholds) {
-	main := TestChi2
-	if f.numeric || f.Type == TypeOutput {
-		main = TestKS
-	}
-	f.Test, f.Drifted = main, false
-	nn := f.Rows - int64(math.Round(f.NullRate*float64(f.Rows)))
-	pass := func(v *float64, t float64) bool { return v != nil && *v > t }
-	sig := f.PValueCorrected != nil && *f.PValueCorrected < th.PValue
-	switch {
-	case math.Abs(f.NullRateChange) > th.NullRateChange && f.Type != TypeOutput:
-		f.Test, f.Drifted = TestNullRate, true
-		f.Reason = fmt.Sprintf("missing values moved from %.1f%% to %.1f%% (more than %.1f points)",
-			100*(f.NullRate-f.NullRateChange), 100*f.NullRate, 100*th.NullRateChange)
-	case f.OutOfRangeRate > th.OutOfRangeRate && f.Type != TypeOutput:
-		f.Test, f.Drifted = TestOutOfRange, true
-		f.Reason = fmt.Sprintf("%.1f%% of the values are outside the contract's range or never seen in training (more than %.1f%%)",
-			100*f.OutOfRangeRate, 100*th.OutOfRangeRate)
-	case nn == 0:
-		f.Test, f.Reason = TestNone, "no values to compare"
-	case f.Type == TypeOutput:
-		if pass(f.PSI, th.PSI) {
-			f.Test, f.Drifted = TestPSI, true
-			f.Reason = fmt.Sprintf("PSI %.3f above %.3g", *f.PSI, th.PSI)
-		} else {
-			f.Test, f.Reason = TestPSI, "PSI within its threshold"
-		}
-	case nn < th.LargeSample:
-		if sig {
-			f.Drifted = true
-			f.Reason = fmt.Sprintf("%s p-value %.3g (corrected) below %.3g", main, *f.PValueCorrected, th.PValue)
-		} else {
-			f.Reason = fmt.Sprintf("%s not significant at %.3g (corrected)", main, th.PValue)
-		}
-	case !sig:
-		f.Reason = fmt.Sprintf("%s not significant at %.3g (corrected)", main, th.PValue)
-	case f.numeric && pass(f.Wasserstein, th.Wasserstein):
-		f.Test, f.Drifted = TestWasserstein, true
-		f.Reason = fmt.Sprintf("significant, and the distribution moved %.3f standard deviations (above %.3g)", *f.Wasserstein, th.Wasserstein)
-	case !f.numeric && pass(f.JS, th.JS):
-		f.Test, f.Drifted = TestJS, true
-		f.Reason = fmt.Sprintf("significant, and Jensen–Shannon distance %.3f above %.3g", *f.JS, th.JS)
-	case pass(f.PSI, th.PSI):
-		f.Test, f.Drifted = TestPSI, true
-		f.Reason = fmt.Sprintf("significant, and PSI %.3f above %.3g", *f.PSI, th.PSI)
-	default:
-		f.Reason = "significant at this sample size, but every effect size is within its threshold"
-	}
-}
-
-// OutputWindow is a model output's values in a window, counted on the
-// bins of the trainer's test-set histogram (bundle.OutputDistribution).
-type OutputWindow struct {
-	ref    bundle.OutputDistribution
-	counts []int64
-	n      int64
-}
-
-// NewOutputWindow returns an empty window for ref's output.
-func NewOutputWindow(ref bundle.OutputDistribution) *OutputWindow {
-	return &OutputWindow{ref: ref, counts: make([]int64, max(len(ref.Edges)-1, 0))}
-}
-
-// Add counts one output value; values beyond the edges count in the end bins.
-func (o *OutputWindow) Add(v float64) {
-	if v != v || len(o.counts) == 0 {
-		return
-	}
-	o.n++
-	e := o.ref.Edges
-	i := sort.SearchFloat64s(e, v) // first edge ≥ v
-	if i < len(e) && e[i] == v {
-		i++ // v on an edge starts the bin above it
-	}
-	o.counts[min(max(i-1, 0), len(o.counts)-1)]++
-}
-
-// CompareOutput compares a window of a model output with the trainer's
-// test-set baseline: PSI and Jensen–Shannon on the baseline's bins, and KS
-// between the two binned CDFs at the bin edges (a lower bound of the exact
-// statistic, since the baseline keeps only its histogram) with its p-value
-// at the two sizes. Decide judges it on PSI.
-func CompareOutput(o *OutputWindow) Feature {
-	f := Feature{Feature: o.ref.Name, Type: TypeOutput, RefRows: o.ref.Count, Rows: o.n, pValue: math.NaN(), EffectSizeName: "psi"}
-	if o.n == 0 || len(o.ref.Counts) != len(o.counts) {
+		w := finite(WassersteinNormed(ref.sketch, d, ref.std, ref.mean))
+		f.Wasserstein, f.EffectSize = w, w
+		f.PSI = finite(PSI(ref.counts, cur.num.bins))
+		f.JS = finite(JSDistance(ref.counts, cur.num.bins))
 		return f
 	}
-	var tr, tc float64
-	for i := range o.counts {
-		tr += float64(o.ref.Counts[i])
-		tc += float64(o.counts[i])
+	f.EffectSizeName = EffectJS
+	refCounts := append(slices.Clone(ref.catCounts), 0)
+	var refTotal int64
+	for _, c := range ref.catCounts {
+		refTotal += c
 	}
-	if tr == 0 {
+	f.RefValues = refTotal
+	if refTotal == 0 || cur.rows-cur.nulls == 0 {
 		return f
 	}
-	d, fr, fc := 0.0, 0.0, 0.0
-	for i := range o.counts {
-		fr += float64(o.ref.Counts[i]) / tr
-		fc += float64(o.counts[i]) / tc
-		d = max(d, math.Abs(fr-fc))
+	chi := ChiSquare(refCounts, cur.cats)
+	if finite(chi.Statistic) != nil && finite(chi.PValue) != nil {
+		f.Chi2 = &chi
 	}
-	p := KSPValue(d, int64(tr), o.n)
-	f.KS = &KSResult{Statistic: d, PValue: p}
-	f.pValue = p
-	f.PSI = num(PSI(o.ref.Counts, o.counts))
-	f.JS = num(JSDistance(o.ref.Counts, o.counts))
-	f.EffectSize = f.PSI
+	f.PSI = finite(PSI(refCounts, cur.cats))
+	f.JS = finite(JSDistance(refCounts, cur.cats))
+	f.EffectSize = f.JS
 	return f
 }

@@ -40,7 +40,8 @@
 //     shared/apidoc (the APIs' OpenAPI document),
 //     shared/event, shared/rules, shared/feedback (the ground-truth upload
 //     format), shared/quality (live quality and its estimate from
-//     probabilities), events,
+//     probabilities), shared/driftstat (drift's statistics over profiles and
+//     bundles), events,
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
 //     io.Reader, an fs.FS, a local path or scratch directory) and import no
