@@ -10,7 +10,9 @@
 # it is installed (the policy rejects that model, with the reasons), retrain a
 # second good version, approve it, roll back to the first, upload a degraded
 # dataset (labels that follow nothing: the policy rejects its model, with every
-# failed check), show the audit trail with its hashes and verify it, and stop. Exits 0 only if every step behaved as
+# failed check), show the audit trail with its hashes and verify it, send
+# normal then shifted traffic and show drift on exactly the shifted features,
+# upload labels and show live quality beside the estimate, and stop. Exits 0 only if every step behaved as
 # described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -193,6 +195,33 @@ step "mlops datasets rejections credit"
 
 step "mlops datasets list"
 "$MLOPS" datasets list
+
+step "drift: normal traffic, then shifted traffic (ages +15 years, incomes doubled)   (expect: drift on exactly Age and Income)"
+# The credit file is ordered (its first rows have lower incomes): every fourth
+# row is a fair sample of it.
+awk -F, 'NR == 1 || NR % 4 == 0' examples/credit/credit_data.csv | head -n 901 > "$DIR/normal.csv"
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } NR % 4 == 2 { $5 = ($5 + 15 > 120) ? 120 : $5 + 15; if ($10 != "NA") $10 = $10 * 2; print }' \
+  examples/credit/credit_data.csv | head -n 901 > "$DIR/shifted.csv"
+"$MLOPS" predict credit --data "$DIR/normal.csv" -o json > "$DIR/normal.json"
+REQ=$(sed -n 's/^  "requestId": "\(.*\)",\{0,1\}$/\1/p' "$DIR/normal.json" | head -n 1)
+[ -n "$REQ" ] || { echo "no request id in the endpoint's answer"; exit 1; }
+"$MLOPS" drift run --model credit --date "$(date -u +%F)" || { echo "normal traffic was called drift: the demo failed"; exit 1; }
+"$MLOPS" predict credit --data "$DIR/shifted.csv" -o json > /dev/null
+if "$MLOPS" drift run --model credit --date "$(date -u +%F)"; then echo "shifted traffic was not called drift: the demo failed"; exit 1; fi
+"$MLOPS" drift show credit --date "$(date -u +%F)" -o json > "$DIR/drift.json"
+DRIFTED=$(tr -d ' \n' < "$DIR/drift.json" | sed -n 's/.*"driftedFeatures":\[\([^]]*\)\].*/\1/p' | head -n 1)
+echo "drifted features: $DRIFTED"
+[ "$DRIFTED" = '"Age","Income"' ] || { echo "drift on $DRIFTED, not exactly Age and Income: the demo failed"; exit 1; }
+
+if [ -x "$AWS" ]; then
+  step "labels arrive later: feedback/credit/labels.csv for the first 300 normal applicants   (expect: live quality)"
+  awk -F, -v req="$REQ" 'NR == 1 { print "request_id,index,label"; next } NR <= 301 { gsub(/"/, "", $1); print req "," NR - 2 "," $1 }' \
+    "$DIR/normal.csv" > "$DIR/labels.csv"
+  "$AWS" --endpoint-url "$MLOPS_S3_URL" s3 cp --no-progress "$DIR/labels.csv" "s3://$MLOPS_UPLOADS_BUCKET/feedback/credit/labels.csv"
+  sleep 2
+  "$MLOPS" drift run --model credit --date "$(date -u +%F)" > /dev/null || true
+  "$MLOPS" drift show credit --date "$(date -u +%F)" | sed -n '/^live quality/,$p'
+fi
 
 step "stop"
 kill -INT $UP_PID; wait $UP_PID || true; trap - EXIT

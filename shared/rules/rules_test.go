@@ -173,7 +173,7 @@ func TestBuses(t *testing.T) {
 		if r.Bus != want {
 			t.Errorf("%s: on %s, want %s", r.Name, r.Bus, want)
 		}
-		if !slices.Contains([]string{Ingest, Train, Gate}, r.Function) {
+		if !slices.Contains([]string{Ingest, Train, Gate, Drift}, r.Function) {
 			t.Errorf("%s: targets %q", r.Name, r.Function)
 		}
 	}
