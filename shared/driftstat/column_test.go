@@ -216,10 +216,10 @@ func TestCreditSplitMatchesSciPy(t *testing.T) {
 		}
 		chi, js, psi := nums(t, ans[k]), num(t, ans[k+1]), num(t, ans[k+2])
 		k += 3
-		if f.Chi2 == nil || !close(f.Chi2.Statistic, chi[0], rel, abs) || !close(f.Chi2.PValue, chi[1], rel, abs) || f.Chi2.DoF != int(chi[2]) {
+		if f.Chi2 == nil || !near(f.Chi2.Statistic, chi[0], rel, abs) || !near(f.Chi2.PValue, chi[1], rel, abs) || f.Chi2.DoF != int(chi[2]) {
 			t.Errorf("%s: chi2 %+v, scipy %v", f.Feature, f.Chi2, chi)
 		}
-		if f.JS == nil || !close(*f.JS, js, rel, 1e-12) || f.PSI == nil || !close(*f.PSI, psi, rel, abs) {
+		if f.JS == nil || !near(*f.JS, js, rel, 1e-12) || f.PSI == nil || !near(*f.PSI, psi, rel, abs) {
 			t.Errorf("%s: JS %v PSI %v, scipy %g, numpy %g", f.Feature, f.JS, f.PSI, js, psi)
 		}
 	}

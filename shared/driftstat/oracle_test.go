@@ -65,8 +65,8 @@ func nums(t testing.TB, raw json.RawMessage) []float64 {
 	return v
 }
 
-// close reports whether got is within rel (relative) or abs (absolute) of want.
-func close(got, want, rel, abs float64) bool {
+// near reports whether got is within rel (relative) or abs (absolute) of want.
+func near(got, want, rel, abs float64) bool {
 	if math.IsNaN(got) || math.IsNaN(want) {
 		return math.IsNaN(got) && math.IsNaN(want)
 	}

@@ -91,7 +91,7 @@ func TestKSMatchesSciPy(t *testing.T) {
 	for i, p := range ps {
 		want := nums(t, ans[i])
 		got := driftstat.KS(driftstat.NewSample(p.a), driftstat.NewSample(p.b))
-		if !close(got.Statistic, want[0], 0, 1e-15) || !close(got.PValue, want[1], rel, abs) {
+		if !near(got.Statistic, want[0], 0, 1e-15) || !near(got.PValue, want[1], rel, abs) {
 			t.Errorf("%s (n=%d, %d): KS = %+v, scipy D=%.17g p=%.17g", p.name, len(p.a), len(p.b), got, want[0], want[1])
 		}
 	}
@@ -106,7 +106,7 @@ func TestWassersteinMatchesSciPy(t *testing.T) {
 	ans := askSciPy(t, cases)
 	for i, p := range ps {
 		want := num(t, ans[i])
-		if got := driftstat.Wasserstein(driftstat.NewSample(p.a), driftstat.NewSample(p.b)); !close(got, want, rel, abs) {
+		if got := driftstat.Wasserstein(driftstat.NewSample(p.a), driftstat.NewSample(p.b)); !near(got, want, rel, abs) {
 			t.Errorf("%s (n=%d, %d): Wasserstein = %.17g, scipy %.17g", p.name, len(p.a), len(p.b), got, want)
 		}
 	}
@@ -140,13 +140,13 @@ func TestCountStatisticsMatchSciPy(t *testing.T) {
 	for i, c := range cps {
 		chi := nums(t, ans[3*i])
 		got := driftstat.ChiSquare(c[0], c[1])
-		if !close(got.Statistic, chi[0], rel, abs) || !close(got.PValue, chi[1], rel, abs) || got.DoF != int(chi[2]) {
+		if !near(got.Statistic, chi[0], rel, abs) || !near(got.PValue, chi[1], rel, abs) || got.DoF != int(chi[2]) {
 			t.Errorf("%v: ChiSquare = %+v, scipy %v", c, got, chi)
 		}
-		if js, want := driftstat.JSDistance(c[0], c[1]), num(t, ans[3*i+1]); !close(js, want, rel, 1e-12) {
+		if js, want := driftstat.JSDistance(c[0], c[1]), num(t, ans[3*i+1]); !near(js, want, rel, 1e-12) {
 			t.Errorf("%v: JSDistance = %.17g, scipy %.17g", c, js, want)
 		}
-		if psi, want := driftstat.PSI(c[0], c[1]), num(t, ans[3*i+2]); !close(psi, want, rel, abs) {
+		if psi, want := driftstat.PSI(c[0], c[1]), num(t, ans[3*i+2]); !near(psi, want, rel, abs) {
 			t.Errorf("%v: PSI = %.17g, numpy %.17g", c, psi, want)
 		}
 	}
@@ -158,13 +158,13 @@ func TestBenjaminiHochberg(t *testing.T) {
 	got := driftstat.BenjaminiHochberg([]float64{0.04, 0.005, 0.2, 0.01, 0.03})
 	want := []float64{0.05, 0.025, 0.2, 0.025, 0.05}
 	for i := range want {
-		if !close(got[i], want[i], 1e-12, 0) {
+		if !near(got[i], want[i], 1e-12, 0) {
 			t.Errorf("BH worked example [%d] = %g, want %g", i, got[i], want[i])
 		}
 	}
 	// NaN marks a test not performed: it stays NaN and m counts the others.
 	got = driftstat.BenjaminiHochberg([]float64{0.01, math.NaN(), 0.04})
-	if !math.IsNaN(got[1]) || !close(got[0], 0.02, 1e-12, 0) || !close(got[2], 0.04, 1e-12, 0) {
+	if !math.IsNaN(got[1]) || !near(got[0], 0.02, 1e-12, 0) || !near(got[2], 0.04, 1e-12, 0) {
 		t.Errorf("BH with a NaN = %v, want [0.02 NaN 0.04]", got)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -188,7 +188,7 @@ func TestBenjaminiHochberg(t *testing.T) {
 		want := nums(t, ans[i])
 		got := driftstat.BenjaminiHochberg(p)
 		for j := range p {
-			if !close(got[j], want[j], 1e-12, 0) {
+			if !near(got[j], want[j], 1e-12, 0) {
 				t.Errorf("BH m=%d [%d] = %.17g, numpy %.17g", len(p), j, got[j], want[j])
 			}
 		}
