@@ -197,26 +197,31 @@ step "mlops datasets list"
 "$MLOPS" datasets list
 
 step "drift: normal traffic, then shifted traffic (ages +15 years, incomes doubled)   (expect: drift on exactly Age and Income)"
-# The credit file is ordered (its first rows have lower incomes): every fourth
-# row is a fair sample of it.
-awk -F, 'NR == 1 || NR % 4 == 0' examples/credit/credit_data.csv | head -n 901 > "$DIR/normal.csv"
-awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } NR % 4 == 2 { $5 = ($5 + 15 > 120) ? 120 : $5 + 15; if ($10 != "NA") $10 = $10 * 2; print }' \
-  examples/credit/credit_data.csv | head -n 901 > "$DIR/shifted.csv"
-"$MLOPS" predict credit --data "$DIR/normal.csv" -o json > "$DIR/normal.json"
-REQ=$(sed -n 's/^  "requestId": "\(.*\)",\{0,1\}$/\1/p' "$DIR/normal.json" | head -n 1)
+# Every applicant once as they are, then once with ages and incomes moved, in
+# requests of at most 1000 instances (the endpoint's limit).
+split_csv() { # split_csv IN PREFIX: PREFIX-0.csv, PREFIX-1.csv, ... each with the header
+  awk -v p="$2" 'NR == 1 { h = $0; next } { f = p "-" int((NR - 2) / 1000) ".csv"; if (!(f in seen)) { print h > f; seen[f] = 1 } print > f }' "$1"
+}
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { $5 = ($5 + 15 > 120) ? 120 : $5 + 15; if ($10 != "NA") $10 = $10 * 2; print }' \
+  examples/credit/credit_data.csv > "$DIR/shifted.csv"
+split_csv examples/credit/credit_data.csv "$DIR/normal"
+split_csv "$DIR/shifted.csv" "$DIR/shifted"
+for f in "$DIR"/normal-*.csv; do "$MLOPS" predict credit --data "$f" -o json > "${f%.csv}.json"; done
+REQ=$(sed -n 's/^  "requestId": "\(.*\)",\{0,1\}$/\1/p' "$DIR/normal-0.json")
 [ -n "$REQ" ] || { echo "no request id in the endpoint's answer"; exit 1; }
 "$MLOPS" drift run --model credit --date "$(date -u +%F)" || { echo "normal traffic was called drift: the demo failed"; exit 1; }
-"$MLOPS" predict credit --data "$DIR/shifted.csv" -o json > /dev/null
+for f in "$DIR"/shifted-*.csv; do "$MLOPS" predict credit --data "$f" -o json > /dev/null; done
 if "$MLOPS" drift run --model credit --date "$(date -u +%F)"; then echo "shifted traffic was not called drift: the demo failed"; exit 1; fi
+"$MLOPS" drift show credit --date "$(date -u +%F)" | sed -n '1,/^not compared\|^$/p'
 "$MLOPS" drift show credit --date "$(date -u +%F)" -o json > "$DIR/drift.json"
-DRIFTED=$(tr -d ' \n' < "$DIR/drift.json" | sed -n 's/.*"driftedFeatures":\[\([^]]*\)\].*/\1/p' | head -n 1)
+DRIFTED=$(tr -d ' \n' < "$DIR/drift.json" | sed -n 's/.*"driftedFeatures":\[\([^]]*\)\].*/\1/p')
 echo "drifted features: $DRIFTED"
 [ "$DRIFTED" = '"Age","Income"' ] || { echo "drift on $DRIFTED, not exactly Age and Income: the demo failed"; exit 1; }
 
 if [ -x "$AWS" ]; then
   step "labels arrive later: feedback/credit/labels.csv for the first 300 normal applicants   (expect: live quality)"
   awk -F, -v req="$REQ" 'NR == 1 { print "request_id,index,label"; next } NR <= 301 { gsub(/"/, "", $1); print req "," NR - 2 "," $1 }' \
-    "$DIR/normal.csv" > "$DIR/labels.csv"
+    "$DIR/normal-0.csv" > "$DIR/labels.csv"
   "$AWS" --endpoint-url "$MLOPS_S3_URL" s3 cp --no-progress "$DIR/labels.csv" "s3://$MLOPS_UPLOADS_BUCKET/feedback/credit/labels.csv"
   sleep 2
   "$MLOPS" drift run --model credit --date "$(date -u +%F)" > /dev/null || true

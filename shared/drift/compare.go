@@ -17,17 +17,17 @@ import (
 // (mlops drift compare): the same per-feature statistics and verdict as a
 // nightly report, with no model, logs or policy.
 type Comparison struct {
-	Schema       string              `json:"schema"` // ComparisonSchema
-	Baseline     string              `json:"baseline"`
-	Current      string              `json:"current"`
-	ContractHash string              `json:"contractHash"`
-	BaselineRows int64               `json:"baselineRows"`
-	Rows         int64               `json:"rows"`
+	Schema       string               `json:"schema"` // ComparisonSchema
+	Baseline     string               `json:"baseline"`
+	Current      string               `json:"current"`
+	ContractHash string               `json:"contractHash"`
+	BaselineRows int64                `json:"baselineRows"`
+	Rows         int64                `json:"rows"`
 	Thresholds   driftstat.Thresholds `json:"thresholds"`
-	Share        float64             `json:"share"`
-	Features     []driftstat.Feature `json:"features"`
-	Skipped      []Skipped           `json:"skipped,omitempty"`
-	Verdict      driftstat.Verdict   `json:"verdict"`
+	Share        float64              `json:"share"`
+	Features     []driftstat.Feature  `json:"features"`
+	Skipped      []Skipped            `json:"skipped,omitempty"`
+	Verdict      driftstat.Verdict    `json:"verdict"`
 	// Violations count the current table's broken contract rules (the
 	// values are compared all the same: out-of-range values are drift).
 	Violations int64 `json:"violations"`

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strings"
 
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/quality"
@@ -191,16 +190,4 @@ func (s *Service) addQuality(ctx context.Context, rep *Report, bl *baseline, w W
 	}
 	rep.Quality = q
 	return nil
-}
-
-// qualityLine is a report's quality in one line, for the CLI.
-func (q *Quality) Line() string {
-	var parts []string
-	if q.Binary != nil && q.Binary.AUC != nil {
-		parts = append(parts, fmt.Sprintf("live AUC %.3f on %d labels", q.Binary.AUC.Value, q.Labels))
-	}
-	if q.Estimated != nil && q.Estimated.AUC != nil {
-		parts = append(parts, fmt.Sprintf("estimated AUC %.3f", *q.Estimated.AUC))
-	}
-	return strings.Join(parts, ", ")
 }
