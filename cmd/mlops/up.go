@@ -17,15 +17,15 @@ import (
 
 func newUpCmd(g *globals) *cobra.Command {
 	var (
-		s3Addr         string
-		reconcileEvery time.Duration
-		maxUpload      int64
-		logJSON        bool
-		python         string
-		trainerCmd     []string
-		trainJobs      int
-		apiAddr        string
-		serve          local.Serving
+		s3Addr                     string
+		reconcileEvery, driftEvery time.Duration
+		maxUpload                  int64
+		logJSON                    bool
+		python                     string
+		trainerCmd                 []string
+		trainJobs                  int
+		apiAddr                    string
+		serve                      local.Serving
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -55,7 +55,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 			}
 			log := slog.New(h)
 			dir := g.stateDir()
-			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery,
+			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery, DriftEvery: driftEvery,
 				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs, APIAddr: apiAddr,
 				Serving: serve})
 			if err != nil {
@@ -99,6 +99,7 @@ Press Ctrl-C to stop.
 	}
 	cmd.Flags().StringVar(&s3Addr, "s3-addr", "127.0.0.1:9000", "address of the S3 endpoint (host:port)")
 	cmd.Flags().DurationVar(&reconcileEvery, "reconcile-every", time.Minute, "period of the reconcile sweep (negative disables)")
+	cmd.Flags().DurationVar(&driftEvery, "drift-every", 24*time.Hour, "period of the drift run over every champion's previous UTC day (negative disables; mlops drift run asks at any time)")
 	cmd.Flags().Int64Var(&maxUpload, "max-upload-bytes", 0, "largest upload ingest takes (0 = no limit)")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON")
 	cmd.Flags().StringVar(&python, "python", "", "Python that runs the reference trainer (needs xgboost 1.7; default /usr/bin/python3)")
