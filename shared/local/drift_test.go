@@ -18,7 +18,10 @@ import (
 	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/predict"
+	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -213,3 +216,62 @@ func features(rep *drift.Report) string {
 }
 
 func sha(b []byte) string { return hashid.Of(b) }
+
+// A drifted day asks for one retraining when the policy enables it; a
+// drifted day within the cooldown does not ask again, and says why.
+func TestDriftRetrainsOncePerCooldown(t *testing.T) {
+	p := servedCredit(t, local.Config{DriftEvery: -1})
+	ctx := context.Background()
+	y := strings.Replace(string(credit.PolicyYAML()), "enabled: false", "enabled: true", 1)
+	y = strings.Replace(y, "required: true", "required: false", 1)
+	y = strings.Replace(y, `approvers: ["local:*"]`, `retire: ["local:*"]`, 1)
+	y = strings.Replace(y, "separatePromotion: false", "", 1)
+	pol, err := policy.Parse("policy.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policystore.Apply(ctx, p.Store, p.Endpoint.Buckets.Platform, pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	header, rows := creditRecords(t)
+	send(t, predictClient(t, p, ""), header, shifted(t, header, rows))
+	if err := p.SettleLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	today := drift.Day(time.Now())
+	res, err := p.Drift.Run(ctx, "credit", today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "drift-credit-" + today.From.Format("2006-01-02")
+	if rt := res.Report.Retrain; rt == nil || !rt.Requested || rt.RequestID != want || !res.Announced {
+		t.Fatalf("retrain %+v, announced %v, alerts %v", rt, res.Announced, res.Report.Alerts)
+	}
+	// The same traffic logged again the next day: drift again, within the cooldown.
+	next := today.From.AddDate(0, 0, 1)
+	var recs []predlog.Record
+	err = predlog.Read(ctx, p.Store, p.Endpoint.Buckets.Monitoring, "credit", today.From, today.To, predlog.ReadOptions{}, func(r predlog.Record) error {
+		r.Time = next.Add(time.Hour)
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PredictionLog.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SettleLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err = p.Drift.Run(ctx, "credit", drift.Day(next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt := res.Report.Retrain; len(res.Report.Alerts) == 0 || rt == nil || rt.Requested || !strings.Contains(rt.Reason, "cooldown") {
+		t.Fatalf("the next day: alerts %v, retrain %+v", res.Report.Alerts, rt)
+	}
+	if err := p.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
