@@ -91,19 +91,7 @@ func AUCScore(y, p []float64) (auc float64, ok bool) {
 	if n == 0 || len(y) != n {
 		return 0, false
 	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case p[a] < p[b]:
-			return -1
-		case p[a] > p[b]:
-			return 1
-		}
-		return 0
-	})
+	order := Ascending(p)
 	// Per group of equal scores: positives and negatives; below is the count
 	// of negatives in lower groups. Every quantity is a multiple of 0.5 well
 	// within float64's integers, so the sums are exact.
@@ -330,3 +318,22 @@ func Calibration(y, p []float64, bins int) []Bin {
 
 // round10 is Python's round(x, 10) for the bin edges.
 func round10(x float64) float64 { return math.Round(x*1e10) / 1e10 }
+
+// Ascending returns the indexes of x in ascending order of their values, ties
+// in index order (NaN compares equal to everything: callers exclude it).
+func Ascending(x []float64) []int {
+	order := make([]int, len(x))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case x[a] < x[b]:
+			return -1
+		case x[a] > x[b]:
+			return 1
+		}
+		return 0
+	})
+	return order
+}

@@ -254,19 +254,7 @@ func FitCalibrator(y, p []float64) (*Calibrator, error) {
 	if len(p) == 0 {
 		return nil, errors.New("calibration: no reference rows")
 	}
-	order := make([]int, len(p))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		switch {
-		case p[a] < p[b]:
-			return -1
-		case p[a] > p[b]:
-			return 1
-		}
-		return 0
-	})
+	order := metrics.Ascending(p)
 	var xs, ys, ws []float64
 	for i := 0; i < len(order); {
 		j := i

@@ -262,19 +262,7 @@ func delongSE(y, p []float64) (float64, bool) {
 
 // midranks are the 1-based ranks of x, ties given their mean rank.
 func midranks(x []float64) []float64 {
-	order := make([]int, len(x))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		switch {
-		case x[a] < x[b]:
-			return -1
-		case x[a] > x[b]:
-			return 1
-		}
-		return 0
-	})
+	order := metrics.Ascending(x)
 	r := make([]float64, len(x))
 	for i := 0; i < len(order); {
 		j := i
