@@ -16,6 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/jsonappend"
 	"github.com/openmlops/mlops/shared/validate"
 )
 
@@ -326,7 +327,7 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 			if _, isInt := validate.ParseInt([]byte(s)); !isInt || len(s) > 15 {
 				// 7.30e1 → 73: the shortest text of the value (a whole number
 				// of up to 15 digits is its own).
-				v = string(appendFloat(nil, f))
+				v = string(jsonappend.Float(nil, f, 64))
 			}
 		case "a string":
 			if !bundle.PlainDecimal(s) {
@@ -423,9 +424,9 @@ func (col *column) show(s string, quoted bool) string {
 
 func (col *column) bound(b float64) string {
 	if col.c.Type == contract.Timestamp {
-		return time.Unix(int64(b), 0).UTC().Format(time.RFC3339) + " (" + string(appendFloat(nil, b)) + " Unix seconds)"
+		return time.Unix(int64(b), 0).UTC().Format(time.RFC3339) + " (" + string(jsonappend.Float(nil, b, 64)) + " Unix seconds)"
 	}
-	return string(appendFloat(nil, b))
+	return string(jsonappend.Float(nil, b, 64))
 }
 
 func (col *column) timestampWant() string {
