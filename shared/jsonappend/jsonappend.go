@@ -83,6 +83,13 @@ func String(b []byte, s string) []byte {
 // exponent notation (e-7, not e-07) outside. The caller refuses NaN and the
 // infinities first: JSON has no text for them (Finite).
 func Float(b []byte, f float64, bits int) []byte {
+	// Integers, which most features are, need not the shortest-digits
+	// search: below 2^53 (2^24 for a float32) their digits are the shortest
+	// text. -0 keeps its sign, as encoding/json writes it.
+	if i := int64(f); float64(i) == f && (i != 0 || !math.Signbit(f)) &&
+		(bits == 64 && -1<<53 < i && i < 1<<53 || -1<<24 < i && i < 1<<24) {
+		return strconv.AppendInt(b, i, 10)
+	}
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 {
