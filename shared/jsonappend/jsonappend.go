@@ -147,3 +147,69 @@ func Number(s string) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// Indent appends src, compact JSON (valid, with no white space outside its
+// strings, as the appenders of this package and encoding/json's Compact
+// write it), indented as encoding/json's Encoder with SetIndent("", indent)
+// writes it: one member or element a line, "key": value, empty objects and
+// arrays kept as {} and []. With escapeHTML, <, > and & in strings become
+// \u003c, \u003e and \u0026 (and U+2028 and U+2029 \u2028 and \u2029), as
+// an Encoder writes them unless told not to.
+// It validates nothing: src must be what it says.
+func Indent(dst, src []byte, indent string, escapeHTML bool) []byte {
+	depth := 0
+	newline := func(dst []byte) []byte {
+		dst = append(dst, '\n')
+		for range depth {
+			dst = append(dst, indent...)
+		}
+		return dst
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '"':
+			// Copy the string to its closing quote, escapes and all.
+			start := i
+			for i++; i < len(src) && src[i] != '"'; i++ {
+				switch src[i] {
+				case '\\':
+					i++
+				case '<', '>', '&':
+					if escapeHTML {
+						dst = append(dst, src[start:i]...)
+						dst = append(dst, '\\', 'u', '0', '0', hex[src[i]>>4], hex[src[i]&0xf])
+						start = i + 1
+					}
+				case 0xe2: // U+2028 and U+2029, which HTML escaping escapes too
+					if escapeHTML && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xa8 {
+						dst = append(dst, src[start:i]...)
+						dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[i+2]&0xf])
+						i += 2
+						start = i + 1
+					}
+				}
+			}
+			dst = append(dst, src[start:min(i+1, len(src))]...)
+		case '{', '[':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, c, src[i+1])
+				i++
+				continue
+			}
+			dst = append(dst, c)
+			depth++
+			dst = newline(dst)
+		case '}', ']':
+			depth--
+			dst = append(newline(dst), c)
+		case ',':
+			dst = newline(append(dst, c))
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}

@@ -115,3 +115,32 @@ func FuzzFloat(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndent holds Indent to encoding/json's indentation of the same
+// document, with and without HTML escaping (testdata/fuzz/FuzzIndent).
+func FuzzIndent(f *testing.F) {
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !json.Valid(doc) {
+			return
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, html := range []bool{false, true} {
+			src := compact.Bytes()
+			if html {
+				var esc bytes.Buffer
+				json.HTMLEscape(&esc, src)
+				src = esc.Bytes()
+			}
+			var want bytes.Buffer
+			if err := json.Indent(&want, src, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			if got := jsonappend.Indent(nil, compact.Bytes(), "  ", html); !bytes.Equal(got, want.Bytes()) {
+				t.Fatalf("Indent(%s, html %v) =\n%s\nencoding/json:\n%s", compact.Bytes(), html, got, want.Bytes())
+			}
+		}
+	})
+}

@@ -159,9 +159,40 @@ const (
 	keyReasons       = "reasons"
 )
 
+// AppendJSON appends the answer as encoding/json writes it, compact
+// (apierror.WriteJSON indents it): the route writes one for every request.
+// Output values are taken as the compact JSON ScorerOutputs makes.
+func (r *Response) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"predictions":`...)
+	if r.Predictions == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range r.Predictions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = r.Predictions[i].appendJSON(b); err != nil {
+				return nil, fmt.Errorf("predictions[%d]: %w", i, err)
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"model":`...)
+	b = jsonappend.String(b, r.Model)
+	b = append(b, `,"modelVersion":`...)
+	b = strconv.AppendInt(b, int64(r.ModelVersion), 10)
+	b = append(b, `,"requestId":`...)
+	b = jsonappend.String(b, r.RequestID)
+	return append(b, '}'), nil
+}
+
 // MarshalJSON writes the prediction as one JSON object (see Prediction).
-func (p Prediction) MarshalJSON() ([]byte, error) {
-	b, err := appendFields([]byte{'{'}, p.Outputs, false)
+func (p Prediction) MarshalJSON() ([]byte, error) { return p.appendJSON(nil) }
+
+func (p *Prediction) appendJSON(b []byte) ([]byte, error) {
+	b, err := appendFields(append(b, '{'), p.Outputs, false)
 	if err != nil {
 		return nil, err
 	}
