@@ -259,7 +259,8 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 // log, or the rule it breaks.
 func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem) {
 	c := col.c
-	var s string // a string's value, or a number's text
+	var s string    // a string's value, or a number's text
+	var num float64 // a number's value
 	var logged any
 	kind := jsonKind(raw)
 	switch kind {
@@ -282,7 +283,7 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 		if !ok {
 			return "", nil, &problem{rule: validate.RuleType, msg: fmt.Sprintf("%s is beyond the float32 range (±3.4028235e38)", col.show(s, false))}
 		}
-		logged = f
+		num, logged = f, f
 	default:
 		return "", nil, &problem{rule: validate.RuleType, msg: "expected a number, string, boolean or null"}
 	}
@@ -322,7 +323,7 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 	case contract.Number:
 		switch kind {
 		case "a number":
-			f, _ := strconv.ParseFloat(s, 64)
+			f := num // parsed above
 			v, x = s, f
 			if _, isInt := validate.ParseInt([]byte(s)); !isInt || len(s) > 15 {
 				// 7.30e1 → 73: the shortest text of the value (a whole number

@@ -45,16 +45,19 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	if !logged {
 		return resp, nil
 	}
-	complete := func(ctx context.Context) error {
-		recs := s.records(m, rows, res, received, requestID, time.Since(start))
-		if shadowed != nil {
-			s.addShadow(recs, shadow, shadowed)
-		}
+	write := func(ctx context.Context, recs []predlog.Record) error {
 		if err := s.sink.Write(ctx, recs); err != nil {
 			s.log.Error("prediction log: records lost", "model", name, "requestId", requestID, "records", len(recs), "error", err)
 			return fmt.Errorf("prediction log: %w", err)
 		}
 		return nil
+	}
+	complete := func(ctx context.Context) error {
+		recs := s.records(m, rows, res, received, requestID, time.Since(start))
+		if shadowed != nil {
+			s.addShadow(recs, shadow, shadowed)
+		}
+		return write(ctx, recs)
 	}
 	if s.cfg.LogBeforeAnswer {
 		if err := complete(ctx); err != nil {
@@ -62,9 +65,30 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		}
 		return resp, nil
 	}
+	if shadowed == nil {
+		// A buffering sink takes records at once unless it is full: taken
+		// here, they cost no goroutine (whose stack growth alone was a few
+		// per cent of the server's CPU). Only a Write that would wait for
+		// room (refused at once under an ended context) waits in the
+		// background, never in the answer's way.
+		recs := s.records(m, rows, res, received, requestID, time.Since(start))
+		if s.sink.Write(ended, recs) == nil {
+			return resp, nil
+		}
+		s.background(func() { _ = write(context.WithoutCancel(ctx), recs) })
+		return resp, nil
+	}
 	s.background(func() { _ = complete(context.WithoutCancel(ctx)) })
 	return resp, nil
 }
+
+// ended is a context that has ended: a Write under it takes its records only
+// if it need not wait.
+var ended = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // background runs f in a goroutine Close waits for; after Close, in place.
 func (s *Service) background(f func()) {
