@@ -256,6 +256,13 @@ func TestBatcherFullBufferWaits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The error names the store's failure once a write has failed (on a busy
+	// machine the writers may not have tried within the short wait).
+	waitFor(t, "a failed write", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.failed > 0
+	})
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	err = b.Write(short, []predlog.Record{record("over", 0, day0, rows[6])})
