@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync"
+
+	"github.com/openmlops/mlops/shared/jsonappend"
 )
 
 // RequestIDHeader carries a request's id. The routes take it from the request
@@ -25,9 +29,42 @@ func RequestID(r *http.Request) string {
 	return hex.EncodeToString(b)
 }
 
-// WriteJSON writes v indented: people read these answers (and -o json prints them).
+// Appender is a body that writes itself as compact JSON, faster than
+// encoding/json's reflection would: the prediction API's answer, written for
+// every request. WriteJSON indents it as it indents any other answer.
+type Appender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// bodies are the scratch of Appenders' answers: the compact form, then the
+// indented one.
+var bodies = sync.Pool{New: func() any { return new([2][]byte) }}
+
+// maxPooledBody keeps a large answer's scratch out of the pool.
+const maxPooledBody = 1 << 20
+
+// WriteJSON writes v indented: people read these answers (and -o json prints
+// them). An Appender's bytes are the same as encoding/json's would be, and go
+// out with their Content-Length, in one write.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	if a, ok := v.(Appender); ok {
+		scratch := bodies.Get().(*[2][]byte)
+		compact, err := a.AppendJSON(scratch[0][:0])
+		if err == nil {
+			body := append(jsonappend.Indent(scratch[1][:0], compact, "  ", true), '\n')
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+			if cap(compact) <= maxPooledBody && cap(body) <= maxPooledBody {
+				scratch[0], scratch[1] = compact, body
+				bodies.Put(scratch)
+			}
+			return
+		}
+		// encoding/json meets the same error below, and writes what it
+		// writes of such a value today.
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

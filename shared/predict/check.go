@@ -16,6 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/jsonappend"
 	"github.com/openmlops/mlops/shared/validate"
 )
 
@@ -258,7 +259,8 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 // log, or the rule it breaks.
 func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem) {
 	c := col.c
-	var s string // a string's value, or a number's text
+	var s string    // a string's value, or a number's text
+	var num float64 // a number's value
 	var logged any
 	kind := jsonKind(raw)
 	switch kind {
@@ -281,7 +283,7 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 		if !ok {
 			return "", nil, &problem{rule: validate.RuleType, msg: fmt.Sprintf("%s is beyond the float32 range (±3.4028235e38)", col.show(s, false))}
 		}
-		logged = f
+		num, logged = f, f
 	default:
 		return "", nil, &problem{rule: validate.RuleType, msg: "expected a number, string, boolean or null"}
 	}
@@ -321,12 +323,12 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 	case contract.Number:
 		switch kind {
 		case "a number":
-			f, _ := strconv.ParseFloat(s, 64)
+			f := num // parsed above
 			v, x = s, f
 			if _, isInt := validate.ParseInt([]byte(s)); !isInt || len(s) > 15 {
 				// 7.30e1 → 73: the shortest text of the value (a whole number
 				// of up to 15 digits is its own).
-				v = string(appendFloat(nil, f))
+				v = string(jsonappend.Float(nil, f, 64))
 			}
 		case "a string":
 			if !bundle.PlainDecimal(s) {
@@ -423,9 +425,9 @@ func (col *column) show(s string, quoted bool) string {
 
 func (col *column) bound(b float64) string {
 	if col.c.Type == contract.Timestamp {
-		return time.Unix(int64(b), 0).UTC().Format(time.RFC3339) + " (" + string(appendFloat(nil, b)) + " Unix seconds)"
+		return time.Unix(int64(b), 0).UTC().Format(time.RFC3339) + " (" + string(jsonappend.Float(nil, b, 64)) + " Unix seconds)"
 	}
-	return string(appendFloat(nil, b))
+	return string(jsonappend.Float(nil, b, 64))
 }
 
 func (col *column) timestampWant() string {

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/jsonappend"
 )
 
 // Split cuts a request into requests of at most n instances each (n < 1:
@@ -84,7 +85,7 @@ func RequestFromCSV(r io.Reader) (*Request, error) {
 		for i, cell := range rec {
 			v := json.RawMessage("null")
 			if cell != "" {
-				v = appendString(nil, cell)
+				v = jsonappend.String(nil, cell)
 			}
 			in.Fields[i] = Field{Name: header[i], Value: v}
 		}

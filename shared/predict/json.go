@@ -7,76 +7,14 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/jsonappend"
 )
 
 // The bodies keep their fields' order on the wire (an instance's fields, a
 // prediction's outputs and contributions), which encoding/json's maps do not:
 // they are written and read here, as ordered JSON objects.
-
-// appendString appends s as a JSON string (invalid UTF-8 becomes U+FFFD, as
-// encoding/json writes it).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || n != 1 {
-				i += n
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, `\n`...)
-		case '\r':
-			b = append(b, `\r`...)
-		case '\t':
-			b = append(b, `\t`...)
-		default:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// appendFloat appends a finite f as encoding/json writes a float64: the
-// shortest text that reads back as f, in plain notation from 1e-6 to 1e21.
-func appendFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-07 → e-7, as encoding/json and JavaScript write it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
-}
 
 func finiteOrErr(what string, f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -170,14 +108,14 @@ func ScorerOutputs(columns, cells []string) ([]Field, error) {
 	out := make([]Field, len(columns))
 	for i, name := range columns {
 		if name == bundle.OutputLabel {
-			out[i] = Field{Name: name, Value: appendString(nil, cells[i])}
+			out[i] = Field{Name: name, Value: jsonappend.String(nil, cells[i])}
 			continue
 		}
 		f, err := strconv.ParseFloat(cells[i], 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("predict: output %s is %q: expected a finite number", name, cells[i])
 		}
-		out[i] = Field{Name: name, Value: appendFloat(nil, f)}
+		out[i] = Field{Name: name, Value: jsonappend.Float(nil, f, 64)}
 	}
 	return out, nil
 }
@@ -221,9 +159,40 @@ const (
 	keyReasons       = "reasons"
 )
 
+// AppendJSON appends the answer as encoding/json writes it, compact
+// (apierror.WriteJSON indents it): the route writes one for every request.
+// Output values are taken as the compact JSON ScorerOutputs makes.
+func (r *Response) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"predictions":`...)
+	if r.Predictions == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range r.Predictions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = r.Predictions[i].appendJSON(b); err != nil {
+				return nil, fmt.Errorf("predictions[%d]: %w", i, err)
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"model":`...)
+	b = jsonappend.String(b, r.Model)
+	b = append(b, `,"modelVersion":`...)
+	b = strconv.AppendInt(b, int64(r.ModelVersion), 10)
+	b = append(b, `,"requestId":`...)
+	b = jsonappend.String(b, r.RequestID)
+	return append(b, '}'), nil
+}
+
 // MarshalJSON writes the prediction as one JSON object (see Prediction).
-func (p Prediction) MarshalJSON() ([]byte, error) {
-	b, err := appendFields([]byte{'{'}, p.Outputs, false)
+func (p Prediction) MarshalJSON() ([]byte, error) { return p.appendJSON(nil) }
+
+func (p *Prediction) appendJSON(b []byte) ([]byte, error) {
+	b, err := appendFields(append(b, '{'), p.Outputs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +211,7 @@ func (p Prediction) MarshalJSON() ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, f)
+			b = jsonappend.String(b, f)
 		}
 		b = append(b, ']')
 	}
@@ -289,7 +258,7 @@ func (e *Explanation) appendBias(b []byte, single bool) ([]byte, error) {
 		if err := finiteOrErr("bias", e.Outputs[0].Bias); err != nil {
 			return nil, err
 		}
-		return appendFloat(b, e.Outputs[0].Bias), nil
+		return jsonappend.Float(b, e.Outputs[0].Bias, 64), nil
 	}
 	return appendObject(b, len(e.Outputs), func(b []byte, i int) ([]byte, error) {
 		return appendNumber(b, e.Outputs[i].Class, e.Outputs[i].Bias)
@@ -312,14 +281,14 @@ func appendObject(b []byte, n int, member func(b []byte, i int) ([]byte, error))
 	return append(b, '}'), nil
 }
 
-func appendKey(b []byte, key string) []byte { return append(appendString(b, key), ':') }
+func appendKey(b []byte, key string) []byte { return append(jsonappend.String(b, key), ':') }
 
 // appendNumber appends a member whose value is a finite number.
 func appendNumber(b []byte, key string, f float64) ([]byte, error) {
 	if err := finiteOrErr(key, f); err != nil {
 		return nil, err
 	}
-	return appendFloat(appendKey(b, key), f), nil
+	return jsonappend.Float(appendKey(b, key), f, 64), nil
 }
 
 // UnmarshalJSON reads a prediction as MarshalJSON writes it, its outputs and

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,11 +34,16 @@ type BatcherConfig struct {
 	// Interval is the longest a record waits before its object is cut.
 	// Default 10 s.
 	Interval time.Duration
-	// MaxBuffered bounds the records held, waiting to be cut or being
-	// written (and rewritten while the store fails). A Write that would
-	// exceed it waits for room, as long as its context allows. Default
-	// 100,000 (about 60 MB of credit-model records).
-	MaxBuffered int
+	// MaxBuffered and MaxBufferedBytes (of JSON) bound what is held, waiting
+	// to be cut or being written (and rewritten while the store fails). A
+	// Write that would exceed either waits for room, as long as its context
+	// allows. Defaults 100,000 records and 64 MiB (about 115,000 credit-model
+	// records).
+	MaxBuffered      int
+	MaxBufferedBytes int
+	// Writers is how many objects are written to the store at once, so that
+	// one slow or failing write does not hold up the others. Default 4.
+	Writers int
 	// Backoff is the pause before the first retry of a failed write; it
 	// doubles, with jitter, up to MaxBackoff. Defaults 200 ms and 30 s.
 	Backoff    time.Duration
@@ -50,7 +56,8 @@ func (c BatcherConfig) withDefaults() (BatcherConfig, error) {
 	if c.Bucket == "" {
 		return c, errors.New("prediction log: no bucket")
 	}
-	if c.MaxRecords < 0 || c.MaxBytes < 0 || c.Interval < 0 || c.MaxBuffered < 0 || c.Backoff < 0 || c.MaxBackoff < 0 {
+	if c.MaxRecords < 0 || c.MaxBytes < 0 || c.Interval < 0 || c.MaxBuffered < 0 || c.MaxBufferedBytes < 0 ||
+		c.Writers < 0 || c.Backoff < 0 || c.MaxBackoff < 0 {
 		return c, fmt.Errorf("prediction log: negative limits in %+v", c)
 	}
 	def := func(v *int, d int) {
@@ -61,6 +68,8 @@ func (c BatcherConfig) withDefaults() (BatcherConfig, error) {
 	def(&c.MaxRecords, 10_000)
 	def(&c.MaxBytes, 8<<20)
 	def(&c.MaxBuffered, 100_000)
+	def(&c.MaxBufferedBytes, 64<<20)
+	def(&c.Writers, 4)
 	defDur := func(v *time.Duration, d time.Duration) {
 		if *v == 0 {
 			*v = d
@@ -78,44 +87,64 @@ func (c BatcherConfig) withDefaults() (BatcherConfig, error) {
 // Batcher is the sink of a long-lived server (`mlops up`): it buffers records
 // and writes one gzip JSON Lines object per model and UTC day at a time, under
 // Prefix(model, day), when a model's day reaches MaxRecords or MaxBytes, every
-// Interval, on Flush and on Close. A failed write is retried with backoff
-// until it succeeds or Close gives up; records are never dropped to make
-// room: Write waits instead (see MaxBuffered). One goroutine writes, in order.
+// Interval, on Flush and on Close. Writers goroutines write the objects cut,
+// each taking the oldest waiting; a failed write is retried with backoff by
+// its writer until it succeeds or Close gives up, while the others go on.
+// Records are never dropped to make room: Write waits instead (see
+// MaxBuffered).
+//
+// The request path's share is encoding (by hand, into pooled scratch) and a
+// copy into the model's day's buffer; the buffers of objects written are
+// reused, and each writer reuses its gzip writer and its output, so a steady
+// load allocates next to nothing.
 type Batcher struct {
 	st     Putter
 	cfg    BatcherConfig
 	log    *slog.Logger
 	writer string // this Batcher's part of object keys
 
-	mu      sync.Mutex
-	parts   map[partKey]*pending
-	queue   []*batch // cut, in order; queue[0] is being written
-	held    int      // records in parts and queue
-	closed  bool
-	seq     uint64        // the last batch cut
-	stored  uint64        // the last batch written
-	room    chan struct{} // closed (and replaced) when held drops
-	written chan struct{} // closed (and replaced) when stored grows
-	full    bool          // a Write waits for room; logged once a spell
-	lastErr error         // the last failed write's error
+	mu        sync.Mutex
+	work      *sync.Cond // signalled when the queue grows, on Close and when stopped
+	parts     map[partKey]*pending
+	queue     []*batch // cut and waiting for a writer, oldest first
+	unwritten []uint64 // the sequence numbers of the batches cut and not yet written, ascending
+	held      int      // records in parts, queue and being written
+	heldBytes int      // their bytes of JSON
+	free      [][]byte // buffers of written batches, for new parts
+	lastCut   int      // the bytes of the last batch cut
+	closed    bool
+	seq       uint64        // the last batch cut
+	room      chan struct{} // closed (and replaced) when held drops
+	written   chan struct{} // closed (and replaced) when a batch is written
+	full      bool          // a Write waits for room; logged once a spell
+	lastErr   error         // the last failed write's error
 
-	wake chan struct{} // a batch to write, or Close
 	stop context.CancelFunc
-	done chan struct{} // the writing goroutine returned
+	done chan struct{} // every writer returned
 }
 
-type partKey struct{ model, day string }
+// partKey is a model's UTC day; date is yyyymmdd, cheaper to find than text.
+type partKey struct {
+	model string
+	date  int
+}
+
+func keyOf(r *Record) partKey {
+	y, m, d := r.Time.UTC().Date()
+	return partKey{r.Model, y*10000 + int(m)*100 + d}
+}
 
 type pending struct {
-	buf bytes.Buffer
+	day string // the partition's date, as Prefix spells it
+	buf []byte // JSON Lines
 	n   int
 }
 
 type batch struct {
 	key  string
-	body []byte // JSON Lines, replaced by its gzip before the first write
-	gz   bool
+	body []byte // JSON Lines; back to the free list once compressed
 	n    int
+	size int // len(body), still held until written
 	seq  uint64
 }
 
@@ -134,8 +163,23 @@ func NewBatcher(st Putter, cfg BatcherConfig) (*Batcher, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	b := &Batcher{st: st, cfg: cfg, log: cfg.Logger, writer: hex.EncodeToString(id[:]),
 		parts: map[partKey]*pending{}, room: make(chan struct{}), written: make(chan struct{}),
-		wake: make(chan struct{}, 1), stop: stop, done: make(chan struct{})}
-	go b.run(ctx)
+		stop: stop, done: make(chan struct{})}
+	b.work = sync.NewCond(&b.mu)
+	// A stop wakes the writers waiting for work, so that they return.
+	context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.work.Broadcast()
+		b.mu.Unlock()
+	})
+	var writers sync.WaitGroup
+	for range cfg.Writers {
+		writers.Go(func() { b.writeLoop(ctx) })
+	}
+	go func() {
+		writers.Wait()
+		close(b.done)
+	}()
+	go b.tick(ctx)
 	return b, nil
 }
 
@@ -147,18 +191,20 @@ func (b *Batcher) Write(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	lines, _, err := encodeAll(recs)
-	if err != nil {
+	e := getEncoder()
+	defer e.release()
+	if err := e.encodeAll(recs); err != nil {
 		return err
 	}
+	size := len(e.buf)
 	b.mu.Lock()
 	// A call larger than the whole buffer still goes in when it is empty,
 	// or it could never be taken.
-	for !b.closed && b.held > 0 && b.held+len(recs) > b.cfg.MaxBuffered {
+	for !b.closed && b.held > 0 && (b.held+len(recs) > b.cfg.MaxBuffered || b.heldBytes+size > b.cfg.MaxBufferedBytes) {
 		if !b.full {
 			b.full = true
-			b.log.Warn("prediction log: buffer full, writes wait for the store", "held", b.held,
-				"maxBuffered", b.cfg.MaxBuffered, "lastError", errString(b.lastErr))
+			b.log.Warn("prediction log: buffer full, writes wait for the store", "held", b.held, "heldBytes", b.heldBytes,
+				"maxBuffered", b.cfg.MaxBuffered, "maxBufferedBytes", b.cfg.MaxBufferedBytes, "lastError", errString(b.lastErr))
 		}
 		room := b.room
 		b.mu.Unlock()
@@ -174,26 +220,29 @@ func (b *Batcher) Write(ctx context.Context, recs []Record) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	cut := false
-	for i, line := range lines {
-		k := partKey{recs[i].Model, recs[i].Time.UTC().Format(dayLayout)}
-		p := b.parts[k]
-		if p == nil {
-			p = &pending{}
-			b.parts[k] = p
+	var (
+		k partKey
+		p *pending
+	)
+	for i := range recs {
+		// A request's records share a model and, but across midnight, a day.
+		if ki := keyOf(&recs[i]); p == nil || ki != k {
+			k, p = ki, b.parts[ki]
+			if p == nil {
+				p = &pending{day: recs[i].Time.UTC().Format(dayLayout), buf: b.newBuffer()}
+				b.parts[k] = p
+			}
 		}
-		p.buf.Write(line)
+		p.buf = append(p.buf, e.line(i)...)
 		p.n++
-		if p.n >= b.cfg.MaxRecords || p.buf.Len() >= b.cfg.MaxBytes {
+		if p.n >= b.cfg.MaxRecords || len(p.buf) >= b.cfg.MaxBytes {
 			b.cut(k, p)
-			cut = true
+			p = nil
 		}
 	}
 	b.held += len(recs)
+	b.heldBytes += size
 	b.mu.Unlock()
-	if cut {
-		b.signal()
-	}
 	return nil
 }
 
@@ -203,17 +252,16 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	b.mu.Lock()
 	b.cutAll()
 	target := b.seq
-	for b.stored < target {
+	for len(b.unwritten) > 0 && b.unwritten[0] <= target {
 		written := b.written
 		b.mu.Unlock()
-		b.signal()
 		select {
 		case <-written:
 		case <-b.done:
 			b.mu.Lock()
-			if b.stored < target {
+			if len(b.unwritten) > 0 && b.unwritten[0] <= target {
 				b.mu.Unlock()
-				return fmt.Errorf("prediction log: flush: the writer stopped: %v", errString(b.lastErr))
+				return fmt.Errorf("prediction log: flush: the writers stopped: %v", errString(b.lastErr))
 			}
 			b.mu.Unlock()
 			return nil
@@ -236,32 +284,60 @@ func (b *Batcher) Close(ctx context.Context) error {
 		b.closed = true
 		b.cutAll()
 		broadcast(&b.room) // waiting Writes return ErrClosed
+		b.work.Broadcast() // writers drain the queue and return
 	}
 	b.mu.Unlock()
-	b.signal()
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		b.stop()
-		<-b.done
 	}
+	b.stop() // the ticker, and the writers still retrying
+	<-b.done
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.held > 0 {
 		err := fmt.Errorf("prediction log: closed with %d records in %d objects not written (last error: %v)",
-			b.held, len(b.queue), errString(b.lastErr))
+			b.held, len(b.unwritten)+len(b.parts), errString(b.lastErr))
 		b.log.Error(err.Error())
 		return err
 	}
 	return nil
 }
 
+// newBuffer is a written batch's buffer to reuse or, when there is none, a
+// new one the size of the last batch cut, so that it is not grown (and
+// copied) a dozen times on its way to MaxBytes. b.mu is held.
+func (b *Batcher) newBuffer() []byte {
+	n := len(b.free)
+	if n == 0 {
+		return make([]byte, 0, min(b.lastCut+b.lastCut/8, b.cfg.MaxBytes+MaxRecordBytes))
+	}
+	buf := b.free[n-1]
+	b.free[n-1] = nil
+	b.free = b.free[:n-1]
+	return buf[:0]
+}
+
+// recycle keeps buf for a later part: as many as the writers and a part in
+// progress for each of a few models need, so that a steady load allocates
+// none, and no more, so that a burst does not pin its memory.
+func (b *Batcher) recycle(buf []byte) {
+	b.mu.Lock()
+	if len(b.free) < b.cfg.Writers+2 && cap(buf) <= 2*(b.cfg.MaxBytes+MaxRecordBytes) {
+		b.free = append(b.free, buf)
+	}
+	b.mu.Unlock()
+}
+
 // cut moves a model's day to the queue. b.mu is held.
 func (b *Batcher) cut(k partKey, p *pending) {
 	b.seq++
-	b.queue = append(b.queue, &batch{key: objectKey(k.model, k.day, time.Now(), b.writer, b.seq),
-		body: p.buf.Bytes(), n: p.n, seq: b.seq})
+	b.lastCut = len(p.buf)
+	b.queue = append(b.queue, &batch{key: objectKey(k.model, p.day, time.Now(), b.writer, b.seq),
+		body: p.buf, n: p.n, size: len(p.buf), seq: b.seq})
+	b.unwritten = append(b.unwritten, b.seq)
 	delete(b.parts, k)
+	b.work.Signal()
 }
 
 // cutAll cuts every model's day. b.mu is held.
@@ -271,72 +347,74 @@ func (b *Batcher) cutAll() {
 	}
 }
 
-func (b *Batcher) signal() {
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run writes the queue, in order, cutting everything every Interval. It
-// returns when the Batcher is closed and the queue is empty, or when ctx ends.
-func (b *Batcher) run(ctx context.Context) {
-	defer close(b.done)
-	tick := time.NewTicker(b.cfg.Interval)
-	defer tick.Stop()
+// tick cuts everything every Interval, until ctx ends.
+func (b *Batcher) tick(ctx context.Context) {
+	t := time.NewTicker(b.cfg.Interval)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-t.C:
 			b.mu.Lock()
 			b.cutAll()
-			b.mu.Unlock()
-		case <-b.wake:
-		}
-		for {
-			b.mu.Lock()
-			if len(b.queue) == 0 {
-				closed := b.closed
-				b.mu.Unlock()
-				if closed {
-					return
-				}
-				break
-			}
-			bt := b.queue[0]
-			b.mu.Unlock()
-			if !b.put(ctx, bt) {
-				return
-			}
-			b.mu.Lock()
-			b.queue[0] = nil
-			b.queue = b.queue[1:]
-			b.held -= bt.n
-			b.stored = bt.seq
-			broadcast(&b.room)
-			broadcast(&b.written)
-			if b.full && b.held+b.cfg.MaxRecords <= b.cfg.MaxBuffered {
-				b.full = false
-				b.log.Info("prediction log: the store takes writes again; buffer has room", "held", b.held)
-			}
 			b.mu.Unlock()
 		}
 	}
 }
 
-// put writes one batch, retrying until it succeeds (true) or ctx ends (false).
-func (b *Batcher) put(ctx context.Context, bt *batch) bool {
-	if !bt.gz {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
+// writeLoop is one writer: it takes the oldest batch waiting, compresses it
+// and writes it, until the Batcher is closed and the queue is empty, or ctx
+// ends.
+func (b *Batcher) writeLoop(ctx context.Context) {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	for {
+		b.mu.Lock()
+		for len(b.queue) == 0 && !b.closed && ctx.Err() == nil {
+			b.work.Wait()
+		}
+		if ctx.Err() != nil || len(b.queue) == 0 {
+			b.mu.Unlock()
+			return
+		}
+		bt := b.queue[0]
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+		b.mu.Unlock()
+
+		out.Reset()
+		zw.Reset(&out)
 		_, _ = zw.Write(bt.body) // a bytes.Buffer does not fail
 		_ = zw.Close()
-		bt.body, bt.gz = buf.Bytes(), true
+		b.recycle(bt.body)
+		bt.body = nil
+		if !b.put(ctx, bt, out.Bytes()) {
+			return
+		}
+
+		b.mu.Lock()
+		b.held -= bt.n
+		b.heldBytes -= bt.size
+		if i, ok := slices.BinarySearch(b.unwritten, bt.seq); ok {
+			b.unwritten = slices.Delete(b.unwritten, i, i+1)
+		}
+		broadcast(&b.room)
+		broadcast(&b.written)
+		if b.full && b.held+b.cfg.MaxRecords <= b.cfg.MaxBuffered && b.heldBytes+b.cfg.MaxBytes <= b.cfg.MaxBufferedBytes {
+			b.full = false
+			b.log.Info("prediction log: the store takes writes again; buffer has room", "held", b.held)
+		}
+		b.mu.Unlock()
 	}
+}
+
+// put writes one batch's gzip body, retrying until it succeeds (true) or ctx
+// ends (false).
+func (b *Batcher) put(ctx context.Context, bt *batch, body []byte) bool {
 	pause := b.cfg.Backoff
 	for attempt := 1; ; attempt++ {
-		_, err := b.st.Put(ctx, b.cfg.Bucket, bt.key, bt.body,
+		_, err := b.st.Put(ctx, b.cfg.Bucket, bt.key, body,
 			store.PutOptions{ContentType: contentType, ContentEncoding: "gzip"})
 		if err == nil {
 			if attempt > 1 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/predlog"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 // Many goroutines write while Close is called: every Write that returned nil
@@ -255,6 +256,13 @@ func TestBatcherFullBufferWaits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The error names the store's failure once a write has failed (on a busy
+	// machine the writers may not have tried within the short wait).
+	waitFor(t, "a failed write", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.failed > 0
+	})
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	err = b.Write(short, []predlog.Record{record("over", 0, day0, rows[6])})
@@ -392,5 +400,106 @@ func TestBatcherRefusesBadRecords(t *testing.T) {
 	}
 	if _, err := predlog.NewBatcher(st, predlog.BatcherConfig{}); err == nil {
 		t.Error("a Batcher with no bucket")
+	}
+}
+
+// stalling holds every Put of a key it has been told to stall until released,
+// and passes the others to the store.
+type stalling struct {
+	st      *store.Store
+	stalled chan string   // each stalled key, as its Put starts
+	release chan struct{} // closed to let stalled Puts through
+	first   sync.Once
+}
+
+func (s *stalling) Put(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
+	stall := false
+	s.first.Do(func() { stall = true })
+	if stall {
+		s.stalled <- key
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return store.ObjectInfo{}, ctx.Err()
+		}
+	}
+	return s.st.Put(ctx, bucket, key, body, opt)
+}
+
+// One write that hangs (a slow PUT) holds up none of the others: the other
+// writers go on with the objects cut after it, Flush waits for it too, and
+// Close finds everything in the store.
+func TestBatcherSlowWriteHoldsUpNoOther(t *testing.T) {
+	_, st := lambdatest.S3(t, bucket)
+	s := &stalling{st: st, stalled: make(chan string, 1), release: make(chan struct{})}
+	b, err := predlog.NewBatcher(s, predlog.BatcherConfig{Bucket: bucket, MaxRecords: 1, Writers: 2, Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := creditRows(t)
+	ctx := context.Background()
+	if err := b.Write(ctx, []predlog.Record{record("slow", 0, day0, rows[0])}); err != nil {
+		t.Fatal(err)
+	}
+	<-s.stalled
+	for i := range 5 {
+		if err := b.Write(ctx, []predlog.Record{record(fmt.Sprint("after", i), 0, day0, rows[i+1])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := predlog.Prefix("credit", day0)
+	waitFor(t, "the five objects cut after the stalled one", func() bool { return len(objects(t, st, prefix)) == 5 })
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := b.Flush(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Flush returned %v with an object still being written", err)
+	}
+	close(s.release)
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, st, "credit", day0, day0); len(got) != 6 {
+		t.Errorf("%d records read back, want 6", len(got))
+	}
+}
+
+// The buffer is bounded in bytes as well as records: with the store down, a
+// Write that would take the bytes held past MaxBufferedBytes waits.
+func TestBatcherBoundedInBytes(t *testing.T) {
+	_, st := lambdatest.S3(t, bucket)
+	f := &flaky{st: st, down: true}
+	rows := creditRows(t)
+	var line lambdatest.SyncBuffer
+	if err := predlog.NewLines(&line).Write(context.Background(), []predlog.Record{record("r0", 0, day0, rows[0])}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := predlog.NewBatcher(f, predlog.BatcherConfig{Bucket: bucket, MaxRecords: 2, MaxBufferedBytes: 3*len(line.String()) + 10,
+		Interval: time.Hour, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		if err := b.Write(ctx, []predlog.Record{record(fmt.Sprint("r", i), 0, day0, rows[0])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := b.Write(short, []predlog.Record{record("r3", 0, day0, rows[0])}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a write past the bytes bound: %v", err)
+	}
+	f.setDown(false)
+	if err := b.Write(ctx, []predlog.Record{record("r4", 0, day0, rows[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, st, "credit", day0, day0); len(got) != 4 {
+		t.Errorf("%d records read back, want 4", len(got))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"io"
 	"testing"
 	"time"
 
@@ -70,5 +71,34 @@ func BenchmarkBatcherWrite(b *testing.B) {
 	b.StopTimer()
 	if err := bt.Close(context.Background()); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// Encoding one credit-model record, as the sinks do for each instance on the
+// request path (Lines to a writer that keeps nothing).
+func BenchmarkEncodeCreditRecord(b *testing.B) {
+	recs := creditRecords(b, 1024)
+	l := predlog.NewLines(io.Discard)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := l.Write(context.Background(), recs[i%len(recs):i%len(recs)+1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// The same record through encoding/json, as the sinks wrote it before their
+// encoder was written by hand (referenceLine): the figure to compare with.
+func BenchmarkEncodeCreditRecordReference(b *testing.B) {
+	recs := creditRecords(b, 1024)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := referenceLine(recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

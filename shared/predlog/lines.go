@@ -27,8 +27,9 @@ func NewLines(w io.Writer) *Lines { return &Lines{w: w} }
 // not consulted: a request whose caller has gone was scored all the same, and
 // a line takes microseconds.
 func (l *Lines) Write(_ context.Context, recs []Record) error {
-	lines, _, err := encodeAll(recs)
-	if err != nil {
+	e := getEncoder()
+	defer e.release()
+	if err := e.encodeAll(recs); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -36,10 +37,10 @@ func (l *Lines) Write(_ context.Context, recs []Record) error {
 	if l.closed {
 		return ErrClosed
 	}
-	for i, b := range lines {
+	for i := range recs {
 		// One line per Write: the Lambda runtime makes one log event of
 		// each line, and lines of two goroutines must not interleave.
-		if _, err := l.w.Write(b); err != nil {
+		if _, err := l.w.Write(e.line(i)); err != nil {
 			return fmt.Errorf("prediction log: write record %s[%d]: %w (%d of %d written)",
 				recs[i].RequestID, recs[i].Index, err, i, len(recs))
 		}

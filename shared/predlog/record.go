@@ -88,7 +88,26 @@ func (e *VersionError) Error() string {
 // Validate checks r against the schema: the rules a writer keeps and a reader
 // relies on. The error names the field.
 func (r *Record) Validate() error {
-	if err := checkSchema(r.Schema); err != nil {
+	if err := r.validateExceptValues(r.Schema, r.Time); err != nil {
+		return err
+	}
+	if err := checkScalars("features", r.Features); err != nil {
+		return err
+	}
+	if err := checkScalars("outputs", r.Outputs); err != nil {
+		return err
+	}
+	if r.Shadow != nil {
+		return checkScalars("shadow.outputs", r.Shadow.Outputs)
+	}
+	return nil
+}
+
+// validateExceptValues is Validate of r with schema and t in place of its
+// own, but for the values in its maps: the encoder checks those as it writes
+// them, rather than walk the maps twice.
+func (r *Record) validateExceptValues(schema string, t time.Time) error {
+	if err := checkSchema(schema); err != nil {
 		return err
 	}
 	switch {
@@ -98,10 +117,10 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("requestId: %d bytes, at most %d", len(r.RequestID), maxRequestID)
 	case r.Index < 0:
 		return fmt.Errorf("index: %d, want 0 or more", r.Index)
-	case r.Time.IsZero():
+	case t.IsZero():
 		return errors.New("time: missing")
-	case r.Time.UTC().Year() < 1 || r.Time.UTC().Year() > 9999:
-		return fmt.Errorf("time: year %d outside 1..9999", r.Time.UTC().Year())
+	case t.UTC().Year() < 1 || t.UTC().Year() > 9999:
+		return fmt.Errorf("time: year %d outside 1..9999", t.UTC().Year())
 	case !naming.Valid(r.Model):
 		return fmt.Errorf("model: %q is not a model name (%s)", r.Model, naming.Rule)
 	case r.Version < 1:
@@ -114,12 +133,6 @@ func (r *Record) Validate() error {
 		return errors.New("outputs: missing")
 	case math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) || r.LatencyMs < 0:
 		return fmt.Errorf("latencyMs: %v, want a finite number, 0 or more", r.LatencyMs)
-	}
-	if err := checkScalars("features", r.Features); err != nil {
-		return err
-	}
-	if err := checkScalars("outputs", r.Outputs); err != nil {
-		return err
 	}
 	for i, f := range r.Flags {
 		if f == "" {
@@ -134,9 +147,6 @@ func (r *Record) Validate() error {
 			return fmt.Errorf("shadow.bundleSha256: %q is not a hex SHA-256", s.BundleSHA256)
 		case len(s.Outputs) == 0 && s.Error == "":
 			return errors.New("shadow: neither outputs nor error")
-		}
-		if err := checkScalars("shadow.outputs", s.Outputs); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -182,28 +192,6 @@ func checkScalars(field string, m map[string]any) error {
 		}
 	}
 	return nil
-}
-
-// encode validates r and returns its JSON line (newline included), with the
-// schema filled in and the time in UTC.
-func encode(r Record) ([]byte, error) {
-	if r.Schema == "" {
-		r.Schema = RecordSchema
-	}
-	r.Time = r.Time.UTC()
-	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("record %s[%d]: %w", r.RequestID, r.Index, err)
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // the bytes are read by programs, never pasted into HTML
-	if err := enc.Encode(&r); err != nil {
-		return nil, fmt.Errorf("record %s[%d]: %w", r.RequestID, r.Index, err)
-	}
-	if b.Len() > MaxRecordBytes {
-		return nil, fmt.Errorf("record %s[%d]: %d bytes encoded, at most %d", r.RequestID, r.Index, b.Len(), MaxRecordBytes)
-	}
-	return b.Bytes(), nil
 }
 
 // DecodeRecord decodes one record (one JSON object, surrounding white space

@@ -16,19 +16,3 @@ type Sink interface {
 
 // ErrClosed is Write's error after Close.
 var ErrClosed = errors.New("prediction log closed")
-
-// encodeAll encodes every record first, so that one bad record refuses the
-// whole call rather than leave part of a request logged.
-func encodeAll(recs []Record) ([][]byte, int, error) {
-	lines := make([][]byte, len(recs))
-	n := 0
-	for i := range recs {
-		b, err := encode(recs[i])
-		if err != nil {
-			return nil, 0, err
-		}
-		lines[i] = b
-		n += len(b)
-	}
-	return lines, n, nil
-}

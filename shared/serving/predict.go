@@ -45,21 +45,41 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	if !logged {
 		return resp, nil
 	}
-	complete := func(ctx context.Context) error {
-		recs := s.records(m, rows, res, received, requestID, time.Since(start))
-		if shadowed != nil {
-			s.addShadow(recs, shadow, shadowed)
-		}
+	write := func(ctx context.Context, recs []predlog.Record) error {
 		if err := s.sink.Write(ctx, recs); err != nil {
 			s.log.Error("prediction log: records lost", "model", name, "requestId", requestID, "records", len(recs), "error", err)
 			return fmt.Errorf("prediction log: %w", err)
 		}
 		return nil
 	}
+	complete := func(ctx context.Context) error {
+		recs := s.records(m, rows, res, received, requestID, time.Since(start))
+		if shadowed != nil {
+			s.addShadow(recs, shadow, shadowed)
+		}
+		return write(ctx, recs)
+	}
 	if s.cfg.LogBeforeAnswer {
 		if err := complete(ctx); err != nil {
 			return nil, err // the answer goes out only with its record durable
 		}
+		return resp, nil
+	}
+	if shadowed == nil {
+		// A buffering sink takes records at once unless it is full: taken
+		// here, they cost no goroutine (whose stack growth alone was a few
+		// per cent of the server's CPU). Only a Write that would wait for
+		// room (refused at once under an ended context) waits in the
+		// background, never in the answer's way.
+		recs := s.records(m, rows, res, received, requestID, time.Since(start))
+		if s.sink.Write(ended, recs) == nil {
+			return resp, nil
+		}
+		s.logging(+1)
+		s.background(func() {
+			defer s.logging(-1)
+			_ = write(context.WithoutCancel(ctx), recs)
+		})
 		return resp, nil
 	}
 	s.logging(+1)
@@ -69,6 +89,14 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	})
 	return resp, nil
 }
+
+// ended is a context that has ended: a Write under it takes its records only
+// if it need not wait.
+var ended = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // logging counts the answers whose records are still on their way to the
 // sink, for Settle.

@@ -50,7 +50,9 @@ type Contracts interface {
 	ContractAt(ctx context.Context, dataset, hash string) (*ingest.Contract, error)
 }
 
-// Sink takes the prediction log's records (shared/predlog's sinks).
+// Sink takes the prediction log's records (shared/predlog's sinks). ctx
+// bounds only a wait: records a Write can take at once it takes even under
+// an ended context, which Predict relies on to write without waiting.
 type Sink interface {
 	Write(ctx context.Context, recs []predlog.Record) error
 }

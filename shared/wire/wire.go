@@ -35,7 +35,8 @@
 //     and shared/local/batch implement training.Batch).
 //  5. Formats: shared/bundle, shared/policy, shared/spec, shared/contract,
 //     shared/profile, shared/table, shared/validate, shared/xgboost,
-//     shared/metrics, shared/yamldoc, shared/hashid, shared/naming, shared/clip,
+//     shared/metrics, shared/yamldoc, shared/hashid, shared/jsonappend (JSON
+//     scalars written as encoding/json writes them), shared/naming, shared/clip,
 //     shared/apierror (the APIs' error body, route guard and client side),
 //     shared/apidoc (the APIs' OpenAPI document),
 //     shared/event, shared/rules, shared/feedback (the ground-truth upload

@@ -1,0 +1,80 @@
+package predict_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/predict"
+)
+
+// The route's answer, written by hand (Response.AppendJSON, indented by
+// apierror.WriteJSON), is byte for byte what encoding/json writes of it
+// through WriteJSON's encoder: every kind of prediction, names and values
+// that HTML escaping touches, and no predictions at all.
+func TestResponseBytesMatchEncodingJSON(t *testing.T) {
+	out := func(cols []string, cells ...string) []predict.Field {
+		f, err := predict.ScorerOutputs(cols, cells)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	binary := []string{"p_bad", "label"}
+	explained := &predict.Explanation{
+		Outputs: []predict.Contributions{{Features: []predict.Contribution{{Feature: "Income", Value: -0.41}, {Feature: "Home<&>", Value: 1e-7}}, Bias: -1.25}},
+		Reasons: []predict.Reason{{Feature: "Income", Value: 80.0, Contribution: -0.41}, {Feature: "Home<&>", Value: "rent & <own>", Contribution: 1e-7}, {Feature: "Job", Value: nil}},
+	}
+	multiclass := &predict.Explanation{
+		Outputs: []predict.Contributions{
+			{Class: "a", Features: []predict.Contribution{{Feature: "x", Value: 1}}, Bias: 0.5},
+			{Class: "b\u2028", Features: []predict.Contribution{{Feature: "x", Value: -1}}, Bias: -0.5},
+		},
+		Reasons: []predict.Reason{{Feature: "x", Value: true, Contribution: 1}},
+	}
+	empty := &predict.Explanation{Outputs: []predict.Contributions{{Features: []predict.Contribution{}}}}
+	var many []predict.Prediction
+	for i := range 32 {
+		many = append(many, predict.Prediction{Outputs: out(binary, strconv.FormatFloat(float64(i)/31, 'g', -1, 32), "good")})
+	}
+	for _, resp := range []*predict.Response{
+		{Predictions: []predict.Prediction{{Outputs: out(binary, "0.17340626", "good")}}, Model: "credit", ModelVersion: 3, RequestID: "3f0c1e2a"},
+		{Predictions: many, Model: "credit", ModelVersion: 12, RequestID: "r"},
+		{Predictions: []predict.Prediction{
+			{Outputs: out(binary, "0.9", "bad <&> \u2029"), Flags: []string{"Age: 130 is above the maximum 120", "<&>"}, Explanation: explained},
+			{Outputs: out([]string{"p_a", "p_b\u2028", "label"}, "0.25", "0.75", "b\u2028"), Explanation: multiclass},
+			{Outputs: out([]string{"prediction"}, "-1e-7"), Explanation: empty},
+			{Outputs: out([]string{"prediction"}, "1e21")},
+		}, Model: "m", ModelVersion: 1, RequestID: "<script>&</script>"},
+		{Model: "credit", ModelVersion: 1, RequestID: "none"},
+		{Predictions: []predict.Prediction{}, Model: "credit", ModelVersion: 1},
+	} {
+		got := httptest.NewRecorder()
+		apierror.WriteJSON(got, 200, resp)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(*resp); err != nil { // the value: no AppendJSON
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Body.Bytes(), want.Bytes()) {
+			t.Errorf("WriteJSON wrote\n%s\nencoding/json writes\n%s", got.Body.Bytes(), want.Bytes())
+		}
+		if cl := got.Header().Get("Content-Length"); cl != strconv.Itoa(want.Len()) {
+			t.Errorf("Content-Length %q for %d bytes", cl, want.Len())
+		}
+	}
+
+	// A value JSON cannot carry fails both ways alike: nothing is written.
+	bad := &predict.Response{Predictions: []predict.Prediction{{Outputs: out(binary, "0.5", "good"),
+		Explanation: &predict.Explanation{Outputs: []predict.Contributions{{Bias: math.NaN()}}}}}}
+	got := httptest.NewRecorder()
+	apierror.WriteJSON(got, 200, bad)
+	if got.Body.Len() != 0 {
+		t.Errorf("a NaN bias written: %s", got.Body.Bytes())
+	}
+}

@@ -1,0 +1,275 @@
+package predlog
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openmlops/mlops/shared/jsonappend"
+)
+
+// The sinks write records by hand rather than through encoding/json: on the
+// endpoint's request path encoding/json's reflection over a record's maps was
+// a third of the server's CPU (docs/benchmarks.md). The bytes are exactly
+// encoding/json's (SetEscapeHTML(false)) for the Record's field tags: the
+// fields in their declaration order, map keys sorted, strings and numbers as
+// it writes them; FuzzEncodeMatchesReference holds the two together.
+
+// encoder holds one call's lines and the scratch that writing them needs;
+// encoders are pooled, so a call allocates nothing once the pool is warm.
+type encoder struct {
+	buf  []byte
+	ends []int    // each record's line ends at buf[ends[i]]
+	kvs  []member // a map's members, sorted by name
+	// names are the last names met in each kind of map, sorted: one
+	// model's records all have the same, and when a map has them, its
+	// members are found by name in that order, with neither a walk of the
+	// map nor a sort.
+	names [numMaps][]string
+}
+
+// The kinds of maps a record has.
+const (
+	featuresMap = iota
+	outputsMap
+	shadowMap
+	numMaps
+)
+
+var mapField = [numMaps]string{"features", "outputs", "shadow.outputs"}
+
+type member struct {
+	name  string
+	value any
+}
+
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
+
+// maxPooled keeps an encoder whose lines grew past it (a call of many large
+// records) out of the pool, so one such call does not pin its memory.
+const maxPooled = 1 << 20
+
+func getEncoder() *encoder { return encoders.Get().(*encoder) }
+
+func (e *encoder) release() {
+	if cap(e.buf) > maxPooled {
+		return
+	}
+	clear(e.kvs[:cap(e.kvs)]) // drop the values' references; names are kept
+	encoders.Put(e)
+}
+
+// encodeAll encodes every record first, each as one JSON line, so that one
+// bad record refuses the whole call rather than leave part of a request
+// logged.
+func (e *encoder) encodeAll(recs []Record) error {
+	e.buf, e.ends = e.buf[:0], e.ends[:0]
+	for i := range recs {
+		start := len(e.buf)
+		var err error
+		if e.buf, err = e.appendRecord(e.buf, &recs[i]); err != nil {
+			return fmt.Errorf("record %s[%d]: %w", recs[i].RequestID, recs[i].Index, err)
+		}
+		if n := len(e.buf) - start; n > MaxRecordBytes {
+			return fmt.Errorf("record %s[%d]: %d bytes encoded, at most %d", recs[i].RequestID, recs[i].Index, n, MaxRecordBytes)
+		}
+		e.ends = append(e.ends, len(e.buf))
+	}
+	return nil
+}
+
+// line is record i's line, newline included.
+func (e *encoder) line(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = e.ends[i-1]
+	}
+	return e.buf[start:e.ends[i]]
+}
+
+// appendRecord validates r, with an empty schema taken as RecordSchema, and
+// appends its JSON line, the time in UTC.
+func (e *encoder) appendRecord(b []byte, r *Record) ([]byte, error) {
+	schema := r.Schema
+	if schema == "" {
+		schema = RecordSchema
+	}
+	t := r.Time.UTC()
+	// The maps' values are checked as they are written.
+	if err := r.validateExceptValues(schema, t); err != nil {
+		return nil, err
+	}
+	// The schema, the model's name and the bundle's hash, once valid, are
+	// plain ASCII that JSON carries as it is.
+	var err error
+	b = append(b, `{"schema":"`...)
+	b = append(b, schema...)
+	b = append(b, `","requestId":`...)
+	b = jsonappend.String(b, r.RequestID)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendInt(b, int64(r.Index), 10)
+	b = append(b, `,"time":"`...)
+	b = t.AppendFormat(b, time.RFC3339Nano) // as time.Time.MarshalJSON writes a year in 0..9999
+	b = append(b, `","model":"`...)
+	b = append(b, r.Model...)
+	b = append(b, `","version":`...)
+	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = append(b, `,"bundleSha256":"`...)
+	b = append(b, r.BundleSHA256...)
+	b = append(b, `","features":`...)
+	if b, err = e.appendMap(b, featuresMap, r.Features); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"outputs":`...)
+	if b, err = e.appendMap(b, outputsMap, r.Outputs); err != nil {
+		return nil, err
+	}
+	if len(r.Flags) > 0 {
+		b = append(b, `,"flags":[`...)
+		for i, f := range r.Flags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonappend.String(b, f)
+		}
+		b = append(b, ']')
+	}
+	if s := r.Shadow; s != nil {
+		b = append(b, `,"shadow":{"version":`...)
+		b = strconv.AppendInt(b, int64(s.Version), 10)
+		b = append(b, `,"bundleSha256":"`...)
+		b = append(b, s.BundleSHA256...)
+		b = append(b, '"')
+		if len(s.Outputs) > 0 {
+			b = append(b, `,"outputs":`...)
+			if b, err = e.appendMap(b, shadowMap, s.Outputs); err != nil {
+				return nil, err
+			}
+		}
+		if s.Error != "" {
+			b = append(b, `,"error":`...)
+			b = jsonappend.String(b, s.Error)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"latencyMs":`...)
+	b = jsonappend.Float(b, r.LatencyMs, 64)
+	return append(b, '}', '\n'), nil
+}
+
+// appendMap appends m, a map of kind, as a JSON object of scalars, its names
+// sorted.
+func (e *encoder) appendMap(b []byte, kind int, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(b, "null"...), nil
+	}
+	kvs := e.kvs[:0]
+	if names := e.names[kind]; len(names) == len(m) {
+		for _, name := range names {
+			v, ok := m[name]
+			if !ok {
+				kvs = kvs[:0]
+				break
+			}
+			kvs = append(kvs, member{name, v})
+		}
+	}
+	if len(kvs) != len(m) {
+		kvs = kvs[:0]
+		for k, v := range m {
+			kvs = append(kvs, member{k, v})
+		}
+		sortMembers(kvs)
+		names := e.names[kind][:0]
+		for _, kv := range kvs {
+			names = append(names, kv.name)
+		}
+		e.names[kind] = names
+	}
+	e.kvs = kvs
+	b = append(b, '{')
+	for i, kv := range kvs {
+		if kv.name == "" {
+			return nil, fmt.Errorf("%s: an empty name", mapField[kind])
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(jsonappend.String(b, kv.name), ':')
+		var err error
+		if b, err = appendScalar(b, kv.value); err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", mapField[kind], kv.name, err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// sortMembers sorts by name: by insertion for the few members a record's
+// maps have, where it beats a general sort.
+func sortMembers(kvs []member) {
+	if len(kvs) > 24 {
+		slices.SortFunc(kvs, func(a, b member) int { return strings.Compare(a.name, b.name) })
+		return
+	}
+	for i := 1; i < len(kvs); i++ {
+		for j := i; j > 0 && kvs[j].name < kvs[j-1].name; j-- {
+			kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
+		}
+	}
+}
+
+// appendScalar appends a value of a record's map, or refuses it: a JSON
+// scalar or null, as checkScalars allows.
+func appendScalar(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return jsonappend.String(b, x), nil
+	case float64:
+		if !jsonappend.Finite(x) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
+		return jsonappend.Float(b, x, 64), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case float32:
+		if !jsonappend.Finite(float64(x)) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
+		return jsonappend.Float(b, float64(x), 32), nil
+	case json.Number:
+		if x == "" {
+			return append(b, '0'), nil // as encoding/json writes it
+		}
+		if !jsonappend.Number(string(x)) {
+			return nil, fmt.Errorf("json.Number %q is not a JSON number", string(x))
+		}
+		return append(b, x...), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case uint:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	}
+	return nil, fmt.Errorf("a %T, want a number, string, boolean or null", v)
+}
