@@ -205,15 +205,16 @@ split_csv() { # split_csv IN PREFIX: PREFIX-0.csv, PREFIX-1.csv, ... each with t
 awk -F, 'BEGIN { OFS = "," } NR == 1 { print; next } { $5 = ($5 + 15 > 120) ? 120 : $5 + 15; if ($10 != "NA") $10 = $10 * 2; print }' \
   examples/credit/credit_data.csv > "$DIR/shifted.csv"
 split_csv examples/credit/credit_data.csv "$DIR/normal"
+DAY=$(date -u +%F)   # the traffic's UTC day (a demo run across midnight splits it: run it again)
 split_csv "$DIR/shifted.csv" "$DIR/shifted"
 for f in "$DIR"/normal-*.csv; do "$MLOPS" predict credit --data "$f" -o json > "${f%.csv}.json"; done
 REQ=$(sed -n 's/^  "requestId": "\(.*\)",\{0,1\}$/\1/p' "$DIR/normal-0.json")
 [ -n "$REQ" ] || { echo "no request id in the endpoint's answer"; exit 1; }
-"$MLOPS" drift run --model credit --date "$(date -u +%F)" || { echo "normal traffic was called drift: the demo failed"; exit 1; }
+"$MLOPS" drift run --model credit --date "$DAY" || { echo "normal traffic was called drift: the demo failed"; exit 1; }
 for f in "$DIR"/shifted-*.csv; do "$MLOPS" predict credit --data "$f" -o json > /dev/null; done
-if "$MLOPS" drift run --model credit --date "$(date -u +%F)"; then echo "shifted traffic was not called drift: the demo failed"; exit 1; fi
-"$MLOPS" drift show credit --date "$(date -u +%F)" | sed -n '1,/^not compared\|^$/p'
-"$MLOPS" drift show credit --date "$(date -u +%F)" -o json > "$DIR/drift.json"
+if "$MLOPS" drift run --model credit --date "$DAY"; then echo "shifted traffic was not called drift: the demo failed"; exit 1; fi
+"$MLOPS" drift show credit --date "$DAY" | sed -n '1,/^not compared\|^$/p'
+"$MLOPS" drift show credit --date "$DAY" -o json > "$DIR/drift.json"
 DRIFTED=$(tr -d ' \n' < "$DIR/drift.json" | sed -n 's/.*"driftedFeatures":\[\([^]]*\)\].*/\1/p')
 echo "drifted features: $DRIFTED"
 [ "$DRIFTED" = '"Age","Income"' ] || { echo "drift on $DRIFTED, not exactly Age and Income: the demo failed"; exit 1; }
@@ -223,9 +224,15 @@ if [ -x "$AWS" ]; then
   awk -F, -v req="$REQ" 'NR == 1 { print "request_id,index,label"; next } NR <= 301 { gsub(/"/, "", $1); print req "," NR - 2 "," $1 }' \
     "$DIR/normal-0.csv" > "$DIR/labels.csv"
   "$AWS" --endpoint-url "$MLOPS_S3_URL" s3 cp --no-progress "$DIR/labels.csv" "s3://$MLOPS_UPLOADS_BUCKET/feedback/credit/labels.csv"
-  sleep 2
-  "$MLOPS" drift run --model credit --date "$(date -u +%F)" > /dev/null || true
-  "$MLOPS" drift show credit --date "$(date -u +%F)" | sed -n '/^live quality/,$p'
+  # The drift function joins the labels to their predictions when the upload's event arrives.
+  for _ in $(seq 50); do
+    "$MLOPS" drift run --model credit --date "$DAY" > /dev/null || true
+    "$MLOPS" drift show credit --date "$DAY" > "$DIR/drift.txt"
+    grep -q '^live quality: 300 labelled' "$DIR/drift.txt" && break
+    sleep 0.2
+  done
+  sed -n '/^live quality/,$p' "$DIR/drift.txt"
+  grep -q '^live quality: 300 labelled' "$DIR/drift.txt" || { echo "the labels gave no live quality: the demo failed"; exit 1; }
 fi
 
 step "stop"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -301,12 +302,14 @@ defaults decide (each can be overridden by its flag):
 
   numeric columns: the two-sample Kolmogorov-Smirnov test; categorical ones:
   chi-square. p-values are corrected for the number of columns
-  (Benjamini-Hochberg). A column drifted when its corrected p-value is below
-  --p-value AND its effect size passes its threshold (normed Wasserstein
-  --wasserstein for numeric, Jensen-Shannon --js for categorical; PSI above
-  --psi counts too), or when its missing-value rate moved by more than
-  --null-rate-change, or more than --out-of-range of its values are outside the
-  contract's range or never seen in the baseline. The dataset drifted when at
+  (Benjamini-Hochberg). Below 1,000 values a column drifted when its
+  corrected p-value is below --p-value; from 1,000 on its effect size must
+  also pass its threshold (normed Wasserstein --wasserstein for numeric,
+  Jensen-Shannon --js for categorical), since at large samples every p-value
+  is tiny. A missing-value rate that moved by more than --null-rate-change, or
+  more than --out-of-range of the values outside the contract's range or never
+  seen in the baseline, is drift by itself. PSI is reported for every column
+  (--psi judges model outputs in nightly reports). The dataset drifted when at
   least --share of the columns did. With fewer than --min-rows current rows
   there is no verdict.
 
@@ -321,6 +324,9 @@ Exit status: 0 no drift, 1 drift, 2 usage error, 3 could not read.`,
 			}
 			if contractPath == "" || basePath == "" || curPath == "" {
 				return usageErr("--contract, --baseline and --current are required")
+			}
+			if err := checkThresholds(th, share); err != nil {
+				return err
 			}
 			c, err := readContract(contractPath)
 			if err != nil {
@@ -427,4 +433,29 @@ func trained(q *drift.Quality, name string) string {
 		return fmt.Sprintf("%.3f", v)
 	}
 	return "-"
+}
+
+// checkThresholds refuses thresholds no rule can use, naming the flag.
+func checkThresholds(th driftstat.Thresholds, share float64) error {
+	in01 := func(v float64) bool { return v > 0 && v <= 1 }
+	pos := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+	for _, c := range []struct {
+		flag string
+		ok   bool
+		want string
+	}{
+		{"--p-value", in01(th.PValue), "a p-value above 0 and at most 1"},
+		{"--js", in01(th.JS), "a distance above 0 and at most 1"},
+		{"--null-rate-change", in01(th.NullRateChange), "a change above 0 and at most 1"},
+		{"--out-of-range", in01(th.OutOfRangeRate), "a share above 0 and at most 1"},
+		{"--share", in01(share), "a share of the columns above 0 and at most 1"},
+		{"--psi", pos(th.PSI), "a finite number above 0"},
+		{"--wasserstein", pos(th.Wasserstein), "a finite number above 0"},
+		{"--min-rows", th.MinRows >= 1, "at least 1"},
+	} {
+		if !c.ok {
+			return usageErr("%s: expected %s", c.flag, c.want)
+		}
+	}
+	return nil
 }

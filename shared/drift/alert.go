@@ -37,9 +37,14 @@ func (s *Service) announce(ctx context.Context, rep *Report, key string, body []
 	if !errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("drift %s: read %s: %w", rep.Model, mk, err)
 	}
+	// PutEvents takes 256 KB an entry: the lists are clipped, the report
+	// holds them whole.
 	d := event.DriftDetectedDetail{SchemaVersion: event.SchemaVersion, Model: rep.Model, Version: rep.Version,
 		Window: rep.Window.From + "/" + rep.Window.To, Bucket: s.cfg.MonitoringBucket, ReportKey: key, ReportSHA256: sha,
-		DriftedFeatures: rep.Verdict.DriftedFeatures, Alerts: rep.Alerts}
+		DriftedFeatures: clipList(rep.Verdict.DriftedFeatures, 50), Alerts: clipList(rep.Alerts, 20)}
+	for i, a := range d.Alerts {
+		d.Alerts[i] = clipMsg(a)
+	}
 	if rep.Retrain != nil && rep.Retrain.Requested {
 		d.RetrainRequestID = rep.Retrain.RequestID
 	}
@@ -65,13 +70,19 @@ func (s *Service) retrain(ctx context.Context, rep *Report, w Window, r *policy.
 	last := day(w.To)
 	cooldown := r.Cooldown()
 	var recent string
+	// Another day's request within the cooldown on either side stops this
+	// one: days are run in any order (a backfill runs earlier days later).
 	err := s.st.List(ctx, s.cfg.MonitoringBucket, Prefix(rep.Model)+"retrain/", func(o store.ObjectInfo) error {
 		name := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
 		d, err := ParseDay(name)
 		if err != nil || d.Equal(last) {
 			return nil
 		}
-		if d.Before(last) && last.Sub(d) < time.Duration(cooldown)*24*time.Hour {
+		gap := last.Sub(d)
+		if gap < 0 {
+			gap = -gap
+		}
+		if gap < time.Duration(cooldown)*24*time.Hour && recent == "" {
 			recent = name
 		}
 		return nil
@@ -83,18 +94,18 @@ func (s *Service) retrain(ctx context.Context, rep *Report, w Window, r *policy.
 		return &Retrain{Reason: fmt.Sprintf("cooldown: the report of %s asked for a retraining, and the policy allows one per %d days", recent, cooldown)}, nil
 	}
 	id := "drift-" + rep.Model + "-" + last.Format(dayLayout)
+	d := event.RetrainRequestedDetail{SchemaVersion: event.SchemaVersion, RequestID: id, Model: rep.Model,
+		Reason: clipMsg("drift: " + strings.Join(rep.Alerts, "; ")), Principal: "drift"}
+	// The request goes out before its marker: a marker without its request
+	// would hold the cooldown for a retraining nobody asked for. A rerun
+	// asks again under the same ID, which the train function answers once.
+	if err := s.pub.Publish(ctx, event.Event{Source: event.Source, DetailType: event.RetrainRequested, Detail: d}); err != nil {
+		return nil, fmt.Errorf("drift %s: request retraining: %w", rep.Model, err)
+	}
 	mark, _ := json.Marshal(map[string]string{"requestId": id, "window": w.String()})
 	if _, err := s.st.Create(ctx, s.cfg.MonitoringBucket, retrainKey(rep.Model, last), mark, store.PutOptions{ContentType: "application/json"}); err != nil &&
 		!errors.Is(err, store.ErrPrecondition) {
 		return nil, fmt.Errorf("drift %s: mark the retrain request: %w", rep.Model, err)
-	}
-	d := event.RetrainRequestedDetail{SchemaVersion: event.SchemaVersion, RequestID: id, Model: rep.Model,
-		Reason: "drift: " + strings.Join(rep.Alerts, "; "), Principal: "drift"}
-	if len(d.Reason) > 1000 {
-		d.Reason = d.Reason[:1000] + "…"
-	}
-	if err := s.pub.Publish(ctx, event.Event{Source: event.Source, DetailType: event.RetrainRequested, Detail: d}); err != nil {
-		return nil, fmt.Errorf("drift %s: request retraining: %w", rep.Model, err)
 	}
 	return &Retrain{Requested: true, RequestID: id}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/feedback"
 	"github.com/openmlops/mlops/shared/predlog"
+	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -28,11 +29,14 @@ const MaxFeedbackBytes = 256 << 20
 
 // LabelsPrefix is where the monitoring bucket keeps the labels joined to
 // their predictions, by the UTC day of the prediction:
-// labels/<model>/dt=YYYY-MM-DD/<sha256 of the upload>.jsonl.
+// labels/<model>/dt=YYYY-MM-DD/<upload time>-<sha256 of the upload>.jsonl.
 func LabelsPrefix(model string) string { return "labels/" + model + "/" }
 
-func labelsKey(model, day, sha string) string {
-	return LabelsPrefix(model) + "dt=" + day + "/" + sha + ".jsonl"
+// labelsKey names a file's labels of one day by the upload's time first, so
+// that a reader takes them in the order they arrived: the first label given
+// for an instance counts, and a later one is counted as relabelled.
+func labelsKey(model, day string, uploaded time.Time, sha string) string {
+	return LabelsPrefix(model) + "dt=" + day + "/" + uploaded.UTC().Format("20060102T150405.000Z") + "-" + sha + ".jsonl"
 }
 
 // ReceiptKey is the answer to a feedback upload: accepted (with counts) or
@@ -78,7 +82,7 @@ func (s *Service) OnFeedback(ctx context.Context, key string) (*Receipt, error) 
 		s.log.Error("feedback: not a feedback key (feedback/<model>/<name>.csv)", "key", key)
 		return nil, nil
 	}
-	body, _, err := s.st.Get(ctx, s.cfg.UploadsBucket, key, store.GetOptions{})
+	body, info, err := s.st.Get(ctx, s.cfg.UploadsBucket, key, store.GetOptions{})
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.Info("feedback file gone before it was read", "key", key)
 		return nil, nil
@@ -110,8 +114,12 @@ func (s *Service) OnFeedback(ctx context.Context, key string) (*Receipt, error) 
 		return reject(fmt.Sprintf("%d bytes or more: at most %d per file, split it", len(data), MaxFeedbackBytes))
 	}
 	rule, err := s.labelRule(ctx, model)
-	if err != nil {
+	var noRule *noRuleError
+	if errors.As(err, &noRule) {
 		return reject(err.Error())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("feedback %s: %w", key, err) // the store or registry failed: retried
 	}
 	labels, err := feedback.ReadAll(bytes.NewReader(data), key, rule, MaxFeedbackRows)
 	var fe *feedback.Error
@@ -185,7 +193,7 @@ func (s *Service) OnFeedback(ctx context.Context, key string) (*Receipt, error) 
 				return nil, fmt.Errorf("feedback %s: %w", key, err)
 			}
 		}
-		_, err := s.st.Create(ctx, s.cfg.MonitoringBucket, labelsKey(model, d, sha), buf.Bytes(), store.PutOptions{ContentType: "application/x-ndjson"})
+		_, err := s.st.Create(ctx, s.cfg.MonitoringBucket, labelsKey(model, d, info.LastModified, sha), buf.Bytes(), store.PutOptions{ContentType: "application/x-ndjson"})
 		if err != nil && !errors.Is(err, store.ErrPrecondition) {
 			return nil, fmt.Errorf("feedback %s: write the labels of %s: %w", key, d, err)
 		}
@@ -197,14 +205,23 @@ func (s *Service) OnFeedback(ctx context.Context, key string) (*Receipt, error) 
 	return rc, s.writeReceipt(ctx, rc)
 }
 
+// noRuleError: the model has no champion, or one whose target takes no
+// labels: the file is refused, not retried.
+type noRuleError struct{ msg string }
+
+func (e *noRuleError) Error() string { return e.msg }
+
 // labelRule is the label values the model's champion can be told.
 func (s *Service) labelRule(ctx context.Context, model string) (feedback.LabelRule, error) {
 	ch, err := s.reg.Champion(ctx, model)
+	if errors.Is(err, registry.ErrNotFound) {
+		return feedback.LabelRule{}, &noRuleError{fmt.Sprintf("model %s has no versions: labels are checked against the champion's classes", model)}
+	}
 	if err != nil {
 		return feedback.LabelRule{}, fmt.Errorf("model %s: %w", model, err)
 	}
 	if ch == nil || ch.Version == 0 {
-		return feedback.LabelRule{}, fmt.Errorf("model %s has no champion: labels are checked against the champion's classes", model)
+		return feedback.LabelRule{}, &noRuleError{fmt.Sprintf("model %s has no champion: labels are checked against the champion's classes", model)}
 	}
 	v, err := s.reg.Get(ctx, model, ch.Version)
 	if err != nil {
@@ -214,7 +231,11 @@ func (s *Service) labelRule(ctx context.Context, model string) (feedback.LabelRu
 	if err != nil {
 		return feedback.LabelRule{}, fmt.Errorf("model %s version %d: %w", model, v.Version, err)
 	}
-	return feedback.RuleFor(b.Encoding.Target)
+	rule, err := feedback.RuleFor(b.Encoding.Target)
+	if err != nil {
+		return rule, &noRuleError{fmt.Sprintf("model %s version %d: %v", model, v.Version, err)}
+	}
+	return rule, nil
 }
 
 func (s *Service) receipt(ctx context.Context, model, sha string) (*Receipt, error) {

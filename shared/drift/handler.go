@@ -191,6 +191,16 @@ func ParseRequest(key string, b []byte) (Request, error) {
 // Serve runs a request and, when it has an ID, writes its result. A model's
 // failure is part of the result; the error is for what stops the answer.
 func (s *Service) Serve(ctx context.Context, req Request) (*RequestResult, error) {
+	if req.RequestID != "" {
+		if err := training.CheckRequestID(req.RequestID); err != nil {
+			return nil, fmt.Errorf("drift request: %w", err)
+		}
+	}
+	if req.Model != "" {
+		if err := checkModel(req.Model); err != nil {
+			return nil, err
+		}
+	}
 	w, err := req.Window(s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("drift request %s: %w", req.RequestID, err)

@@ -34,7 +34,7 @@ type Quality struct {
 	// Estimated is CBPE on every logged prediction of the window (binary
 	// classifiers), EstimatedSample how many probabilities it used (a
 	// deterministic sample beyond MaxEstimateRows), and Versus the estimate
-	// beside the realised figures on the labelled ones.
+	// of the labelled predictions beside what their labels showed.
 	Estimated       *quality.CBPE    `json:"estimated,omitempty"`
 	EstimatedSample int              `json:"estimatedSample,omitempty"`
 	Versus          []quality.Versus `json:"versus,omitempty"`
@@ -96,7 +96,7 @@ func (s *Service) addQuality(ctx context.Context, rep *Report, bl *baseline, w W
 		switch b.Encoding.Target.Kind {
 		case bundle.LabelBinary:
 			v, ok := j.Outputs[outs[0]].(float64)
-			if !ok {
+			if !ok || !(v >= 0 && v <= 1) {
 				return nil
 			}
 			y, p = append(y, j.Value), append(p, v)
@@ -104,7 +104,7 @@ func (s *Service) addQuality(ctx context.Context, rep *Report, bl *baseline, w W
 			row := make([]float64, len(outs)-1)
 			for i := range row {
 				v, ok := j.Outputs[outs[i]].(float64)
-				if !ok {
+				if !ok || !(v >= 0 && v <= 1) {
 					return nil
 				}
 				row[i] = v
@@ -182,7 +182,11 @@ func (s *Service) addQuality(ctx context.Context, rep *Report, bl *baseline, w W
 		}
 		q.Estimated, q.EstimatedSample = &e, len(est.p)
 		if q.Binary != nil {
-			q.Versus = quality.Beside(e, *q.Binary)
+			// Labels often come for a selection of the traffic: the estimate
+			// set beside them is of the same labelled predictions.
+			if el, err := quality.EstimateBinary(p, b.Encoding.Threshold, cal); err == nil {
+				q.Versus = quality.Beside(el, *q.Binary)
+			}
 		}
 	}
 	if q.Labels == 0 && q.Estimated == nil {

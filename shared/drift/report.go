@@ -91,7 +91,7 @@ type Report struct {
 	} `json:"window"`
 	// Rows are the log records read; ChampionRows those the compared
 	// version answered (prediction drift and quality use these only);
-	// Versions counts records per answering version.
+	// Versions counts records per answering version (at most 100 versions).
 	Rows         int64            `json:"rows"`
 	ChampionRows int64            `json:"championRows"`
 	Versions     map[string]int64 `json:"versions"`
@@ -99,6 +99,11 @@ type Report struct {
 	// counted, the first few named in CorruptExamples.
 	CorruptLines    int64    `json:"corruptLines"`
 	CorruptExamples []string `json:"corruptExamples,omitempty"`
+	// UnknownColumnRows counts records holding columns the contract lacks
+	// (ignored; UnknownColumns names up to 20 of them, with their records).
+	// In most records, they are a contract that no longer matches: an error.
+	UnknownColumnRows int64            `json:"unknownColumnRows"`
+	UnknownColumns    map[string]int64 `json:"unknownColumns,omitempty"`
 	// EnoughData is false when the window has fewer than MinRows records:
 	// the report then says so and gives no verdict.
 	EnoughData bool                 `json:"enoughData"`

@@ -194,7 +194,8 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 		known[c.Name] = true
 	}
 	outs := newOutputs(bl.bundle)
-	var extra map[string]int64 // columns in the logs the contract lacks
+	var extra map[string]int64 // columns in the logs the contract lacks, by the records holding them
+	var unknownRecs int64      // records holding a column the contract lacks
 	var est *estimator
 	if bl.bundle.Encoding.Target.Kind == bundle.LabelBinary {
 		est = newEstimator()
@@ -211,9 +212,25 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 		}
 		return nil
 	}}
+	probKind := bl.bundle.Encoding.Target.Kind != bundle.LabelRegression
 	err = predlog.Read(ctx, s.st, s.cfg.MonitoringBucket, model, w.From, w.To, opt, func(r predlog.Record) error {
+		champion := r.Version == bl.version.Version
+		if champion && probKind {
+			// A valid record may still hold an output no model of this kind
+			// gives: it is corrupt, as a line that does not parse is.
+			if name, v, bad := badProbability(r.Outputs); bad {
+				rep.CorruptLines++
+				if len(rep.CorruptExamples) < maxCorruptExamples {
+					rep.CorruptExamples = append(rep.CorruptExamples, clipMsg(fmt.Sprintf("request %s instance %d: outputs.%s %v is not a probability in [0, 1]",
+						r.RequestID, r.Index, name, v)))
+				}
+				return nil
+			}
+		}
 		rep.Rows++
-		rep.Versions[strconv.Itoa(r.Version)]++
+		if v := strconv.Itoa(r.Version); rep.Versions[v] > 0 || len(rep.Versions) < maxVersions {
+			rep.Versions[v]++
+		}
 		for _, c := range cols {
 			v, ok := r.Features[c.name]
 			if !ok {
@@ -223,17 +240,19 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 			}
 			add(c, v)
 		}
-		if len(r.Features) > len(cols) {
-			for name := range r.Features {
-				if !known[name] {
-					if extra == nil {
-						extra = map[string]int64{}
-					}
+		for name := range r.Features {
+			if !known[name] {
+				if extra == nil {
+					extra = map[string]int64{}
+				}
+				if extra[name] > 0 || len(extra) < maxUnknownColumns {
 					extra[name]++
 				}
+				unknownRecs++
+				break
 			}
 		}
-		if r.Version == bl.version.Version {
+		if champion {
 			rep.ChampionRows++
 			outs.add(r.Outputs)
 			if est != nil {
@@ -249,6 +268,10 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 	}
 	if err := mismatch(model, bl, cols, extra, rep.Rows); err != nil {
 		return nil, err
+	}
+	rep.UnknownColumnRows = unknownRecs
+	if len(extra) > 0 {
+		rep.UnknownColumns = extra
 	}
 
 	for _, c := range cols {
@@ -380,8 +403,12 @@ func mismatch(model string, bl *baseline, cols []*column, extra map[string]int64
 			lack = append(lack, c.name)
 		}
 	}
-	for name := range extra {
-		have = append(have, name)
+	// A column in a few records is those records' problem (counted in the
+	// report); one in most of them is a contract that no longer matches.
+	for name, n := range extra {
+		if 2*n > rows {
+			have = append(have, name)
+		}
 	}
 	if len(lack) == 0 && len(have) == 0 {
 		return nil
@@ -392,11 +419,31 @@ func mismatch(model string, bl *baseline, cols []*column, extra map[string]int64
 		parts = append(parts, "no record holds "+strings.Join(lack, ", "))
 	}
 	if len(have) > 0 {
-		parts = append(parts, "the records hold "+strings.Join(clipList(have, 20), ", ")+", which the contract lacks")
+		parts = append(parts, "most records hold "+strings.Join(clipList(have, 20), ", ")+", which the contract lacks")
 	}
 	return fmt.Errorf("drift %s: %w %s (version %d, dataset %s@%s): %s", model, ErrMismatch, short(bl.contract.Hash),
 		bl.version.Version, bl.dataset, bl.dsVer, strings.Join(parts, "; "))
 }
+
+// badProbability finds an output of a classifier that is not a probability.
+func badProbability(out map[string]any) (string, any, bool) {
+	for name, v := range out {
+		if !strings.HasPrefix(name, bundle.OutputProbPrefix) {
+			continue
+		}
+		f, ok := v.(float64)
+		if !ok || !(f >= 0 && f <= 1) {
+			return name, v, true
+		}
+	}
+	return "", nil, false
+}
+
+// Bounds on what hostile logs can add to a report.
+const (
+	maxVersions       = 100
+	maxUnknownColumns = 20
+)
 
 // alerts are the reasons to announce the report.
 func alerts(rep *Report) []string {

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -273,5 +274,68 @@ func TestDriftRetrainsOncePerCooldown(t *testing.T) {
 	}
 	if err := p.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Hostile records among good ones are skipped and counted, never fatal: a
+// line that is not JSON, a probability of 1.5, a column the contract lacks
+// (ignored, counted), a feature of the wrong type (missing).
+func TestDriftSkipsHostileRecords(t *testing.T) {
+	p := servedCredit(t, local.Config{DriftEvery: -1})
+	ctx := context.Background()
+	header, rows := creditRecords(t)
+	rng := rand.New(rand.NewPCG(2, 2))
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	send(t, predictClient(t, p, ""), header, rows[:1500])
+	if err := p.SettleLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	today := drift.Day(time.Now())
+	var good predlog.Record
+	err := predlog.Read(ctx, p.Store, p.Endpoint.Buckets.Monitoring, "credit", today.From, today.To, predlog.ReadOptions{}, func(r predlog.Record) error {
+		good = r
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate := func(f func(r *predlog.Record)) string {
+		r := good
+		r.Features, r.Outputs = maps.Clone(good.Features), maps.Clone(good.Outputs)
+		f(&r)
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	lines := []string{
+		"{not json",
+		mutate(func(r *predlog.Record) {
+			for k := range r.Outputs {
+				if strings.HasPrefix(k, "p_") {
+					r.Outputs[k] = 1.5
+				}
+			}
+		}),
+		mutate(func(r *predlog.Record) { r.Features["Zzz"] = 1.0 }),
+		mutate(func(r *predlog.Record) { r.Features["Age"] = "abc" }),
+	}
+	key := predlog.Prefix("credit", today.From) + "zz-hostile.jsonl"
+	if _, err := p.Store.Put(ctx, p.Endpoint.Buckets.Monitoring, key, []byte(strings.Join(lines, "\n")+"\n"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Drift.Run(ctx, "credit", today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if rep.CorruptLines != 2 || rep.Rows != 1502 || rep.UnknownColumnRows != 1 || rep.UnknownColumns["Zzz"] != 1 ||
+		len(rep.CorruptExamples) != 2 || !strings.Contains(rep.CorruptExamples[0], key+" line 1") ||
+		!strings.Contains(rep.CorruptExamples[1], "is not a probability in [0, 1]") {
+		t.Fatalf("corrupt %d %q, rows %d, unknown %d %v", rep.CorruptLines, rep.CorruptExamples, rep.Rows, rep.UnknownColumnRows, rep.UnknownColumns)
+	}
+	if len(rep.Verdict.DriftedFeatures) != 0 {
+		t.Fatalf("drifted: %v", rep.Verdict.DriftedFeatures)
 	}
 }

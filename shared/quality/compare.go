@@ -46,7 +46,7 @@ func Compare(live map[string]Estimate, training map[string]float64, maxDecay flo
 	for name, e := range live {
 		up, known := higherIsBetter[name]
 		t, trained := training[name]
-		if !known || !trained || math.IsNaN(t) || math.IsInf(t, 0) {
+		if !known || !trained || math.IsNaN(t) || math.IsInf(t, 0) || math.IsNaN(e.Value) || math.IsInf(e.Value, 0) {
 			continue
 		}
 		c := Comparison{Metric: name, Live: e.Value, Lower: e.Lower, Upper: e.Upper, Training: t,

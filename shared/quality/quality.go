@@ -377,6 +377,13 @@ func MeasureRegression(y, pred []float64) (Regression, error) {
 		return r, nil
 	}
 	m := metrics.Regression(y, pred)
+	if !finite(m[metrics.RMSE]) || !finite(m[metrics.MAE]) {
+		// Errors of 1e155 and more square beyond float64: no figure can be
+		// written (JSON has no Inf), and none would mean anything.
+		undefined(&r.Undefined, metrics.RMSE, "the errors are too large to square in float64")
+		undefined(&r.Undefined, metrics.MAE, "the errors are too large to average in float64")
+		return r, nil
+	}
 	r.RMSE = &Estimate{Value: m[metrics.RMSE], Method: MethodNormal}
 	r.MAE = &Estimate{Value: m[metrics.MAE], Method: MethodNormal}
 	if r.N < 2 {
@@ -391,10 +398,14 @@ func MeasureRegression(y, pred []float64) (Regression, error) {
 	sqrtN := math.Sqrt(float64(r.N))
 	mse, seMSE := metrics.Mean(sq), math.Sqrt(sampleVariance(sq))/sqrtN
 	lo, hi := math.Sqrt(max(mse-z*seMSE, 0)), math.Sqrt(mse+z*seMSE)
-	r.RMSE.Lower, r.RMSE.Upper = &lo, &hi
+	if finite(lo) && finite(hi) {
+		r.RMSE.Lower, r.RMSE.Upper = &lo, &hi
+	}
 	seMAE := math.Sqrt(sampleVariance(ab)) / sqrtN
 	lo2, hi2 := max(r.MAE.Value-z*seMAE, 0), r.MAE.Value+z*seMAE
-	r.MAE.Lower, r.MAE.Upper = &lo2, &hi2
+	if finite(lo2) && finite(hi2) {
+		r.MAE.Lower, r.MAE.Upper = &lo2, &hi2
+	}
 	return r, nil
 }
 
@@ -402,3 +413,5 @@ func MeasureRegression(y, pred []float64) (Regression, error) {
 func (r Regression) Figures() map[string]Estimate {
 	return figures(map[string]*Estimate{metrics.RMSE: r.RMSE, metrics.MAE: r.MAE})
 }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

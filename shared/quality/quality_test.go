@@ -412,3 +412,25 @@ func TestMulticlassCBPE(t *testing.T) {
 		t.Error("5 probabilities of 2 classes accepted")
 	}
 }
+
+// A label far from every prediction overflows the squared error: the figures
+// are undefined, with why, and everything still encodes as JSON.
+func TestRegressionOverflowIsUndefined(t *testing.T) {
+	r, err := quality.MeasureRegression([]float64{1e200, 1}, []float64{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RMSE != nil || r.MAE != nil || r.Undefined["rmse"] == "" {
+		t.Fatalf("%+v", r)
+	}
+	cs, err := quality.Compare(r.Figures(), map[string]float64{"rmse": 1, "mae": 1}, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := json.Marshal(struct {
+		R  quality.Regression
+		Cs []quality.Comparison
+	}{r, cs}); err != nil {
+		t.Fatal(err)
+	}
+}
