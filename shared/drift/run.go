@@ -524,11 +524,12 @@ func ParseReport(b []byte) (*Report, error) {
 	return &r, nil
 }
 
+// major is a schema's name and major version: "mlops.drift/1" of
+// "mlops.drift/1.2".
 func major(schema string) string {
-	if i := strings.LastIndexByte(schema, '.'); i >= 0 {
-		return schema[:i]
-	}
-	return schema
+	name, version, _ := strings.Cut(schema, "/")
+	version, _, _ = strings.Cut(version, ".")
+	return name + "/" + version
 }
 
 func short(h string) string {
