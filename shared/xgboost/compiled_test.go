@@ -253,7 +253,11 @@ func FuzzParseCompiled(f *testing.F) {
 			row[i] = float32(math.NaN())
 		}
 		out := make([]float32, m.NumOutputs())
-		contribs := make([]float32, m.NumContributions())
+		explain := m.shap != nil && m.shap.maxDepth < 64 && m.NumContributions() <= 1<<20
+		var contribs []float32
+		if explain {
+			contribs = make([]float32, m.NumContributions())
+		}
 		for range 2 {
 			if err := m.Predict(row, out); err != nil {
 				t.Fatal(err)
@@ -261,7 +265,7 @@ func FuzzParseCompiled(f *testing.F) {
 			if err := m.PredictBatch([][]float32{row, row}, make([]float32, 2*m.NumOutputs())); err != nil {
 				t.Fatal(err)
 			}
-			if m.shap != nil && m.shap.maxDepth < 64 {
+			if explain {
 				if err := m.Contributions(row, contribs); err != nil {
 					t.Fatal(err)
 				}
