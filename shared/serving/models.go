@@ -18,6 +18,7 @@ import (
 	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/xgboost"
 )
 
 // model is one verified bundle ready to score: what a request holds for its
@@ -298,10 +299,18 @@ func (s *Service) refused(ctx context.Context, e *entry, version int, sha, role 
 	}
 }
 
+// servedFiles are the files of a bundle serving reads besides the manifest and
+// the model: what scoring, explaining and the sample check need. The others
+// (test rows, metrics, slices...) are the gate's; the manifest still names
+// them by hash, and the gate checked them against each other.
+var servedFiles = []string{bundle.EncodingFile, bundle.SamplesFile, bundle.LineageFile}
+
 // load reads version's record, fetches its bundle, verifies it (every file's
 // hash, the manifest's against the registry's, the evaluator against the
 // trainer's samples) and the contract it was trained under, and builds what
-// scoring needs.
+// scoring needs. Where the version records a compiled model, it is loaded
+// instead of model.json (checked by its hash, and against the samples as
+// model.json would be).
 func (s *Service) load(ctx context.Context, name string, version int, sha string) (*model, error) {
 	v, err := s.reg.Get(ctx, name, version)
 	if err != nil {
@@ -311,7 +320,14 @@ func (s *Service) load(ctx context.Context, name string, version int, sha string
 		return nil, fmt.Errorf("model %s version %d: %w: the champion pointer names bundle %s, the version record %s",
 			name, version, bundle.ErrInvalid, sha, v.BundleSHA256)
 	}
-	b, err := bundlestore.FetchVerified(ctx, s.src, s.cfg.Bucket, v.BundlePrefix, v.BundleSHA256)
+	opt := bundlestore.Options{Files: servedFiles}
+	if c := v.Compiled; c != nil && c.Format == xgboost.CompiledVersion {
+		opt.Compiled = &bundlestore.Compiled{Key: c.Key, SHA256: c.SHA256, Bytes: c.Bytes, ModelSHA256: c.ModelSHA256}
+		opt.OnCompiledError = func(err error) {
+			s.log.Error("compiled model refused: parsing model.json instead", "model", name, "version", version, "error", err)
+		}
+	}
+	b, err := bundlestore.FetchVerifiedWith(ctx, s.src, s.cfg.Bucket, v.BundlePrefix, v.BundleSHA256, opt)
 	if err != nil {
 		return nil, fmt.Errorf("model %s version %d: %w", name, version, err)
 	}
