@@ -18,10 +18,15 @@ package xgboost
 //	objective (string), num_feature, num_outputs, num_trees
 //	version: n, n int32s; feature names: n, n strings
 //	base: num_outputs float32s; group: num_trees values
-//	flagNodes:   nodes: n, n × (value float32, feature, child); roots: num_trees values
-//	flagCovers:  covers: one float32 per node
+//	flagNodes:   nodes: n, padding, n × (value float32, feature, child); roots: num_trees values
+//	flagCovers:  padding, covers: one float32 per node
 //	flagBlocked: depths: n (one per group of eight trees); key features: n, n values;
-//	             slots: n, n × (key int32, feat)
+//	             slots: n, padding, n × (key int32, feat)
+//
+// The padding (zeros) puts the three large arrays at multiples of 64 bytes
+// from the start, so that a reader on a little-endian machine whose buffer is
+// so aligned uses them where they lie, without copying: the memory a process
+// touches for the first time is much of what a cold start costs.
 //
 // The generic layout (generic.go) is present exactly when the Model keeps it
 // or can explain (the nodes), the blocked one (blocked.go) when the Model uses
@@ -79,7 +84,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	if m.blocked != nil {
 		flags |= flagBlocked
 	}
-	size := 64 + len(m.objective) + 4*(len(m.version)+len(m.base)+len(m.group)+len(roots)) + nodeBytes*len(nodes)
+	size := 4*compiledAlign + len(m.objective) + 4*(len(m.version)+len(m.base)+len(m.group)+len(roots)) + nodeBytes*len(nodes)
 	for _, n := range m.featureNames {
 		size += 4 + len(n)
 	}
@@ -113,6 +118,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	w = appendUint32s(w, m.group)
 	if flags&flagNodes != 0 {
 		w = le.AppendUint32(w, uint32(len(nodes)))
+		w = pad(w)
 		for _, n := range nodes {
 			w = le.AppendUint32(w, math.Float32bits(n.value))
 			w = le.AppendUint32(w, n.feature)
@@ -121,6 +127,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		w = appendUint32s(w, roots)
 	}
 	if flags&flagCovers != 0 {
+		w = pad(w)
 		w = appendFloats(w, m.shap.covers)
 	}
 	if b := m.blocked; b != nil {
@@ -131,12 +138,27 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		w = le.AppendUint32(w, uint32(len(b.keyFeatures)))
 		w = appendUint32s(w, b.keyFeatures)
 		w = le.AppendUint32(w, uint32(len(b.slots)))
+		w = pad(w)
 		for _, s := range b.slots {
 			w = le.AppendUint32(w, uint32(s.key))
 			w = le.AppendUint32(w, s.feat)
 		}
 	}
 	return w, nil
+}
+
+// compiledAlign is the alignment, from the start of the compiled form, of
+// the nodes, the covers and the slots: a 64-byte cache line, as the blocked
+// layout wants its slots. A reader whose buffer starts so aligned (as Go's
+// large allocations do) uses them in place.
+const compiledAlign = 64
+
+// pad appends zeros up to the next multiple of compiledAlign.
+func pad(w []byte) []byte {
+	for len(w)%compiledAlign != 0 {
+		w = append(w, 0)
+	}
+	return w
 }
 
 func appendString(w []byte, s string) []byte {
@@ -162,7 +184,9 @@ func appendFloats(w []byte, v []float32) []byte {
 var ErrCompiled = errors.New("xgboost: invalid compiled model")
 
 // ParseCompiled loads a Model from its compiled form (MarshalBinary's bytes).
-// The Model keeps nothing of data. It checks what Parse's validation
+// On a little-endian machine the Model uses the large arrays in data where
+// they lie (where data is 64-byte aligned, as large allocations are), so the
+// caller must not change data afterwards. It checks what Parse's validation
 // guarantees, so that the Model can be evaluated and explained on any input
 // without panicking or looping: the header's values and every array's length,
 // each tree's nodes (children inside the tree, after their parent, each node
@@ -250,7 +274,8 @@ func parseCompiled(data []byte) (*Model, error) {
 		return nil, errors.New("covers without nodes")
 	}
 	if flags&flagCovers != 0 {
-		covers := r.floats("covers", len(gen.nodes))
+		r.align("covers")
+		covers := r.floatsInPlace("covers", len(gen.nodes))
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -292,6 +317,21 @@ func (r *reader) fail(field, format string, a ...any) {
 	if r.err == nil {
 		r.err = fmt.Errorf("%s at byte %d: %s", field, r.off, fmt.Sprintf(format, a...))
 	}
+}
+
+// align skips the padding before an array, which must be zeros.
+func (r *reader) align(field string) {
+	n := (compiledAlign - r.off%compiledAlign) % compiledAlign
+	p := r.take(field+" padding", n, 1)
+	if r.err == nil && slices.ContainsFunc(p, func(b byte) bool { return b != 0 }) {
+		r.fail(field, "padding is not zeros")
+	}
+}
+
+// inPlace says whether b can be used as an array of elements of the given
+// alignment where it lies.
+func inPlace(b []byte, alignment uintptr) bool {
+	return littleEndian && len(b) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%alignment == 0
 }
 
 func (r *reader) u32(field string) uint32 {
@@ -353,6 +393,15 @@ func (r *reader) uint32s(field string, n int) []uint32 {
 	return out
 }
 
+// floatsInPlace is floats, using the bytes where they lie if it can.
+func (r *reader) floatsInPlace(field string, n int) []float32 {
+	if r.err == nil && n > 0 && n <= (len(r.data)-r.off)/4 && inPlace(r.data[r.off:], 4) {
+		b := r.take(field, n, 4)
+		return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n)
+	}
+	return r.floats(field, n)
+}
+
 func (r *reader) floats(field string, n int) []float32 {
 	u := r.uint32s(field, n)
 	if u == nil {
@@ -365,6 +414,7 @@ func (r *reader) floats(field string, n int) []float32 {
 // depth.
 func (r *reader) generic(numTrees int, numFeature uint32) (*genericForest, error) {
 	n := r.count("nodes", nodeBytes)
+	r.align("nodes")
 	b := r.take("nodes", n, nodeBytes)
 	if r.err != nil {
 		return nil, r.err
@@ -372,10 +422,15 @@ func (r *reader) generic(numTrees int, numFeature uint32) (*genericForest, error
 	if n >= maxNodes {
 		return nil, fmt.Errorf("%d nodes: too many", n)
 	}
-	nodes := make([]node, n)
-	if littleEndian && unsafe.Sizeof(node{}) == nodeBytes {
+	var nodes []node
+	switch {
+	case unsafe.Sizeof(node{}) == nodeBytes && inPlace(b, unsafe.Alignof(node{})):
+		nodes = unsafe.Slice((*node)(unsafe.Pointer(unsafe.SliceData(b))), n)
+	case littleEndian && unsafe.Sizeof(node{}) == nodeBytes:
+		nodes = make([]node, n)
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(nodes))), len(b)), b)
-	} else {
+	default:
+		nodes = make([]node, n)
 		le := binary.LittleEndian
 		for i := range nodes {
 			p := b[nodeBytes*i:]
@@ -390,11 +445,12 @@ func (r *reader) generic(numTrees int, numFeature uint32) (*genericForest, error
 	if numTrees == 0 && n != 0 {
 		return nil, fmt.Errorf("%d nodes but no trees", n)
 	}
-	// depth[i] is node i's depth in its tree; parents come first, so one
-	// forward pass sets each node's before its children are looked at. A
-	// node seen twice as a child is shared (or a cycle): refused.
-	depth := make([]uint32, n)
-	seen := make([]bool, n)
+	// depth[i-start] is node i's depth in its tree, 0 until a parent
+	// reaches it (but for the root, seen first); parents come first, so one
+	// forward pass sets each node's before its children are looked at. A node
+	// reached twice is shared (or a cycle): refused. Scratch for one tree at
+	// a time, not for the whole forest: its memory is new to a cold process.
+	var depth []uint32
 	for t, start := range roots {
 		end := uint32(n)
 		if t+1 < numTrees {
@@ -403,14 +459,24 @@ func (r *reader) generic(numTrees int, numFeature uint32) (*genericForest, error
 		if (t == 0 && start != 0) || start >= end || end > uint32(n) {
 			return nil, fmt.Errorf("tree %d: nodes %d..%d of %d: trees must be consecutive, non-empty, from node 0", t, start, end, n)
 		}
-		seen[start] = true
+		if size := int(end - start); cap(depth) < size {
+			depth = make([]uint32, size)
+		} else {
+			depth = depth[:size]
+		}
+		const unseen = math.MaxUint32
+		for i := range depth {
+			depth[i] = unseen
+		}
+		depth[0] = 0
 		maxDepth := uint32(0)
 		for i := start; i < end; i++ {
 			nd := nodes[i]
-			if !seen[i] {
+			d := depth[i-start]
+			if d == unseen {
 				return nil, fmt.Errorf("tree %d: node %d is not reached from the root", t, i)
 			}
-			maxDepth = max(maxDepth, depth[i])
+			maxDepth = max(maxDepth, d)
 			if nd.feature&splitBit == 0 {
 				if nd.feature != 0 || nd.child != i {
 					return nil, fmt.Errorf("tree %d: leaf %d has feature word %#x and child %d, want 0 and itself", t, i, nd.feature, nd.child)
@@ -430,11 +496,10 @@ func (r *reader) generic(numTrees int, numFeature uint32) (*genericForest, error
 				return nil, fmt.Errorf("tree %d: node %d: children %d and %d are not after it in the tree (nodes %d..%d)", t, i, nd.child, nd.child+1, start, end-1)
 			}
 			for _, c := range [2]uint32{nd.child, nd.child + 1} {
-				if seen[c] {
+				if depth[c-start] != unseen {
 					return nil, fmt.Errorf("tree %d: node %d: child %d is reached twice", t, i, c)
 				}
-				seen[c] = true
-				depth[c] = depth[i] + 1
+				depth[c-start] = d + 1
 			}
 		}
 		g.depth[t] = maxDepth
@@ -497,6 +562,7 @@ func (r *reader) blocked(group []uint32, numFeature uint32) (*blockedForest, err
 		}
 	}
 	n := r.count("slots", slotBytes)
+	r.align("slots")
 	raw := r.take("slots", n, slotBytes)
 	if r.err != nil {
 		return nil, r.err
@@ -504,10 +570,14 @@ func (r *reader) blocked(group []uint32, numFeature uint32) (*blockedForest, err
 	if n != total {
 		return nil, fmt.Errorf("%d slots, the shapes need %d", n, total)
 	}
-	b.slots = alignedSlots(n)
-	if littleEndian && unsafe.Sizeof(slot{}) == slotBytes {
+	switch {
+	case unsafe.Sizeof(slot{}) == slotBytes && inPlace(raw, blockSlots*slotBytes):
+		b.slots = unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(raw))), n)
+	case littleEndian && unsafe.Sizeof(slot{}) == slotBytes:
+		b.slots = alignedSlots(n)
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b.slots))), len(raw)), raw)
-	} else {
+	default:
+		b.slots = alignedSlots(n)
 		le := binary.LittleEndian
 		for i := range b.slots {
 			b.slots[i] = slot{key: int32(le.Uint32(raw[slotBytes*i:])), feat: le.Uint32(raw[slotBytes*i+4:])}

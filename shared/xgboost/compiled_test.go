@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // roundTrip compiles m and loads the result.
@@ -122,8 +123,18 @@ func TestCompiledRandomForests(t *testing.T) {
 				t.Fatal("random trees have no covers")
 			}
 			rows := randomRows(rng, 50, m.NumFeatures())
-			cm, _ := roundTrip(t, m)
+			cm, data := roundTrip(t, m)
 			sameOutputs(t, m, cm, rows)
+			// Misaligned bytes are copied rather than used in place.
+			shifted := append(make([]byte, 1, len(data)+1), data...)[1:]
+			cs, err := ParseCompiled(shifted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameOutputs(t, m, cs, rows)
+			if m.blocked != nil && &cs.blocked.slots[0] == (*slot)(unsafe.Pointer(&shifted[len(shifted)-slotBytes*len(cs.blocked.slots)])) {
+				t.Fatal("misaligned slots were used in place")
+			}
 		}
 	}
 }
@@ -156,16 +167,21 @@ func TestCompiledErrors(t *testing.T) {
 	r.take("", m.numOutputs, 4)
 	groupAt := r.off
 	r.take("", m.numTrees, 4)
-	nodesAt := r.off + 4
+	countAt := r.off
 	n := r.count("", nodeBytes)
+	r.align("")
+	nodesAt := r.off
 	r.take("", n, nodeBytes)
 	r.take("", m.numTrees, 4) // roots
+	r.align("")
 	coversAt := r.off
 	r.take("", n, 4)
 	r.take("", r.count("", 4), 4) // depths
 	keysAt := r.off + 4
 	r.take("", r.count("", 4), 4)
-	slotsAt := r.off + 4
+	r.count("", slotBytes)
+	r.align("")
+	slotsAt := r.off
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -205,7 +221,8 @@ func TestCompiledErrors(t *testing.T) {
 		{"negative cover", put(coversAt, math.Float32bits(-1)), "cover -1"},
 		{"key feature out of range", put(keysAt, 1000), "key feature 0"},
 		{"slot key index", put(slotsAt+slotBytes*firstSplitSlot+4, 1000), "key index 1000"},
-		{"huge node count", put(nodesAt-4, 1<<30), "nodes at byte"},
+		{"huge node count", put(countAt, 1<<30), "nodes at byte"},
+		{"padding", func(b []byte) { b[nodesAt-1] = 1 }, "padding is not zeros"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := bytes.Clone(data)
