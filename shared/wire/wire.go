@@ -12,8 +12,9 @@
 //
 //  1. Entry points: cmd/..., functions/..., bench/..., examples/byo-trainer.
 //     Mains: they read configuration and hand it to composition.
-//  2. Composition: shared/wire (the Lambda functions) and shared/local (the
-//     platform of `mlops up`). The only packages that construct use cases over
+//  2. Composition: shared/wire (the Lambda functions; shared/wire/predictwire
+//     the predict function's, apart so that it links no more than serving
+//     needs) and shared/local (the platform of `mlops up`). The only packages that construct use cases over
 //     adapters; only entry points import them.
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
 //     shared/reconcile, shared/testset, shared/serving (the prediction
@@ -52,7 +53,6 @@ package wire
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
@@ -61,11 +61,8 @@ import (
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
-	"github.com/openmlops/mlops/shared/predict"
-	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
-	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -123,22 +120,4 @@ func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, 
 	}
 	return reconcile.Sweeps(Ingest(s, c, log), runs, Registry(s, c, log), Gate(s, c, log),
 		reconcile.Graces{Pending: r.PendingGrace, Incoming: r.IncomingGrace, Runs: r.RunGrace}), nil
-}
-
-// Predict builds the prediction endpoint over the registry and the datasets'
-// contracts, logging each scored instance as one JSON line to logs (stdout in
-// Lambda) before the answer goes out. key is the deployment's secret for
-// hashing personal data (nil: personal data is dropped from the log).
-func Predict(s lambdaenv.Settings, p lambdaenv.Predict, key []byte, c *lambdaenv.Clients, logs io.Writer, log *slog.Logger) (*serving.Service, error) {
-	cfg := serving.Config{Bucket: s.PlatformBucket, TTL: p.ModelTTL,
-		Check:   predict.CheckOptions{UnknownFields: p.UnknownFields, OutOfRange: p.OutOfRange},
-		PIIMode: predlog.Mode(p.PIIMode), PIIKey: key, SampleRate: p.SampleRate,
-		// In Lambda nothing may wait once the answer is out: the records,
-		// the shadow's outputs with them, are written first.
-		LogBeforeAnswer: true, Logger: log}
-	if !p.Shadow {
-		cfg.ShadowTTL = -1
-	}
-	return serving.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket),
-		c.Publisher, predlog.NewLines(logs), cfg)
 }
