@@ -56,7 +56,11 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/openmlops/mlops/shared/aws/batch"
 	"github.com/openmlops/mlops/shared/aws/kmsmac"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/gate"
@@ -98,7 +102,7 @@ func Training(s lambdaenv.Settings, t lambdaenv.Training, c *lambdaenv.Clients, 
 	if _, err := trainers.Resolve(&spec.Spec{Name: "(default)"}); err != nil {
 		return nil, fmt.Errorf("TRAINER_IMAGE=%q: must be pinned by digest (<repo>@sha256:<64 hex>)", t.TrainerImage)
 	}
-	q, err := t.Queue(c.AWS)
+	q, err := queue(t, c.AWS)
 	if err != nil {
 		return nil, err
 	}
@@ -120,4 +124,23 @@ func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, 
 	}
 	return reconcile.Sweeps(Ingest(s, c, log), runs, Registry(s, c, log), Gate(s, c, log),
 		reconcile.Graces{Pending: r.PendingGrace, Incoming: r.IncomingGrace, Runs: r.RunGrace}), nil
+}
+
+// queue builds the Batch adapter from the training settings (here, not in
+// lambdaenv, so that the functions that train nothing, predict among them, do
+// not link the Batch client).
+func queue(t lambdaenv.Training, cfg aws.Config) (*batch.Queue, error) {
+	client := awsbatch.NewFromConfig(cfg, func(o *awsbatch.Options) {
+		if t.BatchEndpoint != "" {
+			o.BaseEndpoint = aws.String(t.BatchEndpoint)
+		}
+	})
+	tmpl := batch.DefinitionTemplate{JobRoleArn: t.JobRoleArn, ExecutionRoleArn: t.ExecutionRoleArn,
+		Tags: map[string]string{"mlops:component": "trainer"}}
+	if t.LogGroup != "" {
+		tmpl.LogConfiguration = &types.LogConfiguration{LogDriver: types.LogDriverAwslogs,
+			Options: map[string]string{"awslogs-group": t.LogGroup, "awslogs-stream-prefix": "trainer"}}
+	}
+	return batch.New(client, batch.Config{JobQueue: t.JobQueue, JobDefinition: t.JobDefinition,
+		DefaultImage: t.TrainerImage, Definitions: tmpl})
 }
