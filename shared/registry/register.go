@@ -76,6 +76,7 @@ func (r *Registry) Register(ctx context.Context, in RegisterInput) (*Version, bo
 	if in.Reason == "" {
 		in.Reason = "training succeeded"
 	}
+	in.CompiledModel = nil // only what Register stores is recorded
 	if in.Compiled != nil {
 		c, err := r.storeCompiled(ctx, in)
 		if err != nil {
