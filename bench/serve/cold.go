@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing/fstest"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/runtimeapi"
 	"github.com/openmlops/mlops/shared/predict"
+	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/xgboost"
 )
 
@@ -297,9 +299,9 @@ func loadBreakdown(ctx context.Context, st *stage, model string) error {
 	}{
 		{"champion pointer + version record (2 GETs)", med(func(t loadTimes) time.Duration { return t.registry }), false},
 		{fmt.Sprintf("S3 fetch of %d files (%.1f MB)", last.files, float64(last.bytes)/1e6), med(func(t loadTimes) time.Duration { return t.fetch }), false},
-		{"bundle.Open in memory (hashes, parse, decoding, checks)", med(func(t loadTimes) time.Duration { return t.open }), false},
+		{"bundle.OpenWith in memory (hashes, load, decoding, checks)", med(func(t loadTimes) time.Duration { return t.open }), false},
 		{"  of which SHA-256 of every file (timed alone)", med(func(t loadTimes) time.Duration { return t.sha }), true},
-		{fmt.Sprintf("  of which xgboost.Parse of model.json (timed alone; allocates %.0f MB)", float64(last.parseAlloc)/1e6),
+		{fmt.Sprintf("  of which %s (timed alone; allocates %.0f MB)", parseName(last.compiled), float64(last.parseAlloc)/1e6),
 			med(func(t loadTimes) time.Duration { return t.parse }), true},
 		{fmt.Sprintf("sample check (%d rows through the evaluator)", len(m.bundle.Samples.Rows)), med(func(t loadTimes) time.Duration { return t.samples }), false},
 		{"contract + input checker", med(func(t loadTimes) time.Duration { return t.contract }), false},
@@ -317,9 +319,16 @@ func loadBreakdown(ctx context.Context, st *stage, model string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("    %-68s %10s\n", "xgboost.Parse of model.json as a fresh process's first work (median)", fmtMS(fresh))
+	fmt.Printf("    %-68s %10s\n", parseName(last.compiled)+" as a fresh process's first work (median)", fmtMS(fresh))
 	fmt.Printf("    %-68s %10s\n", fmt.Sprintf("  and as its parse number %d in that process", parseRepeats), fmtMS(later))
 	return nil
+}
+
+func parseName(compiled bool) string {
+	if compiled {
+		return "xgboost.ParseCompiled of the compiled model"
+	}
+	return "xgboost.Parse of model.json"
 }
 
 // parseFileFlag is the hidden mode freshParse runs this binary in: parse
@@ -335,7 +344,11 @@ const parseRepeats = 4
 // heap not yet grown, against the warm figure.
 func freshParse(ctx context.Context, st *stage, model string, n int) (first, last time.Duration, err error) {
 	m := st.models[model]
-	b, _, err := st.p.Store.ReadAll(ctx, st.bucket(), m.version.BundlePrefix+bundle.ModelFile)
+	key := m.version.BundlePrefix + bundle.ModelFile
+	if c := m.version.Compiled; c != nil {
+		key = c.Key
+	}
+	b, _, err := st.p.Store.ReadAll(ctx, st.bucket(), key)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -388,7 +401,11 @@ func parseOnce(path string) error {
 	var times []string
 	for range parseRepeats {
 		t0 := time.Now()
-		if _, err := xgboost.Parse(b); err != nil {
+		parse := xgboost.Parse
+		if bytes.HasPrefix(b, []byte("mlopsxgb")) {
+			parse = xgboost.ParseCompiled
+		}
+		if _, err := parse(b); err != nil {
 			return err
 		}
 		times = append(times, strconv.FormatInt(time.Since(t0).Nanoseconds(), 10))
@@ -402,6 +419,7 @@ type loadTimes struct {
 	files                                                int
 	bytes                                                int64
 	parseAlloc                                           uint64 // bytes xgboost.Parse allocated
+	compiled                                             bool   // the version has a compiled model: the parse is xgboost.ParseCompiled
 }
 
 // loadSteps times one load of model's champion, step by step, as
@@ -432,19 +450,55 @@ func loadSteps(ctx context.Context, st *stage, model string) (t loadTimes, err e
 	if err := json.Unmarshal(raw, &man); err != nil {
 		return t, err
 	}
+	// What serving reads: with a compiled model, it and the files serving
+	// needs; without, every file. In parallel, as bundle.OpenWith reads.
+	keys := map[string]string{}
+	for _, f := range man.Files {
+		if v.Compiled == nil || slices.Contains(serving.ServedFiles, f.Path) {
+			keys[f.Path] = v.BundlePrefix + f.Path
+		}
+	}
+	const compiledName = "compiled.xgbm"
+	if v.Compiled != nil {
+		keys[compiledName] = v.Compiled.Key
+	}
 	fsys := fstest.MapFS{bundle.ManifestFile: {Data: raw}}
 	t.bytes = int64(len(raw))
-	for _, f := range man.Files {
-		b, _, err := st.p.Store.ReadAll(ctx, bucket, v.BundlePrefix+f.Path)
-		if err != nil {
-			return t, err
-		}
-		fsys[f.Path] = &fstest.MapFile{Data: b}
-		t.bytes += int64(len(b))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var fetchErr error
+	for name, key := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _, err := st.p.Store.ReadAll(ctx, bucket, key)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fetchErr = err
+				return
+			}
+			fsys[name] = &fstest.MapFile{Data: b}
+			t.bytes += int64(len(b))
+		}()
+	}
+	wg.Wait()
+	if fetchErr != nil {
+		return t, fetchErr
 	}
 	t.files = len(fsys)
 	lap(&t.fetch)
-	b, err := bundle.Open(fsys)
+	opt := bundle.Options{}
+	if v.Compiled != nil {
+		opt = bundle.Options{Files: serving.ServedFiles, Model: func(bundle.File) (*xgboost.Model, error) {
+			data := fsys[compiledName].Data
+			if fmt.Sprintf("%x", sha256.Sum256(data)) != v.Compiled.SHA256 {
+				return nil, errors.New("the compiled model is not the version's")
+			}
+			return xgboost.ParseCompiled(data)
+		}}
+	}
+	b, err := bundle.OpenWith(fsys, opt)
 	if err != nil {
 		return t, err
 	}
@@ -471,7 +525,12 @@ func loadSteps(ctx context.Context, st *stage, model string) (t loadTimes, err e
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	at = time.Now()
-	if _, err := xgboost.Parse(fsys[bundle.ModelFile].Data); err != nil {
+	if v.Compiled != nil {
+		t.compiled = true
+		if _, err := xgboost.ParseCompiled(fsys[compiledName].Data); err != nil {
+			return t, err
+		}
+	} else if _, err := xgboost.Parse(fsys[bundle.ModelFile].Data); err != nil {
 		return t, err
 	}
 	lap(&t.parse)

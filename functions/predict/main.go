@@ -17,7 +17,7 @@ import (
 	"github.com/openmlops/mlops/shared/aws/httpapi"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/predict"
-	"github.com/openmlops/mlops/shared/wire"
+	"github.com/openmlops/mlops/shared/wire/predictwire"
 )
 
 // handler is the predict function's: the prediction routes and the health
@@ -31,7 +31,7 @@ func handler(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (any,
 	if err != nil {
 		return nil, err
 	}
-	svc, err := wire.Predict(s, p, key, c, lambdaenv.Stdout, log)
+	svc, err := predictwire.Predict(s, p, key, c, lambdaenv.Stdout, log)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/openmlops/mlops/shared/xgboost"
 )
@@ -89,11 +90,33 @@ func OpenDir(dir string) (*Bundle, error) {
 // then every file it lists, each streamed through SHA-256 and compared with the
 // manifest's size and hash before anything in it is believed. Files in fsys that
 // the manifest does not list are ignored (they are not part of the bundle), but
-// every one of RequiredFiles must be listed.
+// every one of RequiredFiles must be listed. The listed files are read
+// concurrently (fsys must allow that, as os.DirFS and S3 do).
 //
 // Errors are *Error values naming the file at fault; errors.Is(err, ErrInvalid)
 // tells a bad bundle from a failed read.
-func Open(fsys fs.FS) (*Bundle, error) {
+func Open(fsys fs.FS) (*Bundle, error) { return OpenWith(fsys, Options{}) }
+
+// Options says what OpenWith reads of a bundle.
+type Options struct {
+	// Files, when not nil, are the files to read and decode besides the
+	// manifest and the model (nil: every listed file). The others are not read,
+	// their fields of the Bundle stay empty and the checks that need them are
+	// not made: for a reader that needs only part of a bundle (serving needs
+	// the encoding, the samples and the lineage, not the test rows).
+	Files []string
+	// Model, when set, supplies the model instead of model.json, which is then
+	// not read: it is given model.json's entry in the verified manifest, and
+	// must return the model compiled from exactly that file (the caller
+	// checks, e.g. by the hash it recorded). Its error is returned as is.
+	Model func(modelJSON File) (*xgboost.Model, error)
+}
+
+// maxParallelReads bounds the files OpenWith reads at once.
+const maxParallelReads = 8
+
+// OpenWith is Open, reading what opt says.
+func OpenWith(fsys fs.FS, opt Options) (*Bundle, error) {
 	raw, err := readManifest(fsys)
 	if err != nil {
 		return nil, err
@@ -106,17 +129,62 @@ func Open(fsys fs.FS) (*Bundle, error) {
 	if err := b.Manifest.validate(); err != nil {
 		return nil, invalid(ManifestFile, "%w", err)
 	}
-	contents := make(map[string][]byte, len(RequiredFiles))
-	for _, f := range b.Manifest.Files {
-		data, err := verifyFile(fsys, f, slices.Contains(RequiredFiles, f.Path))
-		if err != nil {
-			return nil, err
+	wanted := func(path string) bool {
+		if path == ModelFile {
+			return opt.Model == nil
 		}
-		if data != nil {
-			contents[f.Path] = data
+		return opt.Files == nil || slices.Contains(opt.Files, path)
+	}
+	var todo []File
+	for _, f := range b.Manifest.Files {
+		if wanted(f.Path) {
+			todo = append(todo, f)
 		}
 	}
-	if err := b.load(contents); err != nil {
+	// Every file is read by its own goroutine, at most maxParallelReads at
+	// once; the first error in the manifest's order is the one returned, so
+	// a bundle with several faults always reports the same.
+	data := make([][]byte, len(todo))
+	errs := make([]error, len(todo))
+	var model *xgboost.Model
+	var modelErr error
+	var wg sync.WaitGroup
+	if opt.Model != nil {
+		entry, _ := b.Manifest.File(ModelFile)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			model, modelErr = opt.Model(entry)
+		}()
+	}
+	sem := make(chan struct{}, maxParallelReads)
+	for i, f := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			keep := slices.Contains(RequiredFiles, f.Path) && wanted(f.Path)
+			data[i], errs[i] = verifyFile(fsys, f, keep)
+		}()
+	}
+	wg.Wait()
+	contents := make(map[string][]byte, len(RequiredFiles))
+	for i, f := range todo {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if data[i] != nil {
+			contents[f.Path] = data[i]
+		}
+	}
+	if opt.Model != nil {
+		if modelErr != nil {
+			return nil, modelErr
+		}
+		b.Model = model
+	}
+	if err := b.load(contents, wanted); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -340,14 +408,17 @@ func describeJSONError(err error) error {
 	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 }
 
-// load decodes the required files and checks that they agree with each other
-// and with the model.
-func (b *Bundle) load(contents map[string][]byte) error {
-	m, err := xgboost.Parse(contents[ModelFile])
-	if err != nil {
-		return invalid(ModelFile, "%w", err)
+// load decodes the required files that were read (read says which) and
+// checks that they agree with each other and with the model.
+func (b *Bundle) load(contents map[string][]byte, read func(string) bool) error {
+	if b.Model == nil {
+		m, err := xgboost.Parse(contents[ModelFile])
+		if err != nil {
+			return invalid(ModelFile, "%w", err)
+		}
+		b.Model = m
 	}
-	b.Model = m
+	m := b.Model
 	targets := []struct {
 		file string
 		v    any
@@ -357,12 +428,18 @@ func (b *Bundle) load(contents map[string][]byte) error {
 		{TestRowsFile, &b.TestRows}, {LineageFile, &b.Lineage},
 	}
 	for _, t := range targets {
+		if !read(t.file) {
+			continue
+		}
 		if err := decodeStrict(contents[t.file], t.v); err != nil {
 			return invalid(t.file, "%w", err)
 		}
 	}
 	if m.Objective() != b.Manifest.Objective {
 		return invalid(ModelFile, "objective %s but the manifest says %s", m.Objective(), b.Manifest.Objective)
+	}
+	if !read(EncodingFile) {
+		return invalid(EncodingFile, "not read: every reader of a bundle needs its encoding")
 	}
 	enc, err := NewEncoder(b.Encoding)
 	if err != nil {
@@ -380,6 +457,9 @@ func (b *Bundle) load(contents map[string][]byte) error {
 		{TestRowsFile, b.checkTestRows}, {LineageFile, b.checkLineage}, {SlicesFile, b.checkSlices},
 	}
 	for _, c := range checks {
+		if !read(c.file) {
+			continue
+		}
 		if err := c.check(); err != nil {
 			return invalid(c.file, "%w", err)
 		}

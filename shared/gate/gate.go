@@ -30,6 +30,7 @@ import (
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/testset"
+	"github.com/openmlops/mlops/shared/xgboost"
 )
 
 // Store is what the gate needs from S3 (*store.Store has it): it reads bundles,
@@ -127,7 +128,7 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 
 	v, _, err := s.reg.Register(ctx, registry.RegisterInput{Model: d.Model, RunID: d.RunID, BundleSHA256: b.SHA256,
 		BundlePrefix: d.BundlePrefix, DatasetVersion: d.DatasetVersion, ContractHash: d.ContractHash, SpecHash: d.SpecHash,
-		Metrics: b.Metrics.Test, Principal: s.cfg.Principal})
+		Metrics: b.Metrics.Test, Principal: s.cfg.Principal, Compiled: s.compile(b)})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("gate %s: register: %w", d.RunID, err)
 	}
@@ -172,6 +173,29 @@ func (s *Service) OnTrainingSucceeded(ctx context.Context, d event.TrainingSucce
 		return Outcome{}, s.settled(v, err)
 	}
 	return Outcome{Version: v.Version, State: r.Version.State, Policy: phash}, nil
+}
+
+// compile is the verified bundle's model in its compiled form, for serving
+// to load without parsing model.json: made here, where the bundle has just
+// been verified (every file's hash, and the evaluator against the trainer's
+// samples), and checked the same way once read back. nil (serving parses
+// model.json) if that fails, which is logged: the version is no less valid.
+func (s *Service) compile(b *bundle.Bundle) *registry.CompiledInput {
+	entry, _ := b.Manifest.File(bundle.ModelFile)
+	data, err := b.Model.MarshalBinary()
+	if err == nil {
+		var m *xgboost.Model
+		if m, err = xgboost.ParseCompiled(data); err == nil {
+			back := *b
+			back.Model = m
+			err = back.CheckSamples()
+		}
+	}
+	if err != nil {
+		s.log.Error("model not compiled: serving will parse model.json", "model", b.Manifest.Model, "run", b.Manifest.RunID, "error", err)
+		return nil
+	}
+	return &registry.CompiledInput{Data: data, Format: xgboost.CompiledVersion, ModelSHA256: entry.SHA256}
 }
 
 // check evaluates the policy on version v (bundle b) and records the result

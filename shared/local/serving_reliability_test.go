@@ -504,7 +504,9 @@ func TestTamperedChampionIsRefused(t *testing.T) {
 	// One byte of model.json changed in the platform bucket, after the gate
 	// verified and registered the bundle and before a person approves it:
 	// the manifest, and so the bundle's SHA-256 the approval binds to, are
-	// unchanged.
+	// unchanged. And one byte of the model's compiled form, which serving
+	// would load in its place: refused for its hash, it sends serving back to
+	// model.json.
 	key := v2.BundlePrefix + bundle.ModelFile
 	model, _, err := p.Store.ReadAll(ctx, p.Endpoint.Buckets.Platform, key)
 	if err != nil {
@@ -513,6 +515,17 @@ func TestTamperedChampionIsRefused(t *testing.T) {
 	i := bytes.Index(model, []byte("base_score"))
 	model[i] = 'B'
 	if _, err := p.Store.Put(ctx, p.Endpoint.Buckets.Platform, key, model, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v2.Compiled == nil {
+		t.Fatal("the gate compiled no model for v2")
+	}
+	compiled, _, err := p.Store.ReadAll(ctx, p.Endpoint.Buckets.Platform, v2.Compiled.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled[len(compiled)-1] ^= 1
+	if _, err := p.Store.Put(ctx, p.Endpoint.Buckets.Platform, v2.Compiled.Key, compiled, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	approve(t, p, dc, 2)
@@ -551,6 +564,9 @@ func TestTamperedChampionIsRefused(t *testing.T) {
 		t.Fatalf("the refusal is not logged: %q", refusal)
 	}
 	t.Logf("refused and logged: %s", refusal)
+	if !strings.Contains(logs.String(), "compiled model refused: parsing model.json instead") {
+		t.Fatal("the tampered compiled model's refusal is not logged")
+	}
 
 	// Retired with force, v2 leaves the model with no champion.
 	if _, err := dc.Retire(ctx, "credit", 2, decisions.Decision{Reason: "its bundle was tampered with", Force: true}); err != nil {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/bundlestore"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
 	"github.com/openmlops/mlops/shared/local/localtest"
@@ -71,6 +73,12 @@ func TestEndpointServesTheChampion(t *testing.T) {
 	b, err := bundlestore.FetchVerified(ctx, p.Store, p.Endpoint.Buckets.Platform, v.BundlePrefix, v.BundleSHA256)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The gate compiled the verified model, and the version records it.
+	modelJSON, _ := b.Manifest.File(bundle.ModelFile)
+	compiled, _, err := p.Store.ReadAll(ctx, p.Endpoint.Buckets.Platform, v.Compiled.Key)
+	if err != nil || hashid.Of(compiled) != v.Compiled.SHA256 || v.Compiled.ModelSHA256 != modelJSON.SHA256 {
+		t.Fatalf("compiled model %+v: %v", v.Compiled, err)
 	}
 	lines := strings.Split(string(credit.CSV()), "\n")
 	header := strings.Split(strings.ReplaceAll(lines[0], `"`, ""), ",")

@@ -14,6 +14,7 @@ import (
 //	models/<model>/runs/<run-id>.json        create-once index: the version a run registers
 //	models/<model>/checks/<000001>-<policy-hash>.json  check results, once per (version, policy)
 //	models/<model>/refusals/<run-id>.json    marks a run whose bundle was refused (derived)
+//	models/<model>/compiled/<run-id>/<sha256>.xgbm  create-once compiled model of the run's version
 //	models/<model>/champion                  CAS pointer to the serving version
 //	audit/<model>/<000001>-<kind>.json       the audit trail: create-once, hash-chained
 //	audit/<model>/head                       CAS pointer to the trail's last record (a copy of it)
@@ -41,6 +42,12 @@ func RunsPrefix(model string) string { return ModelPrefix(model) + "runs/" }
 
 // RunKey is the index entry of one run: the version it registers.
 func RunKey(model, runID string) string { return RunsPrefix(model) + runID + ".json" }
+
+// CompiledKey is the compiled model of the version a run registers, named by
+// its SHA-256 so that it is written once whoever writes it.
+func CompiledKey(model, runID, sha256 string) string {
+	return ModelPrefix(model) + "compiled/" + runID + "/" + sha256 + ".xgbm"
+}
 
 // ChecksKey holds the check results of one version under one policy.
 func ChecksKey(model string, version int, policyHash string) string {

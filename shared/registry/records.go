@@ -149,8 +149,12 @@ type Version struct {
 	ContractHash   string             `json:"contractHash,omitempty"`
 	SpecHash       string             `json:"specHash,omitempty"`
 	Metrics        map[string]float64 `json:"metrics,omitempty"`
-	RegisteredBy   string             `json:"registeredBy"`
-	RegisteredAt   time.Time          `json:"registeredAt"`
+	// Compiled is the model pre-compiled from the bundle's model.json, when
+	// the platform wrote one at registration (older versions have none:
+	// serving parses model.json).
+	Compiled     *CompiledModel `json:"compiled,omitempty"`
+	RegisteredBy string         `json:"registeredBy"`
+	RegisteredAt time.Time      `json:"registeredAt"`
 
 	State     State               `json:"state"`
 	Seq       int                 `json:"seq"`                 // last audit record applied (0: registration not yet audited)

@@ -24,6 +24,31 @@ type RegisterInput struct {
 	Metrics        map[string]float64 `json:"metrics,omitempty"`
 	Principal      string             `json:"principal"`
 	Reason         string             `json:"reason,omitempty"` // default "training succeeded"
+	// Compiled is the bundle's model in its compiled form, made by the caller
+	// from the bundle it has just verified (the gate): Register stores it
+	// once and records where in CompiledModel, so that serving loads it
+	// instead of parsing model.json. Optional.
+	Compiled *CompiledInput `json:"-"`
+	// CompiledModel is set by Register (it is what the run index keeps, and
+	// the version record gets).
+	CompiledModel *CompiledModel `json:"compiledModel,omitempty"`
+}
+
+// CompiledInput is a compiled model to store with a version.
+type CompiledInput struct {
+	Data        []byte
+	Format      int    // the compiled form's version (xgboost.CompiledVersion)
+	ModelSHA256 string // of the bundle's model.json it was compiled from (the manifest's entry)
+}
+
+// CompiledModel is a version's pre-compiled model: written by the platform
+// after the bundle was verified, trusted by serving by its hash.
+type CompiledModel struct {
+	Key         string `json:"key"` // in the platform bucket (CompiledKey)
+	SHA256      string `json:"sha256"`
+	Bytes       int64  `json:"bytes"`
+	Format      int    `json:"format"`
+	ModelSHA256 string `json:"modelSha256"` // the model.json it was compiled from
 }
 
 func (in RegisterInput) validate() error {
@@ -51,6 +76,14 @@ func (r *Registry) Register(ctx context.Context, in RegisterInput) (*Version, bo
 	if in.Reason == "" {
 		in.Reason = "training succeeded"
 	}
+	in.CompiledModel = nil // only what Register stores is recorded
+	if in.Compiled != nil {
+		c, err := r.storeCompiled(ctx, in)
+		if err != nil {
+			return nil, false, err
+		}
+		in.CompiledModel, in.Compiled = c, nil
+	}
 	idx, etag, err := r.claimRun(ctx, in)
 	if err != nil {
 		return nil, false, err
@@ -65,6 +98,29 @@ func (r *Registry) Register(ctx context.Context, in RegisterInput) (*Version, bo
 	v, _, err = r.readVersion(ctx, in.Model, v.Version)
 	return v, created, err
 }
+
+// storeCompiled writes a run's compiled model where its hash names it,
+// create-once: a second delivery of the run finds it there. It is written
+// before the run is claimed, so that the run index, and the version record
+// made from it, only ever name an object that exists. A delivery after the
+// run was claimed without one (or with the bytes of an older compiler)
+// leaves an object nothing names, which is harmless: the version keeps what
+// its run index recorded first.
+func (r *Registry) storeCompiled(ctx context.Context, in RegisterInput) (*CompiledModel, error) {
+	c := in.Compiled
+	if !hashid.Valid(c.ModelSHA256) || c.Format < 1 || len(c.Data) == 0 {
+		return nil, fmt.Errorf("%w: model %s run %s: compiled model: format %d, %d bytes, model.json SHA-256 %q",
+			ErrInvalid, in.Model, in.RunID, c.Format, len(c.Data), c.ModelSHA256)
+	}
+	sha := hashid.Of(c.Data)
+	key := CompiledKey(in.Model, in.RunID, sha)
+	if _, err := r.st.Create(ctx, r.cfg.Bucket, key, c.Data, binaryOpt); err != nil && !errors.Is(err, store.ErrPrecondition) {
+		return nil, fmt.Errorf("model %s run %s: store the compiled model: %w", in.Model, in.RunID, err)
+	}
+	return &CompiledModel{Key: key, SHA256: sha, Bytes: int64(len(c.Data)), Format: c.Format, ModelSHA256: c.ModelSHA256}, nil
+}
+
+var binaryOpt = store.PutOptions{ContentType: "application/octet-stream"}
 
 // claimRun creates the run's index entry once, at the number after the last
 // version; a second delivery finds it and goes on from where it stands.
@@ -134,7 +190,7 @@ func (r *Registry) allocate(ctx context.Context, idx *RunIndex, etag string) (*V
 		now := r.now()
 		nv := &Version{SchemaVersion: SchemaVersion, Model: in.Model, Version: idx.Version, RunID: in.RunID,
 			BundleSHA256: in.BundleSHA256, BundlePrefix: in.BundlePrefix, DatasetVersion: in.DatasetVersion,
-			ContractHash: in.ContractHash, SpecHash: in.SpecHash, Metrics: in.Metrics,
+			ContractHash: in.ContractHash, SpecHash: in.SpecHash, Metrics: in.Metrics, Compiled: in.CompiledModel,
 			RegisteredBy: in.Principal, RegisteredAt: now, State: StateRegistered, UpdatedAt: now}
 		body, err := encode(nv)
 		if err != nil {

@@ -736,3 +736,55 @@ func TestChampionIfChangedAndCandidate(t *testing.T) {
 		t.Fatal("a bad model name was accepted")
 	}
 }
+
+// A compiled model is stored once, where its hash names it, and recorded in
+// the version: by every duplicate delivery alike (racing or late), and not at
+// all for a run registered without one.
+func TestRegisterCompiled(t *testing.T) {
+	reg, st := setup(t)
+	ctx := context.Background()
+	data := []byte("compiled model bytes")
+	in := func(run string) registry.RegisterInput {
+		return registry.RegisterInput{Model: "credit", RunID: run, BundleSHA256: sha(run), Principal: "gate",
+			Compiled: &registry.CompiledInput{Data: data, Format: 1, ModelSHA256: sha("model.json")}}
+	}
+	want := &registry.CompiledModel{Key: registry.CompiledKey("credit", runID(1), sha(string(data))), SHA256: sha(string(data)),
+		Bytes: int64(len(data)), Format: 1, ModelSHA256: sha("model.json")}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, _, err := reg.Register(ctx, in(runID(1)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if v.Version != 1 || v.Compiled == nil || *v.Compiled != *want {
+				t.Errorf("version %d records %+v, want %+v", v.Version, v.Compiled, want)
+			}
+		}()
+	}
+	wg.Wait()
+	body, _, err := st.ReadAll(ctx, bucket, want.Key)
+	if err != nil || string(body) != string(data) {
+		t.Fatalf("stored %q, %v", body, err)
+	}
+	v, err := reg.Get(ctx, "credit", 1)
+	if err != nil || v.Compiled == nil || *v.Compiled != *want {
+		t.Fatalf("the version record names %+v (%v), want %+v", v.Compiled, err, want)
+	}
+	// Registered first without one: a later delivery with one changes nothing.
+	if _, _, err := reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: runID(2), BundleSHA256: sha(runID(2)), Principal: "gate"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := reg.Register(ctx, in(runID(2))); err != nil || v.Version != 2 || v.Compiled != nil {
+		t.Fatalf("late delivery: %+v, %v", v, err)
+	}
+	bad := in(runID(3))
+	bad.Compiled.ModelSHA256 = "nope"
+	if _, _, err := reg.Register(ctx, bad); !errors.Is(err, registry.ErrInvalid) {
+		t.Fatalf("a compiled model without its model.json hash: %v", err)
+	}
+	verifyOK(t, reg, "credit")
+}

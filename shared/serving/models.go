@@ -18,6 +18,7 @@ import (
 	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/xgboost"
 )
 
 // model is one verified bundle ready to score: what a request holds for its
@@ -26,6 +27,7 @@ type model struct {
 	name     string
 	version  *registry.Version
 	bundle   *bundle.Bundle
+	compiled bool // the model was loaded from its compiled form, not model.json
 	contract *ingest.Contract
 	checker  *predict.Checker
 	redactor *predlog.Redactor
@@ -229,9 +231,10 @@ func (s *Service) refresh(ctx context.Context, e *entry, force bool) error {
 	// bound counts from the read.
 	e.checked.Store(now.UnixNano())
 	if prev != nil && prev.m != nil {
-		s.log.Info("champion swapped", "model", e.name, "from", prev.m.version.Version, "to", m.version.Version, "bundleSha256", m.bundle.SHA256)
+		s.log.Info("champion swapped", "model", e.name, "from", prev.m.version.Version, "to", m.version.Version, "bundleSha256", m.bundle.SHA256,
+			"compiled", m.compiled)
 	} else {
-		s.log.Info("champion loaded", "model", e.name, "version", m.version.Version, "bundleSha256", m.bundle.SHA256)
+		s.log.Info("champion loaded", "model", e.name, "version", m.version.Version, "bundleSha256", m.bundle.SHA256, "compiled", m.compiled)
 	}
 	return nil
 }
@@ -298,10 +301,18 @@ func (s *Service) refused(ctx context.Context, e *entry, version int, sha, role 
 	}
 }
 
+// ServedFiles are the files of a bundle serving reads besides the manifest and
+// the model: what scoring, explaining and the sample check need. The others
+// (test rows, metrics, slices...) are the gate's; the manifest still names
+// them by hash, and the gate checked them against each other.
+var ServedFiles = []string{bundle.EncodingFile, bundle.SamplesFile, bundle.LineageFile}
+
 // load reads version's record, fetches its bundle, verifies it (every file's
 // hash, the manifest's against the registry's, the evaluator against the
 // trainer's samples) and the contract it was trained under, and builds what
-// scoring needs.
+// scoring needs. Where the version records a compiled model, it is loaded
+// instead of model.json (checked by its hash, and against the samples as
+// model.json would be).
 func (s *Service) load(ctx context.Context, name string, version int, sha string) (*model, error) {
 	v, err := s.reg.Get(ctx, name, version)
 	if err != nil {
@@ -311,7 +322,17 @@ func (s *Service) load(ctx context.Context, name string, version int, sha string
 		return nil, fmt.Errorf("model %s version %d: %w: the champion pointer names bundle %s, the version record %s",
 			name, version, bundle.ErrInvalid, sha, v.BundleSHA256)
 	}
-	b, err := bundlestore.FetchVerified(ctx, s.src, s.cfg.Bucket, v.BundlePrefix, v.BundleSHA256)
+	opt := bundlestore.Options{Files: ServedFiles}
+	compiled := false
+	if c := v.Compiled; c != nil && c.Format == xgboost.CompiledVersion {
+		compiled = true
+		opt.Compiled = &bundlestore.Compiled{Key: c.Key, SHA256: c.SHA256, Bytes: c.Bytes, ModelSHA256: c.ModelSHA256}
+		opt.OnCompiledError = func(err error) {
+			compiled = false
+			s.log.Error("compiled model refused: parsing model.json instead", "model", name, "version", version, "error", err)
+		}
+	}
+	b, err := bundlestore.FetchVerifiedWith(ctx, s.src, s.cfg.Bucket, v.BundlePrefix, v.BundleSHA256, opt)
 	if err != nil {
 		return nil, fmt.Errorf("model %s version %d: %w", name, version, err)
 	}
@@ -335,5 +356,5 @@ func (s *Service) load(ctx context.Context, name string, version int, sha string
 	if err != nil {
 		return nil, fmt.Errorf("model %s version %d: %w", name, version, err)
 	}
-	return &model{name: name, version: v, bundle: b, contract: c, checker: chk, redactor: red}, nil
+	return &model{name: name, version: v, bundle: b, compiled: compiled, contract: c, checker: chk, redactor: red}, nil
 }

@@ -12,8 +12,9 @@
 //
 //  1. Entry points: cmd/..., functions/..., bench/..., examples/byo-trainer.
 //     Mains: they read configuration and hand it to composition.
-//  2. Composition: shared/wire (the Lambda functions) and shared/local (the
-//     platform of `mlops up`). The only packages that construct use cases over
+//  2. Composition: shared/wire (the Lambda functions; shared/wire/predictwire
+//     the predict function's, apart so that it links no more than serving
+//     needs) and shared/local (the platform of `mlops up`). The only packages that construct use cases over
 //     adapters; only entry points import them.
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
 //     shared/reconcile, shared/testset, shared/serving (the prediction
@@ -57,21 +58,21 @@ package wire
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/openmlops/mlops/shared/aws/batch"
 	"github.com/openmlops/mlops/shared/aws/kmsmac"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/ingest"
-	"github.com/openmlops/mlops/shared/predict"
-	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
-	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -107,7 +108,7 @@ func Training(s lambdaenv.Settings, t lambdaenv.Training, c *lambdaenv.Clients, 
 	if _, err := trainers.Resolve(&spec.Spec{Name: "(default)"}); err != nil {
 		return nil, fmt.Errorf("TRAINER_IMAGE=%q: must be pinned by digest (<repo>@sha256:<64 hex>)", t.TrainerImage)
 	}
-	q, err := t.Queue(c.AWS)
+	q, err := queue(t, c.AWS)
 	if err != nil {
 		return nil, err
 	}
@@ -131,22 +132,23 @@ func Sweeps(s lambdaenv.Settings, r lambdaenv.Reconcile, t *lambdaenv.Training, 
 		reconcile.Graces{Pending: r.PendingGrace, Incoming: r.IncomingGrace, Runs: r.RunGrace}), nil
 }
 
-// Predict builds the prediction endpoint over the registry and the datasets'
-// contracts, logging each scored instance as one JSON line to logs (stdout in
-// Lambda) before the answer goes out. key is the deployment's secret for
-// hashing personal data (nil: personal data is dropped from the log).
-func Predict(s lambdaenv.Settings, p lambdaenv.Predict, key []byte, c *lambdaenv.Clients, logs io.Writer, log *slog.Logger) (*serving.Service, error) {
-	cfg := serving.Config{Bucket: s.PlatformBucket, TTL: p.ModelTTL,
-		Check:   predict.CheckOptions{UnknownFields: p.UnknownFields, OutOfRange: p.OutOfRange},
-		PIIMode: predlog.Mode(p.PIIMode), PIIKey: key, SampleRate: p.SampleRate,
-		// In Lambda nothing may wait once the answer is out: the records,
-		// the shadow's outputs with them, are written first.
-		LogBeforeAnswer: true, Logger: log}
-	if !p.Shadow {
-		cfg.ShadowTTL = -1
+// queue builds the Batch adapter from the training settings (here, not in
+// lambdaenv, so that the functions that train nothing, predict among them, do
+// not link the Batch client).
+func queue(t lambdaenv.Training, cfg aws.Config) (*batch.Queue, error) {
+	client := awsbatch.NewFromConfig(cfg, func(o *awsbatch.Options) {
+		if t.BatchEndpoint != "" {
+			o.BaseEndpoint = aws.String(t.BatchEndpoint)
+		}
+	})
+	tmpl := batch.DefinitionTemplate{JobRoleArn: t.JobRoleArn, ExecutionRoleArn: t.ExecutionRoleArn,
+		Tags: map[string]string{"mlops:component": "trainer"}}
+	if t.LogGroup != "" {
+		tmpl.LogConfiguration = &types.LogConfiguration{LogDriver: types.LogDriverAwslogs,
+			Options: map[string]string{"awslogs-group": t.LogGroup, "awslogs-stream-prefix": "trainer"}}
 	}
-	return serving.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket),
-		c.Publisher, predlog.NewLines(logs), cfg)
+	return batch.New(client, batch.Config{JobQueue: t.JobQueue, JobDefinition: t.JobDefinition,
+		DefaultImage: t.TrainerImage, Definitions: tmpl})
 }
 
 // Drift builds the drift use case: the nightly comparison of each champion's

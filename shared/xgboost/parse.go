@@ -343,11 +343,12 @@ func (b *builder) build(doc *jsonModel) (*Model, error) {
 	}
 
 	m := &Model{
-		objective:    obj,
-		numFeature:   numFeature,
-		numOutputs:   outputs,
-		featureNames: l.FeatureNames,
-		version:      doc.Version,
+		objective:  obj,
+		numFeature: numFeature,
+		numOutputs: outputs,
+		// Empty lists are kept as nil, as the compiled form reads them back.
+		featureNames: nilIfEmpty(l.FeatureNames),
+		version:      nilIfEmpty(doc.Version),
 		numTrees:     len(trees),
 		group:        make([]uint32, len(trees)),
 		base:         base,
@@ -641,4 +642,11 @@ func appendCovers(dst []float32, t *jsonTree, queue []int32) ([]float32, error) 
 		dst = append(dst, c)
 	}
 	return dst, nil
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

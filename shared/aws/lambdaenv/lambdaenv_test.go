@@ -1,9 +1,18 @@
 package lambdaenv
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openmlops/mlops/shared/aws/awstest"
 )
 
 func TestRead(t *testing.T) {
@@ -102,5 +111,61 @@ func TestReadPredict(t *testing.T) {
 	delete(env, "PII_KEY_PARAMETER")
 	if _, err := ReadPredict(get); err == nil || !strings.Contains(err.Error(), "PII_KEY_PARAMETER") {
 		t.Errorf("hmac without a key: %v", err)
+	}
+}
+
+// PIIKey's SSM call, against a fake SSM that checks what the SDK's own
+// client would send: a SigV4-signed JSON 1.1 POST naming GetParameter, the
+// parameter and decryption. Errors name the parameter and SSM's error, and
+// only a throttled or failed call is tried again.
+func TestPIIKeyFromSSM(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	var calls atomic.Int32
+	fake := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		body, ok := awstest.ReadSigned(t, w, r, map[string]string{"X-Amz-Target": "AmazonSSM.GetParameter",
+			"Content-Type": "application/x-amz-json-1.1"}, strings.Contains(r.Header.Get("Authorization"), "/ssm/aws4_request"))
+		if !ok {
+			return
+		}
+		var in struct {
+			Name           string
+			WithDecryption bool
+		}
+		if err := json.Unmarshal(body, &in); err != nil || !in.WithDecryption {
+			t.Errorf("body %s: %v", body, err)
+		}
+		switch in.Name {
+		case "/mlops/pii-key":
+			fmt.Fprintf(w, `{"Parameter":{"Name":%q,"Type":"SecureString","Value":%q,"Version":1}}`, in.Name, base64.StdEncoding.EncodeToString(key))
+		case "/mlops/short":
+			fmt.Fprintf(w, `{"Parameter":{"Value":%q}}`, base64.StdEncoding.EncodeToString(key[:8]))
+		case "/mlops/busy":
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"com.amazonaws.ssm#ParameterNotFound","message":""}`)
+		}
+	})
+	cfg := awstest.Config(t, fake, nil)
+	ctx := context.Background()
+	got, err := Predict{PIIKeyParameter: "/mlops/pii-key"}.PIIKey(ctx, cfg)
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("PIIKey = %x, %v", got, err)
+	}
+	if got, err := (Predict{}).PIIKey(ctx, cfg); got != nil || err != nil {
+		t.Fatalf("no parameter: %x, %v", got, err)
+	}
+	for name, want := range map[string]string{"/mlops/none": "ParameterNotFound", "/mlops/short": "8 bytes, want at least 32",
+		"/mlops/busy": "ThrottlingException: Rate exceeded"} {
+		calls.Store(0)
+		_, err := Predict{PIIKeyParameter: name}.PIIKey(ctx, cfg)
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming it and %q", name, err, want)
+		}
+		if n, tries := calls.Load(), map[bool]int32{true: 3, false: 1}[name == "/mlops/busy"]; n != tries {
+			t.Errorf("%s: %d calls, want %d", name, n, tries)
+		}
 	}
 }

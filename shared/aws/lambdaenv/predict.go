@@ -1,14 +1,22 @@
 package lambdaenv
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Predict are the predict function's settings.
@@ -78,12 +86,11 @@ func (p Predict) PIIKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
 	if p.PIIKeyParameter == "" {
 		return nil, nil
 	}
-	out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{
-		Name: aws.String(p.PIIKeyParameter), WithDecryption: aws.Bool(true)})
+	value, err := getParameter(ctx, cfg, p.PIIKeyParameter)
 	if err != nil {
 		return nil, fmt.Errorf("PII key parameter %s: %w", p.PIIKeyParameter, err)
 	}
-	key, err := base64.StdEncoding.DecodeString(aws.ToString(out.Parameter.Value))
+	key, err := base64.StdEncoding.DecodeString(value)
 	if err != nil {
 		return nil, fmt.Errorf("PII key parameter %s: expected base64: %w", p.PIIKeyParameter, err)
 	}
@@ -91,4 +98,92 @@ func (p Predict) PIIKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
 		return nil, fmt.Errorf("PII key parameter %s: %d bytes, want at least 32", p.PIIKeyParameter, len(key))
 	}
 	return key, nil
+}
+
+// getParameter is SSM's GetParameter with decryption: one SigV4-signed POST
+// in SSM's JSON 1.1 protocol, made without the SDK's SSM client, whose
+// package initialisation (its schemas) cost every process that links this
+// package 6-7 ms at each cold start, for this one call. The endpoint is the
+// region's (cfg.BaseEndpoint where set, as the SDK's clients take it);
+// throttling, server errors and failed connections are tried again, twice.
+func getParameter(ctx context.Context, cfg aws.Config, name string) (string, error) {
+	endpoint := "https://ssm." + cfg.Region + ".amazonaws.com"
+	if strings.HasPrefix(cfg.Region, "cn-") {
+		endpoint += ".cn"
+	}
+	if cfg.BaseEndpoint != nil {
+		endpoint = strings.TrimSuffix(*cfg.BaseEndpoint, "/")
+	}
+	if cfg.Credentials == nil {
+		return "", errors.New("no AWS credentials")
+	}
+	body, err := json.Marshal(struct {
+		Name           string
+		WithDecryption bool
+	}{name, true})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(body)
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	for attempt := 1; ; attempt++ {
+		value, retry, err := getParameterOnce(ctx, cfg, hc, endpoint, body, hex.EncodeToString(sum[:]))
+		if err == nil || !retry || attempt == 3 {
+			return value, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (after: %w)", ctx.Err(), err)
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// getParameterOnce makes one call; retry says whether another may succeed.
+func getParameterOnce(ctx context.Context, cfg aws.Config, hc aws.HTTPClient, endpoint string, body []byte, bodySHA string) (value string, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
+	if err != nil {
+		return "", false, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AmazonSSM.GetParameter")
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("credentials: %w", err)
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, bodySHA, "ssm", cfg.Region, time.Now()); err != nil {
+		return "", false, fmt.Errorf("sign: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", ctx.Err() == nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", true, fmt.Errorf("read the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		// {"__type": "com.amazonaws...#ParameterNotFound", "message": "..."}
+		var e struct {
+			Type     string `json:"__type"`
+			Message  string `json:"message"`
+			Message2 string `json:"Message"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		kind := e.Type[strings.LastIndex(e.Type, "#")+1:]
+		msg := e.Message + e.Message2
+		retry := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || strings.Contains(kind, "Throttl")
+		return "", retry, fmt.Errorf("SSM GetParameter: HTTP %d %s: %s", resp.StatusCode, kind, msg)
+	}
+	var out struct {
+		Parameter *struct{ Value *string }
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.Parameter == nil || out.Parameter.Value == nil {
+		return "", false, fmt.Errorf("SSM GetParameter: an answer without Parameter.Value (%v)", err)
+	}
+	return *out.Parameter.Value, false, nil
 }

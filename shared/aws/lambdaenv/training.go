@@ -3,12 +3,6 @@ package lambdaenv
 import (
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
-	"github.com/aws/aws-sdk-go-v2/service/batch/types"
-
-	"github.com/openmlops/mlops/shared/aws/batch"
 )
 
 // Training are the settings of the functions that submit and follow training
@@ -57,21 +51,4 @@ func ReadOptionalTraining(getenv func(string) string) (*Training, error) {
 		return nil, err
 	}
 	return &t, nil
-}
-
-// Queue builds the Batch adapter.
-func (t Training) Queue(cfg aws.Config) (*batch.Queue, error) {
-	client := awsbatch.NewFromConfig(cfg, func(o *awsbatch.Options) {
-		if t.BatchEndpoint != "" {
-			o.BaseEndpoint = aws.String(t.BatchEndpoint)
-		}
-	})
-	tmpl := batch.DefinitionTemplate{JobRoleArn: t.JobRoleArn, ExecutionRoleArn: t.ExecutionRoleArn,
-		Tags: map[string]string{"mlops:component": "trainer"}}
-	if t.LogGroup != "" {
-		tmpl.LogConfiguration = &types.LogConfiguration{LogDriver: types.LogDriverAwslogs,
-			Options: map[string]string{"awslogs-group": t.LogGroup, "awslogs-stream-prefix": "trainer"}}
-	}
-	return batch.New(client, batch.Config{JobQueue: t.JobQueue, JobDefinition: t.JobDefinition,
-		DefaultImage: t.TrainerImage, Definitions: tmpl})
 }
