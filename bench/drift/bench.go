@@ -247,6 +247,14 @@ func shift(data []byte) ([]byte, error) {
 // write logs n records of day: the pool resampled, through predlog's
 // Batcher, and returns the objects' count and bytes.
 func (b *bench) write(ctx context.Context, n int, day time.Time, seed uint64) (int, int64, error) {
+	// A day kept from an earlier run (-state) is written again.
+	mon := b.p.Endpoint.Buckets.Monitoring
+	err := b.p.Store.List(ctx, mon, predlog.Prefix(model, day), func(o store.ObjectInfo) error {
+		return b.p.Store.Delete(ctx, mon, o.Key, "")
+	})
+	if err != nil {
+		return 0, 0, err
+	}
 	bt, err := predlog.NewBatcher(b.p.Store, predlog.BatcherConfig{Bucket: b.p.Endpoint.Buckets.Monitoring,
 		MaxRecords: b.o.perObject, MaxBytes: 1 << 30, Interval: time.Hour, MaxBuffered: 2 * b.o.perObject})
 	if err != nil {

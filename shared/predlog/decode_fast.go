@@ -29,7 +29,12 @@ const maxInterned = 4096
 // lineDecoder decodes the lines of one stream, sharing the strings that
 // repeat from record to record.
 type lineDecoder struct {
-	strs      map[string]string
+	strs map[string]string
+	// recent holds the strings interned in the last record, by their place
+	// in it: records of one model spell their names in the same order (the
+	// encoder sorts them), so most are found here without hashing.
+	recent    []string
+	at        int // the place of the next string interned in this record
 	nFeatures int // the last record's, as the next one's map size
 	nOutputs  int
 }
@@ -44,6 +49,7 @@ func (d *lineDecoder) decodeLine(line []byte, fn func(Record) error, check func(
 		if i == len(line) {
 			return nil
 		}
+		d.at = 0
 		r, end, ok := d.record(line, i)
 		if !ok {
 			// Whatever the rest holds (another shape, a syntax error, a
@@ -236,12 +242,23 @@ func (d *lineDecoder) str(b []byte, i int, share bool) (string, int, bool) {
 }
 
 func (d *lineDecoder) intern(s []byte) string {
-	if v, ok := d.strs[unsafeString(s)]; ok {
-		return v
+	at := d.at
+	d.at++
+	if at < len(d.recent) && d.recent[at] == unsafeString(s) {
+		return d.recent[at]
 	}
-	v := string(s)
-	if len(d.strs) < maxInterned {
-		d.strs[v] = v
+	v, ok := d.strs[unsafeString(s)]
+	if !ok {
+		v = string(s)
+		if len(d.strs) < maxInterned {
+			d.strs[v] = v
+		}
+	}
+	switch {
+	case at < len(d.recent):
+		d.recent[at] = v
+	case at < maxInterned:
+		d.recent = append(d.recent, v)
 	}
 	return v
 }
