@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -420,9 +420,9 @@ func mb(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // peerOut is what peer.py prints.
 type peerOut struct {
-	Seconds     float64 `json:"seconds"`
-	ReadSeconds float64 `json:"readSeconds"`
-	Rows        int     `json:"rows"`
+	Seconds     float64    `json:"seconds"`
+	ReadSeconds float64    `json:"readSeconds"`
+	Rows        int        `json:"rows"`
 	Features    []peerStat `json:"features"`
 }
 
