@@ -68,11 +68,15 @@ up: setup cli
 BENCH_SIZES ?= 1GB,4GB
 BENCH_DIR   ?= /tmp/mlops-bench
 BENCH_SERVE_FLAGS ?=
+# BENCH_DRIFT_FLAGS go to bench/drift (the drift run against pandas and scipy on
+# the same logged records, its time and memory at each size).
+BENCH_DRIFT_FLAGS ?= -rows 1000000,10000000
 bench: SETUP_GROUPS = bench
 bench: setup bench-go
 	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
 	$(GO) run ./bench/predict
 	$(GO) run ./bench/serve $(BENCH_SERVE_FLAGS)
+	$(GO) run ./bench/drift $(BENCH_DRIFT_FLAGS)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/ ./shared/xgboost/

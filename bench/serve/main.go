@@ -36,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	benchstage "github.com/openmlops/mlops/bench/internal/stage"
 )
 
 type options struct {
@@ -112,8 +114,8 @@ func run(ctx context.Context, o options) error {
 		dir = tmp
 	}
 	fmt.Printf("bench/serve: %d CPUs (GOMAXPROCS %d), shared by the load generator, the servers and the S3 endpoint; load average %s\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage())
-	defer func() { fmt.Printf("\nload average at the end: %s\n", loadAverage()) }()
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), benchstage.LoadAverage())
+	defer func() { fmt.Printf("\nload average at the end: %s\n", benchstage.LoadAverage()) }()
 	t0 := time.Now()
 	st, err := startStage(ctx, dir, o.python, o.logSample)
 	if err != nil {
@@ -136,18 +138,4 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	return nil
-}
-
-// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures: how busy the
-// machine was, which the figures depend on.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -13,20 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openmlops/mlops/examples/credit"
+	benchstage "github.com/openmlops/mlops/bench/internal/stage"
 	"github.com/openmlops/mlops/shared/bundle"
-	"github.com/openmlops/mlops/shared/bundlestore"
-	"github.com/openmlops/mlops/shared/decisions"
-	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
-	"github.com/openmlops/mlops/shared/local/api"
 	"github.com/openmlops/mlops/shared/policy"
-	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
-	"github.com/openmlops/mlops/shared/specstore"
-	"github.com/openmlops/mlops/shared/store"
 )
 
 //go:embed deep.model.yaml
@@ -97,26 +90,18 @@ func (st *stage) describe() string {
 }
 
 func (st *stage) prepare(ctx context.Context) error {
-	tlsCfg, err := api.ClientTLS(st.p.Endpoint.API.CACert)
+	hc, err := benchstage.APIClient(st.p)
 	if err != nil {
 		return err
 	}
-	st.hc = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
-	if !st.haveChampions(ctx) {
+	st.hc = hc
+	if !benchstage.HaveChampions(ctx, st.p, creditModel, deepModel) {
 		if err := st.train(ctx); err != nil {
 			return err
 		}
 	}
 	for _, name := range []string{creditModel, deepModel} {
-		c, err := st.p.Registry.Champion(ctx, name)
-		if err != nil {
-			return fmt.Errorf("model %s: %w", name, err)
-		}
-		v, err := st.p.Registry.Get(ctx, name, c.Version)
-		if err != nil {
-			return err
-		}
-		b, err := bundlestore.FetchVerified(ctx, st.p.Store, st.bucket(), v.BundlePrefix, v.BundleSHA256)
+		v, b, err := benchstage.Champion(ctx, st.p, name)
 		if err != nil {
 			return err
 		}
@@ -133,33 +118,10 @@ func (st *stage) prepare(ctx context.Context) error {
 	return nil
 }
 
-func (st *stage) haveChampions(ctx context.Context) bool {
-	for _, name := range []string{creditModel, deepModel} {
-		if _, err := st.p.Registry.Champion(ctx, name); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// train applies the credit contract, both specs and their policies, uploads
-// the credit data once (which trains both models), and approves each
-// candidate through the decisions API, which promotes it.
+// train trains both models through the platform: the credit example's and
+// deep.model.yaml's.
 func (st *stage) train(ctx context.Context) error {
-	t0 := time.Now()
-	bucket, now := st.bucket(), time.Now()
-	c, err := credit.Contract()
-	if err != nil {
-		return err
-	}
-	if _, _, err := ingest.ApplyContract(ctx, st.p.Store, bucket, c, now); err != nil {
-		return err
-	}
-	creditSpec, err := credit.Spec()
-	if err != nil {
-		return err
-	}
-	creditPolicy, err := credit.Policy()
+	creditM, err := benchstage.CreditModel()
 	if err != nil {
 		return err
 	}
@@ -171,52 +133,7 @@ func (st *stage) train(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	datasets := ingest.NewDatasets(st.p.Store, bucket, "")
-	for _, m := range []struct {
-		s *spec.Spec
-		p *policy.Policy
-	}{{creditSpec, creditPolicy}, {deepSpec, deepPolicy}} {
-		if _, err := specstore.Apply(ctx, st.p.Store, datasets, bucket, m.s, now); err != nil {
-			return err
-		}
-		if _, err := policystore.Apply(ctx, st.p.Store, bucket, m.p, now); err != nil {
-			return err
-		}
-	}
-	if _, err := st.p.Store.Upload(ctx, st.p.Endpoint.Buckets.Uploads, "incoming/credit/credit.csv",
-		bytes.NewReader(credit.CSV()), store.PutOptions{}); err != nil {
-		return err
-	}
-	fmt.Println("training credit and credit-deep through the platform (the reference trainer, then the gate)...")
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
-	defer cancel()
-	if err := st.p.WaitIdle(wctx); err != nil {
-		return fmt.Errorf("waiting for training: %w", err)
-	}
-	fmt.Printf("trained in %.0f s\n", time.Since(t0).Seconds())
-
-	dc := decisions.NewClient(st.p.Endpoint.API.URL, st.hc, decisions.BearerToken(st.p.Endpoint.API.Token))
-	for _, name := range []string{creditModel, deepModel} {
-		vs, err := st.p.Registry.List(ctx, name)
-		if err != nil {
-			return err
-		}
-		if len(vs) == 0 {
-			return fmt.Errorf("model %s: training made no version (see the runs' logs under %s)", name, st.p.Endpoint.Dir)
-		}
-		v := vs[len(vs)-1]
-		if v.State != registry.StatePendingApproval {
-			return fmt.Errorf("model %s version %d is %s, not waiting for approval (did it pass its policy?)", name, v.Version, v.State)
-		}
-		r, err := dc.Approve(ctx, name, v.Version, decisions.Decision{Reason: "bench/serve", BundleSHA256: v.BundleSHA256})
-		if err != nil {
-			return fmt.Errorf("approve %s version %d: %w", name, v.Version, err)
-		}
-		if !r.Promoted {
-			return fmt.Errorf("approve %s version %d: not promoted: %s", name, v.Version, r.NotPromoted)
-		}
-	}
-	return st.p.WaitIdle(wctx)
+	return benchstage.Train(ctx, st.p, st.hc, []benchstage.Model{creditM, {Spec: deepSpec, Policy: deepPolicy}}, "bench/serve")
 }
 
 // post sends body to the local endpoint's prediction route of model and

@@ -219,13 +219,6 @@ func DecodeRecord(b []byte) (Record, error) {
 	if err := r.Validate(); err != nil {
 		return Record{}, err
 	}
-	// One form for what the JSON cannot tell apart from absent.
-	r.Time = r.Time.UTC()
-	if len(r.Flags) == 0 {
-		r.Flags = nil
-	}
-	if r.Shadow != nil && len(r.Shadow.Outputs) == 0 {
-		r.Shadow.Outputs = nil
-	}
+	normalize(&r)
 	return r, nil
 }
