@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"time"
 
@@ -147,7 +148,7 @@ func (s *Service) OnFeedback(ctx context.Context, key string) (*Receipt, error) 
 		want[k{l.RequestID, l.Index}] = i
 	}
 	found := make([]*Joined, len(labels))
-	err = predlog.Read(ctx, s.st, s.cfg.MonitoringBucket, model, from, now, predlog.ReadOptions{OnBad: func(*predlog.DecodeError) error { return nil }},
+	err = predlog.Read(ctx, s.st, s.cfg.MonitoringBucket, model, from, now, predlog.ReadOptions{Workers: min(runtime.GOMAXPROCS(0), 8), OnBad: func(*predlog.DecodeError) error { return nil }},
 		func(r predlog.Record) error {
 			i, ok := want[k{r.RequestID, r.Index}]
 			if !ok || found[i] != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -205,7 +206,9 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 		probName = outsCols[0]
 	}
 
-	opt := predlog.ReadOptions{OnBad: func(e *predlog.DecodeError) error {
+	// Decoding is most of a run's work: the objects are decoded on every
+	// core, ahead of the statistics, which see the records in key order.
+	opt := predlog.ReadOptions{Workers: min(runtime.GOMAXPROCS(0), 8), OnBad: func(e *predlog.DecodeError) error {
 		rep.CorruptLines++
 		if len(rep.CorruptExamples) < maxCorruptExamples {
 			rep.CorruptExamples = append(rep.CorruptExamples, clipMsg(e.Error()))

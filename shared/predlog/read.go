@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -52,6 +53,12 @@ type ReadOptions struct {
 	// unknown schema version (*VersionError) is never passed to OnBad: it
 	// always stops the read.
 	OnBad func(*DecodeError) error
+	// Workers, above 1, decodes that many objects at once ahead of fn,
+	// which still sees every record (and OnBad every bad line) in the same
+	// order as with one: object by object in key order, line by line. Each
+	// worker holds at most a few thousand decoded records, so memory stays
+	// bounded.
+	Workers int
 }
 
 // Read calls fn with every record of model logged on the UTC days from
@@ -77,6 +84,19 @@ func Read(ctx context.Context, src Source, bucket, model string, from, to time.T
 	}
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		prefix := Prefix(model, d)
+		if opt.Workers > 1 {
+			var keys []string
+			if err := src.List(ctx, bucket, prefix, func(o store.ObjectInfo) error {
+				keys = append(keys, o.Key)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := readParallel(ctx, src, bucket, keys, model, d.Format(dayLayout), opt, fn); err != nil {
+				return err
+			}
+			continue
+		}
 		err := src.List(ctx, bucket, prefix, func(o store.ObjectInfo) error {
 			return readObject(ctx, src, bucket, o.Key, model, d.Format(dayLayout), opt, fn)
 		})
@@ -85,6 +105,114 @@ func Read(ctx context.Context, src Source, bucket, model string, from, to time.T
 		}
 	}
 	return nil
+}
+
+// item is what an object's decoder hands the reader: a record, a bad line
+// for OnBad, or the error that ended the object.
+type item struct {
+	rec Record
+	bad *DecodeError
+	err error
+}
+
+// chunkRecords is how many items a decoder sends at once; chunksAhead how
+// many chunks it may hold unread.
+const (
+	chunkRecords = 512
+	chunksAhead  = 4
+)
+
+// readParallel is Read's loop over one day's objects with opt.Workers
+// decoders running ahead of fn, whose calls stay in key and line order.
+func readParallel(ctx context.Context, src Source, bucket string, keys []string, model, dt string, opt ReadOptions,
+	fn func(Record) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	outs := make([]chan []item, len(keys))
+	for i := range outs {
+		outs[i] = make(chan []item, chunksAhead)
+	}
+	slots := make(chan struct{}, opt.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1) // the launcher: the count never falls to 0 while it may still add
+	go func() {
+		defer wg.Done()
+		for i, key := range keys {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				for _, ch := range outs[i:] {
+					close(ch)
+				}
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				decodeObject(ctx, src, bucket, key, model, dt, opt.OnBad != nil, outs[i])
+			}()
+		}
+	}()
+	for i := range keys {
+		for chunk := range outs[i] {
+			for _, it := range chunk {
+				var err error
+				switch {
+				case it.err != nil:
+					err = it.err
+				case it.bad != nil:
+					err = opt.OnBad(it.bad)
+				default:
+					err = fn(it.rec)
+				}
+				if err != nil {
+					cancel()
+					for range outs[i] { // let its decoder end
+					}
+					return err
+				}
+			}
+		}
+		<-slots
+	}
+	return nil
+}
+
+// decodeObject decodes one object into out, in chunks, and closes it. With
+// skipBad, bad lines are handed on (OnBad decides); without, the first ends
+// the object as its error.
+func decodeObject(ctx context.Context, src Source, bucket, key, model, dt string, skipBad bool, out chan<- []item) {
+	defer close(out)
+	chunk := make([]item, 0, chunkRecords)
+	send := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		select {
+		case out <- chunk:
+			chunk = make([]item, 0, chunkRecords)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	add := func(it item) error {
+		chunk = append(chunk, it)
+		if len(chunk) == chunkRecords {
+			return send()
+		}
+		return nil
+	}
+	var opt ReadOptions
+	if skipBad {
+		opt.OnBad = func(e *DecodeError) error { return add(item{bad: e}) }
+	}
+	err := readObject(ctx, src, bucket, key, model, dt, opt, func(r Record) error { return add(item{rec: r}) })
+	if err != nil && ctx.Err() == nil {
+		chunk = append(chunk, item{err: err})
+	}
+	_ = send()
 }
 
 // ReadDay reads one UTC day: Read from day to day, stopping at the first bad

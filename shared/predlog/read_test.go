@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,57 @@ func TestDecodePlainAndGzip(t *testing.T) {
 		n := 0
 		if err := predlog.Decode(bytes.NewReader(b), name, predlog.ReadOptions{}, func(predlog.Record) error { n++; return nil }); err != nil || n != 2 {
 			t.Errorf("%s: %d records, %v", name, n, err)
+		}
+	}
+}
+
+// Decoders running ahead hand fn and OnBad exactly what one reader does, in
+// the same order; an error from fn stops them all.
+func TestReadParallelKeepsOrder(t *testing.T) {
+	_, st := lambdatest.S3(t, bucket)
+	ctx := context.Background()
+	rows := creditRows(t)
+	for o := range 7 {
+		var buf bytes.Buffer
+		for i := range 1000 {
+			buf.Write(lines(t, record(fmt.Sprintf("r%d-%d", o, i), 0, day0, rows[i%len(rows)])))
+			if i%300 == 7 {
+				buf.WriteString("{bad\n")
+			}
+		}
+		body := buf.Bytes()
+		if o%2 == 1 {
+			body = gz(body)
+		}
+		if _, err := st.Put(ctx, bucket, predlog.Prefix("credit", day0)+fmt.Sprintf("%02d.jsonl", o), body, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(workers int, stopAt int) ([]string, error) {
+		var seen []string
+		err := predlog.Read(ctx, st, bucket, "credit", day0, day0, predlog.ReadOptions{Workers: workers,
+			OnBad: func(e *predlog.DecodeError) error { seen = append(seen, e.Error()); return nil }},
+			func(r predlog.Record) error {
+				seen = append(seen, id(r))
+				if len(seen) == stopAt {
+					return errors.New("stop here")
+				}
+				return nil
+			})
+		return seen, err
+	}
+	one, err := run(1, -1)
+	if err != nil || len(one) != 7*1000+7*4 {
+		t.Fatalf("one reader: %d items, %v", len(one), err)
+	}
+	for _, w := range []int{2, 3, 8} {
+		many, err := run(w, -1)
+		if err != nil || !slices.Equal(one, many) {
+			t.Fatalf("%d workers: %v; same order: %v", w, err, slices.Equal(one, many))
+		}
+		part, err := run(w, 2500)
+		if err == nil || err.Error() != "stop here" || !slices.Equal(part, one[:2500]) {
+			t.Fatalf("%d workers stopped: %v, %d items", w, err, len(part))
 		}
 	}
 }
