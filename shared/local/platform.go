@@ -49,7 +49,8 @@ type Config struct {
 	ReconcileEvery time.Duration
 	// DriftEvery is the period of the drift timer, which compares every
 	// champion's traffic of the previous UTC day with its training data
-	// (default 24 hours; <0 disables; mlops drift run asks at any time).
+	// (default 24 hours, at 01:30 UTC as in the stack; <0 disables; mlops
+	// drift run asks at any time).
 	DriftEvery time.Duration
 	// PendingGrace and IncomingGrace are how old unfinished work must be before
 	// reconcile takes it over (defaults 1 and 5 minutes); PendingGrace serves
@@ -399,8 +400,25 @@ func (p *Platform) timer(ctx context.Context, reconcileEvery, driftEvery time.Du
 	}
 	rc, stopR := tick(reconcileEvery)
 	defer stopR()
-	dc, stopD := tick(driftEvery)
-	defer stopD()
+	// The drift timer fires as the stack's schedule does (rules.DriftSchedule,
+	// 01:30 UTC) when its period is a day, so that a platform restarted every
+	// day still runs it; other periods count from the start.
+	var dc <-chan time.Time
+	if driftEvery >= 0 {
+		first := driftEvery
+		if driftEvery == 24*time.Hour {
+			first = time.Until(nextDriftTime(time.Now()))
+		}
+		t := time.NewTimer(first)
+		defer t.Stop()
+		dc = t.C
+	}
+	var dt *time.Ticker
+	defer func() {
+		if dt != nil {
+			dt.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -409,8 +427,22 @@ func (p *Platform) timer(ctx context.Context, reconcileEvery, driftEvery time.Du
 			p.schedule(ctx, FuncReconcile, now)
 		case now := <-dc:
 			p.schedule(ctx, FuncDrift, now)
+			if dt == nil {
+				dt = time.NewTicker(driftEvery)
+				dc = dt.C
+			}
 		}
 	}
+}
+
+// nextDriftTime is the next 01:30 UTC after now: the nightly drift run's time.
+func nextDriftTime(now time.Time) time.Time {
+	y, m, d := now.UTC().Date()
+	t := time.Date(y, m, d, 1, 30, 0, 0, time.UTC)
+	if !t.After(now) {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t
 }
 
 // schedule invokes function with an EventBridge Scheduled Event, as the
