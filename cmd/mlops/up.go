@@ -99,7 +99,7 @@ Press Ctrl-C to stop.
 	}
 	cmd.Flags().StringVar(&s3Addr, "s3-addr", "127.0.0.1:9000", "address of the S3 endpoint (host:port)")
 	cmd.Flags().DurationVar(&reconcileEvery, "reconcile-every", time.Minute, "period of the reconcile sweep (negative disables)")
-	cmd.Flags().DurationVar(&driftEvery, "drift-every", 24*time.Hour, "period of the drift run over every champion's previous UTC day (negative disables; mlops drift run asks at any time)")
+	cmd.Flags().DurationVar(&driftEvery, "drift-every", 24*time.Hour, "period of the drift run over every champion's previous UTC day (24h: at 01:30 UTC, as in AWS; negative disables; mlops drift run asks at any time)")
 	cmd.Flags().Int64Var(&maxUpload, "max-upload-bytes", 0, "largest upload ingest takes (0 = no limit)")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON")
 	cmd.Flags().StringVar(&python, "python", "", "Python that runs the reference trainer (needs xgboost 1.7; default /usr/bin/python3)")
