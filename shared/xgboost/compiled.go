@@ -270,6 +270,7 @@ func parseCompiled(data []byte) (*Model, error) {
 	}
 	return m, nil
 }
+
 // reader reads the compiled form, every length checked against what is left
 // before anything is allocated. The first error sticks; reads after it return
 // zeros.
