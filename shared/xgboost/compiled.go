@@ -18,20 +18,21 @@ package xgboost
 //	objective (string), num_feature, num_outputs, num_trees
 //	version: n, n int32s; feature names: n, n strings
 //	base: num_outputs float32s; group: num_trees values
-//	flagNodes:   nodes: n, padding, n × (value float32, feature, child); roots: num_trees values
+//	nodes: n, padding, n × (value float32, feature, child); roots: num_trees values
 //	flagCovers:  padding, covers: one float32 per node
-//	flagBlocked: depths: n (one per group of eight trees); key features: n, n values;
-//	             slots: n, padding, n × (key int32, feat)
 //
-// The padding (zeros) puts the three large arrays at multiples of 64 bytes
-// from the start, so that a reader on a little-endian machine whose buffer is
-// so aligned uses them where they lie, without copying: the memory a process
+// The padding (zeros) puts the two large arrays at multiples of 64 bytes from
+// the start, so that a reader on a little-endian machine whose buffer is so
+// aligned uses them where they lie, without copying: the memory a process
 // touches for the first time is much of what a cold start costs.
 //
-// The generic layout (generic.go) is present exactly when the Model keeps it
-// or can explain (the nodes), the blocked one (blocked.go) when the Model uses
-// it; what is derived from them (depths, roots of the blocked trees, outputs
-// of filler trees) is recomputed, not stored.
+// flagBlocked says that the Model predicts with the blocked layout
+// (blocked.go); it is laid out again at load from the nodes, as Parse lays it
+// out, rather than stored. Version 1 stored it: the padded complete trees are
+// most of a deep model's bytes (4.7 of 7.4 MB for 1000 trees of depth 8), and
+// fetching, hashing and first touching them cost a cold start more than laying
+// them out does (about 6 ms). What else is derived from the nodes (depths, the
+// SHAP forest's means) is recomputed too.
 
 import (
 	"encoding/binary"
@@ -44,22 +45,18 @@ import (
 
 // CompiledVersion is the version of the compiled form MarshalBinary writes
 // and ParseCompiled reads.
-const CompiledVersion = 1
+const CompiledVersion = 2
 
 const compiledMagic = "mlopsxgb"
 
 const (
-	flagNodes   = 1 << 0 // the generic nodes and their roots
 	flagCovers  = 1 << 1 // the nodes' covers (the Model can explain)
-	flagBlocked = 1 << 2 // the blocked layout (else the generic one predicts)
-	knownFlags  = flagNodes | flagCovers | flagBlocked
+	flagBlocked = 1 << 2 // the blocked layout predicts (else the generic one)
+	knownFlags  = flagCovers | flagBlocked
 )
 
-// Sizes of the fixed-size records, as stored.
-const (
-	nodeBytes = 12
-	slotBytes = 8
-)
+// nodeBytes is the size of a node, as stored.
+const nodeBytes = 12
 
 // littleEndian is whether this machine stores numbers as the compiled form
 // does, so that arrays are copied as bytes (amd64, arm64) rather than decoded
@@ -70,29 +67,20 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // bytes are a function of the Model alone: the same model.json always
 // compiles to the same bytes with one version of this package.
 func (m *Model) MarshalBinary() ([]byte, error) {
-	var nodes []node
-	var roots []uint32
+	nodes, roots := m.trees.nodes, m.trees.roots
 	flags := uint32(0)
-	switch {
-	case m.shap != nil:
-		nodes, roots = m.shap.nodes, m.shap.roots
-		flags |= flagNodes | flagCovers
-	case m.generic != nil:
-		nodes, roots = m.generic.nodes, m.generic.roots
-		flags |= flagNodes
+	if m.shap != nil {
+		flags |= flagCovers
 	}
 	if m.blocked != nil {
 		flags |= flagBlocked
 	}
-	size := 4*compiledAlign + len(m.objective) + 4*(len(m.version)+len(m.base)+len(m.group)+len(roots)) + nodeBytes*len(nodes)
+	size := 3*compiledAlign + len(m.objective) + 4*(len(m.version)+len(m.base)+len(m.group)+len(roots)) + nodeBytes*len(nodes)
 	for _, n := range m.featureNames {
 		size += 4 + len(n)
 	}
 	if m.shap != nil {
 		size += 4 * len(m.shap.covers)
-	}
-	if b := m.blocked; b != nil {
-		size += 4*(len(b.shapes)+len(b.keyFeatures)) + slotBytes*len(b.slots)
 	}
 	w := make([]byte, 0, size)
 	le := binary.LittleEndian
@@ -116,40 +104,23 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	}
 	w = appendFloats(w, m.base)
 	w = appendUint32s(w, m.group)
-	if flags&flagNodes != 0 {
-		w = le.AppendUint32(w, uint32(len(nodes)))
-		w = pad(w)
-		for _, n := range nodes {
-			w = le.AppendUint32(w, math.Float32bits(n.value))
-			w = le.AppendUint32(w, n.feature)
-			w = le.AppendUint32(w, n.child)
-		}
-		w = appendUint32s(w, roots)
+	w = le.AppendUint32(w, uint32(len(nodes)))
+	w = pad(w)
+	for _, n := range nodes {
+		w = le.AppendUint32(w, math.Float32bits(n.value))
+		w = le.AppendUint32(w, n.feature)
+		w = le.AppendUint32(w, n.child)
 	}
+	w = appendUint32s(w, roots)
 	if flags&flagCovers != 0 {
 		w = pad(w)
 		w = appendFloats(w, m.shap.covers)
-	}
-	if b := m.blocked; b != nil {
-		w = le.AppendUint32(w, uint32(len(b.shapes)))
-		for _, s := range b.shapes {
-			w = le.AppendUint32(w, s.depth)
-		}
-		w = le.AppendUint32(w, uint32(len(b.keyFeatures)))
-		w = appendUint32s(w, b.keyFeatures)
-		w = le.AppendUint32(w, uint32(len(b.slots)))
-		w = pad(w)
-		for _, s := range b.slots {
-			w = le.AppendUint32(w, uint32(s.key))
-			w = le.AppendUint32(w, s.feat)
-		}
 	}
 	return w, nil
 }
 
 // compiledAlign is the alignment, from the start of the compiled form, of
-// the nodes, the covers and the slots: a 64-byte cache line, as the blocked
-// layout wants its slots. A reader whose buffer starts so aligned (as Go's
+// the nodes and the covers: a 64-byte cache line. A reader whose buffer starts so aligned (as Go's
 // large allocations do) uses them in place.
 const compiledAlign = 64
 
@@ -191,8 +162,8 @@ var ErrCompiled = errors.New("xgboost: invalid compiled model")
 // without panicking or looping: the header's values and every array's length,
 // each tree's nodes (children inside the tree, after their parent, each node
 // but the root the child of exactly one split; feature indices below
-// num_feature; thresholds not NaN, leaves and covers finite), and the blocked
-// layout's shapes, key features and slots (every key index in range).
+// num_feature; thresholds not NaN, leaves and covers finite). The blocked
+// layout, when flagged, is laid out from the checked nodes as Parse does.
 func ParseCompiled(data []byte) (*Model, error) {
 	m, err := parseCompiled(data)
 	if err != nil {
@@ -264,15 +235,11 @@ func parseCompiled(data []byte) (*Model, error) {
 		}
 	}
 
-	var gen *genericForest
-	if flags&flagNodes != 0 {
-		var err error
-		if gen, err = r.generic(m.numTrees, numFeature); err != nil {
-			return nil, err
-		}
-	} else if flags&(flagCovers) != 0 {
-		return nil, errors.New("covers without nodes")
+	gen, err := r.generic(m.numTrees, numFeature)
+	if err != nil {
+		return nil, err
 	}
+	m.trees = gen
 	if flags&flagCovers != 0 {
 		r.align("covers")
 		covers := r.floatsInPlace("covers", len(gen.nodes))
@@ -286,20 +253,20 @@ func parseCompiled(data []byte) (*Model, error) {
 		}
 		m.shap = newShapForest(gen, covers)
 	}
-	if flags&flagBlocked != 0 {
-		b, err := r.blocked(m.group, numFeature)
-		if err != nil {
-			return nil, err
-		}
-		m.blocked = b
-	} else {
-		if gen == nil {
-			return nil, errors.New("neither layout is present")
-		}
-		m.generic = gen
-	}
+	// Checked before the blocked layout is laid out, which is most of the
+	// work: trailing bytes are refused cheaply.
 	if r.off != len(data) {
 		return nil, fmt.Errorf("%d bytes after the model", len(data)-r.off)
+	}
+	if flags&flagBlocked != 0 {
+		// The same layout Parse makes from the same nodes; nil where they do
+		// not fit it, which a writer that compiled a blocked Model cannot
+		// have produced.
+		if m.blocked = newBlockedForest(gen, m.group); m.blocked == nil {
+			return nil, errors.New("the blocked layout is flagged but the trees do not fit it")
+		}
+	} else {
+		m.generic = gen
 	}
 	return m, nil
 }
@@ -506,88 +473,4 @@ func (r *reader) generic(numTrees int, numFeature uint32) (*genericForest, error
 		g.quadDepth[t/4] = max(g.quadDepth[t/4], maxDepth)
 	}
 	return g, nil
-}
-
-// blocked reads and validates the blocked layout. Its shapes come from the
-// stored depths, and each tree's slots from the shapes, as newBlockedForest
-// lays them out, so every walk stays inside its tree's slots whatever they
-// hold; what the slots hold is checked to index the row keys only.
-func (r *reader) blocked(group []uint32, numFeature uint32) (*blockedForest, error) {
-	numTrees := len(group)
-	groups := (numTrees + groupTrees - 1) / groupTrees
-	depths := r.uint32s("depths", r.count("depths", 4))
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(depths) != groups {
-		return nil, fmt.Errorf("%d group depths for %d trees (%d groups of %d)", len(depths), numTrees, groups, groupTrees)
-	}
-	keyFeatures := r.uint32s("key features", r.count("key features", 4))
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(keyFeatures) == 0 {
-		keyFeatures = nil // as newKeyMap leaves it
-	}
-	if 2*len(keyFeatures) > maxRowKeys {
-		return nil, fmt.Errorf("%d key features, over the limit of %d", len(keyFeatures), maxRowKeys/2)
-	}
-	for i, f := range keyFeatures {
-		if f >= numFeature || (i > 0 && f <= keyFeatures[i-1]) {
-			return nil, fmt.Errorf("key feature %d is %d: want ascending feature indices below %d", i, f, numFeature)
-		}
-	}
-	b := &blockedForest{
-		roots:       make([]uint32, groups*groupTrees),
-		out:         make([]uint32, groups*groupTrees),
-		shapes:      make([]treeShape, groups),
-		keyFeatures: keyFeatures,
-	}
-	copy(b.out, group)
-	total := 0
-	for i, d := range depths {
-		if d > maxBlockedDepth {
-			return nil, fmt.Errorf("group %d: depth %d over the limit of %d", i, d, maxBlockedDepth)
-		}
-		if d > 0 && len(keyFeatures) == 0 {
-			return nil, fmt.Errorf("group %d: depth %d but no key features", i, d)
-		}
-		b.shapes[i] = newTreeShape(d)
-		for t := range groupTrees {
-			b.roots[i*groupTrees+t] = uint32(total)
-			total += int(b.shapes[i].slots)
-		}
-		if total >= maxNodes {
-			return nil, fmt.Errorf("%d slots: too many", total)
-		}
-	}
-	n := r.count("slots", slotBytes)
-	r.align("slots")
-	raw := r.take("slots", n, slotBytes)
-	if r.err != nil {
-		return nil, r.err
-	}
-	if n != total {
-		return nil, fmt.Errorf("%d slots, the shapes need %d", n, total)
-	}
-	switch {
-	case unsafe.Sizeof(slot{}) == slotBytes && inPlace(raw, blockSlots*slotBytes):
-		b.slots = unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(raw))), n)
-	case littleEndian && unsafe.Sizeof(slot{}) == slotBytes:
-		b.slots = alignedSlots(n)
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b.slots))), len(raw)), raw)
-	default:
-		b.slots = alignedSlots(n)
-		le := binary.LittleEndian
-		for i := range b.slots {
-			b.slots[i] = slot{key: int32(le.Uint32(raw[slotBytes*i:])), feat: le.Uint32(raw[slotBytes*i+4:])}
-		}
-	}
-	// A leaf's or an unused slot's feat is 0, and is never used as an index;
-	// a split's must index the row keys.
-	keys := uint32(max(2*len(keyFeatures), 1))
-	if i := slices.IndexFunc(b.slots, func(s slot) bool { return s.feat >= keys }); i >= 0 {
-		return nil, fmt.Errorf("slot %d: key index %d, a row has %d keys", i, b.slots[i].feat, 2*len(keyFeatures))
-	}
-	return b, nil
 }

@@ -134,11 +134,17 @@ func TestCompiledRandomForests(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameOutputs(t, m, cs, rows)
-			if m.blocked != nil && &cs.blocked.slots[0] == (*slot)(unsafe.Pointer(&shifted[len(shifted)-slotBytes*len(cs.blocked.slots)])) {
-				t.Fatal("misaligned slots were used in place")
+			if n := cs.trees.nodes; len(n) > 0 && inside(unsafe.Pointer(&n[0]), shifted) {
+				t.Fatal("misaligned nodes were used in place")
 			}
 		}
 	}
+}
+
+// inside says whether p points into b.
+func inside(p unsafe.Pointer, b []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return uintptr(p) >= start && uintptr(p) < start+uintptr(len(b))
 }
 
 // TestCompiledErrors checks that damage is refused with an error that says
@@ -178,13 +184,7 @@ func TestCompiledErrors(t *testing.T) {
 	r.align("")
 	coversAt := r.off
 	r.take("", n, 4)
-	r.take("", r.count("", 4), 4) // depths
-	keysAt := r.off + 4
-	r.take("", r.count("", 4), 4)
-	r.count("", slotBytes)
-	r.align("")
-	slotsAt := r.off
-	if r.err != nil {
+	if r.err != nil || r.off != len(data) {
 		t.Fatal(r.err)
 	}
 	// The first split and its children.
@@ -199,13 +199,6 @@ func TestCompiledErrors(t *testing.T) {
 		return func(b []byte) { binary.LittleEndian.PutUint32(b[off:], v) }
 	}
 	nodeAt := func(i, field int) int { return nodesAt + nodeBytes*i + 4*field }
-	firstSplitSlot := -1
-	for i, s := range m.blocked.slots {
-		if s.feat != 0 {
-			firstSplitSlot = i
-			break
-		}
-	}
 	for _, tc := range []struct {
 		name string
 		edit func([]byte)
@@ -221,8 +214,6 @@ func TestCompiledErrors(t *testing.T) {
 		{"NaN threshold", put(nodeAt(split, 0), math.Float32bits(float32(math.NaN()))), "split condition is NaN"},
 		{"leaf with a feature", put(nodeAt(split+1, 1), 3), "leaf"},
 		{"negative cover", put(coversAt, math.Float32bits(-1)), "cover -1"},
-		{"key feature out of range", put(keysAt, 1000), "key feature 0"},
-		{"slot key index", put(slotsAt+slotBytes*firstSplitSlot+4, 1000), "key index 1000"},
 		{"huge node count", put(countAt, 1<<30), "nodes at byte"},
 		{"padding", func(b []byte) { b[nodesAt-1] = 1 }, "padding is not zeros"},
 	} {
@@ -234,6 +225,27 @@ func TestCompiledErrors(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCompiledBlockedMustFit checks that a compiled model flagged for the
+// blocked layout, whose trees do not fit it (here: more features than a row's
+// keys can hold), is refused rather than loaded with the other layout, which
+// would compile to other bytes.
+func TestCompiledBlockedMustFit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	m := parseLayout(t, randomModel(rng, 200, 300, 0, func(int) int { return 4 }, 1), true)
+	if m.blocked != nil {
+		t.Fatal("the model fits the blocked layout")
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := len(compiledMagic) + 4
+	binary.LittleEndian.PutUint32(data[off:], binary.LittleEndian.Uint32(data[off:])|flagBlocked)
+	if _, err := ParseCompiled(data); !errors.Is(err, ErrCompiled) || !strings.Contains(err.Error(), "do not fit") {
+		t.Fatalf("err = %v, want the trees not fitting the blocked layout", err)
 	}
 }
 

@@ -372,6 +372,7 @@ func (b *builder) build(doc *jsonModel) (*Model, error) {
 		gen.quadDepth[id/4] = max(gen.quadDepth[id/4], t.depth)
 		next += t.end - t.start
 	}
+	m.trees = gen
 	if withCovers {
 		m.shap = newShapForest(gen, covers)
 	}

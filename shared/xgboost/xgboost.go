@@ -64,6 +64,11 @@ type Model struct {
 	blocked *blockedForest
 	generic *genericForest
 
+	// trees are the trees as loaded, which both layouts are made from; kept
+	// so that the Model can be compiled (MarshalBinary). The generic layout,
+	// where it predicts, is this one.
+	trees *genericForest
+
 	// shap holds what Contributions needs (the generic nodes with their
 	// covers); nil when the model recorded no covers.
 	shap *shapForest
