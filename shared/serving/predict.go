@@ -272,7 +272,7 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(strength(b), strength(a)) })
 	out2 := make([]predict.Reason, 0, min(k, len(idx)))
 	for _, f := range idx[:min(k, len(idx))] {
-		out2 = append(out2, predict.Reason{Feature: c[f].Feature, Value: r.Logged[c[f].Feature], Contribution: c[f].Value})
+		out2 = append(out2, predict.Reason{Feature: c[f].Feature, Value: r.Logged[f], Contribution: c[f].Value})
 	}
 	return out2
 }
@@ -282,10 +282,17 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) []predlog.Record {
 	recs := make([]predlog.Record, len(rows))
 	ms := float64(took.Microseconds()) / 1000
+	names := m.checker.Names()
 	for i, r := range rows {
+		// The record's map is built only for a request that is logged; the
+		// check keeps the values in a slice.
+		features := make(map[string]any, len(names))
+		for f, name := range names {
+			features[name] = r.Logged[f]
+		}
 		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
 			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
-			Features: r.Logged, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
+			Features: features, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
 		m.redactor.Apply(&recs[i])
 	}
 	return recs
