@@ -60,6 +60,7 @@ type Checker struct {
 	names    string          // the features, for messages
 	// featureNames are the features' names, in order.
 	featureNames []string
+	nameOrder    []int // indices of featureNames in name order
 }
 
 // column is a contract column with its rules ready to apply.
@@ -130,6 +131,11 @@ func NewChecker(c *contract.Contract, features []string, opt CheckOptions) (*Che
 	}
 	k.names = clip.Bytes(strings.Join(features, ", "), 300)
 	k.featureNames = slices.Clone(features)
+	k.nameOrder = make([]int, len(features))
+	for i := range k.nameOrder {
+		k.nameOrder[i] = i
+	}
+	slices.SortFunc(k.nameOrder, func(a, b int) int { return strings.Compare(features[a], features[b]) })
 	return k, nil
 }
 
@@ -148,6 +154,11 @@ func setting(what, v string, allowed ...string) (string, error) {
 // Names are the model's features, in order: the order of a Row's Values and
 // Logged. The slice is the checker's own: not to be modified.
 func (k *Checker) Names() []string { return k.featureNames }
+
+// NameOrder are the indices of Names in name order (byte-wise, as a JSON
+// encoder sorts a map's names): the order of the prediction log's features.
+// The slice is the checker's own: not to be modified.
+func (k *Checker) NameOrder() []int { return k.nameOrder }
 
 // Options are the checker's settings, defaults filled in.
 func (k *Checker) Options() CheckOptions { return k.opt }

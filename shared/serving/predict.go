@@ -282,17 +282,20 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) []predlog.Record {
 	recs := make([]predlog.Record, len(rows))
 	ms := float64(took.Microseconds()) / 1000
-	names := m.checker.Names()
+	names, order := m.checker.Names(), m.checker.NameOrder()
+	// The features go as members in name order, all the request's in one
+	// array: no map to build per record, nor for the log's encoder to look
+	// names up in.
+	n := len(order)
+	members := make([]predlog.Member, len(rows)*n)
 	for i, r := range rows {
-		// The record's map is built only for a request that is logged; the
-		// check keeps the values in a slice.
-		features := make(map[string]any, len(names))
-		for f, name := range names {
-			features[name] = r.Logged[f]
+		features := members[i*n : (i+1)*n : (i+1)*n]
+		for j, f := range order {
+			features[j] = predlog.Member{Name: names[f], Value: r.Logged[f]}
 		}
 		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
 			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
-			Features: features, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
+			SortedFeatures: features, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
 		m.redactor.Apply(&recs[i])
 	}
 	return recs
