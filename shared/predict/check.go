@@ -231,8 +231,10 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	// rather than two allocations per instance.
 	values := make([]string, len(instances)*nf)
 	logs := make([]any, len(instances)*nf)
-	var prevNames []string
-	var prevCols []*column
+	// On the stack for the usual few dozen fields.
+	var namesBuf [64]string
+	var colsBuf [64]*column
+	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf]}
