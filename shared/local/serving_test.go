@@ -2,8 +2,10 @@ package local_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,21 @@ func TestEndpointServesTheChampion(t *testing.T) {
 		if pr.Explanation == nil || len(pr.Explanation.Reasons) == 0 || len(pr.Explanation.Outputs) != 1 ||
 			len(pr.Explanation.Outputs[0].Features) != len(b.Encoder.Features()) {
 			t.Fatalf("instance %d: explanation %+v", i, pr.Explanation)
+		}
+		// Each reason carries the feature's value as the request gave it
+		// (null for an absent one).
+		for _, r := range pr.Explanation.Reasons {
+			var want any
+			for _, f := range req.Instances[i].Fields {
+				if f.Name == r.Feature {
+					if err := json.Unmarshal(f.Value, &want); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !reflect.DeepEqual(r.Value, want) {
+				t.Fatalf("instance %d: reason %s has the value %#v, the request %#v", i, r.Feature, r.Value, want)
+			}
 		}
 	}
 

@@ -58,6 +58,9 @@ type Checker struct {
 	byName   map[string]*column
 	nulls    map[string]bool // the dialect's null tokens
 	names    string          // the features, for messages
+	// featureNames are the features' names, in order.
+	featureNames []string
+	nameOrder    []int // indices of featureNames in name order
 }
 
 // column is a contract column with its rules ready to apply.
@@ -127,6 +130,12 @@ func NewChecker(c *contract.Contract, features []string, opt CheckOptions) (*Che
 		k.features[i] = col
 	}
 	k.names = clip.Bytes(strings.Join(features, ", "), 300)
+	k.featureNames = slices.Clone(features)
+	k.nameOrder = make([]int, len(features))
+	for i := range k.nameOrder {
+		k.nameOrder[i] = i
+	}
+	slices.SortFunc(k.nameOrder, func(a, b int) int { return strings.Compare(features[a], features[b]) })
 	return k, nil
 }
 
@@ -142,6 +151,15 @@ func setting(what, v string, allowed ...string) (string, error) {
 	return "", fmt.Errorf("predict: %s %q: expected %s", what, v, strings.Join(allowed, " or "))
 }
 
+// Names are the model's features, in order: the order of a Row's Values and
+// Logged. The slice is the checker's own: not to be modified.
+func (k *Checker) Names() []string { return k.featureNames }
+
+// NameOrder are the indices of Names in name order (byte-wise, as a JSON
+// encoder sorts a map's names): the order of the prediction log's features.
+// The slice is the checker's own: not to be modified.
+func (k *Checker) NameOrder() []int { return k.nameOrder }
+
 // Options are the checker's settings, defaults filled in.
 func (k *Checker) Options() CheckOptions { return k.opt }
 
@@ -152,10 +170,12 @@ type Row struct {
 	// and what the trainer read for such a value in the dataset.
 	Values []string
 	// Logged is each feature's value as the request gave it (float64, string
-	// or bool), nil where it is missing (absent, null, "" or a null token of
-	// the contract's dialect), for the prediction log. It holds personal data
-	// as received: the log applies the PII rule.
-	Logged map[string]any
+	// or bool), in the model's feature order (Checker.Names), nil where it is
+	// missing (absent, null, "" or a null token of the contract's dialect),
+	// for the prediction log. It holds personal data as received: the log
+	// applies the PII rule. A slice beside Values rather than a map by name:
+	// a map per instance was most of the check's cost (docs/benchmarks.md).
+	Logged []any
 	// Flags name the rules broken by values scored anyway (OutOfRange Flag).
 	Flags []string
 }
@@ -205,13 +225,35 @@ func (p *problems) err() error {
 func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	rows := make([]Row, len(instances))
 	var probs problems
-	seen := make([]bool, len(k.features))
+	nf := len(k.features)
+	seen := make([]bool, nf)
+	// One backing array each for the request's values and logged values,
+	// rather than two allocations per instance.
+	values := make([]string, len(instances)*nf)
+	logs := make([]any, len(instances)*nf)
+	// On the stack for the usual few dozen fields.
+	var namesBuf [64]string
+	var colsBuf [64]*column
+	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
-		row := Row{Values: make([]string, len(k.features)), Logged: make(map[string]any, len(k.features))}
+		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf]}
 		clear(seen)
-		for _, f := range in.Fields {
-			col := k.byName[f.Name]
+		for j, f := range in.Fields {
+			// Instances mostly name the same fields in the same order, and
+			// the decoder then gives them the same strings: such a name is
+			// the previous instance's column, compared without a lookup.
+			var col *column
+			if j < len(prevNames) && prevNames[j] == f.Name {
+				col = prevCols[j]
+			} else {
+				col = k.byName[f.Name]
+			}
+			if j < len(prevNames) {
+				prevNames[j], prevCols[j] = f.Name, col
+			} else {
+				prevNames, prevCols = append(prevNames, f.Name), append(prevCols, col)
+			}
 			if col == nil {
 				if k.opt.UnknownFields == Reject {
 					probs.add(path.with(f.Name), RuleUnknownField,
@@ -228,7 +270,7 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 			}
 			seen[col.feature] = true
 			v, logged, p := k.value(col, f.Value)
-			row.Logged[f.Name] = logged
+			row.Logged[col.feature] = logged
 			switch {
 			case p == nil:
 				row.Values[col.feature] = v
@@ -241,7 +283,6 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 		}
 		for fi, col := range k.features {
 			if !seen[fi] {
-				row.Logged[col.c.Name] = nil
 				if col.c.Required {
 					probs.add(path.with(col.c.Name), validate.RuleRequired, "required, and missing")
 				}

@@ -146,11 +146,11 @@ func TestCheckerReadsInstancesAsTheTrainerReadTheCSV(t *testing.T) {
 	}
 	// The log has the values as sent: numbers as numbers, strings as strings, missing as nil.
 	rows, _ := k.Check(typed.Instances[29:30]) // "bad",0,NA,48,37,"single","no",NA,35,NA,NA,NA,1500,1850
-	if l := rows[0].Logged; l["Seniority"] != 0.0 || l["Home"] != nil || l["Marital"] != "single" || l["Price"] != 1850.0 || len(l) != 13 {
+	if l := loggedByName(k, rows[0]); l["Seniority"] != 0.0 || l["Home"] != nil || l["Marital"] != "single" || l["Price"] != 1850.0 || len(l) != 13 {
 		t.Fatalf("logged %#v", l)
 	}
 	rows, _ = k.Check(fromCSV.Instances[29:30])
-	if l := rows[0].Logged; l["Seniority"] != "0" || l["Home"] != nil || l["Price"] != "1850" {
+	if l := loggedByName(k, rows[0]); l["Seniority"] != "0" || l["Home"] != nil || l["Price"] != "1850" {
 		t.Fatalf("logged from CSV %#v", l)
 	}
 }
@@ -373,8 +373,8 @@ func TestCheckerOptions(t *testing.T) {
 	}) {
 		t.Fatalf("%q %q", r.Values, r.Flags)
 	}
-	if _, ok := r.Logged["Colour"]; ok {
-		t.Fatal("an ignored field was logged")
+	if l := loggedByName(k, r); len(r.Logged) != len(k.Names()) || l["Colour"] != nil || l["Age"] != 130.0 {
+		t.Fatalf("logged %#v: an ignored field, or a feature, wrong", l)
 	}
 	_, err = k.Check([]predict.Instance{applicant("Age", "3.5", "Branch", `"x"`)})
 	if d := details(t, err); len(d) != 2 || d[0].Rule != "type" || d[1].Rule != "pattern" {
@@ -443,4 +443,13 @@ func TestNewMetadata(t *testing.T) {
 		multi.Metadata.Outputs[2].Description != "the predicted Home: the most probable class" || multi.Metadata.Target.Threshold != 0 {
 		t.Fatalf("%+v %+v", reg.Metadata.Outputs, multi.Metadata)
 	}
+}
+
+// loggedByName is a row's logged values by feature name.
+func loggedByName(k *predict.Checker, r predict.Row) map[string]any {
+	m := make(map[string]any, len(r.Logged))
+	for i, name := range k.Names() {
+		m[name] = r.Logged[i]
+	}
+	return m
 }

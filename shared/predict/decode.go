@@ -87,6 +87,7 @@ type scanner struct {
 	// prev is the previous instance's fields: instances mostly name the same
 	// fields in the same order, and then share their names' strings.
 	prev []Field
+	slab []Field // what instances' fields are cut from
 }
 
 // at names a place of the request for a message (body, explain,
@@ -314,11 +315,17 @@ func (s *scanner) instance(path at) ([]Field, error) {
 		return nil, s.fail(path, "expected an object of fields, got %s", s.what())
 	}
 	s.i++
-	fields := make([]Field, 0, len(s.prev))
+	// The instances' fields are carved from one slab, a few instances'
+	// worth at a time, rather than allocated one instance at a time.
+	if cap(s.slab)-len(s.slab) < len(s.prev) {
+		s.slab = make([]Field, 0, max(8*len(s.prev), 16))
+	}
+	n := len(s.slab)
+	fields := s.slab[n:n]
 	var index map[string]bool // names seen, once there are many
 	if s.ws(); s.peek() == '}' {
 		s.i++
-		return fields, nil
+		return fields[:0:0], nil
 	}
 	for {
 		s.ws()
@@ -352,6 +359,10 @@ func (s *scanner) instance(path at) ([]Field, error) {
 		}
 		fields = append(fields, Field{Name: name, Value: v})
 		if done, err := s.next(path, '}'); err != nil || done {
+			if cap(fields) == cap(s.slab)-n { // still in the slab: the rest of it is free
+				s.slab = s.slab[:n+len(fields)]
+			}
+			fields = fields[:len(fields):len(fields)]
 			s.prev = fields
 			return fields, err
 		}
@@ -496,6 +507,27 @@ func (s *scanner) number(path at) error {
 // float32Number parses a decimal number and reports whether it fits float32
 // (rounded to nearest, as the encoder casts it).
 func float32Number(text string) (float64, bool) {
+	// Most values are short whole numbers: exact in a float64, far inside
+	// float32's range, and read without ParseFloat's general path.
+	if n := len(text); n > 0 && n <= 15 {
+		i := 0
+		if text[0] == '-' {
+			i = 1
+		}
+		if i < n {
+			var v int64
+			for ; i < n && text[i] >= '0' && text[i] <= '9'; i++ {
+				v = v*10 + int64(text[i]-'0')
+			}
+			if i == n {
+				f := float64(v)
+				if text[0] == '-' {
+					f = -f // -0 too, as ParseFloat reads it
+				}
+				return f, true
+			}
+		}
+	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsInf(float64(float32(f)), 0) {
 		return 0, false

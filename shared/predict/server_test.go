@@ -87,7 +87,7 @@ func explanation(multi bool, row predict.Row) *predict.Explanation {
 		return c
 	}
 	e := &predict.Explanation{Outputs: []predict.Contributions{one("", 1)},
-		Reasons: []predict.Reason{{Feature: "Price", Value: row.Logged["Price"], Contribution: 0.6}, {Feature: "Home", Value: row.Logged["Home"], Contribution: -0.5}}}
+		Reasons: []predict.Reason{{Feature: "Price", Value: row.Logged[12], Contribution: 0.6}, {Feature: "Home", Value: row.Logged[1], Contribution: -0.5}}}
 	if multi {
 		e.Outputs = []predict.Contributions{one("good", 1), one("bad", -2), one("unknown", 1e-9)}
 	}

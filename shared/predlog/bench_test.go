@@ -89,6 +89,24 @@ func BenchmarkEncodeCreditRecord(b *testing.B) {
 	}
 }
 
+// The same records with their features as members in name order, as the
+// endpoint hands them over (Record.SortedFeatures).
+func BenchmarkEncodeCreditRecordMembers(b *testing.B) {
+	recs := creditRecords(b, 1024)
+	for i := range recs {
+		recs[i].Features, recs[i].SortedFeatures = nil, sortedMembers(recs[i].Features)
+	}
+	l := predlog.NewLines(io.Discard)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := l.Write(context.Background(), recs[i%len(recs):i%len(recs)+1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // The same record through encoding/json, as the sinks wrote it before their
 // encoder was written by hand (referenceLine): the figure to compare with.
 func BenchmarkEncodeCreditRecordReference(b *testing.B) {

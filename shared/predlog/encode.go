@@ -24,7 +24,7 @@ import (
 type encoder struct {
 	buf  []byte
 	ends []int    // each record's line ends at buf[ends[i]]
-	kvs  []member // a map's members, sorted by name
+	kvs  []Member // a map's members, sorted by name
 	// names are the last names met in each kind of map, sorted: one
 	// model's records all have the same, and when a map has them, its
 	// members are found by name in that order, with neither a walk of the
@@ -41,11 +41,6 @@ const (
 )
 
 var mapField = [numMaps]string{"features", "outputs", "shadow.outputs"}
-
-type member struct {
-	name  string
-	value any
-}
 
 var encoders = sync.Pool{New: func() any { return new(encoder) }}
 
@@ -121,7 +116,11 @@ func (e *encoder) appendRecord(b []byte, r *Record) ([]byte, error) {
 	b = append(b, `,"bundleSha256":"`...)
 	b = append(b, r.BundleSHA256...)
 	b = append(b, `","features":`...)
-	if b, err = e.appendMap(b, featuresMap, r.Features); err != nil {
+	if r.Features == nil && r.SortedFeatures != nil {
+		if b, err = appendMembers(b, featuresMap, r.SortedFeatures); err != nil {
+			return nil, err
+		}
+	} else if b, err = e.appendMap(b, featuresMap, r.Features); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"outputs":`...)
@@ -175,34 +174,43 @@ func (e *encoder) appendMap(b []byte, kind int, m map[string]any) ([]byte, error
 				kvs = kvs[:0]
 				break
 			}
-			kvs = append(kvs, member{name, v})
+			kvs = append(kvs, Member{name, v})
 		}
 	}
 	if len(kvs) != len(m) {
 		kvs = kvs[:0]
 		for k, v := range m {
-			kvs = append(kvs, member{k, v})
+			kvs = append(kvs, Member{k, v})
 		}
 		sortMembers(kvs)
 		names := e.names[kind][:0]
 		for _, kv := range kvs {
-			names = append(names, kv.name)
+			names = append(names, kv.Name)
 		}
 		e.names[kind] = names
 	}
 	e.kvs = kvs
+	return appendMembers(b, kind, kvs)
+}
+
+// appendMembers appends the members of a map of kind, which must be in name
+// order, each name once, as a JSON object.
+func appendMembers(b []byte, kind int, kvs []Member) ([]byte, error) {
 	b = append(b, '{')
 	for i, kv := range kvs {
-		if kv.name == "" {
+		if kv.Name == "" {
 			return nil, fmt.Errorf("%s: an empty name", mapField[kind])
 		}
 		if i > 0 {
+			if kv.Name <= kvs[i-1].Name {
+				return nil, fmt.Errorf("%s: %q after %q: members must be in name order, each name once", mapField[kind], kv.Name, kvs[i-1].Name)
+			}
 			b = append(b, ',')
 		}
-		b = append(jsonappend.String(b, kv.name), ':')
+		b = append(jsonappend.String(b, kv.Name), ':')
 		var err error
-		if b, err = appendScalar(b, kv.value); err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", mapField[kind], kv.name, err)
+		if b, err = appendScalar(b, kv.Value); err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", mapField[kind], kv.Name, err)
 		}
 	}
 	return append(b, '}'), nil
@@ -210,13 +218,13 @@ func (e *encoder) appendMap(b []byte, kind int, m map[string]any) ([]byte, error
 
 // sortMembers sorts by name: by insertion for the few members a record's
 // maps have, where it beats a general sort.
-func sortMembers(kvs []member) {
+func sortMembers(kvs []Member) {
 	if len(kvs) > 24 {
-		slices.SortFunc(kvs, func(a, b member) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(kvs, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 		return
 	}
 	for i := 1; i < len(kvs); i++ {
-		for j := i; j > 0 && kvs[j].name < kvs[j-1].name; j-- {
+		for j := i; j > 0 && kvs[j].Name < kvs[j-1].Name; j-- {
 			kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +63,25 @@ func checkLine(t *testing.T, r predlog.Record) {
 	case refErr == nil && !bytes.Equal(got, want):
 		t.Fatalf("the sinks wrote\n%s\nencoding/json writes\n%s", got, want)
 	}
+	// The same features as members in name order write the same bytes, or
+	// are refused alike.
+	if r.Features != nil {
+		m := r
+		m.Features, m.SortedFeatures = nil, sortedMembers(r.Features)
+		got2, err2 := ourLine(m)
+		if (err2 == nil) != (err == nil) || !bytes.Equal(got2, got) {
+			t.Fatalf("as members: %s (%v); as a map: %s (%v)", got2, err2, got, err)
+		}
+	}
+}
+
+// sortedMembers are m's members in name order.
+func sortedMembers(m map[string]any) []predlog.Member {
+	ms := make([]predlog.Member, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		ms = append(ms, predlog.Member{Name: k, Value: m[k]})
+	}
+	return ms
 }
 
 // Every shape of record the endpoint writes, and values of every kind
@@ -121,12 +142,27 @@ func TestEncodeRefusals(t *testing.T) {
 			r.Shadow = &predlog.Shadow{Version: 1, BundleSHA256: bundleSHA, Outputs: map[string]any{"p_bad": math.Inf(-1)}}
 		}},
 		{"latencyMs", func(r *predlog.Record) { r.LatencyMs = math.Inf(1) }},
+		{`features: "Age" after "Home": members must be in name order`, func(r *predlog.Record) {
+			r.Features, r.SortedFeatures = nil, []predlog.Member{{Name: "Home", Value: "rent"}, {Name: "Age", Value: 30.0}}
+		}},
+		{`features: "Age" after "Age"`, func(r *predlog.Record) {
+			r.Features, r.SortedFeatures = nil, []predlog.Member{{Name: "Age", Value: 31.0}, {Name: "Age", Value: 30.0}}
+		}},
+		{"features.Age: NaN", func(r *predlog.Record) {
+			r.Features, r.SortedFeatures = nil, []predlog.Member{{Name: "Age", Value: math.NaN()}}
+		}},
 	} {
 		r := record("bad", 2, day0, map[string]any{"Age": 30.0, "Home": "rent"})
 		tc.breaks(&r)
 		_, err := ourLine(r)
 		if err == nil || !strings.Contains(err.Error(), "bad[2]: "+tc.want) {
 			t.Errorf("%s: %v", tc.want, err)
+		}
+		if r.SortedFeatures != nil {
+			r.Schema = predlog.RecordSchema
+			if err := r.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: %s: %v", tc.want, err)
+			}
 		}
 	}
 }

@@ -88,6 +88,10 @@ func (r *Redactor) Apply(rec *Record) {
 	if len(r.pii) == 0 {
 		return
 	}
+	if rec.Features == nil && rec.SortedFeatures != nil {
+		r.applyMembers(rec)
+		return
+	}
 	var out map[string]any
 	for name, v := range rec.Features {
 		if !r.pii[name] {
@@ -109,6 +113,34 @@ func (r *Redactor) Apply(rec *Record) {
 	}
 	if out != nil {
 		rec.Features = out
+	}
+}
+
+// applyMembers is Apply for a record's SortedFeatures: replaced by a new
+// slice when anything changes, never modified.
+func (r *Redactor) applyMembers(rec *Record) {
+	var out []Member
+	for i, m := range rec.SortedFeatures {
+		if !r.pii[m.Name] {
+			if out != nil {
+				out = append(out, m)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]Member, 0, len(rec.SortedFeatures)), rec.SortedFeatures[:i]...)
+		}
+		switch {
+		case r.mode == ModeDrop:
+		case m.Value != nil:
+			out = append(out, Member{m.Name, r.hash(m.Name, m.Value)})
+		default:
+			out = append(out, m)
+		}
+		rec.Flags = redactFlags(rec.Flags, m.Name, m.Value)
+	}
+	if out != nil {
+		rec.SortedFeatures = out
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,23 @@ func TestRedactorModes(t *testing.T) {
 	}
 	if !maps.Equal(features, original) || flags[0] != "Age: 30 is below min 18" {
 		t.Errorf("the request's own values changed: %v %q", features, flags)
+	}
+
+	// Features given as members are redacted exactly as a map, and the
+	// request's own members are left alone.
+	for _, r := range []*predlog.Redactor{hm, dr} {
+		byMap := predlog.Record{Features: maps.Clone(features), Flags: flags}
+		r.Apply(&byMap)
+		members := sortedMembers(features)
+		own := slices.Clone(members)
+		byMembers := predlog.Record{SortedFeatures: members, Flags: flags}
+		r.Apply(&byMembers)
+		if !reflect.DeepEqual(byMembers.SortedFeatures, sortedMembers(byMap.Features)) || !slices.Equal(byMembers.Flags, byMap.Flags) {
+			t.Errorf("%s: as members %v %q, as a map %v %q", r.Mode(), byMembers.SortedFeatures, byMembers.Flags, byMap.Features, byMap.Flags)
+		}
+		if !reflect.DeepEqual(members, own) {
+			t.Errorf("%s: the request's members changed: %v", r.Mode(), members)
+		}
 	}
 
 	// A contract without pii columns changes nothing.

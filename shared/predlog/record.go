@@ -52,6 +52,11 @@ type Record struct {
 	// a missing value (an absent optional feature is logged as null). A
 	// column dropped by the PII rule is absent.
 	Features map[string]any `json:"features"`
+	// SortedFeatures, where Features is nil, are the features as members in
+	// name order, each name once: a writer's way to hand them over without
+	// building a map per record (the endpoint's). They are written exactly
+	// as Features with the same members; a record read back has Features.
+	SortedFeatures []Member `json:"-"`
 	// Outputs is the prediction the response carried for the instance:
 	// "label" and "p_<class>", or "prediction" (bundle.OutputColumns).
 	Outputs map[string]any `json:"outputs"`
@@ -94,6 +99,11 @@ func (r *Record) Validate() error {
 	if err := checkScalars("features", r.Features); err != nil {
 		return err
 	}
+	if r.Features == nil {
+		if err := checkMembers("features", r.SortedFeatures); err != nil {
+			return err
+		}
+	}
 	if err := checkScalars("outputs", r.Outputs); err != nil {
 		return err
 	}
@@ -127,7 +137,7 @@ func (r *Record) validateExceptValues(schema string, t time.Time) error {
 		return fmt.Errorf("version: %d, want 1 or more", r.Version)
 	case !hashid.Valid(r.BundleSHA256):
 		return fmt.Errorf("bundleSha256: %q is not a hex SHA-256", r.BundleSHA256)
-	case r.Features == nil:
+	case r.Features == nil && r.SortedFeatures == nil:
 		return errors.New("features: missing")
 	case len(r.Outputs) == 0:
 		return errors.New("outputs: missing")
@@ -167,6 +177,26 @@ func checkSchema(s string) error {
 		return fmt.Errorf("schema: %q, want %q", s, RecordSchema)
 	}
 	return &VersionError{Schema: s}
+}
+
+// Member is one named value of a record's map.
+type Member struct {
+	Name  string
+	Value any
+}
+
+// checkMembers is checkScalars for a map given as members, which must also
+// be in name order, each name once, as a map is written.
+func checkMembers(field string, ms []Member) error {
+	for i, m := range ms {
+		if i > 0 && m.Name <= ms[i-1].Name {
+			return fmt.Errorf("%s: %q after %q: members must be in name order, each name once", field, m.Name, ms[i-1].Name)
+		}
+		if err := checkScalars(field, map[string]any{m.Name: m.Value}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkScalars requires JSON scalars (or null): a nested value in a record

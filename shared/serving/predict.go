@@ -272,7 +272,7 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(strength(b), strength(a)) })
 	out2 := make([]predict.Reason, 0, min(k, len(idx)))
 	for _, f := range idx[:min(k, len(idx))] {
-		out2 = append(out2, predict.Reason{Feature: c[f].Feature, Value: r.Logged[c[f].Feature], Contribution: c[f].Value})
+		out2 = append(out2, predict.Reason{Feature: c[f].Feature, Value: r.Logged[f], Contribution: c[f].Value})
 	}
 	return out2
 }
@@ -282,10 +282,20 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) []predlog.Record {
 	recs := make([]predlog.Record, len(rows))
 	ms := float64(took.Microseconds()) / 1000
+	names, order := m.checker.Names(), m.checker.NameOrder()
+	// The features go as members in name order, all the request's in one
+	// array: no map to build per record, nor for the log's encoder to look
+	// names up in.
+	n := len(order)
+	members := make([]predlog.Member, len(rows)*n)
 	for i, r := range rows {
+		features := members[i*n : (i+1)*n : (i+1)*n]
+		for j, f := range order {
+			features[j] = predlog.Member{Name: names[f], Value: r.Logged[f]}
+		}
 		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
 			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
-			Features: r.Logged, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
+			SortedFeatures: features, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
 		m.redactor.Apply(&recs[i])
 	}
 	return recs
