@@ -1,11 +1,16 @@
 package drift
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/openmlops/mlops/shared/driftstat"
 	"github.com/openmlops/mlops/shared/naming"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 // ReportSchema is the version of the report's JSON (docs/drift.md). A reader
@@ -143,4 +148,60 @@ func checkModel(model string) error {
 		return fmt.Errorf("drift: model %q: not a model name (%s)", model, naming.Rule)
 	}
 	return nil
+}
+
+// Reports reads every report of model in the monitoring bucket, oldest window
+// first: the reader for the site and the CLI, so that no one else spells the
+// report keys. A report that does not parse is an error naming its key.
+func Reports(ctx context.Context, st interface {
+	List(ctx context.Context, bucket, prefix string, fn func(store.ObjectInfo) error) error
+	ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error)
+}, bucket, model string) ([]*Report, error) {
+	var keys []string
+	prefix := Prefix(model)
+	if err := st.List(ctx, bucket, prefix, func(o store.ObjectInfo) error {
+		name := strings.TrimPrefix(o.Key, prefix)
+		if w, ok := strings.CutSuffix(name, ".json"); ok && !strings.Contains(w, "/") && validWindowName(w) {
+			keys = append(keys, o.Key)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list drift reports of %s: %w", model, err)
+	}
+	out := make([]*Report, 0, len(keys))
+	for _, k := range keys {
+		b, _, err := st.ReadAll(ctx, bucket, k)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", k, err)
+		}
+		rep, err := ParseReport(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out = append(out, rep)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Window.To != out[j].Window.To {
+			return out[i].Window.To < out[j].Window.To
+		}
+		return out[i].Window.From > out[j].Window.From
+	})
+	return out, nil
+}
+
+// validWindowName: "YYYY-MM-DD" or "YYYY-MM-DD_YYYY-MM-DD", as Window.String writes.
+func validWindowName(s string) bool {
+	from, to, several := strings.Cut(s, "_")
+	if _, err := ParseDay(from); err != nil {
+		return false
+	}
+	if several {
+		if _, err := ParseDay(to); err != nil {
+			return false
+		}
+	}
+	return true
 }

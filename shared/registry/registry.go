@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/openmlops/mlops/shared/store"
@@ -293,4 +294,24 @@ func (r *Registry) Champion(ctx context.Context, model string) (*Champion, error
 		return nil, fmt.Errorf("model %s: %w", model, ErrNoChampion)
 	}
 	return c, nil
+}
+
+// Checks reads a check results object (an audit record's ChecksKey, or a
+// version's Checks entry), for readers that show what a policy found.
+func (r *Registry) Checks(ctx context.Context, key string) (*ChecksRecord, error) {
+	if !strings.HasPrefix(key, ModelsPrefix) || !strings.Contains(key, "/checks/") {
+		return nil, fmt.Errorf("%w: %q is not a check results key", ErrInvalid, key)
+	}
+	b, _, err := r.st.ReadAll(ctx, r.cfg.Bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	var c ChecksRecord
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", key, ErrDamaged, err)
+	}
+	return &c, nil
 }

@@ -202,3 +202,30 @@ func List(ctx context.Context, st Lister, bucket string) ([]Summary, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out, nil
 }
+
+// Load reads the spec stored under hash (a version's or a run's), checking
+// that the stored bytes hash to that name.
+func Load(ctx context.Context, st Reader, bucket, model, hash string) (*spec.Spec, error) {
+	if !spec.ValidName(model) {
+		return nil, fmt.Errorf("%q is not a model name", yamldoc.Clip(model))
+	}
+	if !hashid.Valid(hash) {
+		return nil, fmt.Errorf("model %s: %q is not a spec hash", model, yamldoc.Clip(hash))
+	}
+	raw, err := pointer.Load(ctx, st, bucket, Key(model, hash), hash)
+	var corrupt *pointer.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return nil, fmt.Errorf("model %s: %w: the stored spec is corrupt", model, err)
+	case err != nil:
+		return nil, fmt.Errorf("model %s: read spec %s: %w", model, hashid.Short(hash), err)
+	}
+	s, err := spec.ParseCanonical(raw)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: spec %s: %w", model, hashid.Short(hash), err)
+	}
+	if s.Name != model {
+		return nil, fmt.Errorf("model %s: spec %s is model %s's", model, hashid.Short(hash), s.Name)
+	}
+	return s, nil
+}

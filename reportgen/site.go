@@ -1,0 +1,110 @@
+// Package reportgen renders the governance site: an index of models and
+// datasets, a model card per model version, a datasheet per dataset version,
+// and per model its runs, drift, audit log and lineage. It reads the
+// platform's state through the owning packages' readers (Gather) and renders
+// pages from what it read (Build, Render), as static HTML that makes no
+// request to any other host and works opened from disk.
+package reportgen
+
+import (
+	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/drift"
+	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/policy"
+	"github.com/openmlops/mlops/shared/profile"
+	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/spec"
+	"github.com/openmlops/mlops/shared/training"
+)
+
+// Site is everything the site shows.
+type Site struct {
+	Models   []*Model
+	Datasets []*Dataset
+	// ModelSummaries and DatasetSummaries are what the index lists: every
+	// model and dataset, where Models and Datasets may hold only those an
+	// incremental build re-read. Nil: summarized from Models and Datasets.
+	ModelSummaries   []ModelSummary
+	DatasetSummaries []DatasetSummary
+}
+
+// Model is one model's records.
+type Model struct {
+	Name string
+	// Spec and Policy are the current ones (nil: none applied); SpecHash and
+	// PolicyHash name them.
+	Spec       *spec.Spec
+	SpecHash   string
+	Policy     *policy.Policy
+	PolicyHash string
+	// Champion is the champion pointer (nil: none).
+	Champion *registry.Champion
+	// Versions in order of their number.
+	Versions []*Version
+	// Runs, newest first.
+	Runs []*training.Run
+	// Trail is the audit trail, oldest first; Verify is its verification.
+	Trail  []registry.Entry
+	Verify *registry.VerifyReport
+	// Drift holds the drift reports, oldest window first.
+	Drift []*drift.Report
+	// Problems are what could not be read (named, never hidden).
+	Problems []string
+}
+
+// Version is one model version and what its card shows.
+type Version struct {
+	*registry.Version
+	// Bundle is the verified bundle (nil: it could not be read; BundleError says why).
+	Bundle      *bundle.Bundle
+	BundleError string
+	// Spec is the spec the version was trained under (its card.md is the
+	// card's human part).
+	Spec *spec.Spec
+	// Checks are the policies' results on it, by policy hash.
+	Checks map[string]*registry.ChecksRecord
+	// Decision is its approval or rejection record (nil: none).
+	Decision *registry.Entry
+}
+
+// Dataset is one dataset's records.
+type Dataset struct {
+	Name string
+	// Versions in order of creation.
+	Versions []*DatasetVersion
+	// Datasheet is the current datasheet.md (nil: none) and its hash.
+	Datasheet     *ingest.Datasheet
+	DatasheetHash string
+	// Rejections are the quarantined uploads.
+	Rejections []ingest.Quarantined
+	Problems   []string
+}
+
+// DatasetVersion is one dataset version and what its datasheet shows.
+type DatasetVersion struct {
+	Manifest *ingest.Manifest
+	Contract *contract.Contract
+	Profile  *profile.Dataset
+	Problem  string
+}
+
+// Model returns the named model, or nil.
+func (s *Site) Model(name string) *Model {
+	for _, m := range s.Models {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Dataset returns the named dataset, or nil.
+func (s *Site) Dataset(name string) *Dataset {
+	for _, d := range s.Datasets {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
