@@ -24,7 +24,9 @@ const MaxDatasheetBytes = 256 << 10
 const datasheetsPrefix = "datasheets/"
 
 // DatasheetKey is where a datasheet's canonical JSON lives.
-func DatasheetKey(dataset, hash string) string { return datasheetsPrefix + dataset + "/" + hash + ".json" }
+func DatasheetKey(dataset, hash string) string {
+	return datasheetsPrefix + dataset + "/" + hash + ".json"
+}
 
 // DatasheetPointerKey is the dataset's current-datasheet pointer.
 func DatasheetPointerKey(dataset string) string { return datasheetsPrefix + dataset + "/current" }
