@@ -31,7 +31,7 @@ var floors = map[string]int{
 	"shared/local": composition, "shared/wire": composition,
 
 	"shared/ingest": useCases, "shared/training": useCases, "shared/gate": useCases, "shared/registry": useCases,
-	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases, "shared/predict": useCases, "shared/serving": useCases, "shared/drift": useCases,
+	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases, "shared/predict": useCases, "shared/serving": useCases, "shared/drift": useCases, "reportgen": useCases,
 
 	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters, "shared/specstore": adapters, "shared/predlog": adapters,
 	"shared/aws": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
@@ -40,12 +40,12 @@ var floors = map[string]int{
 	"shared/bundle": formats, "shared/policy": formats, "shared/spec": formats, "shared/contract": formats,
 	"shared/profile": formats, "shared/table": formats, "shared/validate": formats, "shared/xgboost": formats,
 	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/jsonappend": formats, "shared/naming": formats, "shared/clip": formats, "shared/apierror": formats, "shared/apidoc": formats, "shared/event": formats, "shared/rules": formats,
-	"shared/feedback": formats, "shared/quality": formats, "shared/driftstat": formats,
+	"shared/feedback": formats, "shared/quality": formats, "shared/driftstat": formats, "templates": formats,
 	"events": formats, "examples/credit": formats, "trainer": formats,
 }
 
 // testSupport may import anything: it is imported by tests only.
-var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/local/localtest": true, "shared/apidoc/apidoctest": true, "shared/pythontest": true, "trainer/trainertest": true,
+var testSupport = map[string]bool{"shared/local/lambdatest": true, "shared/local/localtest": true, "shared/apidoc/apidoctest": true, "shared/pythontest": true, "reportgen/reportgentest": true, "trainer/trainertest": true,
 	"shared/aws/awstest": true, "shared/event/eventtest": true}
 
 // upward are the imports the rule allows against the floors: adapters that
