@@ -36,6 +36,7 @@ var Epoch = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 func Fixture() *reportgen.Site {
 	s := Generate(1, 3, 1)
 	s.Models[0].Name = "credit"
+	s.Models[0].Spec.Dataset = "credit"
 	s.Datasets[0].Name = "credit"
 	churn := Generate(1, 1, 2)
 	churn.Models[0].Name = "churn"
@@ -68,6 +69,15 @@ func rename(s *reportgen.Site) {
 		}
 		for _, r := range m.Runs {
 			r.Model = m.Name
+			if m.Spec != nil {
+				r.Dataset = m.Spec.Dataset
+			}
+		}
+		for _, v := range m.Versions {
+			if v.Bundle != nil && m.Spec != nil {
+				v.Bundle.Lineage.Model, v.Bundle.Lineage.Dataset = m.Name, m.Spec.Dataset
+				v.Bundle.Manifest.Model = m.Name
+			}
 		}
 	}
 	for _, d := range s.Datasets {
