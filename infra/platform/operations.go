@@ -1,0 +1,83 @@
+package platform
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// operations makes the alerts topic: alarms, Batch failures, and the
+// platform's events for people (approvals pending, drift) go there.
+func (b *builder) operations() {
+	// SNS with a KMS key would need the key shared with CloudWatch and
+	// EventBridge; the alerts carry ids and names, never data, and the
+	// AWS-managed key cannot be used by those publishers.
+	b.alerts = awssns.NewTopic(b.stack, jsii.String("Alerts"), &awssns.TopicProps{
+		DisplayName: jsii.String("openmlops " + b.p.Stage), EnforceSSL: jsii.Bool(true),
+		MasterKey: awskms.Alias_FromAliasName(b.stack, jsii.String("SnsKey"), jsii.String("alias/aws/sns")),
+	})
+	for _, e := range b.p.AlarmEmails {
+		b.alerts.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+}
+
+// alarms watches what fails quietly: the functions' errors and throttles,
+// the dead-letter queues, the APIs' 5xx, and Batch's failed jobs.
+func (b *builder) alarms() {
+	action := awscloudwatchactions.NewSnsAction(b.alerts)
+	alarm := func(id, what string, m awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(b.stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription: jsii.String(what), Metric: m, Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(action)
+	}
+	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
+	for _, f := range Functions() {
+		fn := b.fns[f.Name]
+		alarm("Errors-"+f.Name, "the "+f.Name+" function failed", fn.MetricErrors(five))
+		alarm("Throttles-"+f.Name, "the "+f.Name+" function was throttled", fn.MetricThrottles(five))
+	}
+	for name, q := range b.dlqs {
+		alarm("DLQ-depth-"+name, "events for "+name+" were given up on: read them from its dead-letter queue",
+			q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+	}
+	alarm("Api5xx-predictions", "the prediction API answered 5xx", b.predictAPI.MetricServerError(five))
+	alarm("Api5xx-decisions", "the decisions API answered 5xx", b.decisionsAPI.MetricServerError(five))
+
+	// Batch's failed jobs, on our queue, straight to people: the train
+	// function also records the failure on the run.
+	awsevents.NewRule(b.stack, jsii.String("Notify-batch-failed"), &awsevents.RuleProps{
+		Description: jsii.String("training jobs that failed on the platform's queue"),
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings("aws.batch"), DetailType: jsii.Strings("Batch Job State Change"),
+			Detail: &map[string]any{"jobQueue": []*string{b.training.queue.JobQueueArn()}, "status": []string{"FAILED"}}},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(b.alerts, &awseventstargets.SnsTopicProps{
+			DeadLetterQueue: b.dlqs[alertsDLQ], RetryAttempts: jsii.Number(ruleRetries)})},
+	})
+}
+
+// outputs are what the CLI and ops read back (cdk deploy prints them).
+func (b *builder) outputs() {
+	out := func(id string, v *string, what string) {
+		awscdk.NewCfnOutput(b.stack, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(what)})
+	}
+	out("UploadsBucket", b.uploads.BucketName(), "where datasets are uploaded (incoming/<dataset>/) and labels (feedback/<model>/)")
+	out("PlatformBucket", b.platform.BucketName(), "the platform's state and artifacts")
+	out("MonitoringBucket", b.monitoring.BucketName(), "prediction logs and drift reports")
+	out("SiteBucket", b.site.BucketName(), "the governance site's files")
+	out("EventBusName", b.bus.EventBusName(), "the platform's event bus")
+	out("PredictionApiUrl", b.predictAPI.Url(), "the prediction API (SigV4, or JWT where configured)")
+	out("DecisionsApiUrl", b.decisionsAPI.Url(), "the decisions API (SigV4)")
+	out("SiteUrl", jsii.String("https://"+*b.dist.DistributionDomainName()+"/"), "the governance site")
+	out("DistributionId", b.dist.DistributionId(), "the site's CloudFront distribution")
+	out("AlertsTopicArn", b.alerts.TopicArn(), "alarms and approvals: subscribe here")
+	out("JobQueueArn", b.training.queue.JobQueueArn(), "the training job queue")
+	out("AuditKeyArn", b.auditKey.KeyArn(), "the audit checkpoints' HMAC key")
+}

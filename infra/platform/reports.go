@@ -1,0 +1,53 @@
+package platform
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/openmlops/mlops/reportgen"
+)
+
+// SiteCSP is the site's Content-Security-Policy header: the generator's own
+// policy (every page carries it as a meta tag too) plus frame-ancestors,
+// which only a header can carry.
+const SiteCSP = reportgen.CSP + "; frame-ancestors 'none'"
+
+// reports puts the site bucket behind CloudFront: origin access control (the
+// bucket stays private), HTTPS only, and the security headers on every
+// response.
+func (b *builder) reports() {
+	headers := awscloudfront.NewResponseHeadersPolicy(b.stack, jsii.String("SiteHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
+		Comment: jsii.String("openmlops " + b.p.Stage + " governance site: CSP and security headers"),
+		SecurityHeadersBehavior: &awscloudfront.ResponseSecurityHeadersBehavior{
+			ContentSecurityPolicy: &awscloudfront.ResponseHeadersContentSecurityPolicy{ContentSecurityPolicy: jsii.String(SiteCSP), Override: jsii.Bool(true)},
+			ContentTypeOptions:    &awscloudfront.ResponseHeadersContentTypeOptions{Override: jsii.Bool(true)},
+			FrameOptions:          &awscloudfront.ResponseHeadersFrameOptions{FrameOption: awscloudfront.HeadersFrameOption_DENY, Override: jsii.Bool(true)},
+			ReferrerPolicy: &awscloudfront.ResponseHeadersReferrerPolicy{ReferrerPolicy: awscloudfront.HeadersReferrerPolicy_NO_REFERRER,
+				Override: jsii.Bool(true)},
+			StrictTransportSecurity: &awscloudfront.ResponseHeadersStrictTransportSecurity{
+				AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(365)), IncludeSubdomains: jsii.Bool(true), Override: jsii.Bool(true)},
+		},
+	})
+	b.dist = awscloudfront.NewDistribution(b.stack, jsii.String("SiteDistribution"), &awscloudfront.DistributionProps{
+		Comment: jsii.String("openmlops " + b.p.Stage + " governance site"),
+		DefaultBehavior: &awscloudfront.BehaviorOptions{
+			Origin:                awscloudfrontorigins.S3BucketOrigin_WithOriginAccessControl(b.site, nil),
+			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+			ResponseHeadersPolicy: headers,
+			CachePolicy:           awscloudfront.CachePolicy_CACHING_OPTIMIZED(),
+			AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD(),
+		},
+		DefaultRootObject:      jsii.String("index.html"),
+		MinimumProtocolVersion: awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021,
+		HttpVersion:            awscloudfront.HttpVersion_HTTP2_AND_3,
+		PriceClass:             awscloudfront.PriceClass_PRICE_CLASS_100,
+		EnableLogging:          jsii.Bool(true), LogBucket: b.logs, LogFilePrefix: jsii.String("cloudfront/"),
+	})
+	b.suppress(b.dist,
+		suppression{ID: "AwsSolutions-CFR1", Reason: "The site is for the organisation's reviewers wherever they are; access is by URL, and nothing on it is region-restricted."},
+		suppression{ID: "AwsSolutions-CFR2", Reason: "A static, read-only site of the registry's public facts; a WAF web ACL is billed by the month. Add one with a custom domain if required."},
+		suppression{ID: "AwsSolutions-CFR4", Reason: "The default *.cloudfront.net certificate allows TLSv1 at the viewer; MinimumProtocolVersion TLSv1.2_2021 applies once a custom domain's certificate is attached (README)."},
+	)
+}

@@ -1,0 +1,105 @@
+package platform
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The stack is synthesized once per test binary (a synthesis takes seconds)
+// and every test reads the same template.
+var (
+	synthOnce sync.Once
+	synthed   struct {
+		tmpl assertions.Template
+		doc  map[string]any // the template as JSON
+		err  error
+	}
+)
+
+// placeholderAssets is a directory with an empty bootstrap per function:
+// the stack only needs the files to exist to hash them.
+func placeholderAssets(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "mlops-infra-assets-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Functions() {
+		if err := os.MkdirAll(filepath.Join(dir, f.Name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), []byte("placeholder "+f.Name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// testProps are prod's defaults with an account and region, the assets above
+// and the repository's trainer/.
+func testProps(t testing.TB, assets string) PlatformStackProps {
+	p := Defaults("test")
+	p.AssetDir = assets
+	p.TrainerDir = filepath.Join("..", "..", "trainer")
+	p.AlarmEmails = []string{"ops@example.com"}
+	p.Env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")}
+	return p
+}
+
+// template is the shared synthesized template.
+func template(t *testing.T) (assertions.Template, map[string]any) {
+	t.Helper()
+	synthOnce.Do(func() {
+		assets := placeholderAssets(t)
+		defer os.RemoveAll(assets)
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(os.TempDir(), "mlops-infra-test.out"))})
+		p := testProps(t, assets)
+		stack, err := NewPlatformStack(app, "mlops-test", &p)
+		if err != nil {
+			synthed.err = err
+			return
+		}
+		synthed.tmpl = assertions.Template_FromStack(stack, nil)
+		b, err := json.Marshal(synthed.tmpl.ToJSON())
+		if err == nil {
+			err = json.Unmarshal(b, &synthed.doc)
+		}
+		synthed.err = err
+	})
+	if synthed.err != nil {
+		t.Fatalf("synthesize: %v", synthed.err)
+	}
+	return synthed.tmpl, synthed.doc
+}
+
+// resources are the template's resources of type typ, by logical id.
+func resources(doc map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range doc["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		if typ == "" || r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+func TestSynthesizes(t *testing.T) {
+	_, doc := template(t)
+	n := len(resources(doc, ""))
+	t.Logf("%d resources", n)
+	if n < 50 {
+		t.Fatalf("only %d resources", n)
+	}
+}
