@@ -54,8 +54,8 @@ func (b *builder) apis() {
 // log and throttling on its default stage.
 func (b *builder) api(id, fn string, auth awsapigatewayv2.IHttpRouteAuthorizer, rate, burst float64) awsapigatewayv2.HttpApi {
 	api := awsapigatewayv2.NewHttpApi(b.stack, jsii.String(id), &awsapigatewayv2.HttpApiProps{
-		ApiName: jsii.String(b.name(map[string]string{Predict: "predictions", rules.Gate: "decisions"}[fn])),
-		Description: jsii.String("openmlops " + b.p.Stage + ": the " + fn + " function's routes"),
+		ApiName:           jsii.String(b.name(map[string]string{Predict: "predictions", rules.Gate: "decisions"}[fn])),
+		Description:       jsii.String("openmlops " + b.p.Stage + ": the " + fn + " function's routes"),
 		DefaultAuthorizer: auth,
 	})
 	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{Path: jsii.String("/{proxy+}"),

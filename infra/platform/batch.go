@@ -78,7 +78,7 @@ func (b *builder) batch() {
 	ce := awsbatch.NewManagedEc2EcsComputeEnvironment(b.stack, jsii.String("GPU"), ceProps)
 	if role := ce.Node().TryFindChild(jsii.String("InstanceProfileRole")); role != nil {
 		b.suppress(role, suppression{ID: "AwsSolutions-IAM4",
-			Reason: "AmazonEC2ContainerServiceforEC2Role: the ECS agent on Batch's instances registers them and pulls images.",
+			Reason:    "AmazonEC2ContainerServiceforEC2Role: the ECS agent on Batch's instances registers them and pulls images.",
 			AppliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"}})
 	}
 	t.queue = awsbatch.NewJobQueue(b.stack, jsii.String("Queue"), &awsbatch.JobQueueProps{

@@ -241,7 +241,7 @@ func (b *builder) function(f Function) {
 		AppliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}})
 	if pol := fn.Role().Node().TryFindChild(jsii.String("DefaultPolicy")); pol != nil {
 		b.suppress(pol, suppression{ID: "AwsSolutions-IAM5",
-			Reason: "Object ARNs under one key prefix (Grant on exact prefixes, docs/design.md's ownership table).",
+			Reason:    "Object ARNs under one key prefix (Grant on exact prefixes, docs/design.md's ownership table).",
 			AppliesTo: []any{prefixScoped}})
 	}
 }

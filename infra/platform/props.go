@@ -93,8 +93,8 @@ func Defaults(stage string) PlatformStackProps {
 }
 
 var (
-	stageName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-	pinnedImage  = regexp.MustCompile(`^[^@\s]+@sha256:[0-9a-f]{64}$`)
+	stageName   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	pinnedImage = regexp.MustCompile(`^[^@\s]+@sha256:[0-9a-f]{64}$`)
 )
 
 // retention is CloudWatch Logs' retention periods, in days, as the CDK

@@ -78,7 +78,7 @@ func (b *builder) storage() {
 			// Retired models' bundles: the registry does not tag them yet
 			// (README: known gaps); once it does, they move to Glacier IR.
 			{Id: jsii.String("archive-retired"), Prefix: jsii.String("runs/"),
-				TagFilters: &map[string]any{"mlops:retired": "true"},
+				TagFilters:  &map[string]any{"mlops:retired": "true"},
 				Transitions: &[]*awss3.Transition{{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: days(30)}}},
 		},
 	})
@@ -107,7 +107,7 @@ func (b *builder) bucketPolicies() {
 	}
 	for _, prefix := range []string{"models/", "audit/"} {
 		b.platform.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("OnlyRegistryWrites" + map[string]string{"models/": "Models", "audit/": "Audit"}[prefix]),
+			Sid:    jsii.String("OnlyRegistryWrites" + map[string]string{"models/": "Models", "audit/": "Audit"}[prefix]),
 			Effect: awsiam.Effect_DENY, Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
 			Actions: jsii.Strings("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
 				"s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention"),
@@ -116,4 +116,3 @@ func (b *builder) bucketPolicies() {
 		}))
 	}
 }
-
