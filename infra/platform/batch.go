@@ -110,6 +110,9 @@ func (b *builder) batch() {
 	t.jobRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:PutObject", "s3:AbortMultipartUpload"),
 		Resources: &[]*string{b.platform.ArnForObjects(jsii.String("runs/*"))}}))
 
+	b.suppress(t.jobRole.Node().FindChild(jsii.String("DefaultPolicy")), suppression{ID: "AwsSolutions-IAM5",
+		Reason: "Object ARNs under one key prefix: the trainer reads datasets/, contracts/, specs/ and writes runs/.", AppliesTo: []any{prefixScoped}})
+
 	var image awsecs.ContainerImage
 	if b.p.TrainerImage != "" {
 		t.image = b.p.TrainerImage
@@ -121,6 +124,9 @@ func (b *builder) batch() {
 			Directory: jsii.String(b.p.TrainerDir), Platform: awsecrassets.Platform_LINUX_AMD64(),
 		})
 		asset.Repository().GrantPull(t.execRole)
+		b.suppress(t.execRole.Node().FindChild(jsii.String("DefaultPolicy")), suppression{ID: "AwsSolutions-IAM5",
+			Reason: "ecr:GetAuthorizationToken: the AWS API requires Resource \"*\" (the token is for the registry, not a repository); the pulls are on the trainer's repository only.",
+			AppliesTo: []any{"Resource::*"}})
 		t.image = *asset.Repository().RepositoryUri() + "@" + b.imageDigest(asset)
 		image = awsecs.ContainerImage_FromRegistry(jsii.String(t.image), nil)
 	}
@@ -183,4 +189,9 @@ func (t *training) grantSubmit(b *builder, fn awslambda.Function) {
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("iam:PassRole"), Resources: &[]*string{t.jobRole.RoleArn(), t.execRole.RoleArn()},
 	}))
+	b.suppress(fn.Role().Node().FindChild(jsii.String("DefaultPolicy")),
+		suppression{ID: "AwsSolutions-IAM5", AppliesTo: []any{"Resource::*"},
+			Reason: "batch:DescribeJobs, batch:ListJobs and batch:DescribeJobDefinitions support no resource-level permissions: the AWS API requires Resource \"*\"."},
+		suppression{ID: "AwsSolutions-IAM5", AppliesTo: []any{map[string]string{"regex": `/^Resource::arn:<AWS::Partition>:batch:[^:]*:<AWS::AccountId>:job-definition\/mlops-trainer\*$/g`}},
+			Reason: "The trainer's job definitions: the reference one and those shared/aws/batch registers per trainer image (mlops-trainer-<hash>), every revision."})
 }

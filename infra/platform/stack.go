@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -93,6 +94,7 @@ func NewPlatformStack(scope constructs.Construct, id string, props *PlatformStac
 	b.apis()
 	b.alarms()
 	b.outputs()
+	b.cdkInternals()
 	b.writeSuppressions()
 	return b.stack, nil
 }
@@ -112,3 +114,30 @@ func days(n int) awscdk.Duration { return awscdk.Duration_Days(jsii.Number(n)) }
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func contains(xs []string, x string) bool { return slices.Contains(xs, x) }
+
+// cdkInternals acknowledges the findings on the functions the CDK itself
+// adds: the handler that turns on the buckets' EventBridge notifications and
+// the custom resource that reads the trainer image's digest. Both run only
+// during deployments.
+func (b *builder) cdkInternals() {
+	for _, c := range *b.stack.Node().Children() {
+		id := *c.Node().Id()
+		if !strings.HasPrefix(id, "BucketNotificationsHandler") && !strings.HasPrefix(id, "AWS679f53fac002430cb0da5b7982bd2287") {
+			continue
+		}
+		for _, d := range *c.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+			res := cfnOf(d)
+			if res == nil || res.Node().Scope() == nil {
+				continue
+			}
+			switch *res.CfnResourceType() {
+			case "AWS::Lambda::Function":
+				b.suppress(res, suppression{ID: "AwsSolutions-L1",
+					Reason: "A CDK-provided deployment-time function (" + id + "); its runtime is the CDK release's choice and it runs only during deployments."})
+			case "AWS::IAM::Role":
+				b.suppress(res, suppression{ID: "AwsSolutions-IAM4", Reason: "AWSLambdaBasicExecutionRole on a CDK-provided deployment-time function: its own logs.",
+					AppliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}})
+			}
+		}
+	}
+}
