@@ -125,7 +125,7 @@ func (b *builder) batch() {
 		})
 		asset.Repository().GrantPull(t.execRole)
 		b.suppress(t.execRole.Node().FindChild(jsii.String("DefaultPolicy")), suppression{ID: "AwsSolutions-IAM5",
-			Reason: "ecr:GetAuthorizationToken: the AWS API requires Resource \"*\" (the token is for the registry, not a repository); the pulls are on the trainer's repository only.",
+			Reason:    "ecr:GetAuthorizationToken: the AWS API requires Resource \"*\" (the token is for the registry, not a repository); the pulls are on the trainer's repository only.",
 			AppliesTo: []any{"Resource::*"}})
 		t.image = *asset.Repository().RepositoryUri() + "@" + b.imageDigest(asset)
 		image = awsecs.ContainerImage_FromRegistry(jsii.String(t.image), nil)

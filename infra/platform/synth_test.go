@@ -17,9 +17,11 @@ import (
 var (
 	synthOnce sync.Once
 	synthed   struct {
-		tmpl assertions.Template
-		doc  map[string]any // the template as JSON
-		err  error
+		tmpl   assertions.Template
+		doc    map[string]any // the template as JSON
+		path   string         // the template's file
+		outdir string
+		err    error
 	}
 )
 
@@ -52,25 +54,47 @@ func testProps(t testing.TB, assets string) PlatformStackProps {
 	return p
 }
 
-// template is the shared synthesized template.
+// TestMain silences jsii's notice about the Node version (it must be set
+// before the jsii runtime starts) and removes the synthesized output.
+func TestMain(m *testing.M) {
+	os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+	code := m.Run()
+	if synthed.outdir != "" {
+		os.RemoveAll(synthed.outdir)
+	}
+	os.Exit(code)
+}
+
+// template is the shared synthesized template, as the assertions package
+// reads it and as JSON.
 func template(t *testing.T) (assertions.Template, map[string]any) {
 	t.Helper()
 	synthOnce.Do(func() {
 		assets := placeholderAssets(t)
 		defer os.RemoveAll(assets)
-		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(os.TempDir(), "mlops-infra-test.out"))})
-		p := testProps(t, assets)
-		stack, err := NewPlatformStack(app, "mlops-test", &p)
+		out, err := os.MkdirTemp("", "mlops-infra-test-out-")
 		if err != nil {
 			synthed.err = err
 			return
 		}
-		synthed.tmpl = assertions.Template_FromStack(stack, nil)
-		b, err := json.Marshal(synthed.tmpl.ToJSON())
-		if err == nil {
-			err = json.Unmarshal(b, &synthed.doc)
+		synthed.outdir = out
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+		p := testProps(t, assets)
+		if _, err := NewPlatformStack(app, "mlops-test", &p); err != nil {
+			synthed.err = err
+			return
 		}
-		synthed.err = err
+		asm := app.Synth(nil)
+		synthed.path = *asm.GetStackByName(jsii.String("mlops-test")).TemplateFullPath()
+		raw, err := os.ReadFile(synthed.path)
+		if err == nil {
+			err = json.Unmarshal(raw, &synthed.doc)
+		}
+		if err != nil {
+			synthed.err = err
+			return
+		}
+		synthed.tmpl = assertions.Template_FromJSON(&synthed.doc, nil)
 	})
 	if synthed.err != nil {
 		t.Fatalf("synthesize: %v", synthed.err)

@@ -1,0 +1,587 @@
+package platform
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/openmlops/mlops/shared/rules"
+)
+
+// logicalID is the id of the one resource of type typ the CDK named from
+// construct id (the id and 8 hex digits of its path's hash).
+func logicalID(t *testing.T, doc map[string]any, id, typ string) string {
+	t.Helper()
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(strings.ReplaceAll(id, "-", "")) + `[0-9A-F]{8}$`)
+	var found []string
+	for lid, r := range resources(doc, typ) {
+		_ = r
+		if re.MatchString(lid) {
+			found = append(found, lid)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s %s: %d resources (%v), want 1", typ, id, len(found), found)
+	}
+	return found[0]
+}
+
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+
+func getAtt(id, attr string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
+
+// jsonEq compares a template value with a Go value through JSON.
+func jsonEq(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	var va, vb any
+	_ = json.Unmarshal(ja, &va)
+	_ = json.Unmarshal(jb, &vb)
+	return reflect.DeepEqual(va, vb)
+}
+
+func TestBucketsSecure(t *testing.T) {
+	_, doc := template(t)
+	buckets := resources(doc, "AWS::S3::Bucket")
+	if len(buckets) != 5 {
+		t.Fatalf("%d buckets, want 5 (access logs, uploads, platform, monitoring, site)", len(buckets))
+	}
+	logs := logicalID(t, doc, "AccessLogs", "AWS::S3::Bucket")
+	for id, b := range buckets {
+		p := props(b)
+		if !jsonEq(p["PublicAccessBlockConfiguration"], map[string]bool{"BlockPublicAcls": true, "BlockPublicPolicy": true,
+			"IgnorePublicAcls": true, "RestrictPublicBuckets": true}) {
+			t.Errorf("%s: public access block %v", id, p["PublicAccessBlockConfiguration"])
+		}
+		if !jsonEq(p["BucketEncryption"], map[string]any{"ServerSideEncryptionConfiguration": []any{
+			map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}}}}) {
+			t.Errorf("%s: encryption %v", id, p["BucketEncryption"])
+		}
+		if id != logs && !jsonEq(p["LoggingConfiguration"].(map[string]any)["DestinationBucketName"], ref(logs)) {
+			t.Errorf("%s: access logs %v", id, p["LoggingConfiguration"])
+		}
+		if b["DeletionPolicy"] != "Retain" {
+			t.Errorf("%s: deletion policy %v, want Retain (RetainData)", id, b["DeletionPolicy"])
+		}
+	}
+	// TLS only: every bucket's policy denies requests without it.
+	tls := map[string]bool{}
+	for _, pol := range resources(doc, "AWS::S3::BucketPolicy") {
+		p := props(pol)
+		for _, s := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := s.(map[string]any)
+			if s["Effect"] == "Deny" && jsonEq(s["Condition"], map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}) {
+				tls[p["Bucket"].(map[string]any)["Ref"].(string)] = true
+			}
+		}
+	}
+	for id := range buckets {
+		if !tls[id] {
+			t.Errorf("%s: no TLS-only statement", id)
+		}
+	}
+
+	platform := props(buckets[logicalID(t, doc, "Platform", "AWS::S3::Bucket")])
+	if !jsonEq(platform["VersioningConfiguration"], map[string]string{"Status": "Enabled"}) || platform["ObjectLockEnabled"] != true {
+		t.Errorf("platform: versioning %v, object lock %v", platform["VersioningConfiguration"], platform["ObjectLockEnabled"])
+	}
+	// No default retention: it would hold every version of every pointer.
+	if _, ok := platform["ObjectLockConfiguration"]; ok {
+		t.Errorf("platform: a default Object Lock retention: %v", platform["ObjectLockConfiguration"])
+	}
+
+	lifecycle := func(bucket string) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, r := range props(buckets[logicalID(t, doc, bucket, "AWS::S3::Bucket")])["LifecycleConfiguration"].(map[string]any)["Rules"].([]any) {
+			r := r.(map[string]any)
+			out[r["Id"].(string)] = r
+		}
+		return out
+	}
+	if r := lifecycle("Uploads")["expire-quarantine"]; r == nil || r["Prefix"] != "quarantine/" || r["ExpirationInDays"] != 30.0 {
+		t.Errorf("uploads: quarantine expiry %v", r)
+	}
+	if r := lifecycle("Monitoring")["expire-predictions"]; r == nil || r["Prefix"] != "predictions/" || r["ExpirationInDays"] != 400.0 {
+		t.Errorf("monitoring: prediction log retention %v", r)
+	}
+	if r := lifecycle("Platform")["expire-noncurrent"]; r == nil || r["NoncurrentVersionExpiration"] == nil {
+		t.Errorf("platform: noncurrent expiry %v", r)
+	}
+
+	// EventBridge notifications on the buckets whose objects start work.
+	notified := map[string]bool{}
+	for _, n := range resources(doc, "Custom::S3BucketNotifications") {
+		if jsonEq(props(n)["NotificationConfiguration"], map[string]any{"EventBridgeConfiguration": map[string]any{}}) {
+			notified[props(n)["BucketName"].(map[string]any)["Ref"].(string)] = true
+		}
+	}
+	for _, b := range []string{"Uploads", "Platform", "Monitoring"} {
+		if !notified[logicalID(t, doc, b, "AWS::S3::Bucket")] {
+			t.Errorf("%s: no EventBridge notifications", b)
+		}
+	}
+}
+
+// Only the gate's and reconcile's roles may write models/ and audit/.
+func TestRegistryWritesDenied(t *testing.T) {
+	_, doc := template(t)
+	platform := logicalID(t, doc, "Platform", "AWS::S3::Bucket")
+	roles := []any{getAtt(logicalID(t, doc, "FngateServiceRole", "AWS::IAM::Role"), "Arn"),
+		getAtt(logicalID(t, doc, "FnreconcileServiceRole", "AWS::IAM::Role"), "Arn")}
+	denied := map[string]bool{}
+	for _, pol := range resources(doc, "AWS::S3::BucketPolicy") {
+		if !jsonEq(props(pol)["Bucket"], ref(platform)) {
+			continue
+		}
+		for _, s := range props(pol)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := s.(map[string]any)
+			if s["Effect"] != "Deny" || s["Principal"] == nil || !jsonEq(s["Principal"], map[string]any{"AWS": "*"}) {
+				continue
+			}
+			if !jsonEq(s["Condition"], map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": roles}}) {
+				continue
+			}
+			acts := s["Action"].([]any)
+			if !slices.Contains(acts, any("s3:PutObject")) || !slices.Contains(acts, any("s3:DeleteObject")) {
+				t.Errorf("deny statement without PutObject and DeleteObject: %v", acts)
+			}
+			res, _ := json.Marshal(s["Resource"])
+			for _, prefix := range []string{"models/", "audit/"} {
+				if strings.Contains(string(res), `"/`+prefix+`*"`) {
+					denied[prefix] = true
+				}
+			}
+		}
+	}
+	if !denied["models/"] || !denied["audit/"] {
+		t.Fatalf("writes denied to all but the registry's roles: %v", denied)
+	}
+}
+
+// statements are every IAM statement in the template: managed and inline
+// policies, by the resource that holds them.
+func statements(doc map[string]any) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	add := func(id string, d any) {
+		for _, s := range d.(map[string]any)["Statement"].([]any) {
+			out[id] = append(out[id], s.(map[string]any))
+		}
+	}
+	for id, r := range resources(doc, "AWS::IAM::Policy") {
+		add(id, props(r)["PolicyDocument"])
+	}
+	for id, r := range resources(doc, "AWS::IAM::Role") {
+		for _, p := range asList(props(r)["Policies"]) {
+			add(id, p.(map[string]any)["PolicyDocument"])
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return v
+	default:
+		return []any{v}
+	}
+}
+
+// Resource "*" is allowed for these actions only: the AWS API defines no
+// resource-level permission for them.
+var starResourceActions = map[string]string{
+	"batch:DescribeJobs":           "Batch: no resource-level permissions",
+	"batch:ListJobs":               "Batch: no resource-level permissions",
+	"batch:DescribeJobDefinitions": "Batch: no resource-level permissions",
+	"ecr:GetAuthorizationToken":    "the registry's token, not a repository's",
+	// The CDK's deployment-time handler that turns on the buckets'
+	// EventBridge notifications (BucketNotificationsHandler).
+	"s3:PutBucketNotification": "the CDK's notifications handler",
+}
+
+func TestIAMNoWildcardActions(t *testing.T) {
+	_, doc := template(t)
+	all := statements(doc)
+	if len(all) < 10 {
+		t.Fatalf("only %d policies found", len(all))
+	}
+	for id, ss := range all {
+		for _, s := range ss {
+			for _, a := range asList(s["Action"]) {
+				if strings.Contains(a.(string), "*") {
+					t.Errorf("%s: wildcard action %q", id, a)
+				}
+			}
+			if s["NotAction"] != nil || s["NotResource"] != nil {
+				t.Errorf("%s: NotAction/NotResource: %v", id, s)
+			}
+			for _, r := range asList(s["Resource"]) {
+				if r != "*" {
+					continue
+				}
+				for _, a := range asList(s["Action"]) {
+					if _, ok := starResourceActions[a.(string)]; !ok {
+						t.Errorf("%s: %s on Resource \"*\"", id, a)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The audit key is HMAC, and only the gate and reconcile may use it or know it.
+func TestAuditKey(t *testing.T) {
+	_, doc := template(t)
+	key := logicalID(t, doc, "AuditKey", "AWS::KMS::Key")
+	k := props(resources(doc, "AWS::KMS::Key")[key])
+	if k["KeySpec"] != "HMAC_256" || k["KeyUsage"] != "GENERATE_VERIFY_MAC" {
+		t.Fatalf("audit key: %v %v", k["KeySpec"], k["KeyUsage"])
+	}
+	users := map[string]bool{}
+	for id, ss := range statements(doc) {
+		for _, s := range ss {
+			if slices.Contains(asList(s["Action"]), any("kms:GenerateMac")) {
+				users[id] = true
+			}
+		}
+	}
+	want := map[string]bool{logicalID(t, doc, "FngateServiceRoleDefaultPolicy", "AWS::IAM::Policy"): true,
+		logicalID(t, doc, "FnreconcileServiceRoleDefaultPolicy", "AWS::IAM::Policy"): true}
+	if !reflect.DeepEqual(users, want) {
+		t.Errorf("kms:GenerateMac in %v, want %v", users, want)
+	}
+	for _, f := range Functions() {
+		env := props(resources(doc, "AWS::Lambda::Function")[logicalID(t, doc, "Fn-"+f.Name, "AWS::Lambda::Function")])["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if _, has := env[envAuditKey]; has != f.Audit || (f.Audit && !jsonEq(env[envAuditKey], getAtt(key, "Arn"))) {
+			t.Errorf("%s: AUDIT_KEY_ID %v", f.Name, env[envAuditKey])
+		}
+	}
+}
+
+// requiredEnv is what functions/<name>/main.go passes lambdaenv.Start as
+// required.
+var requiredEnv = regexp.MustCompile(`lambdaenv\.Start\(os\.Getenv, \[\]string\{([^}]*)\}`)
+
+func TestFunctions(t *testing.T) {
+	_, doc := template(t)
+	dirs, err := os.ReadDir(filepath.Join("..", "..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := map[string]Function{}
+	for _, f := range Functions() {
+		specs[f.Name] = f
+	}
+	for _, d := range dirs {
+		if _, ok := specs[d.Name()]; d.IsDir() && !ok {
+			t.Errorf("functions/%s has no entry in Functions(): the stack would not deploy it", d.Name())
+		}
+	}
+	for _, f := range Functions() {
+		p := props(resources(doc, "AWS::Lambda::Function")[logicalID(t, doc, "Fn-"+f.Name, "AWS::Lambda::Function")])
+		if p["Runtime"] != "provided.al2023" || !jsonEq(p["Architectures"], []string{"arm64"}) || p["Handler"] != "bootstrap" {
+			t.Errorf("%s: %v %v %v", f.Name, p["Runtime"], p["Architectures"], p["Handler"])
+		}
+		if p["MemorySize"] != f.Memory || p["Timeout"] != f.Timeout {
+			t.Errorf("%s: %v MB, %v s; want %v, %v", f.Name, p["MemorySize"], p["Timeout"], f.Memory, f.Timeout)
+		}
+		if !jsonEq(p["LoggingConfig"].(map[string]any)["LogFormat"], "JSON") {
+			t.Errorf("%s: logging %v", f.Name, p["LoggingConfig"])
+		}
+		if f.Reserved > 0 && p["ReservedConcurrentExecutions"] != f.Reserved {
+			t.Errorf("%s: reserved concurrency %v, want %v", f.Name, p["ReservedConcurrentExecutions"], f.Reserved)
+		}
+		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+		src, err := os.ReadFile(filepath.Join("..", "..", "functions", f.Name, "main.go"))
+		if os.IsNotExist(err) {
+			t.Logf("%s: no functions/%s/main.go on this branch; its required environment is not checked", f.Name, f.Name)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := requiredEnv.FindSubmatch(src)
+		if m == nil {
+			t.Errorf("functions/%s/main.go: no lambdaenv.Start(os.Getenv, []string{...}) to read the required environment from", f.Name)
+			continue
+		}
+		for _, name := range regexp.MustCompile(`"([A-Z_]+)"`).FindAllSubmatch(m[1], -1) {
+			if env[string(name[1])] == nil {
+				t.Errorf("%s: requires %s, which the stack does not set", f.Name, name[1])
+			}
+		}
+		if f.Training {
+			for _, k := range []string{envJobQueue, envJobDef, envTrainer} {
+				if env[k] == nil {
+					t.Errorf("%s: no %s", f.Name, k)
+				}
+			}
+		}
+	}
+	// The ingest function's size is the benchmarks' (docs/benchmarks.md).
+	if f := specs[rules.Ingest]; f.Memory != 4096 || f.Timeout != 900 {
+		t.Errorf("ingest: %v MB, %v s", f.Memory, f.Timeout)
+	}
+}
+
+// The stack's environment names are lambdaenv's.
+func TestEnvNamesPinned(t *testing.T) {
+	var src strings.Builder
+	files, _ := filepath.Glob(filepath.Join("..", "..", "shared", "aws", "lambdaenv", "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	if src.Len() == 0 {
+		t.Fatal("no shared/aws/lambdaenv sources")
+	}
+	for _, name := range []string{envUploads, envPlatform, envMonitoring, envSite, envBus, envAuditKey, envJobQueue, envJobDef,
+		envTrainer, envJobRole, envExecRole, envTrainerLogs, envPIIKey, envPIIMode} {
+		if !strings.Contains(src.String(), `"`+name+`"`) {
+			t.Errorf("lambdaenv does not read %s", name)
+		}
+	}
+}
+
+// One rule per rules.All entry, on its bus, to its function, with the very
+// pattern the local bus routes by.
+func TestRulesFromSharedRules(t *testing.T) {
+	_, doc := template(t)
+	uploads, platform := logicalID(t, doc, "Uploads", "AWS::S3::Bucket"), logicalID(t, doc, "Platform", "AWS::S3::Bucket")
+	queue := logicalID(t, doc, "Queue", "AWS::Batch::JobQueue")
+	bus := logicalID(t, doc, "Bus", "AWS::Events::EventBus")
+	// The names as placeholders: the template has references where they are.
+	names := rules.Names{UploadsBucket: "@uploads", PlatformBucket: "@platform", EventBus: "mlops-test-events", JobQueue: "@queue"}
+	subst := map[string]any{"@uploads": ref(uploads), "@platform": ref(platform), "@queue": getAtt(queue, "JobQueueArn")}
+	all := rules.All(names)
+	for _, r := range all {
+		id := logicalID(t, doc, "Rule-"+r.Name, "AWS::Events::Rule")
+		p := props(resources(doc, "AWS::Events::Rule")[id])
+		var want any
+		if err := json.Unmarshal([]byte(r.Pattern.JSON()), &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := p["EventPattern"]; !jsonEq(got, replace(want, subst)) {
+			g, _ := json.Marshal(got)
+			t.Errorf("%s: pattern\n got %s\nwant %s", r.Name, g, r.Pattern.JSON())
+		}
+		switch r.Bus {
+		case rules.DefaultBus:
+			if p["EventBusName"] != nil {
+				t.Errorf("%s: on %v, want the default bus", r.Name, p["EventBusName"])
+			}
+		default:
+			if !jsonEq(p["EventBusName"], ref(bus)) {
+				t.Errorf("%s: on %v, want the platform's bus", r.Name, p["EventBusName"])
+			}
+		}
+		targets := p["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("%s: %d targets", r.Name, len(targets))
+		}
+		tg := targets[0].(map[string]any)
+		fn := logicalID(t, doc, "Fn-"+r.Function, "AWS::Lambda::Function")
+		if !jsonEq(tg["Arn"], getAtt(fn, "Arn")) {
+			t.Errorf("%s: target %v, want %s", r.Name, tg["Arn"], r.Function)
+		}
+		if tg["RetryPolicy"] == nil || !jsonEq(tg["DeadLetterConfig"], map[string]any{"Arn": getAtt(logicalID(t, doc, "DLQ-"+r.Function, "AWS::SQS::Queue"), "Arn")}) {
+			t.Errorf("%s: retry %v, dead letters %v", r.Name, tg["RetryPolicy"], tg["DeadLetterConfig"])
+		}
+	}
+	// Plus the three schedules, the people's notifications and Batch's failures.
+	if n, want := len(resources(doc, "AWS::Events::Rule")), len(all)+5; n != want {
+		t.Errorf("%d rules, want %d", n, want)
+	}
+	for id, expr := range map[string]string{"Schedule-drift": rules.DriftSchedule, "Schedule-reconcile": "rate(5 minutes)",
+		"Schedule-report": ReportSchedule} {
+		if got := props(resources(doc, "AWS::Events::Rule")[logicalID(t, doc, id, "AWS::Events::Rule")])["ScheduleExpression"]; got != expr {
+			t.Errorf("%s: %v, want %s", id, got, expr)
+		}
+	}
+	// Every function invoked asynchronously sends its failures to its queue.
+	configs := resources(doc, "AWS::Lambda::EventInvokeConfig")
+	if len(configs) != len(Functions()) {
+		t.Errorf("%d on-failure configurations, want one per function (%d)", len(configs), len(Functions()))
+	}
+	for id, c := range configs {
+		if props(c)["DestinationConfig"].(map[string]any)["OnFailure"] == nil {
+			t.Errorf("%s: no on-failure destination", id)
+		}
+	}
+}
+
+// replace substitutes the placeholders in v.
+func replace(v any, subst map[string]any) any {
+	switch v := v.(type) {
+	case string:
+		if r, ok := subst[v]; ok {
+			return r
+		}
+		return v
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = replace(x, subst)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = replace(x, subst)
+		}
+		return out
+	}
+	return v
+}
+
+// The gate can be invoked by its API and its one rule, nothing else; the
+// prediction API reaches only predict.
+func TestInvokePermissions(t *testing.T) {
+	_, doc := template(t)
+	gate := getAtt(logicalID(t, doc, "Fn-gate", "AWS::Lambda::Function"), "Arn")
+	predict := getAtt(logicalID(t, doc, "Fn-predict", "AWS::Lambda::Function"), "Arn")
+	decisionsAPI := ref(logicalID(t, doc, "DecisionsApi", "AWS::ApiGatewayV2::Api"))
+	predictionAPI := ref(logicalID(t, doc, "PredictionApi", "AWS::ApiGatewayV2::Api"))
+	gateRule := getAtt(logicalID(t, doc, "Rule-gate-trained", "AWS::Events::Rule"), "Arn")
+	var gatePerms, predictPerms int
+	for id, perm := range resources(doc, "AWS::Lambda::Permission") {
+		p := props(perm)
+		src, _ := json.Marshal(p["SourceArn"])
+		if p["SourceArn"] == nil {
+			t.Errorf("%s: a permission without a source ARN", id)
+		}
+		if p["Action"] != "lambda:InvokeFunction" {
+			t.Errorf("%s: %v", id, p["Action"])
+		}
+		dApi, _ := json.Marshal(decisionsAPI)
+		pApi, _ := json.Marshal(predictionAPI)
+		switch {
+		case jsonEq(p["FunctionName"], gate):
+			gatePerms++
+			ok := (p["Principal"] == "apigateway.amazonaws.com" && strings.Contains(string(src), string(dApi))) ||
+				(p["Principal"] == "events.amazonaws.com" && jsonEq(p["SourceArn"], gateRule))
+			if !ok {
+				t.Errorf("%s: the gate invocable by %v from %s", id, p["Principal"], src)
+			}
+		case p["Principal"] == "apigateway.amazonaws.com":
+			if !jsonEq(p["FunctionName"], predict) || !strings.Contains(string(src), string(pApi)) {
+				t.Errorf("%s: API Gateway invokes %v from %s", id, p["FunctionName"], src)
+			}
+			predictPerms++
+		}
+	}
+	if gatePerms != 2 || predictPerms != 2 {
+		t.Errorf("%d permissions on the gate (want its API and its rule), %d API permissions on predict (want proxy and health)", gatePerms, predictPerms)
+	}
+}
+
+func TestAPIs(t *testing.T) {
+	_, doc := template(t)
+	routes := map[string]string{}
+	for _, r := range resources(doc, "AWS::ApiGatewayV2::Route") {
+		p := props(r)
+		routes[p["ApiId"].(map[string]any)["Ref"].(string)+" "+p["RouteKey"].(string)] = p["AuthorizationType"].(string)
+	}
+	d, p := logicalID(t, doc, "DecisionsApi", "AWS::ApiGatewayV2::Api"), logicalID(t, doc, "PredictionApi", "AWS::ApiGatewayV2::Api")
+	want := map[string]string{d + " ANY /{proxy+}": "AWS_IAM", p + " ANY /{proxy+}": "AWS_IAM", p + " GET /healthz": "NONE"}
+	if !reflect.DeepEqual(routes, want) {
+		t.Errorf("routes %v, want %v", routes, want)
+	}
+	for _, s := range resources(doc, "AWS::ApiGatewayV2::Stage") {
+		sp := props(s)
+		if sp["AccessLogSettings"] == nil || sp["DefaultRouteSettings"].(map[string]any)["ThrottlingRateLimit"] == nil {
+			t.Errorf("stage of %v: access logs %v, throttling %v", sp["ApiId"], sp["AccessLogSettings"], sp["DefaultRouteSettings"])
+		}
+	}
+}
+
+func TestSiteHeaders(t *testing.T) {
+	_, doc := template(t)
+	if !strings.Contains(SiteCSP, "frame-ancestors 'none'") || !strings.HasPrefix(SiteCSP, "default-src 'none'") {
+		t.Fatalf("CSP %q", SiteCSP)
+	}
+	var policy map[string]any
+	for _, r := range resources(doc, "AWS::CloudFront::ResponseHeadersPolicy") {
+		policy = props(r)["ResponseHeadersPolicyConfig"].(map[string]any)["SecurityHeadersConfig"].(map[string]any)
+	}
+	if policy == nil {
+		t.Fatal("no response headers policy")
+	}
+	if csp := policy["ContentSecurityPolicy"].(map[string]any)["ContentSecurityPolicy"]; csp != SiteCSP {
+		t.Errorf("CSP %v", csp)
+	}
+	for _, h := range []string{"ContentTypeOptions", "FrameOptions", "ReferrerPolicy", "StrictTransportSecurity"} {
+		if policy[h] == nil {
+			t.Errorf("no %s header", h)
+		}
+	}
+	var dist map[string]any
+	for _, r := range resources(doc, "AWS::CloudFront::Distribution") {
+		dist = props(r)["DistributionConfig"].(map[string]any)
+	}
+	beh := dist["DefaultCacheBehavior"].(map[string]any)
+	if beh["ViewerProtocolPolicy"] != "redirect-to-https" || dist["DefaultRootObject"] != "index.html" || beh["ResponseHeadersPolicyId"] == nil {
+		t.Errorf("distribution: %v %v %v", beh["ViewerProtocolPolicy"], dist["DefaultRootObject"], beh["ResponseHeadersPolicyId"])
+	}
+	origin := dist["Origins"].([]any)[0].(map[string]any)
+	if origin["OriginAccessControlId"] == nil {
+		t.Errorf("origin without access control: %v", origin)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	_, doc := template(t)
+	for _, ce := range resources(doc, "AWS::Batch::ComputeEnvironment") {
+		c := props(ce)["ComputeResources"].(map[string]any)
+		if c["MinvCpus"] != 0.0 || c["MaxvCpus"] != 16.0 || !jsonEq(c["InstanceTypes"], []string{"g5.xlarge", "g5.2xlarge"}) {
+			t.Errorf("compute environment: %v", c)
+		}
+	}
+	for _, jd := range resources(doc, "AWS::Batch::JobDefinition") {
+		p := props(jd)
+		cp := p["ContainerProperties"].(map[string]any)
+		if !slices.ContainsFunc(cp["ResourceRequirements"].([]any), func(r any) bool {
+			return jsonEq(r, map[string]string{"Type": "GPU", "Value": "1"})
+		}) {
+			t.Errorf("no GPU requirement: %v", cp["ResourceRequirements"])
+		}
+		want := map[string]any{"Attempts": 3, "EvaluateOnExit": []any{
+			map[string]any{"Action": "RETRY", "OnStatusReason": "Host EC2*"}, map[string]any{"Action": "EXIT", "OnReason": "*"}}}
+		if !jsonEq(p["RetryStrategy"], want) {
+			t.Errorf("retry strategy %v", p["RetryStrategy"])
+		}
+		if !jsonEq(p["Timeout"], map[string]any{"AttemptDurationSeconds": JobTimeout}) {
+			t.Errorf("timeout %v", p["Timeout"])
+		}
+		img, _ := json.Marshal(cp["Image"])
+		if !regexp.MustCompile(`@",\{"Fn::GetAtt":\["TrainerImageDigest[0-9A-F]{8}","imageDetails.0.imageDigest"\]\}\]\]\}$`).Match(img) {
+			t.Errorf("image not pinned by the pushed digest: %s", img)
+		}
+	}
+	// The job role reads datasets and writes runs, nothing else.
+	var job []string
+	for _, s := range statements(doc)[logicalID(t, doc, "TrainerJobDefaultPolicy", "AWS::IAM::Policy")] {
+		res, _ := json.Marshal(s["Resource"])
+		for _, a := range asList(s["Action"]) {
+			job = append(job, a.(string)+" "+regexp.MustCompile(`"/[a-z/]+\*"`).FindAllString(string(res), -1)[0])
+		}
+	}
+	sort.Strings(job)
+	if want := []string{`s3:AbortMultipartUpload "/runs/*"`, `s3:GetObject "/datasets/*"`, `s3:PutObject "/runs/*"`}; !slices.Equal(job, want) {
+		t.Errorf("job role: %v, want %v", job, want)
+	}
+}
