@@ -127,3 +127,27 @@ func TestSynthesizes(t *testing.T) {
 		t.Fatalf("only %d resources", n)
 	}
 }
+
+// synthWith synthesizes a stack from testProps changed by change, for the
+// tests of an option (each costs a synthesis).
+func synthWith(t *testing.T, change func(*PlatformStackProps)) map[string]any {
+	t.Helper()
+	assets := placeholderAssets(t)
+	defer os.RemoveAll(assets)
+	out := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	p := testProps(t, assets)
+	change(&p)
+	if _, err := NewPlatformStack(app, "mlops-option", &p); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(*app.Synth(nil).GetStackByName(jsii.String("mlops-option")).TemplateFullPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
