@@ -9,7 +9,7 @@ FUZZTIME    ?= 20s
 # Lambda runs the functions on Graviton: linux/arm64, no cgo, no RPC shim.
 LAMBDA_ENV  := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build functions cli setup test test-minio test-store-embedded test-short demo up bench bench-go lint fmt fuzz clean
+.PHONY: all build functions cli setup synth infra-test deploy test test-minio test-store-embedded test-short demo up bench bench-go lint fmt fuzz clean
 
 all: build
 
@@ -38,6 +38,26 @@ setup:
 test: SETUP_GROUPS = test
 test: setup
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory infra-test SETUP_GROUPS=test
+
+# The CDK app (infra/, its own Go module): `make synth` writes the stages'
+# templates under infra/cdk.out/ offline, from the bootstraps `make functions`
+# builds; `make infra-test` runs the stack's tests (assertions, IAM, rules,
+# cost at idle, cdk-nag); `make deploy STACK=mlops-dev` deploys one stage with
+# the caller's AWS credentials (README: Deploying to AWS).
+CDK     := $(CURDIR)/infra/nag/node_modules/.bin/cdk
+CDK_ENV := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_DISABLE_CLI_TELEMETRY=true
+STACK   ?= mlops-dev
+synth: SETUP_GROUPS = test
+synth: setup functions
+	cd infra && $(CDK_ENV) $(CDK) synth --quiet
+
+infra-test: SETUP_GROUPS = test
+infra-test: setup
+	cd infra && $(GO) vet ./... && $(CDK_ENV) $(GO) test -count=1 -timeout 10m ./...
+
+deploy: synth
+	cd infra && $(CDK_ENV) $(CDK) deploy --app cdk.out $(STACK)
 
 # The store's tests against MinIO (AWS's conditional-write semantics), when a minio
 # binary is installed: scripts/test-minio.sh says how. Not part of `make test`.
@@ -104,4 +124,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf $(DIST) $(BIN)
+	rm -rf $(DIST) $(BIN) infra/cdk.out

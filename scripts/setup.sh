@@ -49,6 +49,9 @@ test   cmd  make        make              the test commands are make targets
 test   cmd  curl        curl              scripts/test-minio.sh polls MinIO until it is up
 test   cmd  wrk         wrk               the prediction endpoint's swap-under-load test drives it with wrk
 test   cmd  chromium    chromium          headless Chromium loads the governance site's pages and checks their charts
+test   cmd  node        nodejs            the CDK (jsii runs the Go stack's constructs in Node), the CDK CLI and cdk-nag
+test   cmd  npm         npm               installs infra/nag's locked packages
+test   npm  infra/nag   package-lock.json the CDK CLI (make synth) and cdk-nag's AwsSolutions checks (the infra tests)
 lint   go   staticcheck honnef.co/go/tools/cmd/staticcheck@STATICCHECK_VERSION  make lint
 lint   cmd  shellcheck  shellcheck        make lint checks the shell scripts
 lint   cmd  git         git               make lint finds the files to check with git ls-files
