@@ -170,6 +170,9 @@ func (b *builder) function(f Function) {
 		LogGroupName: jsii.String("/aws/lambda/" + b.name(f.Name)), Retention: retention[b.p.LogRetentionDays],
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	if f.Name == Predict {
+		b.predictLogs = logs
+	}
 	env := map[string]*string{
 		envUploads: b.uploads.BucketName(), envPlatform: b.platform.BucketName(),
 		envMonitoring: b.monitoring.BucketName(), envSite: b.site.BucketName(), envBus: b.bus.EventBusName(),

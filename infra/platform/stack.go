@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -36,8 +37,9 @@ type builder struct {
 
 	predictAPI, decisionsAPI awsapigatewayv2.HttpApi
 
-	fns  map[string]awslambda.Function
-	dlqs map[string]awssqs.Queue
+	fns         map[string]awslambda.Function
+	predictLogs awslogs.LogGroup
+	dlqs        map[string]awssqs.Queue
 
 	nag map[string]*nagEntry // suppressions by construct path, written last
 }
@@ -92,6 +94,7 @@ func NewPlatformStack(scope constructs.Construct, id string, props *PlatformStac
 	}
 	b.bucketPolicies()
 	b.apis()
+	b.predictionLog()
 	b.alarms()
 	b.outputs()
 	b.cdkInternals()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/rules"
 )
 
@@ -583,5 +584,42 @@ func TestBatch(t *testing.T) {
 	sort.Strings(job)
 	if want := []string{`s3:AbortMultipartUpload "/runs/*"`, `s3:GetObject "/datasets/*"`, `s3:PutObject "/runs/*"`}; !slices.Equal(job, want) {
 		t.Errorf("job role: %v, want %v", job, want)
+	}
+}
+
+// The predict function's record lines reach the monitoring bucket where the
+// drift reader looks: the filter and the stream carry shared/predlog's values.
+func TestPredictionLog(t *testing.T) {
+	_, doc := template(t)
+	filters := resources(doc, "AWS::Logs::SubscriptionFilter")
+	streams := resources(doc, "AWS::KinesisFirehose::DeliveryStream")
+	if len(filters) != 1 || len(streams) != 1 {
+		t.Fatalf("%d subscription filters, %d streams", len(filters), len(streams))
+	}
+	for _, f := range filters {
+		p := props(f)
+		if p["FilterPattern"] != predlog.SubscriptionFilterPattern ||
+			!jsonEq(p["LogGroupName"], ref(logicalID(t, doc, "Logs-predict", "AWS::Logs::LogGroup"))) {
+			t.Errorf("filter: %v on %v", p["FilterPattern"], p["LogGroupName"])
+		}
+	}
+	for _, s := range streams {
+		d := props(s)["ExtendedS3DestinationConfiguration"].(map[string]any)
+		if d["Prefix"] != predlog.FirehosePrefix || d["ErrorOutputPrefix"] != predlog.FirehoseErrorPrefix ||
+			d["FileExtension"] != predlog.FirehoseFileExtension || d["CompressionFormat"] != "GZIP" ||
+			!jsonEq(d["BucketArn"], getAtt(logicalID(t, doc, "Monitoring", "AWS::S3::Bucket"), "Arn")) {
+			t.Errorf("stream destination: %v", d)
+		}
+		var types []string
+		for _, p := range d["ProcessingConfiguration"].(map[string]any)["Processors"].([]any) {
+			types = append(types, p.(map[string]any)["Type"].(string))
+		}
+		if want := []string{"Decompression", "CloudWatchLogProcessing", "AppendDelimiterToRecord", "MetadataExtraction"}; !slices.Equal(types, want) {
+			t.Errorf("processors %v, want %v", types, want)
+		}
+		b, _ := json.Marshal(d)
+		if !strings.Contains(string(b), predlog.FirehoseJQ) {
+			t.Errorf("no partitioning query %q", predlog.FirehoseJQ)
+		}
 	}
 }
