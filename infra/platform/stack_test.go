@@ -607,7 +607,7 @@ func TestPredictionLog(t *testing.T) {
 		d := props(s)["ExtendedS3DestinationConfiguration"].(map[string]any)
 		if d["Prefix"] != predlog.FirehosePrefix || d["ErrorOutputPrefix"] != predlog.FirehoseErrorPrefix ||
 			d["FileExtension"] != predlog.FirehoseFileExtension || d["CompressionFormat"] != "GZIP" ||
-			!jsonEq(d["BucketArn"], getAtt(logicalID(t, doc, "Monitoring", "AWS::S3::Bucket"), "Arn")) {
+			!jsonEq(d["BucketARN"], getAtt(logicalID(t, doc, "Monitoring", "AWS::S3::Bucket"), "Arn")) {
 			t.Errorf("stream destination: %v", d)
 		}
 		var types []string
