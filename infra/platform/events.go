@@ -42,8 +42,7 @@ func (b *builder) names() rules.Names {
 // schedules, and the notifications people get.
 func (b *builder) rules() error {
 	for _, r := range rules.All(b.names()) {
-		fn, ok := b.fns[r.Function]
-		if !ok {
+		if _, ok := b.fns[r.Function]; !ok {
 			return fmt.Errorf("rule %s: no function %q in the stack (Functions lacks it)", r.Name, r.Function)
 		}
 		props := &awsevents.RuleProps{
@@ -59,7 +58,6 @@ func (b *builder) rules() error {
 			return fmt.Errorf("rule %s: bus %q is neither the default bus nor the platform's (%s)", r.Name, r.Bus, b.busName())
 		}
 		awsevents.NewRule(b.stack, jsii.String("Rule-"+r.Name), props)
-		_ = fn
 	}
 
 	schedule := func(id, fn, expr, why string) {

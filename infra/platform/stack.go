@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -115,8 +114,6 @@ func (b *builder) removal() awscdk.RemovalPolicy {
 func days(n int) awscdk.Duration { return awscdk.Duration_Days(jsii.Number(n)) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func contains(xs []string, x string) bool { return slices.Contains(xs, x) }
 
 // cdkInternals acknowledges the findings on the functions the CDK itself
 // adds: the handler that turns on the buckets' EventBridge notifications and

@@ -21,8 +21,7 @@ func logicalID(t *testing.T, doc map[string]any, id, typ string) string {
 	t.Helper()
 	re := regexp.MustCompile(`^` + regexp.QuoteMeta(strings.ReplaceAll(id, "-", "")) + `[0-9A-F]{8}$`)
 	var found []string
-	for lid, r := range resources(doc, typ) {
-		_ = r
+	for lid := range resources(doc, typ) {
 		if re.MatchString(lid) {
 			found = append(found, lid)
 		}
