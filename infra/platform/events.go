@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -42,6 +43,9 @@ func (b *builder) names() rules.Names {
 // schedules, and the notifications people get.
 func (b *builder) rules() error {
 	for _, r := range rules.All(b.names()) {
+		if p := r.Pattern.JSON(); strings.Contains(p, `""`) {
+			return fmt.Errorf("rule %s: an empty name in its pattern %s: rules.Names has a field the stack does not set (events.go, names)", r.Name, p)
+		}
 		if _, ok := b.fns[r.Function]; !ok {
 			return fmt.Errorf("rule %s: no function %q in the stack (Functions lacks it)", r.Name, r.Function)
 		}

@@ -101,8 +101,9 @@ var (
 	predictAccess = r(platformBkt, "models/", "runs/", "specs/", "contracts/", "datasets/")
 	driftAccess   = join(r(uploads, "feedback/"), r(monitoring, "predictions/"), w(monitoring, "drift/", "labels/"),
 		r(platformBkt, "models/", "runs/", "datasets/", "contracts/", "specs/", "policies/", "requests/drift/"))
-	reportAccess = join(r(platformBkt, "contracts/", "datasets/", "datasheets/", "specs/", "policies/", "runs/", "models/", "audit/"),
-		r(monitoring, "drift/", "labels/", "predictions/"), rw(site, ""))
+	// The report function (shared/report): its state is reports/state.json.
+	reportAccess = join(r(platformBkt, "contracts/", "datasets/", "datasheets/", "specs/", "policies/", "runs/", "models/",
+		"audit/", "requests/report/"), w(platformBkt, "reports/"), r(monitoring, "drift/", "labels/", "predictions/"), rw(site, ""))
 )
 
 // Functions are the stack's functions: every functions/<name> (a test checks
