@@ -122,6 +122,10 @@ func (b *builder) batch() {
 	} else {
 		asset := awsecrassets.NewDockerImageAsset(b.stack, jsii.String("TrainerImage"), &awsecrassets.DockerImageAssetProps{
 			Directory: jsii.String(b.p.TrainerDir), Platform: awsecrassets.Platform_LINUX_AMD64(),
+			// The image needs the program only (the Dockerfile copies it):
+			// the Go tests beside it would change the asset's hash, and,
+			// staged under cdk.out/, be Go packages of this module.
+			Exclude: jsii.Strings("**/*.go", "trainertest", "test_*.py"),
 		})
 		asset.Repository().GrantPull(t.execRole)
 		b.suppress(t.execRole.Node().FindChild(jsii.String("DefaultPolicy")), suppression{ID: "AwsSolutions-IAM5",

@@ -6,16 +6,15 @@ import (
 	fh "github.com/aws/aws-cdk-go/awscdk/v2/awskinesisfirehose"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
-
-	"github.com/openmlops/mlops/shared/predlog"
 )
 
 // predictionLog carries the predict function's record lines from its log
 // group to the monitoring bucket: a subscription filter that lets only the
 // records through, and a Firehose stream that partitions them by model and
 // day, as docs/prediction-log.md lays out (the values are shared/predlog's,
-// which the drift reader uses too). Firehose bills by the GB ingested:
-// nothing at idle.
+// which the drift reader uses too; spelled in predlogValues, pinned to
+// predlog's source by a test). Firehose bills by the GB ingested: nothing
+// at idle.
 func (b *builder) predictionLog() {
 	monitoring := b.monitoring
 	deliver := awsiam.NewRole(b.stack, jsii.String("PredictionLogDelivery"), &awsiam.RoleProps{
@@ -50,8 +49,8 @@ func (b *builder) predictionLog() {
 			KeyType: jsii.String("AWS_OWNED_CMK")},
 		ExtendedS3DestinationConfiguration: &fh.CfnDeliveryStream_ExtendedS3DestinationConfigurationProperty{
 			BucketArn: monitoring.BucketArn(), RoleArn: deliver.RoleArn(),
-			Prefix: jsii.String(predlog.FirehosePrefix), ErrorOutputPrefix: jsii.String(predlog.FirehoseErrorPrefix),
-			CompressionFormat: jsii.String("GZIP"), FileExtension: jsii.String(predlog.FirehoseFileExtension),
+			Prefix: jsii.String(predlogValues.FirehosePrefix), ErrorOutputPrefix: jsii.String(predlogValues.FirehoseErrorPrefix),
+			CompressionFormat: jsii.String("GZIP"), FileExtension: jsii.String(predlogValues.FirehoseFileExtension),
 			// Dynamic partitioning's smallest buffer.
 			BufferingHints: &fh.CfnDeliveryStream_BufferingHintsProperty{IntervalInSeconds: jsii.Number(60), SizeInMBs: jsii.Number(64)},
 			DynamicPartitioningConfiguration: &fh.CfnDeliveryStream_DynamicPartitioningConfigurationProperty{Enabled: jsii.Bool(true),
@@ -61,7 +60,7 @@ func (b *builder) predictionLog() {
 					processor("Decompression", param("CompressionFormat", "GZIP")),
 					processor("CloudWatchLogProcessing", param("DataMessageExtraction", "true")),
 					processor("AppendDelimiterToRecord"),
-					processor("MetadataExtraction", param("MetadataExtractionQuery", predlog.FirehoseJQ),
+					processor("MetadataExtraction", param("MetadataExtractionQuery", predlogValues.FirehoseJQ),
 						param("JsonParsingEngine", "JQ-1.6")),
 				}},
 		},
@@ -80,8 +79,21 @@ func (b *builder) predictionLog() {
 		Actions: jsii.Strings("firehose:PutRecord", "firehose:PutRecordBatch"), Resources: &[]*string{stream.AttrArn()},
 	}))
 	filter := awslogs.NewCfnSubscriptionFilter(b.stack, jsii.String("PredictionRecords"), &awslogs.CfnSubscriptionFilterProps{
-		LogGroupName: b.predictLogs.LogGroupName(), FilterPattern: jsii.String(predlog.SubscriptionFilterPattern),
+		LogGroupName: b.predictLogs.LogGroupName(), FilterPattern: jsii.String(predlogValues.SubscriptionFilterPattern),
 		DestinationArn: stream.AttrArn(), RoleArn: put.RoleArn(),
 	})
 	filter.Node().AddDependency(put)
+}
+
+// predlogValues are shared/predlog's constants for the Lambda path. That
+// package links the S3 client, which this module has no use for; a test
+// reads them from its source.
+var predlogValues = struct {
+	SubscriptionFilterPattern, FirehoseJQ, FirehosePrefix, FirehoseErrorPrefix, FirehoseFileExtension string
+}{
+	SubscriptionFilterPattern: `{ $.schema = "mlops.prediction/1" }`,
+	FirehoseJQ:                `{model: .model, day: .time[0:10]}`,
+	FirehosePrefix:            "predictions/!{partitionKeyFromQuery:model}/dt=!{partitionKeyFromQuery:day}/",
+	FirehoseErrorPrefix:       "predictions-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/",
+	FirehoseFileExtension:     ".jsonl.gz",
 }

@@ -5,14 +5,17 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
 	"github.com/aws/jsii-runtime-go"
-
-	"github.com/openmlops/mlops/reportgen"
 )
 
 // SiteCSP is the site's Content-Security-Policy header: the generator's own
-// policy (every page carries it as a meta tag too) plus frame-ancestors,
-// which only a header can carry.
-const SiteCSP = reportgen.CSP + "; frame-ancestors 'none'"
+// policy (reportgen.CSP: every page carries it as a meta tag too) plus
+// frame-ancestors, which only a header can carry. reportgen links the
+// site's chart and Markdown libraries, which this module has no use for, so
+// the value is spelled here and a test pins it to reportgen's source.
+const SiteCSP = siteCSP + "; frame-ancestors 'none'"
+
+const siteCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
 
 // reports puts the site bucket behind CloudFront: origin access control (the
 // bucket stays private), HTTPS only, and the security headers on every

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/rules"
 )
 
@@ -597,15 +597,15 @@ func TestPredictionLog(t *testing.T) {
 	}
 	for _, f := range filters {
 		p := props(f)
-		if p["FilterPattern"] != predlog.SubscriptionFilterPattern ||
+		if p["FilterPattern"] != predlogValues.SubscriptionFilterPattern ||
 			!jsonEq(p["LogGroupName"], ref(logicalID(t, doc, "Logs-predict", "AWS::Logs::LogGroup"))) {
 			t.Errorf("filter: %v on %v", p["FilterPattern"], p["LogGroupName"])
 		}
 	}
 	for _, s := range streams {
 		d := props(s)["ExtendedS3DestinationConfiguration"].(map[string]any)
-		if d["Prefix"] != predlog.FirehosePrefix || d["ErrorOutputPrefix"] != predlog.FirehoseErrorPrefix ||
-			d["FileExtension"] != predlog.FirehoseFileExtension || d["CompressionFormat"] != "GZIP" ||
+		if d["Prefix"] != predlogValues.FirehosePrefix || d["ErrorOutputPrefix"] != predlogValues.FirehoseErrorPrefix ||
+			d["FileExtension"] != predlogValues.FirehoseFileExtension || d["CompressionFormat"] != "GZIP" ||
 			!jsonEq(d["BucketARN"], getAtt(logicalID(t, doc, "Monitoring", "AWS::S3::Bucket"), "Arn")) {
 			t.Errorf("stream destination: %v", d)
 		}
@@ -617,8 +617,33 @@ func TestPredictionLog(t *testing.T) {
 			t.Errorf("processors %v, want %v", types, want)
 		}
 		b, _ := json.Marshal(d)
-		if !strings.Contains(string(b), predlog.FirehoseJQ) {
-			t.Errorf("no partitioning query %q", predlog.FirehoseJQ)
+		if !strings.Contains(string(b), predlogValues.FirehoseJQ) {
+			t.Errorf("no partitioning query %q", predlogValues.FirehoseJQ)
 		}
+	}
+}
+
+// The trainer's staged build context holds the program, not the Go tests
+// beside it (staged under cdk.out/, they would be packages of this module).
+func TestTrainerAssetHasNoGo(t *testing.T) {
+	template(t)
+	var staged []string
+	err := filepath.WalkDir(synthed.outdir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(p, ".go") {
+			staged = append(staged, p)
+		}
+		if d.Name() == "train.py" {
+			staged = append(staged, "train.py")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(staged) != 1 || staged[0] != "train.py" {
+		t.Errorf("staged: %v, want the trainer's train.py and no Go file", staged)
 	}
 }
