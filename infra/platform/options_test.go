@@ -97,6 +97,10 @@ func TestStageContext(t *testing.T) {
 	if _, err := ParseStageContext("mlops:dev", `{"spot": true}`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ParseStageContext("mlops:dev", `{"reconcileMinutes": 9223372036854775807}`); err == nil ||
+		!strings.Contains(err.Error(), "reconcileMinutes") {
+		t.Fatalf("reconcileMinutes out of range: %v", err)
+	}
 	if _, err := ParseStageContext("mlops:dev", `{"spots": true}`); err == nil || !strings.Contains(err.Error(), "spots") ||
 		!strings.Contains(err.Error(), "mlops:dev") {
 		t.Fatalf("unknown option: %v", err)

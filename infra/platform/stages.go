@@ -62,6 +62,9 @@ func ParseStageContext(key string, v any) (StageContext, error) {
 	if err := dec.Decode(&sc); err != nil {
 		return sc, fmt.Errorf("context %s: expected a JSON object of the stage's options (README, Deploying to AWS): %w", key, err)
 	}
+	if m := sc.ReconcileMinutes; m != nil && (*m < 1 || *m > 1440) {
+		return sc, fmt.Errorf("context %s: reconcileMinutes %d: expected 1 to 1440", key, *m)
+	}
 	return sc, nil
 }
 
