@@ -131,19 +131,40 @@ func (b *builder) functions() error {
 	// The audit trail's checkpoint key: HMAC, usable by the gate's and
 	// reconcile's roles alone (granted below, nothing else in the key
 	// policy but the account root's administration).
+	// Its policy lets the account administer the key but not use it: the
+	// roles that sign and verify are named in it (auditKeyUsers), so no
+	// other identity can use it whatever its IAM policy says.
+	admin := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AccountAdministersNotUses"), Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+		Actions: jsii.Strings("kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ListResourceTags",
+			"kms:TagResource", "kms:UntagResource", "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
+			"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant",
+			"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+		// In a key policy "*" is the key itself.
+		Resources: jsii.Strings("*"),
+	})
 	b.auditKey = awskms.NewKey(b.stack, jsii.String("AuditKey"), &awskms.KeyProps{
 		Description: jsii.String("openmlops " + b.p.Stage + ": signs the audit trail's checkpoints (HMAC_256)"),
 		KeySpec:     awskms.KeySpec_HMAC_256, KeyUsage: awskms.KeyUsage_GENERATE_VERIFY_MAC,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN, Alias: jsii.String("alias/" + b.name("audit")),
+		Policy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{admin}}),
 	})
 
 	for _, q := range append(functionNames(), alertsDLQ) {
 		b.dlqs[q] = b.queue("DLQ-"+q, q)
 	}
 
+	var users []awsiam.IPrincipal
 	for _, f := range Functions() {
 		b.function(f)
+		if f.Audit {
+			users = append(users, b.fns[f.Name].Role())
+		}
 	}
+	b.auditKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AuditKeyUsers"), Principals: &users,
+		Actions: jsii.Strings("kms:GenerateMac", "kms:VerifyMac"), Resources: jsii.Strings("*"),
+	}), nil)
 	return nil
 }
 

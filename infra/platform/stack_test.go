@@ -2,6 +2,7 @@ package platform
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -236,6 +237,29 @@ func TestIAMNoWildcardActions(t *testing.T) {
 			}
 		}
 	}
+	// Resource policies (buckets, queues, topic, key) allow no wildcard
+	// action either; their Deny statements may (TLS only: deny everything).
+	for _, typ := range []string{"AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"} {
+		for id, r := range resources(doc, typ) {
+			for _, s := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				s := s.(map[string]any)
+				for _, a := range asList(s["Action"]) {
+					if s["Effect"] == "Allow" && strings.Contains(a.(string), "*") {
+						t.Errorf("%s: allows %s", id, a)
+					}
+				}
+			}
+		}
+	}
+	for id, r := range resources(doc, "AWS::KMS::Key") {
+		for _, s := range props(r)["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+			for _, a := range asList(s.(map[string]any)["Action"]) {
+				if strings.Contains(a.(string), "*") {
+					t.Errorf("%s: key policy allows %s", id, a)
+				}
+			}
+		}
+	}
 	// The exceptions are all in use: none is left over from a change.
 	for a := range starResourceActions {
 		if !used[a] {
@@ -285,6 +309,30 @@ func TestAuditKey(t *testing.T) {
 	k := props(resources(doc, "AWS::KMS::Key")[key])
 	if k["KeySpec"] != "HMAC_256" || k["KeyUsage"] != "GENERATE_VERIFY_MAC" {
 		t.Fatalf("audit key: %v %v", k["KeySpec"], k["KeyUsage"])
+	}
+	// The key policy: the account administers, the two roles use.
+	var sids []string
+	for _, s := range k["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		s := s.(map[string]any)
+		acts := asList(s["Action"])
+		sids = append(sids, fmt.Sprint(s["Sid"]))
+		switch s["Sid"] {
+		case "AccountAdministersNotUses":
+			if slices.Contains(acts, any("kms:GenerateMac")) || slices.Contains(acts, any("kms:VerifyMac")) {
+				t.Errorf("the account may use the key: %v", acts)
+			}
+		case "AuditKeyUsers":
+			want := []any{getAtt(logicalID(t, doc, "FngateServiceRole", "AWS::IAM::Role"), "Arn"),
+				getAtt(logicalID(t, doc, "FnreconcileServiceRole", "AWS::IAM::Role"), "Arn")}
+			if !jsonEq(s["Principal"], map[string]any{"AWS": want}) || !jsonEq(acts, []string{"kms:GenerateMac", "kms:VerifyMac"}) {
+				t.Errorf("key users: %v %v", s["Principal"], acts)
+			}
+		default:
+			t.Errorf("key policy statement %v", s)
+		}
+	}
+	if sort.Strings(sids); !slices.Equal(sids, []string{"AccountAdministersNotUses", "AuditKeyUsers"}) {
+		t.Errorf("key policy statements %v", sids)
 	}
 	users := map[string]bool{}
 	for id, ss := range statements(doc) {
