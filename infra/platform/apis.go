@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -35,7 +36,7 @@ func (b *builder) apis() {
 		auth = awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String(b.p.JWTIssuer),
 			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(b.p.JWTAudience...)})
 	}
-	predict := b.api("PredictionApi", Predict, auth, predictRate, predictBurst)
+	predict := b.api("PredictionApi", Predict, auth, predictRate, predictBurst, b.p.PredictionDomain)
 	// The one route without authorization: it says the function runs and
 	// nothing about any model (functions/predict serves it).
 	health := predict.AddRoutes(&awsapigatewayv2.AddRoutesOptions{Path: jsii.String("/healthz"),
@@ -47,17 +48,29 @@ func (b *builder) apis() {
 			Reason: "GET /healthz is the unauthenticated health check: it answers {\"status\":\"ok\"} and says nothing about any model."})
 	}
 	b.predictAPI = predict
-	b.decisionsAPI = b.api("DecisionsApi", rules.Gate, awsapigatewayv2authorizers.NewHttpIamAuthorizer(), decisionsRate, decisionsBurst)
+	b.decisionsAPI = b.api("DecisionsApi", rules.Gate, awsapigatewayv2authorizers.NewHttpIamAuthorizer(), decisionsRate, decisionsBurst,
+		b.p.DecisionsDomain)
 }
 
 // api is an HTTP API whose every path goes to fn behind auth, with an access
 // log and throttling on its default stage.
-func (b *builder) api(id, fn string, auth awsapigatewayv2.IHttpRouteAuthorizer, rate, burst float64) awsapigatewayv2.HttpApi {
-	api := awsapigatewayv2.NewHttpApi(b.stack, jsii.String(id), &awsapigatewayv2.HttpApiProps{
+func (b *builder) api(id, fn string, auth awsapigatewayv2.IHttpRouteAuthorizer, rate, burst float64, domain Domain) awsapigatewayv2.HttpApi {
+	props := &awsapigatewayv2.HttpApiProps{
 		ApiName:           jsii.String(b.name(map[string]string{Predict: "predictions", rules.Gate: "decisions"}[fn])),
 		Description:       jsii.String("openmlops " + b.p.Stage + ": the " + fn + " function's routes"),
 		DefaultAuthorizer: auth,
-	})
+	}
+	if domain.set() {
+		// TLS 1.2 at least (the domain's default security policy).
+		dn := awsapigatewayv2.NewDomainName(b.stack, jsii.String(id+"Domain"), &awsapigatewayv2.DomainNameProps{
+			DomainName:  jsii.String(domain.Name),
+			Certificate: awscertificatemanager.Certificate_FromCertificateArn(b.stack, jsii.String(id+"Certificate"), jsii.String(domain.CertificateArn)),
+		})
+		props.DefaultDomainMapping = &awsapigatewayv2.DomainMappingOptions{DomainName: dn}
+		// Callers use the custom name: the execute-api one would bypass it.
+		props.DisableExecuteApiEndpoint = jsii.Bool(true)
+	}
+	api := awsapigatewayv2.NewHttpApi(b.stack, jsii.String(id), props)
 	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{Path: jsii.String("/{proxy+}"),
 		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_ANY},
 		Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(id+"Proxy"), b.fns[fn], nil)})

@@ -73,9 +73,15 @@ func (b *builder) outputs() {
 	out("MonitoringBucket", b.monitoring.BucketName(), "prediction logs and drift reports")
 	out("SiteBucket", b.site.BucketName(), "the governance site's files")
 	out("EventBusName", b.bus.EventBusName(), "the platform's event bus")
-	out("PredictionApiUrl", b.predictAPI.Url(), "the prediction API (SigV4, or JWT where configured)")
-	out("DecisionsApiUrl", b.decisionsAPI.Url(), "the decisions API (SigV4)")
-	out("SiteUrl", jsii.String("https://"+*b.dist.DistributionDomainName()+"/"), "the governance site")
+	url := func(d Domain, def *string) *string {
+		if d.set() {
+			return jsii.String("https://" + d.Name + "/")
+		}
+		return def
+	}
+	out("PredictionApiUrl", url(b.p.PredictionDomain, b.predictAPI.Url()), "the prediction API (SigV4, or JWT where configured)")
+	out("DecisionsApiUrl", url(b.p.DecisionsDomain, b.decisionsAPI.Url()), "the decisions API (SigV4)")
+	out("SiteUrl", url(b.p.SiteDomain, jsii.String("https://"+*b.dist.DistributionDomainName()+"/")), "the governance site")
 	out("DistributionId", b.dist.DistributionId(), "the site's CloudFront distribution")
 	out("AlertsTopicArn", b.alerts.TopicArn(), "alarms and approvals: subscribe here")
 	out("JobQueueArn", b.training.queue.JobQueueArn(), "the training job queue")

@@ -127,3 +127,50 @@ func TestNag(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// Custom domains: the APIs get their names (and lose the execute-api one),
+// the site its name and TLS 1.2, and the outputs say the custom URLs.
+func TestCustomDomains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second synthesis")
+	}
+	doc := synthWith(t, func(p *PlatformStackProps) {
+		p.PredictionDomain = Domain{Name: "predict.example.com", CertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/p"}
+		p.DecisionsDomain = Domain{Name: "decide.example.com", CertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/d"}
+		p.SiteDomain = Domain{Name: "models.example.com", CertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/s"}
+	})
+	names := map[string]bool{}
+	for _, d := range resources(doc, "AWS::ApiGatewayV2::DomainName") {
+		names[props(d)["DomainName"].(string)] = true
+	}
+	if !names["predict.example.com"] || !names["decide.example.com"] || len(names) != 2 {
+		t.Errorf("API domains %v", names)
+	}
+	for id, a := range resources(doc, "AWS::ApiGatewayV2::Api") {
+		if props(a)["DisableExecuteApiEndpoint"] != true {
+			t.Errorf("%s: the execute-api endpoint stays on", id)
+		}
+	}
+	for _, d := range resources(doc, "AWS::CloudFront::Distribution") {
+		c := props(d)["DistributionConfig"].(map[string]any)
+		if !jsonEq(c["Aliases"], []string{"models.example.com"}) || c["ViewerCertificate"].(map[string]any)["MinimumProtocolVersion"] != "TLSv1.2_2021" {
+			t.Errorf("site: %v %v", c["Aliases"], c["ViewerCertificate"])
+		}
+	}
+	outs := doc["Outputs"].(map[string]any)
+	for k, v := range map[string]string{"PredictionApiUrl": "https://predict.example.com/", "DecisionsApiUrl": "https://decide.example.com/",
+		"SiteUrl": "https://models.example.com/"} {
+		if outs[k].(map[string]any)["Value"] != v {
+			t.Errorf("%s: %v", k, outs[k])
+		}
+	}
+	p := Defaults("dev")
+	p.SiteDomain = Domain{Name: "models.example.com", CertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/s"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "us-east-1") {
+		t.Errorf("a site certificate outside us-east-1: %v", err)
+	}
+	p.SiteDomain = Domain{Name: "models.example.com"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a domain without a certificate: %v", err)
+	}
+}

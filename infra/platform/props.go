@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -52,6 +53,12 @@ type PlatformStackProps struct {
 	JWTIssuer   string
 	JWTAudience []string
 
+	// PredictionDomain, DecisionsDomain and SiteDomain give the APIs and
+	// the site custom domain names (each with its ACM certificate's ARN: in
+	// the stack's region for the APIs, in us-east-1 for CloudFront); unset:
+	// the AWS-assigned names. The DNS records are the operator's to make.
+	PredictionDomain, DecisionsDomain, SiteDomain Domain
+
 	// AuditLockMode is the Object Lock mode (GOVERNANCE or COMPLIANCE) and
 	// AuditRetentionDays the period the registry is to set on each audit
 	// record (AUDIT_LOCK_MODE, AUDIT_LOCK_DAYS on the gate and reconcile).
@@ -79,6 +86,14 @@ type PlatformStackProps struct {
 	// RetainData keeps the buckets (and their data) when the stack is deleted.
 	RetainData bool
 }
+
+// Domain is a custom domain name and its certificate.
+type Domain struct {
+	Name           string `json:"name"`
+	CertificateArn string `json:"certificateArn"`
+}
+
+func (d Domain) set() bool { return d.Name != "" }
 
 // Defaults are the props a stage starts from.
 func Defaults(stage string) PlatformStackProps {
@@ -108,9 +123,17 @@ var retention = map[int]awslogs.RetentionDays{1: awslogs.RetentionDays_ONE_DAY, 
 	2192: awslogs.RetentionDays_SIX_YEARS, 2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS,
 	3288: awslogs.RetentionDays_NINE_YEARS, 3653: awslogs.RetentionDays_TEN_YEARS}
 
+func domainOK(d Domain) bool {
+	return (d.Name == "") == (d.CertificateArn == "") && (d.CertificateArn == "" || strings.HasPrefix(d.CertificateArn, "arn:") && strings.Contains(d.CertificateArn, ":acm:"))
+}
+
 // Validate says what is wrong with p, naming the field and what it expects.
 func (p PlatformStackProps) Validate() error {
 	switch {
+	case !domainOK(p.PredictionDomain) || !domainOK(p.DecisionsDomain) || !domainOK(p.SiteDomain):
+		return fmt.Errorf("predictionDomain, decisionsDomain, siteDomain: each needs both a name and an ACM certificate ARN (arn:...:acm:...)")
+	case p.SiteDomain.set() && !strings.Contains(p.SiteDomain.CertificateArn, ":us-east-1:"):
+		return fmt.Errorf("siteDomain: CloudFront takes certificates from us-east-1 only, not %s", p.SiteDomain.CertificateArn)
 	case !stageName.MatchString(p.Stage):
 		return fmt.Errorf("stage %q: expected 1-20 lower-case letters, digits or '-', starting with a letter", p.Stage)
 	case p.AssetDir == "":

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
 	"github.com/aws/jsii-runtime-go"
@@ -33,7 +34,7 @@ func (b *builder) reports() {
 				AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(365)), IncludeSubdomains: jsii.Bool(true), Override: jsii.Bool(true)},
 		},
 	})
-	b.dist = awscloudfront.NewDistribution(b.stack, jsii.String("SiteDistribution"), &awscloudfront.DistributionProps{
+	props := &awscloudfront.DistributionProps{
 		Comment: jsii.String("openmlops " + b.p.Stage + " governance site"),
 		DefaultBehavior: &awscloudfront.BehaviorOptions{
 			Origin:                awscloudfrontorigins.S3BucketOrigin_WithOriginAccessControl(b.site, nil),
@@ -46,10 +47,20 @@ func (b *builder) reports() {
 		HttpVersion:       awscloudfront.HttpVersion_HTTP2_AND_3,
 		PriceClass:        awscloudfront.PriceClass_PRICE_CLASS_100,
 		EnableLogging:     jsii.Bool(true), LogBucket: b.logs, LogFilePrefix: jsii.String("cloudfront/"),
-	})
+	}
+	if d := b.p.SiteDomain; d.set() {
+		props.DomainNames = jsii.Strings(d.Name)
+		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(b.stack, jsii.String("SiteCertificate"), jsii.String(d.CertificateArn))
+		// With its own certificate the viewer policy can be raised.
+		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+	}
+	b.dist = awscloudfront.NewDistribution(b.stack, jsii.String("SiteDistribution"), props)
 	b.suppress(b.dist,
 		suppression{ID: "AwsSolutions-CFR1", Reason: "The site is for the organisation's reviewers wherever they are; access is by URL, and nothing on it is region-restricted."},
 		suppression{ID: "AwsSolutions-CFR2", Reason: "A static, read-only site of the registry's public facts; a WAF web ACL is billed by the month. Add one with a custom domain if required."},
-		suppression{ID: "AwsSolutions-CFR4", Reason: "The default *.cloudfront.net certificate fixes the viewer policy at TLSv1 (CloudFront cannot raise it without a custom domain and its certificate); the viewer protocol is HTTPS only."},
 	)
+	if !b.p.SiteDomain.set() {
+		b.suppress(b.dist, suppression{ID: "AwsSolutions-CFR4",
+			Reason: "The default *.cloudfront.net certificate fixes the viewer policy at TLSv1 (CloudFront raises it only with a custom domain's certificate: siteDomain); the viewer protocol is HTTPS only."})
+	}
 }

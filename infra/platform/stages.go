@@ -39,6 +39,9 @@ type StageContext struct {
 	LogRetentionDays   *int     `json:"logRetentionDays"`
 	PIIKeyParameter    string   `json:"piiKeyParameter"`
 	RetainData         *bool    `json:"retainData"`
+	PredictionDomain   *Domain  `json:"predictionDomain"`
+	DecisionsDomain    *Domain  `json:"decisionsDomain"`
+	SiteDomain         *Domain  `json:"siteDomain"`
 }
 
 // ParseStageContext reads a stage's context value (nil: none).
@@ -96,6 +99,12 @@ func (sc StageContext) Apply(p *PlatformStackProps) {
 	}
 	for dst, v := range map[*int]*int{&p.AuditRetentionDays: sc.AuditRetentionDays, &p.QuarantineDays: sc.QuarantineDays,
 		&p.PredictionDays: sc.PredictionDays, &p.AccessLogDays: sc.AccessLogDays, &p.LogRetentionDays: sc.LogRetentionDays} {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	for dst, v := range map[*Domain]*Domain{&p.PredictionDomain: sc.PredictionDomain, &p.DecisionsDomain: sc.DecisionsDomain,
+		&p.SiteDomain: sc.SiteDomain} {
 		if v != nil {
 			*dst = *v
 		}
