@@ -30,8 +30,8 @@ func histOption(c echartsChart) map[string]any {
 }
 
 // histGlobal are the options every history line or bar chart shares.
-func histGlobal(yName, yType string) []charts.GlobalOpts {
-	y := opts.YAxis{Name: yName, Type: yType, Scale: opts.Bool(yType != "log")}
+func histGlobal(yName, yType string, scale bool) []charts.GlobalOpts {
+	y := opts.YAxis{Name: yName, Type: yType, Scale: opts.Bool(scale)}
 	return []charts.GlobalOpts{
 		charts.WithAnimation(false),
 		charts.WithInitializationOpts(opts.Initialization{Width: "100%", Height: "320px"}),
@@ -65,7 +65,7 @@ func thresholdLine(name string, at float64) []charts.SeriesOpts {
 	return []charts.SeriesOpts{
 		charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: name, YAxis: at}),
 		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
-			Label:     &opts.Label{Show: opts.Bool(true), Formatter: name + " {c}"},
+			Label:     &opts.Label{Show: opts.Bool(true), Position: "insideEndTop", Formatter: name + " {c}"},
 			LineStyle: &opts.LineStyle{Type: "dashed", Color: "#cf222e"}}),
 	}
 }
@@ -89,7 +89,7 @@ type seriesLine struct {
 // row per category, one column per series.
 func lineChart(id, title, note, yName, yType string, x []string, series []seriesLine) Chart {
 	c := charts.NewLine()
-	c.SetGlobalOptions(histGlobal(yName, yType)...)
+	c.SetGlobalOptions(histGlobal(yName, yType, yType != "log")...)
 	c.SetXAxis(x)
 	t := Table{Head: append([]string{"Window"}, make([]string, 0, len(series))...)}
 	for _, s := range series {
@@ -112,7 +112,9 @@ func lineChart(id, title, note, yName, yType string, x []string, series []series
 // categories x; the table has the value and both bounds.
 func bandChart(id, title, note, yName string, x []string, value, lower, upper []float64) Chart {
 	c := charts.NewLine()
-	c.SetGlobalOptions(histGlobal(yName, "value")...)
+	c.SetGlobalOptions(histGlobal(yName, "value", true)...)
+	// The legend names the band and the line, not the band's invisible base.
+	c.SetGlobalOptions(charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0", Data: []string{"95% interval", yName}}))
 	c.SetXAxis(x)
 	lo, width, v := make([]any, len(x)), make([]any, len(x)), make([]any, len(x))
 	t := Table{Head: []string{"Run", yName, "Lower", "Upper"}}
@@ -137,7 +139,8 @@ func bandChart(id, title, note, yName string, x []string, value, lower, upper []
 // ("muted": a window with too little traffic), and its table.
 func barChart(id, title, note, yName string, x []string, vals []float64, class []string, mark *float64, markName string) Chart {
 	c := charts.NewBar()
-	c.SetGlobalOptions(histGlobal(yName, "value")...)
+	// Bars start at zero: a bar's length is its value.
+	c.SetGlobalOptions(histGlobal(yName, "value", false)...)
 	c.SetXAxis(x)
 	data := make([]opts.BarData, len(x))
 	t := Table{Head: []string{"Window", yName, ""}}

@@ -187,11 +187,14 @@ func causeText(c training.Cause) string {
 // compareFields are the run's fields for the side-by-side comparison.
 func compareFields(run *training.Run, v *Version, params, dur string) CompareRun {
 	f := [][2]string{
-		{"State", run.State}, {"Reason", run.Reason}, {"Cause", causeText(run.Cause)},
+		{"State", run.State}, {"Cause", causeText(run.Cause)},
 		{"Dataset", run.Dataset}, {"Dataset version", run.DatasetVersion}, {"Contract", run.ContractHash},
 		{"Spec", run.SpecHash}, {"Trainer", run.Trainer}, {"Parameters", params},
 		{"Rows", strconv.FormatInt(run.Rows, 10)}, {"Duration", dur},
 		{"Created", formatTime(run.CreatedAt)}, {"Finished", formatTime(run.FinishedAt)},
+	}
+	if run.Reason != "" {
+		f = append(f[:1], append([][2]string{{"Reason", run.Reason}}, f[1:]...)...)
 	}
 	if b := run.Bundle; b != nil {
 		f = append(f, [2]string{"Headline", fmt.Sprintf("%s %s [%s, %s]", b.Headline, num(b.HeadlineValue), num(b.HeadlineLower), num(b.HeadlineUpper))},
