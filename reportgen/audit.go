@@ -1,6 +1,7 @@
 package reportgen
 
 import (
+	"path"
 	"sort"
 	"strconv"
 
@@ -57,7 +58,8 @@ func auditPage(m *Model) auditData {
 		kinds[string(e.Kind)] = true
 		h := e.Hashes
 		for _, kv := range [][2]string{{"bundle", h.BundleSHA256}, {"policy", h.PolicyHash}, {"spec", h.SpecHash},
-			{"dataset version", h.DatasetVersion}, {"contract", h.ContractHash}, {"checks", h.ChecksSHA256}} {
+			{"dataset version", h.DatasetVersion}, {"contract", h.ContractHash}, {"checks", h.ChecksSHA256},
+			{"checks object", e.ChecksKey}, {"run", e.RunID}} {
 			if kv[1] != "" {
 				row.Hashes = append(row.Hashes, kv)
 			}
@@ -73,14 +75,15 @@ func auditPage(m *Model) auditData {
 	return d
 }
 
-// auditFlags are a record's verdict, approval, override and force flags, in words.
+// auditFlags are a record's verdict, approval, override and force flags,
+// in words (the records it names by key are in the Hashes column).
 func auditFlags(e registry.Entry) []string {
 	var f []string
 	if e.Verdict != "" {
 		f = append(f, "verdict "+string(e.Verdict))
 	}
 	if e.Approval != "" {
-		f = append(f, "rests on approval "+e.Approval)
+		f = append(f, "rests on approval "+path.Base(e.Approval))
 	}
 	if e.Approver != "" && e.Approver != e.Principal {
 		f = append(f, "approved by "+e.Approver)
@@ -96,12 +99,6 @@ func auditFlags(e registry.Entry) []string {
 	}
 	if e.WasChampion {
 		f = append(f, "retired the champion: no champion left")
-	}
-	if e.RunID != "" {
-		f = append(f, "run "+e.RunID)
-	}
-	if e.ChecksKey != "" {
-		f = append(f, "checks at "+e.ChecksKey)
 	}
 	return f
 }
