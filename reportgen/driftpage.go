@@ -74,7 +74,7 @@ func verdictCell(r *drift.Report) Cell {
 }
 
 // thresholds are r's thresholds, a zero field taking its default as Decide does.
-func thresholds(r *drift.Report) driftstat.Thresholds {
+func driftThresholds(r *drift.Report) driftstat.Thresholds {
 	t, def := r.Thresholds, driftstat.DefaultThresholds()
 	pick := func(v *float64, d float64) {
 		if *v == 0 {
@@ -128,7 +128,7 @@ func driftPage(m *Model) driftData {
 		x := m.Drift[i]
 		reason := x.Verdict.Reason
 		if !x.EnoughData {
-			reason = fmt.Sprintf("%d rows, fewer than the %d a verdict needs", x.Rows, thresholds(x).MinRows)
+			reason = fmt.Sprintf("%d rows, fewer than the %d a verdict needs", x.Rows, driftThresholds(x).MinRows)
 		}
 		d.History.Rows = append(d.History.Rows, []Cell{{Text: windowName(x)}, {Text: "v" + strconv.Itoa(x.Version), Sort: strconv.Itoa(x.Version)},
 			{Text: strconv.FormatInt(x.Rows, 10), Class: "num"}, {Text: strconv.FormatInt(x.ChampionRows, 10), Class: "num"},
@@ -164,8 +164,8 @@ func featureTable(id, caption string, fs []driftstat.Feature) Table {
 		if f.Drifted {
 			drifted = Cell{Text: "yes", Class: "drift"}
 		}
-		row := []Cell{{Text: f.Feature}, {Text: test}, {Text: stat}, {Text: optNum(f.PValueCorrected), Class: "num"},
-			{Text: effect, Class: "num"}, {Text: optNum(f.PSI), Class: "num"}, {Text: optNum(f.JS), Class: "num"},
+		row := []Cell{{Text: f.Feature}, {Text: test}, {Text: stat}, {Text: histOptNum(f.PValueCorrected), Class: "num"},
+			{Text: effect, Class: "num"}, {Text: histOptNum(f.PSI), Class: "num"}, {Text: histOptNum(f.JS), Class: "num"},
 			{Text: signedPct(f.NullRateChange), Class: "num"}, {Text: pct(f.OutOfRangeRate), Class: "num"}, drifted, {Text: f.Reason}}
 		if f.Drifted {
 			for i := range row {
@@ -179,7 +179,7 @@ func featureTable(id, caption string, fs []driftstat.Feature) Table {
 	return t
 }
 
-func optNum(v *float64) string {
+func histOptNum(v *float64) string {
 	if v == nil {
 		return ""
 	}
@@ -198,7 +198,7 @@ const minLogP = 1e-16
 // driftCharts are the drift history's charts, oldest window first.
 func driftCharts(reports []*drift.Report) []Chart {
 	latest := reports[len(reports)-1]
-	th := thresholds(latest)
+	th := driftThresholds(latest)
 	x := make([]string, len(reports))
 	for i, r := range reports {
 		x[i] = windowName(r)
@@ -213,7 +213,7 @@ func driftCharts(reports []*drift.Report) []Chart {
 					names = append(names, f.Feature)
 					vals[f.Feature] = make([]any, len(reports))
 					for k := range vals[f.Feature] {
-						vals[f.Feature][k] = missing
+						vals[f.Feature][k] = histMissing
 					}
 				}
 				if r.EnoughData {
@@ -232,17 +232,17 @@ func driftCharts(reports []*drift.Report) []Chart {
 
 	names, vals, effect := collect(feats, func(f driftstat.Feature) *float64 { return f.EffectSize })
 	if len(names) > 0 {
-		var series []seriesLine
+		var series []histSeries
 		marked := map[string]bool{}
 		for _, f := range names {
-			s := seriesLine{Name: f, Values: vals[f]}
+			s := histSeries{Name: f, Values: vals[f]}
 			if at, ok := effectThreshold(effect[f], th); ok && !marked[effect[f]] {
 				marked[effect[f]] = true
-				s.Opts = thresholdLine(effect[f]+" threshold", at)
+				s.Opts = histThresholdLine(effect[f]+" threshold", at)
 			}
 			series = append(series, s)
 		}
-		c := lineChart("drift-effect", "Effect size per feature",
+		c := histLineChart("drift-effect", "Effect size per feature",
 			"Normed Wasserstein distance for numeric features, Jensen–Shannon distance for categorical ones; the dashed lines are the policy's thresholds (a large sample drifts only above them). Windows with too little traffic have no point.",
 			"effect size", "value", x, series)
 		c.Table.ID, c.Table.Caption = "drift-effect-table", "Effect size per feature and window"
@@ -257,15 +257,15 @@ func driftCharts(reports []*drift.Report) []Chart {
 		return &p
 	})
 	if len(names) > 0 {
-		var series []seriesLine
+		var series []histSeries
 		for i, f := range names {
-			s := seriesLine{Name: f, Values: vals[f]}
+			s := histSeries{Name: f, Values: vals[f]}
 			if i == 0 {
-				s.Opts = thresholdLine("p threshold", th.PValue)
+				s.Opts = histThresholdLine("p threshold", th.PValue)
 			}
 			series = append(series, s)
 		}
-		c := lineChart("drift-pvalue", "Corrected p-value per feature (log scale)",
+		c := histLineChart("drift-pvalue", "Corrected p-value per feature (log scale)",
 			fmt.Sprintf("KS or chi-square p-values after Benjamini–Hochberg; below the dashed line (%s) the test rejects \"no change\". Values under %g are drawn at %g.", num(th.PValue), minLogP, minLogP),
 			"corrected p-value", "log", x, series)
 		c.Table.ID, c.Table.Caption = "drift-pvalue-table", "Corrected p-value per feature and window"
@@ -274,15 +274,15 @@ func driftCharts(reports []*drift.Report) []Chart {
 
 	names, vals, _ = collect(preds, func(f driftstat.Feature) *float64 { return f.PSI })
 	if len(names) > 0 {
-		var series []seriesLine
+		var series []histSeries
 		for i, f := range names {
-			s := seriesLine{Name: f, Values: vals[f]}
+			s := histSeries{Name: f, Values: vals[f]}
 			if i == 0 {
-				s.Opts = thresholdLine("PSI threshold", th.PSI)
+				s.Opts = histThresholdLine("PSI threshold", th.PSI)
 			}
 			series = append(series, s)
 		}
-		c := lineChart("drift-prediction", "Prediction drift: PSI per output",
+		c := histLineChart("drift-prediction", "Prediction drift: PSI per output",
 			fmt.Sprintf("Population stability index of each model output against its test-set distribution; above %s the outputs drifted.", num(th.PSI)),
 			"PSI", "value", x, series)
 		c.Table.ID, c.Table.Caption = "drift-prediction-table", "PSI per output and window"
@@ -298,7 +298,7 @@ func driftCharts(reports []*drift.Report) []Chart {
 		}
 	}
 	minRows := float64(th.MinRows)
-	c := barChart("drift-rows", "Rows per window",
+	c := histBarChart("drift-rows", "Rows per window",
 		fmt.Sprintf("Logged predictions read in each window; a window under %d rows (grey) gets no verdict: too little traffic, not \"no drift\".", th.MinRows),
 		"rows", x, rows, class, &minRows, "minimum rows")
 	c.Table.ID, c.Table.Caption = "drift-rows-table", "Rows per window"
@@ -327,7 +327,7 @@ func qualityTables(q *drift.Quality) *qualityData {
 		if t, ok := q.Training[k]; ok {
 			train = num(t)
 		}
-		d.Live.Rows = append(d.Live.Rows, []Cell{{Text: k}, {Text: num(e.Value), Class: "num"}, {Text: interval(e.Lower, e.Upper), Class: "num"},
+		d.Live.Rows = append(d.Live.Rows, []Cell{{Text: k}, {Text: num(e.Value), Class: "num"}, {Text: intervalText(e.Lower, e.Upper), Class: "num"},
 			{Text: e.Method}, {Text: train, Class: "num"}})
 	}
 	if q.Binary != nil && q.Binary.ECE != nil {
@@ -344,14 +344,14 @@ func qualityTables(q *drift.Quality) *qualityData {
 			dec = Cell{Text: "yes", Class: "drift"}
 		}
 		d.Comparisons.Rows = append(d.Comparisons.Rows, []Cell{{Text: c.Metric}, {Text: num(c.Live), Class: "num"},
-			{Text: interval(c.Lower, c.Upper), Class: "num"}, {Text: num(c.Training), Class: "num"},
+			{Text: intervalText(c.Lower, c.Upper), Class: "num"}, {Text: num(c.Training), Class: "num"},
 			{Text: fmt.Sprintf("%+.4g", c.Change), Class: "num"}, {Text: num(c.MaxDecay), Class: "num"}, dec})
 	}
 	if e := q.Estimated; e != nil {
 		d.Estimated = Table{ID: "quality-estimated", Caption: "Quality estimated from the predicted probabilities alone (CBPE), before labels",
 			Head: []string{"Figure", "Estimate", "± standard error"}}
 		add := func(name string, v, se *float64) {
-			d.Estimated.Rows = append(d.Estimated.Rows, []Cell{{Text: name}, {Text: optNum(v), Class: "num"}, {Text: optNum(se), Class: "num"}})
+			d.Estimated.Rows = append(d.Estimated.Rows, []Cell{{Text: name}, {Text: histOptNum(v), Class: "num"}, {Text: histOptNum(se), Class: "num"}})
 		}
 		add("accuracy", e.Accuracy, e.AccuracyStdErr)
 		add("auc", e.AUC, e.AUCStdErr)
@@ -372,14 +372,14 @@ func qualityTables(q *drift.Quality) *qualityData {
 	d.Versus = Table{ID: "quality-versus", Caption: "Estimated before the labels, beside what the labels showed",
 		Head: []string{"Metric", "Estimated", "Realized", "Difference"}}
 	for _, v := range q.Versus {
-		d.Versus.Rows = append(d.Versus.Rows, []Cell{{Text: v.Metric}, {Text: optNum(v.Estimated), Class: "num"},
-			{Text: optNum(v.Realized), Class: "num"}, {Text: optNum(v.Difference), Class: "num"}})
+		d.Versus.Rows = append(d.Versus.Rows, []Cell{{Text: v.Metric}, {Text: histOptNum(v.Estimated), Class: "num"},
+			{Text: histOptNum(v.Realized), Class: "num"}, {Text: histOptNum(v.Difference), Class: "num"}})
 	}
 	return d
 }
 
 // interval is [lower, upper], or "" where there is none.
-func interval(lo, hi *float64) string {
+func intervalText(lo, hi *float64) string {
 	if lo == nil || hi == nil {
 		return ""
 	}

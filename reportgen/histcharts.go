@@ -14,17 +14,17 @@ import (
 // eval), and animation is off so that screenshots and prints are of the
 // finished chart.
 
-// missing is how ECharts spells an absent value in a series.
-const missing = "-"
+// histMissing is how ECharts spells an absent value in a series.
+const histMissing = "-"
 
-// echartsChart is what every go-echarts chart type offers.
-type echartsChart interface {
+// histChartType is what every go-echarts chart type offers.
+type histChartType interface {
 	Validate()
 	JSON() map[string]any
 }
 
 // histOption validates c and returns its option.
-func histOption(c echartsChart) map[string]any {
+func histOption(c histChartType) map[string]any {
 	c.Validate()
 	return c.JSON()
 }
@@ -43,16 +43,16 @@ func histGlobal(yName, yType string, scale bool) []charts.GlobalOpts {
 	}
 }
 
-// histValue is v as a series value: missing when v is nil or not finite.
+// histValue is v as a series value: histMissing when v is nil or not finite.
 func histValue(v *float64) any {
 	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
-		return missing
+		return histMissing
 	}
 	return *v
 }
 
 // lineData turns values into a line series' data.
-func lineData(vals []any) []opts.LineData {
+func histLineData(vals []any) []opts.LineData {
 	out := make([]opts.LineData, len(vals))
 	for i, v := range vals {
 		out[i] = opts.LineData{Value: v}
@@ -61,7 +61,7 @@ func lineData(vals []any) []opts.LineData {
 }
 
 // thresholdLine marks y = at on a series, labelled name.
-func thresholdLine(name string, at float64) []charts.SeriesOpts {
+func histThresholdLine(name string, at float64) []charts.SeriesOpts {
 	return []charts.SeriesOpts{
 		charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: name, YAxis: at}),
 		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
@@ -71,36 +71,36 @@ func thresholdLine(name string, at float64) []charts.SeriesOpts {
 }
 
 // fmtValue is a cell's text for a series value.
-func fmtValue(v any) string {
+func histFmt(v any) string {
 	if f, ok := v.(float64); ok {
 		return num(f)
 	}
 	return ""
 }
 
-// seriesLine is one named series of a line chart.
-type seriesLine struct {
+// histSeries is one named series of a line chart.
+type histSeries struct {
 	Name   string
-	Values []any // float64 or missing
+	Values []any // float64 or histMissing
 	Opts   []charts.SeriesOpts
 }
 
 // lineChart builds a line chart over the categories x, and its table: one
 // row per category, one column per series.
-func lineChart(id, title, note, yName, yType string, x []string, series []seriesLine) Chart {
+func histLineChart(id, title, note, yName, yType string, x []string, series []histSeries) Chart {
 	c := charts.NewLine()
 	c.SetGlobalOptions(histGlobal(yName, yType, yType != "log")...)
 	c.SetXAxis(x)
 	t := Table{Head: append([]string{"Window"}, make([]string, 0, len(series))...)}
 	for _, s := range series {
 		o := append([]charts.SeriesOpts{charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), ConnectNulls: opts.Bool(false)})}, s.Opts...)
-		c.AddSeries(s.Name, lineData(s.Values), o...)
+		c.AddSeries(s.Name, histLineData(s.Values), o...)
 		t.Head = append(t.Head, s.Name)
 	}
 	for i, xi := range x {
 		row := []Cell{{Text: xi}}
 		for _, s := range series {
-			row = append(row, Cell{Text: fmtValue(s.Values[i]), Class: "num"})
+			row = append(row, Cell{Text: histFmt(s.Values[i]), Class: "num"})
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -110,7 +110,7 @@ func lineChart(id, title, note, yName, yType string, x []string, series []series
 // bandChart is a line of values with its interval drawn as a shaded band
 // (the lower bound, then the interval's width stacked on it), over the
 // categories x; the table has the value and both bounds.
-func bandChart(id, title, note, yName string, x []string, value, lower, upper []float64) Chart {
+func histBandChart(id, title, note, yName string, x []string, value, lower, upper []float64) Chart {
 	c := charts.NewLine()
 	c.SetGlobalOptions(histGlobal(yName, "value", true)...)
 	// The legend names the band and the line, not the band's invisible base.
@@ -124,20 +124,20 @@ func bandChart(id, title, note, yName string, x []string, value, lower, upper []
 			{Text: num(lower[i]), Class: "num"}, {Text: num(upper[i]), Class: "num"}})
 	}
 	hidden := opts.LineStyle{Opacity: opts.Float(0)}
-	c.AddSeries("lower bound", lineData(lo),
+	c.AddSeries("lower bound", histLineData(lo),
 		charts.WithLineChartOpts(opts.LineChart{Stack: "interval", ShowSymbol: opts.Bool(false)}),
 		charts.WithLineStyleOpts(hidden))
-	c.AddSeries("95% interval", lineData(width),
+	c.AddSeries("95% interval", histLineData(width),
 		charts.WithLineChartOpts(opts.LineChart{Stack: "interval", ShowSymbol: opts.Bool(false)}),
 		charts.WithLineStyleOpts(hidden),
 		charts.WithAreaStyleOpts(opts.AreaStyle{Color: "#0550ae", Opacity: opts.Float(0.18)}))
-	c.AddSeries(yName, lineData(v), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true)}))
+	c.AddSeries(yName, histLineData(v), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true)}))
 	return Chart{ID: id, Title: title, Note: note, Option: histOption(c), Table: t}
 }
 
 // barChart is one series of bars over x, each bar coloured by its class
 // ("muted": a window with too little traffic), and its table.
-func barChart(id, title, note, yName string, x []string, vals []float64, class []string, mark *float64, markName string) Chart {
+func histBarChart(id, title, note, yName string, x []string, vals []float64, class []string, mark *float64, markName string) Chart {
 	c := charts.NewBar()
 	// Bars start at zero: a bar's length is its value.
 	c.SetGlobalOptions(histGlobal(yName, "value", false)...)
@@ -157,7 +157,7 @@ func barChart(id, title, note, yName string, x []string, vals []float64, class [
 	}
 	var so []charts.SeriesOpts
 	if mark != nil {
-		so = thresholdLine(markName, *mark)
+		so = histThresholdLine(markName, *mark)
 	}
 	c.AddSeries(yName, data, so...)
 	return Chart{ID: id, Title: title, Note: note, Option: histOption(c), Table: t}

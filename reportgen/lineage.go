@@ -160,7 +160,7 @@ func lineagePage(m *Model) lineageData {
 			n := v.Version.Version
 			cells[2] = Cell{Text: "v" + strconv.Itoa(n) + " (" + string(v.State) + ")", Href: rel(p, CardPath(m.Name, n))}
 			if pc := periodCells[n]; len(pc) > 0 {
-				cells[3] = Cell{Text: joinComma(pc), Class: "ok"}
+				cells[3] = Cell{Text: histJoin(pc), Class: "ok"}
 			}
 		}
 		table.Rows = append(table.Rows, cells)
@@ -224,7 +224,7 @@ func periodSeq(periods []ChampionPeriod, name string, version int) int {
 	return 0
 }
 
-func joinComma(s []string) string {
+func histJoin(s []string) string {
 	out := ""
 	for i, x := range s {
 		if i > 0 {

@@ -110,7 +110,7 @@ func headlineChart(m *Model) (Chart, bool) {
 	if len(x) == 0 {
 		return Chart{}, false
 	}
-	c := bandChart("runs-headline", "Headline metric ("+name+") over runs",
+	c := histBandChart("runs-headline", "Headline metric ("+name+") over runs",
 		"Each run's test-set "+name+", oldest first, with its 95% bootstrap interval as the shaded band; failed runs have no point.",
 		name, x, val, lo, hi)
 	c.Table.ID, c.Table.Caption = "runs-headline-table", "The headline metric of each run with a bundle, oldest first"
