@@ -41,12 +41,37 @@ func Fixture() *reportgen.Site {
 	churn := Generate(1, 1, 2)
 	churn.Models[0].Name = "churn"
 	churn.Models[0].Spec.Dataset = "credit"
-	churn.Models[0].Champion = nil
-	churn.Models[0].Versions[0].State = registry.StateRejected
-	churn.Models[0].Drift = nil
+	rejectOnly(churn.Models[0])
 	s.Models = append(s.Models, churn.Models[0])
 	rename(s)
 	return s
+}
+
+// rejectOnly makes m's one version rejected by its policy: registered,
+// checked (fail), rejected; no champion, no drift.
+func rejectOnly(m *reportgen.Model) {
+	m.Champion, m.Drift = nil, nil
+	trail := m.Trail[:2]
+	chk := &trail[1]
+	chk.Verdict, chk.Reason = registry.VerdictFail, "policy: fail"
+	rej := trail[1]
+	rej.Seq, rej.Kind, rej.Key = 3, registry.KindRejected, registry.AuditKey(m.Name, 3, registry.KindRejected)
+	rej.Principal, rej.Reason, rej.Verdict, rej.ChecksKey = "arn:aws:iam::123456789012:role/mlops-gate", "min auc: 0.61 < 0.7", "", ""
+	rej.Time = chk.Time.Add(time.Minute)
+	rej.Prev = &registry.Link{Key: chk.Key, SHA256: chk.SHA256}
+	m.Trail = append(trail, rej)
+	v := m.Versions[0]
+	v.State, v.Decision = registry.StateRejected, &m.Trail[2]
+	v.Version.Decision = rej.Key
+	for h, ref := range v.Version.Checks {
+		ref.Verdict = registry.VerdictFail
+		v.Version.Checks[h] = ref
+	}
+	for _, c := range v.Checks {
+		c.Verdict = registry.VerdictFail
+		c.Checks = []byte(`{"passed":false,"checks":[{"name":"min auc","value":0.61,"threshold":0.7,"verdict":"Fail","why":"below the policy's minimum"}]}`)
+	}
+	m.Verify.Records = len(m.Trail)
 }
 
 // rename points every record at its model's and dataset's (possibly changed) name.
