@@ -154,7 +154,7 @@ func seriesOpts(s ChartSpec, i int) []charts.SeriesOpts {
 	return []charts.SeriesOpts{
 		charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: s.Threshold.Name, YAxis: s.Threshold.Value}),
 		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
-			Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c}"},
+			Label:     &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c}"},
 			LineStyle: &opts.LineStyle{Type: "dashed", Color: "#c23531"}}),
 	}
 }
