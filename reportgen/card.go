@@ -137,23 +137,30 @@ func stateText(m *Model, v *Version) string {
 }
 
 // datasetOf finds the dataset version the model was trained on by its id
-// (ids are unique across datasets), so the card links only to a datasheet
-// the site holds.
+// (ids are unique across datasets). An incremental build may not have read
+// the dataset: then the bundle's lineage names it, and the link is to the
+// datasheet an earlier build wrote.
 func datasetOf(site *Site, v *Version, p string) (name, href string) {
+	if v.DatasetVersion == "" {
+		return "", ""
+	}
 	for _, ds := range site.Datasets {
 		for _, dv := range ds.Versions {
-			if dv.Manifest != nil && dv.Manifest.VersionID == v.DatasetVersion && v.DatasetVersion != "" {
+			if dv.Manifest != nil && dv.Manifest.VersionID == v.DatasetVersion {
 				return ds.Name, rel(p, DatasheetPath(ds.Name, dv.Manifest.VersionID))
 			}
 		}
 	}
 	switch {
 	case v.Bundle != nil && v.Bundle.Lineage.Dataset != "":
-		return v.Bundle.Lineage.Dataset, ""
+		name = v.Bundle.Lineage.Dataset
 	case v.Spec != nil:
-		return v.Spec.Dataset, ""
+		name = v.Spec.Dataset
 	}
-	return "", ""
+	if name == "" {
+		return "", ""
+	}
+	return name, rel(p, DatasheetPath(name, v.DatasetVersion))
 }
 
 func details(m *Model, v *Version, sheet, dataset string) []Fact {
@@ -178,11 +185,7 @@ func details(m *Model, v *Version, sheet, dataset string) []Fact {
 		Fact{Label: "Spec hash", Text: v.SpecHash, Hash: true},
 		Fact{Label: "Contract hash", Text: v.ContractHash, Hash: true},
 	)
-	dv := Fact{Label: "Dataset version", Text: strings.TrimSpace(dataset + " " + v.DatasetVersion), Href: sheet}
-	if sheet == "" && v.DatasetVersion != "" {
-		dv.Text += " (not in this site)"
-	}
-	f = append(f, dv)
+	f = append(f, Fact{Label: "Dataset version", Text: strings.TrimSpace(dataset + " " + v.DatasetVersion), Href: sheet})
 	if b := v.Bundle; b != nil {
 		l := b.Lineage
 		var libs []string
