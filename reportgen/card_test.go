@@ -250,3 +250,24 @@ func TestDatasheetSections(t *testing.T) {
 		t.Error("a datasheet without datasheet.md does not say how to write one")
 	}
 }
+
+// A version whose profile could not be read says so and still lists the
+// contract's columns and rules.
+func TestDatasheetWithoutProfile(t *testing.T) {
+	site := reportgentest.Fixture()
+	v := site.Datasets[0].Versions[0]
+	v.Profile, v.Problem = nil, "profile.json: not JSON at byte 3"
+	pages, err := reportgen.Build(site, reportgen.Scope{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(pages[reportgen.DatasheetPath("credit", v.Manifest.VersionID)])
+	for _, want := range []string{`role="alert"`, "profile.json: not JSON at byte 3", `<a href="#col-4">Email</a>`, "Minimum allowed"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the datasheet lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "echarts.min.js") {
+		t.Error("a datasheet without a profile loads ECharts")
+	}
+}

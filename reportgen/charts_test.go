@@ -126,3 +126,19 @@ func TestPlainNum(t *testing.T) {
 		}
 	}
 }
+
+// splitCaveats loses and invents no text, whatever card.md holds.
+func FuzzSplitCaveats(f *testing.F) {
+	for _, s := range []string{"", "# Caveats\n", "#\n##Risk\n", "```\n# Limitations\n", "~~~\n~~~\n# Risks\nx\n# Use\ny", "\n\n####### Caveat\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		use, cav := splitCaveats(src)
+		if len(use)+len(cav) != len(src) {
+			t.Fatalf("%d + %d bytes from %d", len(use), len(cav), len(src))
+		}
+		if !strings.Contains(strings.ToLower(src), "#") && cav != "" {
+			t.Fatalf("caveats %q from a text without a heading", cav)
+		}
+	})
+}
