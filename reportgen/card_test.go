@@ -11,7 +11,7 @@ import (
 	"github.com/openmlops/mlops/shared/profile"
 )
 
-var jsonBlock = regexp.MustCompile(`(?s)<script type="application/json" id="([^"]+)">(.*?)</script>`)
+var jsonBlock = regexp.MustCompile(`(?s)<script type="application/json" id="([^"]+-option)">(.*?)</script>`)
 
 // options returns each chart's option of a page, by the chart's id.
 func options(t *testing.T, page string, b []byte) map[string]map[string]any {

@@ -126,8 +126,8 @@ func field(c reportgen.CompareRun, name string) string {
 	return ""
 }
 
-// Every chart on every page has its numbers as a table beside it.
-func TestEveryChartHasATable(t *testing.T) {
+// Every chart sits in its figure with its option block and its numbers as a table.
+func TestEveryChartSitsInItsFigure(t *testing.T) {
 	charts := 0
 	for p, b := range build(t) {
 		s := string(b)

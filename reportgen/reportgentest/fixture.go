@@ -42,6 +42,20 @@ func Fixture() *reportgen.Site {
 	churn.Models[0].Name = "churn"
 	churn.Models[0].Spec.Dataset = "credit"
 	rejectOnly(churn.Models[0])
+	// churn trained on credit's first version.
+	dv := s.Datasets[0].Versions[0].Manifest
+	for _, v := range churn.Models[0].Versions {
+		v.DatasetVersion, v.ContractHash = dv.VersionID, dv.ContractHash
+		v.Bundle.Lineage.DatasetVersion, v.Bundle.Lineage.ContractHash = dv.VersionID, dv.ContractHash
+	}
+	for _, r := range churn.Models[0].Runs {
+		r.DatasetVersion, r.ContractHash = dv.VersionID, dv.ContractHash
+	}
+	for i := range churn.Models[0].Trail {
+		if churn.Models[0].Trail[i].Hashes.DatasetVersion != "" {
+			churn.Models[0].Trail[i].Hashes.DatasetVersion = dv.VersionID
+		}
+	}
 	s.Models = append(s.Models, churn.Models[0])
 	rename(s)
 	return s
