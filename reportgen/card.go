@@ -56,6 +56,9 @@ type CardData struct {
 	Decision []Fact
 	History  Table
 	Shadow   string
+	// ShadowResults: how the version answered beside the champion, per
+	// drift window that saw it in the champion's shadow.
+	ShadowResults Table
 }
 
 // CheckSet is one policy's results on the version.
@@ -124,7 +127,36 @@ func card(site *Site, m *Model, v *Version, p string) CardData {
 	d.Caveats = caveats(v)
 	d.Decision, d.History = decision(m, v)
 	d.Shadow = shadow(m, v)
+	d.ShadowResults = shadowResults(m, v)
 	return d
+}
+
+// shadowResults lists the drift reports' summaries of this version scored in
+// the champion's shadow (drift.Report.Shadow), oldest window first.
+func shadowResults(m *Model, v *Version) Table {
+	t := Table{ID: "shadow", Caption: "Answers beside the champion's on the same live requests, per drift window",
+		Head: []string{"Window", "Champion", "Requests", "Errors", "Same label", "Output", "Mean |Δ|", "Max |Δ|", "Champion mean", "This version's mean"}}
+	opt := func(p *float64, f func(float64) string) Cell {
+		if p == nil {
+			return Cell{Text: "", Class: "num"}
+		}
+		return Cell{Text: f(*p), Class: "num"}
+	}
+	for _, r := range m.Drift {
+		for _, s := range r.Shadow {
+			if s.Version != v.Version.Version || (s.BundleSHA256 != "" && s.BundleSHA256 != v.BundleSHA256) {
+				continue
+			}
+			window := r.Window.From
+			if r.Window.To != r.Window.From {
+				window += " to " + r.Window.To
+			}
+			t.Rows = append(t.Rows, []Cell{{Text: window}, {Text: fmt.Sprintf("v%d", r.Version)}, intCell(s.Records), intCell(s.Errors),
+				opt(s.Agreement, pct), {Text: s.Output}, opt(s.MeanAbsDiff, num), opt(s.MaxAbsDiff, num),
+				opt(s.ChampionMean, num), opt(s.ShadowMean, num)})
+		}
+	}
+	return t
 }
 
 // stateText is the version's state, with the champion's start.

@@ -360,7 +360,15 @@ func model(rng *rand.Rand, name string, d *reportgen.Dataset, versions int) *rep
 		cv := m.Versions[champion-1]
 		start := cv.RegisteredAt.Add(24 * time.Hour)
 		for day := range 14 {
-			m.Drift = append(m.Drift, driftReport(rng, m, cv, start.Add(time.Duration(day)*24*time.Hour), day >= 10))
+			r := driftReport(rng, m, cv, start.Add(time.Duration(day)*24*time.Hour), day >= 10)
+			// A version waiting for approval is scored in the champion's shadow.
+			if last := m.Versions[len(m.Versions)-1]; last.State == registry.StatePendingApproval && day >= 12 {
+				agree, diff := 0.9+0.05*rng.Float64(), 0.03+0.02*rng.Float64()
+				r.Shadow = []drift.ShadowSummary{{Version: last.Version.Version, BundleSHA256: last.BundleSHA256, Records: r.ChampionRows,
+					Errors: int64(rng.IntN(3)), Agreement: ptr(agree), Output: "p_bad", MeanAbsDiff: ptr(diff), MaxAbsDiff: ptr(4 * diff),
+					ChampionMean: ptr(0.31), ShadowMean: ptr(0.31 + diff/2)}}
+			}
+			m.Drift = append(m.Drift, r)
 		}
 	}
 	return m
