@@ -1,7 +1,6 @@
 package reportgen
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -192,14 +191,8 @@ func categoryTable(s ChartSpec, categories []string, series []Series) Table {
 // finish turns the option into JSON now, so that the page holds exactly
 // the bytes a test can read back, and fills in the chart.
 func finish(s ChartSpec, option map[string]any, t Table) Chart {
-	b, err := json.Marshal(option)
-	if err != nil {
-		// Every option is numbers and strings (NaN and ±Inf are dropped
-		// before): a failure here is a bug, and the table still shows.
-		b = []byte(fmt.Sprintf(`{"title":{"text":%q}}`, "chart unavailable: "+err.Error()))
-	}
 	t.ID = s.ID + "-table"
-	return Chart{ID: s.ID, Title: s.Title, Note: s.Note, Option: json.RawMessage(b), Table: t}
+	return Chart{ID: s.ID, Title: s.Title, Note: s.Note, Option: optionJS(option), Table: t}
 }
 
 func caption(s ChartSpec) string {

@@ -1,6 +1,7 @@
 package reportgen
 
 import (
+	"html/template"
 	"math"
 	"strconv"
 
@@ -24,9 +25,9 @@ type histChartType interface {
 }
 
 // histOption validates c and returns its option.
-func histOption(c histChartType) map[string]any {
+func histOption(c histChartType) template.JS {
 	c.Validate()
-	return c.JSON()
+	return optionJS(c.JSON())
 }
 
 // histGlobal are the options every history line or bar chart shares.

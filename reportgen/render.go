@@ -2,6 +2,7 @@ package reportgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -71,7 +72,7 @@ type Cell struct{ Text, Href, Class, Sort string }
 // option built with go-echarts, Table the same numbers.
 type Chart struct {
 	ID, Title, Note string
-	Option          any
+	Option          template.JS
 	Table           Table
 }
 
@@ -276,4 +277,18 @@ func (t Table) HTML() template.HTML {
 	}
 	b.WriteString("</tbody>\n</table></div>")
 	return template.HTML(b.String()) //nolint:gosec // every value above is escaped
+}
+
+// optionJS is a chart's option as the JSON its data block holds.
+// encoding/json escapes <, >, & and U+2028/2029, so the bytes cannot end
+// the <script> element or run: they are inserted as they are, without
+// html/template's second, reflective pass over the option.
+func optionJS(option any) template.JS {
+	b, err := json.Marshal(option)
+	if err != nil {
+		// Every option is numbers and strings (NaN and ±Inf are dropped
+		// before): a failure here is a bug, and the table still shows.
+		b, _ = json.Marshal(map[string]any{"title": map[string]string{"text": "chart unavailable: " + err.Error()}})
+	}
+	return template.JS(b) //nolint:gosec // JSON with <, >, & escaped: see above
 }
