@@ -55,6 +55,9 @@ func (safeTransformer) Transform(doc *ast.Document, reader text.Reader, pc parse
 		case *ast.Link:
 			dest := string(n.Destination)
 			switch {
+			case external(dest) && !webScheme(dest):
+				// javascript:, data:, file: and the like: the text stays, the link goes.
+				swaps = append(swaps, swap{n, children(ast.NewEmphasis(1), n)})
 			case external(dest):
 				n.SetAttributeString("rel", []byte(externalRel))
 			case !strings.HasPrefix(dest, "#"):
@@ -64,6 +67,10 @@ func (safeTransformer) Transform(doc *ast.Document, reader text.Reader, pc parse
 			}
 		case *ast.AutoLink:
 			// Autolinks (<https://…>) take no attributes: they become links.
+			if !webScheme(string(n.URL(src))) {
+				swaps = append(swaps, swap{n, ast.NewString(n.Label(src))})
+				return ast.WalkContinue, nil
+			}
 			link := ast.NewLink()
 			link.Destination = n.URL(src)
 			link.SetAttributeString("rel", []byte(externalRel))
@@ -73,7 +80,7 @@ func (safeTransformer) Transform(doc *ast.Document, reader text.Reader, pc parse
 			// An image would be a request (to another host) or a broken link
 			// (to a file that was not stored): it becomes a link to an
 			// external image, or its alt text.
-			if external(string(n.Destination)) {
+			if external(string(n.Destination)) && webScheme(string(n.Destination)) {
 				link := ast.NewLink()
 				link.Destination, link.Title = n.Destination, n.Title
 				link.SetAttributeString("rel", []byte(externalRel))
@@ -103,6 +110,23 @@ func children(to, from ast.Node) ast.Node {
 		to.AppendChild(to, ast.NewString([]byte("image")))
 	}
 	return to
+}
+
+// webScheme: an http, https or mailto URL (or one with no scheme).
+func webScheme(u string) bool {
+	u = strings.ToLower(strings.TrimSpace(u))
+	if strings.HasPrefix(u, "//") {
+		return true
+	}
+	i := strings.IndexAny(u, ":/?#")
+	if i < 0 || u[i] != ':' {
+		return true
+	}
+	switch u[:i] {
+	case "http", "https", "mailto":
+		return true
+	}
+	return false
 }
 
 // external: a URL with a scheme or a host (//host), i.e. not a path in the site.
