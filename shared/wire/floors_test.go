@@ -32,6 +32,7 @@ var floors = map[string]int{
 
 	"shared/ingest": useCases, "shared/training": useCases, "shared/gate": useCases, "shared/registry": useCases,
 	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases, "shared/predict": useCases, "shared/serving": useCases, "shared/drift": useCases,
+	"shared/report": useCases, "reportgen": useCases,
 
 	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters, "shared/specstore": adapters, "shared/predlog": adapters,
 	"shared/aws": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
@@ -40,7 +41,7 @@ var floors = map[string]int{
 	"shared/bundle": formats, "shared/policy": formats, "shared/spec": formats, "shared/contract": formats,
 	"shared/profile": formats, "shared/table": formats, "shared/validate": formats, "shared/xgboost": formats,
 	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/jsonappend": formats, "shared/naming": formats, "shared/clip": formats, "shared/apierror": formats, "shared/apidoc": formats, "shared/event": formats, "shared/rules": formats,
-	"shared/feedback": formats, "shared/quality": formats, "shared/driftstat": formats,
+	"shared/feedback": formats, "shared/quality": formats, "shared/driftstat": formats, "templates": formats,
 	"events": formats, "examples/credit": formats, "trainer": formats,
 }
 
