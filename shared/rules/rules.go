@@ -44,7 +44,7 @@ type Names struct {
 	PlatformBucket string // where retrain requests are written, under requests/retrain/
 	// MonitoringBucket is where the drift reports are written, under drift/.
 	MonitoringBucket string
-	EventBus       string // the platform's own bus (EVENT_BUS_NAME)
+	EventBus         string // the platform's own bus (EVENT_BUS_NAME)
 	// JobQueue is the training job queue's ARN: Batch reports every queue's
 	// jobs on the default bus, and the train function follows only its own.
 	// Empty matches any queue (the local runner's jobs).
