@@ -14,6 +14,14 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 )
 
+// RequestsPrefix is where clients (mlops report publish) drop requests for
+// a full rebuild, in the platform bucket: the object's arrival is the
+// request; its body is for people reading the bucket.
+const RequestsPrefix = "requests/report/"
+
+// RequestKey is the key of a rebuild request.
+func RequestKey(id string) string { return RequestsPrefix + id + ".json" }
+
 // ModelEvents are the platform events that change a model's pages (and the
 // index, and its dataset's pages, which list its runs' data).
 var ModelEvents = []string{event.TrainingSucceeded, event.TrainingFailed, event.ModelRegistered, event.PromotionPending,
@@ -30,8 +38,9 @@ var DatasetEvents = []string{event.DatasetVersioned, event.DatasetRejected}
 //     model's;
 //   - S3 Object Created of a dataset's datasheet pointer in the platform
 //     bucket (mlops datasets describe): that dataset's;
-//   - the nightly schedule (EventBridge Scheduled Event): everything, and
-//     the pages no longer produced are deleted;
+//   - the nightly schedule (EventBridge Scheduled Event), or a request
+//     object under RequestsPrefix: everything, and the pages no longer
+//     produced are deleted;
 //   - a Request as the payload itself ({"full": true}, {"models": [...]}).
 //
 // Other events are logged and ignored. Every path is idempotent: a repeated
@@ -99,6 +108,9 @@ func (s *Service) Route(payload json.RawMessage) (req Request, ok bool, err erro
 		if d.Bucket.Name == s.cfg.PlatformBucket {
 			if ds, ok := datasheetDataset(key); ok {
 				return Request{Datasets: []string{ds}}, true, nil
+			}
+			if strings.HasPrefix(key, RequestsPrefix) {
+				return Request{Full: true}, true, nil
 			}
 		}
 		s.log.Info("report: ignored an object it has no rule for", "bucket", d.Bucket.Name, "key", key)

@@ -11,9 +11,11 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -237,8 +239,13 @@ func (s *Service) round(ctx context.Context, req Request, touched map[string]boo
 			return res, fmt.Errorf("invalidate %d paths: %w", len(res.Invalidated), err)
 		}
 	}
-	if err := s.saveState(ctx, next, etag); err != nil {
-		return res, err
+	// A round that changed nothing leaves the state alone: one PUT less
+	// per repeated event. It read the state after every commit before it,
+	// so there is nothing of another invocation's that it could lose.
+	if len(res.Uploaded)+len(res.Deleted) > 0 || !sameState(old, next) {
+		if err := s.saveState(ctx, next, etag); err != nil {
+			return res, err
+		}
 	}
 	s.log.Info("report published", "request", req.String(), "full", full, "rendered", res.Rendered,
 		"uploaded", len(res.Uploaded), "deleted", len(res.Deleted), "invalidated", len(res.Invalidated))
@@ -399,6 +406,12 @@ func changeRef(res Result, sums map[string]string) string {
 		_, _ = io.WriteString(h, "delete "+p+"\n")
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func sameState(a, b *State) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // folder is a page's folder, with its trailing slash.

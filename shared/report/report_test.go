@@ -543,6 +543,8 @@ func TestRoute(t *testing.T) {
 		{"drift key elsewhere", s3Event(t, platform, "drift/credit/2026-12-03.json"), "", ""},
 		{"datasheet pointer", s3Event(t, platform, "datasheets/loans/current"), "models [], datasets [loans]", ""},
 		{"datasheet body", s3Event(t, platform, "datasheets/loans/abc.json"), "", ""},
+		{"rebuild request", s3Event(t, platform, report.RequestKey("r1")), "everything", ""},
+		{"rebuild request elsewhere", s3Event(t, monitoring, report.RequestKey("r1")), "", ""},
 		{"direct full", direct(`{"full": true}`), "everything", ""},
 		{"direct models", direct(`{"models": ["credit"]}`), "models [credit], datasets []", ""},
 		{"direct unknown field", direct(`{"model": "credit"}`), "", "direct invocation"},

@@ -113,6 +113,7 @@ const (
 	FeedbackPrefix = "feedback/"         // labels uploaded for logged predictions
 	DriftReports   = "drift/"            // drift reports, in the monitoring bucket
 	Datasheets     = "datasheets/"       // datasets' datasheets, in the platform bucket
+	ReportRequests = "requests/report/"  // full rebuilds of the site asked for (mlops report publish)
 )
 
 // All is every rule, in a fixed order. Reconcile, the nightly drift run and
@@ -139,6 +140,7 @@ func All(n Names) []Rule {
 		// drift: its arrival is the event.
 		{Name: "report-drift", Function: Report, Bus: DefaultBus, Pattern: objectCreatedUnder(n.MonitoringBucket, DriftReports)},
 		{Name: "report-datasheets", Function: Report, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, Datasheets)},
+		{Name: "report-requests", Function: Report, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, ReportRequests)},
 	}
 }
 

@@ -28,7 +28,7 @@ func TestNamesPinned(t *testing.T) {
 		{trainingSucceeded, event.TrainingSucceeded},
 		{IncomingPrefix, ingest.IncomingPrefix}, {RequestsPrefix, training.RequestsPrefix},
 		{DriftRequests, drift.RequestsPrefix}, {FeedbackPrefix, drift.FeedbackPrefix}, {Drift, "drift"},
-		{Report, "report"}, {DriftReports, report.DriftPrefix}, {Datasheets, ingest.DatasheetsPrefix},
+		{Report, "report"}, {DriftReports, report.DriftPrefix}, {Datasheets, ingest.DatasheetsPrefix}, {ReportRequests, report.RequestsPrefix},
 		{datasetRejected, event.DatasetRejected}, {trainingFailed, event.TrainingFailed}, {modelRegistered, event.ModelRegistered},
 		{promotionPending, event.PromotionPending}, {modelPromoted, event.ModelPromoted}, {modelRejected, event.ModelRejected},
 		{modelRolledBack, event.ModelRolledBack}, {modelRetired, event.ModelRetired}, {driftDetected, event.DriftDetected},
@@ -64,6 +64,7 @@ func TestPatternsUnchanged(t *testing.T) {
 			`"Model Registered","Promotion Pending","Model Promoted","Model Rejected","Model Rolled Back","Model Retired","Drift Detected"]}`,
 		"report-drift":      `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["m"]},"object":{"key":[{"prefix":"drift/"}]}}}`,
 		"report-datasheets": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"datasheets/"}]}}}`,
+		"report-requests":   `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"requests/report/"}]}}}`,
 	}
 	all := All(Names{UploadsBucket: "u", PlatformBucket: "p", MonitoringBucket: "m"})
 	if len(all) != len(want) {
@@ -113,6 +114,7 @@ func TestRouting(t *testing.T) {
 		"drift key in the platform": s3("mlops-platform", "drift/credit/2026-12-03.json"),
 		"datasheet":                 s3("mlops-platform", "datasheets/credit/current"),
 		"datasheet in the uploads":  s3("mlops-uploads", "datasheets/credit/current"),
+		"report request":            s3("mlops-platform", "requests/report/r1.json"),
 	}
 	want := map[string][]string{
 		"s3-object-created":                {"ingest-uploads"},
@@ -145,6 +147,7 @@ func TestRouting(t *testing.T) {
 		"drift key in the platform":        nil,
 		"datasheet":                        {"report-datasheets"},
 		"datasheet in the uploads":         nil,
+		"report request":                   {"report-requests"},
 	}
 	samples := map[string][]byte{}
 	for _, n := range events.Names() {
