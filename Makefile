@@ -71,12 +71,16 @@ BENCH_SERVE_FLAGS ?=
 # BENCH_DRIFT_FLAGS go to bench/drift (the drift run against pandas and scipy on
 # the same logged records, its time and memory at each size).
 BENCH_DRIFT_FLAGS ?= -rows 1000000,10000000
+# BENCH_REPORT_FLAGS go to bench/report (the site generator against Hugo on a
+# generated registry of 200 models × 10 versions, and one incremental rebuild).
+BENCH_REPORT_FLAGS ?=
 bench: SETUP_GROUPS = bench
 bench: setup bench-go
 	$(GO) run ./bench/ingest -sizes $(BENCH_SIZES) -dir $(BENCH_DIR)
 	$(GO) run ./bench/predict
 	$(GO) run ./bench/serve $(BENCH_SERVE_FLAGS)
 	$(GO) run ./bench/drift $(BENCH_DRIFT_FLAGS)
+	$(GO) run ./bench/report $(BENCH_REPORT_FLAGS)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/validate/ ./shared/table/ ./shared/profile/ ./shared/xgboost/

@@ -48,6 +48,7 @@ test   cmd  AWS_CLI     awscli            the real aws CLI is one of the embedde
 test   cmd  make        make              the test commands are make targets
 test   cmd  curl        curl              scripts/test-minio.sh polls MinIO until it is up
 test   cmd  wrk         wrk               the prediction endpoint's swap-under-load test drives it with wrk
+test   cmd  chromium    chromium          headless Chromium loads the governance site's pages and checks their charts
 lint   go   staticcheck honnef.co/go/tools/cmd/staticcheck@STATICCHECK_VERSION  make lint
 lint   cmd  shellcheck  shellcheck        make lint checks the shell scripts
 lint   cmd  git         git               make lint finds the files to check with git ls-files
@@ -57,6 +58,7 @@ bench  py   pandas      python3-pandas    the peer of validation and profiling i
 bench  py   fastapi     python3-fastapi   the peer of the prediction endpoint in bench/serve
 bench  py   uvicorn     python3-uvicorn   serves the FastAPI peer
 bench  cmd  wrk         wrk               loads both endpoints in bench/serve
+bench  cmd  hugo        hugo              the peer of the site generator in bench/report
 EOF
 )
 DEPS+=$'\n'"${SETUP_EXTRA_DEPS:-}"

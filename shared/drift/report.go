@@ -126,6 +126,10 @@ type Report struct {
 	// Alerts are the reasons this report raised Drift Detected; empty: none.
 	Alerts  []string `json:"alerts"`
 	Retrain *Retrain `json:"retrain,omitempty"`
+	// Shadow is how each candidate scored in the champion's shadow over the
+	// window (the endpoint scores a version waiting for a decision beside
+	// the champion and logs both answers): for the model card.
+	Shadow []ShadowSummary `json:"shadow,omitempty"`
 }
 
 // Skipped is a feature the report does not compare.

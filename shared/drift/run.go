@@ -216,6 +216,7 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 		return nil
 	}}
 	probKind := bl.bundle.Encoding.Target.Kind != bundle.LabelRegression
+	shadowed := newShadows(bl.bundle, probName)
 	err = predlog.Read(ctx, s.st, s.cfg.MonitoringBucket, model, w.From, w.To, opt, func(r predlog.Record) error {
 		champion := r.Version == bl.version.Version
 		if champion && probKind {
@@ -258,6 +259,9 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 		if champion {
 			rep.ChampionRows++
 			outs.add(r.Outputs)
+			if r.Shadow != nil {
+				shadowed.add(&r)
+			}
 			if est != nil {
 				if v, ok := r.Outputs[probName].(float64); ok {
 					est.add(v)
@@ -281,6 +285,7 @@ func (s *Service) compute(ctx context.Context, model string, w Window, bl *basel
 		rep.Features = append(rep.Features, driftstat.Compare(c.ref, c.cur))
 	}
 	rep.Prediction = outs.compare()
+	rep.Shadow = shadowed.summaries()
 	var verdict driftstat.Verdict
 	rep.Features, verdict = driftstat.Decide(rep.Features, set.Thresholds, set.Share)
 	rep.Prediction, _ = driftstat.Decide(rep.Prediction, set.Thresholds, 1)

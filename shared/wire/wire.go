@@ -19,8 +19,9 @@
 //  3. Use cases: shared/ingest, shared/training, shared/gate, shared/registry,
 //     shared/reconcile, shared/testset, shared/serving (the prediction
 //     endpoint), shared/drift (the nightly drift run and the feedback
-//     join), reportgen (the governance site's rendering, over the owners'
-//     readers), shared/report (publishing that site), and their APIs (shared/decisions: the
+//     join), reportgen (the governance site: gathered through the owners'
+//     readers, rendered from templates), shared/report (publishing
+//     that site), and their APIs (shared/decisions: the
 //     routes, types, error codes and client of the decisions API, over the
 //     registry's types; shared/predict: those of the prediction API, with the
 //     check of instances against the contract). The platform's work, over adapters taken as
@@ -44,7 +45,7 @@
 //     shared/event, shared/rules, shared/feedback (the ground-truth upload
 //     format), shared/quality (live quality and its estimate from
 //     probabilities), shared/driftstat (drift's statistics over profiles and
-//     bundles), templates (the site's page templates and assets), events,
+//     bundles), events, templates (the site's embedded templates and assets),
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
 //     io.Reader, an fs.FS, a local path or scratch directory) and import no
@@ -52,7 +53,7 @@
 //     event on a bus, a bundle in S3).
 //
 // Test helpers (shared/local/lambdatest, shared/local/localtest, shared/apidoc/apidoctest, shared/pythontest,
-// trainer/trainertest, shared/aws/awstest, shared/event/eventtest) are
+// reportgen/reportgentest, trainer/trainertest, shared/aws/awstest, shared/event/eventtest) are
 // imported by tests only, and may import anything. TestFloors holds the
 // module to this: a new package must be placed on a floor there.
 package wire
