@@ -244,13 +244,14 @@ step "mlops datasets describe credit examples/credit/datasheet.md   (the datashe
 
 step "mlops report build --out site   (the governance site, as static files)"
 rm -rf site
-"$MLOPS" report build --out site
-# The pages the demo promises. LEAD: extend this list as the page types land
-# (reportgen's Build output at this commit has the index, the model and the
-# dataset overviews): the credit model's card site/models/credit/v1/index.html,
-# its datasheet site/datasets/credit/<version>/index.html, and
-# site/models/credit/{runs,drift,audit,lineage}.html.
-for page in site/index.html site/models/credit/index.html site/datasets/credit/index.html \
+"$MLOPS" report build --out site | tee "$DIR/report.txt"
+if grep -q 'could not be read' "$DIR/report.txt"; then echo "the site names records it could not read: the demo failed"; exit 1; fi
+# The pages the demo promises: the index, the credit model's card (version 1,
+# the champion), its runs, drift, audit log and lineage, and the datasheet of
+# the dataset version it was trained on.
+for page in site/index.html site/models/credit/index.html site/models/credit/v1/index.html \
+  site/models/credit/runs.html site/models/credit/drift.html site/models/credit/audit.html site/models/credit/lineage.html \
+  site/datasets/credit/index.html "site/datasets/credit/$V1DATA/index.html" \
   site/assets/site.css site/assets/site.js site/assets/echarts.min.js; do
   [ -s "$page" ] || { echo "report build wrote no $page: the demo failed"; exit 1; }
 done

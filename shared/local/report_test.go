@@ -52,9 +52,15 @@ func TestSiteServesThePublishedSite(t *testing.T) {
 	if !strings.Contains(index, reportgen.CardPath("credit", 1)) || !strings.Contains(index, reportgen.ModelPath("credit")) {
 		t.Errorf("the index does not link the champion and its model:\n%s", index)
 	}
-	for _, page := range []string{reportgen.ModelPath("credit"), reportgen.DatasetPath("credit"), "assets/site.js"} {
-		if resp, _ := get("GET", "/"+page); resp.StatusCode != 200 {
+	for _, page := range []string{reportgen.ModelPath("credit"), reportgen.CardPath("credit", 1), reportgen.RunsPath("credit"),
+		reportgen.AuditPath("credit"), reportgen.LineagePath("credit"), reportgen.DriftPath("credit"), reportgen.DatasetPath("credit"), "assets/site.js"} {
+		resp, body := get("GET", "/"+page)
+		if resp.StatusCode != 200 {
 			t.Errorf("%s: %d", page, resp.StatusCode)
+		}
+		// Everything the platform wrote reads back (the bundles verify).
+		if strings.Contains(body, "could not be read") {
+			t.Errorf("%s names records it could not read", page)
 		}
 	}
 	if resp, body := get("GET", "/"+strings.TrimSuffix(reportgen.ModelPath("credit"), "index.html")); resp.StatusCode != 200 || !strings.Contains(body, "credit") {
