@@ -12,6 +12,7 @@ import (
 	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/naming"
 )
 
 // RequestsPrefix is where clients (mlops report publish) drop requests for
@@ -55,6 +56,11 @@ func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (err erro
 	req, ok, err := s.Route(payload)
 	if err != nil || !ok {
 		return err
+	}
+	if err := req.Check(); err != nil {
+		// Retrying cannot make a name valid: logged, not returned.
+		s.log.Error("report: refused a request", "error", err)
+		return nil
 	}
 	_, err = s.Publish(ctx, req)
 	return err
@@ -162,6 +168,17 @@ func datasheetDataset(key string) (string, bool) {
 		return "", false
 	}
 	return ds, true
+}
+
+// Check refuses names that are no model's or dataset's (naming.Rule): they
+// become folders of the site.
+func (r Request) Check() error {
+	for _, n := range append(append([]string{}, r.Models...), r.Datasets...) {
+		if !naming.Valid(n) {
+			return fmt.Errorf("report: %q is not a model or dataset name: expected %s", n, naming.Rule)
+		}
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {

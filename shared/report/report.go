@@ -145,6 +145,9 @@ type Result struct {
 // Publish renders what req names and brings the site bucket in line with it.
 // An error leaves the state as it was, so that a retry redoes what is left.
 func (s *Service) Publish(ctx context.Context, req Request) (Result, error) {
+	if err := req.Check(); err != nil {
+		return Result{}, err
+	}
 	// touched are the paths this call wrote or removed in a round that lost
 	// the compare-and-swap: the state does not describe them, so a later
 	// round writes them again whatever the state says.

@@ -570,6 +570,9 @@ func TestRoute(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
+	if _, err := e.svc.Publish(context.Background(), report.Request{Models: []string{"../credit"}}); err == nil || !strings.Contains(err.Error(), "not a model or dataset name") {
+		t.Errorf("a name with a path in it: %v", err)
+	}
 	// An ignored event is no error, and publishes nothing.
 	if err := e.svc.Handle(context.Background(), platformEvent(t, event.RetrainRequested, event.RetrainRequestedDetail{Model: "credit"})); err != nil {
 		t.Fatal(err)
