@@ -48,7 +48,7 @@ func TestReportBuildAndDatasheet(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	index := filepath.Join(out, "index.html")
-	if abs, _ := filepath.Abs(index); !strings.HasSuffix(r.stdout, abs+"\n") || !strings.Contains(r.stdout, "unanchored") {
+	if abs, _ := filepath.Abs(index); !strings.HasSuffix(r.stdout, abs+"\n") || !strings.Contains(r.stdout, "1 of 1 models' hash chains verify; checkpoints unanchored") {
 		t.Fatalf("report build does not end with the index's path: %+v", r)
 	}
 	for _, f := range []string{"index.html", "models/credit/index.html", "datasets/credit/index.html", "assets/echarts.min.js"} {
