@@ -39,7 +39,10 @@ trainer as a process (/usr/bin/python3 with Debian's python3-xgboost by
 default), the reconcile timer, and the HTTPS API: people's decisions and the
 prediction endpoint (POST /v1/models/MODEL:predict), behind a bearer token.
 Every scored instance is logged to the monitoring bucket, with the contract's
-PII columns keyed-hashed (the key is <dir>/pii-key). It writes <dir>/endpoint.json (endpoint and credentials)
+PII columns keyed-hashed (the key is <dir>/pii-key). The report function publishes
+the governance site into the site bucket as records change, and up serves it
+read-only over plain HTTP at --site-addr (loopback only: the site has no
+authentication). It writes <dir>/endpoint.json (endpoint and credentials)
 for every other command, and removes it on exit.
 
 Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
