@@ -60,10 +60,11 @@ type Sources struct {
 	Workers int
 }
 
-// bundleFiles are the bundle files a card shows: everything but the samples
-// and the test rows.
+// bundleFiles are the bundle files a card shows, and the samples, which
+// the verified fetch checks the model against (without them every bundle
+// fails verification): everything but the test rows.
 var bundleFiles = []string{bundle.EncodingFile, bundle.MetricsFile, bundle.SlicesFile, bundle.ImportanceFile,
-	bundle.PredictionsFile, bundle.LineageFile}
+	bundle.PredictionsFile, bundle.LineageFile, bundle.SamplesFile}
 
 // Gather reads every model and dataset.
 func (s Sources) Gather(ctx context.Context) (*Site, error) {

@@ -32,6 +32,7 @@ var floors = map[string]int{
 
 	"shared/ingest": useCases, "shared/training": useCases, "shared/gate": useCases, "shared/registry": useCases,
 	"shared/reconcile": useCases, "shared/testset": useCases, "shared/decisions": useCases, "shared/predict": useCases, "shared/serving": useCases, "shared/drift": useCases, "reportgen": useCases,
+	"shared/report": useCases,
 
 	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters, "shared/specstore": adapters, "shared/predlog": adapters,
 	"shared/aws": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
