@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmlops/mlops/reportgen/reportgentest"
 	"github.com/openmlops/mlops/shared/local"
 )
 
@@ -55,6 +56,15 @@ func TestReportBuildAndDatasheet(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	// The site built from the platform's real records: no broken link, no
+	// load from another host, every page reachable from the index.
+	problems, err := reportgentest.CheckLinks(os.DirFS(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("built site: %s", p)
 	}
 	page, _ := os.ReadFile(filepath.Join(out, "datasets/credit/index.html"))
 	if !strings.Contains(string(page), "Collection process") {
