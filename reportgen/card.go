@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,7 @@ func cardJobs(site *Site, m *Model) []job {
 func card(site *Site, m *Model, v *Version, p string) CardData {
 	n := v.Version.Version
 	d := CardData{Model: m.Name, Version: n, State: stateText(m, v), BundleError: v.BundleError}
+	v = masked(site, v)
 	b := v.Bundle
 	if b == nil && d.BundleError == "" {
 		d.BundleError = "the bundle was not read"
@@ -134,7 +136,7 @@ func card(site *Site, m *Model, v *Version, p string) CardData {
 // shadowResults lists the drift reports' summaries of this version scored in
 // the champion's shadow (drift.Report.Shadow), oldest window first.
 func shadowResults(m *Model, v *Version) Table {
-	t := Table{ID: "shadow", Caption: "Answers beside the champion's on the same live requests, per drift window",
+	t := Table{ID: "shadow-table", Caption: "Answers beside the champion's on the same live requests, per drift window",
 		Head: []string{"Window", "Champion", "Requests", "Errors", "Same label", "Output", "Mean |Δ|", "Max |Δ|", "Champion mean", "This version's mean"}}
 	opt := func(p *float64, f func(float64) string) Cell {
 		if p == nil {
@@ -166,6 +168,54 @@ func stateText(m *Model, v *Version) string {
 		s = "champion since " + formatTime(m.Champion.At)
 	}
 	return s
+}
+
+// masked is v with the slice values of every attribute its contract marks
+// pii replaced by "group 1", "group 2", ...: a sensitive attribute may be
+// personal data, and the site never shows a pii column's values. The
+// contract is the version's own, else that of its dataset version in the
+// site; with neither, every attribute is masked.
+func masked(site *Site, v *Version) *Version {
+	if v.Bundle == nil || len(v.Bundle.Slices.Attributes) == 0 {
+		return v
+	}
+	c := v.Contract
+	if c == nil {
+		for _, ds := range site.Datasets {
+			for _, dv := range ds.Versions {
+				if dv.Manifest != nil && dv.Manifest.VersionID == v.DatasetVersion && dv.Contract != nil {
+					c = dv.Contract
+				}
+			}
+		}
+	}
+	pii := func(name string) bool {
+		if c == nil {
+			return true
+		}
+		col := c.Column(name)
+		return col == nil || col.PII
+	}
+	var attrs []bundle.Attribute
+	changed := false
+	for _, a := range v.Bundle.Slices.Attributes {
+		if pii(a.Name) {
+			changed = true
+			a.Slices = slices.Clone(a.Slices)
+			for i := range a.Slices {
+				a.Slices[i].Value = fmt.Sprintf("group %d (personal data)", i+1)
+			}
+		}
+		attrs = append(attrs, a)
+	}
+	if !changed {
+		return v
+	}
+	b := *v.Bundle
+	b.Slices = bundle.Slices{Attributes: attrs}
+	out := *v
+	out.Bundle = &b
+	return &out
 }
 
 // datasetOf finds the dataset version the model was trained on by its id
@@ -619,7 +669,7 @@ func decision(m *Model, v *Version) ([]Fact, Table) {
 			facts = append(facts, Fact{Label: "Override", Text: "yes: approved with no passing check under the policy in force", Class: "warn"})
 		}
 	}
-	t := Table{ID: "history", Caption: "Every audit record about this version, oldest first",
+	t := Table{ID: "history-table", Caption: "Every audit record about this version, oldest first",
 		Head: []string{"Seq", "Time", "Event", "Principal", "Reason", "Record SHA-256"}}
 	for _, e := range m.Trail {
 		kind := string(e.Kind)

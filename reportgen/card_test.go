@@ -271,3 +271,31 @@ func TestDatasheetWithoutProfile(t *testing.T) {
 		t.Error("a datasheet without a profile loads ECharts")
 	}
 }
+
+// A sensitive attribute the contract marks pii is sliced by the trainer, but
+// its values never reach a page: the card shows "group 1", "group 2", ...
+func TestPIISliceValuesAreMasked(t *testing.T) {
+	site := reportgentest.Fixture()
+	for _, v := range site.Dataset("credit").Versions {
+		for j := range v.Contract.Columns {
+			if v.Contract.Columns[j].Name == "Sex" {
+				v.Contract.Columns[j].PII = true
+			}
+		}
+	}
+	pages, err := reportgen.Build(site, reportgen.Scope{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range pages {
+		for _, secret := range []string{"female", ">male<", `"male"`} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s shows the pii attribute's value %s", p, secret)
+			}
+		}
+	}
+	card := string(pages[reportgen.CardPath("credit", 2)])
+	if !strings.Contains(card, "group 1 (personal data)") || !strings.Contains(card, "[18, 30)") {
+		t.Error("the card masks the pii attribute's slices and only them")
+	}
+}

@@ -120,9 +120,9 @@ func driftPage(m *Model) driftData {
 		d.Card = rel(p, CardPath(m.Name, r.Version))
 	}
 	d.Charts = driftCharts(m.Drift)
-	d.Features = featureTable("features", "Every compared feature in "+d.Window+" (drifted rows in red)", r.Features)
-	d.Prediction = featureTable("prediction", "The model's outputs in "+d.Window+" against the test set", r.Prediction)
-	d.History = Table{ID: "history", Sortable: true, Caption: "Every window's verdict, newest first",
+	d.Features = featureTable("features-table", "Every compared feature in "+d.Window+" (drifted rows in red)", r.Features)
+	d.Prediction = featureTable("prediction-table", "The model's outputs in "+d.Window+" against the test set", r.Prediction)
+	d.History = Table{ID: "history-table", Sortable: true, Caption: "Every window's verdict, newest first",
 		Head: []string{"Window", "Version", "Rows", "Champion rows", "Verdict", "Drifted features", "Reason", "Alerts"}}
 	for i := n - 1; i >= 0; i-- {
 		x := m.Drift[i]

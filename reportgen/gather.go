@@ -47,6 +47,7 @@ type Datasets interface {
 	Profile(ctx context.Context, m *ingest.Manifest) (*profile.Dataset, error)
 	Datasheet(ctx context.Context, dataset string) (*ingest.Datasheet, pointer.Pointer, error)
 	Rejections(ctx context.Context, dataset string) ([]ingest.Quarantined, error)
+	ContractAt(ctx context.Context, dataset, hash string) (*ingest.Contract, error)
 }
 
 // Sources are the readers Gather reads through.
@@ -164,6 +165,13 @@ func (s Sources) GatherModel(ctx context.Context, name string) (*Model, error) {
 				problems = append(problems, fmt.Sprintf("version %d: spec: %v", v.Version.Version, err))
 			}
 		}
+		if dataset := datasetName(v); dataset != "" && v.ContractHash != "" {
+			if c, err := s.Datasets.ContractAt(ctx, dataset, v.ContractHash); err == nil {
+				v.Contract = c.Contract
+			} else {
+				problems = append(problems, fmt.Sprintf("version %d: contract: %v", v.Version.Version, err))
+			}
+		}
 		for hash, ref := range v.Version.Checks {
 			c, err := s.Registry.Checks(ctx, ref.Key)
 			if err != nil {
@@ -179,6 +187,17 @@ func (s Sources) GatherModel(ctx context.Context, name string) (*Model, error) {
 	})
 	sort.Strings(m.Problems)
 	return m, ctx.Err()
+}
+
+// datasetName is the dataset a version was trained on.
+func datasetName(v *Version) string {
+	switch {
+	case v.Bundle != nil && v.Bundle.Lineage.Dataset != "":
+		return v.Bundle.Lineage.Dataset
+	case v.Spec != nil:
+		return v.Spec.Dataset
+	}
+	return ""
 }
 
 // GatherDataset reads one dataset's records.

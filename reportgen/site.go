@@ -62,6 +62,9 @@ type Version struct {
 	// Spec is the spec the version was trained under (its card.md is the
 	// card's human part).
 	Spec *spec.Spec
+	// Contract is the contract it was trained under (its pii columns are
+	// masked on the card); nil when it could not be read.
+	Contract *contract.Contract
 	// Checks are the policies' results on it, by policy hash.
 	Checks map[string]*registry.ChecksRecord
 	// Decision is its approval or rejection record (nil: none).
