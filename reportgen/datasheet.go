@@ -125,7 +125,7 @@ func datasheet(site *Site, d *Dataset, v *DatasetVersion, p string) DatasheetDat
 	}
 	if d.Datasheet != nil && strings.TrimSpace(d.Datasheet.Markdown) != "" {
 		data.HasDatasheet = true
-		data.Markdown = Markdown(d.Datasheet.Markdown)
+		data.Markdown = d.datasheetHTML()
 	}
 	data.Models = Table{ID: "models-table", Caption: "Model versions trained on this dataset version", Head: []string{"Model", "Version", "State"}}
 	for _, mod := range site.Models {

@@ -186,7 +186,7 @@ func datasetOverviewJobs(site *Site, d *Dataset) []job {
 			Datasheet any
 		}{D: d, Versions: versions, Rejected: rejected}
 		if d.Datasheet != nil {
-			data.Datasheet = Markdown(d.Datasheet.Markdown)
+			data.Datasheet = d.datasheetHTML()
 		}
 		return r.render(p, "dataset", "Dataset "+d.Name, []crumb{{Text: d.Name}}, formatTime(d.AsOf()), false, data)
 	}}}

@@ -104,3 +104,32 @@ func FuzzMarkdown(f *testing.F) {
 		checkSafe(t, src, string(reportgen.Markdown(src)))
 	})
 }
+
+// Text nested past what goldmark renders in linear time is shown as plain,
+// escaped text: a datasheet of nested quotes or lists cannot stall a build.
+func TestPathologicalMarkdownIsPlainText(t *testing.T) {
+	nested := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(strings.Repeat("  ", i) + "- <b>x</b>\n")
+		}
+		return b.String()
+	}
+	for name, src := range map[string]string{
+		"quotes":   strings.Repeat(">", 64<<10),
+		"brackets": strings.Repeat("[a](", 16<<10),
+		"lists":    nested(200),
+		"big":      strings.Repeat("a ", reportgen.MaxMarkdownBytes),
+	} {
+		out := string(reportgen.Markdown(src))
+		if !strings.Contains(out, "Shown as plain text") || strings.Contains(out, "<b>") || strings.Contains(out, "<blockquote") {
+			t.Errorf("%s: not shown as escaped plain text: %.200s", name, out)
+		}
+		checkSafe(t, name, out)
+	}
+	// Ordinary Markdown, headings underlined and lists a few levels deep, renders.
+	ok := "Title\n" + strings.Repeat("-", 80) + "\n\n" + nested(6) + "\n> > quoted\n"
+	if out := string(reportgen.Markdown(ok)); strings.Contains(out, "plain text") || !strings.Contains(out, "<ul>") {
+		t.Errorf("ordinary Markdown shown as plain text: %s", out)
+	}
+}

@@ -7,6 +7,9 @@
 package reportgen
 
 import (
+	"html/template"
+	"sync"
+
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/drift"
@@ -82,6 +85,20 @@ type Dataset struct {
 	// Rejections are the quarantined uploads.
 	Rejections []ingest.Quarantined
 	Problems   []string
+
+	// sheet is the datasheet rendered once for all the dataset's pages.
+	sheetOnce sync.Once
+	sheet     template.HTML
+}
+
+// datasheetHTML is the datasheet's Markdown rendered, once per build.
+func (d *Dataset) datasheetHTML() template.HTML {
+	d.sheetOnce.Do(func() {
+		if d.Datasheet != nil {
+			d.sheet = Markdown(d.Datasheet.Markdown)
+		}
+	})
+	return d.sheet
 }
 
 // DatasetVersion is one dataset version and what its datasheet shows.
