@@ -53,7 +53,7 @@ func Build(site *Site, scope Scope) (map[string][]byte, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				b, err := jobs[i].fn(r)
+				b, err := jobs[i].render(r)
 				if err != nil {
 					errs[i] = fmt.Errorf("%s: %w", jobs[i].path, err)
 					continue
@@ -75,6 +75,17 @@ func Build(site *Site, scope Scope) (map[string][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// render runs the job; a panic (a record no reader would produce) fails
+// that page's build with an error rather than the whole process.
+func (j job) render(r *renderer) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("render %s: panic: %v", j.path, p)
+		}
+	}()
+	return j.fn(r)
 }
 
 func contains(list []string, s string) bool {

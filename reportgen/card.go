@@ -662,6 +662,26 @@ func decision(m *Model, v *Version) ([]Fact, Table) {
 			facts = append(facts, Fact{Label: "Warning", Text: "the decision names another bundle than this version's", Class: "bad"})
 		}
 		facts = append(facts, bound)
+		for _, h := range []struct{ label, value string }{
+			{"Policy it was decided under", e.Hashes.PolicyHash}, {"Check results", e.Hashes.ChecksSHA256},
+			{"Spec", e.Hashes.SpecHash}, {"Dataset version", e.Hashes.DatasetVersion}, {"Contract", e.Hashes.ContractHash},
+		} {
+			if h.value != "" {
+				facts = append(facts, Fact{Label: h.label, Text: h.value, Hash: true})
+			}
+		}
+		switch {
+		case m.Verify == nil:
+			facts = append(facts, Fact{Label: "Audit trail", Text: "not verified: the record's chain could not be checked", Class: "bad"})
+		case m.Verify.OK:
+			anchor := "unanchored"
+			if m.Verify.Anchored {
+				anchor = "anchored: " + m.Verify.Anchor
+			}
+			facts = append(facts, Fact{Label: "Audit trail", Text: fmt.Sprintf("verified (%d records, %s)", m.Verify.Records, anchor), Class: "ok"})
+		default:
+			facts = append(facts, Fact{Label: "Audit trail", Text: "NOT verified: see the audit log", Class: "bad", Href: rel(CardPath(m.Name, n), AuditPath(m.Name))})
+		}
 		if e.Approver != "" {
 			facts = append(facts, Fact{Label: "Approver", Text: e.Approver})
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/shared/contract"
+	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/profile"
 )
 
@@ -48,7 +49,9 @@ type ColumnSheet struct {
 func datasheetJobs(site *Site, d *Dataset) []job {
 	var jobs []job
 	for _, v := range d.Versions {
-		if v.Manifest == nil {
+		// A version id is a path segment: one that is not an id (".", "..")
+		// would name another page.
+		if v.Manifest == nil || !ingest.ValidVersionID(v.Manifest.VersionID) {
 			continue
 		}
 		p := DatasheetPath(d.Name, v.Manifest.VersionID)

@@ -203,9 +203,21 @@ func datasetName(v *Version) string {
 // GatherDataset reads one dataset's records.
 func (s Sources) GatherDataset(ctx context.Context, name string) (*Dataset, error) {
 	d := &Dataset{Name: name}
-	manifests, err := s.Datasets.Versions(ctx, name)
+	all, err := s.Datasets.Versions(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	var manifests []*ingest.Manifest
+	for _, m := range all {
+		if m == nil || !ingest.ValidVersionID(m.VersionID) || m.Dataset != name {
+			id, of := "?", "?"
+			if m != nil {
+				id, of = m.VersionID, m.Dataset
+			}
+			d.Problems = append(d.Problems, fmt.Sprintf("a manifest names version %q of dataset %q: not a version of %s, skipped", id, of, name))
+			continue
+		}
+		manifests = append(manifests, m)
 	}
 	if ds, ptr, err := s.Datasets.Datasheet(ctx, name); err == nil {
 		d.Datasheet, d.DatasheetHash = ds, ptr.Hash

@@ -120,7 +120,8 @@ func histBandChart(id, title, note, yName string, x []string, value, lower, uppe
 	lo, width, v := make([]any, len(x)), make([]any, len(x)), make([]any, len(x))
 	t := Table{Head: []string{"Run", yName, "Lower", "Upper"}}
 	for i := range x {
-		lo[i], width[i], v[i] = lower[i], upper[i]-lower[i], value[i]
+		w := upper[i] - lower[i]
+		lo[i], width[i], v[i] = histValue(&lower[i]), histValue(&w), histValue(&value[i])
 		t.Rows = append(t.Rows, []Cell{{Text: x[i]}, {Text: num(value[i]), Class: "num"},
 			{Text: num(lower[i]), Class: "num"}, {Text: num(upper[i]), Class: "num"}})
 	}

@@ -46,7 +46,7 @@ func indexJobs(site *Site) []job {
 		var d indexData
 		var asOf time.Time
 		d.Models = Table{ID: "models-table", Sortable: true, Caption: "Every model: its champion, what waits for a decision, and the latest drift verdict",
-			Head: []string{"Model", "Dataset", "Champion", "Versions", "Waiting for approval", "Latest drift", "Audit trail"}}
+			Head: []string{"Model", "Dataset", "Champion", "Versions", "Waiting for approval", "Latest drift", "Audit trail", "Unreadable records"}}
 		d.Pending = Table{ID: "pending-table", Caption: "Versions waiting for a person's approval", Head: []string{"Model", "Version"}}
 		for _, m := range ms {
 			asOf = later(asOf, m.AsOf)
@@ -84,10 +84,17 @@ func indexJobs(site *Site) []job {
 			if m.Dataset != "" {
 				dataset.Href = DatasetPath(m.Dataset)
 			}
+			// A record that does not read or verify (a bundle whose hashes do
+			// not match may have been tampered with) is named on the model's
+			// page; the index says there is one.
+			problems := Cell{Text: "none", Class: "muted", Sort: "0"}
+			if m.Problems > 0 {
+				problems = Cell{Text: strconv.Itoa(m.Problems), Class: "bad", Sort: strconv.Itoa(m.Problems), Href: ModelPath(m.Name) + "#problems"}
+			}
 			d.Models.Rows = append(d.Models.Rows, []Cell{
 				{Text: m.Name, Href: ModelPath(m.Name)}, dataset, champ,
 				{Text: strconv.Itoa(m.Versions), Class: "num"},
-				{Text: strings.Join(pend, ", "), Class: "pending"}, driftCell, trail})
+				{Text: strings.Join(pend, ", "), Class: "pending"}, driftCell, trail, problems})
 		}
 		d.Datasets = Table{ID: "datasets-table", Sortable: true, Caption: "Every dataset and its newest version",
 			Head: []string{"Dataset", "Versions", "Newest version", "Rows", "Datasheet", "Rejected uploads"}}

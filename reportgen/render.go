@@ -15,13 +15,14 @@ import (
 	"github.com/openmlops/mlops/templates"
 )
 
-// CSP is every page's Content-Security-Policy: scripts and styles from the
-// site itself only (site.js draws the charts from JSON data blocks, so no
-// page has an inline script); inline style attributes are allowed because
-// ECharts' tooltips are written with them. The publisher sends the same
-// policy as a header, with frame-ancestors, which a meta tag cannot carry.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-	"font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
+// CSP is every page's Content-Security-Policy: scripts and style sheets
+// from the site itself only (site.js draws the charts from JSON data blocks,
+// so no page has an inline script, and no page an inline <style>); style
+// attributes are allowed because ECharts writes its tooltips with them. The
+// publisher sends the same policy as a header, with frame-ancestors, which a
+// meta tag cannot carry.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-elem 'self'; style-src-attr 'unsafe-inline'; " +
+	"img-src 'self'; font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
 
 // Page paths. Model and dataset names are [a-z0-9][a-z0-9_-]*, so they are
 // safe as path segments; every link is relative, so the site works opened

@@ -1,6 +1,7 @@
 package reportgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -124,7 +125,7 @@ func runParams(run *training.Run, v *Version) string {
 		l := v.Bundle.Lineage
 		var parts []string
 		for _, k := range sortedKeys(l.Params) {
-			parts = append(parts, k+"="+fmt.Sprint(l.Params[k]))
+			parts = append(parts, k+"="+paramText(l.Params[k]))
 		}
 		if l.NumBoostRound > 0 {
 			parts = append(parts, "num_boost_round="+strconv.Itoa(l.NumBoostRound))
@@ -137,6 +138,19 @@ func runParams(run *training.Run, v *Version) string {
 		parts = append(parts, k+"="+run.Job.Parameters[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// paramText is a parameter's value as JSON (a string as itself), so that a
+// nested value reads as it was given rather than as Go's syntax.
+func paramText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // runDuration is the run's wall time, created to finished, and its sort

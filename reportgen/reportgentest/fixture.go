@@ -326,6 +326,8 @@ func model(rng *rand.Rand, name string, d *reportgen.Dataset, versions int) *rep
 			appr := add(registry.KindApproved, v, "arn:aws:sts::123456789012:assumed-role/risk-officer/jane "+Hostile,
 				"Reviewed the card and the slices. "+Hostile, at.Add(3*time.Hour))
 			appr.Approver = appr.Principal
+			appr.Hashes.BundleSHA256, appr.Hashes.DatasetVersion = b.SHA256, dv.VersionID
+			appr.Hashes.ContractHash, appr.Hashes.ChecksSHA256 = dv.ContractHash, hash(rng)
 			ver.Decision = appr
 			ver.Version.Decision = appr.Key
 			prom := add(registry.KindPromoted, v, appr.Principal, "promoted after approval", at.Add(3*time.Hour+time.Minute))
