@@ -303,7 +303,49 @@ func driftCharts(reports []*drift.Report) []Chart {
 		"rows", x, rows, class, &minRows, "minimum rows")
 	c.Table.ID, c.Table.Caption = "drift-rows-table", "Rows per window"
 	out = append(out, c)
+	if q := qualityChart(reports, x); q != nil {
+		out = append(out, *q)
+	}
 	return out
+}
+
+// qualityChart draws live quality (from labels) and the quality estimated
+// before labels (CBPE) per window, for binary classifiers: accuracy and AUC,
+// a point only where the window had them. Nil when no window had either.
+func qualityChart(reports []*drift.Report, x []string) *Chart {
+	series := []histSeries{{Name: "live AUC"}, {Name: "estimated AUC"}, {Name: "live accuracy"}, {Name: "estimated accuracy"}}
+	for i := range series {
+		series[i].Values = make([]any, len(reports))
+	}
+	seen := false
+	for i, r := range reports {
+		vals := [4]*float64{}
+		if q := r.Quality; q != nil {
+			if b := q.Binary; b != nil {
+				if b.AUC != nil {
+					vals[0] = &b.AUC.Value
+				}
+				if b.Accuracy != nil {
+					vals[2] = &b.Accuracy.Value
+				}
+			}
+			if e := q.Estimated; e != nil {
+				vals[1], vals[3] = e.AUC, e.Accuracy
+			}
+		}
+		for j, v := range vals {
+			series[j].Values[i] = histValue(v)
+			seen = seen || v != nil
+		}
+	}
+	if !seen {
+		return nil
+	}
+	c := histLineChart("drift-quality", "Quality over time: live and estimated",
+		"Live figures come from the labels uploaded for each window's predictions; estimated ones from the predicted probabilities alone (CBPE), before any label. A window without labels has no live point.",
+		"quality", "value", x, series)
+	c.Table.ID, c.Table.Caption = "drift-quality-table", "Live and estimated quality per window"
+	return &c
 }
 
 // qualityTables lays out a report's quality section.

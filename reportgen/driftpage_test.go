@@ -138,8 +138,21 @@ func TestDriftPageCharts(t *testing.T) {
 	if !strings.Contains(s, `<span class="badge drift">drift</span>`) || !strings.Contains(s, "dataset drift: [Age Income]") {
 		t.Error("the verdict or the alert is not shown")
 	}
+	// Without labels, the page says how to upload them.
+	noLabels := reportgentest.Fixture()
+	for _, r := range noLabels.Model("credit").Drift {
+		r.Quality = nil
+	}
+	pages, err := reportgen.Build(noLabels, reportgen.Scope{Models: []string{"credit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = string(pages[reportgen.DriftPath("credit")])
 	if !strings.Contains(s, "No labels have arrived") || !strings.Contains(s, "<code>feedback/credit/</code>") || !strings.Contains(s, "request_id,index,label") {
 		t.Error("without quality the page does not say how to upload labels")
+	}
+	if strings.Contains(s, `id="drift-quality"`) {
+		t.Error("a quality chart without quality")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/profile"
+	"github.com/openmlops/mlops/shared/quality"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
@@ -363,6 +364,13 @@ func model(rng *rand.Rand, name string, d *reportgen.Dataset, versions int) *rep
 		start := cv.RegisteredAt.Add(24 * time.Hour)
 		for day := range 14 {
 			r := driftReport(rng, m, cv, start.Add(time.Duration(day)*24*time.Hour), day >= 10)
+			// Labels arrived for the last week's predictions.
+			if day >= 7 {
+				auc, acc := 0.8-0.02*float64(max(0, day-9)), 0.76-0.015*float64(max(0, day-9))
+				r.Quality = &drift.Quality{Labels: 300, Binary: &quality.Binary{N: 300, Positives: 90, Threshold: 0.5, Level: 0.95,
+					AUC: &quality.Estimate{Value: auc, Lower: ptr(auc - 0.05), Upper: ptr(auc + 0.05)}, Accuracy: &quality.Estimate{Value: acc}},
+					Estimated: &quality.CBPE{N: int(r.ChampionRows), Threshold: 0.5, AUC: ptr(auc + 0.01), Accuracy: ptr(acc + 0.02)}}
+			}
 			// A version waiting for approval is scored in the champion's shadow.
 			if last := m.Versions[len(m.Versions)-1]; last.State == registry.StatePendingApproval && day >= 12 {
 				agree, diff := 0.9+0.05*rng.Float64(), 0.03+0.02*rng.Float64()
