@@ -8,7 +8,6 @@ package reportgen
 
 import (
 	"html/template"
-	"sync"
 
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/contract"
@@ -86,20 +85,13 @@ type Dataset struct {
 	Rejections []ingest.Quarantined
 	Problems   []string
 
-	// sheet is the datasheet rendered once for all the dataset's pages.
-	sheetOnce sync.Once
-	sheet     template.HTML
+	// sheet is the datasheet rendered, once per build for all the
+	// dataset's pages (Build sets it before rendering them).
+	sheet template.HTML
 }
 
-// datasheetHTML is the datasheet's Markdown rendered, once per build.
-func (d *Dataset) datasheetHTML() template.HTML {
-	d.sheetOnce.Do(func() {
-		if d.Datasheet != nil {
-			d.sheet = Markdown(d.Datasheet.Markdown)
-		}
-	})
-	return d.sheet
-}
+// datasheetHTML is the datasheet's Markdown as Build rendered it.
+func (d *Dataset) datasheetHTML() template.HTML { return d.sheet }
 
 // DatasetVersion is one dataset version and what its datasheet shows.
 type DatasetVersion struct {
