@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -274,4 +275,77 @@ func firstDatasetVersion(t *testing.T) string {
 		}
 	}
 	return "none"
+}
+
+// What a reader does on the pages works: the index's filter hides the rows
+// that do not match, the audit log's kind filter keeps one kind, the runs
+// page compares the two runs it ticks, and printing a card prints every
+// chart's numbers.
+func TestInteractionsInChromium(t *testing.T) {
+	bin := chromium(t)
+	dir := writeSite(t)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1280, 1000), chromedp.Flag("disable-gpu", true))...)
+	defer cancel()
+	browser, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	eval := func(ctx context.Context, page, js string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate("file://"+filepath.Join(dir, filepath.FromSlash(page))), chromedp.WaitReady("body")); err != nil {
+			t.Fatalf("load %s: %v", page, err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.mlopsCharts !== undefined`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("%s: site.js never ran: %v", page, err)
+		}
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
+		return out
+	}
+	visible := `function visible(sel) { return Array.from(document.querySelectorAll(sel)).filter(function (r) { return !r.hidden; }).length; }
+		function filter(sel, value) { var i = document.querySelector(sel); i.value = value; i.dispatchEvent(new Event("input")); i.dispatchEvent(new Event("change")); }`
+	for _, c := range []struct{ name, page, js, want string }{
+		{"index filter", reportgen.IndexPath, `(function () {` + visible + `
+			var all = visible("#models-table tbody tr");
+			filter("[data-filter=models-table]", "zzz"); var none = visible("#models-table tbody tr");
+			filter("[data-filter=models-table]", "churn"); var one = visible("#models-table tbody tr");
+			return [all, none, one].join(" "); })()`, "2 0 1"},
+		{"audit kind filter", reportgen.AuditPath("credit"), `(function () {` + visible + `
+			filter("select[data-filter][data-column='2']", "approved");
+			var rows = Array.from(document.querySelectorAll("table tbody tr")).filter(function (r) { return !r.hidden && r.closest("table").id === document.querySelector("select[data-filter]").getAttribute("data-filter"); });
+			return rows.length + " " + rows.every(function (r) { return r.cells[2].textContent.trim() === "approved"; }); })()`, "2 true"},
+		{"runs compare", reportgen.RunsPath("credit"), `(function () {
+			var out = document.querySelector("[data-compare-out]") ? document.getElementById(document.querySelector("[data-compare]").getAttribute("data-compare-out")) : null;
+			var th = out ? out.querySelectorAll("thead th") : [];
+			return th.length + " " + (out ? out.querySelectorAll("tbody tr").length > 3 : false); })()`, "3 true"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := chromedp.NewContext(browser)
+			defer cancel()
+			if got := eval(ctx, c.page, c.js); got != c.want {
+				t.Errorf("%s: got %q, want %q", c.page, got, c.want)
+			}
+		})
+	}
+	t.Run("print", func(t *testing.T) {
+		ctx, cancel := chromedp.NewContext(browser)
+		defer cancel()
+		eval(ctx, reportgen.CardPath("credit", 2), `""`)
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () {
+			var tables = Array.from(document.querySelectorAll("details.chart-table table"));
+			return tables.length + " " + tables.every(function (t) { return t.checkVisibility(); }); })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(got, " true") || strings.HasPrefix(got, "0 ") {
+			t.Errorf("printed card: %q charts' tables (count, all visible)", got)
+		}
+	})
 }

@@ -23,7 +23,9 @@ type job struct {
 
 // Build renders the pages of scope from site, by path. Assets are not
 // included (see Assets). The output depends only on site: the same records
-// give the same bytes, so a publisher uploads only what changed.
+// give the same bytes, so a publisher uploads only what changed. It keeps
+// each dataset's rendered datasheet in the site: one Site is built by one
+// goroutine at a time.
 func Build(site *Site, scope Scope) (map[string][]byte, error) {
 	r, err := load()
 	if err != nil {
@@ -40,6 +42,11 @@ func Build(site *Site, scope Scope) (map[string][]byte, error) {
 	}
 	for _, d := range site.Datasets {
 		if scope.All || contains(scope.Datasets, d.Name) {
+			// The datasheet is on every page of the dataset: rendered once.
+			d.sheet = ""
+			if d.Datasheet != nil {
+				d.sheet = Markdown(d.Datasheet.Markdown)
+			}
 			jobs = append(jobs, datasetJobs(site, d)...)
 		}
 	}
@@ -53,7 +60,7 @@ func Build(site *Site, scope Scope) (map[string][]byte, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				b, err := jobs[i].fn(r)
+				b, err := jobs[i].render(r)
 				if err != nil {
 					errs[i] = fmt.Errorf("%s: %w", jobs[i].path, err)
 					continue
@@ -75,6 +82,17 @@ func Build(site *Site, scope Scope) (map[string][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// render runs the job; a panic (a record no reader would produce) fails
+// that page's build with an error rather than the whole process.
+func (j job) render(r *renderer) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("render %s: panic: %v", j.path, p)
+		}
+	}()
+	return j.fn(r)
 }
 
 func contains(list []string, s string) bool {

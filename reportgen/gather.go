@@ -47,6 +47,7 @@ type Datasets interface {
 	Profile(ctx context.Context, m *ingest.Manifest) (*profile.Dataset, error)
 	Datasheet(ctx context.Context, dataset string) (*ingest.Datasheet, pointer.Pointer, error)
 	Rejections(ctx context.Context, dataset string) ([]ingest.Quarantined, error)
+	ContractAt(ctx context.Context, dataset, hash string) (*ingest.Contract, error)
 }
 
 // Sources are the readers Gather reads through.
@@ -60,10 +61,11 @@ type Sources struct {
 	Workers int
 }
 
-// bundleFiles are the bundle files a card shows: everything but the samples
-// and the test rows.
+// bundleFiles are the bundle files a card shows, and the samples, which
+// the verified fetch checks the model against (without them every bundle
+// fails verification): everything but the test rows.
 var bundleFiles = []string{bundle.EncodingFile, bundle.MetricsFile, bundle.SlicesFile, bundle.ImportanceFile,
-	bundle.PredictionsFile, bundle.LineageFile}
+	bundle.PredictionsFile, bundle.LineageFile, bundle.SamplesFile}
 
 // Gather reads every model and dataset.
 func (s Sources) Gather(ctx context.Context) (*Site, error) {
@@ -163,6 +165,13 @@ func (s Sources) GatherModel(ctx context.Context, name string) (*Model, error) {
 				problems = append(problems, fmt.Sprintf("version %d: spec: %v", v.Version.Version, err))
 			}
 		}
+		if dataset := datasetName(v); dataset != "" && v.ContractHash != "" {
+			if c, err := s.Datasets.ContractAt(ctx, dataset, v.ContractHash); err == nil {
+				v.Contract = c.Contract
+			} else {
+				problems = append(problems, fmt.Sprintf("version %d: contract: %v", v.Version.Version, err))
+			}
+		}
 		for hash, ref := range v.Version.Checks {
 			c, err := s.Registry.Checks(ctx, ref.Key)
 			if err != nil {
@@ -180,12 +189,35 @@ func (s Sources) GatherModel(ctx context.Context, name string) (*Model, error) {
 	return m, ctx.Err()
 }
 
+// datasetName is the dataset a version was trained on.
+func datasetName(v *Version) string {
+	switch {
+	case v.Bundle != nil && v.Bundle.Lineage.Dataset != "":
+		return v.Bundle.Lineage.Dataset
+	case v.Spec != nil:
+		return v.Spec.Dataset
+	}
+	return ""
+}
+
 // GatherDataset reads one dataset's records.
 func (s Sources) GatherDataset(ctx context.Context, name string) (*Dataset, error) {
 	d := &Dataset{Name: name}
-	manifests, err := s.Datasets.Versions(ctx, name)
+	all, err := s.Datasets.Versions(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	var manifests []*ingest.Manifest
+	for _, m := range all {
+		if m == nil || !ingest.ValidVersionID(m.VersionID) || m.Dataset != name {
+			id, of := "?", "?"
+			if m != nil {
+				id, of = m.VersionID, m.Dataset
+			}
+			d.Problems = append(d.Problems, fmt.Sprintf("a manifest names version %q of dataset %q: not a version of %s, skipped", id, of, name))
+			continue
+		}
+		manifests = append(manifests, m)
 	}
 	if ds, ptr, err := s.Datasets.Datasheet(ctx, name); err == nil {
 		d.Datasheet, d.DatasheetHash = ds, ptr.Hash

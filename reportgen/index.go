@@ -45,9 +45,9 @@ func indexJobs(site *Site) []job {
 		ms, ds := site.summaries()
 		var d indexData
 		var asOf time.Time
-		d.Models = Table{ID: "models", Sortable: true, Caption: "Every model: its champion, what waits for a decision, and the latest drift verdict",
-			Head: []string{"Model", "Dataset", "Champion", "Versions", "Waiting for approval", "Latest drift", "Audit trail"}}
-		d.Pending = Table{ID: "pending", Caption: "Versions waiting for a person's approval", Head: []string{"Model", "Version"}}
+		d.Models = Table{ID: "models-table", Sortable: true, Caption: "Every model: its champion, what waits for a decision, and the latest drift verdict",
+			Head: []string{"Model", "Dataset", "Champion", "Versions", "Waiting for approval", "Latest drift", "Audit trail", "Unreadable records"}}
+		d.Pending = Table{ID: "pending-table", Caption: "Versions waiting for a person's approval", Head: []string{"Model", "Version"}}
 		for _, m := range ms {
 			asOf = later(asOf, m.AsOf)
 			d.Counts.Models++
@@ -84,12 +84,19 @@ func indexJobs(site *Site) []job {
 			if m.Dataset != "" {
 				dataset.Href = DatasetPath(m.Dataset)
 			}
+			// A record that does not read or verify (a bundle whose hashes do
+			// not match may have been tampered with) is named on the model's
+			// page; the index says there is one.
+			problems := Cell{Text: "none", Class: "muted", Sort: "0"}
+			if m.Problems > 0 {
+				problems = Cell{Text: strconv.Itoa(m.Problems), Class: "bad", Sort: strconv.Itoa(m.Problems), Href: ModelPath(m.Name) + "#problems"}
+			}
 			d.Models.Rows = append(d.Models.Rows, []Cell{
 				{Text: m.Name, Href: ModelPath(m.Name)}, dataset, champ,
 				{Text: strconv.Itoa(m.Versions), Class: "num"},
-				{Text: strings.Join(pend, ", "), Class: "pending"}, driftCell, trail})
+				{Text: strings.Join(pend, ", "), Class: "pending"}, driftCell, trail, problems})
 		}
-		d.Datasets = Table{ID: "datasets", Sortable: true, Caption: "Every dataset and its newest version",
+		d.Datasets = Table{ID: "datasets-table", Sortable: true, Caption: "Every dataset and its newest version",
 			Head: []string{"Dataset", "Versions", "Newest version", "Rows", "Datasheet", "Rejected uploads"}}
 		for _, x := range ds {
 			asOf = later(asOf, x.AsOf)
@@ -115,7 +122,7 @@ func indexJobs(site *Site) []job {
 func overviewJobs(site *Site, m *Model) []job {
 	p := ModelPath(m.Name)
 	return []job{{p, func(r *renderer) ([]byte, error) {
-		versions := Table{ID: "versions", Sortable: true, Caption: "Every version, newest first",
+		versions := Table{ID: "versions-table", Sortable: true, Caption: "Every version, newest first",
 			Head: []string{"Version", "State", "Headline metric", "Dataset version", "Registered", "Bundle"}}
 		for i := len(m.Versions) - 1; i >= 0; i-- {
 			v := m.Versions[i]
@@ -165,7 +172,7 @@ func stateClass(s string) string {
 func datasetOverviewJobs(site *Site, d *Dataset) []job {
 	p := DatasetPath(d.Name)
 	return []job{{p, func(r *renderer) ([]byte, error) {
-		versions := Table{ID: "versions", Sortable: true, Caption: "Every version, newest first",
+		versions := Table{ID: "versions-table", Sortable: true, Caption: "Every version, newest first",
 			Head: []string{"Version", "Created", "Rows", "Partitions", "Contract"}}
 		for i := len(d.Versions) - 1; i >= 0; i-- {
 			m := d.Versions[i].Manifest
@@ -186,7 +193,7 @@ func datasetOverviewJobs(site *Site, d *Dataset) []job {
 			Datasheet any
 		}{D: d, Versions: versions, Rejected: rejected}
 		if d.Datasheet != nil {
-			data.Datasheet = Markdown(d.Datasheet.Markdown)
+			data.Datasheet = d.datasheetHTML()
 		}
 		return r.render(p, "dataset", "Dataset "+d.Name, []crumb{{Text: d.Name}}, formatTime(d.AsOf()), false, data)
 	}}}

@@ -2,6 +2,7 @@ package reportgen
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"strings"
 
@@ -26,8 +27,22 @@ var md = goldmark.New(
 	)),
 )
 
+// Limits on the Markdown rendered: goldmark's time grows with the square of
+// the nesting (quotes, lists) and of unclosed brackets, so text past them is
+// shown as plain text rather than rendered (a 64 KiB file of nested lists
+// would otherwise take seconds, on every page that shows it).
+const (
+	MaxMarkdownBytes   = 256 << 10
+	MaxMarkdownNesting = 24
+	MaxMarkdownOpeners = 4096
+)
+
 // Markdown renders src for a page.
 func Markdown(src string) template.HTML {
+	if why := tooComplex(src); why != "" {
+		return template.HTML(`<p class="note">Shown as plain text: ` + template.HTMLEscapeString(why) + `.</p><pre class="plain">` +
+			template.HTMLEscapeString(src) + "</pre>")
+	}
 	var buf bytes.Buffer
 	if err := md.Convert([]byte(src), &buf); err != nil {
 		// Convert fails only when writing to buf fails, which it cannot;
@@ -55,6 +70,9 @@ func (safeTransformer) Transform(doc *ast.Document, reader text.Reader, pc parse
 		case *ast.Link:
 			dest := string(n.Destination)
 			switch {
+			case external(dest) && !webScheme(dest):
+				// javascript:, data:, file: and the like: the text stays, the link goes.
+				swaps = append(swaps, swap{n, children(ast.NewEmphasis(1), n)})
 			case external(dest):
 				n.SetAttributeString("rel", []byte(externalRel))
 			case !strings.HasPrefix(dest, "#"):
@@ -64,6 +82,10 @@ func (safeTransformer) Transform(doc *ast.Document, reader text.Reader, pc parse
 			}
 		case *ast.AutoLink:
 			// Autolinks (<https://…>) take no attributes: they become links.
+			if !webScheme(string(n.URL(src))) {
+				swaps = append(swaps, swap{n, ast.NewString(n.Label(src))})
+				return ast.WalkContinue, nil
+			}
 			link := ast.NewLink()
 			link.Destination = n.URL(src)
 			link.SetAttributeString("rel", []byte(externalRel))
@@ -73,7 +95,7 @@ func (safeTransformer) Transform(doc *ast.Document, reader text.Reader, pc parse
 			// An image would be a request (to another host) or a broken link
 			// (to a file that was not stored): it becomes a link to an
 			// external image, or its alt text.
-			if external(string(n.Destination)) {
+			if external(string(n.Destination)) && webScheme(string(n.Destination)) {
 				link := ast.NewLink()
 				link.Destination, link.Title = n.Destination, n.Title
 				link.SetAttributeString("rel", []byte(externalRel))
@@ -103,6 +125,74 @@ func children(to, from ast.Node) ast.Node {
 		to.AppendChild(to, ast.NewString([]byte("image")))
 	}
 	return to
+}
+
+// tooComplex says why src is not rendered, or "".
+func tooComplex(src string) string {
+	if len(src) > MaxMarkdownBytes {
+		return fmt.Sprintf("%d bytes, over the %d rendered", len(src), MaxMarkdownBytes)
+	}
+	if n := strings.Count(src, "[") + strings.Count(src, "<"); n > MaxMarkdownOpeners {
+		return fmt.Sprintf("%d brackets, over the %d rendered", n, MaxMarkdownOpeners)
+	}
+	for line := range strings.Lines(src) {
+		// The line's prefix of quote markers, list markers ("- ", "1. ")
+		// and indentation: each is a level of nesting.
+		depth, indent := 0, 0
+		for i := 0; i < len(line); i++ {
+			c := line[i]
+			next := byte(0)
+			if i+1 < len(line) {
+				next = line[i+1]
+			}
+			switch {
+			case c == ' ':
+				indent++
+				continue
+			case c == '\t':
+				indent += 4
+				continue
+			case c == '>':
+				depth++
+				continue
+			case (c == '-' || c == '*' || c == '+') && (next == ' ' || next == '\t'):
+				depth++
+				continue
+			case c >= '0' && c <= '9':
+				j := i
+				for j < len(line) && line[j] >= '0' && line[j] <= '9' {
+					j++
+				}
+				if j+1 < len(line) && (line[j] == '.' || line[j] == ')') && (line[j+1] == ' ' || line[j+1] == '\t') {
+					depth++
+					i = j
+					continue
+				}
+			}
+			break
+		}
+		if depth+indent/2 > MaxMarkdownNesting {
+			return fmt.Sprintf("nested more than %d levels deep", MaxMarkdownNesting)
+		}
+	}
+	return ""
+}
+
+// webScheme: an http, https or mailto URL (or one with no scheme).
+func webScheme(u string) bool {
+	u = strings.ToLower(strings.TrimSpace(u))
+	if strings.HasPrefix(u, "//") {
+		return true
+	}
+	i := strings.IndexAny(u, ":/?#")
+	if i < 0 || u[i] != ':' {
+		return true
+	}
+	switch u[:i] {
+	case "http", "https", "mailto":
+		return true
+	}
+	return false
 }
 
 // external: a URL with a scheme or a host (//host), i.e. not a path in the site.

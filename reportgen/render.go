@@ -2,6 +2,7 @@ package reportgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -14,13 +15,14 @@ import (
 	"github.com/openmlops/mlops/templates"
 )
 
-// CSP is every page's Content-Security-Policy: scripts and styles from the
-// site itself only (site.js draws the charts from JSON data blocks, so no
-// page has an inline script); inline style attributes are allowed because
-// ECharts' tooltips are written with them. The publisher sends the same
-// policy as a header, with frame-ancestors, which a meta tag cannot carry.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-	"font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
+// CSP is every page's Content-Security-Policy: scripts and style sheets
+// from the site itself only (site.js draws the charts from JSON data blocks,
+// so no page has an inline script, and no page an inline <style>); style
+// attributes are allowed because ECharts writes its tooltips with them. The
+// publisher sends the same policy as a header, with frame-ancestors, which a
+// meta tag cannot carry.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-elem 'self'; style-src-attr 'unsafe-inline'; " +
+	"img-src 'self'; font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
 
 // Page paths. Model and dataset names are [a-z0-9][a-z0-9_-]*, so they are
 // safe as path segments; every link is relative, so the site works opened
@@ -71,7 +73,7 @@ type Cell struct{ Text, Href, Class, Sort string }
 // option built with go-echarts, Table the same numbers.
 type Chart struct {
 	ID, Title, Note string
-	Option          any
+	Option          template.JS
 	Table           Table
 }
 
@@ -213,4 +215,81 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// htmlEscaper escapes text and quoted attribute values as html/template does
+// (the same entities), so that a table written here reads like the rest of
+// the page.
+var htmlEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
+
+// safeHref is a cell's link as an attribute value: a path in the site, a
+// fragment, or an http(s) URL; anything else (javascript:, data:, ...)
+// becomes html/template's "#ZgotmplZ".
+func safeHref(h string) string {
+	if i := strings.IndexAny(h, ":/?#"); i >= 0 && h[i] == ':' {
+		if scheme := strings.ToLower(h[:i]); scheme != "http" && scheme != "https" {
+			return "#ZgotmplZ"
+		}
+	}
+	return htmlEscaper.Replace(h)
+}
+
+// HTML writes the table. Tables are most of the site's markup, and writing
+// them here rather than through html/template's reflective escaping makes a
+// full build several times faster; every text and attribute is escaped.
+func (t Table) HTML() template.HTML {
+	var b strings.Builder
+	b.Grow(256 + 64*len(t.Rows)*max(1, len(t.Head)))
+	b.WriteString(`<div class="table-wrap"><table`)
+	if t.ID != "" {
+		b.WriteString(` id="` + htmlEscaper.Replace(t.ID) + `"`)
+	}
+	if t.Sortable {
+		b.WriteString(` class="sortable"`)
+	}
+	b.WriteString(">\n")
+	if t.Caption != "" {
+		b.WriteString("<caption>" + htmlEscaper.Replace(t.Caption) + "</caption>")
+	}
+	b.WriteString("\n<thead><tr>")
+	for _, h := range t.Head {
+		b.WriteString(`<th scope="col">` + htmlEscaper.Replace(h) + "</th>")
+	}
+	b.WriteString("</tr></thead>\n<tbody>")
+	for _, row := range t.Rows {
+		b.WriteString("<tr>")
+		for _, c := range row {
+			b.WriteString("<td")
+			if c.Class != "" {
+				b.WriteString(` class="` + htmlEscaper.Replace(c.Class) + `"`)
+			}
+			if c.Sort != "" {
+				b.WriteString(` data-sort="` + htmlEscaper.Replace(c.Sort) + `"`)
+			}
+			b.WriteString(">")
+			if c.Href != "" {
+				b.WriteString(`<a href="` + safeHref(c.Href) + `">` + htmlEscaper.Replace(c.Text) + "</a>")
+			} else {
+				b.WriteString(htmlEscaper.Replace(c.Text))
+			}
+			b.WriteString("</td>")
+		}
+		b.WriteString("</tr>\n")
+	}
+	b.WriteString("</tbody>\n</table></div>")
+	return template.HTML(b.String()) //nolint:gosec // every value above is escaped
+}
+
+// optionJS is a chart's option as the JSON its data block holds.
+// encoding/json escapes <, >, & and U+2028/2029, so the bytes cannot end
+// the <script> element or run: they are inserted as they are, without
+// html/template's second, reflective pass over the option.
+func optionJS(option any) template.JS {
+	b, err := json.Marshal(option)
+	if err != nil {
+		// Every option is numbers and strings (NaN and ±Inf are dropped
+		// before): a failure here is a bug, and the table still shows.
+		b, _ = json.Marshal(map[string]any{"title": map[string]string{"text": "chart unavailable: " + err.Error()}})
+	}
+	return template.JS(b) //nolint:gosec // JSON with <, >, & escaped: see above
 }

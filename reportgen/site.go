@@ -7,6 +7,8 @@
 package reportgen
 
 import (
+	"html/template"
+
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/drift"
@@ -62,6 +64,9 @@ type Version struct {
 	// Spec is the spec the version was trained under (its card.md is the
 	// card's human part).
 	Spec *spec.Spec
+	// Contract is the contract it was trained under (its pii columns are
+	// masked on the card); nil when it could not be read.
+	Contract *contract.Contract
 	// Checks are the policies' results on it, by policy hash.
 	Checks map[string]*registry.ChecksRecord
 	// Decision is its approval or rejection record (nil: none).
@@ -79,7 +84,14 @@ type Dataset struct {
 	// Rejections are the quarantined uploads.
 	Rejections []ingest.Quarantined
 	Problems   []string
+
+	// sheet is the datasheet rendered, once per build for all the
+	// dataset's pages (Build sets it before rendering them).
+	sheet template.HTML
 }
+
+// datasheetHTML is the datasheet's Markdown as Build rendered it.
+func (d *Dataset) datasheetHTML() template.HTML { return d.sheet }
 
 // DatasetVersion is one dataset version and what its datasheet shows.
 type DatasetVersion struct {

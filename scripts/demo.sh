@@ -12,8 +12,10 @@
 # dataset (labels that follow nothing: the policy rejects its model, with every
 # failed check), show the audit trail with its hashes and verify it, send
 # normal then shifted traffic and show drift on exactly the shifted features,
-# upload labels and show live quality beside the estimate, and stop. Exits 0 only if every step behaved as
-# described.
+# upload labels and show live quality beside the estimate, store the dataset's
+# datasheet, build the governance site into ./site/ and fetch the one mlops up
+# serves, and stop, printing the site's address and site/index.html. Exits 0
+# only if every step behaved as described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MLOPS=${MLOPS:-bin/mlops}
@@ -36,7 +38,9 @@ latest_version() {
 }
 
 step "mlops up (state in $DIR)"
-"$MLOPS" up --dir "$DIR" --s3-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 >"$DIR/up.log" 2>&1 &
+# The site on 127.0.0.1:9080 unless SITE_ADDR says otherwise (127.0.0.1:0: any free port).
+SITE_ADDR=${SITE_ADDR:-127.0.0.1:9080}
+"$MLOPS" up --dir "$DIR" --s3-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 --site-addr "$SITE_ADDR" >"$DIR/up.log" 2>&1 &
 UP_PID=$!
 trap 'kill -INT $UP_PID 2>/dev/null; wait $UP_PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -f "$DIR/endpoint.json" ] && break; sleep 0.1; done
@@ -235,6 +239,33 @@ if [ -x "$AWS" ]; then
   grep -q '^live quality: 300 labelled' "$DIR/drift.txt" || { echo "the labels gave no live quality: the demo failed"; exit 1; }
 fi
 
+step "mlops datasets describe credit examples/credit/datasheet.md   (the datasheet's human sections)"
+"$MLOPS" datasets describe credit examples/credit/datasheet.md
+
+step "mlops report build --out site   (the governance site, as static files)"
+rm -rf site
+"$MLOPS" report build --out site | tee "$DIR/report.txt"
+if grep -q 'could not be read' "$DIR/report.txt"; then echo "the site names records it could not read: the demo failed"; exit 1; fi
+# The pages the demo promises: the index, the credit model's card (version 1,
+# the champion), its runs, drift, audit log and lineage, and the datasheet of
+# the dataset version it was trained on.
+for page in site/index.html site/models/credit/index.html site/models/credit/v1/index.html \
+  site/models/credit/runs.html site/models/credit/drift.html site/models/credit/audit.html site/models/credit/lineage.html \
+  site/datasets/credit/index.html "site/datasets/credit/$V1DATA/index.html" \
+  site/assets/site.css site/assets/site.js site/assets/echarts.min.js; do
+  [ -s "$page" ] || { echo "report build wrote no $page: the demo failed"; exit 1; }
+done
+grep -q 'models/credit/' site/index.html || { echo "the index does not list the credit model: the demo failed"; exit 1; }
+
+SITE_URL=$(sed -n 's/^  "site": "\(http[^"]*\)",\{0,1\}$/\1/p' "$DIR/endpoint.json")
+[ -n "$SITE_URL" ] || { echo "endpoint.json names no site address"; exit 1; }
+step "the site mlops up publishes and serves: $SITE_URL   (read-only, loopback only)"
+for _ in $(seq 100); do curl -fsS -o /dev/null "$SITE_URL" && break; sleep 0.1; done
+curl -fsS -D - -o /dev/null "$SITE_URL" | grep -i '^\(HTTP\|content-type\|content-security-policy\|cache-control\)'
+curl -fsS -o /dev/null "${SITE_URL}models/credit/index.html" || { echo "the served site has no credit model page: the demo failed"; exit 1; }
+
 step "stop"
 kill -INT $UP_PID; wait $UP_PID || true; trap - EXIT
 echo "demo finished: state kept in $DIR"
+echo "governance site, served while mlops up runs: $SITE_URL   (again: $MLOPS up --dir $DIR --site-addr ${SITE_ADDR})"
+echo "governance site, built: $(pwd)/site/index.html"

@@ -75,7 +75,7 @@ func (m *machine) complete() {
 			m.t.Fatal(err)
 		}
 	}
-	for _, c := range []string{"make", "curl", "shellcheck", "git", "wrk"} {
+	for _, c := range []string{"make", "curl", "shellcheck", "git", "wrk", "chromium", "hugo"} {
 		m.script(c, "#!/bin/sh\nexit 0\n")
 	}
 	if err := os.WriteFile(filepath.Join(m.root, "aws"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
@@ -123,10 +123,10 @@ func TestFreshMachineReportsExactlyWhatIsMissing(t *testing.T) {
 		want   []string
 	}{
 		{[]string{"demo"}, []string{"awscli", "curl", "python3-numpy", "python3-xgboost"}},
-		{[]string{"test"}, []string{"awscli", "curl", "make", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
+		{[]string{"test"}, []string{"awscli", "chromium", "curl", "make", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
 		{[]string{"lint"}, []string{"git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "shellcheck"}},
-		{[]string{"bench"}, []string{"python3-fastapi", "python3-numpy", "python3-pandas", "python3-uvicorn", "python3-xgboost", "wrk"}},
-		{[]string{"all"}, []string{"awscli", "curl", "git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "make", "python3-boto3",
+		{[]string{"bench"}, []string{"hugo", "python3-fastapi", "python3-numpy", "python3-pandas", "python3-uvicorn", "python3-xgboost", "wrk"}},
+		{[]string{"all"}, []string{"awscli", "chromium", "curl", "git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "hugo", "make", "python3-boto3",
 			"python3-fastapi", "python3-numpy", "python3-pandas", "python3-scipy", "python3-uvicorn", "python3-xgboost", "shellcheck", "wrk"}},
 	} {
 		out, errOut, code := m.run(nil, append([]string{"--dry-run"}, c.groups...)...)

@@ -3,8 +3,8 @@
 // an embed.FS: reportgen cannot embed a parent folder, so this package does.
 //
 // assets/echarts.min.js is npm's echarts@5.6.0 dist/echarts.min.js, unmodified
-// (Apache-2.0, assets/echarts-LICENSE.txt); EChartsSHA256 pins it, and
-// `make vendor-echarts` fetches it again.
+// (Apache-2.0, assets/echarts-LICENSE.txt); EChartsSHA256 pins it (README.md
+// says how to update it).
 package templates
 
 import "embed"

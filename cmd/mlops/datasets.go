@@ -21,9 +21,10 @@ func newDatasetsCmd(g *globals) *cobra.Command {
 		Short: "List datasets and show their versions",
 		Example: `  mlops datasets list
   mlops datasets show credit
-  mlops datasets show credit@3f9a0c1d2e4b5a6978e0d1c2`,
+  mlops datasets show credit@3f9a0c1d2e4b5a6978e0d1c2
+  mlops datasets describe credit examples/credit/datasheet.md`,
 	}
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(newDatasetsDescribeCmd(g), &cobra.Command{
 		Use:   "rejections NAME",
 		Short: "List a dataset's rejected uploads with the rules they broke",
 		Long: `rejections lists the uploads ingest quarantined for a dataset, newest first:

@@ -105,7 +105,7 @@ Commands find the platform through its endpoint file: --endpoint-file, else
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
 	root.AddCommand(newUpCmd(g), newValidateCmd(g), newContractCmd(g), newUploadCmd(g), newDatasetsCmd(g), newEnvCmd(g), newRunsCmd(g))
 	root.AddCommand(newModelsCmd(g))
-	root.AddCommand(newScoreCmd(g), newPredictCmd(g), newDriftCmd(g))
+	root.AddCommand(newScoreCmd(g), newPredictCmd(g), newDriftCmd(g), newReportCmd(g))
 	return root
 }
 

@@ -25,6 +25,8 @@ func newUpCmd(g *globals) *cobra.Command {
 		trainerCmd                 []string
 		trainJobs                  int
 		apiAddr                    string
+		siteAddr                   string
+		siteRemote                 bool
 		serve                      local.Serving
 	)
 	cmd := &cobra.Command{
@@ -37,7 +39,10 @@ trainer as a process (/usr/bin/python3 with Debian's python3-xgboost by
 default), the reconcile timer, and the HTTPS API: people's decisions and the
 prediction endpoint (POST /v1/models/MODEL:predict), behind a bearer token.
 Every scored instance is logged to the monitoring bucket, with the contract's
-PII columns keyed-hashed (the key is <dir>/pii-key). It writes <dir>/endpoint.json (endpoint and credentials)
+PII columns keyed-hashed (the key is <dir>/pii-key). The report function publishes
+the governance site into the site bucket as records change, and up serves it
+read-only over plain HTTP at --site-addr (loopback only: the site has no
+authentication). It writes <dir>/endpoint.json (endpoint and credentials)
 for every other command, and removes it on exit.
 
 Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
@@ -57,7 +62,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 			dir := g.stateDir()
 			p, err := local.Start(cmd.Context(), local.Config{Dir: dir, S3Addr: s3Addr, ReconcileEvery: reconcileEvery, DriftEvery: driftEvery,
 				MaxUploadBytes: maxUpload, Logger: log, Python: python, TrainerCommand: trainerCmd, TrainConcurrency: trainJobs, APIAddr: apiAddr,
-				Serving: serve})
+				Serving: serve, SiteAddr: siteAddr, SiteRemote: siteRemote})
 			if err != nil {
 				return err
 			}
@@ -80,6 +85,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
   trainer:      %s (%d job(s) at once)
   API:          %s  (bearer token and CA certificate in the endpoint file; %s needs none)
   predict:      POST %s/v1/models/<model>:predict  (mlops predict MODEL --data FILE)
+  site:         %s
   endpoint file: %s
 
   export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s
@@ -88,7 +94,7 @@ Any S3 client works against it, e.g. the aws CLI with the printed credentials.`,
 Press Ctrl-C to stop.
 `, dir, ep.S3.URL, ep.S3.Region, ep.S3.AccessKeyID, ep.S3.SecretAccessKey,
 				ep.Buckets.Uploads, ep.Buckets.Platform, ep.Buckets.Monitoring, ep.Buckets.Site,
-				strings.Join(p.Trainer, " "), max(trainJobs, 1), ep.API.URL, api.HealthPath, ep.API.URL, g.endpointPath(),
+				strings.Join(p.Trainer, " "), max(trainJobs, 1), ep.API.URL, api.HealthPath, ep.API.URL, siteLine(ep.Site), g.endpointPath(),
 				ep.S3.AccessKeyID, ep.S3.SecretAccessKey, ep.S3.Region, ep.S3.URL, ep.Buckets.Uploads)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping…")
@@ -106,6 +112,8 @@ Press Ctrl-C to stop.
 	cmd.Flags().StringSliceVar(&trainerCmd, "trainer", nil, "a bring-your-own trainer's command, comma-separated (see trainer/README.md)")
 	cmd.Flags().IntVar(&trainJobs, "train-jobs", 1, "training jobs run at once")
 	cmd.Flags().StringVar(&apiAddr, "api-addr", "127.0.0.1:9443", "address of the HTTPS API (host:port)")
+	cmd.Flags().StringVar(&siteAddr, "site-addr", "127.0.0.1:9080", "address the governance site is served on, read-only over plain HTTP (a loopback address: the site has no authentication; empty: not served)")
+	cmd.Flags().BoolVar(&siteRemote, "site-remote", false, "allow a --site-addr that is not loopback (only behind your own authentication: the site shows governance data to anyone who reaches it)")
 	cmd.Flags().DurationVar(&serve.ModelTTL, "model-ttl", 2*time.Second, "how stale a served champion may be (the pointer is re-read this often)")
 	cmd.Flags().StringVar(&serve.UnknownFields, "unknown-fields", "reject", "an instance's field that is no contract column: reject or ignore")
 	cmd.Flags().StringVar(&serve.OutOfRange, "out-of-range", "reject", "a value outside its column's bounds: reject, or flag (scored and flagged)")
@@ -113,4 +121,12 @@ Press Ctrl-C to stop.
 	cmd.Flags().Float64Var(&serve.SampleRate, "log-sample-rate", 1, "share of prediction requests logged")
 	cmd.Flags().BoolVar(&serve.NoShadow, "no-shadow", false, "do not score the version awaiting a decision beside the champion")
 	return cmd
+}
+
+// siteLine is the banner's line about the governance site.
+func siteLine(url string) string {
+	if url == "" {
+		return "not served (--site-addr is empty); mlops report build --out DIR renders it into a folder"
+	}
+	return url + "  (governance reports, read-only; published by the report function)"
 }

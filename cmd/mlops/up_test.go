@@ -25,7 +25,7 @@ func TestUpWarnsWhenTheTrainerCannotImportXGBoost(t *testing.T) {
 	var out, errOut lambdatest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"up", "--dir", dir, "--s3-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
+		done <- run(ctx, []string{"up", "--dir", dir, "--s3-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--site-addr", "127.0.0.1:0",
 			"--reconcile-every", "-1s", "--python", python}, &out, &errOut)
 	}()
 	deadline := time.Now().Add(30 * time.Second)

@@ -30,6 +30,13 @@ var card []byte
 //go:embed policy.yaml
 var policyYAML []byte
 
+//go:embed datasheet.md
+var datasheet []byte
+
+// Datasheet is datasheet.md: the human sections of the dataset's datasheet
+// (mlops datasets describe credit examples/credit/datasheet.md).
+func Datasheet() []byte { return clone(datasheet) }
+
 // CSV is credit_data.csv: 4,454 rows, a header, NA for missing values.
 func CSV() []byte { return clone(data) }
 

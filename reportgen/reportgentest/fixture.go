@@ -17,6 +17,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/profile"
+	"github.com/openmlops/mlops/shared/quality"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
@@ -41,12 +42,51 @@ func Fixture() *reportgen.Site {
 	churn := Generate(1, 1, 2)
 	churn.Models[0].Name = "churn"
 	churn.Models[0].Spec.Dataset = "credit"
-	churn.Models[0].Champion = nil
-	churn.Models[0].Versions[0].State = registry.StateRejected
-	churn.Models[0].Drift = nil
+	rejectOnly(churn.Models[0])
+	// churn trained on credit's first version.
+	dv := s.Datasets[0].Versions[0].Manifest
+	for _, v := range churn.Models[0].Versions {
+		v.DatasetVersion, v.ContractHash = dv.VersionID, dv.ContractHash
+		v.Bundle.Lineage.DatasetVersion, v.Bundle.Lineage.ContractHash = dv.VersionID, dv.ContractHash
+	}
+	for _, r := range churn.Models[0].Runs {
+		r.DatasetVersion, r.ContractHash = dv.VersionID, dv.ContractHash
+	}
+	for i := range churn.Models[0].Trail {
+		if churn.Models[0].Trail[i].Hashes.DatasetVersion != "" {
+			churn.Models[0].Trail[i].Hashes.DatasetVersion = dv.VersionID
+		}
+	}
 	s.Models = append(s.Models, churn.Models[0])
 	rename(s)
 	return s
+}
+
+// rejectOnly makes m's one version rejected by its policy: registered,
+// checked (fail), rejected; no champion, no drift.
+func rejectOnly(m *reportgen.Model) {
+	m.Champion, m.Drift = nil, nil
+	trail := m.Trail[:2]
+	chk := &trail[1]
+	chk.Verdict, chk.Reason = registry.VerdictFail, "policy: fail"
+	rej := trail[1]
+	rej.Seq, rej.Kind, rej.Key = 3, registry.KindRejected, registry.AuditKey(m.Name, 3, registry.KindRejected)
+	rej.Principal, rej.Reason, rej.Verdict, rej.ChecksKey = "arn:aws:iam::123456789012:role/mlops-gate", "min auc: 0.61 < 0.7", "", ""
+	rej.Time = chk.Time.Add(time.Minute)
+	rej.Prev = &registry.Link{Key: chk.Key, SHA256: chk.SHA256}
+	m.Trail = append(trail, rej)
+	v := m.Versions[0]
+	v.State, v.Decision = registry.StateRejected, &m.Trail[2]
+	v.Version.Decision = rej.Key
+	for h, ref := range v.Version.Checks {
+		ref.Verdict = registry.VerdictFail
+		v.Version.Checks[h] = ref
+	}
+	for _, c := range v.Checks {
+		c.Verdict = registry.VerdictFail
+		c.Checks = []byte(`{"passed":false,"checks":[{"name":"min auc","value":0.61,"threshold":0.7,"verdict":"Fail","why":"below the policy's minimum"}]}`)
+	}
+	m.Verify.Records = len(m.Trail)
 }
 
 // rename points every record at its model's and dataset's (possibly changed) name.
@@ -287,6 +327,8 @@ func model(rng *rand.Rand, name string, d *reportgen.Dataset, versions int) *rep
 			appr := add(registry.KindApproved, v, "arn:aws:sts::123456789012:assumed-role/risk-officer/jane "+Hostile,
 				"Reviewed the card and the slices. "+Hostile, at.Add(3*time.Hour))
 			appr.Approver = appr.Principal
+			appr.Hashes.BundleSHA256, appr.Hashes.DatasetVersion = b.SHA256, dv.VersionID
+			appr.Hashes.ContractHash, appr.Hashes.ChecksSHA256 = dv.ContractHash, hash(rng)
 			ver.Decision = appr
 			ver.Version.Decision = appr.Key
 			prom := add(registry.KindPromoted, v, appr.Principal, "promoted after approval", at.Add(3*time.Hour+time.Minute))
@@ -321,7 +363,22 @@ func model(rng *rand.Rand, name string, d *reportgen.Dataset, versions int) *rep
 		cv := m.Versions[champion-1]
 		start := cv.RegisteredAt.Add(24 * time.Hour)
 		for day := range 14 {
-			m.Drift = append(m.Drift, driftReport(rng, m, cv, start.Add(time.Duration(day)*24*time.Hour), day >= 10))
+			r := driftReport(rng, m, cv, start.Add(time.Duration(day)*24*time.Hour), day >= 10)
+			// Labels arrived for the last week's predictions.
+			if day >= 7 {
+				auc, acc := 0.8-0.02*float64(max(0, day-9)), 0.76-0.015*float64(max(0, day-9))
+				r.Quality = &drift.Quality{Labels: 300, Binary: &quality.Binary{N: 300, Positives: 90, Threshold: 0.5, Level: 0.95,
+					AUC: &quality.Estimate{Value: auc, Lower: ptr(auc - 0.05), Upper: ptr(auc + 0.05)}, Accuracy: &quality.Estimate{Value: acc}},
+					Estimated: &quality.CBPE{N: int(r.ChampionRows), Threshold: 0.5, AUC: ptr(auc + 0.01), Accuracy: ptr(acc + 0.02)}}
+			}
+			// A version waiting for approval is scored in the champion's shadow.
+			if last := m.Versions[len(m.Versions)-1]; last.State == registry.StatePendingApproval && day >= 12 {
+				agree, diff := 0.9+0.05*rng.Float64(), 0.03+0.02*rng.Float64()
+				r.Shadow = []drift.ShadowSummary{{Version: last.Version.Version, BundleSHA256: last.BundleSHA256, Records: r.ChampionRows,
+					Errors: int64(rng.IntN(3)), Agreement: ptr(agree), Output: "p_bad", MeanAbsDiff: ptr(diff), MaxAbsDiff: ptr(4 * diff),
+					ChampionMean: ptr(0.31), ShadowMean: ptr(0.31 + diff/2)}}
+			}
+			m.Drift = append(m.Drift, r)
 		}
 	}
 	return m

@@ -36,18 +36,21 @@ func CheckLinks(site fs.FS) ([]string, error) {
 	}
 	ids := map[string]map[string]bool{}
 	links := map[string][]link{}
+	var problems []string
 	for _, p := range pages {
 		b, err := fs.ReadFile(site, p)
 		if err != nil {
 			return nil, err
 		}
-		pageIDs, pageLinks, err := scan(b)
+		pageIDs, pageLinks, dups, err := scan(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
+		for _, id := range dups {
+			problems = append(problems, fmt.Sprintf("%s: id %q is used more than once (fragments and scripts find the first)", p, id))
+		}
 		ids[p], links[p] = pageIDs, pageLinks
 	}
-	var problems []string
 	bad := func(page string, l link, format string, a ...any) {
 		problems = append(problems, fmt.Sprintf("%s: <%s %s=%q>: %s", page, l.tag, l.attr, l.value, fmt.Sprintf(format, a...)))
 	}
@@ -125,18 +128,20 @@ type link struct {
 	external         bool // rel="external"
 }
 
-// scan lists an HTML page's ids and the URLs it links to or loads.
-func scan(b []byte) (map[string]bool, []link, error) {
+// scan lists an HTML page's ids, the URLs it links to or loads, and the ids
+// it uses more than once.
+func scan(b []byte) (map[string]bool, []link, []string, error) {
 	ids := map[string]bool{}
 	var links []link
+	var dups []string
 	z := html.NewTokenizer(bytes.NewReader(b))
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
 			if err := z.Err(); err.Error() != "EOF" {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			return ids, links, nil
+			return ids, links, dups, nil
 		case html.StartTagToken, html.SelfClosingTagToken:
 			t := z.Token()
 			var rel string
@@ -148,6 +153,9 @@ func scan(b []byte) (map[string]bool, []link, error) {
 			for _, a := range t.Attr {
 				switch a.Key {
 				case "id":
+					if ids[a.Val] {
+						dups = append(dups, a.Val)
+					}
 					ids[a.Val] = true
 				case "href", "src", "action", "poster", "data":
 					links = append(links, link{tag: t.Data, attr: a.Key, value: a.Val,

@@ -18,18 +18,18 @@ import (
 // MaxDatasheetBytes bounds a datasheet's Markdown.
 const MaxDatasheetBytes = 256 << 10
 
-// datasheetsPrefix holds the human sections of each dataset's datasheet
+// DatasheetsPrefix holds the human sections of each dataset's datasheet
 // ("Datasheets for Datasets": motivation, composition, collection, uses,
 // maintenance), stored like contracts: by hash, with a current pointer.
-const datasheetsPrefix = "datasheets/"
+const DatasheetsPrefix = "datasheets/"
 
 // DatasheetKey is where a datasheet's canonical JSON lives.
 func DatasheetKey(dataset, hash string) string {
-	return datasheetsPrefix + dataset + "/" + hash + ".json"
+	return DatasheetsPrefix + dataset + "/" + hash + ".json"
 }
 
 // DatasheetPointerKey is the dataset's current-datasheet pointer.
-func DatasheetPointerKey(dataset string) string { return datasheetsPrefix + dataset + "/current" }
+func DatasheetPointerKey(dataset string) string { return DatasheetsPrefix + dataset + "/current" }
 
 // Datasheet is the Markdown people write about a dataset. Its JSON (Canonical)
 // is the stored, hashed form.

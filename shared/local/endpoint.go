@@ -14,12 +14,15 @@ const EndpointFile = "endpoint.json"
 
 // Endpoint is how clients reach a running local platform.
 type Endpoint struct {
-	S3        S3Endpoint `json:"s3"`
-	Buckets   Buckets    `json:"buckets"`
-	API       API        `json:"api"`
-	Dir       string     `json:"dir"`
-	PID       int        `json:"pid"`
-	StartedAt time.Time  `json:"startedAt"`
+	S3      S3Endpoint `json:"s3"`
+	Buckets Buckets    `json:"buckets"`
+	API     API        `json:"api"`
+	// Site is the governance site's address (http://127.0.0.1:9080/), where
+	// mlops up serves it; empty: not served.
+	Site      string    `json:"site,omitempty"`
+	Dir       string    `json:"dir"`
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
 }
 
 // S3Endpoint is the embedded S3 endpoint and the credentials it accepts.

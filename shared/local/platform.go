@@ -34,6 +34,7 @@ import (
 	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/report"
 	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/serving"
 	"github.com/openmlops/mlops/shared/store"
@@ -77,6 +78,13 @@ type Config struct {
 	// Principal is who the API's callers act as (default local:<user>).
 	Principal string
 
+	// SiteAddr is where the governance site (the site bucket, which the
+	// report function publishes) is served read-only over plain HTTP; empty:
+	// not served. It must be a loopback address unless SiteRemote: the site
+	// has no authentication.
+	SiteAddr   string
+	SiteRemote bool
+
 	// Serving configures the prediction endpoint: how stale a champion may
 	// be, the contract check's settings, the log's sampling and personal
 	// data (keyed-hashed with <dir>/pii-key unless PIIMode is drop).
@@ -112,6 +120,8 @@ type Platform struct {
 	PredictionLog *predlog.Batcher
 	// Drift compares the champions' traffic with their training data.
 	Drift *drift.Service
+	// Report publishes the governance site into the site bucket.
+	Report *report.Service
 	// Trainer is the command that trains a spec that names none.
 	Trainer []string
 	// Rules are the event rules the bus routes by: shared/rules' (and the
@@ -119,6 +129,7 @@ type Platform struct {
 	Rules []rules.Rule
 
 	s3     *s3srv.Server
+	site   *siteServer
 	cancel context.CancelFunc
 	done   chan struct{}
 	log    *slog.Logger
@@ -134,6 +145,7 @@ const (
 	FuncTrain     = rules.Train
 	FuncGate      = rules.Gate
 	FuncDrift     = rules.Drift
+	FuncReport    = rules.Report
 	// FuncServing takes the registry's champion events locally, so that the
 	// endpoint serves a new champion at once rather than after its TTL (in
 	// AWS the TTL alone bounds it: a Lambda cannot be told).
@@ -231,7 +243,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	}
 
 	p := &Platform{Store: st, Bus: b, Ingest: ing, Trainer: trainerCmd, s3: srv, done: make(chan struct{}), log: log}
-	names := rules.Names{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform}
+	names := rules.Names{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform, MonitoringBucket: buckets.Monitoring}
 	// The runner reports jobs a previous process left behind as soon as it
 	// starts, so the train function is registered and subscribed (waiting for
 	// the service) before the runner exists.
@@ -295,6 +307,15 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if err := p.startDrift(st, buckets, names, b, log); err != nil {
 		return nil, err
 	}
+	if err := p.startReport(st, buckets, names, b, log); err != nil {
+		return nil, err
+	}
+	if cfg.SiteAddr != "" {
+		if p.site, err = startSite(cfg.SiteAddr, cfg.SiteRemote, st, buckets.Site, log.With("component", "site")); err != nil {
+			return nil, fmt.Errorf("local platform: %w", err)
+		}
+		opened = append(opened, p.site.Close)
+	}
 
 	principal := cfg.Principal
 	if principal == "" {
@@ -324,6 +345,9 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		S3:      S3Endpoint{URL: srv.URL(), Region: region, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
 		API:     API{URL: apiSrv.URL(), Token: apiSrv.Token(), CACert: apiSrv.CACertFile()},
 		Buckets: buckets, Dir: cfg.Dir, PID: os.Getpid(), StartedAt: time.Now().UTC(),
+	}
+	if p.site != nil {
+		p.Endpoint.Site = p.site.URL()
 	}
 	if err := WriteEndpoint(cfg.Dir, p.Endpoint); err != nil {
 		return nil, err
@@ -484,6 +508,7 @@ func (p *Platform) Close(ctx context.Context) error {
 	// Jobs first (their last events still reach the train function), then the
 	// bus drains while S3 is still up for the handlers, then S3.
 	errAPI := p.API.Close(ctx)
+	errSite := p.site.Close(ctx)
 	// Every answered prediction's record reaches the store before S3 stops.
 	errServing := p.closeServing(ctx)
 	errBatch := p.Batch.Close(ctx)
@@ -493,7 +518,7 @@ func (p *Platform) Close(ctx context.Context) error {
 	if errors.Is(errEP, os.ErrNotExist) {
 		errEP = nil
 	}
-	return errors.Join(errAPI, errServing, errBatch, errS3, errBus, errEP)
+	return errors.Join(errAPI, errSite, errServing, errBatch, errS3, errBus, errEP)
 }
 
 type credentialsFile struct {

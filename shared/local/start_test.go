@@ -15,7 +15,8 @@ import (
 func TestBusRoutesByTheRules(t *testing.T) {
 	p := start(t, t.TempDir())
 	defer p.Close(context.Background())
-	all := rules.All(rules.Names{UploadsBucket: p.Endpoint.Buckets.Uploads, PlatformBucket: p.Endpoint.Buckets.Platform})
+	all := rules.All(rules.Names{UploadsBucket: p.Endpoint.Buckets.Uploads, PlatformBucket: p.Endpoint.Buckets.Platform,
+		MonitoringBucket: p.Endpoint.Buckets.Monitoring})
 	if len(p.Rules) != len(all) {
 		t.Fatalf("subscribed %d rules, want %d", len(p.Rules), len(all))
 	}

@@ -18,12 +18,18 @@ const (
 	Gate      = "gate"
 	Reconcile = "reconcile"
 	Drift     = "drift"
+	Report    = "report"
 )
 
 // DriftSchedule is when the stack runs the drift function every night (an
 // EventBridge schedule expression, UTC): the previous day's traffic is
 // complete by then, Firehose's buffer included.
 const DriftSchedule = "cron(30 1 * * ? *)"
+
+// ReportSchedule is when the stack rebuilds the whole governance site every
+// night: after the drift run (DriftSchedule), so that the night's reports
+// are on it, and so that pages no longer produced are deleted.
+const ReportSchedule = "cron(0 2 * * ? *)"
 
 // DefaultBus is the name of the account's default event bus. In AWS, S3 (with
 // EventBridge notifications on) and Batch put their events there, while the
@@ -36,7 +42,9 @@ const DefaultBus = "default"
 type Names struct {
 	UploadsBucket  string // where datasets arrive, under incoming/
 	PlatformBucket string // where retrain requests are written, under requests/retrain/
-	EventBus       string // the platform's own bus (EVENT_BUS_NAME)
+	// MonitoringBucket is where the drift reports are written, under drift/.
+	MonitoringBucket string
+	EventBus         string // the platform's own bus (EVENT_BUS_NAME)
 	// JobQueue is the training job queue's ARN: Batch reports every queue's
 	// jobs on the default bus, and the train function follows only its own.
 	// Empty matches any queue (the local runner's jobs).
@@ -79,9 +87,22 @@ const (
 	objectCreated       = "Object Created"
 	batchJobStateChange = "Batch Job State Change"
 	datasetVersioned    = "Dataset Versioned"
+	datasetRejected     = "Dataset Rejected"
 	retrainRequested    = "Retrain Requested"
 	trainingSucceeded   = "Training Succeeded"
+	trainingFailed      = "Training Failed"
+	modelRegistered     = "Model Registered"
+	promotionPending    = "Promotion Pending"
+	modelPromoted       = "Model Promoted"
+	modelRejected       = "Model Rejected"
+	modelRolledBack     = "Model Rolled Back"
+	modelRetired        = "Model Retired"
+	driftDetected       = "Drift Detected"
 )
+
+// ReportEvents are the platform events that change the governance site.
+var ReportEvents = []string{datasetVersioned, datasetRejected, trainingSucceeded, trainingFailed, modelRegistered,
+	promotionPending, modelPromoted, modelRejected, modelRolledBack, modelRetired, driftDetected}
 
 // Key prefixes the rules match; the values are shared/ingest's and
 // shared/training's (see the tests).
@@ -90,10 +111,14 @@ const (
 	RequestsPrefix = "requests/retrain/" // retrain requests written as objects
 	DriftRequests  = "requests/drift/"   // on-demand drift runs written as objects
 	FeedbackPrefix = "feedback/"         // labels uploaded for logged predictions
+	DriftReports   = "drift/"            // drift reports, in the monitoring bucket
+	Datasheets     = "datasheets/"       // datasets' datasheets, in the platform bucket
+	ReportRequests = "requests/report/"  // full rebuilds of the site asked for (mlops report publish)
 )
 
-// All is every rule, in a fixed order. Reconcile and the nightly drift run
-// on schedules (DriftSchedule), not on events, so those are not here.
+// All is every rule, in a fixed order. Reconcile, the nightly drift run and
+// the nightly site rebuild run on schedules (DriftSchedule, ReportSchedule),
+// not on events, so those are not here.
 func All(n Names) []Rule {
 	jobs := Pattern{Source: []string{sourceBatch}, DetailType: []string{batchJobStateChange}}
 	if n.JobQueue != "" {
@@ -109,6 +134,13 @@ func All(n Names) []Rule {
 			Pattern: Pattern{Source: []string{sourcePlatform}, DetailType: []string{trainingSucceeded}}},
 		{Name: "drift-feedback", Function: Drift, Bus: DefaultBus, Pattern: objectCreatedUnder(n.UploadsBucket, FeedbackPrefix)},
 		{Name: "drift-requests", Function: Drift, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, DriftRequests)},
+		{Name: "report-events", Function: Report, Bus: n.EventBus,
+			Pattern: Pattern{Source: []string{sourcePlatform}, DetailType: append([]string{}, ReportEvents...)}},
+		// A drift report is written without any event when there is no
+		// drift: its arrival is the event.
+		{Name: "report-drift", Function: Report, Bus: DefaultBus, Pattern: objectCreatedUnder(n.MonitoringBucket, DriftReports)},
+		{Name: "report-datasheets", Function: Report, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, Datasheets)},
+		{Name: "report-requests", Function: Report, Bus: DefaultBus, Pattern: objectCreatedUnder(n.PlatformBucket, ReportRequests)},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/bus"
+	"github.com/openmlops/mlops/shared/report"
 	"github.com/openmlops/mlops/shared/training"
 )
 
@@ -27,10 +28,25 @@ func TestNamesPinned(t *testing.T) {
 		{trainingSucceeded, event.TrainingSucceeded},
 		{IncomingPrefix, ingest.IncomingPrefix}, {RequestsPrefix, training.RequestsPrefix},
 		{DriftRequests, drift.RequestsPrefix}, {FeedbackPrefix, drift.FeedbackPrefix}, {Drift, "drift"},
+		{Report, "report"}, {DriftReports, report.DriftPrefix}, {Datasheets, ingest.DatasheetsPrefix}, {ReportRequests, report.RequestsPrefix},
+		{datasetRejected, event.DatasetRejected}, {trainingFailed, event.TrainingFailed}, {modelRegistered, event.ModelRegistered},
+		{promotionPending, event.PromotionPending}, {modelPromoted, event.ModelPromoted}, {modelRejected, event.ModelRejected},
+		{modelRolledBack, event.ModelRolledBack}, {modelRetired, event.ModelRetired}, {driftDetected, event.DriftDetected},
 	} {
 		if c.ours != c.theirs {
 			t.Errorf("rules has %q, the platform %q", c.ours, c.theirs)
 		}
+	}
+}
+
+// The report rule routes exactly the events the report function maps to pages.
+func TestReportEventsPinned(t *testing.T) {
+	want := append(append([]string{}, report.ModelEvents...), report.DatasetEvents...)
+	got := append([]string{}, ReportEvents...)
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the rule routes %q, the function handles %q", got, want)
 	}
 }
 
@@ -44,8 +60,13 @@ func TestPatternsUnchanged(t *testing.T) {
 		"gate-trained":   `{"source":["mlops"],"detail-type":["Training Succeeded"]}`,
 		"drift-feedback": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["u"]},"object":{"key":[{"prefix":"feedback/"}]}}}`,
 		"drift-requests": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"requests/drift/"}]}}}`,
+		"report-events": `{"source":["mlops"],"detail-type":["Dataset Versioned","Dataset Rejected","Training Succeeded","Training Failed",` +
+			`"Model Registered","Promotion Pending","Model Promoted","Model Rejected","Model Rolled Back","Model Retired","Drift Detected"]}`,
+		"report-drift":      `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["m"]},"object":{"key":[{"prefix":"drift/"}]}}}`,
+		"report-datasheets": `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"datasheets/"}]}}}`,
+		"report-requests":   `{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["p"]},"object":{"key":[{"prefix":"requests/report/"}]}}}`,
 	}
-	all := All(Names{UploadsBucket: "u", PlatformBucket: "p"})
+	all := All(Names{UploadsBucket: "u", PlatformBucket: "p", MonitoringBucket: "m"})
 	if len(all) != len(want) {
 		t.Fatalf("%d rules, want %d", len(all), len(want))
 	}
@@ -65,7 +86,7 @@ func TestPatternsUnchanged(t *testing.T) {
 // Each rule routes the sample events it should, and no others: run through
 // the local bus's EventBridge matcher.
 func TestRouting(t *testing.T) {
-	names := Names{UploadsBucket: "mlops-uploads", PlatformBucket: "mlops-platform",
+	names := Names{UploadsBucket: "mlops-uploads", PlatformBucket: "mlops-platform", MonitoringBucket: "mlops-monitoring",
 		JobQueue: "arn:aws:batch:us-east-1:123456789012:job-queue/mlops-training"}
 	// Events the samples lack, made from them.
 	s3 := func(bucket, key string) []byte {
@@ -81,42 +102,52 @@ func TestRouting(t *testing.T) {
 	}
 	otherQueue := strings.ReplaceAll(string(events.Sample("batch-job-state-change-failed")), "job-queue/mlops-training", "job-queue/theirs")
 	made := map[string][]byte{
-		"retrain request object":   s3("mlops-platform", "requests/retrain/credit-xgb/r1.json"),
-		"upload to another bucket": s3("elsewhere", "incoming/credit/a.csv"),
-		"upload outside incoming/": s3("mlops-uploads", "quarantine/credit/a.csv"),
-		"platform object":          s3("mlops-platform", "datasets/credit/latest"),
-		"another queue's job":      []byte(otherQueue),
-		"feedback upload":          s3("mlops-uploads", "feedback/credit/labels.csv"),
-		"drift request object":     s3("mlops-platform", "requests/drift/d1.json"),
-		"feedback in the platform": s3("mlops-platform", "feedback/credit/labels.csv"),
+		"retrain request object":    s3("mlops-platform", "requests/retrain/credit-xgb/r1.json"),
+		"upload to another bucket":  s3("elsewhere", "incoming/credit/a.csv"),
+		"upload outside incoming/":  s3("mlops-uploads", "quarantine/credit/a.csv"),
+		"platform object":           s3("mlops-platform", "datasets/credit/latest"),
+		"another queue's job":       []byte(otherQueue),
+		"feedback upload":           s3("mlops-uploads", "feedback/credit/labels.csv"),
+		"drift request object":      s3("mlops-platform", "requests/drift/d1.json"),
+		"feedback in the platform":  s3("mlops-platform", "feedback/credit/labels.csv"),
+		"drift report":              s3("mlops-monitoring", "drift/credit/2026-12-03.json"),
+		"drift key in the platform": s3("mlops-platform", "drift/credit/2026-12-03.json"),
+		"datasheet":                 s3("mlops-platform", "datasheets/credit/current"),
+		"datasheet in the uploads":  s3("mlops-uploads", "datasheets/credit/current"),
+		"report request":            s3("mlops-platform", "requests/report/r1.json"),
 	}
 	want := map[string][]string{
 		"s3-object-created":                {"ingest-uploads"},
 		"s3-object-created-multipart":      {"ingest-uploads"},
-		"dataset-versioned":                {"train-datasets"},
+		"dataset-versioned":                {"train-datasets", "report-events"},
 		"retrain-requested":                {"train-datasets"},
 		"batch-job-state-change-failed":    {"train-jobs"},
 		"batch-job-state-change-running":   {"train-jobs"},
 		"batch-job-state-change-succeeded": {"train-jobs"},
-		"training-succeeded":               {"gate-trained"},
+		"training-succeeded":               {"gate-trained", "report-events"},
 		"retrain request object":           {"train-requests"},
 		"upload to another bucket":         nil,
 		"upload outside incoming/":         nil,
 		"platform object":                  nil,
 		"another queue's job":              nil,
-		"training-failed":                  nil,
-		"dataset-rejected":                 nil,
-		"model-promoted":                   nil,
-		"promotion-pending":                nil,
+		"training-failed":                  {"report-events"},
+		"dataset-rejected":                 {"report-events"},
+		"model-promoted":                   {"report-events"},
+		"promotion-pending":                {"report-events"},
 		"schedule":                         nil,
 		"s3-notification":                  nil, // S3's own notification, not an EventBridge event
 		"apigw-approve":                    nil,
-		"apigw-predict":                    nil, // API Gateway invokes the function; no rule
-		"model-load-failed":                nil, // for people (the stack sends it to SNS)
-		"drift-detected":                   nil, // for people (the stack sends it to SNS)
+		"apigw-predict":                    nil,               // API Gateway invokes the function; no rule
+		"model-load-failed":                nil,               // for people (the stack sends it to SNS)
+		"drift-detected":                   {"report-events"}, // and for people (the stack sends it to SNS)
 		"feedback upload":                  {"drift-feedback"},
 		"drift request object":             {"drift-requests"},
 		"feedback in the platform":         nil,
+		"drift report":                     {"report-drift"},
+		"drift key in the platform":        nil,
+		"datasheet":                        {"report-datasheets"},
+		"datasheet in the uploads":         nil,
+		"report request":                   {"report-requests"},
 	}
 	samples := map[string][]byte{}
 	for _, n := range events.Names() {
@@ -173,7 +204,7 @@ func TestBuses(t *testing.T) {
 		if r.Bus != want {
 			t.Errorf("%s: on %s, want %s", r.Name, r.Bus, want)
 		}
-		if !slices.Contains([]string{Ingest, Train, Gate, Drift}, r.Function) {
+		if !slices.Contains([]string{Ingest, Train, Gate, Drift, Report}, r.Function) {
 			t.Errorf("%s: targets %q", r.Name, r.Function)
 		}
 	}

@@ -39,6 +39,7 @@ func (s *Store) Get(ctx context.Context, bucket, key string, opt GetOptions) (io
 		LastModified:    aws.ToTime(out.LastModified),
 		ContentType:     aws.ToString(out.ContentType),
 		ContentEncoding: aws.ToString(out.ContentEncoding),
+		CacheControl:    aws.ToString(out.CacheControl),
 		Metadata:        out.Metadata,
 	}
 	if opt.IfMatch != "" && info.ETag != unquoteETag(opt.IfMatch) {
@@ -127,6 +128,7 @@ func (s *Store) put(ctx context.Context, op, bucket, key string, body []byte, op
 			ContentLength:   aws.Int64(int64(len(body))),
 			ContentType:     strOrNil(opt.ContentType),
 			ContentEncoding: strOrNil(opt.ContentEncoding),
+			CacheControl:    strOrNil(opt.CacheControl),
 			Metadata:        opt.Metadata,
 			IfNoneMatch:     ifNoneMatch(opt.IfNoneMatch),
 			IfMatch:         strOrNil(quoteETag(opt.IfMatch)),
@@ -144,6 +146,7 @@ func (s *Store) put(ctx context.Context, op, bucket, key string, body []byte, op
 		Size:            int64(len(body)),
 		ContentType:     opt.ContentType,
 		ContentEncoding: opt.ContentEncoding,
+		CacheControl:    opt.CacheControl,
 		Metadata:        opt.Metadata,
 	}, nil
 }

@@ -96,6 +96,7 @@ type ObjectInfo struct {
 	LastModified    time.Time // zero where the operation's response omits it (Put, Upload)
 	ContentType     string
 	ContentEncoding string
+	CacheControl    string
 	Metadata        map[string]string
 }
 
@@ -103,9 +104,12 @@ type ObjectInfo struct {
 type PutOptions struct {
 	ContentType     string
 	ContentEncoding string
-	Metadata        map[string]string
-	IfNoneMatch     bool   // If-None-Match: *, create only if the key is absent
-	IfMatch         string // write only if the current ETag is this one (quoted or not)
+	// CacheControl is the Cache-Control header S3 (and a CDN before it)
+	// serves the object with.
+	CacheControl string
+	Metadata     map[string]string
+	IfNoneMatch  bool   // If-None-Match: *, create only if the key is absent
+	IfMatch      string // write only if the current ETag is this one (quoted or not)
 }
 
 // GetOptions select what a read returns.

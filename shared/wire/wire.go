@@ -20,7 +20,8 @@
 //     shared/reconcile, shared/testset, shared/serving (the prediction
 //     endpoint), shared/drift (the nightly drift run and the feedback
 //     join), reportgen (the governance site: gathered through the owners'
-//     readers, rendered from templates), and their APIs (shared/decisions: the
+//     readers, rendered from templates), shared/report (publishing
+//     that site), and their APIs (shared/decisions: the
 //     routes, types, error codes and client of the decisions API, over the
 //     registry's types; shared/predict: those of the prediction API, with the
 //     check of instances against the contract). The platform's work, over adapters taken as
@@ -65,8 +66,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	awscloudfront "github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/openmlops/mlops/reportgen"
 	"github.com/openmlops/mlops/shared/aws/batch"
+	"github.com/openmlops/mlops/shared/aws/cloudfront"
 	"github.com/openmlops/mlops/shared/aws/kmsmac"
 	"github.com/openmlops/mlops/shared/aws/lambdaenv"
 	"github.com/openmlops/mlops/shared/drift"
@@ -74,6 +78,7 @@ import (
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/reconcile"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/report"
 	"github.com/openmlops/mlops/shared/spec"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -157,4 +162,19 @@ func queue(t lambdaenv.Training, cfg aws.Config) (*batch.Queue, error) {
 func Drift(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (*drift.Service, error) {
 	return drift.New(c.Store, Registry(s, c, log), ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket), c.Publisher,
 		drift.Config{PlatformBucket: s.PlatformBucket, MonitoringBucket: s.MonitoringBucket, UploadsBucket: s.UploadsBucket, Logger: log})
+}
+
+// Report builds the publisher of the governance site: it reads the platform
+// through the owners' readers (the registry verifying the trail with the
+// KMS key, where there is one) and publishes into the site bucket, then
+// invalidates the CloudFront distribution when DISTRIBUTION_ID names one.
+func Report(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) (*report.Service, error) {
+	src := reportgen.Sources{Store: c.Store, Registry: Registry(s, c, log),
+		Datasets:       ingest.NewDatasets(c.Store, s.PlatformBucket, s.UploadsBucket),
+		PlatformBucket: s.PlatformBucket, MonitoringBucket: s.MonitoringBucket}
+	cfg := report.Config{PlatformBucket: s.PlatformBucket, MonitoringBucket: s.MonitoringBucket, SiteBucket: s.SiteBucket, Logger: log}
+	if s.DistributionID != "" {
+		cfg.Invalidator = cloudfront.New(awscloudfront.NewFromConfig(c.AWS), s.DistributionID)
+	}
+	return report.New(c.Store, src, cfg)
 }

@@ -125,7 +125,21 @@
     });
   }
 
+  // Print every chart's numbers: open the closed tables before printing and
+  // close them again after.
+  function printTables() {
+    var opened = [];
+    window.addEventListener("beforeprint", function () {
+      document.querySelectorAll("details.chart-table:not([open])").forEach(function (d) { d.open = true; opened.push(d); });
+    });
+    window.addEventListener("afterprint", function () {
+      opened.forEach(function (d) { d.open = false; });
+      opened = [];
+    });
+  }
+
   function start() {
+    printTables();
     sortable();
     filters();
     compare();

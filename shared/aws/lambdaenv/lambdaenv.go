@@ -41,6 +41,10 @@ type Settings struct {
 	// AuditKeyID is the KMS HMAC key that signs the audit trail's checkpoints
 	// (AUDIT_KEY_ID: an ID, ARN or alias); empty: the trail is unanchored.
 	AuditKeyID string
+	// DistributionID is the CloudFront distribution in front of the site
+	// bucket, whose cache the report function invalidates
+	// (DISTRIBUTION_ID); empty: none.
+	DistributionID string
 	// S3Endpoint and EventsEndpoint override AWS's endpoints (LocalStack, tests);
 	// S3PathStyle forces path-style bucket addressing (needed for IP endpoints).
 	S3Endpoint     string // MLOPS_S3_ENDPOINT
@@ -55,7 +59,7 @@ func Read(getenv func(string) string) (Settings, error) {
 		MonitoringBucket: getenv("MONITORING_BUCKET"), SiteBucket: getenv("SITE_BUCKET"),
 		EventBus: getenv("EVENT_BUS_NAME"), S3Endpoint: getenv("MLOPS_S3_ENDPOINT"),
 		EventsEndpoint: getenv("MLOPS_EVENTS_ENDPOINT"), MaxUploadBytes: DefaultMaxUploadBytes,
-		AuditKeyID: getenv("AUDIT_KEY_ID"),
+		AuditKeyID: getenv("AUDIT_KEY_ID"), DistributionID: getenv("DISTRIBUTION_ID"),
 	}
 	if v := getenv("MAX_UPLOAD_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

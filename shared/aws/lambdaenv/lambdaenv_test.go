@@ -28,8 +28,8 @@ func TestRead(t *testing.T) {
 	if err := s.Require("SITE_BUCKET"); err == nil || !strings.Contains(err.Error(), "SITE_BUCKET") {
 		t.Fatalf("missing SITE_BUCKET: %v", err)
 	}
-	env["MAX_UPLOAD_BYTES"], env["MLOPS_S3_PATH_STYLE"], env["AUDIT_KEY_ID"] = "0", "true", "alias/mlops-audit"
-	if s, err = Read(get); err != nil || s.MaxUploadBytes != 0 || !s.S3PathStyle || s.AuditKeyID != "alias/mlops-audit" {
+	env["MAX_UPLOAD_BYTES"], env["MLOPS_S3_PATH_STYLE"], env["AUDIT_KEY_ID"], env["DISTRIBUTION_ID"] = "0", "true", "alias/mlops-audit", "E2EXAMPLE"
+	if s, err = Read(get); err != nil || s.MaxUploadBytes != 0 || !s.S3PathStyle || s.AuditKeyID != "alias/mlops-audit" || s.DistributionID != "E2EXAMPLE" {
 		t.Fatalf("overrides: %+v %v", s, err)
 	}
 	for k, v := range map[string]string{"MAX_UPLOAD_BYTES": "-1", "MLOPS_S3_PATH_STYLE": "maybe"} {
