@@ -13,11 +13,6 @@ import (
 	"github.com/openmlops/mlops/shared/rules"
 )
 
-// ReportSchedule is when the report function rebuilds the site every night
-// (UTC). The report branch defines it as rules.ReportSchedule too; a test
-// there pins the two together once both are merged.
-const ReportSchedule = "cron(0 2 * * ? *)"
-
 // Retries of an event delivery to a function before it goes to the
 // function's dead-letter queue.
 const (
@@ -35,7 +30,7 @@ func (b *builder) busName() string { return b.name("events") }
 // Names are the deployment's names the rules are built from.
 func (b *builder) names() rules.Names {
 	return rules.Names{UploadsBucket: *b.uploads.BucketName(), PlatformBucket: *b.platform.BucketName(),
-		EventBus: b.busName(), JobQueue: *b.training.queue.JobQueueArn()}
+		MonitoringBucket: *b.monitoring.BucketName(), EventBus: b.busName(), JobQueue: *b.training.queue.JobQueueArn()}
 }
 
 // rules makes one EventBridge rule for each of rules.All, on its bus, to its
@@ -73,7 +68,7 @@ func (b *builder) rules() error {
 	schedule("Schedule-drift", rules.Drift, rules.DriftSchedule, "nightly drift over the previous day's traffic")
 	schedule("Schedule-reconcile", rules.Reconcile, fmt.Sprintf("rate(%d minutes)", int(b.p.ReconcileEvery.Minutes())),
 		"reconcile: take over unfinished work, announce lost events")
-	schedule("Schedule-report", Report, ReportSchedule, "nightly rebuild of the governance site")
+	schedule("Schedule-report", rules.Report, rules.ReportSchedule, "nightly rebuild of the governance site")
 
 	// What people act on, from the platform's bus to the alerts topic.
 	awsevents.NewRule(b.stack, jsii.String("Notify-people"), &awsevents.RuleProps{

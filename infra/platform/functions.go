@@ -18,11 +18,9 @@ import (
 	"github.com/openmlops/mlops/shared/rules"
 )
 
-// The functions rules.All does not name.
-const (
-	Predict = "predict"
-	Report  = "report"
-)
+// Predict is the one function rules.All does not name (API Gateway
+// invokes it).
+const Predict = "predict"
 
 // alertsDLQ is the dead-letter queue of the rule that notifies people.
 const alertsDLQ = "alerts"
@@ -121,7 +119,7 @@ func Functions() []Function {
 		// One sweep at a time, and shorter than the schedule's period.
 		{Name: rules.Reconcile, Memory: 1024, Timeout: 240, Reserved: 1, Training: true, Audit: true,
 			Access: join(ingestAccess, trainAccess, gateAccess)},
-		{Name: Report, Memory: 2048, Timeout: 900, Reserved: 1, Access: reportAccess},
+		{Name: rules.Report, Memory: 2048, Timeout: 900, Reserved: 1, Access: reportAccess},
 	}
 }
 
@@ -217,7 +215,7 @@ func (b *builder) function(f Function) {
 		env[envPIIKey] = jsii.String(b.p.PIIKeyParameter)
 		env[envPIIMode] = jsii.String("hmac")
 	}
-	if f.Name == Report {
+	if f.Name == rules.Report {
 		env[envDistribution] = b.dist.DistributionId()
 	}
 	props := &awslambda.FunctionProps{
@@ -255,7 +253,7 @@ func (b *builder) function(f Function) {
 				Resource: jsii.String("parameter"), ResourceName: jsii.String(strings.TrimPrefix(b.p.PIIKeyParameter, "/"))}, b.stack)),
 		}))
 	}
-	if f.Name == Report {
+	if f.Name == rules.Report {
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions: jsii.Strings("cloudfront:CreateInvalidation"),
 			Resources: jsii.Strings(*awscdk.Arn_Format(&awscdk.ArnComponents{Service: jsii.String("cloudfront"), Region: jsii.String(""),

@@ -15,8 +15,8 @@ import (
 // the value is spelled here and a test pins it to reportgen's source.
 const SiteCSP = siteCSP + "; frame-ancestors 'none'"
 
-const siteCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-	"font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
+const siteCSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-elem 'self'; style-src-attr 'unsafe-inline'; " +
+	"img-src 'self'; font-src 'self'; connect-src 'none'; base-uri 'none'; form-action 'none'"
 
 // reports puts the site bucket behind CloudFront: origin access control (the
 // bucket stays private), HTTPS only, and the security headers on every

@@ -454,8 +454,8 @@ func TestRulesFromSharedRules(t *testing.T) {
 	queue := logicalID(t, doc, "Queue", "AWS::Batch::JobQueue")
 	bus := logicalID(t, doc, "Bus", "AWS::Events::EventBus")
 	// The names as placeholders: the template has references where they are.
-	names := rules.Names{UploadsBucket: "@uploads", PlatformBucket: "@platform", EventBus: "mlops-test-events", JobQueue: "@queue"}
-	subst := map[string]any{"@uploads": ref(uploads), "@platform": ref(platform), "@queue": getAtt(queue, "JobQueueArn")}
+	names := rules.Names{UploadsBucket: "@uploads", PlatformBucket: "@platform", MonitoringBucket: "@monitoring", EventBus: "mlops-test-events", JobQueue: "@queue"}
+	subst := map[string]any{"@uploads": ref(uploads), "@platform": ref(platform), "@monitoring": ref(logicalID(t, doc, "Monitoring", "AWS::S3::Bucket")), "@queue": getAtt(queue, "JobQueueArn")}
 	all := rules.All(names)
 	for _, r := range all {
 		id := logicalID(t, doc, "Rule-"+r.Name, "AWS::Events::Rule")
@@ -496,7 +496,7 @@ func TestRulesFromSharedRules(t *testing.T) {
 		t.Errorf("%d rules, want %d", n, want)
 	}
 	for id, expr := range map[string]string{"Schedule-drift": rules.DriftSchedule, "Schedule-reconcile": "rate(5 minutes)",
-		"Schedule-report": ReportSchedule} {
+		"Schedule-report": rules.ReportSchedule} {
 		if got := props(resources(doc, "AWS::Events::Rule")[logicalID(t, doc, id, "AWS::Events::Rule")])["ScheduleExpression"]; got != expr {
 			t.Errorf("%s: %v, want %s", id, got, expr)
 		}
