@@ -18,10 +18,11 @@
 # Environment: MLOPS_PYTHON is the Python the reference trainer runs under and the
 # tests use as their oracle (default /usr/bin/python3: Debian's python3-* packages
 # are importable only there); AWS_CLI is the aws CLI they use (default
-# /usr/bin/aws). For tests: SETUP_APT_GET replaces apt-get, and SETUP_EXTRA_DEPS
-# adds lines to the table below.
+# /usr/bin/aws). For tests: SETUP_APT_GET replaces apt-get, SETUP_EXTRA_DEPS
+# adds lines to the table below, and SETUP_ROOT is the checkout whose npm folders
+# are looked at (default: this script's).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${SETUP_ROOT:-$(dirname "$0")/..}"
 
 PYTHON=${MLOPS_PYTHON:-/usr/bin/python3}
 APT_GET=${SETUP_APT_GET:-apt-get}

@@ -2,6 +2,8 @@
 package scripts
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,12 +50,22 @@ func newMachine(t *testing.T) *machine {
 	m.script("python3", "#!/bin/sh\nPYTHONPATH="+m.pylib+" exec /usr/bin/python3 -S \"$@\"\n")
 	home, _ := os.UserHomeDir()
 	m.env = []string{"PATH=" + m.bin, "HOME=" + home, "GOBIN=" + m.gobin, "GOFLAGS=-mod=mod",
-		"MLOPS_PYTHON=" + filepath.Join(m.bin, "python3"), "AWS_CLI=" + filepath.Join(root, "aws")}
+		"MLOPS_PYTHON=" + filepath.Join(m.bin, "python3"), "AWS_CLI=" + filepath.Join(root, "aws"), "SETUP_ROOT=" + root}
+	// The checkout's npm folders, as a clone has them: a lockfile, no node_modules.
+	if err := os.MkdirAll(filepath.Join(root, infraNag), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, infraNag, "package-lock.json"), []byte(`{"lockfileVersion": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if cache := os.Getenv("GOCACHE"); cache != "" {
 		m.env = append(m.env, "GOCACHE="+cache)
 	}
 	return m
 }
+
+// infraNag is the npm folder setup.sh installs for the infra tests.
+const infraNag = "infra/nag"
 
 func (m *machine) script(name, body string) string {
 	m.t.Helper()
@@ -75,8 +87,20 @@ func (m *machine) complete() {
 			m.t.Fatal(err)
 		}
 	}
-	for _, c := range []string{"make", "curl", "shellcheck", "git", "wrk", "chromium", "hugo"} {
+	for _, c := range []string{"make", "curl", "shellcheck", "git", "wrk", "chromium", "hugo", "node", "npm"} {
 		m.script(c, "#!/bin/sh\nexit 0\n")
+	}
+	// infra/nag installed from its lockfile: the stamp setup.sh leaves.
+	lock, err := os.ReadFile(filepath.Join(m.root, infraNag, "package-lock.json"))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(m.root, infraNag, "node_modules"), 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	sum := sha256.Sum256(lock)
+	if err := os.WriteFile(filepath.Join(m.root, infraNag, "node_modules", ".setup-lock.sha256"), []byte(hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
+		m.t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(m.root, "aws"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		m.t.Fatal(err)
@@ -123,10 +147,10 @@ func TestFreshMachineReportsExactlyWhatIsMissing(t *testing.T) {
 		want   []string
 	}{
 		{[]string{"demo"}, []string{"awscli", "curl", "python3-numpy", "python3-xgboost"}},
-		{[]string{"test"}, []string{"awscli", "chromium", "curl", "make", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
+		{[]string{"test"}, []string{"awscli", "chromium", "curl", infraNag, "make", "nodejs", "npm", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
 		{[]string{"lint"}, []string{"git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "shellcheck"}},
 		{[]string{"bench"}, []string{"hugo", "python3-fastapi", "python3-numpy", "python3-pandas", "python3-uvicorn", "python3-xgboost", "wrk"}},
-		{[]string{"all"}, []string{"awscli", "chromium", "curl", "git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "hugo", "make", "python3-boto3",
+		{[]string{"all"}, []string{"awscli", "chromium", "curl", "git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "hugo", infraNag, "make", "nodejs", "npm", "python3-boto3",
 			"python3-fastapi", "python3-numpy", "python3-pandas", "python3-scipy", "python3-uvicorn", "python3-xgboost", "shellcheck", "wrk"}},
 	} {
 		out, errOut, code := m.run(nil, append([]string{"--dry-run"}, c.groups...)...)
@@ -234,6 +258,10 @@ func TestNpmFolderInstalledOnceFromItsLockfile(t *testing.T) {
 	}
 	m := newMachine(t)
 	m.complete()
+	// The real npm and node in place of complete's stand-ins.
+	for _, f := range []string{"npm", "node"} {
+		_ = os.Remove(filepath.Join(m.bin, f))
+	}
 	if err := os.Symlink(npm, filepath.Join(m.bin, "npm")); err != nil {
 		t.Fatal(err)
 	}
