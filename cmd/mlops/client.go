@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/aws/stackout"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/local/api"
@@ -82,6 +83,9 @@ func (g *globals) api(checks ...error) (*decisions.Client, error) {
 }
 
 func (g *globals) connect() (*client, error) {
+	if g.stackName() != "" {
+		return g.connectStack()
+	}
 	ep, err := g.readEndpoint()
 	if err != nil {
 		return nil, err
@@ -120,37 +124,42 @@ func printTable[T any](w io.Writer, g *globals, rows []T, empty, header string, 
 
 // decisionsAPI is a client of the platform's decisions API (shared/decisions).
 func (g *globals) decisionsAPI() (*decisions.Client, error) {
-	url, hc, token, err := g.httpsAPI()
+	url, hc, authorize, err := g.httpsAPI(func(o stackout.Outputs) string { return o.DecisionsAPIURL })
 	if err != nil {
 		return nil, err
 	}
-	return decisions.NewClient(url, hc, decisions.BearerToken(token)), nil
+	return decisions.NewClient(url, hc, authorize), nil
 }
 
 // predictAPI is a client of the platform's prediction API (shared/predict).
 func (g *globals) predictAPI() (*predict.Client, error) {
-	url, hc, token, err := g.httpsAPI()
+	url, hc, authorize, err := g.httpsAPI(func(o stackout.Outputs) string { return o.PredictionAPIURL })
 	if err != nil {
 		return nil, err
 	}
-	return predict.NewClient(url, hc, apierror.BearerToken(token)), nil
+	return predict.NewClient(url, hc, authorize), nil
 }
 
-// httpsAPI is how to reach the platform's HTTPS API: its URL, an HTTP client
-// trusting only the certificate endpoint.json names (api.caCert), and the
-// bearer token (api.token).
-func (g *globals) httpsAPI() (string, *http.Client, string, error) {
+// httpsAPI is how to reach one of the platform's HTTPS APIs: its URL, an HTTP
+// client and how to authorize a request. Locally both APIs are one, trusting
+// only the certificate endpoint.json names (api.caCert), with its bearer
+// token (api.token); a stack's are the output stackURL picks, signed with
+// SigV4 (stackAPI).
+func (g *globals) httpsAPI(stackURL func(stackout.Outputs) string) (string, *http.Client, func(*http.Request) error, error) {
+	if g.stackName() != "" {
+		return g.stackAPI(stackURL)
+	}
 	ep, err := g.readEndpoint()
 	if err != nil {
-		return "", nil, "", err
+		return "", nil, nil, err
 	}
 	if ep.API.URL == "" || ep.API.CACert == "" {
-		return "", nil, "", &exitError{code: exitProblem, err: errors.New("endpoint.json names no HTTPS API (api.url, api.caCert): restart mlops up")}
+		return "", nil, nil, &exitError{code: exitProblem, err: errors.New("endpoint.json names no HTTPS API (api.url, api.caCert): restart mlops up")}
 	}
 	tlsCfg, err := api.ClientTLS(ep.API.CACert)
 	if err != nil {
-		return "", nil, "", &exitError{code: exitProblem, err: err}
+		return "", nil, nil, &exitError{code: exitProblem, err: err}
 	}
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
-	return ep.API.URL, hc, ep.API.Token, nil
+	return ep.API.URL, hc, apierror.BearerToken(ep.API.Token), nil
 }

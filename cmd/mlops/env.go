@@ -10,11 +10,18 @@ func newEnvCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "env",
 		Short: "Print shell exports that point S3 clients (the aws CLI, SDKs) at the local platform",
+		Long: `env prints shell exports that point S3 clients (the aws CLI, SDKs) at the local
+platform: its endpoint, credentials, buckets and API. With --stack it prints the
+stack's region, buckets and API URLs (credentials stay the default chain's).`,
 		Example: `  eval "$(mlops env)"
+  eval "$(mlops env --stack mlops-dev)" && aws s3 ls "s3://$MLOPS_UPLOADS_BUCKET/incoming/"
   aws --endpoint-url "$MLOPS_S3_URL" s3 cp credit.csv "s3://$MLOPS_UPLOADS_BUCKET/incoming/credit/"
   curl --cacert "$MLOPS_API_CACERT" -H "Authorization: Bearer $MLOPS_API_TOKEN" "$MLOPS_API_URL/healthz"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.stackName() != "" {
+				return g.stackEnv(cmd)
+			}
 			ep, err := g.readEndpoint()
 			if err != nil {
 				return err
@@ -29,6 +36,21 @@ func newEnvCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// stackEnv prints the stack's region, buckets and URLs: AWS clients take
+// their credentials and endpoints from the default chain as usual.
+func (g *globals) stackEnv(cmd *cobra.Command) error {
+	s, err := g.deployed()
+	if err != nil {
+		return err
+	}
+	o := s.out
+	fmt.Fprintf(cmd.OutOrStdout(), "export AWS_REGION=%s\nexport MLOPS_STACK=%s\nexport MLOPS_UPLOADS_BUCKET=%s\nexport MLOPS_PLATFORM_BUCKET=%s\n"+
+		"export MLOPS_MONITORING_BUCKET=%s\nexport MLOPS_DECISIONS_API_URL=%s\nexport MLOPS_PREDICTION_API_URL=%s\nexport MLOPS_SITE_URL=%s\n",
+		shellQuote(o.Region), shellQuote(o.Stack), shellQuote(o.UploadsBucket), shellQuote(o.PlatformBucket),
+		shellQuote(o.MonitoringBucket), shellQuote(o.DecisionsAPIURL), shellQuote(o.PredictionAPIURL), shellQuote(o.SiteURL))
+	return nil
 }
 
 // shellQuote quotes s for a POSIX shell.

@@ -1,6 +1,6 @@
 // Command mlops is the platform's command line: it runs the local platform (`mlops
-// up`) and talks to a running one (local or, later, AWS) through S3 and the API like
-// any other client, never through the state directory.
+// up`) and talks to a running one (local, or deployed to AWS with --stack) through
+// S3 and the APIs like any other client, never through the state directory.
 package main
 
 import (
@@ -78,6 +78,13 @@ type globals struct {
 	dir          string
 	endpointFile string
 	output       string
+	// stack and region: --stack and --region, a platform deployed to AWS.
+	stack  string
+	region string
+	// ctx is the running command's context; resolved the stack it names,
+	// read once per command.
+	ctx      context.Context
+	resolved *stack
 	// terminal: standard input is a person at a terminal, who can confirm.
 	terminal bool
 }
@@ -91,16 +98,25 @@ func newRootFor(g *globals) *cobra.Command {
 		Long: `mlops runs the platform locally (mlops up) and talks to a running platform.
 
 Commands find the platform through its endpoint file: --endpoint-file, else
---dir/endpoint.json, else $MLOPS_DIR/endpoint.json, else .mlops/endpoint.json.`,
+--dir/endpoint.json, else $MLOPS_DIR/endpoint.json, else .mlops/endpoint.json.
+
+With --stack NAME (or $MLOPS_STACK) they talk to the platform deployed to AWS
+as that CloudFormation stack instead: its outputs name the buckets and APIs,
+S3 is reached with AWS's default credential chain and the APIs' requests are
+signed with SigV4 (region: --region, else AWS_REGION or the profile's).`,
 		Example: `  mlops up --dir .mlops &
   mlops contract apply examples/credit/credit.odcs.yaml --dataset credit
   mlops upload examples/credit/credit_data.csv --dataset credit --wait
-  mlops datasets show credit`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+  mlops datasets show credit
+  AWS_PROFILE=ops mlops --stack mlops-dev --region eu-west-1 models list`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.checkTarget(cmd) },
 	}
 	root.PersistentFlags().StringVar(&g.dir, "dir", "", "platform state directory (default $MLOPS_DIR or .mlops)")
 	root.PersistentFlags().StringVar(&g.endpointFile, "endpoint-file", "", "endpoint file written by mlops up (wins over --dir)")
+	root.PersistentFlags().StringVar(&g.stack, "stack", "", "a platform deployed to AWS: its CloudFormation stack's name (default $MLOPS_STACK)")
+	root.PersistentFlags().StringVar(&g.region, "region", "", "the stack's AWS region (default AWS_REGION or the profile's)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
 	root.AddCommand(newUpCmd(g), newValidateCmd(g), newContractCmd(g), newUploadCmd(g), newDatasetsCmd(g), newEnvCmd(g), newRunsCmd(g))

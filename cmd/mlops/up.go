@@ -30,8 +30,9 @@ func newUpCmd(g *globals) *cobra.Command {
 		serve                      local.Serving
 	)
 	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Run the whole platform locally, in this process, until interrupted",
+		Use:         "up",
+		Annotations: map[string]string{localOnly: "it runs a platform on this machine; deploy a stack with infra/ (see the README)"},
+		Short:       "Run the whole platform locally, in this process, until interrupted",
 		Long: `up starts the embedded platform: an S3-compatible endpoint on 127.0.0.1 over
 a directory (data survives restarts), the event bus that routes uploads to ingest
 and new dataset versions to training, the local batch runner that runs the

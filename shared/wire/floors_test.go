@@ -35,7 +35,7 @@ var floors = map[string]int{
 	"shared/report": useCases,
 
 	"shared/store": adapters, "shared/pointer": adapters, "shared/bundlestore": adapters, "shared/policystore": adapters, "shared/specstore": adapters, "shared/predlog": adapters,
-	"shared/aws": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
+	"shared/aws": adapters, "shared/aws/stackout": adapters, "shared/aws/sigv4http": adapters, "shared/local/s3": adapters, "shared/local/bus": adapters, "shared/local/batch": adapters,
 	"shared/local/api": adapters, "shared/local/runtimeapi": adapters,
 
 	"shared/bundle": formats, "shared/policy": formats, "shared/spec": formats, "shared/contract": formats,

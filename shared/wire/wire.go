@@ -31,7 +31,9 @@
 //  4. Adapters: shared/store, shared/pointer, shared/bundlestore,
 //     shared/policystore, shared/specstore, shared/predlog (the prediction
 //     log's record, sinks and reader), shared/aws/... (lambdaenv included: it reads settings,
-//     builds AWS clients and starts the Lambda runtime, and builds no use case), and the local adapters
+//     builds AWS clients and starts the Lambda runtime, and builds no use case;
+//     shared/aws/stackout reads a stack's outputs and shared/aws/sigv4http signs
+//     API requests, for `mlops --stack`), and the local adapters
 //     shared/local/{s3,bus,batch,api,runtimeapi}. All the I/O: S3,
 //     EventBridge, Batch, HTTP, processes. An adapter never constructs a use
 //     case; it imports one only for the port it implements (shared/aws/batch
