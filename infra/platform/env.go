@@ -21,8 +21,8 @@ const (
 	envPIIMode     = "PII_MODE"
 	// envDistribution is the report function's (the report issue's branch).
 	envDistribution = "DISTRIBUTION_ID"
-	// envLockMode and envLockDays are for the registry's per-record Object
-	// Lock retention; no released code reads them yet (README: known gaps).
+	// envLockMode and envLockDays are the registry's per-record Object Lock
+	// retention on the audit trail (shared/registry.Lock, read by lambdaenv).
 	envLockMode = "AUDIT_LOCK_MODE"
 	envLockDays = "AUDIT_LOCK_DAYS"
 )

@@ -242,6 +242,13 @@ func (b *builder) function(f Function) {
 	b.bus.GrantPutEventsTo(fn, nil)
 	if f.Audit {
 		b.auditKey.Grant(fn, jsii.String("kms:GenerateMac"), jsii.String("kms:VerifyMac"))
+		// The registry creates each audit record and checkpoint with its
+		// Object Lock retention (AUDIT_LOCK_MODE, AUDIT_LOCK_DAYS): a put with
+		// retention needs s3:PutObjectRetention on the key.
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("s3:PutObjectRetention"),
+			Resources: jsii.Strings(*b.platform.ArnForObjects(jsii.String("audit/*"))),
+		}))
 	}
 	if f.Training {
 		b.training.grantSubmit(b, fn)

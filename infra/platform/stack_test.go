@@ -439,7 +439,7 @@ func TestEnvNamesPinned(t *testing.T) {
 		t.Fatal("no shared/aws/lambdaenv sources")
 	}
 	for _, name := range []string{envUploads, envPlatform, envMonitoring, envSite, envBus, envAuditKey, envJobQueue, envJobDef,
-		envTrainer, envJobRole, envExecRole, envTrainerLogs, envPIIKey, envPIIMode} {
+		envTrainer, envJobRole, envExecRole, envTrainerLogs, envPIIKey, envPIIMode, envLockMode, envLockDays} {
 		if !strings.Contains(src.String(), `"`+name+`"`) {
 			t.Errorf("lambdaenv does not read %s", name)
 		}

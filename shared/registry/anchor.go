@@ -145,7 +145,7 @@ func (r *Registry) checkpoint(ctx context.Context, key string, body []byte) erro
 	if err != nil {
 		return err
 	}
-	_, err = r.st.Create(ctx, r.cfg.Bucket, ckey, cb, jsonOpt)
+	_, err = r.st.Create(ctx, r.cfg.Bucket, ckey, cb, r.recordOpt())
 	if err == nil {
 		return nil
 	}

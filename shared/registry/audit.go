@@ -53,7 +53,7 @@ func (r *Registry) settle(ctx context.Context, model string, h *Head) error {
 // finding it already there with the same bytes is fine, with other bytes is
 // damage.
 func (r *Registry) writeRecord(ctx context.Context, key string, body []byte) error {
-	_, err := r.st.Create(ctx, r.cfg.Bucket, key, body, jsonOpt)
+	_, err := r.st.Create(ctx, r.cfg.Bucket, key, body, r.recordOpt())
 	if err == nil {
 		return r.checkpoint(ctx, key, body)
 	}

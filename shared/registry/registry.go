@@ -86,6 +86,41 @@ type Config struct {
 	// Signer signs a checkpoint of every audit record (Verify checks them);
 	// nil leaves the trail unanchored, and Verify says so.
 	Signer Signer
+	// Lock is the S3 Object Lock retention set on each audit record and
+	// checkpoint as it is created (the bucket must have Object Lock
+	// enabled). Per record rather than a bucket default, because a default
+	// would also hold every rewrite of the pointers beside them.
+	Lock Lock
+}
+
+// Lock is an Object Lock retention: Mode "GOVERNANCE" or "COMPLIANCE" for
+// Days from the record's creation; a zero Lock sets none.
+type Lock struct {
+	Mode string
+	Days int
+}
+
+// Check says what is wrong with l, or nil.
+func (l Lock) Check() error {
+	switch {
+	case l.Mode == "" && l.Days == 0:
+		return nil
+	case l.Mode != "GOVERNANCE" && l.Mode != "COMPLIANCE":
+		return fmt.Errorf("audit lock mode %q: expected GOVERNANCE or COMPLIANCE", l.Mode)
+	case l.Days < 1:
+		return fmt.Errorf("audit lock of %d days: expected at least 1", l.Days)
+	}
+	return nil
+}
+
+// recordOpt are the write options of an audit record or checkpoint: JSON,
+// with the configured retention from now.
+func (r *Registry) recordOpt() store.PutOptions {
+	opt := jsonOpt
+	if r.cfg.Lock.Mode != "" {
+		opt.LockMode, opt.LockUntil = r.cfg.Lock.Mode, r.now().AddDate(0, 0, r.cfg.Lock.Days)
+	}
+	return opt
 }
 
 // Registry is the model registry over one bucket. It is safe for concurrent

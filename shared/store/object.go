@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -122,16 +123,18 @@ func (s *Store) put(ctx context.Context, op, bucket, key string, body []byte, op
 		var err error
 		// A fresh reader per attempt: the previous one may be consumed.
 		out, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket:          aws.String(bucket),
-			Key:             aws.String(key),
-			Body:            bytes.NewReader(body),
-			ContentLength:   aws.Int64(int64(len(body))),
-			ContentType:     strOrNil(opt.ContentType),
-			ContentEncoding: strOrNil(opt.ContentEncoding),
-			CacheControl:    strOrNil(opt.CacheControl),
-			Metadata:        opt.Metadata,
-			IfNoneMatch:     ifNoneMatch(opt.IfNoneMatch),
-			IfMatch:         strOrNil(quoteETag(opt.IfMatch)),
+			Bucket:                    aws.String(bucket),
+			Key:                       aws.String(key),
+			Body:                      bytes.NewReader(body),
+			ContentLength:             aws.Int64(int64(len(body))),
+			ContentType:               strOrNil(opt.ContentType),
+			ContentEncoding:           strOrNil(opt.ContentEncoding),
+			CacheControl:              strOrNil(opt.CacheControl),
+			Metadata:                  opt.Metadata,
+			IfNoneMatch:               ifNoneMatch(opt.IfNoneMatch),
+			IfMatch:                   strOrNil(quoteETag(opt.IfMatch)),
+			ObjectLockMode:            types.ObjectLockMode(opt.LockMode),
+			ObjectLockRetainUntilDate: timeOrNil(opt.LockUntil),
 		})
 		return wrap(op, bucket, key, err)
 	})
@@ -149,6 +152,14 @@ func (s *Store) put(ctx context.Context, op, bucket, key string, body []byte, op
 		CacheControl:    opt.CacheControl,
 		Metadata:        opt.Metadata,
 	}, nil
+}
+
+// timeOrNil is t for the SDK, nil when zero.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // ifMatchMissing makes If-Match on a missing key come out as ErrNotFound, as

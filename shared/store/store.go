@@ -110,6 +110,11 @@ type PutOptions struct {
 	Metadata     map[string]string
 	IfNoneMatch  bool   // If-None-Match: *, create only if the key is absent
 	IfMatch      string // write only if the current ETag is this one (quoted or not)
+	// LockMode ("GOVERNANCE" or "COMPLIANCE") and LockUntil are the S3
+	// Object Lock retention the object is written with (the bucket must have
+	// Object Lock enabled); empty: none.
+	LockMode  string
+	LockUntil time.Time
 }
 
 // GetOptions select what a read returns.

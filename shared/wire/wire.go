@@ -95,7 +95,7 @@ func Ingest(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *inges
 
 // Registry builds the model registry.
 func Registry(s lambdaenv.Settings, c *lambdaenv.Clients, log *slog.Logger) *registry.Registry {
-	cfg := registry.Config{Bucket: s.PlatformBucket, Logger: log}
+	cfg := registry.Config{Bucket: s.PlatformBucket, Logger: log, Lock: registry.Lock{Mode: s.AuditLockMode, Days: s.AuditLockDays}}
 	if s.AuditKeyID != "" {
 		// The trail's checkpoints are signed by a KMS key that never leaves KMS.
 		cfg.Signer = kmsmac.New(kms.NewFromConfig(c.AWS), s.AuditKeyID)

@@ -41,6 +41,11 @@ type Settings struct {
 	// AuditKeyID is the KMS HMAC key that signs the audit trail's checkpoints
 	// (AUDIT_KEY_ID: an ID, ARN or alias); empty: the trail is unanchored.
 	AuditKeyID string
+	// AuditLockMode (AUDIT_LOCK_MODE: GOVERNANCE or COMPLIANCE) and
+	// AuditLockDays (AUDIT_LOCK_DAYS) are the S3 Object Lock retention the
+	// registry sets on each audit record; empty: none.
+	AuditLockMode string
+	AuditLockDays int
 	// DistributionID is the CloudFront distribution in front of the site
 	// bucket, whose cache the report function invalidates
 	// (DISTRIBUTION_ID); empty: none.
@@ -60,6 +65,16 @@ func Read(getenv func(string) string) (Settings, error) {
 		EventBus: getenv("EVENT_BUS_NAME"), S3Endpoint: getenv("MLOPS_S3_ENDPOINT"),
 		EventsEndpoint: getenv("MLOPS_EVENTS_ENDPOINT"), MaxUploadBytes: DefaultMaxUploadBytes,
 		AuditKeyID: getenv("AUDIT_KEY_ID"), DistributionID: getenv("DISTRIBUTION_ID"),
+	}
+	if mode, days := getenv("AUDIT_LOCK_MODE"), getenv("AUDIT_LOCK_DAYS"); mode != "" || days != "" {
+		n, err := strconv.Atoi(days)
+		switch {
+		case mode != "GOVERNANCE" && mode != "COMPLIANCE":
+			return s, fmt.Errorf("AUDIT_LOCK_MODE=%q: expected GOVERNANCE or COMPLIANCE (with AUDIT_LOCK_DAYS)", mode)
+		case err != nil || n < 1:
+			return s, fmt.Errorf("AUDIT_LOCK_DAYS=%q: expected a whole number of days, at least 1 (with AUDIT_LOCK_MODE)", days)
+		}
+		s.AuditLockMode, s.AuditLockDays = mode, n
 	}
 	if v := getenv("MAX_UPLOAD_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -32,6 +32,18 @@ func TestRead(t *testing.T) {
 	if s, err = Read(get); err != nil || s.MaxUploadBytes != 0 || !s.S3PathStyle || s.AuditKeyID != "alias/mlops-audit" || s.DistributionID != "E2EXAMPLE" {
 		t.Fatalf("overrides: %+v %v", s, err)
 	}
+	env["AUDIT_LOCK_MODE"], env["AUDIT_LOCK_DAYS"] = "GOVERNANCE", "3650"
+	if s, err = Read(get); err != nil || s.AuditLockMode != "GOVERNANCE" || s.AuditLockDays != 3650 {
+		t.Fatalf("audit lock: %+v %v", s, err)
+	}
+	for mode, days := range map[string]string{"governance": "1", "GOVERNANCE": "0", "COMPLIANCE": "ten", "": "5"} {
+		env["AUDIT_LOCK_MODE"], env["AUDIT_LOCK_DAYS"] = mode, days
+		if _, err := Read(get); err == nil || !strings.Contains(err.Error(), "AUDIT_LOCK_") {
+			t.Errorf("AUDIT_LOCK_MODE=%q AUDIT_LOCK_DAYS=%q: %v", mode, days, err)
+		}
+	}
+	delete(env, "AUDIT_LOCK_MODE")
+	delete(env, "AUDIT_LOCK_DAYS")
 	for k, v := range map[string]string{"MAX_UPLOAD_BYTES": "-1", "MLOPS_S3_PATH_STYLE": "maybe"} {
 		env[k] = v
 		if _, err := Read(get); err == nil || !strings.Contains(err.Error(), k) {
