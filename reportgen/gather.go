@@ -13,6 +13,7 @@ import (
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/drift"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/parallel"
 	"github.com/openmlops/mlops/shared/pointer"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/profile"
@@ -253,25 +254,12 @@ func (s Sources) GatherDataset(ctx context.Context, name string) (*Dataset, erro
 	return d, ctx.Err()
 }
 
-// each runs fn for 0..n-1 on at most Workers goroutines; the first error
-// (by index) is returned.
+// each runs fn for 0..n-1 on at most Workers goroutines (default 8); the
+// errors are joined.
 func (s Sources) each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	workers := s.Workers
 	if workers <= 0 {
 		workers = 8
 	}
-	errs := make([]error, n)
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = fn(ctx, i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Each(ctx, n, workers, fn)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -11,11 +12,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openmlops/mlops/reportgen"
 	"github.com/openmlops/mlops/reportgen/reportgentest"
+	"github.com/openmlops/mlops/shared/parallel"
 	"github.com/openmlops/mlops/shared/registry"
 )
 
@@ -146,28 +147,16 @@ func readRecords[T any](dir, kind string, names []string) ([]*T, error) {
 		}
 	}
 	out := make([]*T, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			b, err := os.ReadFile(filepath.Join(dir, kind, n+".json"))
-			if err == nil {
-				out[i] = new(T)
-				err = json.Unmarshal(b, out[i])
-			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
+	err := parallel.Each(context.Background(), len(names), 8, func(_ context.Context, i int) error {
+		b, err := os.ReadFile(filepath.Join(dir, kind, names[i]+".json"))
 		if err != nil {
-			return nil, err
+			return err
 		}
+		out[i] = new(T)
+		return json.Unmarshal(b, out[i])
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -218,25 +207,9 @@ func writePages(out string, pages map[string][]byte) error {
 	for p := range pages {
 		paths = append(paths, p)
 	}
-	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, p := range paths {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = os.WriteFile(filepath.Join(out, filepath.FromSlash(p)), pages[p], 0o644)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return parallel.Each(context.Background(), len(paths), 8, func(_ context.Context, i int) error {
+		return os.WriteFile(filepath.Join(out, filepath.FromSlash(paths[i])), pages[paths[i]], 0o644)
+	})
 }
 
 // promote makes m's newest version its champion, as an approval and a

@@ -23,9 +23,9 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/openmlops/mlops/reportgen"
+	"github.com/openmlops/mlops/shared/parallel"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -319,20 +319,7 @@ func (s *Service) gather(ctx context.Context, req Request, full bool, next *Stat
 // each runs fn for every path on at most Workers goroutines; the errors
 // are joined.
 func (s *Service) each(ctx context.Context, paths []string, fn func(ctx context.Context, p string) error) error {
-	errs := make([]error, len(paths))
-	sem := make(chan struct{}, s.cfg.Workers)
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = fn(ctx, p)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Each(ctx, len(paths), s.cfg.Workers, func(ctx context.Context, i int) error { return fn(ctx, paths[i]) })
 }
 
 // ContentType is the Content-Type a site object is served with. A fixed

@@ -47,7 +47,8 @@
 //     shared/event, shared/rules, shared/feedback (the ground-truth upload
 //     format), shared/quality (live quality and its estimate from
 //     probabilities), shared/driftstat (drift's statistics over profiles and
-//     bundles), events, templates (the site's embedded templates and assets),
+//     bundles), shared/parallel (bounded fan-out), events, templates (the
+//     site's embedded templates and assets),
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
 //     io.Reader, an fs.FS, a local path or scratch directory) and import no
