@@ -31,6 +31,7 @@ func Build(site *Site, scope Scope) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	site.index = indexVersions(site)
 	var jobs []job
 	if scope.All || scope.Index {
 		jobs = append(jobs, indexJobs(site)...)

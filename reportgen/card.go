@@ -180,14 +180,8 @@ func masked(site *Site, v *Version) *Version {
 		return v
 	}
 	c := v.Contract
-	if c == nil {
-		for _, ds := range site.Datasets {
-			for _, dv := range ds.Versions {
-				if dv.Manifest != nil && dv.Manifest.VersionID == v.DatasetVersion && dv.Contract != nil {
-					c = dv.Contract
-				}
-			}
-		}
+	if x, ok := site.index.datasets[v.DatasetVersion]; c == nil && ok {
+		c = x.version.Contract
 	}
 	pii := func(name string) bool {
 		if c == nil {
@@ -226,12 +220,8 @@ func datasetOf(site *Site, v *Version, p string) (name, href string) {
 	if v.DatasetVersion == "" {
 		return "", ""
 	}
-	for _, ds := range site.Datasets {
-		for _, dv := range ds.Versions {
-			if dv.Manifest != nil && dv.Manifest.VersionID == v.DatasetVersion {
-				return ds.Name, rel(p, DatasheetPath(ds.Name, dv.Manifest.VersionID))
-			}
-		}
+	if x, ok := site.index.datasets[v.DatasetVersion]; ok {
+		return x.dataset, rel(p, DatasheetPath(x.dataset, v.DatasetVersion))
 	}
 	switch {
 	case v.Bundle != nil && v.Bundle.Lineage.Dataset != "":

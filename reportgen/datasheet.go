@@ -131,16 +131,12 @@ func datasheet(site *Site, d *Dataset, v *DatasetVersion, p string) DatasheetDat
 		data.Markdown = d.datasheetHTML()
 	}
 	data.Models = Table{ID: "models-table", Caption: "Model versions trained on this dataset version", Head: []string{"Model", "Version", "State"}}
-	for _, mod := range site.Models {
-		for _, mv := range mod.Versions {
-			if mv.Version == nil || mv.DatasetVersion != m.VersionID {
-				continue
-			}
-			n := mv.Version.Version
-			data.Models.Rows = append(data.Models.Rows, []Cell{{Text: mod.Name, Href: rel(p, ModelPath(mod.Name))},
-				{Text: "v" + strconv.Itoa(n), Href: rel(p, CardPath(mod.Name, n))},
-				{Text: strings.ReplaceAll(string(mv.State), "_", " "), Class: stateClass(string(mv.State))}})
-		}
+	for _, t := range site.index.trained[m.VersionID] {
+		mod, mv := t.model, t.version
+		n := mv.Version.Version
+		data.Models.Rows = append(data.Models.Rows, []Cell{{Text: mod.Name, Href: rel(p, ModelPath(mod.Name))},
+			{Text: "v" + strconv.Itoa(n), Href: rel(p, CardPath(mod.Name, n))},
+			{Text: strings.ReplaceAll(string(mv.State), "_", " "), Class: stateClass(string(mv.State))}})
 	}
 	return data
 }

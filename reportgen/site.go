@@ -29,6 +29,51 @@ type Site struct {
 	// incremental build re-read. Nil: summarized from Models and Datasets.
 	ModelSummaries   []ModelSummary
 	DatasetSummaries []DatasetSummary
+
+	// index is built by Build, once: cards and datasheets look dataset
+	// versions up in it rather than scanning the site each.
+	index versionIndex
+}
+
+// versionIndex finds a dataset version, and the model versions trained on
+// it, by the version's id (ids are unique across datasets).
+type versionIndex struct {
+	datasets map[string]indexedVersion
+	trained  map[string][]trainedVersion
+}
+
+type indexedVersion struct {
+	dataset string
+	version *DatasetVersion
+}
+
+type trainedVersion struct {
+	model   *Model
+	version *Version
+}
+
+// indexVersions indexes site: the first dataset version of an id, and the
+// model versions of each in the site's order.
+func indexVersions(site *Site) versionIndex {
+	x := versionIndex{datasets: map[string]indexedVersion{}, trained: map[string][]trainedVersion{}}
+	for _, ds := range site.Datasets {
+		for _, dv := range ds.Versions {
+			if dv.Manifest == nil {
+				continue
+			}
+			if _, seen := x.datasets[dv.Manifest.VersionID]; !seen {
+				x.datasets[dv.Manifest.VersionID] = indexedVersion{ds.Name, dv}
+			}
+		}
+	}
+	for _, m := range site.Models {
+		for _, v := range m.Versions {
+			if v.Version != nil {
+				x.trained[v.DatasetVersion] = append(x.trained[v.DatasetVersion], trainedVersion{m, v})
+			}
+		}
+	}
+	return x
 }
 
 // Model is one model's records.
