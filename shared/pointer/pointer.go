@@ -122,3 +122,23 @@ func Load(ctx context.Context, st Reader, bucket, key, hash string) ([]byte, err
 	}
 	return raw, nil
 }
+
+// LoadAs is Load, then parse: the document stored under hash at key, read
+// back as what ("spec", "policy"). Its errors name the document by what and
+// its short hash, and say when the stored bytes are corrupt.
+func LoadAs[T any](ctx context.Context, st Reader, bucket, key, hash, what string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	raw, err := Load(ctx, st, bucket, key, hash)
+	var corrupt *CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return zero, fmt.Errorf("%w: the stored %s is corrupt", err, what)
+	case err != nil:
+		return zero, fmt.Errorf("read %s %s: %w", what, hashid.Short(hash), err)
+	}
+	v, err := parse(raw)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: %w", what, hashid.Short(hash), err)
+	}
+	return v, nil
+}

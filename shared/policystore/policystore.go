@@ -105,17 +105,9 @@ func Load(ctx context.Context, st Reader, bucket, model, hash string) (*policy.P
 	if !hashid.Valid(hash) {
 		return nil, fmt.Errorf("model %s: %q is not a policy hash", model, yamldoc.Clip(hash))
 	}
-	raw, err := pointer.Load(ctx, st, bucket, Key(model, hash), hash)
-	var corrupt *pointer.CorruptError
-	switch {
-	case errors.As(err, &corrupt):
-		return nil, fmt.Errorf("model %s: %w: the stored policy is corrupt", model, err)
-	case err != nil:
-		return nil, fmt.Errorf("model %s: read policy %s: %w", model, hashid.Short(hash), err)
-	}
-	p, err := policy.ParseCanonical(raw)
+	p, err := pointer.LoadAs(ctx, st, bucket, Key(model, hash), hash, "policy", policy.ParseCanonical)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: policy %s: %w", model, hashid.Short(hash), err)
+		return nil, fmt.Errorf("model %s: %w", model, err)
 	}
 	if p.Model != model {
 		return nil, fmt.Errorf("model %s: policy %s is model %s's", model, hashid.Short(hash), p.Model)

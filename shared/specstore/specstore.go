@@ -212,17 +212,9 @@ func Load(ctx context.Context, st Reader, bucket, model, hash string) (*spec.Spe
 	if !hashid.Valid(hash) {
 		return nil, fmt.Errorf("model %s: %q is not a spec hash", model, yamldoc.Clip(hash))
 	}
-	raw, err := pointer.Load(ctx, st, bucket, Key(model, hash), hash)
-	var corrupt *pointer.CorruptError
-	switch {
-	case errors.As(err, &corrupt):
-		return nil, fmt.Errorf("model %s: %w: the stored spec is corrupt", model, err)
-	case err != nil:
-		return nil, fmt.Errorf("model %s: read spec %s: %w", model, hashid.Short(hash), err)
-	}
-	s, err := spec.ParseCanonical(raw)
+	s, err := pointer.LoadAs(ctx, st, bucket, Key(model, hash), hash, "spec", spec.ParseCanonical)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: spec %s: %w", model, hashid.Short(hash), err)
+		return nil, fmt.Errorf("model %s: %w", model, err)
 	}
 	if s.Name != model {
 		return nil, fmt.Errorf("model %s: spec %s is model %s's", model, hashid.Short(hash), s.Name)
