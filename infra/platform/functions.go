@@ -41,6 +41,7 @@ type access struct {
 	Prefix string
 	Write  bool // PutObject (and AbortMultipartUpload), on top of reading
 	Delete bool
+	Tag    bool // PutObjectTagging: what lifecycle rules select on
 }
 
 // Function is one Lambda's size, limits and access.
@@ -94,8 +95,10 @@ var (
 		w(uploads, "quarantine/"), w(platformBkt, "contracts/", "datasheets/"), rw(platformBkt, "datasets/", "pending/datasets/"))
 	trainAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "policies/", "requests/retrain/"),
 		w(platformBkt, "runs/"), rw(platformBkt, "pending/runs/"))
-	gateAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "policies/", "runs/"),
-		w(platformBkt, "models/", "audit/"))
+	// The gate tags a retired version's bundle for the archive-retired
+	// lifecycle rule (storage.go).
+	gateAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "policies/"),
+		[]access{{Bucket: platformBkt, Prefix: "runs/", Tag: true}}, w(platformBkt, "models/", "audit/"))
 	predictAccess = r(platformBkt, "models/", "runs/", "specs/", "contracts/", "datasets/")
 	driftAccess   = join(r(uploads, "feedback/"), r(monitoring, "predictions/"), w(monitoring, "drift/", "labels/"),
 		r(platformBkt, "models/", "runs/", "datasets/", "contracts/", "specs/", "policies/", "requests/drift/"))
@@ -287,6 +290,9 @@ func (b *builder) grant(fn awslambda.Function, a access) {
 	}
 	if a.Delete {
 		actions = append(actions, "s3:DeleteObject")
+	}
+	if a.Tag {
+		actions = append(actions, "s3:PutObjectTagging")
 	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings(actions...), Resources: &[]*string{objects}}))

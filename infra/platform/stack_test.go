@@ -114,6 +114,12 @@ func TestBucketsSecure(t *testing.T) {
 	if r := lifecycle("Platform")["expire-noncurrent"]; r == nil || r["NoncurrentVersionExpiration"] == nil {
 		t.Errorf("platform: noncurrent expiry %v", r)
 	}
+	// Retired bundles, tagged by the gate, go to Glacier Instant Retrieval.
+	if r := lifecycle("Platform")["archive-retired"]; r == nil || r["Prefix"] != "runs/" ||
+		!jsonEq(r["TagFilters"], []map[string]string{{"Key": rules.RetiredTag, "Value": "true"}}) ||
+		!jsonEq(r["Transitions"], []map[string]any{{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}}) {
+		t.Errorf("platform: retired archive %v", r)
+	}
 
 	// EventBridge notifications on the buckets whose objects start work.
 	notified := map[string]bool{}

@@ -68,17 +68,19 @@ func (b *builder) storage() {
 	// blocking the noncurrent-version expiry below. A separate audit bucket
 	// would need the registry to write there. So retention is for the
 	// registry to set on each create-once record (audit/<model>/<seq>-*.json
-	// and its checkpoint) with AUDIT_LOCK_MODE and AUDIT_LOCK_DAYS; until it
-	// does, the trail rests on the bucket policy (only the gate and reconcile
-	// roles write audit/), versioning, and the KMS-signed checkpoints.
+	// and its checkpoint) with AUDIT_LOCK_MODE and AUDIT_LOCK_DAYS, beside
+	// the bucket policy (only the gate and reconcile roles write audit/),
+	// versioning, and the KMS-signed checkpoints.
 	b.platform = bucket("Platform", "platform/", &awss3.BucketProps{
 		Versioned: jsii.Bool(true), ObjectLockEnabled: jsii.Bool(true), EventBridgeEnabled: jsii.Bool(true),
 		LifecycleRules: &[]*awss3.LifecycleRule{abort,
 			{Id: jsii.String("expire-noncurrent"), NoncurrentVersionExpiration: days(90), ExpiredObjectDeleteMarker: jsii.Bool(true)},
-			// Retired models' bundles: the registry does not tag them yet
-			// (README: known gaps); once it does, they move to Glacier IR.
+			// Retired models' bundles, which the gate tags mlops:retired=true
+			// when it retires a version (shared/gate tagRetired), move to
+			// Glacier Instant Retrieval: kept (the trail names them) and still
+			// readable at once, never served again.
 			{Id: jsii.String("archive-retired"), Prefix: jsii.String("runs/"),
-				TagFilters:  &map[string]any{"mlops:retired": "true"},
+				TagFilters:  &map[string]any{rules.RetiredTag: "true"},
 				Transitions: &[]*awss3.Transition{{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: days(30)}}},
 		},
 	})

@@ -58,6 +58,14 @@ func (s *Service) SweepAnnouncements(ctx context.Context, grace time.Duration) (
 			if e.Time.After(cutoff) {
 				break // in order: the rest are younger still
 			}
+			if e.Kind == registry.KindRetired {
+				// The retirement's path tags before it announces: a crash
+				// between the record and the tags is finished here.
+				if err := s.tagRetiredRecord(ctx, e); err != nil {
+					errs = append(errs, err)
+					break
+				}
+			}
 			if dt := eventOf(&e.AuditRecord); dt != "" {
 				if err := s.publish(ctx, dt, s.recordDetail(ctx, e)); err != nil {
 					errs = append(errs, err)
@@ -73,6 +81,20 @@ func (s *Service) SweepAnnouncements(ctx context.Context, grace time.Duration) (
 		}
 	}
 	return published, errors.Join(errs...)
+}
+
+// tagRetiredRecord tags the bundle of the version a retirement record
+// names; a version that is not there any more has nothing left to tag.
+func (s *Service) tagRetiredRecord(ctx context.Context, e registry.Entry) error {
+	v, err := s.reg.Get(ctx, e.Model, e.Version)
+	if errors.Is(err, registry.ErrNotFound) {
+		s.log.Warn("a retirement whose version cannot be found: nothing to tag", "key", e.Key)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("retirement %s: %w", e.Key, err)
+	}
+	return s.tagRetired(ctx, v)
 }
 
 // recordDetail is the event of a trail record, as the path that wrote it

@@ -10,6 +10,8 @@ import (
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/rules"
+	"github.com/openmlops/mlops/shared/store"
 )
 
 // A decision committed but never announced (the bus refused its event) is
@@ -53,5 +55,45 @@ func TestCommittedDecisionsAreAnnouncedBySweep(t *testing.T) {
 	}
 	if n, err := svc.SweepAnnouncements(ctx, 0); err != nil || n != 0 || len(bus.of(event.ModelPromoted)) != 1 {
 		t.Fatalf("a second sweep announced again: %d %v", n, err)
+	}
+}
+
+// A retirement recorded but neither tagged nor announced (the gate stopped
+// between the record and the rest) is finished by the sweep: the bundle's
+// objects tagged for the archive rule, then the event.
+func TestSweepTagsAnUnfinishedRetirement(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().Add(time.Minute)
+	rt := newRoutes(t, func() time.Time { return now }, func(*http.Request) string { return "local:alice" })
+	prefix := "runs/credit-0123456789abcdef-1/bundle/"
+	if _, _, err := rt.reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: "credit-0123456789abcdef-1",
+		BundleSHA256: strings.Repeat("1", 64), BundlePrefix: prefix, Principal: "gate"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"manifest.json", "model.json"} {
+		if _, err := rt.st.Put(ctx, "platform", prefix+f, []byte("{}"), store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The registry's decision alone, as a gate that stopped right after it.
+	if _, err := rt.reg.Retire(ctx, registry.RetireInput{Model: "credit", Version: 1, Principal: "local:alice", Reason: "superseded"}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := rt.st.Tags(ctx, "platform", prefix+"model.json"); err != nil || len(tags) != 0 {
+		t.Fatalf("tagged before the sweep: %v %v", tags, err)
+	}
+	for range 2 { // a second sweep finds nothing left to do
+		if _, err := rt.svc.SweepAnnouncements(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"manifest.json", "model.json"} {
+		tags, err := rt.st.Tags(ctx, "platform", prefix+f)
+		if err != nil || tags[rules.RetiredTag] != "true" || tags["mlops:model"] != "credit" || tags["mlops:version"] != "1" {
+			t.Fatalf("%s tags %v %v", f, tags, err)
+		}
+	}
+	if retired := rt.pub.of(event.ModelRetired); len(retired) != 1 || retired[0].Version != 1 {
+		t.Fatalf("retirement events %+v", retired)
 	}
 }

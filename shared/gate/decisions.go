@@ -16,6 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/policy"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -324,7 +325,7 @@ func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 	if v == nil || v.BundlePrefix == "" {
 		return nil
 	}
-	tags := map[string]string{"mlops:retired": "true", "mlops:model": v.Model, "mlops:version": strconv.Itoa(v.Version)}
+	tags := map[string]string{rules.RetiredTag: "true", "mlops:model": v.Model, "mlops:version": strconv.Itoa(v.Version)}
 	return s.st.List(ctx, s.cfg.Bucket, v.BundlePrefix, func(o store.ObjectInfo) error {
 		if err := s.st.Tag(ctx, s.cfg.Bucket, o.Key, tags); err != nil {
 			return fmt.Errorf("retired %s v%d: tag %s for archival: %w", v.Model, v.Version, o.Key, err)

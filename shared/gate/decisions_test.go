@@ -17,6 +17,7 @@ import (
 	"github.com/openmlops/mlops/shared/gate"
 	"github.com/openmlops/mlops/shared/local/lambdatest"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/store"
 )
 
@@ -189,7 +190,7 @@ func TestDecisionRoutes(t *testing.T) {
 	}
 	for _, f := range []string{"manifest.json", "model.json"} {
 		tags, err := st.Tags(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/"+f)
-		if err != nil || tags["mlops:retired"] != "true" || tags["mlops:version"] != "2" {
+		if err != nil || tags[rules.RetiredTag] != "true" || tags["mlops:version"] != "2" {
 			t.Fatalf("%s tags %v %v", f, tags, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -132,8 +133,11 @@ type Platform struct {
 	site   *siteServer
 	cancel context.CancelFunc
 	done   chan struct{}
-	log    *slog.Logger
-	sweeps []reconcile.Sweep
+
+	closeOnce sync.Once
+	closeErr  error
+	log       *slog.Logger
+	sweeps    []reconcile.Sweep
 }
 
 // Function names, as in the stack (shared/rules); the console, which logs
@@ -501,8 +505,14 @@ func (p *Platform) WaitIdle(ctx context.Context) error {
 }
 
 // Close stops the platform: the timer, then the S3 endpoint (no new events), then
-// the bus (draining what is queued), and removes endpoint.json.
+// the bus (draining what is queued), and removes endpoint.json. Only the first
+// call does the work; later ones return its result.
 func (p *Platform) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
+	return p.closeErr
+}
+
+func (p *Platform) close(ctx context.Context) error {
 	p.cancel()
 	<-p.done
 	// Jobs first (their last events still reach the train function), then the

@@ -24,6 +24,9 @@ func start(t *testing.T, dir string) *local.Platform {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A platform left running would go on writing into dir (its start
+	// rebuilds the site) while the test's TempDir is being removed.
+	t.Cleanup(func() { p.Close(context.Background()) })
 	return p
 }
 

@@ -31,6 +31,12 @@ const DriftSchedule = "cron(30 1 * * ? *)"
 // are on it, and so that pages no longer produced are deleted.
 const ReportSchedule = "cron(0 2 * * ? *)"
 
+// RetiredTag is the object tag (with the value "true") the gate puts on
+// every object of a retired version's bundle, and the one the stack's
+// archive-retired lifecycle rule selects to move those objects to archival
+// storage: kept, as the audit trail names them, but never served again.
+const RetiredTag = "mlops:retired"
+
 // DefaultBus is the name of the account's default event bus. In AWS, S3 (with
 // EventBridge notifications on) and Batch put their events there, while the
 // platform publishes its own to its custom bus (Names.EventBus), so a rule on
