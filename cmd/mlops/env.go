@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -46,10 +47,13 @@ func (g *globals) stackEnv(cmd *cobra.Command) error {
 		return err
 	}
 	o := s.out
+	// The stack's API URLs end in "/"; the variables do not, so that
+	// "$MLOPS_DECISIONS_API_URL/v1/models" is the route and not "//v1/models".
+	api := func(u string) string { return shellQuote(strings.TrimSuffix(u, "/")) }
 	fmt.Fprintf(cmd.OutOrStdout(), "export AWS_REGION=%s\nexport MLOPS_STACK=%s\nexport MLOPS_UPLOADS_BUCKET=%s\nexport MLOPS_PLATFORM_BUCKET=%s\n"+
 		"export MLOPS_MONITORING_BUCKET=%s\nexport MLOPS_DECISIONS_API_URL=%s\nexport MLOPS_PREDICTION_API_URL=%s\nexport MLOPS_SITE_URL=%s\n",
 		shellQuote(o.Region), shellQuote(o.Stack), shellQuote(o.UploadsBucket), shellQuote(o.PlatformBucket),
-		shellQuote(o.MonitoringBucket), shellQuote(o.DecisionsAPIURL), shellQuote(o.PredictionAPIURL), shellQuote(o.SiteURL))
+		shellQuote(o.MonitoringBucket), api(o.DecisionsAPIURL), api(o.PredictionAPIURL), shellQuote(o.SiteURL))
 	return nil
 }
 

@@ -54,7 +54,15 @@ func stackStandIns(t *testing.T, dir string) *atomic.Int64 {
 		Transport: &http.Transport{TLSClientConfig: tlsCfg},
 	}
 	creds := aws.Credentials{AccessKeyID: ep.S3.AccessKeyID, SecretAccessKey: ep.S3.SecretAccessKey}
-	gw := httptest.NewTLSServer(awstest.SigV4Verifier(creds, ep.S3.Region, "execute-api", proxy))
+	signed := awstest.SigV4Verifier(creds, ep.S3.Region, "execute-api", proxy)
+	// As in the stack, /healthz is the one route without authorization.
+	gw := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		signed.ServeHTTP(w, r)
+	}))
 	t.Cleanup(gw.Close)
 	certFile := filepath.Join(t.TempDir(), "gateway.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gw.Certificate().Raw}), 0o600); err != nil {
