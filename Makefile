@@ -44,13 +44,16 @@ test: setup
 # templates under infra/cdk.out/ offline, from the bootstraps `make functions`
 # builds; `make infra-test` runs the stack's tests (assertions, IAM, rules,
 # cost at idle, cdk-nag); `make deploy STACK=mlops-dev` deploys one stage with
-# the caller's AWS credentials (README: Deploying to AWS).
+# the caller's AWS credentials (README: Deploying to AWS). CDK_ARGS go to the
+# synthesis, e.g. CDK_ARGS='-c mlops:dev={"alarmEmails":["ops@example.com"]}'.
+# Both need only the CDK (setup's infra group), not the tests' dependencies.
 CDK     := $(CURDIR)/infra/nag/node_modules/.bin/cdk
 CDK_ENV := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_DISABLE_CLI_TELEMETRY=true
 STACK   ?= mlops-dev
-synth: SETUP_GROUPS = test
+CDK_ARGS ?=
+synth: SETUP_GROUPS = infra
 synth: setup functions
-	cd infra && $(CDK_ENV) $(CDK) synth --quiet
+	cd infra && $(CDK_ENV) $(CDK) synth --quiet $(CDK_ARGS)
 
 infra-test: SETUP_GROUPS = test
 infra-test: setup

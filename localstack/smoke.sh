@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the stack on LocalStack, as far as its free edition goes:
-# an upload under incoming/ must be taken by the ingest function (S3 →
-# EventBridge → Lambda), which either versions the dataset or quarantines the
-# upload with a report. Training (Batch), the APIs (HTTP APIs) and the site
+# the credit contract applied with `mlops --stack` (CloudFormation's outputs
+# and S3, both LocalStack's), then an upload under incoming/ must be taken by
+# the ingest function (S3 → EventBridge → Lambda) and become a dataset version. Training (Batch), the APIs (HTTP APIs) and the site
 # (CloudFront) are Pro features: `mlops up` covers them locally.
 # Untested here: no Docker engine runs on this project's machines.
 #
@@ -18,6 +18,11 @@ out() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mlops-d
 uploads=$(out UploadsBucket)
 platform=$(out PlatformBucket)
 
+mlops=${MLOPS:-$root/bin/mlops}
+[ -x "$mlops" ] || (cd "$root" && make cli)
+MLOPS_CLOUDFORMATION_ENDPOINT=http://localhost:4566 MLOPS_S3_ENDPOINT=http://localhost:4566 MLOPS_S3_PATH_STYLE=true \
+  "$mlops" --stack mlops-dev contract apply "$root/examples/credit/credit.odcs.yaml" --dataset credit
+
 aws s3 cp "$root/examples/credit/credit_data.csv" "s3://$uploads/incoming/credit/smoke.csv"
 for _ in $(seq 1 60); do
   if aws s3 ls "s3://$platform/datasets/credit/versions/" --recursive | grep -q manifest.json; then
@@ -25,8 +30,8 @@ for _ in $(seq 1 60); do
     exit 0
   fi
   if aws s3 ls "s3://$uploads/quarantine/credit/" --recursive | grep -q report.json; then
-    echo "smoke: ingest ran and quarantined the upload (a dataset needs its contract: mlops contract apply)"
-    exit 0
+    echo "smoke: ingest quarantined a valid upload: read its report under s3://$uploads/quarantine/credit/" >&2
+    exit 1
   fi
   sleep 5
 done

@@ -4,7 +4,7 @@
 # `make bench` run it first, and so does .ci/run, so this is the one list of the
 # project's outside dependencies.
 #
-#   scripts/setup.sh [--dry-run] GROUP...     GROUP: demo, test, lint, bench, all
+#   scripts/setup.sh [--dry-run] GROUP...     GROUP: demo, test, lint, bench, infra, all
 #
 # It looks each dependency up without importing or running it (a Python module by
 # importlib.util.find_spec under the trainer's Python, a program by `command -v`,
@@ -53,6 +53,9 @@ test   cmd  chromium    chromium          headless Chromium loads the governance
 test   cmd  node        nodejs            the CDK (jsii runs the Go stack's constructs in Node), the CDK CLI and cdk-nag
 test   cmd  npm         npm               installs infra/nag's locked packages
 test   npm  infra/nag   package-lock.json the CDK CLI (make synth) and cdk-nag's AwsSolutions checks (the infra tests)
+infra  cmd  node        nodejs            the CDK: jsii runs the Go stack's constructs in Node (make synth, make deploy)
+infra  cmd  npm         npm               installs infra/nag's locked packages
+infra  npm  infra/nag   package-lock.json the CDK CLI that make synth and make deploy run
 lint   go   staticcheck honnef.co/go/tools/cmd/staticcheck@STATICCHECK_VERSION  make lint
 lint   cmd  shellcheck  shellcheck        make lint checks the shell scripts
 lint   cmd  git         git               make lint finds the files to check with git ls-files
@@ -80,9 +83,9 @@ for a in "$@"; do
   case $a in
     --dry-run) dry_run=true ;;
     -h|--help) usage 0 ;;
-    demo|test|lint|bench) groups+=("$a") ;;
-    all) groups+=(demo test lint bench) ;;
-    *) echo "setup: unknown group or flag '$a' (want demo, test, lint, bench, all, --dry-run)" >&2; usage 2 >&2 ;;
+    demo|test|lint|bench|infra) groups+=("$a") ;;
+    all) groups+=(demo test lint bench infra) ;;
+    *) echo "setup: unknown group or flag '$a' (want demo, test, lint, bench, infra, all, --dry-run)" >&2; usage 2 >&2 ;;
   esac
 done
 [ ${#groups[@]} -gt 0 ] || groups=(demo test lint bench)

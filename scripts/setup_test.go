@@ -150,6 +150,8 @@ func TestFreshMachineReportsExactlyWhatIsMissing(t *testing.T) {
 		{[]string{"test"}, []string{"awscli", "chromium", "curl", infraNag, "make", "nodejs", "npm", "python3-boto3", "python3-numpy", "python3-pandas", "python3-scipy", "python3-xgboost", "wrk"}},
 		{[]string{"lint"}, []string{"git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "shellcheck"}},
 		{[]string{"bench"}, []string{"hugo", "python3-fastapi", "python3-numpy", "python3-pandas", "python3-uvicorn", "python3-xgboost", "wrk"}},
+		// An operator's make synth and make deploy: the CDK and nothing of the tests'.
+		{[]string{"infra"}, []string{infraNag, "nodejs", "npm"}},
 		{[]string{"all"}, []string{"awscli", "chromium", "curl", "git", "honnef.co/go/tools/cmd/staticcheck@v0.8.2", "hugo", infraNag, "make", "nodejs", "npm", "python3-boto3",
 			"python3-fastapi", "python3-numpy", "python3-pandas", "python3-scipy", "python3-uvicorn", "python3-xgboost", "shellcheck", "wrk"}},
 	} {

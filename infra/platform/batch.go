@@ -107,7 +107,10 @@ func (b *builder) batch() {
 	t.jobRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:GetObject"),
 		Resources: &[]*string{b.platform.ArnForObjects(jsii.String("datasets/*")), b.platform.ArnForObjects(jsii.String("contracts/*")),
 			b.platform.ArnForObjects(jsii.String("specs/*"))}}))
-	t.jobRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:PutObject", "s3:AbortMultipartUpload"),
+	// GetObject too: the trainer writes each file create-once, and an
+	// attempt retried after a Spot reclaim compares what it finds there
+	// with what it would write (trainer/mlops_trainer/s3.py, put_once).
+	t.jobRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
 		Resources: &[]*string{b.platform.ArnForObjects(jsii.String("runs/*"))}}))
 
 	b.suppress(t.jobRole.Node().FindChild(jsii.String("DefaultPolicy")), suppression{ID: "AwsSolutions-IAM5",

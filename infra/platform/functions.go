@@ -55,8 +55,12 @@ type Function struct {
 	Reserved float64
 	Access   []access
 	// Training: the Batch settings (JOB_QUEUE …) and the rights to submit
-	// and follow jobs. Audit: the checkpoint key (AUDIT_KEY_ID).
-	Training, Audit bool
+	// and follow jobs. Audit: the checkpoint key (AUDIT_KEY_ID), to sign
+	// and verify, and the audit records' lock settings. Verify: the key, to
+	// verify the trail's checkpoints only.
+	Training, Audit, Verify bool
+	// Silent: publishes no events (no events:PutEvents).
+	Silent bool
 }
 
 func r(b bucketID, prefixes ...string) []access {
@@ -91,10 +95,12 @@ func join(as ...[]access) []access { return slices.Concat(as...) }
 // docs/design.md: each prefix is written by its owner's function only, and
 // read by those that go through the owner's reader.
 var (
-	ingestAccess = join(r(uploads, "incoming/", "feedback/"), []access{{Bucket: uploads, Prefix: "incoming/", Delete: true}},
+	ingestAccess = join(r(uploads, "incoming/"), []access{{Bucket: uploads, Prefix: "incoming/", Delete: true}},
 		w(uploads, "quarantine/"), w(platformBkt, "contracts/", "datasheets/"), rw(platformBkt, "datasets/", "pending/datasets/"))
-	trainAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "policies/", "requests/retrain/"),
-		w(platformBkt, "runs/"), rw(platformBkt, "pending/runs/"))
+	// triggers/<model>.json: a spec's trigger limits (training.TriggerKey),
+	// moved by compare-and-swap.
+	trainAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "requests/retrain/"),
+		w(platformBkt, "runs/", "triggers/"), rw(platformBkt, "pending/runs/"))
 	// The gate tags a retired version's bundle for the archive-retired
 	// lifecycle rule (storage.go).
 	gateAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "policies/"),
@@ -102,9 +108,11 @@ var (
 	predictAccess = r(platformBkt, "models/", "runs/", "specs/", "contracts/", "datasets/")
 	driftAccess   = join(r(uploads, "feedback/"), r(monitoring, "predictions/"), w(monitoring, "drift/", "labels/"),
 		r(platformBkt, "models/", "runs/", "datasets/", "contracts/", "specs/", "policies/", "requests/drift/"))
-	// The report function (shared/report): its state is reports/state.json.
+	// The report function (shared/report): its state is reports/state.json;
+	// the datasheets list each dataset's rejected uploads (quarantine/). It
+	// reads the drift reports, never the prediction logs they summarize.
 	reportAccess = join(r(platformBkt, "contracts/", "datasets/", "datasheets/", "specs/", "policies/", "runs/", "models/",
-		"audit/", "requests/report/"), w(platformBkt, "reports/"), r(monitoring, "drift/", "labels/", "predictions/"), rw(site, ""))
+		"audit/", "requests/report/"), w(platformBkt, "reports/"), r(uploads, "quarantine/"), r(monitoring, "drift/"), rw(site, ""))
 )
 
 // Functions are the stack's functions: every functions/<name> (a test checks
@@ -115,14 +123,17 @@ func Functions() []Function {
 		// lambdaenv.DefaultMaxUploadBytes from them).
 		{Name: rules.Ingest, Memory: 4096, Timeout: 900, Reserved: 10, Access: ingestAccess},
 		{Name: rules.Train, Memory: 512, Timeout: 60, Reserved: 5, Access: trainAccess, Training: true},
-		// The gate answers API Gateway, whose integrations time out at 30 s.
-		{Name: rules.Gate, Memory: 1024, Timeout: 29, Access: gateAccess, Audit: true},
+		// The gate answers API Gateway, whose integration gives up at 30 s
+		// (a decision that runs on is finished, and a retry finds it made);
+		// its events (a run trained: the policy's evaluation on the test
+		// set) take longer.
+		{Name: rules.Gate, Memory: 1024, Timeout: 300, Access: gateAccess, Audit: true},
 		{Name: Predict, Memory: 2048, Timeout: 29, Access: predictAccess},
 		{Name: rules.Drift, Memory: 3008, Timeout: 900, Reserved: 2, Access: driftAccess},
 		// One sweep at a time, and shorter than the schedule's period.
 		{Name: rules.Reconcile, Memory: 1024, Timeout: 240, Reserved: 1, Training: true, Audit: true,
 			Access: join(ingestAccess, trainAccess, gateAccess)},
-		{Name: rules.Report, Memory: 2048, Timeout: 900, Reserved: 1, Access: reportAccess},
+		{Name: rules.Report, Memory: 2048, Timeout: 900, Reserved: 1, Access: reportAccess, Verify: true, Silent: true},
 	}
 }
 
@@ -135,15 +146,7 @@ func (b *builder) functions() error {
 	// Its policy lets the account administer the key but not use it: the
 	// roles that sign and verify are named in it (auditKeyUsers), so no
 	// other identity can use it whatever its IAM policy says.
-	admin := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: jsii.String("AccountAdministersNotUses"), Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
-		Actions: jsii.Strings("kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ListResourceTags",
-			"kms:TagResource", "kms:UntagResource", "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
-			"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant",
-			"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
-		// In a key policy "*" is the key itself.
-		Resources: jsii.Strings("*"),
-	})
+	admin := keyAdmin()
 	b.auditKey = awskms.NewKey(b.stack, jsii.String("AuditKey"), &awskms.KeyProps{
 		Description: jsii.String("openmlops " + b.p.Stage + ": signs the audit trail's checkpoints (HMAC_256)"),
 		KeySpec:     awskms.KeySpec_HMAC_256, KeyUsage: awskms.KeyUsage_GENERATE_VERIFY_MAC,
@@ -155,18 +158,41 @@ func (b *builder) functions() error {
 		b.dlqs[q] = b.queue("DLQ-"+q, q)
 	}
 
-	var users []awsiam.IPrincipal
+	var users, verifiers []awsiam.IPrincipal
 	for _, f := range Functions() {
 		b.function(f)
-		if f.Audit {
+		switch {
+		case f.Audit:
 			users = append(users, b.fns[f.Name].Role())
+		case f.Verify:
+			verifiers = append(verifiers, b.fns[f.Name].Role())
 		}
 	}
 	b.auditKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("AuditKeyUsers"), Principals: &users,
 		Actions: jsii.Strings("kms:GenerateMac", "kms:VerifyMac"), Resources: jsii.Strings("*"),
 	}), nil)
+	// The governance site shows whether each trail verifies: its checkpoints'
+	// MACs checked, which only the key can do.
+	b.auditKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AuditKeyVerifiers"), Principals: &verifiers,
+		Actions: jsii.Strings("kms:VerifyMac"), Resources: jsii.Strings("*"),
+	}), nil)
 	return nil
+}
+
+// keyAdmin is the statement of a key policy that lets the account
+// administer the key but not use it: who uses it is named beside it.
+func keyAdmin() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AccountAdministersNotUses"), Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+		Actions: jsii.Strings("kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ListResourceTags",
+			"kms:TagResource", "kms:UntagResource", "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
+			"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant",
+			"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+		// In a key policy "*" is the key itself.
+		Resources: jsii.Strings("*"),
+	})
 }
 
 func functionNames() []string {
@@ -200,8 +226,10 @@ func (b *builder) function(f Function) {
 		envUploads: b.uploads.BucketName(), envPlatform: b.platform.BucketName(),
 		envMonitoring: b.monitoring.BucketName(), envSite: b.site.BucketName(), envBus: b.bus.EventBusName(),
 	}
-	if f.Audit {
+	if f.Audit || f.Verify {
 		env[envAuditKey] = b.auditKey.KeyArn()
+	}
+	if f.Audit {
 		env[envLockMode] = jsii.String(b.p.AuditLockMode)
 		env[envLockDays] = jsii.String(itoa(b.p.AuditRetentionDays))
 	}
@@ -242,7 +270,12 @@ func (b *builder) function(f Function) {
 	for _, a := range f.Access {
 		b.grant(fn, a)
 	}
-	b.bus.GrantPutEventsTo(fn, nil)
+	if !f.Silent {
+		b.bus.GrantPutEventsTo(fn, nil)
+	}
+	if f.Verify {
+		b.auditKey.Grant(fn, jsii.String("kms:VerifyMac"))
+	}
 	if f.Audit {
 		b.auditKey.Grant(fn, jsii.String("kms:GenerateMac"), jsii.String("kms:VerifyMac"))
 		// The registry creates each audit record and checkpoint with its

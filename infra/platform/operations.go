@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -15,12 +16,31 @@ import (
 // operations makes the alerts topic: alarms, Batch failures, and the
 // platform's events for people (approvals pending, drift) go there.
 func (b *builder) operations() {
-	// SNS with a KMS key would need the key shared with CloudWatch and
-	// EventBridge; the alerts carry ids and names, never data, and the
-	// AWS-managed key cannot be used by those publishers.
+	// The topic is encrypted with a key of its own: AWS's managed key for
+	// SNS (alias/aws/sns) cannot be used by CloudWatch alarms or EventBridge
+	// rules, whose notifications would then never arrive. The key policy
+	// names those two publishers; the account administers it.
+	key := awskms.NewKey(b.stack, jsii.String("AlertsKey"), &awskms.KeyProps{
+		Description:       jsii.String("openmlops " + b.p.Stage + ": encrypts the alerts topic"),
+		EnableKeyRotation: jsii.Bool(true), PendingWindow: awscdk.Duration_Days(jsii.Number(7)),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY, Alias: jsii.String("alias/" + b.name("alerts")),
+		Policy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{keyAdmin()}}),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AlertPublishers"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
+			awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions: jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		// In a key policy "*" is the key itself.
+		Resources: jsii.Strings("*"),
+	}), nil)
+	// The topic names the key by its ARN: given the key itself, the CDK
+	// adds its own grants to the key policy for each alarm and rule target,
+	// with a wildcard action (kms:GenerateDataKey*); the statement above is
+	// the whole of what they need.
 	b.alerts = awssns.NewTopic(b.stack, jsii.String("Alerts"), &awssns.TopicProps{
 		DisplayName: jsii.String("openmlops " + b.p.Stage), EnforceSSL: jsii.Bool(true),
-		MasterKey: awskms.Alias_FromAliasName(b.stack, jsii.String("SnsKey"), jsii.String("alias/aws/sns")),
+		MasterKey: awskms.Key_FromKeyArn(b.stack, jsii.String("AlertsKeyRef"), key.KeyArn()),
 	})
 	for _, e := range b.p.AlarmEmails {
 		b.alerts.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
@@ -59,7 +79,7 @@ func (b *builder) alarms() {
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings("aws.batch"), DetailType: jsii.Strings("Batch Job State Change"),
 			Detail: &map[string]any{"jobQueue": []*string{b.training.queue.JobQueueArn()}, "status": []string{"FAILED"}}},
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(b.alerts, &awseventstargets.SnsTopicProps{
-			DeadLetterQueue: b.dlqs[alertsDLQ], RetryAttempts: jsii.Number(ruleRetries)})},
+			DeadLetterQueue: b.dlqs[alertsDLQ], RetryAttempts: jsii.Number(ruleRetries), MaxEventAge: awscdk.Duration_Hours(jsii.Number(ruleEventHour))})},
 	})
 }
 

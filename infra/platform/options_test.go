@@ -54,6 +54,7 @@ func TestValidate(t *testing.T) {
 		"lock":        {func(p *PlatformStackProps) { p.AuditLockMode = "LEGAL" }, "auditLockMode"},
 		"jwt":         {func(p *PlatformStackProps) { p.JWTIssuer = "https://x/" }, "jwtIssuer and jwtAudience"},
 		"reconcile":   {func(p *PlatformStackProps) { p.ReconcileEvery = 90 * time.Second }, "reconcileEvery"},
+		"overlapping": {func(p *PlatformStackProps) { p.ReconcileEvery = 2 * time.Minute }, "reconcileEvery"},
 		"retention":   {func(p *PlatformStackProps) { p.LogRetentionDays = 10 }, "logRetentionDays 10"},
 		"quarantine":  {func(p *PlatformStackProps) { p.QuarantineDays = 0 }, "quarantineDays"},
 		"assets":      {func(p *PlatformStackProps) { p.AssetDir = "" }, "assetDir"},

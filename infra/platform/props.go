@@ -152,8 +152,9 @@ func (p PlatformStackProps) Validate() error {
 		return fmt.Errorf("auditRetentionDays %d: expected at least 1", p.AuditRetentionDays)
 	case (p.JWTIssuer == "") != (len(p.JWTAudience) == 0):
 		return fmt.Errorf("jwtIssuer and jwtAudience: set both or neither")
-	case p.ReconcileEvery < time.Minute || p.ReconcileEvery > 24*time.Hour || p.ReconcileEvery%time.Minute != 0:
-		return fmt.Errorf("reconcileEvery %v: expected whole minutes, from 1 to 1440", p.ReconcileEvery)
+	case p.ReconcileEvery < 5*time.Minute || p.ReconcileEvery > 24*time.Hour || p.ReconcileEvery%time.Minute != 0:
+		// A sweep may take the reconcile function's 4 minutes: no overlap.
+		return fmt.Errorf("reconcileEvery %v: expected whole minutes, from 5 to 1440", p.ReconcileEvery)
 	case p.QuarantineDays < 1 || p.PredictionDays < 1 || p.AccessLogDays < 1:
 		return fmt.Errorf("quarantineDays, predictionDays, accessLogDays: expected at least 1 day each")
 	case retention[p.LogRetentionDays] == "":

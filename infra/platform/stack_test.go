@@ -308,7 +308,111 @@ func TestOutputsAndAlerts(t *testing.T) {
 	}
 }
 
-// The audit key is HMAC, and only the gate and reconcile may use it or know it.
+// Only the roles that retire versions (the gate, and reconcile, whose
+// sweep finishes a retirement the gate left untagged) may tag objects, and
+// only the runs' objects.
+func TestOnlyTheGateTags(t *testing.T) {
+	_, doc := template(t)
+	platform := logicalID(t, doc, "Platform", "AWS::S3::Bucket")
+	taggers := map[string]bool{}
+	for id, ss := range statements(doc) {
+		for _, s := range ss {
+			if !slices.ContainsFunc(asList(s["Action"]), func(a any) bool { return strings.Contains(a.(string), "Tagging") }) {
+				continue
+			}
+			taggers[id] = true
+			if !jsonEq(s["Resource"], map[string]any{"Fn::Join": []any{"", []any{getAtt(platform, "Arn"), "/runs/*"}}}) {
+				t.Errorf("%s tags %v", id, s["Resource"])
+			}
+			if !jsonEq(s["Action"], []string{"s3:GetObject", "s3:PutObjectTagging"}) {
+				t.Errorf("%s: actions %v", id, s["Action"])
+			}
+		}
+	}
+	want := map[string]bool{logicalID(t, doc, "FngateServiceRoleDefaultPolicy", "AWS::IAM::Policy"): true,
+		logicalID(t, doc, "FnreconcileServiceRoleDefaultPolicy", "AWS::IAM::Policy"): true}
+	if !reflect.DeepEqual(taggers, want) {
+		t.Errorf("object tagging in %v, want %v", taggers, want)
+	}
+}
+
+// Each function's grants cover what its code reads and writes (the keys
+// named here were missed once: an AccessDenied in AWS would have been the
+// first sign), and no more: the report function neither publishes events
+// nor reads the prediction logs, which carry personal data.
+func TestGrantsFollowTheCode(t *testing.T) {
+	_, doc := template(t)
+	bucket := func(name string) string { return logicalID(t, doc, name, "AWS::S3::Bucket") }
+	objects := func(b, prefix string) any {
+		return map[string]any{"Fn::Join": []any{"", []any{getAtt(bucket(b), "Arn"), "/" + prefix + "*"}}}
+	}
+	allows := func(policy, action string, resource any) bool {
+		for _, s := range statements(doc)[logicalID(t, doc, policy, "AWS::IAM::Policy")] {
+			if s["Effect"] == "Allow" && slices.Contains(asList(s["Action"]), any(action)) &&
+				slices.ContainsFunc(asList(s["Resource"]), func(r any) bool { return jsonEq(r, resource) }) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		policy, action, bucket, prefix string
+		want                           bool
+	}{
+		{"FntrainServiceRoleDefaultPolicy", "s3:PutObject", "Platform", "triggers/", true}, // training.TriggerKey
+		{"FntrainServiceRoleDefaultPolicy", "s3:GetObject", "Platform", "triggers/", true},
+		{"FnreconcileServiceRoleDefaultPolicy", "s3:PutObject", "Platform", "triggers/", true},
+		{"FntrainServiceRoleDefaultPolicy", "s3:GetObject", "Platform", "policies/", false},
+		{"TrainerJobDefaultPolicy", "s3:GetObject", "Platform", "runs/", true},               // put_once compares on 412
+		{"FnreportServiceRoleDefaultPolicy", "s3:GetObject", "Uploads", "quarantine/", true}, // Datasets.Rejections
+		{"FnreportServiceRoleDefaultPolicy", "s3:GetObject", "Monitoring", "drift/", true},
+		{"FnreportServiceRoleDefaultPolicy", "s3:GetObject", "Monitoring", "predictions/", false},
+		{"FnreportServiceRoleDefaultPolicy", "s3:GetObject", "Monitoring", "labels/", false},
+		{"FningestServiceRoleDefaultPolicy", "s3:GetObject", "Uploads", "feedback/", false},
+		{"FndriftServiceRoleDefaultPolicy", "s3:GetObject", "Uploads", "feedback/", true},
+	} {
+		if got := allows(c.policy, c.action, objects(c.bucket, c.prefix)); got != c.want {
+			t.Errorf("%s: %s on %s %s*: %v, want %v", c.policy, c.action, c.bucket, c.prefix, got, c.want)
+		}
+	}
+	for _, f := range Functions() {
+		publishes := false
+		for _, s := range statements(doc)[logicalID(t, doc, "Fn"+f.Name+"ServiceRoleDefaultPolicy", "AWS::IAM::Policy")] {
+			publishes = publishes || slices.Contains(asList(s["Action"]), any("events:PutEvents"))
+		}
+		if publishes == f.Silent {
+			t.Errorf("%s: events:PutEvents %v, silent %v", f.Name, publishes, f.Silent)
+		}
+	}
+}
+
+// The alerts topic is encrypted with a key CloudWatch and EventBridge may
+// use: with AWS's managed key for SNS no alarm would ever arrive.
+func TestAlertsTopicKey(t *testing.T) {
+	_, doc := template(t)
+	key := logicalID(t, doc, "AlertsKey", "AWS::KMS::Key")
+	topic := props(resources(doc, "AWS::SNS::Topic")[logicalID(t, doc, "Alerts", "AWS::SNS::Topic")])
+	if !jsonEq(topic["KmsMasterKeyId"], getAtt(key, "Arn")) {
+		t.Errorf("alerts topic key %v, want the stack's AlertsKey", topic["KmsMasterKeyId"])
+	}
+	k := props(resources(doc, "AWS::KMS::Key")[key])
+	if k["EnableKeyRotation"] != true {
+		t.Error("alerts key: no rotation")
+	}
+	var publishers []any
+	for _, s := range k["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		s := s.(map[string]any)
+		if s["Sid"] == "AlertPublishers" && jsonEq(s["Action"], []string{"kms:Decrypt", "kms:GenerateDataKey"}) {
+			publishers = asList(s["Principal"].(map[string]any)["Service"])
+		}
+	}
+	if !jsonEq(publishers, []string{"cloudwatch.amazonaws.com", "events.amazonaws.com"}) {
+		t.Errorf("alerts key publishers %v", publishers)
+	}
+}
+
+// The audit key is HMAC: only the gate and reconcile may sign with it, and
+// the report function verify with it.
 func TestAuditKey(t *testing.T) {
 	_, doc := template(t)
 	key := logicalID(t, doc, "AuditKey", "AWS::KMS::Key")
@@ -333,11 +437,16 @@ func TestAuditKey(t *testing.T) {
 			if !jsonEq(s["Principal"], map[string]any{"AWS": want}) || !jsonEq(acts, []string{"kms:GenerateMac", "kms:VerifyMac"}) {
 				t.Errorf("key users: %v %v", s["Principal"], acts)
 			}
+		case "AuditKeyVerifiers":
+			want := getAtt(logicalID(t, doc, "FnreportServiceRole", "AWS::IAM::Role"), "Arn")
+			if !jsonEq(s["Principal"], map[string]any{"AWS": want}) || !jsonEq(acts, []string{"kms:VerifyMac"}) {
+				t.Errorf("key verifiers: %v %v", s["Principal"], acts)
+			}
 		default:
 			t.Errorf("key policy statement %v", s)
 		}
 	}
-	if sort.Strings(sids); !slices.Equal(sids, []string{"AccountAdministersNotUses", "AuditKeyUsers"}) {
+	if sort.Strings(sids); !slices.Equal(sids, []string{"AccountAdministersNotUses", "AuditKeyUsers", "AuditKeyVerifiers"}) {
 		t.Errorf("key policy statements %v", sids)
 	}
 	users := map[string]bool{}
@@ -355,8 +464,11 @@ func TestAuditKey(t *testing.T) {
 	}
 	for _, f := range Functions() {
 		env := props(resources(doc, "AWS::Lambda::Function")[logicalID(t, doc, "Fn-"+f.Name, "AWS::Lambda::Function")])["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if _, has := env[envAuditKey]; has != f.Audit || (f.Audit && !jsonEq(env[envAuditKey], getAtt(key, "Arn"))) {
+		if _, has := env[envAuditKey]; has != (f.Audit || f.Verify) || (has && !jsonEq(env[envAuditKey], getAtt(key, "Arn"))) {
 			t.Errorf("%s: AUDIT_KEY_ID %v", f.Name, env[envAuditKey])
+		}
+		if _, has := env[envLockMode]; has != f.Audit {
+			t.Errorf("%s: %s %v", f.Name, envLockMode, env[envLockMode])
 		}
 	}
 }
@@ -667,7 +779,8 @@ func TestBatch(t *testing.T) {
 			t.Errorf("image not pinned by the pushed digest: %s", img)
 		}
 	}
-	// The job role reads datasets and writes runs, nothing else.
+	// The job role reads datasets and writes runs (reading back what it
+	// wrote: a retried attempt compares), nothing else.
 	var job []string
 	for _, s := range statements(doc)[logicalID(t, doc, "TrainerJobDefaultPolicy", "AWS::IAM::Policy")] {
 		res, _ := json.Marshal(s["Resource"])
@@ -676,7 +789,7 @@ func TestBatch(t *testing.T) {
 		}
 	}
 	sort.Strings(job)
-	if want := []string{`s3:AbortMultipartUpload "/runs/*"`, `s3:GetObject "/datasets/*"`, `s3:PutObject "/runs/*"`}; !slices.Equal(job, want) {
+	if want := []string{`s3:AbortMultipartUpload "/runs/*"`, `s3:GetObject "/datasets/*"`, `s3:GetObject "/runs/*"`, `s3:PutObject "/runs/*"`}; !slices.Equal(job, want) {
 		t.Errorf("job role: %v, want %v", job, want)
 	}
 }

@@ -65,8 +65,10 @@ func ParseStageContext(key string, v any) (StageContext, error) {
 	if err := dec.Decode(&sc); err != nil {
 		return sc, fmt.Errorf("context %s: expected a JSON object of the stage's options (README, Deploying to AWS): %w", key, err)
 	}
-	if m := sc.ReconcileMinutes; m != nil && (*m < 1 || *m > 1440) {
-		return sc, fmt.Errorf("context %s: reconcileMinutes %d: expected 1 to 1440", key, *m)
+	// Not below 5: a sweep may run for 4 minutes (the function's timeout),
+	// and sweeps must not overlap.
+	if m := sc.ReconcileMinutes; m != nil && (*m < 5 || *m > 1440) {
+		return sc, fmt.Errorf("context %s: reconcileMinutes %d: expected 5 to 1440", key, *m)
 	}
 	return sc, nil
 }
