@@ -2,7 +2,6 @@ package platform
 
 import (
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -20,29 +19,14 @@ import (
 
 // Predict is the one function rules.All does not name (API Gateway
 // invokes it).
-const Predict = "predict"
+const Predict = rules.Predict
 
 // alertsDLQ is the dead-letter queue of the rule that notifies people.
 const alertsDLQ = "alerts"
 
-// Which bucket a grant is on.
-type bucketID int
-
-const (
-	uploads bucketID = iota
-	platformBkt
-	monitoring
-	site
-)
-
-// access is one function's access to the keys under Prefix in a bucket.
-type access struct {
-	Bucket bucketID
-	Prefix string
-	Write  bool // PutObject (and AbortMultipartUpload), on top of reading
-	Delete bool
-	Tag    bool // PutObjectTagging: what lifecycle rules select on
-}
+// access is one function's access to the keys under a prefix in a bucket
+// (shared/rules.Grants: the local platform enforces the same table).
+type access = rules.Access
 
 // Function is one Lambda's size, limits and access.
 type Function struct {
@@ -63,77 +47,26 @@ type Function struct {
 	Silent bool
 }
 
-func r(b bucketID, prefixes ...string) []access {
-	var a []access
-	for _, p := range prefixes {
-		a = append(a, access{Bucket: b, Prefix: p})
-	}
-	return a
-}
-
-func rw(b bucketID, prefixes ...string) []access {
-	var a []access
-	for _, p := range prefixes {
-		a = append(a, access{Bucket: b, Prefix: p, Write: true, Delete: true})
-	}
-	return a
-}
-
-// w is write access without delete: for the create-once and CAS-updated
-// records (models/, audit/, runs/) that nothing deletes.
-func w(b bucketID, prefixes ...string) []access {
-	var a []access
-	for _, p := range prefixes {
-		a = append(a, access{Bucket: b, Prefix: p, Write: true})
-	}
-	return a
-}
-
-func join(as ...[]access) []access { return slices.Concat(as...) }
-
-// The access each function needs, from the ownership table in
-// docs/design.md: each prefix is written by its owner's function only, and
-// read by those that go through the owner's reader.
-var (
-	ingestAccess = join(r(uploads, "incoming/"), []access{{Bucket: uploads, Prefix: "incoming/", Delete: true}},
-		w(uploads, "quarantine/"), w(platformBkt, "contracts/", "datasheets/"), rw(platformBkt, "datasets/", "pending/datasets/"))
-	// triggers/<model>.json: a spec's trigger limits (training.TriggerKey),
-	// moved by compare-and-swap.
-	trainAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "requests/retrain/"),
-		w(platformBkt, "runs/", "triggers/"), rw(platformBkt, "pending/runs/"))
-	// The gate tags a retired version's bundle for the archive-retired
-	// lifecycle rule (storage.go).
-	gateAccess = join(r(platformBkt, "datasets/", "contracts/", "specs/", "policies/"),
-		[]access{{Bucket: platformBkt, Prefix: "runs/", Tag: true}}, w(platformBkt, "models/", "audit/"))
-	predictAccess = r(platformBkt, "models/", "runs/", "specs/", "contracts/", "datasets/")
-	driftAccess   = join(r(uploads, "feedback/"), r(monitoring, "predictions/"), w(monitoring, "drift/", "labels/"),
-		r(platformBkt, "models/", "runs/", "datasets/", "contracts/", "specs/", "policies/", "requests/drift/"))
-	// The report function (shared/report): its state is reports/state.json;
-	// the datasheets list each dataset's rejected uploads (quarantine/). It
-	// reads the drift reports, never the prediction logs they summarize.
-	reportAccess = join(r(platformBkt, "contracts/", "datasets/", "datasheets/", "specs/", "policies/", "runs/", "models/",
-		"audit/", "requests/report/"), w(platformBkt, "reports/"), r(uploads, "quarantine/"), r(monitoring, "drift/"), rw(site, ""))
-)
-
 // Functions are the stack's functions: every functions/<name> (a test checks
 // the directory against this list).
 func Functions() []Function {
+	g := rules.Grants()
 	return []Function{
 		// 4096 MB and 15 minutes: docs/benchmarks.md derives them (and
 		// lambdaenv.DefaultMaxUploadBytes from them).
-		{Name: rules.Ingest, Memory: 4096, Timeout: 900, Reserved: 10, Access: ingestAccess},
-		{Name: rules.Train, Memory: 512, Timeout: 60, Reserved: 5, Access: trainAccess, Training: true},
+		{Name: rules.Ingest, Memory: 4096, Timeout: 900, Reserved: 10, Access: g[rules.Ingest]},
+		{Name: rules.Train, Memory: 512, Timeout: 60, Reserved: 5, Access: g[rules.Train], Training: true},
 		// The gate answers API Gateway, whose integration gives up at 30 s
 		// (a decision that runs on is finished, and a retry finds it made);
 		// its events (a run trained: the policy's evaluation on the test
 		// set) take longer.
-		{Name: rules.Gate, Memory: 1024, Timeout: 300, Access: gateAccess, Audit: true},
-		{Name: Predict, Memory: 2048, Timeout: 29, Access: predictAccess},
-		{Name: rules.Drift, Memory: 3008, Timeout: 900, Reserved: 2, Access: driftAccess},
+		{Name: rules.Gate, Memory: 1024, Timeout: 300, Access: g[rules.Gate], Audit: true},
+		{Name: Predict, Memory: 2048, Timeout: 29, Access: g[Predict]},
+		{Name: rules.Drift, Memory: 3008, Timeout: 900, Reserved: 2, Access: g[rules.Drift]},
 		// One sweep at a time, and shorter than the schedule's period.
 		{Name: rules.Reconcile, Memory: 1024, Timeout: 240, Reserved: 1, Training: true, Audit: true,
-			Access: join(ingestAccess, trainAccess, gateAccess)},
-		{Name: rules.Report, Memory: 2048, Timeout: 900, Reserved: 1, Access: reportAccess, Verify: true, Silent: true},
+			Access: g[rules.Reconcile]},
+		{Name: rules.Report, Memory: 2048, Timeout: 900, Reserved: 1, Access: g[rules.Report], Verify: true, Silent: true},
 	}
 }
 
@@ -315,7 +248,7 @@ func (b *builder) function(f Function) {
 // grant gives fn access a: object reads, writes and deletes under the
 // prefix, and listing it, with the actions spelled out (no wildcards).
 func (b *builder) grant(fn awslambda.Function, a access) {
-	bkt := map[bucketID]awss3.Bucket{uploads: b.uploads, platformBkt: b.platform, monitoring: b.monitoring, site: b.site}[a.Bucket]
+	bkt := map[rules.Bucket]awss3.Bucket{rules.Uploads: b.uploads, rules.Platform: b.platform, rules.Monitoring: b.monitoring, rules.Site: b.site}[a.Bucket]
 	objects := bkt.ArnForObjects(jsii.String(a.Prefix + "*"))
 	actions := []string{"s3:GetObject"}
 	if a.Write {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/openmlops/mlops/shared/apidoc"
 	"github.com/openmlops/mlops/shared/drift"
@@ -235,8 +236,11 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	// Closed in Close's order: the bus drains while S3 is still up.
 	opened = append(opened, srv.Close, b.Close)
 
+	// One client for all: a function's requests (marked by the bus's Lambda
+	// context or by heldTo) are held to its grants, the operator's are not.
 	awsCfg := aws.Config{Region: region,
-		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")}
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
+		APIOptions:  []func(*middleware.Stack) error{enforceGrants(buckets, log.With("component", "grants"))}}
 	st := store.New(store.NewClient(awsCfg, srv.URL(), true), store.Options{})
 	ing := ingest.New(st, b, ingest.Config{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform,
 		MaxUploadBytes: cfg.MaxUploadBytes, TempDir: filepath.Join(cfg.Dir, "tmp"), Logger: log.With("function", FuncIngest)})
@@ -333,12 +337,12 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	// Human decisions go through the API as the local user, never straight to S3.
 	principalOf := func(r *http.Request) string { return api.Principal(r.Context()) }
 	for pattern, h := range p.Gate.Routes(principalOf) {
-		apiSrv.Handle(pattern, h)
+		apiSrv.Handle(pattern, heldTo(FuncGate, h))
 	}
 	// Locally the prediction routes share the one HTTPS server; in AWS they
 	// are an API of their own, so that a caller who may predict cannot decide.
 	for pattern, h := range predict.Routes(p.Serving, principalOf, log.With("component", "predict"), predict.Limits{}) {
-		apiSrv.Handle(pattern, h)
+		apiSrv.Handle(pattern, heldTo(rules.Predict, h))
 	}
 	// The OpenAPI document of both APIs, behind the token like every route but /healthz.
 	apiSrv.Handle(apidoc.Route, apidoc.Handler(apidoc.JSON(), principalOf))
@@ -412,9 +416,10 @@ func localTrainer(cfg Config) ([]string, error) {
 	return []string{python, dir}, nil
 }
 
-// Reconcile runs one reconcile pass now, synchronously.
+// Reconcile runs one reconcile pass now, synchronously, as the reconcile
+// function (held to its grants).
 func (p *Platform) Reconcile(ctx context.Context) (reconcile.Result, error) {
-	return reconcile.RunAll(ctx, p.log, p.sweeps)
+	return reconcile.RunAll(asFunction(ctx, FuncReconcile), p.log, p.sweeps)
 }
 
 func (p *Platform) timer(ctx context.Context, reconcileEvery, driftEvery time.Duration) {

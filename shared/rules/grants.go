@@ -1,0 +1,125 @@
+package rules
+
+import "strings"
+
+// Predict is the prediction function: API Gateway invokes it, no rule does.
+const Predict = "predict"
+
+// Bucket names one of the platform's buckets by its role.
+type Bucket string
+
+// The buckets.
+const (
+	Uploads    Bucket = "uploads"    // what people upload: incoming/, feedback/, quarantine/
+	Platform   Bucket = "platform"   // the platform's state and artifacts
+	Monitoring Bucket = "monitoring" // prediction logs, drift reports, joined labels
+	Site       Bucket = "site"       // the governance site
+)
+
+// Access is one function's access to the keys under Prefix in a bucket:
+// reading (GetObject, and listing under the prefix) always, and what the
+// flags add.
+type Access struct {
+	Bucket Bucket
+	Prefix string
+	Write  bool // PutObject (and AbortMultipartUpload)
+	Delete bool // DeleteObject
+	Tag    bool // PutObjectTagging: what lifecycle rules select on
+}
+
+// Grants are each function's S3 access, from the ownership table in
+// docs/design.md: each prefix is written by its owner's function only, and
+// read by those that go through the owner's reader. The stack grants exactly
+// these (infra/), and the local platform refuses any other request a
+// function makes (shared/local), so that a prefix missing here fails the
+// tests rather than a deployment.
+func Grants() map[string][]Access {
+	ingest := join(r(Uploads, "incoming/"), []Access{{Bucket: Uploads, Prefix: "incoming/", Delete: true}},
+		w(Uploads, "quarantine/"), w(Platform, "contracts/", "datasheets/"), rw(Platform, "datasets/", "pending/datasets/"))
+	// triggers/<model>.json: a spec's trigger limits, moved by compare-and-swap.
+	train := join(r(Platform, "datasets/", "contracts/", "specs/", "requests/retrain/"),
+		w(Platform, "runs/", "triggers/"), rw(Platform, "pending/runs/"))
+	// The gate tags a retired version's bundle for the stack's archive rule
+	// (RetiredTag).
+	gate := join(r(Platform, "datasets/", "contracts/", "specs/", "policies/"),
+		[]Access{{Bucket: Platform, Prefix: "runs/", Tag: true}}, w(Platform, "models/", "audit/"))
+	return map[string][]Access{
+		Ingest: ingest,
+		Train:  train,
+		Gate:   gate,
+		// The prediction log leaves the function on its standard output
+		// (CloudWatch Logs, then Firehose), not through S3.
+		Predict: r(Platform, "models/", "runs/", "specs/", "contracts/", "datasets/"),
+		Drift: join(r(Uploads, "feedback/"), r(Monitoring, "predictions/"), w(Monitoring, "drift/", "labels/"),
+			r(Platform, "models/", "runs/", "datasets/", "contracts/", "specs/", "policies/", "requests/drift/")),
+		// Reconcile finishes what the others left unfinished, in their names.
+		Reconcile: join(ingest, train, gate),
+		// The report function's state is reports/state.json; the datasheets
+		// list each dataset's rejected uploads (quarantine/). It reads the
+		// drift reports, never the prediction logs they summarize.
+		Report: join(r(Platform, "contracts/", "datasets/", "datasheets/", "specs/", "policies/", "runs/", "models/",
+			"audit/", "requests/report/"), w(Platform, "reports/"), r(Uploads, "quarantine/"), r(Monitoring, "drift/"), rw(Site, "")),
+	}
+}
+
+// Allows reports whether grants let a function do action ("read", "write",
+// "delete", "tag" or "list") on key in bucket; for "list", key is the
+// listing's prefix, which must lie within a granted prefix.
+func Allows(grants []Access, bucket Bucket, action, key string) bool {
+	for _, a := range grants {
+		if a.Bucket != bucket || !strings.HasPrefix(key, a.Prefix) {
+			continue
+		}
+		switch action {
+		case "read", "list":
+			return true
+		case "write":
+			if a.Write {
+				return true
+			}
+		case "delete":
+			if a.Delete {
+				return true
+			}
+		case "tag":
+			if a.Tag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func r(b Bucket, prefixes ...string) []Access {
+	var a []Access
+	for _, p := range prefixes {
+		a = append(a, Access{Bucket: b, Prefix: p})
+	}
+	return a
+}
+
+func rw(b Bucket, prefixes ...string) []Access {
+	var a []Access
+	for _, p := range prefixes {
+		a = append(a, Access{Bucket: b, Prefix: p, Write: true, Delete: true})
+	}
+	return a
+}
+
+// w is write access without delete: for the create-once and CAS-updated
+// records (models/, audit/, runs/) that nothing deletes.
+func w(b Bucket, prefixes ...string) []Access {
+	var a []Access
+	for _, p := range prefixes {
+		a = append(a, Access{Bucket: b, Prefix: p, Write: true})
+	}
+	return a
+}
+
+func join(as ...[]Access) []Access {
+	var out []Access
+	for _, a := range as {
+		out = append(out, a...)
+	}
+	return out
+}
