@@ -5,7 +5,7 @@
 #   docker compose -f localstack/compose.yaml up -d
 #   localstack/deploy.sh
 #
-# Needs: docker, make, go, node and npm (scripts/setup.sh test installs the CDK CLI under infra/nag).
+# Needs: docker, make, go, node and npm (scripts/setup.sh infra installs the CDK CLI under infra/nag).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -13,32 +13,40 @@ import (
 )
 
 // readmeBlocks returns the ```sh blocks of the README section whose heading
-// is heading, up to the next heading of any level.
+// is heading, up to the next heading of any level (a line starting with
+// "#"s and a space outside a code block: a shell comment inside one is not).
 func readmeBlocks(t *testing.T, readme, heading string) []string {
 	t.Helper()
 	b, err := os.ReadFile(readme)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "\n"+heading+"\n")
-	if !ok {
+	isHeading := regexp.MustCompile(`^#{1,6} `)
+	var blocks []string
+	var cur *strings.Builder
+	in, fenced := false, false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case !fenced && isHeading.MatchString(line):
+			if in {
+				return blocks
+			}
+			in = line == heading
+		case strings.HasPrefix(line, "```"):
+			fenced = !fenced
+			if in && fenced && line == "```sh" {
+				cur = &strings.Builder{}
+			} else if in && !fenced && cur != nil {
+				blocks, cur = append(blocks, cur.String()), nil
+			}
+		case cur != nil:
+			cur.WriteString(line + "\n")
+		}
+	}
+	if !in {
 		t.Fatalf("README: no section %q", heading)
 	}
-	if i := strings.Index(rest, "\n#"); i >= 0 && !strings.HasPrefix(rest[i:], "\n# ") {
-		rest = rest[:i]
-	}
-	var blocks []string
-	for {
-		_, after, ok := strings.Cut(rest, "```sh\n")
-		if !ok {
-			return blocks
-		}
-		block, tail, ok := strings.Cut(after, "```")
-		if !ok {
-			t.Fatalf("README %s: an unclosed code block", heading)
-		}
-		blocks, rest = append(blocks, block), tail
-	}
+	return blocks
 }
 
 // shellWords splits a command line as a POSIX shell would for the plain
@@ -80,11 +88,13 @@ var exportLine = regexp.MustCompile(`^export ([A-Z_]+)='([^']*)'$`)
 
 // The README's section for operators of a deployed stack ("Deploying to AWS",
 // "Use") runs as written, with MLOPS_STACK naming the stack: every mlops
-// command in order (RUN replaced by the run the upload trained), then the
-// aws CLI and curl block in bash (curl's own --aws-sigv4 signing), both
-// against the stand-ins for AWS that TestStackCommandsAgainstStandIns uses: a
-// fake CloudFormation, the embedded S3 and a SigV4-verifying HTTPS server in
-// front of the local API. make synth, cdk bootstrap, deploy and destroy need
+// command in order (RUN replaced by the run the upload trained; other
+// commands in bash), in a folder holding a copy of examples/, then the aws
+// CLI and curl block in bash (curl's own --aws-sigv4 signing), both against
+// the stand-ins for AWS that TestStackCommandsAgainstStandIns uses: a fake
+// CloudFormation, the embedded S3 and a SigV4-verifying HTTPS server in front
+// of the local API, whose caller is an IAM role's session, as API Gateway's
+// IAM authorizer names it. make synth, cdk bootstrap, deploy and destroy need
 // AWS; make synth runs in CI (.ci/run).
 func TestReadmeOpsCommandsAgainstStandIns(t *testing.T) {
 	needXGBoost(t)
@@ -103,13 +113,20 @@ func TestReadmeOpsCommandsAgainstStandIns(t *testing.T) {
 	if len(blocks) != 2 {
 		t.Fatalf("README's Use section: %d sh blocks, want 2 (mlops; aws CLI and curl)", len(blocks))
 	}
-	dir := startPlatform(t)
+	// The approver the README's policy edit names: a session of the role.
+	dir := startPlatformWith(t, local.Config{Principal: "arn:aws:sts::123456789012:assumed-role/ModelRiskApprover/alice"})
 	stackStandIns(t, dir)
 	ep, err := local.ReadEndpoint(filepath.Join(dir, local.EndpointFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Chdir(root) // the README's paths are the repository's
+	// The README's paths are a checkout's: a copy of examples/, so that
+	// what the commands do to the files stays in the copy.
+	checkout := t.TempDir()
+	if err := os.CopyFS(filepath.Join(checkout, "examples"), os.DirFS(filepath.Join(root, "examples"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(checkout)
 
 	// The mlops block, command by command.
 	var run string
@@ -130,7 +147,12 @@ func TestReadmeOpsCommandsAgainstStandIns(t *testing.T) {
 		case words[0] == "eval" && len(words) == 2 && words[1] == "$(mlops env)":
 			words = []string{"mlops", "env"}
 		case words[0] != "mlops":
-			t.Fatalf("README: not an mlops command in the CLI block: %q", line)
+			out, err := exec.Command("bash", "-euo", "pipefail", "-c", line).CombinedOutput()
+			if err != nil {
+				t.Fatalf("README: %s\n%v\n%s", line, err, out)
+			}
+			ran = append(ran, words[0])
+			continue
 		}
 		args := words[1:]
 		for i, a := range args {
@@ -173,7 +195,7 @@ func TestReadmeOpsCommandsAgainstStandIns(t *testing.T) {
 			}
 		}
 	}
-	if run == "" || len(ran) < 9 || env["MLOPS_PREDICTION_API_URL"] == "" || env["MLOPS_UPLOADS_BUCKET"] != ep.Buckets.Uploads {
+	if run == "" || len(ran) < 11 || env["MLOPS_PREDICTION_API_URL"] == "" || env["MLOPS_UPLOADS_BUCKET"] != ep.Buckets.Uploads {
 		t.Fatalf("after the CLI block: run %q, env %v (ran %v)", run, env, ran)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/openmlops/mlops/shared/rules"
 )
 
 // JobTimeout bounds one training job; Batch stops it after this.
@@ -95,23 +96,19 @@ func (b *builder) batch() {
 		Description: jsii.String("pulls the trainer's image and writes its logs"),
 	})
 	t.logs.GrantWrite(t.execRole)
-	// The job role: read the datasets and the specs, write the run's bundle.
-	// Batch substitutes no run id into a role, so the write is on runs/; the
-	// train function verifies every bundle it accepts against the run's
-	// manifest (training.BundleVerifier), so a job writing another run's
-	// prefix gets that run failed, not a forged model.
+	// The job role: read the dataset version, contract and spec, write the
+	// run's bundle (rules.Grants' trainer entry, which the local platform
+	// holds its jobs to as well). Batch substitutes no run id into a role,
+	// so the write is on runs/; the train function verifies every bundle it
+	// accepts against the run's manifest (training.BundleVerifier), so a job
+	// writing another run's prefix gets that run failed, not a forged model.
 	t.jobRole = awsiam.NewRole(b.stack, jsii.String("TrainerJob"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("the trainer: reads datasets/ and specs/, writes runs/"),
+		Description: jsii.String("the trainer: reads datasets/, contracts/ and specs/, writes runs/"),
 	})
-	t.jobRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:GetObject"),
-		Resources: &[]*string{b.platform.ArnForObjects(jsii.String("datasets/*")), b.platform.ArnForObjects(jsii.String("contracts/*")),
-			b.platform.ArnForObjects(jsii.String("specs/*"))}}))
-	// GetObject too: the trainer writes each file create-once, and an
-	// attempt retried after a Spot reclaim compares what it finds there
-	// with what it would write (trainer/mlops_trainer/s3.py, put_once).
-	t.jobRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
-		Resources: &[]*string{b.platform.ArnForObjects(jsii.String("runs/*"))}}))
+	for _, a := range rules.Grants()[rules.Trainer] {
+		b.grant(t.jobRole, a)
+	}
 
 	b.suppress(t.jobRole.Node().FindChild(jsii.String("DefaultPolicy")), suppression{ID: "AwsSolutions-IAM5",
 		Reason: "Object ARNs under one key prefix: the trainer reads datasets/, contracts/, specs/ and writes runs/.", AppliesTo: []any{prefixScoped}})

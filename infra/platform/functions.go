@@ -122,7 +122,11 @@ func keyAdmin() awsiam.PolicyStatement {
 		Actions: jsii.Strings("kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ListResourceTags",
 			"kms:TagResource", "kms:UntagResource", "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
 			"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant",
-			"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+			"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+			// CloudFormation turns a key's rotation on and reads it back
+			// (EnableKeyRotation: true): without these it cannot.
+			"kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:GetKeyRotationStatus", "kms:ListKeyRotations",
+			"kms:RotateKeyOnDemand"),
 		// In a key policy "*" is the key itself.
 		Resources: jsii.Strings("*"),
 	})
@@ -201,7 +205,7 @@ func (b *builder) function(f Function) {
 	b.fns[f.Name] = fn
 
 	for _, a := range f.Access {
-		b.grant(fn, a)
+		b.grant(fn.Role(), a)
 	}
 	if !f.Silent {
 		b.bus.GrantPutEventsTo(fn, nil)
@@ -211,13 +215,6 @@ func (b *builder) function(f Function) {
 	}
 	if f.Audit {
 		b.auditKey.Grant(fn, jsii.String("kms:GenerateMac"), jsii.String("kms:VerifyMac"))
-		// The registry creates each audit record and checkpoint with its
-		// Object Lock retention (AUDIT_LOCK_MODE, AUDIT_LOCK_DAYS): a put with
-		// retention needs s3:PutObjectRetention on the key.
-		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("s3:PutObjectRetention"),
-			Resources: jsii.Strings(*b.platform.ArnForObjects(jsii.String("audit/*"))),
-		}))
 	}
 	if f.Training {
 		b.training.grantSubmit(b, fn)
@@ -245,9 +242,9 @@ func (b *builder) function(f Function) {
 	}
 }
 
-// grant gives fn access a: object reads, writes and deletes under the
+// grant gives role access a: object reads, writes and deletes under the
 // prefix, and listing it, with the actions spelled out (no wildcards).
-func (b *builder) grant(fn awslambda.Function, a access) {
+func (b *builder) grant(role awsiam.IRole, a access) {
 	bkt := map[rules.Bucket]awss3.Bucket{rules.Uploads: b.uploads, rules.Platform: b.platform, rules.Monitoring: b.monitoring, rules.Site: b.site}[a.Bucket]
 	objects := bkt.ArnForObjects(jsii.String(a.Prefix + "*"))
 	actions := []string{"s3:GetObject"}
@@ -260,11 +257,16 @@ func (b *builder) grant(fn awslambda.Function, a access) {
 	if a.Tag {
 		actions = append(actions, "s3:PutObjectTagging")
 	}
-	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	if a.Lock {
+		// A put with Object Lock retention (the registry's audit records:
+		// AUDIT_LOCK_MODE, AUDIT_LOCK_DAYS) needs it on the key.
+		actions = append(actions, "s3:PutObjectRetention")
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings(actions...), Resources: &[]*string{objects}}))
 	list := &awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:ListBucket"), Resources: &[]*string{bkt.BucketArn()}}
 	if a.Prefix != "" {
 		list.Conditions = &map[string]any{"StringLike": map[string]any{"s3:prefix": []string{a.Prefix + "*"}}}
 	}
-	fn.AddToRolePolicy(awsiam.NewPolicyStatement(list))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(list))
 }

@@ -42,6 +42,20 @@ func (b *builder) operations() {
 		DisplayName: jsii.String("openmlops " + b.p.Stage), EnforceSSL: jsii.Bool(true),
 		MasterKey: awskms.Key_FromKeyArn(b.stack, jsii.String("AlertsKeyRef"), key.KeyArn()),
 	})
+	// The topic's policy (the CDK writes one for EnforceSSL and for each
+	// rule target) replaces SNS's default, which let the account's
+	// CloudWatch publish: the alarms need their own statement, from this
+	// account's alarms only.
+	b.alerts.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"), Resources: &[]*string{b.alerts.TopicArn()},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": b.stack.Account()},
+			"ArnLike": map[string]any{"aws:SourceArn": awscdk.Arn_Format(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"),
+				Resource: jsii.String("alarm"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME, ResourceName: jsii.String("*")}, b.stack)},
+		},
+	}))
 	for _, e := range b.p.AlarmEmails {
 		b.alerts.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
 	}
@@ -74,13 +88,20 @@ func (b *builder) alarms() {
 
 	// Batch's failed jobs, on our queue, straight to people: the train
 	// function also records the failure on the run.
-	awsevents.NewRule(b.stack, jsii.String("Notify-batch-failed"), &awsevents.RuleProps{
+	failed := awsevents.NewRule(b.stack, jsii.String("Notify-batch-failed"), &awsevents.RuleProps{
 		Description: jsii.String("training jobs that failed on the platform's queue"),
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings("aws.batch"), DetailType: jsii.Strings("Batch Job State Change"),
 			Detail: &map[string]any{"jobQueue": []*string{b.training.queue.JobQueueArn()}, "status": []string{"FAILED"}}},
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(b.alerts, &awseventstargets.SnsTopicProps{
 			DeadLetterQueue: b.dlqs[alertsDLQ], RetryAttempts: jsii.Number(ruleRetries), MaxEventAge: awscdk.Duration_Hours(jsii.Number(ruleEventHour))})},
 	})
+	// And an alarm on them (Batch has no metric of failed jobs): the rule's
+	// matches, so that the failures show on the alarms' dashboard too.
+	alarm("BatchJobsFailed", "training jobs failed on the platform's queue", awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/Events"), MetricName: jsii.String("TriggeredRules"),
+		DimensionsMap: &map[string]*string{"RuleName": failed.RuleName()},
+		Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+	}))
 }
 
 // outputs are what the CLI and ops read back (cdk deploy prints them).

@@ -302,8 +302,9 @@ func TestOutputsAndAlerts(t *testing.T) {
 			t.Errorf("%s: actions %v", id, props(a)["AlarmActions"])
 		}
 	}
-	// Errors and throttles per function, depth per dead-letter queue, 5xx per API.
-	if n, want := len(resources(doc, "AWS::CloudWatch::Alarm")), 2*len(Functions())+len(Functions())+1+2; n != want {
+	// Errors and throttles per function, depth per dead-letter queue, 5xx per
+	// API, failed training jobs.
+	if n, want := len(resources(doc, "AWS::CloudWatch::Alarm")), 2*len(Functions())+len(Functions())+1+2+1; n != want {
 		t.Errorf("%d alarms, want %d", n, want)
 	}
 }
@@ -370,6 +371,14 @@ func TestGrantsFollowTheCode(t *testing.T) {
 		{"FnreportServiceRoleDefaultPolicy", "s3:GetObject", "Monitoring", "labels/", false},
 		{"FningestServiceRoleDefaultPolicy", "s3:GetObject", "Uploads", "feedback/", false},
 		{"FndriftServiceRoleDefaultPolicy", "s3:GetObject", "Uploads", "feedback/", true},
+		{"FningestServiceRoleDefaultPolicy", "s3:PutObject", "Platform", "contracts/", false}, // people apply contracts
+		{"FningestServiceRoleDefaultPolicy", "s3:GetObject", "Platform", "datasheets/", false},
+		{"FnpredictServiceRoleDefaultPolicy", "s3:GetObject", "Platform", "datasets/", false}, // no training data
+		{"FnpredictServiceRoleDefaultPolicy", "s3:GetObject", "Platform", "contracts/", true},
+		{"FngateServiceRoleDefaultPolicy", "s3:GetObject", "Platform", "specs/", false},
+		{"FngateServiceRoleDefaultPolicy", "s3:PutObjectRetention", "Platform", "audit/", true}, // registry.Lock
+		{"FnreconcileServiceRoleDefaultPolicy", "s3:PutObjectRetention", "Platform", "audit/", true},
+		{"FnreportServiceRoleDefaultPolicy", "s3:PutObjectRetention", "Platform", "audit/", false},
 	} {
 		if got := allows(c.policy, c.action, objects(c.bucket, c.prefix)); got != c.want {
 			t.Errorf("%s: %s on %s %s*: %v, want %v", c.policy, c.action, c.bucket, c.prefix, got, c.want)
@@ -408,6 +417,30 @@ func TestAlertsTopicKey(t *testing.T) {
 	}
 	if !jsonEq(publishers, []string{"cloudwatch.amazonaws.com", "events.amazonaws.com"}) {
 		t.Errorf("alerts key publishers %v", publishers)
+	}
+	// CloudFormation turns the rotation on under the key's own policy.
+	for _, s := range k["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		s := s.(map[string]any)
+		if s["Sid"] == "AccountAdministersNotUses" && !slices.Contains(asList(s["Action"]), any("kms:EnableKeyRotation")) {
+			t.Error("the account cannot enable the alerts key's rotation")
+		}
+	}
+	// The topic's policy lets this account's alarms and the rules publish.
+	var sids []string
+	for _, tp := range resources(doc, "AWS::SNS::TopicPolicy") {
+		for _, s := range props(tp)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := s.(map[string]any)
+			p, _ := s["Principal"].(map[string]any)
+			if s["Effect"] == "Allow" && p != nil {
+				sids = append(sids, fmt.Sprint(p["Service"]))
+				if p["Service"] == "cloudwatch.amazonaws.com" && (s["Condition"] == nil || s["Action"] != "sns:Publish") {
+					t.Errorf("alarms' statement %v", s)
+				}
+			}
+		}
+	}
+	if !slices.Contains(sids, "cloudwatch.amazonaws.com") || !slices.Contains(sids, "events.amazonaws.com") {
+		t.Errorf("the topic's policy lets %v publish, want the alarms and the rules", sids)
 	}
 }
 
@@ -779,17 +812,28 @@ func TestBatch(t *testing.T) {
 			t.Errorf("image not pinned by the pushed digest: %s", img)
 		}
 	}
-	// The job role reads datasets and writes runs (reading back what it
-	// wrote: a retried attempt compares), nothing else.
+	// The job role reads datasets, contracts and specs and writes runs
+	// (reading back what it wrote: a retried attempt compares), and lists
+	// those prefixes only, nothing else.
 	var job []string
 	for _, s := range statements(doc)[logicalID(t, doc, "TrainerJobDefaultPolicy", "AWS::IAM::Policy")] {
 		res, _ := json.Marshal(s["Resource"])
+		where := regexp.MustCompile(`"/[a-z/]+\*"`).FindString(string(res))
+		if where == "" {
+			cond, _ := json.Marshal(s["Condition"])
+			where = "list " + string(cond)
+		}
 		for _, a := range asList(s["Action"]) {
-			job = append(job, a.(string)+" "+regexp.MustCompile(`"/[a-z/]+\*"`).FindAllString(string(res), -1)[0])
+			job = append(job, a.(string)+" "+where)
 		}
 	}
 	sort.Strings(job)
-	if want := []string{`s3:AbortMultipartUpload "/runs/*"`, `s3:GetObject "/datasets/*"`, `s3:GetObject "/runs/*"`, `s3:PutObject "/runs/*"`}; !slices.Equal(job, want) {
+	want := []string{`s3:AbortMultipartUpload "/runs/*"`, `s3:GetObject "/contracts/*"`, `s3:GetObject "/datasets/*"`, `s3:GetObject "/runs/*"`,
+		`s3:GetObject "/specs/*"`,
+		`s3:ListBucket list {"StringLike":{"s3:prefix":["contracts/*"]}}`, `s3:ListBucket list {"StringLike":{"s3:prefix":["datasets/*"]}}`,
+		`s3:ListBucket list {"StringLike":{"s3:prefix":["runs/*"]}}`, `s3:ListBucket list {"StringLike":{"s3:prefix":["specs/*"]}}`,
+		`s3:PutObject "/runs/*"`}
+	if !slices.Equal(job, want) {
 		t.Errorf("job role: %v, want %v", job, want)
 	}
 }

@@ -58,12 +58,23 @@ func (s *Service) SweepAnnouncements(ctx context.Context, grace time.Duration) (
 			if e.Time.After(cutoff) {
 				break // in order: the rest are younger still
 			}
-			if e.Kind == registry.KindRetired {
-				// The retirement's path tags before it announces: a crash
-				// between the record and the tags is finished here.
-				if err := s.tagRetiredRecord(ctx, e); err != nil {
+			if e.Model != model {
+				// A record in this trail about another model: announced
+				// by no one, tagged by no one.
+				s.log.Warn("an audit record names another model than its trail's: not announced", "key", e.Key, "model", e.Model, "trail", model)
+				if err := s.reg.MarkAnnounced(ctx, model, e.Seq); err != nil {
 					errs = append(errs, err)
 					break
+				}
+				continue
+			}
+			if e.Kind == registry.KindRetired {
+				// The retirement's path tags before it announces: a crash
+				// between the record and the tags is finished here. Tags
+				// only save storage: a failure is logged, and never holds
+				// back this announcement or the ones after it.
+				if err := s.tagRetiredRecord(ctx, e); err != nil {
+					s.log.Warn("a retired version's bundle was not tagged for archival", "key", e.Key, "error", err.Error())
 				}
 			}
 			if dt := eventOf(&e.AuditRecord); dt != "" {
@@ -87,8 +98,8 @@ func (s *Service) SweepAnnouncements(ctx context.Context, grace time.Duration) (
 // names; a version that is not there any more has nothing left to tag.
 func (s *Service) tagRetiredRecord(ctx context.Context, e registry.Entry) error {
 	v, err := s.reg.Get(ctx, e.Model, e.Version)
-	if errors.Is(err, registry.ErrNotFound) {
-		s.log.Warn("a retirement whose version cannot be found: nothing to tag", "key", e.Key)
+	if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrDamaged) {
+		s.log.Warn("a retirement whose version cannot be read: nothing to tag", "key", e.Key, "error", err.Error())
 		return nil
 	}
 	if err != nil {

@@ -2,7 +2,9 @@ package gate_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/training"
 )
 
 // A decision committed but never announced (the bus refused its event) is
@@ -65,13 +68,14 @@ func TestSweepTagsAnUnfinishedRetirement(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().Add(time.Minute)
 	rt := newRoutes(t, func() time.Time { return now }, func(*http.Request) string { return "local:alice" })
-	prefix := "runs/credit-0123456789abcdef-1/bundle/"
+	// Where training writes the run's bundle: the one prefix a retirement tags.
+	prefix := training.BundlePrefix("credit-0123456789abcdef-1")
 	if _, _, err := rt.reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: "credit-0123456789abcdef-1",
 		BundleSHA256: strings.Repeat("1", 64), BundlePrefix: prefix, Principal: "gate"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"manifest.json", "model.json"} {
-		if _, err := rt.st.Put(ctx, "platform", prefix+f, []byte("{}"), store.PutOptions{}); err != nil {
+	for f, body := range map[string]string{"manifest.json": `{"files": [{"path": "model.json"}]}`, "model.json": "{}"} {
+		if _, err := rt.st.Put(ctx, "platform", prefix+f, []byte(body), store.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,5 +99,42 @@ func TestSweepTagsAnUnfinishedRetirement(t *testing.T) {
 	}
 	if retired := rt.pub.of(event.ModelRetired); len(retired) != 1 || retired[0].Version != 1 {
 		t.Fatalf("retirement events %+v", retired)
+	}
+}
+
+// A hostile or damaged version record neither widens the tagging nor holds
+// back the trail's announcements: a version whose bundle prefix is a whole
+// folder (another model's runs under it) gets nothing tagged, and a version
+// record that no longer parses is passed over; the retirements after them
+// are announced all the same.
+func TestSweepTagsOnlyAVersionsOwnBundle(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().Add(time.Minute)
+	rt := newRoutes(t, func() time.Time { return now }, func(*http.Request) string { return "local:alice" })
+	other := "runs/fraud-0123456789abcdef-1/bundle/model.json"
+	if _, err := rt.st.Put(ctx, "platform", other, []byte("{}"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, prefix := range []string{"runs/", "runs/credit-0123456789abcdef-2/bundle/", "runs/credit-0123456789abcdef-3/bundle/"} {
+		if _, _, err := rt.reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: fmt.Sprintf("credit-0123456789abcdef-%d", i+1),
+			BundleSHA256: strings.Repeat(strconv.Itoa(i+1), 64), BundlePrefix: prefix, Principal: "gate"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.reg.Retire(ctx, registry.RetireInput{Model: "credit", Version: i + 1, Principal: "local:alice", Reason: "old"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Version 2's record damaged after its retirement.
+	if _, err := rt.st.Put(ctx, "platform", registry.VersionKey("credit", 2), []byte("not json"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.svc.SweepAnnouncements(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := rt.st.Tags(ctx, "platform", other); err != nil || len(tags) != 0 {
+		t.Fatalf("another model's bundle tagged: %v %v", tags, err)
+	}
+	if retired := rt.pub.of(event.ModelRetired); len(retired) != 3 {
+		t.Fatalf("%d retirements announced, want 3 (%+v)", len(retired), retired)
 	}
 }

@@ -2,13 +2,16 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
@@ -235,7 +238,11 @@ func (d decider) Retire(ctx context.Context, who, model string, n int, dec decis
 	}
 	res, err := d.s.reg.Retire(ctx, registry.RetireInput{Model: model, Version: n, Principal: who, Reason: dec.Reason, Force: dec.Force})
 	if err == nil {
-		err = d.s.tagRetired(ctx, res.Version)
+		// The decision stands whatever happens to the tags, which only
+		// save storage: a failure is logged, not the caller's.
+		if terr := d.s.tagRetired(ctx, res.Version); terr != nil {
+			d.s.log.Warn("a retired version's bundle was not tagged for archival", "model", model, "version", n, "error", terr.Error())
+		}
 	}
 	return d.s.decided(ctx, event.ModelRetired, model, who, dec, res, err)
 }
@@ -317,21 +324,65 @@ func (s *Service) decided(ctx context.Context, detailType, model, who string, de
 		Promoted: detailType == event.ModelPromoted})
 }
 
-// tagRetired tags every object of a retired version's bundle, so that a
-// lifecycle rule can move them to archival storage: they are kept (the audit
-// trail names them) but never served again. A retirement whose tagging failed
-// is completed by asking again (a duplicate retirement tags again).
+// tagRetired tags the objects of a retired version's bundle (its manifest
+// and the files the manifest lists: what the gate verified, at most
+// bundle's own limit of files, not whatever else lies beside them), so that
+// the stack's lifecycle rule moves them to archival storage: they are kept
+// (the audit trail names them) but never served again. Only the version's
+// own run's bundle is tagged: a record naming another prefix (another
+// model's run, a whole folder) gets nothing tagged and a warning. A
+// retirement whose tagging failed is completed by the decision sweep.
 func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 	if v == nil || v.BundlePrefix == "" {
 		return nil
 	}
-	tags := map[string]string{rules.RetiredTag: "true", "mlops:model": v.Model, "mlops:version": strconv.Itoa(v.Version)}
-	return s.st.List(ctx, s.cfg.Bucket, v.BundlePrefix, func(o store.ObjectInfo) error {
-		if err := s.st.Tag(ctx, s.cfg.Bucket, o.Key, tags); err != nil {
-			return fmt.Errorf("retired %s v%d: tag %s for archival: %w", v.Model, v.Version, o.Key, err)
-		}
+	if !ownBundle(v) {
+		s.log.Warn("a retired version's bundle prefix is not its run's: nothing tagged", "model", v.Model,
+			"version", v.Version, "runId", v.RunID, "bundlePrefix", v.BundlePrefix)
 		return nil
-	})
+	}
+	raw, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, v.BundlePrefix+bundle.ManifestFile)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // nothing was ever written there
+	}
+	if err != nil {
+		return fmt.Errorf("retired %s v%d: read its manifest: %w", v.Model, v.Version, err)
+	}
+	var m bundle.Manifest
+	if len(raw) > bundle.MaxManifestBytes || json.Unmarshal(raw, &m) != nil {
+		s.log.Warn("a retired version's manifest does not parse: only the manifest tagged", "model", v.Model, "version", v.Version)
+		m.Files = nil
+	}
+	keys := []string{v.BundlePrefix + bundle.ManifestFile}
+	for _, f := range m.Files {
+		if f.Path == "" || strings.HasPrefix(f.Path, "/") || slices.Contains(strings.Split(f.Path, "/"), "..") || len(keys) > maxTagged {
+			continue
+		}
+		keys = append(keys, v.BundlePrefix+f.Path)
+	}
+	tags := map[string]string{rules.RetiredTag: "true", "mlops:model": v.Model, "mlops:version": strconv.Itoa(v.Version)}
+	for _, k := range keys {
+		err := s.st.Tag(ctx, s.cfg.Bucket, k, tags)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("retired %s v%d: tag %s for archival: %w", v.Model, v.Version, k, err)
+		}
+	}
+	return nil
+}
+
+// maxTagged bounds the files a retirement tags, as bundle.Open bounds the
+// files a manifest may list.
+const maxTagged = 10000
+
+// ownBundle reports whether v's bundle prefix is its own run's
+// (training.BundlePrefix, which a test pins: runs/<run-id>/bundle/), and the
+// run one of its own model's (<model>-<hash>-<attempt>).
+func ownBundle(v *registry.Version) bool {
+	return v.RunID != "" && !strings.ContainsAny(v.RunID, "/*?") && strings.HasPrefix(v.RunID, v.Model+"-") &&
+		v.BundlePrefix == "runs/"+v.RunID+"/bundle/"
 }
 
 // eventReasonBytes bounds the reason an event carries: the whole reason is in

@@ -179,9 +179,10 @@ func TestDecisionRoutes(t *testing.T) {
 	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/1/retire", decisions.Decision{Reason: "old"}); status != 409 {
 		t.Fatalf("retiring the champion without force: %d %v", status, m)
 	}
-	// Retiring the archived v2 keeps its artifacts, tagged for archival.
-	for _, f := range []string{"manifest.json", "model.json"} {
-		if _, err := st.Put(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/"+f, []byte("{}"), store.PutOptions{}); err != nil {
+	// Retiring the archived v2 keeps its artifacts, tagged for archival:
+	// the manifest and what it lists, not what else lies beside them.
+	for f, body := range map[string]string{"manifest.json": `{"files": [{"path": "model.json"}]}`, "model.json": "{}", "scratch.bin": "x"} {
+		if _, err := st.Put(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/"+f, []byte(body), store.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -193,6 +194,9 @@ func TestDecisionRoutes(t *testing.T) {
 		if err != nil || tags[rules.RetiredTag] != "true" || tags["mlops:version"] != "2" {
 			t.Fatalf("%s tags %v %v", f, tags, err)
 		}
+	}
+	if tags, err := st.Tags(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/scratch.bin"); err != nil || len(tags) != 0 {
+		t.Fatalf("a file the manifest does not list was tagged: %v %v", tags, err)
 	}
 	for _, path := range []string{"/v1/models/nope/history", "/v1/models/nope/verify"} {
 		if status, m := call("local:bob", "GET", path, nil); status != 404 {

@@ -74,12 +74,23 @@ func needs(params any) ([]grantRequest, bool) {
 	one := func(bucket *string, action string, key *string) []grantRequest {
 		return []grantRequest{{aws.ToString(bucket), action, aws.ToString(key)}}
 	}
+	// Reading an object's given version is s3:GetObjectVersion in IAM,
+	// which no function is granted.
+	read := func(version *string) string {
+		if aws.ToString(version) != "" {
+			return "read-version"
+		}
+		return "read"
+	}
 	switch in := params.(type) {
 	case *s3.GetObjectInput:
-		return one(in.Bucket, "read", in.Key), true
+		return one(in.Bucket, read(in.VersionId), in.Key), true
 	case *s3.HeadObjectInput:
-		return one(in.Bucket, "read", in.Key), true
+		return one(in.Bucket, read(in.VersionId), in.Key), true
 	case *s3.PutObjectInput:
+		if in.ObjectLockMode != "" || in.ObjectLockRetainUntilDate != nil {
+			return append(one(in.Bucket, "write", in.Key), grantRequest{aws.ToString(in.Bucket), "lock", aws.ToString(in.Key)}), true
+		}
 		return one(in.Bucket, "write", in.Key), true
 	case *s3.CreateMultipartUploadInput:
 		return one(in.Bucket, "write", in.Key), true
@@ -101,8 +112,9 @@ func needs(params any) ([]grantRequest, bool) {
 		if err != nil {
 			return nil, false
 		}
+		src, version, _ := strings.Cut(src, "?versionId=")
 		sb, sk, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
-		return append(one(in.Bucket, "write", in.Key), grantRequest{sb, "read", sk}), true
+		return append(one(in.Bucket, "write", in.Key), grantRequest{sb, read(&version), sk}), true
 	case *s3.DeleteObjectsInput:
 		var out []grantRequest
 		if in.Delete != nil {
@@ -117,13 +129,18 @@ func needs(params any) ([]grantRequest, bool) {
 
 // enforceGrants is the S3 client option that refuses a function's request
 // beyond its grants; buckets name the deployment's buckets by their roles.
-func enforceGrants(buckets Buckets, log *slog.Logger) func(*middleware.Stack) error {
+// as, when not "", is the one function every request is made for (a client
+// of its own: the training job's).
+func enforceGrants(buckets Buckets, log *slog.Logger, as string) func(*middleware.Stack) error {
 	grants := functionGrants()
 	role := map[string]rules.Bucket{buckets.Uploads: rules.Uploads, buckets.Platform: rules.Platform,
 		buckets.Monitoring: rules.Monitoring, buckets.Site: rules.Site}
 	check := middleware.InitializeMiddlewareFunc("LocalGrants", func(ctx context.Context, in middleware.InitializeInput,
 		next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		fn, ok := functionOf(ctx)
+		if as != "" {
+			fn, ok = as, true
+		}
 		if !ok {
 			return next.HandleInitialize(ctx, in)
 		}

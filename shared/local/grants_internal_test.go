@@ -87,6 +87,10 @@ func TestNeeds(t *testing.T) {
 		{&s3.ListObjectsV2Input{Bucket: s("b")}, []grantRequest{{"b", "list", ""}}},
 		{&s3.PutObjectTaggingInput{Bucket: s("b"), Key: s("k")}, []grantRequest{{"b", "tag", "k"}}},
 		{&s3.CopyObjectInput{Bucket: s("b"), Key: s("k"), CopySource: s("src/a%20b/c")}, []grantRequest{{"b", "write", "k"}, {"src", "read", "a b/c"}}},
+		{&s3.CopyObjectInput{Bucket: s("b"), Key: s("k"), CopySource: s("src/c?versionId=3")}, []grantRequest{{"b", "write", "k"}, {"src", "read-version", "c"}}},
+		{&s3.GetObjectInput{Bucket: s("b"), Key: s("k"), VersionId: s("3")}, []grantRequest{{"b", "read-version", "k"}}},
+		{&s3.PutObjectInput{Bucket: s("b"), Key: s("k"), ObjectLockMode: types.ObjectLockModeGovernance},
+			[]grantRequest{{"b", "write", "k"}, {"b", "lock", "k"}}},
 		{&s3.DeleteObjectsInput{Bucket: s("b"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: s("x")}, {Key: s("y")}}}},
 			[]grantRequest{{"b", "delete", "x"}, {"b", "delete", "y"}}},
 	} {

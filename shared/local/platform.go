@@ -240,8 +240,12 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	// context or by heldTo) are held to its grants, the operator's are not.
 	awsCfg := aws.Config{Region: region,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
-		APIOptions:  []func(*middleware.Stack) error{enforceGrants(buckets, log.With("component", "grants"))}}
+		APIOptions:  []func(*middleware.Stack) error{enforceGrants(buckets, log.With("component", "grants"), "")}}
 	st := store.New(store.NewClient(awsCfg, srv.URL(), true), store.Options{})
+	// The training jobs' own reads and writes, held to the job role's grants.
+	jobCfg := awsCfg.Copy()
+	jobCfg.APIOptions = []func(*middleware.Stack) error{enforceGrants(buckets, log.With("component", "grants"), rules.Trainer)}
+	jobStore := store.New(store.NewClient(jobCfg, srv.URL(), true), store.Options{})
 	ing := ingest.New(st, b, ingest.Config{UploadsBucket: buckets.Uploads, PlatformBucket: buckets.Platform,
 		MaxUploadBytes: cfg.MaxUploadBytes, TempDir: filepath.Join(cfg.Dir, "tmp"), Logger: log.With("function", FuncIngest)})
 
@@ -267,7 +271,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if err := p.subscribe(names, FuncTrain); err != nil {
 		return nil, err
 	}
-	runner, err := localbatch.New(ctx, localbatch.Config{Store: st, Events: b, Dir: filepath.Join(cfg.Dir, "batch"),
+	runner, err := localbatch.New(ctx, localbatch.Config{Store: st, JobStore: jobStore, Events: b, Dir: filepath.Join(cfg.Dir, "batch"),
 		LogBucket: buckets.Platform, MaxConcurrent: cfg.TrainConcurrency, Region: region, Logger: log.With("component", "batch")})
 	if err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)

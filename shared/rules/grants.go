@@ -5,6 +5,10 @@ import "strings"
 // Predict is the prediction function: API Gateway invokes it, no rule does.
 const Predict = "predict"
 
+// Trainer is the training job (AWS Batch, under its job role): not a
+// function, but held to grants as the functions are.
+const Trainer = "trainer"
+
 // Bucket names one of the platform's buckets by its role.
 type Bucket string
 
@@ -25,6 +29,7 @@ type Access struct {
 	Write  bool // PutObject (and AbortMultipartUpload)
 	Delete bool // DeleteObject
 	Tag    bool // PutObjectTagging: what lifecycle rules select on
+	Lock   bool // PutObjectRetention: records created under S3 Object Lock
 }
 
 // Grants are each function's S3 access, from the ownership table in
@@ -34,26 +39,38 @@ type Access struct {
 // function makes (shared/local), so that a prefix missing here fails the
 // tests rather than a deployment.
 func Grants() map[string][]Access {
+	// Contracts and datasheets are applied by people (the CLI); ingest only
+	// reads the contracts.
 	ingest := join(r(Uploads, "incoming/"), []Access{{Bucket: Uploads, Prefix: "incoming/", Delete: true}},
-		w(Uploads, "quarantine/"), w(Platform, "contracts/", "datasheets/"), rw(Platform, "datasets/", "pending/datasets/"))
+		w(Uploads, "quarantine/"), r(Platform, "contracts/"), rw(Platform, "datasets/", "pending/datasets/"))
 	// triggers/<model>.json: a spec's trigger limits, moved by compare-and-swap.
 	train := join(r(Platform, "datasets/", "contracts/", "specs/", "requests/retrain/"),
 		w(Platform, "runs/", "triggers/"), rw(Platform, "pending/runs/"))
 	// The gate tags a retired version's bundle for the stack's archive rule
-	// (RetiredTag).
-	gate := join(r(Platform, "datasets/", "contracts/", "specs/", "policies/"),
-		[]Access{{Bucket: Platform, Prefix: "runs/", Tag: true}}, w(Platform, "models/", "audit/"))
+	// (RetiredTag), and creates each audit record under its Object Lock
+	// retention (registry.Lock).
+	gate := join(r(Platform, "datasets/", "contracts/", "policies/"),
+		[]Access{{Bucket: Platform, Prefix: "runs/", Tag: true}}, w(Platform, "models/"),
+		[]Access{{Bucket: Platform, Prefix: "audit/", Write: true, Lock: true}})
 	return map[string][]Access{
 		Ingest: ingest,
 		Train:  train,
 		Gate:   gate,
-		// The prediction log leaves the function on its standard output
-		// (CloudWatch Logs, then Firehose), not through S3.
-		Predict: r(Platform, "models/", "runs/", "specs/", "contracts/", "datasets/"),
+		// The champion pointer, the bundles and the contracts they were
+		// trained under: never the training data. The prediction log leaves
+		// the function on its standard output (CloudWatch Logs, then
+		// Firehose), not through S3.
+		Predict: r(Platform, "models/", "runs/", "contracts/"),
 		Drift: join(r(Uploads, "feedback/"), r(Monitoring, "predictions/"), w(Monitoring, "drift/", "labels/"),
-			r(Platform, "models/", "runs/", "datasets/", "contracts/", "specs/", "policies/", "requests/drift/")),
+			r(Platform, "models/", "runs/", "datasets/", "contracts/", "policies/", "requests/drift/")),
 		// Reconcile finishes what the others left unfinished, in their names.
 		Reconcile: join(ingest, train, gate),
+		// The job reads its dataset version, contract and spec, and writes
+		// its run's bundle (reading back what it wrote: an attempt retried
+		// after a Spot reclaim compares). Batch puts no run id in a role, so
+		// it is all of runs/: the train function verifies every bundle
+		// against the run's manifest.
+		Trainer: join(r(Platform, "datasets/", "contracts/", "specs/"), w(Platform, "runs/")),
 		// The report function's state is reports/state.json; the datasheets
 		// list each dataset's rejected uploads (quarantine/). It reads the
 		// drift reports, never the prediction logs they summarize.
@@ -63,8 +80,9 @@ func Grants() map[string][]Access {
 }
 
 // Allows reports whether grants let a function do action ("read", "write",
-// "delete", "tag" or "list") on key in bucket; for "list", key is the
-// listing's prefix, which must lie within a granted prefix.
+// "delete", "tag", "lock" or "list") on key in bucket; for "list", key is the
+// listing's prefix, which must lie within a granted prefix. Any other action
+// (reading an object's old version, its tags) is granted to no function.
 func Allows(grants []Access, bucket Bucket, action, key string) bool {
 	for _, a := range grants {
 		if a.Bucket != bucket || !strings.HasPrefix(key, a.Prefix) {
@@ -83,6 +101,10 @@ func Allows(grants []Access, bucket Bucket, action, key string) bool {
 			}
 		case "tag":
 			if a.Tag {
+				return true
+			}
+		case "lock":
+			if a.Lock {
 				return true
 			}
 		}

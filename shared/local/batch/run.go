@@ -228,7 +228,7 @@ func (r *Runner) stage(ctx context.Context, spec training.Job, work string) (map
 }
 
 func (r *Runner) download(ctx context.Context, bucket, key, dst string) error {
-	body, _, err := r.cfg.Store.Get(ctx, bucket, key, store.GetOptions{})
+	body, _, err := r.jobStore().Get(ctx, bucket, key, store.GetOptions{})
 	if err != nil {
 		return err
 	}
@@ -455,7 +455,7 @@ func (r *Runner) uploadFile(ctx context.Context, file, bucket, key string) error
 	// Create-once, as the reference trainer writes in AWS: Batch has no
 	// idempotency token, so a run's job may (rarely) run twice, and the second
 	// must not overwrite the files the first one's manifest names.
-	_, err = r.cfg.Store.Upload(ctx, bucket, key, f, store.PutOptions{ContentType: contentType(key), IfNoneMatch: true})
+	_, err = r.jobStore().Upload(ctx, bucket, key, f, store.PutOptions{ContentType: contentType(key), IfNoneMatch: true})
 	if !errors.Is(err, store.ErrPrecondition) {
 		return err
 	}
@@ -487,7 +487,7 @@ func (r *Runner) sameContent(ctx context.Context, file, bucket, key string) (boo
 	if err != nil {
 		return false, err
 	}
-	body, _, err := r.cfg.Store.Get(ctx, bucket, key, store.GetOptions{})
+	body, _, err := r.jobStore().Get(ctx, bucket, key, store.GetOptions{})
 	if err != nil {
 		return false, err
 	}
@@ -609,3 +609,11 @@ func (w *logWriter) size() int64 {
 }
 
 func (w *logWriter) Close() error { return w.f.Close() }
+
+// jobStore is the store a job's own reads and writes go through.
+func (r *Runner) jobStore() Store {
+	if r.cfg.JobStore != nil {
+		return r.cfg.JobStore
+	}
+	return r.cfg.Store
+}

@@ -60,8 +60,12 @@ type Events interface {
 
 // Config configures a Runner. Store, Events, Dir and LogBucket are required.
 type Config struct {
-	Store  Store
-	Events Events
+	Store Store
+	// JobStore is what a job's own reads and writes go through (its inputs
+	// and its outputs: in AWS the container's, under its job role); default
+	// Store. The runner's own (the job's log) go through Store.
+	JobStore Store
+	Events   Events
 	// Dir holds the runner's state: jobs/<id>.json and work/<id>/ (in/, out/,
 	// tmp/ and job.log). A job's process runs in the platform's own working
 	// directory, not there, so that relative paths in a trainer command mean
