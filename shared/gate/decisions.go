@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -330,8 +331,10 @@ func (s *Service) decided(ctx context.Context, detailType, model, who string, de
 // the stack's lifecycle rule moves them to archival storage: they are kept
 // (the audit trail names them) but never served again. Only the version's
 // own run's bundle is tagged: a record naming another prefix (another
-// model's run, a whole folder) gets nothing tagged and a warning. A
-// retirement whose tagging failed is completed by the decision sweep.
+// model's run, a whole folder) gets nothing tagged and a warning. Tags
+// only save storage: the caller logs a failure and goes on; a retirement
+// the gate recorded but never announced (it stopped in between) is tagged
+// by the decision sweep.
 func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 	if v == nil || v.BundlePrefix == "" {
 		return nil
@@ -341,10 +344,15 @@ func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 			"version", v.Version, "runId", v.RunID, "bundlePrefix", v.BundlePrefix)
 		return nil
 	}
-	raw, _, err := s.st.ReadAll(ctx, s.cfg.Bucket, v.BundlePrefix+bundle.ManifestFile)
+	body, _, err := s.st.Get(ctx, s.cfg.Bucket, v.BundlePrefix+bundle.ManifestFile, store.GetOptions{})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // nothing was ever written there
 	}
+	if err != nil {
+		return fmt.Errorf("retired %s v%d: read its manifest: %w", v.Model, v.Version, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, bundle.MaxManifestBytes+1))
+	body.Close()
 	if err != nil {
 		return fmt.Errorf("retired %s v%d: read its manifest: %w", v.Model, v.Version, err)
 	}
