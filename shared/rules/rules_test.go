@@ -15,7 +15,11 @@ import (
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local/bus"
+	"github.com/openmlops/mlops/shared/policystore"
+	"github.com/openmlops/mlops/shared/predlog"
+	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/report"
+	"github.com/openmlops/mlops/shared/specstore"
 	"github.com/openmlops/mlops/shared/training"
 )
 
@@ -230,6 +234,47 @@ func TestStandardLibraryOnly(t *testing.T) {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
 				t.Errorf("%s imports %s", f, path)
+			}
+		}
+	}
+}
+
+// Every prefix the grants name is where its owner writes: a key of the
+// owning package's starts with it, so a typo in the table (or a layout
+// that moved) fails here rather than as AccessDenied in AWS.
+func TestGrantPrefixesPinned(t *testing.T) {
+	owners := map[string]string{
+		"incoming/":         ingest.IncomingPrefix,
+		"quarantine/":       ingest.QuarantineDatasetPrefix("credit"),
+		"contracts/":        ingest.ContractKey("credit", "h"),
+		"datasheets/":       ingest.DatasheetsPrefix,
+		"datasets/":         ingest.ManifestKey("credit", "v"),
+		"pending/datasets/": ingest.PendingPrefix,
+		"specs/":            specstore.Prefix,
+		"policies/":         policystore.Prefix,
+		"requests/retrain/": training.RequestsPrefix,
+		"runs/":             training.BundlePrefix("credit-0123456789abcdef-1"),
+		"triggers/":         training.TriggerKey("credit"),
+		"pending/runs/":     training.PendingPrefix,
+		"models/":           registry.ChampionKey("credit"),
+		"audit/":            registry.HeadKey("credit"),
+		"feedback/":         drift.FeedbackPrefix,
+		"predictions/":      predlog.KeyPrefix,
+		"drift/":            drift.Prefix("credit"),
+		"labels/":           drift.LabelsPrefix("credit"),
+		"requests/drift/":   drift.RequestsPrefix,
+		"requests/report/":  report.RequestsPrefix,
+		"reports/":          report.StateKey,
+		"":                  "index.html", // the site bucket, whole
+	}
+	for fn, grants := range Grants() {
+		for _, a := range grants {
+			key, ok := owners[a.Prefix]
+			if !ok || !strings.HasPrefix(key, a.Prefix) {
+				t.Errorf("%s: %s %q is no owner's prefix (an owner's key: %q)", fn, a.Bucket, a.Prefix, key)
+			}
+			if a.Prefix == "" && a.Bucket != Site {
+				t.Errorf("%s: all of the %s bucket", fn, a.Bucket)
 			}
 		}
 	}
