@@ -123,11 +123,8 @@ func OpenWith(fsys fs.FS, opt Options) (*Bundle, error) {
 	}
 	sum := sha256.Sum256(raw)
 	b := &Bundle{SHA256: hex.EncodeToString(sum[:])}
-	if err := decodeStrict(raw, &b.Manifest); err != nil {
-		return nil, invalid(ManifestFile, "%w", err)
-	}
-	if err := b.Manifest.validate(); err != nil {
-		return nil, invalid(ManifestFile, "%w", err)
+	if b.Manifest, err = parseManifest(raw); err != nil {
+		return nil, err
 	}
 	wanted := func(path string) bool {
 		if path == ModelFile {
@@ -188,6 +185,29 @@ func OpenWith(fsys fs.FS, opt Options) (*Bundle, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// ReadManifest reads and checks a bundle's manifest alone (its size, its
+// fields, the files it lists and their paths), reading none of those files:
+// for a reader that needs only the list, such as a retirement tagging the
+// bundle's objects for archival.
+func ReadManifest(fsys fs.FS) (Manifest, error) {
+	raw, err := readManifest(fsys)
+	if err != nil {
+		return Manifest{}, err
+	}
+	return parseManifest(raw)
+}
+
+func parseManifest(raw []byte) (Manifest, error) {
+	var m Manifest
+	if err := decodeStrict(raw, &m); err != nil {
+		return Manifest{}, invalid(ManifestFile, "%w", err)
+	}
+	if err := m.validate(); err != nil {
+		return Manifest{}, invalid(ManifestFile, "%w", err)
+	}
+	return m, nil
 }
 
 // readManifest reads manifest.json, refusing one over MaxManifestBytes before

@@ -49,6 +49,19 @@ func fetch(ctx context.Context, src Source, bucket, prefix string, opt bundle.Op
 	return b, nil
 }
 
+// Manifest reads and checks the manifest of the bundle under bucket/prefix
+// alone (bundle.ReadManifest), none of the files it lists.
+func Manifest(ctx context.Context, src Source, bucket, prefix string) (bundle.Manifest, error) {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	m, err := bundle.ReadManifest(&objectFS{ctx: ctx, src: src, bucket: bucket, prefix: prefix})
+	if err != nil {
+		return m, fmt.Errorf("s3://%s/%s: %w", bucket, prefix, err)
+	}
+	return m, nil
+}
+
 // objectFS presents the objects under a prefix as an fs.FS, so that bundle.Open's
 // checks serve a directory, an fstest.MapFS and S3 alike. Open is the only
 // operation it needs; each file is one GetObject, streamed.

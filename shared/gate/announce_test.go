@@ -2,15 +2,19 @@ package gate_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
+	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/store"
@@ -74,11 +78,7 @@ func TestSweepTagsAnUnfinishedRetirement(t *testing.T) {
 		BundleSHA256: strings.Repeat("1", 64), BundlePrefix: prefix, Principal: "gate"}); err != nil {
 		t.Fatal(err)
 	}
-	for f, body := range map[string]string{"manifest.json": `{"files": [{"path": "model.json"}]}`, "model.json": "{}"} {
-		if _, err := rt.st.Put(ctx, "platform", prefix+f, []byte(body), store.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putBundle(t, rt.st, "credit-0123456789abcdef-1", prefix)
 	// The registry's decision alone, as a gate that stopped right after it.
 	if _, err := rt.reg.Retire(ctx, registry.RetireInput{Model: "credit", Version: 1, Principal: "local:alice", Reason: "superseded"}); err != nil {
 		t.Fatal(err)
@@ -136,5 +136,32 @@ func TestSweepTagsOnlyAVersionsOwnBundle(t *testing.T) {
 	}
 	if retired := rt.pub.of(event.ModelRetired); len(retired) != 3 {
 		t.Fatalf("%d retirements announced, want 3 (%+v)", len(retired), retired)
+	}
+}
+
+// putBundle writes a bundle's manifest (a valid one, listing the required
+// files) and those files under prefix, with extra objects beside them that
+// the manifest does not list.
+func putBundle(t *testing.T, st *store.Store, runID, prefix string, extra ...string) {
+	t.Helper()
+	ctx := context.Background()
+	m := bundle.Manifest{Format: bundle.Format, RunID: runID, Model: "credit", Objective: "binary:logistic",
+		CreatedAt: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)}
+	files := slices.Sorted(slices.Values(bundle.RequiredFiles))
+	for _, f := range files {
+		m.Files = append(m.Files, bundle.File{Path: f, SHA256: hashid.Of([]byte("{}")), Bytes: 2})
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string, body []byte) {
+		if _, err := st.Put(ctx, "platform", key, body, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(prefix+bundle.ManifestFile, raw)
+	for _, f := range append(files, extra...) {
+		put(prefix+f, []byte("{}"))
 	}
 }

@@ -2,17 +2,16 @@ package gate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
+	"io/fs"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/openmlops/mlops/shared/bundle"
+	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/decisions"
 	"github.com/openmlops/mlops/shared/event"
@@ -22,6 +21,7 @@ import (
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/rules"
 	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/training"
 )
 
 // Routes serves the decisions API (shared/decisions) over this gate: the
@@ -326,8 +326,8 @@ func (s *Service) decided(ctx context.Context, detailType, model, who string, de
 }
 
 // tagRetired tags the objects of a retired version's bundle (its manifest
-// and the files the manifest lists: what the gate verified, at most
-// bundle's own limit of files, not whatever else lies beside them), so that
+// and the files the manifest lists: what the gate verified, within the
+// bundle format's limits, not whatever else lies beside them), so that
 // the stack's lifecycle rule moves them to archival storage: they are kept
 // (the audit trail names them) but never served again. Only the version's
 // own run's bundle is tagged: a record naming another prefix (another
@@ -344,28 +344,18 @@ func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 			"version", v.Version, "runId", v.RunID, "bundlePrefix", v.BundlePrefix)
 		return nil
 	}
-	body, _, err := s.st.Get(ctx, s.cfg.Bucket, v.BundlePrefix+bundle.ManifestFile, store.GetOptions{})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // nothing was ever written there
-	}
-	if err != nil {
-		return fmt.Errorf("retired %s v%d: read its manifest: %w", v.Model, v.Version, err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(body, bundle.MaxManifestBytes+1))
-	body.Close()
-	if err != nil {
-		return fmt.Errorf("retired %s v%d: read its manifest: %w", v.Model, v.Version, err)
-	}
-	var m bundle.Manifest
-	if len(raw) > bundle.MaxManifestBytes || json.Unmarshal(raw, &m) != nil {
-		s.log.Warn("a retired version's manifest does not parse: only the manifest tagged", "model", v.Model, "version", v.Version)
-		m.Files = nil
-	}
 	keys := []string{v.BundlePrefix + bundle.ManifestFile}
+	m, err := bundlestore.Manifest(ctx, s.st, s.cfg.Bucket, v.BundlePrefix)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // nothing was ever written there
+	case errors.Is(err, bundle.ErrInvalid):
+		s.log.Warn("a retired version's manifest does not check: only the manifest tagged", "model", v.Model,
+			"version", v.Version, "error", err.Error())
+	case err != nil:
+		return fmt.Errorf("retired %s v%d: %w", v.Model, v.Version, err)
+	}
 	for _, f := range m.Files {
-		if f.Path == "" || strings.HasPrefix(f.Path, "/") || slices.Contains(strings.Split(f.Path, "/"), "..") || len(keys) > maxTagged {
-			continue
-		}
 		keys = append(keys, v.BundlePrefix+f.Path)
 	}
 	tags := map[string]string{rules.RetiredTag: "true", "mlops:model": v.Model, "mlops:version": strconv.Itoa(v.Version)}
@@ -381,16 +371,11 @@ func (s *Service) tagRetired(ctx context.Context, v *registry.Version) error {
 	return nil
 }
 
-// maxTagged bounds the files a retirement tags, as bundle.Open bounds the
-// files a manifest may list.
-const maxTagged = 10000
-
-// ownBundle reports whether v's bundle prefix is its own run's
-// (training.BundlePrefix, which a test pins: runs/<run-id>/bundle/), and the
-// run one of its own model's (<model>-<hash>-<attempt>).
+// ownBundle reports whether v's bundle prefix is its own run's, and the run
+// one of its own model's.
 func ownBundle(v *registry.Version) bool {
-	return v.RunID != "" && !strings.ContainsAny(v.RunID, "/*?") && strings.HasPrefix(v.RunID, v.Model+"-") &&
-		v.BundlePrefix == "runs/"+v.RunID+"/bundle/"
+	model, _, _, err := training.ParseRunID(v.RunID)
+	return err == nil && model == v.Model && v.BundlePrefix == training.BundlePrefix(v.RunID)
 }
 
 // eventReasonBytes bounds the reason an event carries: the whole reason is in

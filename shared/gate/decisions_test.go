@@ -181,11 +181,7 @@ func TestDecisionRoutes(t *testing.T) {
 	}
 	// Retiring the archived v2 keeps its artifacts, tagged for archival:
 	// the manifest and what it lists, not what else lies beside them.
-	for f, body := range map[string]string{"manifest.json": `{"files": [{"path": "model.json"}]}`, "model.json": "{}", "scratch.bin": "x"} {
-		if _, err := st.Put(ctx, "platform", "runs/credit-0123456789abcdef-2/bundle/"+f, []byte(body), store.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putBundle(t, st, "credit-0123456789abcdef-2", "runs/credit-0123456789abcdef-2/bundle/", "scratch.bin")
 	if status, m := call("local:bob", "POST", "/v1/models/credit/versions/2/retire", decisions.Decision{Reason: "superseded"}); status != 200 {
 		t.Fatalf("retire v2: %d %v", status, m)
 	}
