@@ -65,22 +65,24 @@ func functionGrants() map[string][]rules.Access {
 // grantRequest is one permission an S3 request needs: action on key (for a
 // list, the listing's prefix) in bucket.
 type grantRequest struct {
-	bucket, action, key string
+	bucket string
+	action rules.Action
+	key    string
 }
 
 // needs are the permissions an S3 operation's input needs, in IAM's terms
 // (rules.Allows's actions); false for an operation no function is granted.
 func needs(params any) ([]grantRequest, bool) {
-	one := func(bucket *string, action string, key *string) []grantRequest {
+	one := func(bucket *string, action rules.Action, key *string) []grantRequest {
 		return []grantRequest{{aws.ToString(bucket), action, aws.ToString(key)}}
 	}
 	// Reading an object's given version is s3:GetObjectVersion in IAM,
 	// which no function is granted.
-	read := func(version *string) string {
+	read := func(version *string) rules.Action {
 		if aws.ToString(version) != "" {
-			return "read-version"
+			return rules.ActReadVersion
 		}
-		return "read"
+		return rules.ActRead
 	}
 	switch in := params.(type) {
 	case *s3.GetObjectInput:
@@ -89,23 +91,23 @@ func needs(params any) ([]grantRequest, bool) {
 		return one(in.Bucket, read(in.VersionId), in.Key), true
 	case *s3.PutObjectInput:
 		if in.ObjectLockMode != "" || in.ObjectLockRetainUntilDate != nil {
-			return append(one(in.Bucket, "write", in.Key), grantRequest{aws.ToString(in.Bucket), "lock", aws.ToString(in.Key)}), true
+			return append(one(in.Bucket, rules.ActWrite, in.Key), grantRequest{aws.ToString(in.Bucket), rules.ActLock, aws.ToString(in.Key)}), true
 		}
-		return one(in.Bucket, "write", in.Key), true
+		return one(in.Bucket, rules.ActWrite, in.Key), true
 	case *s3.CreateMultipartUploadInput:
-		return one(in.Bucket, "write", in.Key), true
+		return one(in.Bucket, rules.ActWrite, in.Key), true
 	case *s3.UploadPartInput:
-		return one(in.Bucket, "write", in.Key), true
+		return one(in.Bucket, rules.ActWrite, in.Key), true
 	case *s3.CompleteMultipartUploadInput:
-		return one(in.Bucket, "write", in.Key), true
+		return one(in.Bucket, rules.ActWrite, in.Key), true
 	case *s3.AbortMultipartUploadInput:
-		return one(in.Bucket, "write", in.Key), true
+		return one(in.Bucket, rules.ActWrite, in.Key), true
 	case *s3.DeleteObjectInput:
-		return one(in.Bucket, "delete", in.Key), true
+		return one(in.Bucket, rules.ActDelete, in.Key), true
 	case *s3.ListObjectsV2Input:
-		return one(in.Bucket, "list", in.Prefix), true
+		return one(in.Bucket, rules.ActList, in.Prefix), true
 	case *s3.PutObjectTaggingInput:
-		return one(in.Bucket, "tag", in.Key), true
+		return one(in.Bucket, rules.ActTag, in.Key), true
 	case *s3.CopyObjectInput:
 		// CopySource is "bucket/key", URL-encoded.
 		src, err := url.PathUnescape(aws.ToString(in.CopySource))
@@ -114,12 +116,12 @@ func needs(params any) ([]grantRequest, bool) {
 		}
 		src, version, _ := strings.Cut(src, "?versionId=")
 		sb, sk, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
-		return append(one(in.Bucket, "write", in.Key), grantRequest{sb, read(&version), sk}), true
+		return append(one(in.Bucket, rules.ActWrite, in.Key), grantRequest{sb, read(&version), sk}), true
 	case *s3.DeleteObjectsInput:
 		var out []grantRequest
 		if in.Delete != nil {
 			for _, o := range in.Delete.Objects {
-				out = append(out, one(in.Bucket, "delete", o.Key)...)
+				out = append(out, one(in.Bucket, rules.ActDelete, o.Key)...)
 			}
 		}
 		return out, true
@@ -137,9 +139,9 @@ func enforceGrants(buckets Buckets, log *slog.Logger, as string) func(*middlewar
 		buckets.Monitoring: rules.Monitoring, buckets.Site: rules.Site}
 	check := middleware.InitializeMiddlewareFunc("LocalGrants", func(ctx context.Context, in middleware.InitializeInput,
 		next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		fn, ok := functionOf(ctx)
-		if as != "" {
-			fn, ok = as, true
+		fn, ok := as, as != ""
+		if !ok {
+			fn, ok = functionOf(ctx)
 		}
 		if !ok {
 			return next.HandleInitialize(ctx, in)

@@ -79,31 +79,45 @@ func Grants() map[string][]Access {
 	}
 }
 
-// Allows reports whether grants let a function do action ("read", "write",
-// "delete", "tag", "lock" or "list") on key in bucket; for "list", key is the
-// listing's prefix, which must lie within a granted prefix. Any other action
-// (reading an object's old version, its tags) is granted to no function.
-func Allows(grants []Access, bucket Bucket, action, key string) bool {
+// Action is what an S3 request does to a key, as IAM tells requests apart.
+type Action string
+
+// The actions.
+const (
+	ActRead        Action = "read"         // GetObject, HeadObject
+	ActList        Action = "list"         // ListBucket under a prefix
+	ActWrite       Action = "write"        // PutObject, the multipart calls
+	ActDelete      Action = "delete"       // DeleteObject
+	ActTag         Action = "tag"          // PutObjectTagging
+	ActLock        Action = "lock"         // PutObjectRetention
+	ActReadVersion Action = "read-version" // GetObjectVersion: granted to no one
+)
+
+// Allows reports whether grants let a function do action on key in bucket;
+// for ActList, key is the listing's prefix, which must lie within a granted
+// prefix. Any other action (reading an object's old version, its tags) is
+// granted to no function.
+func Allows(grants []Access, bucket Bucket, action Action, key string) bool {
 	for _, a := range grants {
 		if a.Bucket != bucket || !strings.HasPrefix(key, a.Prefix) {
 			continue
 		}
 		switch action {
-		case "read", "list":
+		case ActRead, ActList:
 			return true
-		case "write":
+		case ActWrite:
 			if a.Write {
 				return true
 			}
-		case "delete":
+		case ActDelete:
 			if a.Delete {
 				return true
 			}
-		case "tag":
+		case ActTag:
 			if a.Tag {
 				return true
 			}
-		case "lock":
+		case ActLock:
 			if a.Lock {
 				return true
 			}
