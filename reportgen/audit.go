@@ -49,10 +49,18 @@ func auditPage(m *Model) auditData {
 	trail := append([]registry.Entry(nil), m.Trail...)
 	sort.SliceStable(trail, func(i, j int) bool { return trail[i].Seq > trail[j].Seq })
 	kinds, versions := map[string]bool{}, map[int]bool{}
+	// A record can name a version the registry's listing, read a moment
+	// before the trail, does not have yet: its card is not in this build.
+	carded := make(map[int]bool, len(m.Versions))
+	for _, v := range m.Versions {
+		carded[v.Version.Version] = true
+	}
 	for _, e := range trail {
 		row := auditRow{Entry: e, Anchor: AuditAnchor(e.Seq), Class: kindClass(e.Kind)}
 		if e.Version > 0 {
-			row.Card = rel(p, CardPath(m.Name, e.Version))
+			if carded[e.Version] {
+				row.Card = rel(p, CardPath(m.Name, e.Version))
+			}
 			versions[e.Version] = true
 		}
 		kinds[string(e.Kind)] = true

@@ -72,3 +72,21 @@ func TestAuditPageShowsProblems(t *testing.T) {
 		t.Error("a trail with no verification is not flagged")
 	}
 }
+
+// A record of a version the build has no card for (the registry listed the
+// versions a moment before the trail was read) names it without a link, so
+// the site has no broken link.
+func TestAuditPageVersionWithoutCard(t *testing.T) {
+	site := reportgentest.Fixture()
+	m := site.Model("credit")
+	last := m.Versions[len(m.Versions)-1].Version.Version
+	m.Versions = m.Versions[:len(m.Versions)-1]
+	out := buildModel(t, site, "credit")
+	page := string(out[reportgen.AuditPath("credit")])
+	if strings.Contains(page, reportgen.CardPath("credit", last)) || !strings.Contains(page, ">v"+strconv.Itoa(last)+"</td>") {
+		t.Errorf("v%d, which has no card in this build: linked, or not named", last)
+	}
+	if !strings.Contains(page, reportgen.CardPath("credit", last-1)) {
+		t.Errorf("v%d's card is not linked", last-1)
+	}
+}

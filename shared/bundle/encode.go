@@ -229,6 +229,9 @@ var float32Limit = float64(math.MaxFloat32) + math.Ldexp(1, 103)
 // xgboost sees it); a value that would round to infinity is refused, as xgboost
 // refuses infinite inputs.
 func parseNumber(s string) (float32, bool) {
+	if f, ok := shortWhole(s); ok {
+		return float32(f), true
+	}
 	if !PlainDecimal(s) {
 		return 0, false
 	}
@@ -237,6 +240,31 @@ func parseNumber(s string) (float32, bool) {
 		return 0, false
 	}
 	return float32(f), true
+}
+
+// shortWhole reads the usual value, a whole number of at most 15 digits with
+// an optional sign, past ParseFloat's general path: exact in a float64, so
+// the same value (-0 included) that ParseFloat would give.
+func shortWhole(s string) (float64, bool) {
+	i := 0
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		i = 1
+	}
+	if n := len(s) - i; n == 0 || n > 15 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range []byte(s[i:]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	f := float64(v)
+	if s[0] == '-' {
+		f = -f
+	}
+	return f, true
 }
 
 // PlainDecimal reports whether s has the canonical CSV's number syntax (the

@@ -21,7 +21,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{}); err != nil {
+				if _, err := predict.DecodeRequestSized(strings.NewReader(body), int64(len(body)), predict.Limits{}); err != nil {
 					b.Fatal(err)
 				}
 			}

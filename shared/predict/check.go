@@ -1,7 +1,6 @@
 package predict
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,8 +55,8 @@ type Checker struct {
 	opt      CheckOptions
 	features []*column // the model's features, in order
 	byName   map[string]*column
-	nulls    map[string]bool // the dialect's null tokens
-	names    string          // the features, for messages
+	nulls    []string // the dialect's null tokens: a few, compared faster than hashed
+	names    string   // the features, for messages
 	// featureNames are the features' names, in order.
 	featureNames []string
 	nameOrder    []int // indices of featureNames in name order
@@ -70,6 +69,9 @@ type column struct {
 	allowed map[string]bool
 	pattern *regexp.Regexp
 	layout  string
+	// boxed are the allowed values, each as the log's value: boxed once
+	// rather than once an instance.
+	boxed map[string]any
 }
 
 // NewChecker returns the checker of the model whose input features, in
@@ -90,10 +92,7 @@ func NewChecker(c *contract.Contract, features []string, opt CheckOptions) (*Che
 		return nil, errors.New("predict: the model has no features")
 	}
 	k := &Checker{dataset: c.Dataset, opt: opt, byName: make(map[string]*column, len(c.Columns)),
-		nulls: make(map[string]bool, len(c.Dialect.NullTokens)), features: make([]*column, len(features))}
-	for _, t := range c.Dialect.NullTokens {
-		k.nulls[t] = true
-	}
+		nulls: slices.Clone(c.Dialect.NullTokens), features: make([]*column, len(features))}
 	for i := range c.Columns {
 		col := &column{c: &c.Columns[i], feature: -1}
 		if col.c.Pattern != "" {
@@ -106,8 +105,10 @@ func NewChecker(c *contract.Contract, features []string, opt CheckOptions) (*Che
 		}
 		if len(col.c.Allowed) > 0 {
 			col.allowed = make(map[string]bool, len(col.c.Allowed))
+			col.boxed = make(map[string]any, len(col.c.Allowed))
 			for _, a := range col.c.Allowed {
 				col.allowed[a] = true
+				col.boxed[a] = a
 			}
 		}
 		if col.c.Type == contract.Timestamp {
@@ -235,11 +236,17 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	var namesBuf [64]string
 	var colsBuf [64]*column
 	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
+	// Every value's text in one string, each value a substring of it: one
+	// allocation for the request rather than one a value.
+	texts := valueTexts(instances)
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf]}
 		clear(seen)
 		for j, f := range in.Fields {
+			if j > 0 {
+				texts = texts[len(in.Fields[j-1].Value):]
+			}
 			// Instances mostly name the same fields in the same order, and
 			// the decoder then gives them the same strings: such a name is
 			// the previous instance's column, compared without a lookup.
@@ -269,7 +276,8 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 				continue
 			}
 			seen[col.feature] = true
-			v, logged, p := k.value(col, f.Value)
+			text := texts[:len(f.Value)]
+			v, logged, p := k.value(col, f.Value, text)
 			row.Logged[col.feature] = logged
 			switch {
 			case p == nil:
@@ -280,6 +288,9 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 			default:
 				probs.add(path.with(f.Name), p.rule, p.msg)
 			}
+		}
+		if n := len(in.Fields); n > 0 {
+			texts = texts[len(in.Fields[n-1].Value):]
 		}
 		for fi, col := range k.features {
 			if !seen[fi] {
@@ -296,13 +307,49 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	return rows, nil
 }
 
-// value checks one value of col: its canonical CSV form, its value for the
-// log, or the rule it breaks.
-func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem) {
+// valueTexts is every instance's values' text, in order, as one string.
+func valueTexts(instances []Instance) string {
+	n := 0
+	for _, in := range instances {
+		for _, f := range in.Fields {
+			n += len(f.Value)
+		}
+	}
+	b := make([]byte, 0, n)
+	for _, in := range instances {
+		for _, f := range in.Fields {
+			b = append(b, f.Value...)
+		}
+	}
+	return string(b)
+}
+
+// smallWhole are the whole numbers 0 ≤ n < 4096 as the log's values (float64),
+// boxed once: most numbers a request carries (ages, counts, months) are such,
+// and boxing each would cost an allocation.
+var smallWhole = func() (v [4096]any) {
+	for i := range v {
+		v[i] = float64(i)
+	}
+	return v
+}()
+
+// logNumber is a number as the log's value.
+func logNumber(f float64) any {
+	if f >= 0 && f < float64(len(smallWhole)) && f == math.Trunc(f) && !math.Signbit(f) {
+		return smallWhole[int(f)]
+	}
+	return f
+}
+
+// value checks one value of col, raw, whose text is also text: its canonical
+// CSV form, its value for the log, or the rule it breaks.
+func (k *Checker) value(col *column, raw json.RawMessage, text string) (string, any, *problem) {
 	c := col.c
 	var s string    // a string's value, or a number's text
 	var num float64 // a number's value
 	var logged any
+	allowed := false // s is one of col's allowed values
 	kind := jsonKind(raw)
 	switch kind {
 	case "null":
@@ -311,20 +358,24 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 		logged = raw[0] == 't'
 	case "a string":
 		var ok bool
-		if s, ok = unquote(raw); !ok {
+		if s, ok = unquote(text); !ok {
 			return "", nil, &problem{rule: validate.RuleType, msg: "not a JSON string"}
 		}
-		if s == "" || k.nulls[s] {
+		if s == "" || slices.Contains(k.nulls, s) {
 			return k.missing(col, strconv.Quote(s)+", a missing value")
 		}
-		logged = s
+		if b, ok := col.boxed[s]; ok {
+			logged, allowed = b, true
+		} else {
+			logged = s
+		}
 	case "a number":
-		s = string(raw)
+		s = text
 		f, ok := float32Number(s)
 		if !ok {
 			return "", nil, &problem{rule: validate.RuleType, msg: fmt.Sprintf("%s is beyond the float32 range (±3.4028235e38)", col.show(s, false))}
 		}
-		num, logged = f, f
+		num, logged = f, logNumber(f)
 	default:
 		return "", nil, &problem{rule: validate.RuleType, msg: "expected a number, string, boolean or null"}
 	}
@@ -390,7 +441,7 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 	case contract.Boolean:
 		switch kind {
 		case "a boolean":
-			v = string(raw)
+			v = text
 		case "a string", "a number":
 			if _, ok := validate.ParseBool([]byte(s)); !ok || kind == "a number" && s != "0" && s != "1" {
 				return typeErr("a boolean (true/false, 1/0, yes/no)")
@@ -417,6 +468,9 @@ func (k *Checker) value(col *column, raw json.RawMessage) (string, any, *problem
 		if validate.IsFormula([]byte(s)) {
 			return "", logged, &problem{rule: validate.RuleFormula, msg: col.show(s, quoted) +
 				" would run as a spreadsheet formula (it starts with =, +, -, @, a tab or a carriage return): the dataset refuses such values too"}
+		}
+		if allowed {
+			return s, logged, nil
 		}
 		return s, logged, col.checkAllowed(s, true)
 	}
@@ -498,11 +552,24 @@ func (k *Checker) Features() []Feature {
 	return out
 }
 
-// unquote is a JSON string's value (most have no escapes: no decoding).
-func unquote(raw json.RawMessage) (string, bool) {
-	if n := len(raw); n >= 2 && raw[n-1] == '"' && !bytes.ContainsAny(raw[1:n-1], "\\\"") {
-		return string(raw[1 : n-1]), true
+// plainString reports whether a JSON string's contents have no escape or
+// quote: a loop, where strings.ContainsAny's general search cost more than
+// the few bytes of a category.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' || s[i] == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// unquote is a JSON string's value (most have no escapes: no decoding, and
+// the value is a substring of text).
+func unquote(text string) (string, bool) {
+	if n := len(text); n >= 2 && text[n-1] == '"' && plainString(text[1:n-1]) {
+		return text[1 : n-1], true
 	}
 	var s string
-	return s, json.Unmarshal(raw, &s) == nil
+	return s, json.Unmarshal([]byte(text), &s) == nil
 }

@@ -58,8 +58,16 @@ var unlimited = Limits{MaxBodyBytes: math.MaxInt64, MaxInstances: math.MaxInt}
 // whose message names the place: body, instances, instances[3] or
 // instances[3].Age. The contract's rules are the Checker's.
 func DecodeRequest(r io.Reader, lim Limits) (*Request, error) {
+	return DecodeRequestSized(r, -1, lim)
+}
+
+// DecodeRequestSized is DecodeRequest of a body whose length the caller
+// expects to be size (an HTTP request's ContentLength; -1 for unknown): it is
+// read into one buffer of that size, up to 64 KiB, rather than one grown by
+// doubling. A body of another length is read all the same.
+func DecodeRequestSized(r io.Reader, size int64, lim Limits) (*Request, error) {
 	lim = lim.withDefaults()
-	b, err := io.ReadAll(io.LimitReader(r, min(lim.MaxBodyBytes, math.MaxInt64-1)+1))
+	b, err := readBody(io.LimitReader(r, min(lim.MaxBodyBytes, math.MaxInt64-1)+1), size)
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -71,6 +79,29 @@ func DecodeRequest(r io.Reader, lim Limits) (*Request, error) {
 		return nil, tooLarge(lim.MaxBodyBytes)
 	}
 	return decode(b, lim)
+}
+
+// readBody is io.ReadAll, starting with room for size bytes (at most 64
+// KiB: a client's word is not worth more memory before its bytes come) and
+// the EOF.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, min(size, 64<<10)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room for more
+		}
+	}
 }
 
 func tooLarge(limit int64) *apierror.Error {
@@ -142,7 +173,7 @@ func decode(b []byte, lim Limits) (*Request, error) {
 	} else {
 		for {
 			s.ws()
-			key, err := s.name(atBody, -1)
+			key, _, err := s.name(atBody, -1)
 			if err != nil {
 				return nil, err
 			}
@@ -327,35 +358,44 @@ func (s *scanner) instance(path at) ([]Field, error) {
 		s.i++
 		return fields[:0:0], nil
 	}
+	// While every name is the previous instance's at its place, none is
+	// given twice: they were distinct there.
+	aligned := true
 	for {
 		s.ws()
-		name, err := s.name(path, len(fields))
+		name, shared, err := s.name(path, len(fields))
 		if err != nil {
 			return nil, err
 		}
-		fp := path.with(name)
-		if index == nil && len(fields) >= 16 {
-			index = make(map[string]bool, 2*len(fields))
-			for _, f := range fields {
-				index[f.Name] = true
+		if !shared || !aligned {
+			aligned = false
+			if index == nil && len(fields) >= 16 {
+				index = make(map[string]bool, 2*len(fields))
+				for _, f := range fields {
+					index[f.Name] = true
+				}
+			}
+			dup := index[name]
+			for k := 0; index == nil && k < len(fields) && !dup; k++ {
+				dup = fields[k].Name == name
+			}
+			if dup {
+				return nil, s.fail(path.with(name), "given twice in one instance")
+			}
+			if index != nil {
+				index[name] = true
 			}
 		}
-		dup := index[name]
-		for k := 0; index == nil && k < len(fields) && !dup; k++ {
-			dup = fields[k].Name == name
+		if s.ws(); s.peek() != ':' {
+			return nil, s.syntax(path.with(name), "':' after a name")
 		}
-		if dup {
-			return nil, s.fail(fp, "given twice in one instance")
-		}
-		if index != nil {
-			index[name] = true
-		}
-		if err := s.colon(fp); err != nil {
-			return nil, err
-		}
-		v, err := s.scalar(fp)
-		if err != nil {
-			return nil, err
+		s.i++
+		s.ws()
+		v, ok := s.quick()
+		if !ok {
+			if v, err = s.scalar(path.with(name)); err != nil {
+				return nil, err
+			}
 		}
 		fields = append(fields, Field{Name: name, Value: v})
 		if done, err := s.next(path, '}'); err != nil || done {
@@ -370,31 +410,93 @@ func (s *scanner) instance(path at) ([]Field, error) {
 }
 
 // name reads a member's name; at is its place in an instance (-1 for the
-// body's), to share the name with the previous instance's.
-func (s *scanner) name(path at, at int) (string, error) {
+// body's), to share the name with the previous instance's (shared true).
+func (s *scanner) name(path at, at int) (name string, shared bool, err error) {
 	if s.peek() != '"' {
-		return "", s.syntax(path, "a field name in double quotes")
+		return "", false, s.syntax(path, "a field name in double quotes")
 	}
 	start := s.i
 	n, escaped, err := s.str(path)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if n > MaxStringBytes {
-		return "", s.fail(path, "a field name of %d bytes: at most %d", n, MaxStringBytes)
+		return "", false, s.fail(path, "a field name of %d bytes: at most %d", n, MaxStringBytes)
 	}
 	if !escaped {
 		raw := s.b[start+1 : s.i-1]
 		if at >= 0 && at < len(s.prev) && s.prev[at].Name == string(raw) { // compared without a copy
-			return s.prev[at].Name, nil
+			return s.prev[at].Name, true, nil
 		}
-		return string(raw), nil
+		return string(raw), false, nil
 	}
-	var name string
-	if err := json.Unmarshal(s.b[start:s.i], &name); err != nil { // str checked it: cannot fail
-		return "", s.fail(path, "a field name: %v", err)
+	var unescaped string                                               // not the result itself: its address would move it to the heap on every call
+	if err := json.Unmarshal(s.b[start:s.i], &unescaped); err != nil { // str checked it: cannot fail
+		return "", false, s.fail(path, "a field name: %v", err)
 	}
-	return name, nil
+	return unescaped, false, nil
+}
+
+// quick reads the usual scalar, and returns its text: a string of printable
+// ASCII without escapes, a number without an exponent, true, false or null.
+// Anything else, valid or not, it leaves unread (false) to scalar, which
+// reads every JSON scalar and explains a refusal: quick accepts nothing that
+// scalar refuses, and ends where scalar ends (FuzzQuickScalar).
+func (s *scanner) quick() (json.RawMessage, bool) {
+	b, start := s.b, s.i
+	if start >= len(b) {
+		return nil, false
+	}
+	i := start
+	switch c := b[i]; {
+	case c == '"':
+		for i++; i < len(b) && b[i] >= 0x20 && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\'; i++ {
+		}
+		if i == len(b) || b[i] != '"' || i-start-1 > MaxStringBytes {
+			return nil, false
+		}
+		i++
+	case c == '-' || c >= '0' && c <= '9':
+		if c == '-' {
+			i++
+		}
+		lead := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		whole := i - lead
+		if whole == 0 || whole > 38 || whole > 1 && b[lead] == '0' {
+			return nil, false
+		}
+		if i < len(b) && b[i] == '.' {
+			i++
+			k := i
+			for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+				i++
+			}
+			if i == k {
+				return nil, false
+			}
+		}
+		if i < len(b) && (b[i] == 'e' || b[i] == 'E') || i-start > MaxStringBytes {
+			return nil, false
+		}
+	case c == 't' || c == 'f' || c == 'n':
+		word := "null"
+		if c == 't' {
+			word = "true"
+		} else if c == 'f' {
+			word = "false"
+		}
+		if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+			return nil, false
+		}
+		i += len(word)
+	default:
+		return nil, false
+	}
+	s.i = i
+	return b[start:i:i], true
 }
 
 // scalar reads an instance's value and returns its text.
@@ -464,33 +566,29 @@ func (s *scanner) number(path at) error {
 	if s.peek() == '-' {
 		s.i++
 	}
-	digits := func() int {
-		k := s.i
-		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-			s.i++
-		}
-		return s.i - k
-	}
 	lead := s.i
-	switch n := digits(); {
-	case n == 0:
+	whole := s.digits()
+	switch {
+	case whole == 0:
 		return s.syntax(path, "a digit")
-	case n > 1 && s.b[lead] == '0':
+	case whole > 1 && s.b[lead] == '0':
 		s.i = lead
 		return s.fail(path, "not JSON at byte %d: a number may not start with 0", lead)
 	}
 	if s.peek() == '.' {
 		s.i++
-		if digits() == 0 {
+		if s.digits() == 0 {
 			return s.syntax(path, "a digit after the decimal point")
 		}
 	}
+	exponent := false
 	if c := s.peek(); c == 'e' || c == 'E' {
+		exponent = true
 		s.i++
 		if c := s.peek(); c == '+' || c == '-' {
 			s.i++
 		}
-		if digits() == 0 {
+		if s.digits() == 0 {
 			return s.syntax(path, "a digit in the exponent")
 		}
 	}
@@ -498,10 +596,27 @@ func (s *scanner) number(path at) error {
 	if len(text) > MaxStringBytes {
 		return s.fail(path, "a number of %d characters: at most %d", len(text), MaxStringBytes)
 	}
-	if _, ok := float32Number(string(text)); !ok {
+	// Without an exponent, a number of at most 38 whole digits is below
+	// 10^38 < MaxFloat32: in range without a parse.
+	if (exponent || whole > 38) && !float32Fits(text) {
 		return s.fail(path, "%s is beyond the float32 range (±3.4028235e38): the model reads float32", clip.Bytes(string(text), 40))
 	}
 	return nil
+}
+
+// digits reads a run of decimal digits and returns its length.
+func (s *scanner) digits() int {
+	k := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - k
+}
+
+// float32Fits reports whether a decimal number is within float32's range.
+func float32Fits(text []byte) bool {
+	_, ok := float32Number(string(text))
+	return ok
 }
 
 // float32Number parses a decimal number and reports whether it fits float32
@@ -540,6 +655,16 @@ func float32Number(text string) (float64, bool) {
 func (s *scanner) str(path at) (n int, escaped bool, err error) {
 	s.i++ // the opening quote
 	for s.i < len(s.b) {
+		// Most strings are plain ASCII: run over it.
+		k := s.i
+		for k < len(s.b) && s.b[k] >= 0x20 && s.b[k] < utf8.RuneSelf && s.b[k] != '"' && s.b[k] != '\\' {
+			k++
+		}
+		n += k - s.i
+		s.i = k
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':

@@ -212,3 +212,27 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// The size a caller expects (an HTTP request's Content-Length) only sizes
+// the first buffer: a body shorter or longer than it, or far beyond its
+// 64 KiB start, reads the same; one over the limit is refused the same.
+func TestDecodeRequestSized(t *testing.T) {
+	one := `{"Age": 35, "Home": "rent", "Note": "` + strings.Repeat("x", 900) + `"}`
+	body := `{"instances": [` + strings.TrimSuffix(strings.Repeat(one+",", 200), ",") + `]}` // about 190 KB
+	want, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(len(body))
+	for _, size := range []int64{-1, 0, 1, n / 2, n - 1, n, n + 1, 2 * n, 1 << 40} {
+		got, err := predict.DecodeRequestSized(strings.NewReader(body), size, predict.Limits{})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		_, err = predict.DecodeRequestSized(strings.NewReader(body), size, predict.Limits{MaxBodyBytes: n - 1})
+		var e *apierror.Error
+		if !errors.As(err, &e) || e.Code != apierror.CodeTooLarge {
+			t.Fatalf("size %d, a body over the limit: %v", size, err)
+		}
+	}
+}

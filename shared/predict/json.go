@@ -120,6 +120,33 @@ func ScorerOutputs(columns, cells []string) ([]Field, error) {
 	return out, nil
 }
 
+// AppendOutputs makes a prediction's outputs from the evaluator's values:
+// columns as bundle.OutputColumns names them, out the values it returned (a
+// probability per output, or the regression's value), each written exactly as
+// the float64 of its float32 (as ScorerOutputs writes bundle.FormatOutput's
+// text), and, for a column beyond out, label, the classifier's label. Their
+// text is appended to buf, which it returns, and dst (one field per column)
+// is set to them: the fields share buf's array, and are not to be modified.
+func AppendOutputs(buf []byte, dst []Field, columns []string, out []float32, label string) ([]byte, error) {
+	if len(dst) != len(columns) || len(out) > len(columns) {
+		return buf, fmt.Errorf("predict: %d output columns, %d values, %d fields", len(columns), len(out), len(dst))
+	}
+	for k, name := range columns {
+		start := len(buf)
+		if k < len(out) {
+			v := float64(out[k])
+			if !jsonappend.Finite(v) {
+				return buf, fmt.Errorf("predict: output %s is %v: expected a finite number", name, v)
+			}
+			buf = jsonappend.Float(buf, v, 64)
+		} else {
+			buf = jsonappend.String(buf, label)
+		}
+		dst[k] = Field{Name: name, Value: buf[start:len(buf):len(buf)]}
+	}
+	return buf, nil
+}
+
 // Output returns an output's JSON text, by name.
 func (p *Prediction) Output(name string) (json.RawMessage, bool) {
 	for _, f := range p.Outputs {

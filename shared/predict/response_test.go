@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/predict"
 )
 
@@ -76,5 +77,55 @@ func TestResponseBytesMatchEncodingJSON(t *testing.T) {
 	apierror.WriteJSON(got, 200, bad)
 	if got.Body.Len() != 0 {
 		t.Errorf("a NaN bias written: %s", got.Body.Bytes())
+	}
+}
+
+// AppendOutputs, which the endpoint uses, writes each output as ScorerOutputs
+// writes the scorer's cells for it (bundle.FormatOutput's text), in one
+// buffer however it grows, and refuses a value JSON cannot carry.
+func TestAppendOutputsMatchesScorerOutputs(t *testing.T) {
+	values := []float32{0, float32(math.Copysign(0, -1)), 1e-7, 1.0 / 3, 0.5, 1, math.SmallestNonzeroFloat32, math.MaxFloat32, -2.5e-12}
+	for _, tc := range []struct {
+		cols  []string
+		n     int
+		label string
+	}{
+		{[]string{"p_bad", "label"}, 1, "bad"},
+		{[]string{"p_a", "p_b\u2028", "p_c", "label"}, 3, "b \"quoted\" <&>"},
+		{[]string{"prediction"}, 1, ""},
+	} {
+		var buf []byte // grows as it goes: earlier fields keep their text
+		for i := range values {
+			out := make([]float32, tc.n)
+			cells := make([]string, len(tc.cols))
+			for k := range out {
+				out[k] = values[(i+k)%len(values)]
+				cells[k] = bundle.FormatOutput(out[k])
+			}
+			if tc.n < len(tc.cols) {
+				cells[tc.n] = tc.label
+			}
+			want, err := predict.ScorerOutputs(tc.cols, cells)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]predict.Field, len(tc.cols))
+			if buf, err = predict.AppendOutputs(buf, got, tc.cols, out, tc.label); err != nil {
+				t.Fatal(err)
+			}
+			for k := range got {
+				if got[k].Name != want[k].Name || !bytes.Equal(got[k].Value, want[k].Value) {
+					t.Errorf("%v: %s=%s, ScorerOutputs writes %s=%s", out, got[k].Name, got[k].Value, want[k].Name, want[k].Value)
+				}
+			}
+		}
+	}
+	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		if _, err := predict.AppendOutputs(nil, make([]predict.Field, 2), []string{"p_bad", "label"}, []float32{v}, "bad"); err == nil {
+			t.Errorf("%v written", v)
+		}
+	}
+	if _, err := predict.AppendOutputs(nil, make([]predict.Field, 1), []string{"p_bad", "label"}, []float32{0.5}, "bad"); err == nil {
+		t.Error("two outputs into one field")
 	}
 }

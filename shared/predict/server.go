@@ -51,7 +51,7 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger,
 			if r.ContentLength > lim.MaxBodyBytes {
 				return nil, tooLarge(lim.MaxBodyBytes) // refused before a byte is read
 			}
-			req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes), lim)
+			req, err := DecodeRequestSized(http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes), r.ContentLength, lim)
 			if err != nil {
 				return nil, err
 			}

@@ -368,7 +368,10 @@ func (b *Batcher) tick(ctx context.Context) {
 // ends.
 func (b *Batcher) writeLoop(ctx context.Context) {
 	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
+	// BestSpeed: twice the default level's speed for 14% more bytes on the
+	// credit model's records (500 B of JSON: 75 B against 66), and gzip is
+	// the log's largest cost on the endpoint's 2 cores (docs/benchmarks.md).
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed) // a valid level: no error
 	for {
 		b.mu.Lock()
 		for len(b.queue) == 0 && !b.closed && ctx.Err() == nil {

@@ -30,6 +30,46 @@ type encoder struct {
 	// members are found by name in that order, with neither a walk of the
 	// map nor a sort.
 	names [numMaps][]string
+	// quoted are the last names met in each kind of map, by place, with
+	// their JSON text.
+	quoted [numMaps]quotedNames
+	head   head
+}
+
+// quotedNames are names with their JSON text and the colon after it.
+type quotedNames struct {
+	names []string
+	text  [][]byte
+}
+
+// set makes name the i-th, whose text is text (copied).
+func (q *quotedNames) set(i int, name string, text []byte) {
+	if i > len(q.names) || len(q.names) > 1024 {
+		return // only a run of names from the first is kept, and not without end
+	}
+	if i == len(q.names) {
+		q.names, q.text = append(q.names, name), append(q.text, nil)
+	}
+	q.names[i] = name
+	q.text[i] = append(q.text[i][:0], text...)
+}
+
+// head is the start of the last record written, up to its features but for
+// its index: a request's records share it, and each after the first is
+// written from it without validating or formatting it again.
+type head struct {
+	schema, requestID, model, bundle string
+	time                             time.Time
+	version                          int
+	valid                            bool
+	buf                              []byte // the bytes, from {"schema" to "features":
+	index                            int    // where the index goes in buf
+}
+
+// same reports whether r, with schema and t, starts as the last record.
+func (h *head) same(schema string, t time.Time, r *Record) bool {
+	return h.valid && r.RequestID == h.requestID && r.Version == h.version && t.Equal(h.time) &&
+		schema == h.schema && r.Model == h.model && r.BundleSHA256 == h.bundle
 }
 
 // The kinds of maps a record has.
@@ -95,36 +135,52 @@ func (e *encoder) appendRecord(b []byte, r *Record) ([]byte, error) {
 	}
 	t := r.Time.UTC()
 	// The maps' values are checked as they are written.
-	if err := r.validateExceptValues(schema, t); err != nil {
+	h := &e.head
+	if !h.same(schema, t, r) {
+		h.valid = false
+		if err := r.validateHead(schema, t); err != nil {
+			return nil, err
+		}
+		// The schema, the model's name and the bundle's hash, once valid,
+		// are plain ASCII that JSON carries as it is.
+		hb := append(h.buf[:0], `{"schema":"`...)
+		hb = append(hb, schema...)
+		hb = append(hb, `","requestId":`...)
+		hb = jsonappend.String(hb, r.RequestID)
+		hb = append(hb, `,"index":`...)
+		h.index = len(hb)
+		hb = append(hb, `,"time":"`...)
+		hb = t.AppendFormat(hb, time.RFC3339Nano) // as time.Time.MarshalJSON writes a year in 0..9999
+		hb = append(hb, `","model":"`...)
+		hb = append(hb, r.Model...)
+		hb = append(hb, `","version":`...)
+		hb = strconv.AppendInt(hb, int64(r.Version), 10)
+		hb = append(hb, `,"bundleSha256":"`...)
+		hb = append(hb, r.BundleSHA256...)
+		hb = append(hb, `","features":`...)
+		*h = head{schema: schema, requestID: r.RequestID, model: r.Model, bundle: r.BundleSHA256, time: t,
+			version: r.Version, valid: true, buf: hb, index: h.index}
+	}
+	if err := r.validateBody(); err != nil {
 		return nil, err
 	}
-	// The schema, the model's name and the bundle's hash, once valid, are
-	// plain ASCII that JSON carries as it is.
 	var err error
-	b = append(b, `{"schema":"`...)
-	b = append(b, schema...)
-	b = append(b, `","requestId":`...)
-	b = jsonappend.String(b, r.RequestID)
-	b = append(b, `,"index":`...)
+	b = append(b, h.buf[:h.index]...)
 	b = strconv.AppendInt(b, int64(r.Index), 10)
-	b = append(b, `,"time":"`...)
-	b = t.AppendFormat(b, time.RFC3339Nano) // as time.Time.MarshalJSON writes a year in 0..9999
-	b = append(b, `","model":"`...)
-	b = append(b, r.Model...)
-	b = append(b, `","version":`...)
-	b = strconv.AppendInt(b, int64(r.Version), 10)
-	b = append(b, `,"bundleSha256":"`...)
-	b = append(b, r.BundleSHA256...)
-	b = append(b, `","features":`...)
+	b = append(b, h.buf[h.index:]...)
 	if r.Features == nil && r.SortedFeatures != nil {
-		if b, err = appendMembers(b, featuresMap, r.SortedFeatures); err != nil {
+		if b, err = e.appendMembers(b, featuresMap, r.SortedFeatures); err != nil {
 			return nil, err
 		}
 	} else if b, err = e.appendMap(b, featuresMap, r.Features); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"outputs":`...)
-	if b, err = e.appendMap(b, outputsMap, r.Outputs); err != nil {
+	if r.Outputs == nil && r.SortedOutputs != nil {
+		if b, err = e.appendMembers(b, outputsMap, r.SortedOutputs); err != nil {
+			return nil, err
+		}
+	} else if b, err = e.appendMap(b, outputsMap, r.Outputs); err != nil {
 		return nil, err
 	}
 	if len(r.Flags) > 0 {
@@ -190,13 +246,14 @@ func (e *encoder) appendMap(b []byte, kind int, m map[string]any) ([]byte, error
 		e.names[kind] = names
 	}
 	e.kvs = kvs
-	return appendMembers(b, kind, kvs)
+	return e.appendMembers(b, kind, kvs)
 }
 
 // appendMembers appends the members of a map of kind, which must be in name
 // order, each name once, as a JSON object.
-func appendMembers(b []byte, kind int, kvs []Member) ([]byte, error) {
+func (e *encoder) appendMembers(b []byte, kind int, kvs []Member) ([]byte, error) {
 	b = append(b, '{')
+	q := &e.quoted[kind]
 	for i, kv := range kvs {
 		if kv.Name == "" {
 			return nil, fmt.Errorf("%s: an empty name", mapField[kind])
@@ -207,7 +264,15 @@ func appendMembers(b []byte, kind int, kvs []Member) ([]byte, error) {
 			}
 			b = append(b, ',')
 		}
-		b = append(jsonappend.String(b, kv.Name), ':')
+		// One model's records have the same names at the same places:
+		// each is quoted once, and copied after.
+		if i < len(q.names) && q.names[i] == kv.Name {
+			b = append(b, q.text[i]...)
+		} else {
+			start := len(b)
+			b = append(jsonappend.String(b, kv.Name), ':')
+			q.set(i, kv.Name, b[start:])
+		}
 		var err error
 		if b, err = appendScalar(b, kv.Value); err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", mapField[kind], kv.Name, err)

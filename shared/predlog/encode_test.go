@@ -73,6 +73,25 @@ func checkLine(t *testing.T, r predlog.Record) {
 			t.Fatalf("as members: %s (%v); as a map: %s (%v)", got2, err2, got, err)
 		}
 	}
+	// And so do the outputs; numbers also as the json.Number of the text
+	// encoding/json writes for them, as the endpoint gives them.
+	if r.Outputs != nil {
+		for _, asText := range []bool{false, true} {
+			m := r
+			m.Outputs, m.SortedOutputs = nil, sortedMembers(r.Outputs)
+			for i, o := range m.SortedOutputs {
+				if x, ok := o.Value.(float64); ok && asText {
+					if text, err := json.Marshal(x); err == nil {
+						m.SortedOutputs[i].Value = json.Number(text)
+					}
+				}
+			}
+			got2, err2 := ourLine(m)
+			if (err2 == nil) != (err == nil) || !bytes.Equal(got2, got) {
+				t.Fatalf("outputs as members (numbers as text: %v): %s (%v); as a map: %s (%v)", asText, got2, err2, got, err)
+			}
+		}
+	}
 }
 
 // sortedMembers are m's members in name order.
@@ -151,6 +170,13 @@ func TestEncodeRefusals(t *testing.T) {
 		{"features.Age: NaN", func(r *predlog.Record) {
 			r.Features, r.SortedFeatures = nil, []predlog.Member{{Name: "Age", Value: math.NaN()}}
 		}},
+		{"outputs: missing", func(r *predlog.Record) { r.Outputs, r.SortedOutputs = nil, []predlog.Member{} }},
+		{`outputs: "label" after "p_bad": members must be in name order`, func(r *predlog.Record) {
+			r.Outputs, r.SortedOutputs = nil, []predlog.Member{{Name: "p_bad", Value: 0.5}, {Name: "label", Value: "bad"}}
+		}},
+		{"outputs.p_bad: json.Number", func(r *predlog.Record) {
+			r.Outputs, r.SortedOutputs = nil, []predlog.Member{{Name: "label", Value: "bad"}, {Name: "p_bad", Value: json.Number("NaN")}}
+		}},
 	} {
 		r := record("bad", 2, day0, map[string]any{"Age": 30.0, "Home": "rent"})
 		tc.breaks(&r)
@@ -158,7 +184,7 @@ func TestEncodeRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "bad[2]: "+tc.want) {
 			t.Errorf("%s: %v", tc.want, err)
 		}
-		if r.SortedFeatures != nil {
+		if r.SortedFeatures != nil || r.SortedOutputs != nil {
 			r.Schema = predlog.RecordSchema
 			if err := r.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Validate: %s: %v", tc.want, err)
@@ -191,4 +217,48 @@ func FuzzEncodeMatchesReference(f *testing.F) {
 		}
 		checkLine(t, r)
 	})
+}
+
+// Records written in one call, each after one that starts the same or not
+// (the encoder writes the shared start of a request's records once), are each
+// the line encoding/json writes for it; a bad start after a good one is
+// refused.
+func TestEncodeSharedStarts(t *testing.T) {
+	rows := creditRows(t)
+	base := record("req-1", 0, day0, rows[0])
+	var recs []predlog.Record
+	for i, change := range []func(*predlog.Record){
+		func(*predlog.Record) {},
+		func(*predlog.Record) {},
+		func(r *predlog.Record) { r.RequestID = "req-2" },
+		func(r *predlog.Record) { r.Time = r.Time.Add(time.Nanosecond) },
+		func(r *predlog.Record) { r.Time = r.Time.In(time.FixedZone("CEST", 2*3600)) }, // the same instant
+		func(r *predlog.Record) { r.Model = "credit2" },
+		func(r *predlog.Record) { r.Version = 4 },
+		func(r *predlog.Record) { r.BundleSHA256 = strings.Repeat("b", 64) },
+		func(r *predlog.Record) { r.Schema = predlog.RecordSchema },
+		func(*predlog.Record) {},
+	} {
+		r := base
+		r.Index = i
+		change(&r)
+		recs = append(recs, r)
+	}
+	w := &calls{}
+	if err := predlog.NewLines(w).Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	got := bytes.SplitAfter(bytes.Join(w.calls, nil), []byte("\n"))
+	for i, r := range recs {
+		want, err := referenceLine(r)
+		if err != nil || !bytes.Equal(got[i], want) {
+			t.Errorf("record %d: wrote\n%s\nencoding/json writes\n%s (%v)", i, got[i], want, err)
+		}
+	}
+	bad := base
+	bad.Model = "../credit"
+	err := predlog.NewLines(&calls{}).Write(context.Background(), []predlog.Record{base, bad})
+	if err == nil || !strings.Contains(err.Error(), "model") {
+		t.Errorf("a bad model after a good record: %v", err)
+	}
 }

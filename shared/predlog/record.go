@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openmlops/mlops/shared/hashid"
+	"github.com/openmlops/mlops/shared/jsonappend"
 	"github.com/openmlops/mlops/shared/naming"
 )
 
@@ -60,6 +61,11 @@ type Record struct {
 	// Outputs is the prediction the response carried for the instance:
 	// "label" and "p_<class>", or "prediction" (bundle.OutputColumns).
 	Outputs map[string]any `json:"outputs"`
+	// SortedOutputs, where Outputs is nil, are the outputs as members in
+	// name order, as SortedFeatures are the features. The endpoint gives
+	// each number as the json.Number of the text its answer carried, so
+	// that it is written once (the same bytes as the float64 would be).
+	SortedOutputs []Member `json:"-"`
 	// Flags are the contract rules the instance broke and was scored anyway
 	// (out-of-range values in flag mode), "<column>: <rule>", such as
 	// "Age: above max 120". They never quote the value.
@@ -107,6 +113,11 @@ func (r *Record) Validate() error {
 	if err := checkScalars("outputs", r.Outputs); err != nil {
 		return err
 	}
+	if r.Outputs == nil {
+		if err := checkMembers("outputs", r.SortedOutputs); err != nil {
+			return err
+		}
+	}
 	if r.Shadow != nil {
 		return checkScalars("shadow.outputs", r.Shadow.Outputs)
 	}
@@ -117,6 +128,15 @@ func (r *Record) Validate() error {
 // own, but for the values in its maps: the encoder checks those as it writes
 // them, rather than walk the maps twice.
 func (r *Record) validateExceptValues(schema string, t time.Time) error {
+	if err := r.validateHead(schema, t); err != nil {
+		return err
+	}
+	return r.validateBody()
+}
+
+// validateHead checks what a request's records share: the schema, request
+// id, time, model, version and bundle.
+func (r *Record) validateHead(schema string, t time.Time) error {
 	if err := checkSchema(schema); err != nil {
 		return err
 	}
@@ -125,8 +145,6 @@ func (r *Record) validateExceptValues(schema string, t time.Time) error {
 		return errors.New("requestId: empty")
 	case len(r.RequestID) > maxRequestID:
 		return fmt.Errorf("requestId: %d bytes, at most %d", len(r.RequestID), maxRequestID)
-	case r.Index < 0:
-		return fmt.Errorf("index: %d, want 0 or more", r.Index)
 	case t.IsZero():
 		return errors.New("time: missing")
 	case t.UTC().Year() < 1 || t.UTC().Year() > 9999:
@@ -137,9 +155,18 @@ func (r *Record) validateExceptValues(schema string, t time.Time) error {
 		return fmt.Errorf("version: %d, want 1 or more", r.Version)
 	case !hashid.Valid(r.BundleSHA256):
 		return fmt.Errorf("bundleSha256: %q is not a hex SHA-256", r.BundleSHA256)
+	}
+	return nil
+}
+
+// validateBody checks the rest, but for the values in the maps.
+func (r *Record) validateBody() error {
+	switch {
+	case r.Index < 0:
+		return fmt.Errorf("index: %d, want 0 or more", r.Index)
 	case r.Features == nil && r.SortedFeatures == nil:
 		return errors.New("features: missing")
-	case len(r.Outputs) == 0:
+	case len(r.Outputs) == 0 && (r.Outputs != nil || len(r.SortedOutputs) == 0):
 		return errors.New("outputs: missing")
 	case math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) || r.LatencyMs < 0:
 		return fmt.Errorf("latencyMs: %v, want a finite number, 0 or more", r.LatencyMs)
@@ -207,8 +234,12 @@ func checkScalars(field string, m map[string]any) error {
 			return fmt.Errorf("%s: an empty name", field)
 		}
 		switch x := v.(type) {
-		case nil, string, bool, json.Number,
+		case nil, string, bool,
 			int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		case json.Number:
+			if x != "" && !jsonappend.Number(string(x)) { // "" is written as 0, as encoding/json does
+				return fmt.Errorf("%s.%s: json.Number %q is not a JSON number", field, k, string(x))
+			}
 		case float64:
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return fmt.Errorf("%s.%s: %v is not a JSON number", field, k, x)

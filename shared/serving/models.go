@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,36 @@ type model struct {
 	checker  *predict.Checker
 	redactor *predlog.Redactor
 	scorers  sync.Pool // *bundle.Scorer: a scorer reuses its buffers, so one per goroutine at a time
+	// outOrder are the indices of the outputs (bundle.OutputColumns) in
+	// name order, as the log writes them.
+	outOrder []int
+	// labels are the classes, each boxed once: the log's label values,
+	// which would otherwise cost an allocation per instance.
+	labels map[string]any
+}
+
+func newModel(name string, v *registry.Version, b *bundle.Bundle, compiled bool, c *ingest.Contract,
+	chk *predict.Checker, red *predlog.Redactor) *model {
+	m := &model{name: name, version: v, bundle: b, compiled: compiled, contract: c, checker: chk, redactor: red,
+		labels: make(map[string]any, len(b.Encoding.Target.Classes))}
+	cols := b.Encoding.OutputColumns()
+	m.outOrder = make([]int, len(cols))
+	for i := range m.outOrder {
+		m.outOrder[i] = i
+	}
+	slices.SortFunc(m.outOrder, func(i, j int) int { return strings.Compare(cols[i], cols[j]) })
+	for _, class := range b.Encoding.Target.Classes {
+		m.labels[class] = class
+	}
+	return m
+}
+
+// label is a class as the log's value.
+func (m *model) label(class string) any {
+	if v, ok := m.labels[class]; ok {
+		return v
+	}
+	return class
 }
 
 func (m *model) scorer() (*bundle.Scorer, error) {
@@ -356,5 +388,5 @@ func (s *Service) load(ctx context.Context, name string, version int, sha string
 	if err != nil {
 		return nil, fmt.Errorf("model %s version %d: %w", name, version, err)
 	}
-	return &model{name: name, version: v, bundle: b, compiled: compiled, contract: c, checker: chk, redactor: red}, nil
+	return newModel(name, v, b, compiled, c, chk, red), nil
 }

@@ -3,6 +3,7 @@ package serving
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -157,8 +158,10 @@ type scored struct {
 // outputs are one instance's outputs, as the answer writes them and as the
 // log records them.
 type outputs struct {
-	fields      []predict.Field
-	values      map[string]any
+	fields []predict.Field
+	// logged are the same outputs for the log, in name order: each number
+	// as the json.Number of the answer's text, the label as the class.
+	logged      []predlog.Member
 	explanation *predict.Explanation // when asked for
 }
 
@@ -179,8 +182,18 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 	}
 	defer m.release(sc)
 	cols := sc.Columns()
-	cells := make([]string, len(cols))
+	nc := len(cols)
+	enc := &m.bundle.Encoding
 	res.outputs = make([]outputs, len(rows))
+	// One array each for the request's fields, log members and outputs'
+	// text, rather than allocations per instance; each output is formatted
+	// once, for the answer and the log alike.
+	fields := make([]predict.Field, len(rows)*nc)
+	members := make([]predlog.Member, len(rows)*nc)
+	text := make([]byte, 0, len(rows)*nc*24)
+	offsets := make([]int, len(rows)) // where each row's outputs start in text
+	labels := make([]string, len(rows))
+	numeric := nc // the outputs before the label, if any
 	var phi []float32
 	if explain {
 		phi = make([]float32, sc.NumExplained())
@@ -193,21 +206,17 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 			res.err = fmt.Errorf("model %s version %d: instances[%d]: %w", m.name, m.version.Version, i, err)
 			return res
 		}
-		sc.Cells(out, cells)
-		if res.outputs[i].fields, res.err = predict.ScorerOutputs(cols, cells); res.err != nil {
+		f := fields[i*nc : (i+1)*nc : (i+1)*nc]
+		if numeric = len(out); numeric < nc {
+			labels[i] = enc.Label(out)
+		}
+		start := len(text)
+		if text, err = predict.AppendOutputs(text, f, cols, out, labels[i]); err != nil {
+			res.err = fmt.Errorf("model %s version %d: instances[%d]: %w", m.name, m.version.Version, i, err)
 			return res
 		}
-		// The log's copy: each probability or value as the float64 of the
-		// evaluator's float32, which JSON writes exactly as the answer does.
-		vals := make(map[string]any, len(cols))
-		for k, name := range cols {
-			if k < len(out) {
-				vals[name] = float64(out[k])
-			} else {
-				vals[name] = cells[k]
-			}
-		}
-		res.outputs[i].values = vals
+		offsets[i] = start
+		res.outputs[i].fields = f
 		if explain {
 			// The scorer still holds the row it just encoded.
 			if res.err = sc.Explain(phi); res.err != nil {
@@ -215,6 +224,24 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 			}
 			res.outputs[i].explanation = s.explanation(m, phi, out, r)
 		}
+	}
+	// The log's copy, from the same text: one string for the request, each
+	// number a json.Number of its own text.
+	all := string(text)
+	for i := range rows {
+		lm := members[i*nc : (i+1)*nc : (i+1)*nc]
+		for j, k := range m.outOrder {
+			if k >= numeric {
+				lm[j] = predlog.Member{Name: cols[k], Value: m.label(labels[i])}
+				continue
+			}
+			start := offsets[i]
+			for _, f := range fields[i*nc : i*nc+k] {
+				start += len(f.Value)
+			}
+			lm[j] = predlog.Member{Name: cols[k], Value: json.Number(all[start : start+len(fields[i*nc+k].Value)])}
+		}
+		res.outputs[i].logged = lm
 	}
 	return res
 }
@@ -295,7 +322,7 @@ func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time
 		}
 		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
 			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
-			SortedFeatures: features, Outputs: res.outputs[i].values, Flags: r.Flags, LatencyMs: ms}
+			SortedFeatures: features, SortedOutputs: res.outputs[i].logged, Flags: r.Flags, LatencyMs: ms}
 		m.redactor.Apply(&recs[i])
 	}
 	return recs
@@ -323,7 +350,10 @@ func (s *Service) addShadow(recs []predlog.Record, shadow *model, ch <-chan scor
 			recs[i].Shadow.Error = res.err.Error()
 			continue
 		}
-		recs[i].Shadow.Outputs = res.outputs[i].values
+		recs[i].Shadow.Outputs = make(map[string]any, len(res.outputs[i].logged))
+		for _, o := range res.outputs[i].logged {
+			recs[i].Shadow.Outputs[o.Name] = o.Value
+		}
 	}
 }
 
