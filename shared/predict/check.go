@@ -232,35 +232,14 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	// rather than two allocations per instance.
 	values := make([]string, len(instances)*nf)
 	logs := make([]any, len(instances)*nf)
-	// On the stack for the usual few dozen fields.
-	var namesBuf [64]string
-	var colsBuf [64]*column
-	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
-	// Every value's text in one string, each value a substring of it: one
-	// allocation for the request rather than one a value.
-	texts := valueTexts(instances)
+	cols, texts := k.columns(instances)
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf]}
 		clear(seen)
-		for j, f := range in.Fields {
-			if j > 0 {
-				texts = texts[len(in.Fields[j-1].Value):]
-			}
-			// Instances mostly name the same fields in the same order, and
-			// the decoder then gives them the same strings: such a name is
-			// the previous instance's column, compared without a lookup.
-			var col *column
-			if j < len(prevNames) && prevNames[j] == f.Name {
-				col = prevCols[j]
-			} else {
-				col = k.byName[f.Name]
-			}
-			if j < len(prevNames) {
-				prevNames[j], prevCols[j] = f.Name, col
-			} else {
-				prevNames, prevCols = append(prevNames, f.Name), append(prevCols, col)
-			}
+		for _, f := range in.Fields {
+			col := cols[0]
+			cols = cols[1:]
 			if col == nil {
 				if k.opt.UnknownFields == Reject {
 					probs.add(path.with(f.Name), RuleUnknownField,
@@ -271,12 +250,13 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 			if col.feature < 0 {
 				continue // the target, an id: a column the model does not read
 			}
+			text := texts[:len(f.Value)]
+			texts = texts[len(f.Value):]
 			if seen[col.feature] {
 				probs.add(path.with(f.Name), "duplicate", "given twice in one instance")
 				continue
 			}
 			seen[col.feature] = true
-			text := texts[:len(f.Value)]
 			v, logged, p := k.value(col, f.Value, text)
 			row.Logged[col.feature] = logged
 			switch {
@@ -288,9 +268,6 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 			default:
 				probs.add(path.with(f.Name), p.rule, p.msg)
 			}
-		}
-		if n := len(in.Fields); n > 0 {
-			texts = texts[len(in.Fields[n-1].Value):]
 		}
 		for fi, col := range k.features {
 			if !seen[fi] {
@@ -307,21 +284,57 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 	return rows, nil
 }
 
-// valueTexts is every instance's values' text, in order, as one string.
-func valueTexts(instances []Instance) string {
+// columns finds each field's column (nil for none), all the instances'
+// fields in order, and makes the text of every value of a feature into one
+// string, in the same order, of which each is a substring: one allocation for
+// the request rather than one a value. Only the features' values: the rest
+// (ignored unknown fields, the target) is not kept alive by what the log
+// holds.
+func (k *Checker) columns(instances []Instance) ([]*column, string) {
+	total := 0
+	for _, in := range instances {
+		total += len(in.Fields)
+	}
+	cols := make([]*column, 0, total)
+	// On the stack for the usual few dozen fields.
+	var namesBuf [64]string
+	var colsBuf [64]*column
+	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
 	n := 0
 	for _, in := range instances {
-		for _, f := range in.Fields {
-			n += len(f.Value)
+		for j, f := range in.Fields {
+			// Instances mostly name the same fields in the same order, and
+			// the decoder then gives them the same strings: such a name is
+			// the previous instance's column, compared without a lookup.
+			var col *column
+			if j < len(prevNames) && prevNames[j] == f.Name {
+				col = prevCols[j]
+			} else {
+				col = k.byName[f.Name]
+			}
+			if j < len(prevNames) {
+				prevNames[j], prevCols[j] = f.Name, col
+			} else {
+				prevNames, prevCols = append(prevNames, f.Name), append(prevCols, col)
+			}
+			cols = append(cols, col)
+			if col != nil && col.feature >= 0 {
+				n += len(f.Value)
+			}
 		}
 	}
-	b := make([]byte, 0, n)
+	var b strings.Builder
+	b.Grow(n)
+	i := 0
 	for _, in := range instances {
 		for _, f := range in.Fields {
-			b = append(b, f.Value...)
+			if col := cols[i]; col != nil && col.feature >= 0 {
+				b.Write(f.Value)
+			}
+			i++
 		}
 	}
-	return string(b)
+	return cols, b.String()
 }
 
 // smallWhole are the whole numbers 0 ≤ n < 4096 as the log's values (float64),

@@ -453,3 +453,59 @@ func loggedByName(k *predict.Checker, r predict.Row) map[string]any {
 	}
 	return m
 }
+
+// Checking a request's instances together (one string for all their values,
+// columns found through the previous instance's) gives each the row, or the
+// problems, that checking it alone gives: with unknown fields, the target,
+// duplicates, escaped strings and missing fields among the features, in
+// orders that change from one instance to the next.
+func TestCheckTogetherAsAlone(t *testing.T) {
+	c, features := rulesContract(t)
+	body := `{"instances": [
+		{"Seniority": 9, "Home": "rent", "Extra": "x", "Time": 60, "Age": 30, "Marital": "married", "Records": "no", "Job": "freelance", "Expenses": 73, "Income": 129, "Assets": 0, "Debt": 0, "Amount": 800, "Price": 846},
+		{"Seniority": 9, "Home": "r\u0065nt", "Extra": "a much longer unknown value", "Time": 60, "Age": 3.0e1, "Marital": "married", "Records": "no", "Job": "freelance", "Expenses": 73, "Income": null, "Assets": 0, "Debt": 0, "Amount": 800, "Price": 846},
+		{"ApplicationID": "A-1", "Home": "owner", "Seniority": 1, "Time": 12, "Age": 130, "Marital": "single", "Records": "yes", "Job": "fixed", "Expenses": 35, "Assets": 5000, "Debt": 0, "Amount": 1000, "Price": 1200, "Branch": "AB123"},
+		{},
+		{"Seniority": 2, "Home": "\"quoted\"", "Time": "60", "Age": 40, "Marital": "married", "Records": "no", "Job": "partime", "Expenses": 50, "Income": 90, "Assets": 0, "Debt": 0, "Amount": 500, "Price": 600, "Email": "a\u0040b.example", "Owner": "yes", "Opened": "2024-01-31"},
+		{"Seniority": 9, "Home": "rent", "Extra": "x", "Time": 60, "Age": 30, "Marital": "married", "Records": "no", "Job": "freelance", "Expenses": 73, "Income": 129, "Assets": 0, "Debt": 0, "Amount": 800, "Price": 846}
+	]}`
+	req, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []predict.CheckOptions{{}, {UnknownFields: predict.Ignore, OutOfRange: predict.Flag}} {
+		k := newChecker(t, c, features, opt)
+		var details []apierror.Detail
+		var passing []predict.Instance
+		var alone []predict.Row
+		for i, in := range req.Instances {
+			r, err := k.Check([]predict.Instance{in})
+			var e *apierror.Error
+			switch {
+			case errors.As(err, &e):
+				for _, d := range e.Details {
+					d.Field = strings.Replace(d.Field, "instances[0]", fmt.Sprintf("instances[%d]", i), 1)
+					details = append(details, d)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				passing, alone = append(passing, in), append(alone, r...)
+			}
+		}
+		_, err := k.Check(req.Instances)
+		var e *apierror.Error
+		if !errors.As(err, &e) || !reflect.DeepEqual(e.Details, details) {
+			t.Errorf("%+v: together %v; alone %+v", opt, err, details)
+		}
+		if opt.UnknownFields == predict.Ignore && len(passing) < 4 {
+			t.Fatalf("%+v: %d instances pass alone, want at least 4 to compare", opt, len(passing))
+		}
+		if len(passing) > 0 {
+			rows, err := k.Check(passing)
+			if err != nil || !reflect.DeepEqual(rows, alone) {
+				t.Errorf("%+v: together %+v (%v); alone %+v", opt, rows, err, alone)
+			}
+		}
+	}
+}

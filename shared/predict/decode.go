@@ -63,7 +63,7 @@ func DecodeRequest(r io.Reader, lim Limits) (*Request, error) {
 
 // DecodeRequestSized is DecodeRequest of a body whose length the caller
 // expects to be size (an HTTP request's ContentLength; -1 for unknown): it is
-// read into one buffer of that size, up to 64 KiB, rather than one grown by
+// read into one buffer of that size, up to 16 KiB, rather than one grown by
 // doubling. A body of another length is read all the same.
 func DecodeRequestSized(r io.Reader, size int64, lim Limits) (*Request, error) {
 	lim = lim.withDefaults()
@@ -81,14 +81,14 @@ func DecodeRequestSized(r io.Reader, size int64, lim Limits) (*Request, error) {
 	return decode(b, lim)
 }
 
-// readBody is io.ReadAll, starting with room for size bytes (at most 64
-// KiB: a client's word is not worth more memory before its bytes come) and
-// the EOF.
+// readBody is io.ReadAll, starting with room for size bytes (at most 16
+// KiB, a batch of a few dozen instances: a client's word is not worth more
+// memory before its bytes come) and the EOF.
 func readBody(r io.Reader, size int64) ([]byte, error) {
 	if size <= 0 {
 		return io.ReadAll(r)
 	}
-	b := make([]byte, 0, min(size, 64<<10)+1)
+	b := make([]byte, 0, min(size, 16<<10)+1)
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -162,6 +163,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"instances": [{"a": 1, "a": 2}]}`, `{"instances": []}`, `{"instances": [{"a": 1}]}{}`, "{\"instances\": [{\"a\": \"\xff\"}]}",
 		`{"instances": [{"a": "\ud800"}]}`, `{"instances": [{"a": 01}]}`, "", `{"explain": false, "instances": [{"a": -0}]}`,
 		`{"instances": [{"Age": "35", "Expenses": "1e3", "Owner": "YES", "Opened": "2024-02-30", "Branch": "AB123", "Home": "NA"}]}`,
+		`{"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "a": 3}]}`,
+		`{"instances": [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3, "b": 4}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -185,7 +188,12 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted %d instances", len(req.Instances))
 		}
 		for _, in := range req.Instances {
+			names := map[string]bool{}
 			for _, fl := range in.Fields {
+				if names[fl.Name] {
+					t.Fatalf("body %q: accepted %q twice in one instance", body, fl.Name)
+				}
+				names[fl.Name] = true
 				var v any
 				if err := json.Unmarshal(fl.Value, &v); err != nil {
 					t.Fatalf("field %q: value %q: %v", fl.Name, fl.Value, err)
@@ -233,6 +241,33 @@ func TestDecodeRequestSized(t *testing.T) {
 		var e *apierror.Error
 		if !errors.As(err, &e) || e.Code != apierror.CodeTooLarge {
 			t.Fatalf("size %d, a body over the limit: %v", size, err)
+		}
+	}
+}
+
+// A name given twice is refused wherever it comes: in an instance whose
+// names so far are the previous instance's in the same places (the decoder
+// skips its search for duplicates there, as they were distinct there), after
+// them, and among many fields.
+func TestDecodeRequestDuplicateAfterSharedNames(t *testing.T) {
+	many := func(extra string) string {
+		var b strings.Builder
+		for i := range 20 {
+			fmt.Fprintf(&b, `"f%d": %d, `, i, i)
+		}
+		return "{" + b.String() + extra + "}"
+	}
+	for _, body := range []string{
+		`{"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "a": 3}]}`,
+		`{"instances": [{"a": 1, "b": 2}, {"a": 1, "b": 2, "b": 3}]}`,
+		`{"instances": [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3, "a": 4}]}`,
+		`{"instances": [{"a": 1, "b": 2}, {"b": 1, "a": 2, "b": 3}]}`,
+		`{"instances": [` + many(`"x": 1`) + `, ` + many(`"f3": 1`) + `]}`,
+		`{"instances": [` + many(`"x": 1`) + `, ` + many(`"x": 1, "x": 2`) + `]}`,
+	} {
+		_, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{})
+		if err == nil || !strings.Contains(err.Error(), "given twice in one instance") || !strings.Contains(err.Error(), "instances[1]") {
+			t.Errorf("%s: %v", body, err)
 		}
 	}
 }

@@ -44,7 +44,7 @@ type quotedNames struct {
 
 // set makes name the i-th, whose text is text (copied).
 func (q *quotedNames) set(i int, name string, text []byte) {
-	if i > len(q.names) || len(q.names) > 1024 {
+	if i > len(q.names) || i == len(q.names) && i >= 1024 {
 		return // only a run of names from the first is kept, and not without end
 	}
 	if i == len(q.names) {
