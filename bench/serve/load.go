@@ -56,14 +56,20 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 	}
 	fmt.Printf("  peer: FastAPI %s (%s) + uvicorn %s, %d workers, xgboost %s inplace_predict (nthread=1 each)\n",
 		pyVersion(o.python, "fastapi"), route, pyVersion(o.python, "uvicorn"), o.workers, pyVersion(o.python, "xgboost"))
-	fmt.Printf("  load: wrk -t%d -c%d -d%s --latency (after a %s warm-up), one server at a time, all on the same %d cores\n",
-		o.threads, o.conns, o.duration, o.warmup, runtime.NumCPU())
+	if o.wrkCPUs == "" {
+		fmt.Printf("  load: wrk -t%d -c%d -d%s --latency (after a %s warm-up), one server at a time, all on the same %d cores\n",
+			o.threads, o.conns, o.duration, o.warmup, runtime.NumCPU())
+	} else {
+		fmt.Printf("  load: wrk -t%d -c%d -d%s --latency (after a %s warm-up), one server at a time; wrk on cores %s, the servers on this process's %d (GOMAXPROCS %d)\n",
+			o.threads, o.conns, o.duration, o.warmup, o.wrkCPUs, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	}
 
 	type row struct {
 		n          int
 		ours, peer wrkResult
 		bodyBytes  int
-		warnings   string // the platform's, during ours
+		warnings   string        // the platform's, during ours
+		settled    time.Duration // the wait for our log's last records after our run
 	}
 	var rows []row
 	for _, n := range []int{1, 32} {
@@ -96,13 +102,22 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 				return err
 			}
 			st.warnings.take()
+			cpu := processCPU()
 			res, err := runWrk(ctx, o, side.url, token, body, o.duration)
+			res.ServerCPU = processCPU() - cpu
 			stopProfile()
-			if side.res == &r.ours {
-				r.warnings = st.warnings.take()
-			}
 			if err != nil {
 				return err
+			}
+			if side.res == &r.ours {
+				r.warnings = st.warnings.take()
+				// Our log's last records are written before the peer's
+				// turn, so that their gzip and PUTs do not run beside it.
+				t0 := time.Now()
+				if err := st.p.SettleLog(ctx); err != nil {
+					return fmt.Errorf("ours: settle the prediction log: %w", err)
+				}
+				r.settled = time.Since(t0)
 			}
 			*side.res = res
 		}
@@ -123,6 +138,16 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 			"    the platform's warnings during ours: %s\n",
 			r.n, r.ours.rps()*float64(r.n), r.peer.rps()*float64(r.n), r.ours.Requests, r.peer.Requests,
 			r.ours.errors(), r.peer.errors(), r.warnings)
+		// Where the cores went in our run: unless wrk has its own, it shares
+		// them with the server.
+		rest := ""
+		if o.wrkCPUs == "" {
+			cores := time.Duration(float64(runtime.NumCPU()) * r.ours.DurationUS * float64(time.Microsecond))
+			rest = fmt.Sprintf(", the rest of the %d cores (the kernel's work for both, other jobs, idle) %s",
+				runtime.NumCPU(), r.ours.perRequest(cores-r.ours.ServerCPU-r.ours.WrkCPU))
+		}
+		fmt.Printf("    CPU a request in our run: this process (the platform) %s, wrk %s%s; our log settled %s after it\n",
+			r.ours.perRequest(r.ours.ServerCPU), r.ours.perRequest(r.ours.WrkCPU), rest, r.settled.Round(time.Millisecond))
 	}
 	fmt.Printf("  goal (issue 11): throughput ratio >= 10x with a lower p99 (p99 ratio > 1x)\n")
 	return nil
@@ -319,6 +344,24 @@ type wrkResult struct {
 	Write      int64   `json:"write"`
 	Status     int64   `json:"status"`
 	Timeout    int64   `json:"timeout"`
+	// WrkCPU is wrk's own CPU time (user and system) in the run, and
+	// ServerCPU this process's (ours: the platform runs in it), measured
+	// for our runs only.
+	WrkCPU, ServerCPU time.Duration `json:"-"`
+}
+
+// perRequest is a CPU time's share of one request of r.
+func (r wrkResult) perRequest(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d.Microseconds())/float64(r.Requests))
+}
+
+// processCPU is this process's CPU time so far (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r wrkResult) rps() float64 { return float64(r.Requests) / (r.DurationUS / 1e6) }
@@ -361,8 +404,13 @@ func runWrk(ctx context.Context, o options, url, token string, body []byte, d ti
 		return wrkResult{}, err
 	}
 	secs := strconv.Itoa(max(1, int(d.Round(time.Second).Seconds())))
-	cmd := exec.CommandContext(ctx, o.wrk, "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.conns), "-d"+secs+"s",
-		"--latency", "--timeout", "10s", "-s", f.Name(), url)
+	args := []string{o.wrk, "-t" + strconv.Itoa(o.threads), "-c" + strconv.Itoa(o.conns), "-d" + secs + "s",
+		"--latency", "--timeout", "10s", "-s", f.Name(), url}
+	if o.wrkCPUs != "" {
+		// The load generator on cores of its own (taskset is util-linux's).
+		args = append([]string{"taskset", "-c", o.wrkCPUs}, args...)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -381,6 +429,7 @@ func runWrk(ctx context.Context, o options, url, token string, body []byte, d ti
 	if r.Requests == 0 {
 		return r, fmt.Errorf("wrk %s: no request completed:\n%s", url, out)
 	}
+	r.WrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return r, nil
 }
 

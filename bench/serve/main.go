@@ -1,6 +1,7 @@
 // Command serve benchmarks the prediction endpoint in one run, on one machine:
 //
 //		go run ./bench/serve [-duration 20s] [-threads 2] [-conns 32] [-cold-runs 7] [-state DIR]
+//		taskset -c 1 go run ./bench/serve -wrk-cpus 0    # wrk on core 0, both servers on core 1
 //
 //	 1. The local endpoint (`mlops up`'s HTTPS API with its bearer token,
 //	    started in this process with shared/local.Start) against a FastAPI +
@@ -53,6 +54,7 @@ type options struct {
 	cpuProfile       string
 	peerSync         bool
 	coldEnv          []string
+	wrkCPUs          string
 }
 
 func main() {
@@ -77,6 +79,7 @@ func main() {
 		o.coldEnv = append(o.coldEnv, v)
 		return nil
 	})
+	flag.StringVar(&o.wrkCPUs, "wrk-cpus", "", "run wrk on these cores (`LIST`, as taskset -c takes it), apart from the servers: start the benchmark itself on the others, e.g. taskset -c 1 go run ./bench/serve -wrk-cpus 0")
 	flag.Float64Var(&o.logSample, "log-sample", 1, "the share of requests the local endpoint logs (the platform's default: 1)")
 	parseFile := flag.String(parseFileFlag, "", "(internal) parse this model.json once, print the nanoseconds, exit")
 	flag.Parse()

@@ -223,7 +223,7 @@ func FuzzDecodeRequest(f *testing.F) {
 
 // The size a caller expects (an HTTP request's Content-Length) only sizes
 // the first buffer: a body shorter or longer than it, or far beyond its
-// 64 KiB start, reads the same; one over the limit is refused the same.
+// 16 KiB start, reads the same; one over the limit is refused the same.
 func TestDecodeRequestSized(t *testing.T) {
 	one := `{"Age": 35, "Home": "rent", "Note": "` + strings.Repeat("x", 900) + `"}`
 	body := `{"instances": [` + strings.TrimSuffix(strings.Repeat(one+",", 200), ",") + `]}` // about 190 KB

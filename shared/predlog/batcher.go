@@ -369,8 +369,9 @@ func (b *Batcher) tick(ctx context.Context) {
 func (b *Batcher) writeLoop(ctx context.Context) {
 	var out bytes.Buffer
 	// BestSpeed: twice the default level's speed for 14% more bytes on the
-	// credit model's records (500 B of JSON: 75 B against 66), and gzip is
-	// the log's largest cost on the endpoint's 2 cores (docs/benchmarks.md).
+	// credit model's records (500 B of JSON: 75 B against 66;
+	// BenchmarkGzipCreditObject, BenchmarkCreditRecordSize): the writers
+	// share the endpoint's cores with the requests (docs/benchmarks.md).
 	zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed) // a valid level: no error
 	for {
 		b.mu.Lock()
