@@ -232,6 +232,11 @@ func parseNumber(s string) (float32, bool) {
 	if f, ok := shortWhole(s); ok {
 		return float32(f), true
 	}
+	return parseDecimal(s)
+}
+
+// parseDecimal is parseNumber's general path, for any text.
+func parseDecimal(s string) (float32, bool) {
 	if !PlainDecimal(s) {
 		return 0, false
 	}
