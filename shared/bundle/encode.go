@@ -229,7 +229,7 @@ var float32Limit = float64(math.MaxFloat32) + math.Ldexp(1, 103)
 // xgboost sees it); a value that would round to infinity is refused, as xgboost
 // refuses infinite inputs.
 func parseNumber(s string) (float32, bool) {
-	if f, ok := shortWhole(s); ok {
+	if f, ok := ShortWhole(s); ok {
 		return float32(f), true
 	}
 	return parseDecimal(s)
@@ -247,10 +247,10 @@ func parseDecimal(s string) (float32, bool) {
 	return float32(f), true
 }
 
-// shortWhole reads the usual value, a whole number of at most 15 digits with
-// an optional sign, past ParseFloat's general path: exact in a float64, so
-// the same value (-0 included) that ParseFloat would give.
-func shortWhole(s string) (float64, bool) {
+// ShortWhole reads the usual number, a whole one of at most 15 digits with an
+// optional sign, past ParseFloat's general path: exact in a float64, so the
+// same value (-0 included) that ParseFloat gives; false for any other text.
+func ShortWhole(s string) (float64, bool) {
 	i := 0
 	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
 		i = 1

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/apierror"
+	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/clip"
 )
 
@@ -598,7 +599,10 @@ func (s *scanner) number(path at) error {
 	}
 	// Without an exponent, a number of at most 38 whole digits is below
 	// 10^38 < MaxFloat32: in range without a parse.
-	if (exponent || whole > 38) && !float32Fits(text) {
+	if !exponent && whole <= 38 {
+		return nil
+	}
+	if _, ok := float32Number(string(text)); !ok {
 		return s.fail(path, "%s is beyond the float32 range (±3.4028235e38): the model reads float32", clip.Bytes(string(text), 40))
 	}
 	return nil
@@ -613,35 +617,13 @@ func (s *scanner) digits() int {
 	return s.i - k
 }
 
-// float32Fits reports whether a decimal number is within float32's range.
-func float32Fits(text []byte) bool {
-	_, ok := float32Number(string(text))
-	return ok
-}
-
 // float32Number parses a decimal number and reports whether it fits float32
 // (rounded to nearest, as the encoder casts it).
 func float32Number(text string) (float64, bool) {
 	// Most values are short whole numbers: exact in a float64, far inside
 	// float32's range, and read without ParseFloat's general path.
-	if n := len(text); n > 0 && n <= 15 {
-		i := 0
-		if text[0] == '-' {
-			i = 1
-		}
-		if i < n {
-			var v int64
-			for ; i < n && text[i] >= '0' && text[i] <= '9'; i++ {
-				v = v*10 + int64(text[i]-'0')
-			}
-			if i == n {
-				f := float64(v)
-				if text[0] == '-' {
-					f = -f // -0 too, as ParseFloat reads it
-				}
-				return f, true
-			}
-		}
+	if f, ok := bundle.ShortWhole(text); ok {
+		return f, true
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsInf(float64(float32(f)), 0) {
