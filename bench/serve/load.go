@@ -449,11 +449,20 @@ func fmtUS(us float64) string {
 }
 
 // profile starts a CPU profile into prefix-<n>.prof when on and prefix is
-// set; the function it returns stops it.
+// set; the function it returns stops it. It also writes the allocations so
+// far to prefix-<n>.allocs-before and, when stopped, prefix-<n>.allocs: the
+// run's own are their difference (go tool pprof -diff_base).
 func profile(prefix string, n int, on bool) (func(), error) {
 	if prefix == "" || !on {
 		return func() {}, nil
 	}
+	allocs := func(name string) {
+		if f, err := os.Create(name); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	allocs(fmt.Sprintf("%s-%d.allocs-before", prefix, n))
 	f, err := os.Create(fmt.Sprintf("%s-%d.prof", prefix, n))
 	if err != nil {
 		return nil, err
@@ -462,5 +471,9 @@ func profile(prefix string, n int, on bool) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		allocs(fmt.Sprintf("%s-%d.allocs", prefix, n))
+	}, nil
 }

@@ -21,9 +21,12 @@ func BenchmarkDecodeRequest(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := predict.DecodeRequestSized(strings.NewReader(body), int64(len(body)), predict.Limits{}); err != nil {
+				req, err := predict.DecodeRequestSized(strings.NewReader(body), int64(len(body)), predict.Limits{})
+				if err != nil {
 					b.Fatal(err)
 				}
+				req.Release() // as the server does
+
 			}
 		})
 	}
@@ -37,9 +40,12 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(map[int]string{1: "1", 32: "32"}[n], func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := k.Check(req.Instances); err != nil {
+				// As the server checks: into memory released by the last.
+				rows, err := k.CheckRows(req.Instances)
+				if err != nil {
 					b.Fatal(err)
 				}
+				rows.Release()
 			}
 		})
 	}

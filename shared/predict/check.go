@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openmlops/mlops/shared/apierror"
@@ -224,20 +225,93 @@ func (p *problems) err() error {
 // every instance at once (the first 100 listed in full, with a count of the
 // rest) as an *apierror.Error, bad_request, with a detail per problem.
 func (k *Checker) Check(instances []Instance) ([]Row, error) {
-	rows := make([]Row, len(instances))
-	var probs problems
+	return k.check(instances, &rowsBuf{})
+}
+
+// Rows are a request's checked instances, as Check returns them, in memory
+// that Release gives back for another request's check to reuse.
+type Rows struct {
+	List []Row
+	buf  *rowsBuf
+}
+
+// CheckRows is Check, into memory reused from requests released before.
+func (k *Checker) CheckRows(instances []Instance) (Rows, error) {
+	buf := rowsBufs.Get().(*rowsBuf)
+	rows, err := k.check(instances, buf)
+	if err != nil {
+		buf.put()
+		return Rows{}, err
+	}
+	return Rows{List: rows, buf: buf}, nil
+}
+
+// Release gives the rows' memory back: neither they nor their Values and
+// Logged slices are to be read afterwards (their Flags, and the values
+// Logged holds, are the caller's to keep).
+func (r *Rows) Release() {
+	if r.buf != nil {
+		r.buf.put()
+	}
+	r.List, r.buf = nil, nil
+}
+
+// rowsBuf is the memory of one request's check.
+type rowsBuf struct {
+	rows   []Row
+	values []string
+	logs   []any
+	cols   []*column
+	seen   []bool
+}
+
+var rowsBufs = sync.Pool{New: func() any { return new(rowsBuf) }}
+
+// maxPooledValues bounds the values a pooled rowsBuf keeps room for.
+const maxPooledValues = 1 << 16
+
+// put clears b, so that the pool keeps nothing it pointed to alive, and
+// gives it back.
+func (b *rowsBuf) put() {
+	if cap(b.values) > maxPooledValues || cap(b.cols) > maxPooledValues || cap(b.rows) > maxPooledInstances {
+		return
+	}
+	clear(b.rows[:cap(b.rows)])
+	clear(b.values[:cap(b.values)])
+	clear(b.logs[:cap(b.logs)])
+	clear(b.cols[:cap(b.cols)])
+	rowsBufs.Put(b)
+}
+
+// zeroed returns s resized to n, every element zero: s's own array where it
+// has room (put cleared it), a new one otherwise.
+func zeroed[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	nf := len(k.features)
-	seen := make([]bool, nf)
+	buf.rows = zeroed(buf.rows, len(instances))
+	buf.seen = zeroed(buf.seen, nf)
 	// One backing array each for the request's values and logged values,
 	// rather than two allocations per instance.
-	values := make([]string, len(instances)*nf)
-	logs := make([]any, len(instances)*nf)
-	cols, texts := k.columns(instances)
+	buf.values = zeroed(buf.values, len(instances)*nf)
+	buf.logs = zeroed(buf.logs, len(instances)*nf)
+	rows, seen, values, logs := buf.rows, buf.seen, buf.values, buf.logs
+	var probs problems
+	var texts string
+	buf.cols, texts = k.columns(instances, buf.cols[:0])
+	cols := buf.cols
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf]}
 		clear(seen)
-		for _, f := range in.Fields {
+		fields := in.Fields
+		for j := range fields {
+			f := &fields[j]
 			col := cols[0]
 			cols = cols[1:]
 			if col == nil {
@@ -257,7 +331,7 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 				continue
 			}
 			seen[col.feature] = true
-			v, logged, p := k.value(col, f.Value, text)
+			v, logged, p := k.value(col, text)
 			row.Logged[col.feature] = logged
 			switch {
 			case p == nil:
@@ -287,51 +361,60 @@ func (k *Checker) Check(instances []Instance) ([]Row, error) {
 // columns finds each field's column (nil for none), all the instances'
 // fields in order, and makes the text of every value of a feature into one
 // string, in the same order, of which each is a substring: one allocation for
-// the request rather than one a value. Only the features' values: the rest
-// (ignored unknown fields, the target) is not kept alive by what the log
-// holds.
-func (k *Checker) columns(instances []Instance) ([]*column, string) {
+// the request rather than one a value (cols is where to append the columns).
+// Only the features' values: the rest (ignored unknown fields, the target) is
+// not kept alive by what the log holds.
+func (k *Checker) columns(instances []Instance, cols []*column) ([]*column, string) {
 	total := 0
 	for _, in := range instances {
 		total += len(in.Fields)
 	}
-	cols := make([]*column, 0, total)
+	if cap(cols) < total {
+		cols = make([]*column, 0, total)
+	}
 	// On the stack for the usual few dozen fields.
 	var namesBuf [64]string
 	var colsBuf [64]*column
 	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
 	n := 0
+	start := len(cols)
+	cols = cols[:start+total]
+	c := start
 	for _, in := range instances {
-		for j, f := range in.Fields {
+		fields := in.Fields // indexed, not ranged over: a Field is not copied
+		for j := range fields {
 			// Instances mostly name the same fields in the same order, and
 			// the decoder then gives them the same strings: such a name is
 			// the previous instance's column, compared without a lookup.
+			name := fields[j].Name
 			var col *column
-			if j < len(prevNames) && prevNames[j] == f.Name {
+			switch {
+			case j >= len(prevNames):
+				col = k.byName[name]
+				prevNames, prevCols = append(prevNames, name), append(prevCols, col)
+			case prevNames[j] == name:
 				col = prevCols[j]
-			} else {
-				col = k.byName[f.Name]
+			default:
+				col = k.byName[name]
+				prevNames[j], prevCols[j] = name, col
 			}
-			if j < len(prevNames) {
-				prevNames[j], prevCols[j] = f.Name, col
-			} else {
-				prevNames, prevCols = append(prevNames, f.Name), append(prevCols, col)
-			}
-			cols = append(cols, col)
+			cols[c] = col
+			c++
 			if col != nil && col.feature >= 0 {
-				n += len(f.Value)
+				n += len(fields[j].Value)
 			}
 		}
 	}
 	var b strings.Builder
 	b.Grow(n)
-	i := 0
+	c = start
 	for _, in := range instances {
-		for _, f := range in.Fields {
-			if col := cols[i]; col != nil && col.feature >= 0 {
-				b.Write(f.Value)
+		fields := in.Fields
+		for j := range fields {
+			if col := cols[c]; col != nil && col.feature >= 0 {
+				b.Write(fields[j].Value)
 			}
-			i++
+			c++
 		}
 	}
 	return cols, b.String()
@@ -355,20 +438,23 @@ func logNumber(f float64) any {
 	return f
 }
 
-// value checks one value of col, raw, whose text is also text: its canonical
-// CSV form, its value for the log, or the rule it breaks.
-func (k *Checker) value(col *column, raw json.RawMessage, text string) (string, any, *problem) {
+// value checks one value of col, whose JSON text is text: its canonical CSV
+// form, its value for the log, or the rule it breaks.
+func (k *Checker) value(col *column, text string) (string, any, *problem) {
 	c := col.c
 	var s string    // a string's value, or a number's text
 	var num float64 // a number's value
 	var logged any
 	allowed := false // s is one of col's allowed values
-	kind := jsonKind(raw)
+	kind := "nothing"
+	if text != "" {
+		kind = kindOf(text[0])
+	}
 	switch kind {
 	case "null":
 		return k.missing(col, "null")
 	case "a boolean":
-		logged = raw[0] == 't'
+		logged = text[0] == 't'
 	case "a string":
 		var ok bool
 		if s, ok = unquote(text); !ok {
@@ -398,7 +484,7 @@ func (k *Checker) value(col *column, raw json.RawMessage, text string) (string, 
 		if !c.PII {
 			got = col.show(s, quoted)
 			if kind == "a boolean" {
-				got = string(raw)
+				got = text
 			}
 		}
 		return "", logged, &problem{rule: validate.RuleType, msg: "expected " + want + ", got " + got}
@@ -543,14 +629,6 @@ func (col *column) timestampWant() string {
 		return "an RFC 3339 timestamp string (e.g. 2024-01-31T09:30:00Z)"
 	}
 	return fmt.Sprintf("a timestamp string in the layout %q", col.c.Format)
-}
-
-// jsonKind names the kind of a JSON scalar's text, for messages.
-func jsonKind(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	return kindOf(raw[0])
 }
 
 // Features describes the model's features with their contract's rules, for

@@ -509,3 +509,36 @@ func TestCheckTogetherAsAlone(t *testing.T) {
 		}
 	}
 }
+
+// CheckRows reuses the memory of rows released before: its rows are exactly
+// Check's, whatever the reused memory held (a feature missing now and given
+// in the last request is missing, not the last value), and a refusal leaves
+// the next check unharmed.
+func TestCheckRowsReleaseReuse(t *testing.T) {
+	c := creditContract(t)
+	k := newChecker(t, c, c.Features, predict.CheckOptions{OutOfRange: predict.Flag})
+	bodies := []string{
+		creditBody(32),
+		`{"instances": [{"Seniority": 3, "Age": 30}, {"Home": "own", "Amount": 500}]}`,
+		`{"instances": [{"Seniority": "x"}]}`, // refused
+		creditBody(1),
+		`{"instances": [{"Age": 130, "Home": "castle"}, {}]}`, // flagged
+	}
+	for round := range 10 {
+		for i, body := range bodies {
+			req := mustRequest(t, body)
+			want, wantErr := k.Check(req.Instances)
+			got, err := k.CheckRows(req.Instances)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("round %d, body %d: CheckRows %v, Check %v", round, i, err, wantErr)
+			}
+			if !reflect.DeepEqual(got.List, want) {
+				t.Fatalf("round %d, body %d: rows in reused memory\n%+v\nwant\n%+v", round, i, got.List, want)
+			}
+			got.Release()
+			if got.List != nil {
+				t.Fatal("released rows still listed")
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/openmlops/mlops/shared/apierror"
@@ -59,16 +60,33 @@ var unlimited = Limits{MaxBodyBytes: math.MaxInt64, MaxInstances: math.MaxInt}
 // whose message names the place: body, instances, instances[3] or
 // instances[3].Age. The contract's rules are the Checker's.
 func DecodeRequest(r io.Reader, lim Limits) (*Request, error) {
-	return DecodeRequestSized(r, -1, lim)
+	return decodeRequest(r, -1, lim, &requestBuf{})
 }
 
 // DecodeRequestSized is DecodeRequest of a body whose length the caller
 // expects to be size (an HTTP request's ContentLength; -1 for unknown): it is
 // read into one buffer of that size, up to 16 KiB, rather than one grown by
 // doubling. A body of another length is read all the same.
+//
+// The request's instances are in memory that Release gives back for the next
+// request to reuse: a server's requests, one after another, then allocate
+// next to nothing for them.
 func DecodeRequestSized(r io.Reader, size int64, lim Limits) (*Request, error) {
+	buf := requestBufs.Get().(*requestBuf)
+	req, err := decodeRequest(r, size, lim, buf)
+	if err != nil {
+		buf.put()
+		return nil, err
+	}
+	req.buf = buf
+	return req, nil
+}
+
+// decodeRequest decodes the body r gives into buf's memory.
+func decodeRequest(r io.Reader, size int64, lim Limits, buf *requestBuf) (*Request, error) {
 	lim = lim.withDefaults()
-	b, err := readBody(io.LimitReader(r, min(lim.MaxBodyBytes, math.MaxInt64-1)+1), size)
+	b, err := readBody(io.LimitReader(r, min(lim.MaxBodyBytes, math.MaxInt64-1)+1), size, buf.body[:0])
+	buf.body = b
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -79,17 +97,84 @@ func DecodeRequestSized(r io.Reader, size int64, lim Limits) (*Request, error) {
 	if int64(len(b)) > lim.MaxBodyBytes {
 		return nil, tooLarge(lim.MaxBodyBytes)
 	}
-	return decode(b, lim)
+	return decodeInto(b, lim, buf)
 }
 
-// readBody is io.ReadAll, starting with room for size bytes (at most 16
-// KiB, a batch of a few dozen instances: a client's word is not worth more
-// memory before its bytes come) and the EOF.
-func readBody(r io.Reader, size int64) ([]byte, error) {
-	if size <= 0 {
-		return io.ReadAll(r)
+// requestBuf is the memory of one request's decoding: its body, the slab
+// its fields are cut from, its instances.
+type requestBuf struct {
+	body      []byte
+	slab      []Field
+	instances []Instance
+	fields    int     // how many fields the request had: the slab the next one starts with
+	names     []Field // the last request's first instance's names (no values)
+}
+
+var requestBufs = sync.Pool{New: func() any { return new(requestBuf) }}
+
+// The largest memory a requestBuf keeps for the next request: a batch of a
+// few hundred instances. A larger request's is left to the collector.
+const (
+	maxPooledBody      = 64 << 10
+	maxPooledFields    = 4096
+	maxPooledInstances = 1024
+	maxPooledNames     = 256
+)
+
+// put clears b (nothing it points to is kept alive by the pool) and gives
+// it back, sized for requests like the last.
+func (b *requestBuf) put() {
+	if cap(b.body) > maxPooledBody || b.fields > maxPooledFields || cap(b.instances) > maxPooledInstances {
+		return
 	}
-	b := make([]byte, 0, min(size, 16<<10)+1)
+	// The first instance's names start the next request's: its instances,
+	// named as these were, then share these strings rather than copy their
+	// own (they are distinct: the instance was read whole).
+	b.names = b.names[:0]
+	if len(b.instances) > 0 && len(b.instances[0].Fields) <= maxPooledNames {
+		for _, f := range b.instances[0].Fields {
+			b.names = append(b.names, Field{Name: f.Name})
+		}
+	}
+	clear(b.slab[:cap(b.slab)])
+	if cap(b.slab) < b.fields {
+		// The last request's fields took more than one slab: the next
+		// starts with one large enough for all of them.
+		b.slab = make([]Field, 0, b.fields)
+	}
+	clear(b.instances[:cap(b.instances)])
+	b.body, b.slab, b.instances, b.fields = b.body[:0], b.slab[:0], b.instances[:0], 0
+	requestBufs.Put(b)
+}
+
+// Keep says that the request's instances are read after the call that got
+// the request returns (by a goroutine it started): Release then leaves their
+// memory to the garbage collector rather than reusing it.
+func (r *Request) Keep() { r.kept = true }
+
+// Release gives the memory of a request from DecodeRequestSized back for
+// another request to reuse, unless Keep was called: its instances, their
+// fields and values are not to be read afterwards. It is for the server,
+// which knows when a request is done with; any other request it leaves alone.
+func (r *Request) Release() {
+	if r.buf == nil || r.kept {
+		return
+	}
+	b := r.buf
+	r.buf, r.Instances = nil, nil
+	b.put()
+}
+
+// readBody is io.ReadAll into b, starting with room for size bytes (at most
+// 16 KiB, a batch of a few dozen instances: a client's word is not worth
+// more memory before its bytes come) and the EOF.
+func readBody(r io.Reader, size int64, b []byte) ([]byte, error) {
+	if size <= 0 {
+		size = 512 // as io.ReadAll starts
+	}
+	if want := int(min(size, 16<<10)) + 1; cap(b) < want {
+		b = make([]byte, 0, want)
+	}
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -119,7 +204,10 @@ type scanner struct {
 	// prev is the previous instance's fields: instances mostly name the same
 	// fields in the same order, and then share their names' strings.
 	prev []Field
-	slab []Field // what instances' fields are cut from
+	slab []Field    // what instances' fields are cut from
+	out  []Instance // what the instances are appended to
+	// fields counts the fields read, to size the next request's slab.
+	fields int
 }
 
 // at names a place of the request for a message (body, explain,
@@ -154,7 +242,18 @@ func (a at) with(field string) at {
 }
 
 func decode(b []byte, lim Limits) (*Request, error) {
+	return decodeInto(b, lim, nil)
+}
+
+// decodeInto decodes b with the slab and instances of buf (nil: new ones).
+func decodeInto(b []byte, lim Limits, buf *requestBuf) (*Request, error) {
 	s := &scanner{b: b, lim: lim}
+	if buf != nil {
+		s.slab, s.out, s.prev = buf.slab[:0], buf.instances[:0], buf.names
+		// The slab given back is the one the scanner started with, even if
+		// the fields outgrew it (put then makes one large enough).
+		defer func() { buf.instances, buf.fields = s.out, s.fields }()
+	}
 	s.ws()
 	if s.i == len(b) {
 		return nil, s.fail(atBody, `empty: expected a JSON object {"instances": [{...}, ...]}`)
@@ -318,7 +417,8 @@ func (s *scanner) instances() ([]Instance, error) {
 		return nil, s.fail(atInstances, "expected an array of objects, got %s", s.what())
 	}
 	s.i++
-	var out []Instance
+	out := s.out[:0]
+	defer func() { s.out = out }()
 	if s.ws(); s.peek() == ']' {
 		s.i++
 		return out, nil
@@ -357,7 +457,7 @@ func (s *scanner) instance(path at) ([]Field, error) {
 	var index map[string]bool // names seen, once there are many
 	if s.ws(); s.peek() == '}' {
 		s.i++
-		return fields[:0:0], nil
+		return nil, nil // no fields, however the slab stands
 	}
 	// While every name is the previous instance's at its place, none is
 	// given twice: they were distinct there.
@@ -399,6 +499,7 @@ func (s *scanner) instance(path at) ([]Field, error) {
 			}
 		}
 		fields = append(fields, Field{Name: name, Value: v})
+		s.fields++
 		if done, err := s.next(path, '}'); err != nil || done {
 			if cap(fields) == cap(s.slab)-n { // still in the slab: the rest of it is free
 				s.slab = s.slab[:n+len(fields)]

@@ -234,9 +234,10 @@ func TestDecodeRequestSized(t *testing.T) {
 	n := int64(len(body))
 	for _, size := range []int64{-1, 0, 1, n / 2, n - 1, n, n + 1, 2 * n, 1 << 40} {
 		got, err := predict.DecodeRequestSized(strings.NewReader(body), size, predict.Limits{})
-		if err != nil || !reflect.DeepEqual(got, want) {
+		if err != nil || !reflect.DeepEqual(got.Instances, want.Instances) || got.Explain != want.Explain {
 			t.Fatalf("size %d: %v", size, err)
 		}
+		got.Release() // the next size's decoding reuses its memory
 		_, err = predict.DecodeRequestSized(strings.NewReader(body), size, predict.Limits{MaxBodyBytes: n - 1})
 		var e *apierror.Error
 		if !errors.As(err, &e) || e.Code != apierror.CodeTooLarge {
@@ -270,4 +271,78 @@ func TestDecodeRequestDuplicateAfterSharedNames(t *testing.T) {
 			t.Errorf("%s: %v", body, err)
 		}
 	}
+}
+
+// A server's requests reuse the memory of those released before them: a
+// request decoded into reused memory is exactly what a fresh decoding gives,
+// whatever was there before, and a kept request is never overwritten.
+func TestDecodeRequestReleaseReuse(t *testing.T) {
+	bodies := []string{
+		`{"instances": [{"Age": 35, "Home": "rent", "Job": "fixed", "Note": "` + strings.Repeat("x", 300) + `"}, {"Age": 40, "Home": "own"}]}`,
+		`{"instances": [{"Age": 1}]}`,
+		`{"explain": true, "instances": [` + strings.TrimSuffix(strings.Repeat(`{"b": 2, "a": "y", "c": null},`, 300), ",") + `]}`,
+		`{"instances": [{"Z": false}, {"Y": "\u00e9"}, {}]}`,
+	}
+	fresh := func(body string) *predict.Request {
+		req, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	var kept []*predict.Request
+	var keptWant []*predict.Request
+	for round := range 20 {
+		for k, body := range bodies {
+			req, err := predict.DecodeRequestSized(strings.NewReader(body), int64(len(body)), predict.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fresh(body)
+			if !reflect.DeepEqual(req.Instances, want.Instances) || req.Explain != want.Explain {
+				t.Fatalf("round %d, body %d: decoded into reused memory as %+v, want %+v", round, k, req, want)
+			}
+			if (round+k)%7 == 0 {
+				req.Keep()
+				kept, keptWant = append(kept, req), append(keptWant, want)
+			}
+			req.Release()
+			if req.Instances != nil && (round+k)%7 != 0 {
+				t.Fatalf("round %d, body %d: released, and still has its instances", round, k)
+			}
+		}
+	}
+	for i, req := range kept {
+		if !reflect.DeepEqual(req.Instances, keptWant[i].Instances) {
+			t.Fatalf("kept request %d was overwritten: %+v, want %+v", i, req.Instances, keptWant[i].Instances)
+		}
+	}
+}
+
+// A request decoded into the memory of one released before it (its body,
+// fields and first instance's names) is decoded, or refused, exactly as on
+// its own.
+func FuzzDecodeRequestReuse(f *testing.F) {
+	f.Add(`{"instances": [{"a": 1, "b": "x"}]}`, `{"instances": [{"a": 2, "b": "y"}, {"b": 3, "a": 4}]}`)
+	f.Add(`{"instances": [{"a": 1, "b": "x"}]}`, `{"instances": [{"a": 2, "a": 3}]}`)
+	f.Add(`{"instances": [{"a\u0022": 1}]}`, `{"instances": [{"a"": 1}]}`)
+	f.Add(`{"instances": [{"é": 1, "\u00e9": 2}]}`, `{"instances": [{"é": 1}]}`)
+	f.Add(`{"instances": [{"a": 1}, {"a": "`+strings.Repeat("z", 200)+`"}]}`, `{"instances": [{"a": 1, "b": 2, "c": 3}]}`)
+	f.Fuzz(func(t *testing.T, first, second string) {
+		lim := predict.Limits{MaxBodyBytes: 1 << 16, MaxInstances: 64}
+		if req, err := predict.DecodeRequestSized(strings.NewReader(first), int64(len(first)), lim); err == nil {
+			req.Release()
+		}
+		want, wantErr := predict.DecodeRequest(strings.NewReader(second), lim)
+		got, err := predict.DecodeRequestSized(strings.NewReader(second), int64(len(second)), lim)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("after %q, %q: %v, alone %v", first, second, err, wantErr)
+		}
+		if err == nil {
+			if !reflect.DeepEqual(got.Instances, want.Instances) || got.Explain != want.Explain {
+				t.Fatalf("after %q, %q: %+v, alone %+v", first, second, got, want)
+			}
+			got.Release()
+		}
+	})
 }

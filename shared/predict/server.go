@@ -16,7 +16,9 @@ import (
 // Checker's 400s; any other error is a failure of the platform (500).
 type Service interface {
 	// Predict scores req with model's current champion. requestID names the
-	// request in logs.
+	// request in logs. The route reuses req's memory once Predict returns:
+	// neither the answer nor anything left running may read req afterwards,
+	// unless Predict calls req.Keep first.
 	Predict(ctx context.Context, model string, req *Request, requestID string) (*Response, error)
 	// Metadata describes model's current champion.
 	Metadata(ctx context.Context, model string) (*Metadata, error)
@@ -56,10 +58,14 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger,
 				return nil, err
 			}
 			resp, err := svc.Predict(r.Context(), model, req, id)
+			n := len(req.Instances)
+			// The answer holds nothing of the request's memory (the service
+			// calls Keep on a request it still reads): the next request reuses it.
+			req.Release()
 			if err != nil {
 				return nil, err
 			}
-			if resp == nil || len(resp.Predictions) != len(req.Instances) {
+			if resp == nil || len(resp.Predictions) != n {
 				return nil, errors.New("predict: the service answered no prediction for some instances")
 			}
 			resp.RequestID = id

@@ -33,6 +33,11 @@ type Request struct {
 	Instances []Instance
 	// Explain asks for each prediction's contributions and reasons.
 	Explain bool
+
+	// buf is the pooled memory Instances are in (DecodeRequestSized's),
+	// which Release gives back unless kept.
+	buf  *requestBuf
+	kept bool
 }
 
 // Instance is one record to score: its fields in the order they came, each

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/openmlops/mlops/shared/bundle"
@@ -22,20 +23,27 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.checker.Check(req.Instances)
+	// The rows, and below the records, are in memory the next requests
+	// reuse once released: released only where nothing reads them any more
+	// (the answer holds their Flags and Logged values, never the rows).
+	checked, err := m.checker.CheckRows(req.Instances)
 	if err != nil {
 		return nil, err
 	}
+	rows := checked.List
 	logged := s.sampler.Sampled(requestID)
 	var shadowed chan scored
 	if shadow != nil && logged {
 		// Scored beside the champion, never in its place: its outcome, late
-		// or failed, changes nothing in the answer.
+		// or failed, changes nothing in the answer. It reads the instances
+		// after Predict returns: they are kept.
+		req.Keep()
 		shadowed = make(chan scored, 1)
 		go func() { shadowed <- s.score(shadow, req.Instances, nil, false) }()
 	}
 	res := s.score(m, req.Instances, rows, req.Explain)
 	if res.err != nil {
+		checked.Release()
 		return nil, res.err
 	}
 	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID,
@@ -44,19 +52,22 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		resp.Predictions[i] = predict.Prediction{Outputs: out.fields, Flags: rows[i].Flags, Explanation: out.explanation}
 	}
 	if !logged {
+		checked.Release()
 		return resp, nil
 	}
-	write := func(ctx context.Context, recs []predlog.Record) error {
-		if err := s.sink.Write(ctx, recs); err != nil {
-			s.log.Error("prediction log: records lost", "model", name, "requestId", requestID, "records", len(recs), "error", err)
+	write := func(ctx context.Context, recs *records) error {
+		defer recs.release() // written or lost: the sink keeps none of it
+		if err := s.sink.Write(ctx, recs.list); err != nil {
+			s.log.Error("prediction log: records lost", "model", name, "requestId", requestID, "records", len(recs.list), "error", err)
 			return fmt.Errorf("prediction log: %w", err)
 		}
 		return nil
 	}
 	complete := func(ctx context.Context) error {
 		recs := s.records(m, rows, res, received, requestID, time.Since(start))
+		checked.Release()
 		if shadowed != nil {
-			s.addShadow(recs, shadow, shadowed)
+			s.addShadow(recs.list, shadow, shadowed)
 		}
 		return write(ctx, recs)
 	}
@@ -73,7 +84,9 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		// room (refused at once under an ended context) waits in the
 		// background, never in the answer's way.
 		recs := s.records(m, rows, res, received, requestID, time.Since(start))
-		if s.sink.Write(ended, recs) == nil {
+		checked.Release()
+		if s.sink.Write(ended, recs.list) == nil {
+			recs.release()
 			return resp, nil
 		}
 		s.logging(+1)
@@ -304,17 +317,50 @@ func reasons(enc *bundle.Encoding, out []float32, ex *predict.Explanation, r pre
 	return out2
 }
 
+// records are one request's records for the prediction log, in memory the
+// next request's reuse once released (a sink keeps none of what it is given).
+type records struct {
+	list    []predlog.Record
+	members []predlog.Member
+}
+
+var recordBufs = sync.Pool{New: func() any { return new(records) }}
+
+// maxPooledMembers bounds the features a pooled records keeps room for.
+const maxPooledMembers = 1 << 16
+
+// release clears r (the pool keeps nothing it pointed to alive) and gives it
+// back: r is not to be read afterwards.
+func (r *records) release() {
+	if cap(r.members) > maxPooledMembers || cap(r.list) > maxPooledMembers {
+		return
+	}
+	clear(r.list[:cap(r.list)])
+	clear(r.members[:cap(r.members)])
+	r.list, r.members = r.list[:0], r.members[:0]
+	recordBufs.Put(r)
+}
+
 // records are the prediction log's records of one request, personal data
 // redacted by the model's contract.
-func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) []predlog.Record {
-	recs := make([]predlog.Record, len(rows))
+func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) *records {
+	buf := recordBufs.Get().(*records)
+	if cap(buf.list) < len(rows) {
+		buf.list = make([]predlog.Record, len(rows))
+	}
+	buf.list = buf.list[:len(rows)]
+	recs := buf.list
 	ms := float64(took.Microseconds()) / 1000
 	names, order := m.checker.Names(), m.checker.NameOrder()
 	// The features go as members in name order, all the request's in one
 	// array: no map to build per record, nor for the log's encoder to look
 	// names up in.
 	n := len(order)
-	members := make([]predlog.Member, len(rows)*n)
+	if cap(buf.members) < len(rows)*n {
+		buf.members = make([]predlog.Member, len(rows)*n)
+	}
+	buf.members = buf.members[:len(rows)*n]
+	members := buf.members
 	for i, r := range rows {
 		features := members[i*n : (i+1)*n : (i+1)*n]
 		for j, f := range order {
@@ -325,7 +371,7 @@ func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time
 			SortedFeatures: features, SortedOutputs: res.outputs[i].logged, Flags: r.Flags, LatencyMs: ms}
 		m.redactor.Apply(&recs[i])
 	}
-	return recs
+	return buf
 }
 
 // addShadow puts the shadow's outputs beside the champion's, waiting at most
