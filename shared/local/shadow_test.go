@@ -62,8 +62,12 @@ func TestShadowScoresTheCandidateOnLiveRequests(t *testing.T) {
 		return sc
 	}
 	want := map[int]*bundle.Scorer{1: scorer(1), 2: scorer(2)}
-	// p_bad of version v for data row r (1-based, as in lines).
+	// p_bad of version v for data row r (1-based, as in lines). A scorer is
+	// not for concurrent use: the requests' goroutines take turns.
+	var scoring sync.Mutex
 	pBad := func(v, r int) string {
+		scoring.Lock()
+		defer scoring.Unlock()
 		sc := want[v]
 		cells := strings.Split(strings.ReplaceAll(strings.TrimSpace(lines[r]), `"`, ""), ",")
 		for i, c := range cells {

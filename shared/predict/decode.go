@@ -143,6 +143,8 @@ func (b *requestBuf) put() {
 		b.slab = make([]Field, 0, b.fields)
 	}
 	clear(b.instances[:cap(b.instances)])
+	clear(b.names[len(b.names):cap(b.names)])
+	clear(b.body[:cap(b.body)]) // a caller's data does not wait in the pool
 	b.body, b.slab, b.instances, b.fields = b.body[:0], b.slab[:0], b.instances[:0], 0
 	requestBufs.Put(b)
 }
@@ -156,6 +158,8 @@ func (r *Request) Keep() { r.kept = true }
 // another request to reuse, unless Keep was called: its instances, their
 // fields and values are not to be read afterwards. It is for the server,
 // which knows when a request is done with; any other request it leaves alone.
+// Release the request once, through the pointer DecodeRequestSized gave: a
+// copy of the Request released as well would give its memory twice.
 func (r *Request) Release() {
 	if r.buf == nil || r.kept {
 		return

@@ -332,7 +332,7 @@ const maxPooledMembers = 1 << 16
 // release clears r (the pool keeps nothing it pointed to alive) and gives it
 // back: r is not to be read afterwards.
 func (r *records) release() {
-	if cap(r.members) > maxPooledMembers || cap(r.list) > maxPooledMembers {
+	if cap(r.members) > maxPooledMembers || cap(r.list) > predict.DefaultMaxInstances {
 		return
 	}
 	clear(r.list[:cap(r.list)])
@@ -389,6 +389,10 @@ func (s *Service) addShadow(recs []predlog.Record, shadow *model, ch <-chan scor
 			recs[i].Shadow.Error = fmt.Sprintf("no outputs within %s", s.cfg.ShadowWait)
 		}
 		return
+	}
+	if res.err == nil && len(res.outputs) != len(recs) {
+		// Never so; but a panic here, in the background, would end the server.
+		res.err = fmt.Errorf("%d outputs for %d instances", len(res.outputs), len(recs))
 	}
 	for i := range recs {
 		recs[i].Shadow = sh()

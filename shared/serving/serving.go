@@ -52,7 +52,9 @@ type Contracts interface {
 
 // Sink takes the prediction log's records (shared/predlog's sinks). ctx
 // bounds only a wait: records a Write can take at once it takes even under
-// an ended context, which Predict relies on to write without waiting.
+// an ended context, which Predict relies on to write without waiting. A sink
+// keeps nothing of recs once Write returns (it encodes them first): their
+// memory, features and outputs included, is the next request's.
 type Sink interface {
 	Write(ctx context.Context, recs []predlog.Record) error
 }
