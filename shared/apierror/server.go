@@ -36,6 +36,14 @@ type Appender interface {
 	AppendJSON(b []byte) ([]byte, error)
 }
 
+// IndentAppender is an Appender that also writes itself as WriteJSON writes
+// any answer (indented by two spaces, <, > and & escaped in strings) in one
+// pass, rather than compact and then indented.
+type IndentAppender interface {
+	Appender
+	AppendIndentedJSON(b []byte) ([]byte, error)
+}
+
 // bodies are the scratch of Appenders' answers: the compact form, then the
 // indented one.
 var bodies = sync.Pool{New: func() any { return new([2][]byte) }}
@@ -48,7 +56,22 @@ const maxPooledBody = 1 << 20
 // out with their Content-Length, in one write.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	if a, ok := v.(Appender); ok {
+	if a, ok := v.(IndentAppender); ok {
+		scratch := bodies.Get().(*[2][]byte)
+		body, err := a.AppendIndentedJSON(scratch[1][:0])
+		if err == nil {
+			body = append(body, '\n')
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+			if cap(body) <= maxPooledBody {
+				scratch[1] = body
+				bodies.Put(scratch)
+			}
+			return
+		}
+		// encoding/json meets the same error below.
+	} else if a, ok := v.(Appender); ok {
 		scratch := bodies.Get().(*[2][]byte)
 		compact, err := a.AppendJSON(scratch[0][:0])
 		if err == nil {

@@ -157,7 +157,14 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // an Encoder writes them unless told not to.
 // It validates nothing: src must be what it says.
 func Indent(dst, src []byte, indent string, escapeHTML bool) []byte {
-	depth := 0
+	return IndentAt(dst, src, indent, 0, escapeHTML)
+}
+
+// IndentAt is Indent of a value that stands depth levels deep in the
+// document being written: its lines are indented as they would be there.
+// src may also be a run of members or elements that continues a value
+// (`,"a":1}`): Indent's pass is lexical.
+func IndentAt(dst, src []byte, indent string, depth int, escapeHTML bool) []byte {
 	newline := func(dst []byte) []byte {
 		dst = append(dst, '\n')
 		for range depth {

@@ -103,11 +103,12 @@ func decodeRequest(r io.Reader, size int64, lim Limits, buf *requestBuf) (*Reque
 // requestBuf is the memory of one request's decoding: its body, the slab
 // its fields are cut from, its instances.
 type requestBuf struct {
-	body      []byte
-	slab      []Field
-	instances []Instance
-	fields    int     // how many fields the request had: the slab the next one starts with
-	names     []Field // the last request's first instance's names (no values)
+	body       []byte
+	slab       []Field
+	instances  []Instance
+	fields     int     // how many fields the request had: the slab the next one starts with
+	names      []Field // the last request's first instance's names (no values)
+	namesPlain uint64  // plainNames(names)
 }
 
 var requestBufs = sync.Pool{New: func() any { return new(requestBuf) }}
@@ -136,6 +137,7 @@ func (b *requestBuf) put() {
 			b.names = append(b.names, Field{Name: f.Name})
 		}
 	}
+	b.namesPlain = plainNames(b.names)
 	clear(b.slab[:cap(b.slab)])
 	if cap(b.slab) < b.fields {
 		// The last request's fields took more than one slab: the next
@@ -207,9 +209,10 @@ type scanner struct {
 	lim Limits
 	// prev is the previous instance's fields: instances mostly name the same
 	// fields in the same order, and then share their names' strings.
-	prev []Field
-	slab []Field    // what instances' fields are cut from
-	out  []Instance // what the instances are appended to
+	prev      []Field
+	prevPlain uint64     // plainNames(prev)
+	slab      []Field    // what instances' fields are cut from
+	out       []Instance // what the instances are appended to
 	// fields counts the fields read, to size the next request's slab.
 	fields int
 }
@@ -253,7 +256,7 @@ func decode(b []byte, lim Limits) (*Request, error) {
 func decodeInto(b []byte, lim Limits, buf *requestBuf) (*Request, error) {
 	s := &scanner{b: b, lim: lim}
 	if buf != nil {
-		s.slab, s.out, s.prev = buf.slab[:0], buf.instances[:0], buf.names
+		s.slab, s.out, s.prev, s.prevPlain = buf.slab[:0], buf.instances[:0], buf.names, buf.namesPlain
 		// The slab given back is the one the scanner started with, even if
 		// the fields outgrew it (put then makes one large enough).
 		defer func() { buf.instances, buf.fields = s.out, s.fields }()
@@ -277,7 +280,7 @@ func decodeInto(b []byte, lim Limits, buf *requestBuf) (*Request, error) {
 	} else {
 		for {
 			s.ws()
-			key, _, err := s.name(atBody, -1)
+			key, _, _, err := s.name(atBody, -1)
 			if err != nil {
 				return nil, err
 			}
@@ -466,11 +469,15 @@ func (s *scanner) instance(path at) ([]Field, error) {
 	// While every name is the previous instance's at its place, none is
 	// given twice: they were distinct there.
 	aligned := true
+	var plainMask uint64 // of this instance's names, for the next (prevPlain)
 	for {
 		s.ws()
-		name, shared, err := s.name(path, len(fields))
+		name, shared, plain, err := s.name(path, len(fields))
 		if err != nil {
 			return nil, err
+		}
+		if plain && len(fields) < 64 {
+			plainMask |= 1 << len(fields)
 		}
 		if !shared || !aligned {
 			aligned = false
@@ -509,7 +516,7 @@ func (s *scanner) instance(path at) ([]Field, error) {
 				s.slab = s.slab[:n+len(fields)]
 			}
 			fields = fields[:len(fields):len(fields)]
-			s.prev = fields
+			s.prev, s.prevPlain = fields, plainMask
 			return fields, err
 		}
 	}
@@ -517,30 +524,60 @@ func (s *scanner) instance(path at) ([]Field, error) {
 
 // name reads a member's name; at is its place in an instance (-1 for the
 // body's), to share the name with the previous instance's (shared true).
-func (s *scanner) name(path at, at int) (name string, shared bool, err error) {
+func (s *scanner) name(path at, at int) (name string, shared, plain bool, err error) {
 	if s.peek() != '"' {
-		return "", false, s.syntax(path, "a field name in double quotes")
+		return "", false, false, s.syntax(path, "a field name in double quotes")
+	}
+	// The previous instance's name at this place, written as plainly as it
+	// was there (no escape, no byte a JSON string must escape), is compared
+	// where it stands: the bytes then need no other check.
+	if at >= 0 && at < len(s.prev) && at < 64 && s.prevPlain&(1<<at) != 0 {
+		p := s.prev[at].Name
+		if end := s.i + 1 + len(p); end < len(s.b) && s.b[end] == '"' && string(s.b[s.i+1:end]) == p {
+			s.i = end + 1
+			return p, true, true, nil
+		}
 	}
 	start := s.i
 	n, escaped, err := s.str(path)
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	if n > MaxStringBytes {
-		return "", false, s.fail(path, "a field name of %d bytes: at most %d", n, MaxStringBytes)
+		return "", false, false, s.fail(path, "a field name of %d bytes: at most %d", n, MaxStringBytes)
 	}
 	if !escaped {
 		raw := s.b[start+1 : s.i-1]
 		if at >= 0 && at < len(s.prev) && s.prev[at].Name == string(raw) { // compared without a copy
-			return s.prev[at].Name, true, nil
+			return s.prev[at].Name, true, true, nil
 		}
-		return string(raw), false, nil
+		return string(raw), false, true, nil
 	}
 	var unescaped string                                               // not the result itself: its address would move it to the heap on every call
 	if err := json.Unmarshal(s.b[start:s.i], &unescaped); err != nil { // str checked it: cannot fail
-		return "", false, s.fail(path, "a field name: %v", err)
+		return "", false, false, s.fail(path, "a field name: %v", err)
 	}
-	return unescaped, false, nil
+	return unescaped, false, false, nil
+}
+
+// plainNames is the mask of names (the first 64) whose JSON text is the name
+// in quotes: no byte a JSON string escapes. Names are valid UTF-8 (the
+// decoder refuses any other).
+func plainNames(fields []Field) uint64 {
+	var mask uint64
+	for k := range min(len(fields), 64) {
+		plain := true
+		for _, c := range []byte(fields[k].Name) {
+			if c < 0x20 || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			mask |= 1 << k
+		}
+	}
+	return mask
 }
 
 // quick reads the usual scalar, and returns its text: a string of printable

@@ -346,3 +346,28 @@ func FuzzDecodeRequestReuse(f *testing.F) {
 		}
 	})
 }
+
+// A name the previous instance wrote with escapes is never read from raw
+// bytes that would spell it only unescaped: such bytes are not JSON.
+func TestDecodeRequestEscapedNameNotSharedRaw(t *testing.T) {
+	for _, body := range []string{
+		`{"instances": [{"a\"b": 1}, {"a"b": 2}]}`,
+		"{\"instances\": [{\"a\\u0001\": 1}, {\"a\x01\": 2}]}",
+	} {
+		if req, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{}); err == nil {
+			t.Errorf("%q: decoded as %+v, want a refusal", body, req.Instances)
+		}
+		if _, err := predict.DecodeRequestSized(strings.NewReader(body), int64(len(body)), predict.Limits{}); err == nil {
+			t.Errorf("%q: decoded into pooled memory, want a refusal", body)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"instances": [{"a\"b": 1, "c": 2}, {"a\"b": 3, "c": 4}]}`: `a"b`,
+		`{"instances": [{"a\\b": 1, "c": 2}, {"a\b": 3, "c": 4}]}`:  "a\b", // the second: a, backspace
+	} {
+		req, err := predict.DecodeRequest(strings.NewReader(body), predict.Limits{})
+		if err != nil || req.Instances[1].Fields[0].Name != want || req.Instances[1].Fields[1].Name != "c" {
+			t.Fatalf("%q: %+v %v", body, req, err)
+		}
+	}
+}

@@ -51,6 +51,14 @@ func TestResponseBytesMatchEncodingJSON(t *testing.T) {
 			{Outputs: out([]string{"prediction"}, "-1e-7"), Explanation: empty},
 			{Outputs: out([]string{"prediction"}, "1e21")},
 		}, Model: "m", ModelVersion: 1, RequestID: "<script>&</script>"},
+		{Predictions: []predict.Prediction{
+			{Outputs: out([]string{"p_<a>", "label"}, "0.25", "<a>")},
+			{},
+			{Outputs: out(binary, "0.5", "good")},
+			{Outputs: out([]string{"p_<a>", "p_b", "label"}, "0.25", "1e-7", "b")},
+			{Outputs: out(binary, "0", "bad"), Flags: []string{"x"}},
+			{Outputs: out(binary, "1", "good")},
+		}, Model: "a&b", ModelVersion: 2, RequestID: "r"},
 		{Model: "credit", ModelVersion: 1, RequestID: "none"},
 		{Predictions: []predict.Prediction{}, Model: "credit", ModelVersion: 1},
 	} {
