@@ -178,8 +178,52 @@ type Row struct {
 	// applies the PII rule. A slice beside Values rather than a map by name:
 	// a map per instance was most of the check's cost (docs/benchmarks.md).
 	Logged []any
+	// LoggedJSON is each Logged value's JSON text where the request wrote
+	// it so (a whole number as its digits, a string of printable ASCII
+	// without escapes, true or false), "" for any other: the log writes it
+	// as it is rather than format the value again (predlog.Member.JSON).
+	LoggedJSON []string
 	// Flags name the rules broken by values scored anyway (OutOfRange Flag).
 	Flags []string
+}
+
+// loggedJSON is the JSON text of logged, the value the check made of a
+// value whose JSON text is text, where text is it exactly as encoding/json
+// (without HTML escaping) would write it; "" where it might not be.
+func loggedJSON(logged any, text string) string {
+	switch x := logged.(type) {
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case float64:
+		// A whole number's digits, as the request wrote them: its shortest
+		// text (jsonappend.Float's) but where a sign, leading zero, point or
+		// exponent would make them another.
+		digits := strings.TrimPrefix(text, "-")
+		if len(digits) == 0 || len(digits) > 15 || len(digits) > 1 && digits[0] == '0' {
+			return ""
+		}
+		for i := 0; i < len(digits); i++ {
+			if digits[i] < '0' || digits[i] > '9' {
+				return ""
+			}
+		}
+		return text
+	case string:
+		// The request's quoted text, if it is x exactly, needing no escape.
+		if len(text) != len(x)+2 || text[0] != '"' || text[len(text)-1] != '"' || text[1:len(text)-1] != x {
+			return ""
+		}
+		for i := 0; i < len(x); i++ {
+			if c := x[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+				return ""
+			}
+		}
+		return text
+	}
+	return ""
 }
 
 // problem is one rule broken by one value.
@@ -262,6 +306,7 @@ type rowsBuf struct {
 	rows   []Row
 	values []string
 	logs   []any
+	json   []string
 	cols   []*column
 	seen   []bool
 }
@@ -274,12 +319,14 @@ const maxPooledValues = 1 << 16
 // put clears b, so that the pool keeps nothing it pointed to alive, and
 // gives it back.
 func (b *rowsBuf) put() {
-	if cap(b.values) > maxPooledValues || cap(b.cols) > maxPooledValues || cap(b.rows) > maxPooledInstances {
+	if cap(b.values) > maxPooledValues || cap(b.logs) > maxPooledValues || cap(b.json) > maxPooledValues ||
+		cap(b.cols) > maxPooledValues || cap(b.rows) > maxPooledInstances {
 		return
 	}
 	clear(b.rows[:cap(b.rows)])
 	clear(b.values[:cap(b.values)])
 	clear(b.logs[:cap(b.logs)])
+	clear(b.json[:cap(b.json)])
 	clear(b.cols[:cap(b.cols)])
 	rowsBufs.Put(b)
 }
@@ -301,14 +348,16 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	// rather than two allocations per instance.
 	buf.values = zeroed(buf.values, len(instances)*nf)
 	buf.logs = zeroed(buf.logs, len(instances)*nf)
-	rows, seen, values, logs := buf.rows, buf.seen, buf.values, buf.logs
+	buf.json = zeroed(buf.json, len(instances)*nf)
+	rows, seen, values, logs, texts2 := buf.rows, buf.seen, buf.values, buf.logs, buf.json
 	var probs problems
 	var texts string
 	buf.cols, texts = k.columns(instances, buf.cols[:0])
 	cols := buf.cols
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
-		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf]}
+		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf],
+			LoggedJSON: texts2[i*nf : (i+1)*nf : (i+1)*nf]}
 		clear(seen)
 		fields := in.Fields
 		for j := range fields {
@@ -334,6 +383,7 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 			seen[col.feature] = true
 			v, logged, p := k.value(col, text)
 			row.Logged[col.feature] = logged
+			row.LoggedJSON[col.feature] = loggedJSON(logged, text)
 			switch {
 			case p == nil:
 				row.Values[col.feature] = v

@@ -542,3 +542,63 @@ func TestCheckRowsReleaseReuse(t *testing.T) {
 		}
 	}
 }
+
+// checkLoggedJSON fails t unless each row's LoggedJSON, where set, is exactly
+// what encoding/json writes of its Logged value without HTML escaping (the
+// log writes it in place of the value's own text).
+func checkLoggedJSON(t *testing.T, rows []predict.Row) {
+	t.Helper()
+	for i, r := range rows {
+		if len(r.LoggedJSON) != len(r.Logged) {
+			t.Fatalf("row %d: %d texts for %d logged values", i, len(r.LoggedJSON), len(r.Logged))
+		}
+		for f, text := range r.LoggedJSON {
+			if text == "" {
+				continue
+			}
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(r.Logged[f]); err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.TrimSuffix(b.String(), "\n"); text != want {
+				t.Fatalf("row %d feature %d: logged text %q, encoding/json writes %q of %#v", i, f, text, want, r.Logged[f])
+			}
+		}
+	}
+}
+
+// The log's text of a value is the request's own where that is exactly the
+// value's JSON: whole numbers as written, plain ASCII strings, literals; none
+// for anything a writer would write otherwise.
+func TestLoggedJSON(t *testing.T) {
+	c := creditContract(t)
+	k := newChecker(t, c, c.Features, predict.CheckOptions{UnknownFields: predict.Ignore, OutOfRange: predict.Flag})
+	req := mustRequest(t, `{"instances": [`+
+		`{"Seniority": 9, "Home": "rent", "Time": -0, "Age": 30.0, "Marital": "married", "Records": "no", "Job": "freelance", "Expenses": 7.3e1, "Income": 1.5, "Assets": 0, "Debt": null, "Amount": "800", "Price": 846},`+
+		`{"Seniority": 123456789012345, "Home": "r\u0065nt", "Time": 12, "Age": 3e1, "Marital": "<b>&", "Records": "yes", "Job": "caf\u00e9", "Expenses": 1, "Amount": 5, "Price": 1234567890123456}]}`)
+	rows, err := k.Check(req.Instances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLoggedJSON(t, rows)
+	names := k.Names()
+	got := map[string]string{}
+	for f, text := range rows[0].LoggedJSON {
+		got[names[f]] = text
+	}
+	for name, want := range map[string]string{"Seniority": "9", "Home": `"rent"`, "Time": "-0", "Age": "", "Expenses": "",
+		"Income": "", "Assets": "0", "Debt": "", "Amount": `"800"`, "Price": "846", "Records": `"no"`} {
+		if got[name] != want {
+			t.Errorf("%s: logged text %q, want %q", name, got[name], want)
+		}
+	}
+	for f, text := range rows[1].LoggedJSON {
+		if names[f] == "Home" || names[f] == "Age" || names[f] == "Price" || names[f] == "Job" {
+			if text != "" {
+				t.Errorf("%s: logged text %q, want none (escaped, an exponent, 16 digits)", names[f], text)
+			}
+		}
+	}
+}

@@ -171,6 +171,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	lim := predict.Limits{MaxBodyBytes: 4096, MaxInstances: 8}
 	c, features := rulesContract(f)
 	checker := newChecker(f, c, features, predict.CheckOptions{})
+	lenient := newChecker(f, c, features, predict.CheckOptions{UnknownFields: predict.Ignore, OutOfRange: predict.Flag})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := predict.DecodeRequest(bytes.NewReader(body), lim)
 		if err != nil {
@@ -209,6 +210,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		if rows, err := checker.Check(req.Instances); err == nil && len(rows) != len(req.Instances) ||
 			err != nil && !apierror.IsCode(err, apierror.CodeBadRequest) {
 			t.Fatalf("body %q: check: %d rows, %v", body, len(rows), err)
+		}
+		if rows, err := lenient.Check(req.Instances); err == nil {
+			checkLoggedJSON(t, rows)
 		}
 		again, err := req.MarshalJSON()
 		if err != nil {

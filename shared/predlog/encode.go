@@ -230,13 +230,13 @@ func (e *encoder) appendMap(b []byte, kind int, m map[string]any) ([]byte, error
 				kvs = kvs[:0]
 				break
 			}
-			kvs = append(kvs, Member{name, v})
+			kvs = append(kvs, Member{Name: name, Value: v})
 		}
 	}
 	if len(kvs) != len(m) {
 		kvs = kvs[:0]
 		for k, v := range m {
-			kvs = append(kvs, Member{k, v})
+			kvs = append(kvs, Member{Name: k, Value: v})
 		}
 		sortMembers(kvs)
 		names := e.names[kind][:0]
@@ -272,6 +272,10 @@ func (e *encoder) appendMembers(b []byte, kind int, kvs []Member) ([]byte, error
 			start := len(b)
 			b = append(jsonappend.String(b, kv.Name), ':')
 			q.set(i, kv.Name, b[start:])
+		}
+		if kv.JSON != "" {
+			b = append(b, kv.JSON...)
+			continue
 		}
 		var err error
 		if b, err = appendScalar(b, kv.Value); err != nil {

@@ -72,6 +72,21 @@ func checkLine(t *testing.T, r predlog.Record) {
 		if (err2 == nil) != (err == nil) || !bytes.Equal(got2, got) {
 			t.Fatalf("as members: %s (%v); as a map: %s (%v)", got2, err2, got, err)
 		}
+		// With each value's text given (Member.JSON, as encoding/json
+		// writes it without HTML escaping), the same bytes again.
+		if err == nil {
+			for i, kv := range m.SortedFeatures {
+				var b bytes.Buffer
+				enc := json.NewEncoder(&b)
+				enc.SetEscapeHTML(false)
+				if enc.Encode(kv.Value) == nil {
+					m.SortedFeatures[i].JSON = strings.TrimSuffix(b.String(), "\n")
+				}
+			}
+			if got3, err3 := ourLine(m); err3 != nil || !bytes.Equal(got3, got) {
+				t.Fatalf("as members with their text: %s (%v); as a map: %s", got3, err3, got)
+			}
+		}
 	}
 	// And so do the outputs; numbers also as the json.Number of the text
 	// encoding/json writes for them, as the endpoint gives them.

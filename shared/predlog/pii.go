@@ -133,9 +133,9 @@ func (r *Redactor) applyMembers(rec *Record) {
 		switch {
 		case r.mode == ModeDrop:
 		case m.Value != nil:
-			out = append(out, Member{m.Name, r.hash(m.Name, m.Value)})
+			out = append(out, Member{Name: m.Name, Value: r.hash(m.Name, m.Value)})
 		default:
-			out = append(out, m)
+			out = append(out, Member{Name: m.Name}) // null, and no text of the value's
 		}
 		rec.Flags = redactFlags(rec.Flags, m.Name, m.Value)
 	}

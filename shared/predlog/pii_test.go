@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -130,6 +131,19 @@ func TestRedactorModes(t *testing.T) {
 		}
 		if !reflect.DeepEqual(members, own) {
 			t.Errorf("%s: the request's members changed: %v", r.Mode(), members)
+		}
+		// A member's text (Member.JSON) is the raw value's: never kept for
+		// a column of personal data, whose value is hashed or dropped.
+		withText := sortedMembers(features)
+		for i := range withText {
+			withText[i].JSON = fmt.Sprintf("%q", fmt.Sprint(withText[i].Value))
+		}
+		byText := predlog.Record{SortedFeatures: withText, Flags: flags}
+		r.Apply(&byText)
+		for _, m := range byText.SortedFeatures {
+			if (m.Name == "Age" || m.Name == "Postcode") && m.JSON != "" {
+				t.Errorf("%s: %s keeps its raw text %s", r.Mode(), m.Name, m.JSON)
+			}
 		}
 	}
 

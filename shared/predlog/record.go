@@ -210,6 +210,13 @@ func checkSchema(s string) error {
 type Member struct {
 	Name  string
 	Value any
+	// JSON is Value's JSON text where its writer has it already (the
+	// endpoint's check keeps a request's numbers, plain strings and literals
+	// as they came): the encoder writes it as it is, unchecked, in place of
+	// Value's. Set it only to exactly what encoding/json writes of Value
+	// without HTML escaping, or leave it "". A Redactor never keeps it for a
+	// column of personal data.
+	JSON string
 }
 
 // checkMembers is checkScalars for a map given as members, which must also

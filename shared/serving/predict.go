@@ -364,7 +364,7 @@ func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time
 	for i, r := range rows {
 		features := members[i*n : (i+1)*n : (i+1)*n]
 		for j, f := range order {
-			features[j] = predlog.Member{Name: names[f], Value: r.Logged[f]}
+			features[j] = predlog.Member{Name: names[f], Value: r.Logged[f], JSON: r.LoggedJSON[f]}
 		}
 		recs[i] = predlog.Record{Schema: predlog.RecordSchema, RequestID: requestID, Index: i, Time: at,
 			Model: m.name, Version: m.version.Version, BundleSHA256: m.bundle.SHA256,
