@@ -104,3 +104,39 @@ func TestGuard(t *testing.T) {
 		t.Fatalf("%d", rec.Code)
 	}
 }
+
+// releasedAnswer is an answer whose maker reuses its memory: it records how
+// much of the body had been written when it was released.
+type releasedAnswer struct {
+	Value    string `json:"value"`
+	rec      *httptest.ResponseRecorder
+	released int
+	at       int
+}
+
+func (a *releasedAnswer) Release() {
+	a.released++
+	a.at = a.rec.Body.Len()
+}
+
+// An answer that is a Releaser is released once, after it is written; an
+// error's path releases nothing.
+func TestGuardReleasesAnswerAfterWriting(t *testing.T) {
+	g := apierror.Guard{API: "test API", Principal: func(*http.Request) string { return "me" }}
+	for _, fail := range []bool{false, true} {
+		rec := httptest.NewRecorder()
+		a := &releasedAnswer{Value: "x", rec: rec}
+		g.Handle(func(http.ResponseWriter, *http.Request, string, string) (any, error) {
+			if fail {
+				return a, errors.New("no")
+			}
+			return a, nil
+		}).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		switch {
+		case fail && a.released != 0:
+			t.Errorf("an answer not written was released")
+		case !fail && (a.released != 1 || a.at != rec.Body.Len() || a.at == 0):
+			t.Errorf("released %d times, with %d of %d bytes written", a.released, a.at, rec.Body.Len())
+		}
+	}
+}

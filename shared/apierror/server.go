@@ -140,7 +140,16 @@ func (g Guard) Handle(f Handler) http.Handler {
 			return
 		}
 		WriteJSON(w, http.StatusOK, out)
+		if rel, ok := out.(Releaser); ok {
+			rel.Release()
+		}
 	})
+}
+
+// Releaser is an answer in memory its maker reuses: Guard calls Release once
+// the answer is written, and reads it no more.
+type Releaser interface {
+	Release()
 }
 
 // WriteError answers err for request id. An internal failure is logged with

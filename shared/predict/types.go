@@ -64,6 +64,21 @@ type Response struct {
 	// RequestID names the request in the platform's logs (and in the
 	// prediction log's records).
 	RequestID string `json:"requestId"`
+
+	release func()
+}
+
+// OnRelease has Release call f: the service that made the answer in memory
+// it reuses says so here.
+func (r *Response) OnRelease(f func()) { r.release = f }
+
+// Release says the answer has been written (apierror.Guard calls it then):
+// nothing reads it afterwards, and the memory it is in may be reused.
+func (r *Response) Release() {
+	if f := r.release; f != nil {
+		r.release = nil
+		f()
+	}
 }
 
 // Prediction is one instance's prediction, written as one JSON object in

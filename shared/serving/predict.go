@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openmlops/mlops/shared/bundle"
@@ -39,23 +40,31 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		// after Predict returns: they are kept.
 		req.Keep()
 		shadowed = make(chan scored, 1)
-		go func() { shadowed <- s.score(shadow, req.Instances, nil, false) }()
+		go func() { shadowed <- s.score(shadow, req.Instances, nil, false, nil) }()
 	}
-	res := s.score(m, req.Instances, rows, req.Explain)
+	// The answer's outputs, and the log's copy of them, are in memory that
+	// the next requests reuse once both are done with it: the answer once
+	// written (Response.Release), the log once its records are taken.
+	buf := scoreBufs.Get().(*scoreBuf)
+	buf.holders.Store(1)
+	res := s.score(m, req.Instances, rows, req.Explain, buf)
 	if res.err != nil {
 		checked.Release()
 		return nil, res.err
 	}
-	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID,
-		Predictions: make([]predict.Prediction, len(rows))}
+	buf.preds = zeroed(buf.preds, len(rows))
+	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID, Predictions: buf.preds}
 	for i, out := range res.outputs {
 		resp.Predictions[i] = predict.Prediction{Outputs: out.fields, Flags: rows[i].Flags, Explanation: out.explanation}
 	}
+	resp.OnRelease(buf.release)
 	if !logged {
 		checked.Release()
 		return resp, nil
 	}
+	buf.holders.Add(1) // the log's
 	write := func(ctx context.Context, recs *records) error {
+		defer buf.release()
 		defer recs.release() // written or lost: the sink keeps none of it
 		if err := s.sink.Write(ctx, recs.list); err != nil {
 			s.log.Error("prediction log: records lost", "model", name, "requestId", requestID, "records", len(recs.list), "error", err)
@@ -87,6 +96,7 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		checked.Release()
 		if s.sink.Write(ended, recs.list) == nil {
 			recs.release()
+			buf.release()
 			return resp, nil
 		}
 		s.logging(+1)
@@ -168,6 +178,53 @@ type scored struct {
 	err     error
 }
 
+// scoreBuf is the memory of one request's scoring: the answer's outputs and
+// predictions, and the log's copy of the outputs. It has two holders, the
+// answer until written and the log until its records are taken, and is
+// reused once both have released it.
+type scoreBuf struct {
+	holders atomic.Int32
+	outputs []outputs
+	fields  []predict.Field
+	members []predlog.Member
+	text    []byte
+	offsets []int
+	labels  []string
+	preds   []predict.Prediction
+}
+
+var scoreBufs = sync.Pool{New: func() any { return new(scoreBuf) }}
+
+// release lets go of one holder's hold; the last clears b (the pool keeps
+// nothing it pointed to alive) and gives it back.
+func (b *scoreBuf) release() {
+	if b.holders.Add(-1) != 0 {
+		return
+	}
+	if cap(b.fields) > maxPooledMembers || cap(b.members) > maxPooledMembers || cap(b.text) > 1<<20 ||
+		cap(b.outputs) > predict.DefaultMaxInstances || cap(b.preds) > predict.DefaultMaxInstances {
+		return
+	}
+	clear(b.outputs[:cap(b.outputs)])
+	clear(b.fields[:cap(b.fields)])
+	clear(b.members[:cap(b.members)])
+	clear(b.labels[:cap(b.labels)])
+	clear(b.preds[:cap(b.preds)])
+	b.text = b.text[:0]
+	scoreBufs.Put(b)
+}
+
+// zeroed returns s resized to n, every element zero: s's own array where it
+// has room (a released buffer's is cleared), a new one otherwise.
+func zeroed[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // outputs are one instance's outputs, as the answer writes them and as the
 // log records them.
 type outputs struct {
@@ -178,10 +235,10 @@ type outputs struct {
 	explanation *predict.Explanation // when asked for
 }
 
-// score evaluates every row with m, and explains each where asked. rows nil
-// checks the instances against m's own contract first (the shadow's may
-// differ from the champion's).
-func (s *Service) score(m *model, instances []predict.Instance, rows []predict.Row, explain bool) scored {
+// score evaluates every row with m, and explains each where asked, into
+// buf's memory (nil: new memory). rows nil checks the instances against m's
+// own contract first (the shadow's may differ from the champion's).
+func (s *Service) score(m *model, instances []predict.Instance, rows []predict.Row, explain bool, buf *scoreBuf) scored {
 	var res scored
 	if rows == nil {
 		if rows, res.err = m.checker.Check(instances); res.err != nil {
@@ -197,15 +254,23 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 	cols := sc.Columns()
 	nc := len(cols)
 	enc := &m.bundle.Encoding
-	res.outputs = make([]outputs, len(rows))
+	if buf == nil {
+		buf = &scoreBuf{}
+	}
 	// One array each for the request's fields, log members and outputs'
 	// text, rather than allocations per instance; each output is formatted
 	// once, for the answer and the log alike.
-	fields := make([]predict.Field, len(rows)*nc)
-	members := make([]predlog.Member, len(rows)*nc)
-	text := make([]byte, 0, len(rows)*nc*24)
-	offsets := make([]int, len(rows)) // where each row's outputs start in text
-	labels := make([]string, len(rows))
+	buf.outputs = zeroed(buf.outputs, len(rows))
+	buf.fields = zeroed(buf.fields, len(rows)*nc)
+	buf.members = zeroed(buf.members, len(rows)*nc)
+	if cap(buf.text) < len(rows)*nc*24 {
+		buf.text = make([]byte, 0, len(rows)*nc*24)
+	}
+	buf.offsets = zeroed(buf.offsets, len(rows)) // where each row's outputs start in text
+	buf.labels = zeroed(buf.labels, len(rows))
+	res.outputs = buf.outputs
+	fields, members, text, offsets, labels := buf.fields, buf.members, buf.text[:0], buf.offsets, buf.labels
+	defer func() { buf.text = text }() // as it grew, for the next request
 	numeric := nc // the outputs before the label, if any
 	var phi []float32
 	if explain {
