@@ -70,9 +70,10 @@ type column struct {
 	allowed map[string]bool
 	pattern *regexp.Regexp
 	layout  string
-	// boxed are the allowed values, each as the log's value: boxed once
+	// boxed are the allowed values, each as the log's value and its JSON
+	// text: boxed and written once
 	// rather than once an instance.
-	boxed map[string]any
+	boxed map[string]boxedValue
 }
 
 // NewChecker returns the checker of the model whose input features, in
@@ -106,10 +107,10 @@ func NewChecker(c *contract.Contract, features []string, opt CheckOptions) (*Che
 		}
 		if len(col.c.Allowed) > 0 {
 			col.allowed = make(map[string]bool, len(col.c.Allowed))
-			col.boxed = make(map[string]any, len(col.c.Allowed))
+			col.boxed = make(map[string]boxedValue, len(col.c.Allowed))
 			for _, a := range col.c.Allowed {
 				col.allowed[a] = true
-				col.boxed[a] = a
+				col.boxed[a] = boxedValue{v: a, json: string(jsonappend.String(nil, a))}
 			}
 		}
 		if col.c.Type == contract.Timestamp {
@@ -178,52 +179,13 @@ type Row struct {
 	// applies the PII rule. A slice beside Values rather than a map by name:
 	// a map per instance was most of the check's cost (docs/benchmarks.md).
 	Logged []any
-	// LoggedJSON is each Logged value's JSON text where the request wrote
-	// it so (a whole number as its digits, a string of printable ASCII
-	// without escapes, true or false), "" for any other: the log writes it
-	// as it is rather than format the value again (predlog.Member.JSON).
+	// LoggedJSON is each Logged value's JSON text where the check has it
+	// without more work (a whole number of up to 15 digits, an allowed
+	// value, true or false), "" for any other: the log writes it as it is
+	// rather than format the value again (predlog.Member.JSON).
 	LoggedJSON []string
 	// Flags name the rules broken by values scored anyway (OutOfRange Flag).
 	Flags []string
-}
-
-// loggedJSON is the JSON text of logged, the value the check made of a
-// value whose JSON text is text, where text is it exactly as encoding/json
-// (without HTML escaping) would write it; "" where it might not be.
-func loggedJSON(logged any, text string) string {
-	switch x := logged.(type) {
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	case float64:
-		// A whole number's digits, as the request wrote them: its shortest
-		// text (jsonappend.Float's) but where a sign, leading zero, point or
-		// exponent would make them another.
-		digits := strings.TrimPrefix(text, "-")
-		if len(digits) == 0 || len(digits) > 15 || len(digits) > 1 && digits[0] == '0' {
-			return ""
-		}
-		for i := 0; i < len(digits); i++ {
-			if digits[i] < '0' || digits[i] > '9' {
-				return ""
-			}
-		}
-		return text
-	case string:
-		// The request's quoted text, if it is x exactly, needing no escape.
-		if len(text) != len(x)+2 || text[0] != '"' || text[len(text)-1] != '"' || text[1:len(text)-1] != x {
-			return ""
-		}
-		for i := 0; i < len(x); i++ {
-			if c := x[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-				return ""
-			}
-		}
-		return text
-	}
-	return ""
 }
 
 // problem is one rule broken by one value.
@@ -381,9 +343,10 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 				continue
 			}
 			seen[col.feature] = true
-			v, logged, p := k.value(col, text)
+			var js string
+			v, logged, p := k.value(col, text, &js)
 			row.Logged[col.feature] = logged
-			row.LoggedJSON[col.feature] = loggedJSON(logged, text)
+			row.LoggedJSON[col.feature] = js
 			switch {
 			case p == nil:
 				row.Values[col.feature] = v
@@ -471,6 +434,13 @@ func (k *Checker) columns(instances []Instance, cols []*column) ([]*column, stri
 	return cols, b.String()
 }
 
+// boxedValue is an allowed value as the log's value (boxed once) and its
+// JSON text.
+type boxedValue struct {
+	v    any
+	json string
+}
+
 // smallWhole are the whole numbers 0 ≤ n < 4096 as the log's values (float64),
 // boxed once: most numbers a request carries (ages, counts, months) are such,
 // and boxing each would cost an allocation.
@@ -490,8 +460,9 @@ func logNumber(f float64) any {
 }
 
 // value checks one value of col, whose JSON text is text: its canonical CSV
-// form, its value for the log, or the rule it breaks.
-func (k *Checker) value(col *column, text string) (string, any, *problem) {
+// form, its value for the log, or the rule it breaks; and, where it knows it
+// without more work, the log's value's JSON text into js (Row.LoggedJSON).
+func (k *Checker) value(col *column, text string, js *string) (string, any, *problem) {
 	c := col.c
 	var s string    // a string's value, or a number's text
 	var num float64 // a number's value
@@ -506,6 +477,10 @@ func (k *Checker) value(col *column, text string) (string, any, *problem) {
 		return k.missing(col, "null")
 	case "a boolean":
 		logged = text[0] == 't'
+		*js = "false"
+		if text[0] == 't' {
+			*js = "true"
+		}
 	case "a string":
 		var ok bool
 		if s, ok = unquote(text); !ok {
@@ -515,12 +490,22 @@ func (k *Checker) value(col *column, text string) (string, any, *problem) {
 			return k.missing(col, strconv.Quote(s)+", a missing value")
 		}
 		if b, ok := col.boxed[s]; ok {
-			logged, allowed = b, true
+			logged, allowed = b.v, true
+			*js = b.json
 		} else {
 			logged = s
 		}
 	case "a number":
 		s = text
+		if f, ok := bundle.ShortWhole(s); ok {
+			num, logged = f, logNumber(f)
+			// Its digits are its JSON (jsonappend.Float's for a whole number
+			// below 2^53) where no sign or leading zero makes them another's.
+			if s[0] != '+' && (s[0] != '0' || len(s) == 1) && (s[0] != '-' || s[1] != '0' || len(s) == 2) {
+				*js = s
+			}
+			break
+		}
 		f, ok := float32Number(s)
 		if !ok {
 			return "", nil, &problem{rule: validate.RuleType, msg: fmt.Sprintf("%s is beyond the float32 range (±3.4028235e38)", col.show(s, false))}
