@@ -137,3 +137,18 @@ func TestAppendOutputsMatchesScorerOutputs(t *testing.T) {
 		t.Error("two outputs into one field")
 	}
 }
+
+// An answer's release runs once, however many copies of it are released.
+func TestResponseReleaseOnce(t *testing.T) {
+	n := 0
+	r := &predict.Response{}
+	r.OnRelease(func() { n++ })
+	c := *r
+	r.Release()
+	c.Release()
+	r.Release()
+	if n != 1 {
+		t.Fatalf("released %d times", n)
+	}
+	(&predict.Response{}).Release() // nothing to release: nothing happens
+}

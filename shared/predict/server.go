@@ -66,6 +66,9 @@ func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger,
 				return nil, err
 			}
 			if resp == nil || len(resp.Predictions) != n {
+				if resp != nil {
+					resp.Release() // not written
+				}
 				return nil, errors.New("predict: the service answered no prediction for some instances")
 			}
 			resp.RequestID = id

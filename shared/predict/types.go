@@ -3,6 +3,7 @@ package predict
 import (
 	"encoding/json"
 	"net/url"
+	"sync/atomic"
 )
 
 // The routes' patterns (net/http ServeMux patterns: method and path). A
@@ -65,19 +66,26 @@ type Response struct {
 	// prediction log's records).
 	RequestID string `json:"requestId"`
 
-	release func()
+	release *releaseOnce
+}
+
+// releaseOnce calls f at most once, however many copies of the Response
+// that holds it are released.
+type releaseOnce struct {
+	f    func()
+	done atomic.Bool
 }
 
 // OnRelease has Release call f: the service that made the answer in memory
 // it reuses says so here.
-func (r *Response) OnRelease(f func()) { r.release = f }
+func (r *Response) OnRelease(f func()) { r.release = &releaseOnce{f: f} }
 
 // Release says the answer has been written (apierror.Guard calls it then):
-// nothing reads it afterwards, and the memory it is in may be reused.
+// nothing reads it afterwards, and the memory it is in may be reused. Only
+// the first Release of the answer, or of any copy of it, counts.
 func (r *Response) Release() {
-	if f := r.release; f != nil {
-		r.release = nil
-		f()
+	if rel := r.release; rel != nil && rel.done.CompareAndSwap(false, true) {
+		rel.f()
 	}
 }
 

@@ -50,6 +50,7 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	res := s.score(m, req.Instances, rows, req.Explain, buf)
 	if res.err != nil {
 		checked.Release()
+		buf.release() // no answer holds it
 		return nil, res.err
 	}
 	buf.preds = zeroed(buf.preds, len(rows))
@@ -82,6 +83,7 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 	}
 	if s.cfg.LogBeforeAnswer {
 		if err := complete(ctx); err != nil {
+			resp.Release()  // never written: the answer's hold ends here
 			return nil, err // the answer goes out only with its record durable
 		}
 		return resp, nil
