@@ -453,8 +453,10 @@ var smallWhole = func() (v [4096]any) {
 
 // logNumber is a number as the log's value.
 func logNumber(f float64) any {
-	if f >= 0 && f < float64(len(smallWhole)) && f == math.Trunc(f) && !math.Signbit(f) {
-		return smallWhole[int(f)]
+	if f >= 0 && f < float64(len(smallWhole)) {
+		if i := int(f); float64(i) == f && !math.Signbit(f) {
+			return smallWhole[i]
+		}
 	}
 	return f
 }
