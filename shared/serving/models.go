@@ -16,6 +16,7 @@ import (
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/event"
 	"github.com/openmlops/mlops/shared/ingest"
+	"github.com/openmlops/mlops/shared/jsonappend"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
 	"github.com/openmlops/mlops/shared/registry"
@@ -37,15 +38,22 @@ type model struct {
 	// outOrder are the indices of the outputs (bundle.OutputColumns) in
 	// name order, as the log writes them.
 	outOrder []int
-	// labels are the classes, each boxed once: the log's label values,
-	// which would otherwise cost an allocation per instance.
-	labels map[string]any
+	// labels are the classes, each boxed once with its JSON text: the log's
+	// label values, which would otherwise cost an allocation and a quoting
+	// per instance.
+	labels map[string]labelValue
+}
+
+// labelValue is a class as the log's value, and its JSON text.
+type labelValue struct {
+	v    any
+	json string
 }
 
 func newModel(name string, v *registry.Version, b *bundle.Bundle, compiled bool, c *ingest.Contract,
 	chk *predict.Checker, red *predlog.Redactor) *model {
 	m := &model{name: name, version: v, bundle: b, compiled: compiled, contract: c, checker: chk, redactor: red,
-		labels: make(map[string]any, len(b.Encoding.Target.Classes))}
+		labels: make(map[string]labelValue, len(b.Encoding.Target.Classes))}
 	cols := b.Encoding.OutputColumns()
 	m.outOrder = make([]int, len(cols))
 	for i := range m.outOrder {
@@ -53,17 +61,17 @@ func newModel(name string, v *registry.Version, b *bundle.Bundle, compiled bool,
 	}
 	slices.SortFunc(m.outOrder, func(i, j int) int { return strings.Compare(cols[i], cols[j]) })
 	for _, class := range b.Encoding.Target.Classes {
-		m.labels[class] = class
+		m.labels[class] = labelValue{v: class, json: string(jsonappend.String(nil, class))}
 	}
 	return m
 }
 
-// label is a class as the log's value.
-func (m *model) label(class string) any {
-	if v, ok := m.labels[class]; ok {
-		return v
+// label is a class as the log's member: its value, and its JSON text.
+func (m *model) label(name, class string) predlog.Member {
+	if l, ok := m.labels[class]; ok {
+		return predlog.Member{Name: name, Value: l.v, JSON: l.json}
 	}
-	return class
+	return predlog.Member{Name: name, Value: class}
 }
 
 func (m *model) scorer() (*bundle.Scorer, error) {

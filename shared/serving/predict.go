@@ -312,14 +312,17 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 		lm := members[i*nc : (i+1)*nc : (i+1)*nc]
 		for j, k := range m.outOrder {
 			if k >= numeric {
-				lm[j] = predlog.Member{Name: cols[k], Value: m.label(labels[i])}
+				lm[j] = m.label(cols[k], labels[i])
 				continue
 			}
 			start := offsets[i]
 			for _, f := range fields[i*nc : i*nc+k] {
 				start += len(f.Value)
 			}
-			lm[j] = predlog.Member{Name: cols[k], Value: json.Number(all[start : start+len(fields[i*nc+k].Value)])}
+			// The answer's text of the number (AppendOutputs'): valid JSON,
+			// written to the log as it is.
+			text := all[start : start+len(fields[i*nc+k].Value)]
+			lm[j] = predlog.Member{Name: cols[k], Value: json.Number(text), JSON: text}
 		}
 		res.outputs[i].logged = lm
 	}
