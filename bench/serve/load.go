@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	_ "embed"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,20 +58,25 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 	}
 	fmt.Printf("  peer: FastAPI %s (%s) + uvicorn %s, %d workers, xgboost %s inplace_predict (nthread=1 each)\n",
 		pyVersion(o.python, "fastapi"), route, pyVersion(o.python, "uvicorn"), o.workers, pyVersion(o.python, "xgboost"))
+	turns := fmt.Sprintf("%s in %d turns of %s, ours and the peer's alternating", o.duration, o.rounds, o.duration/time.Duration(o.rounds))
+	if o.rounds == 1 {
+		turns = o.duration.String() + ", one server after the other"
+	}
 	if o.wrkCPUs == "" {
-		fmt.Printf("  load: wrk -t%d -c%d -d%s --latency (after a %s warm-up), one server at a time, all on the same %d cores\n",
-			o.threads, o.conns, o.duration, o.warmup, runtime.NumCPU())
+		fmt.Printf("  load: wrk -t%d -c%d --latency (after a %s warm-up), %s, all on the same %d cores\n",
+			o.threads, o.conns, o.warmup, turns, runtime.NumCPU())
 	} else {
-		fmt.Printf("  load: wrk -t%d -c%d -d%s --latency (after a %s warm-up), one server at a time; wrk on cores %s, the servers on this process's %d (GOMAXPROCS %d)\n",
-			o.threads, o.conns, o.duration, o.warmup, o.wrkCPUs, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+		fmt.Printf("  load: wrk -t%d -c%d --latency (after a %s warm-up), %s; wrk on cores %s, the servers on this process's %d (GOMAXPROCS %d)\n",
+			o.threads, o.conns, o.warmup, turns, o.wrkCPUs, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	}
 
 	type row struct {
 		n          int
 		ours, peer wrkResult
 		bodyBytes  int
-		warnings   string        // the platform's, during ours
-		settled    time.Duration // the wait for our log's last records after our run
+		warnings   string        // the platform's, during the measured turns
+		settled    time.Duration // the longest wait for our log's last records after one of our turns
+		turns      []float64     // each turn's throughput ratio
 	}
 	var rows []row
 	for _, n := range []int{1, 32} {
@@ -90,37 +97,47 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 			return fmt.Errorf("%d instances: ours and the peer disagree: %w", n, err)
 		}
 		r := row{n: n, bodyBytes: len(body)}
-		for _, side := range []struct {
-			url string
-			res *wrkResult
-		}{{ours, &r.ours}, {theirs, &r.peer}} {
-			if _, err := runWrk(ctx, o, side.url, token, body, o.warmup); err != nil {
+		for _, url := range []string{ours, theirs} {
+			if _, err := runWrk(ctx, o, url, token, body, o.warmup); err != nil {
 				return err
 			}
-			stopProfile, err := profile(o.cpuProfile, n, side.res == &r.ours)
-			if err != nil {
-				return err
-			}
-			st.warnings.take()
-			cpu := processCPU()
-			res, err := runWrk(ctx, o, side.url, token, body, o.duration)
-			res.ServerCPU = processCPU() - cpu
-			stopProfile()
-			if err != nil {
-				return err
-			}
-			if side.res == &r.ours {
-				r.warnings = st.warnings.take()
-				// Our log's last records are written before the peer's
-				// turn, so that their gzip and PUTs do not run beside it.
-				t0 := time.Now()
-				if err := st.p.SettleLog(ctx); err != nil {
-					return fmt.Errorf("ours: settle the prediction log: %w", err)
-				}
-				r.settled = time.Since(t0)
-			}
-			*side.res = res
 		}
+		// The measured run in turns, ours then the peer's: the machine's
+		// other jobs change its speed within a minute, by more than the
+		// servers differ, and alternating lets that fall on both alike.
+		turn := o.duration / time.Duration(o.rounds)
+		st.warnings.take()
+		for k := range o.rounds {
+			for _, side := range []struct {
+				url string
+				res *wrkResult
+			}{{ours, &r.ours}, {theirs, &r.peer}} {
+				// The profile is of our first turn.
+				stopProfile, err := profile(o.cpuProfile, n, side.res == &r.ours && k == 0)
+				if err != nil {
+					return err
+				}
+				cpu := processCPU()
+				res, err := runWrk(ctx, o, side.url, token, body, turn)
+				res.ServerCPU = processCPU() - cpu
+				stopProfile()
+				if err != nil {
+					return err
+				}
+				if side.res == &r.ours {
+					// Our log's last records are written before the peer's
+					// turn, so that their gzip and PUTs do not run beside it.
+					t0 := time.Now()
+					if err := st.p.SettleLog(ctx); err != nil {
+						return fmt.Errorf("ours: settle the prediction log: %w", err)
+					}
+					r.settled = max(r.settled, time.Since(t0))
+				}
+				side.res.add(res)
+			}
+			r.turns = append(r.turns, r.ours.lastRPS/r.peer.lastRPS)
+		}
+		r.warnings = st.warnings.take()
 		rows = append(rows, r)
 	}
 
@@ -135,7 +152,7 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 	}
 	for _, r := range rows {
 		fmt.Printf("  %d instance(s): instances/s ours %.0f, peer %.0f; requests ours %d, peer %d; errors ours %s, peer %s;\n"+
-			"    the platform's warnings during ours: %s\n",
+			"    the platform's warnings during the measured turns: %s\n",
 			r.n, r.ours.rps()*float64(r.n), r.peer.rps()*float64(r.n), r.ours.Requests, r.peer.Requests,
 			r.ours.errors(), r.peer.errors(), r.warnings)
 		// Where the cores went in our run: unless wrk has its own, it shares
@@ -146,8 +163,15 @@ func loadTest(ctx context.Context, st *stage, o options) error {
 			rest = fmt.Sprintf(", the rest of the %d cores (the kernel's work for both, other jobs, idle) %s",
 				runtime.NumCPU(), r.ours.perRequest(cores-r.ours.ServerCPU-r.ours.WrkCPU))
 		}
-		fmt.Printf("    CPU a request in our run: this process (the platform) %s, wrk %s%s; our log settled %s after it\n",
+		fmt.Printf("    CPU a request in our run: this process (the platform) %s, wrk %s%s; our log settled within %s after each turn\n",
 			r.ours.perRequest(r.ours.ServerCPU), r.ours.perRequest(r.ours.WrkCPU), rest, r.settled.Round(time.Millisecond))
+		if len(r.turns) > 1 {
+			ratios := make([]string, len(r.turns))
+			for k, x := range r.turns {
+				ratios[k] = fmt.Sprintf("%.1fx", x)
+			}
+			fmt.Printf("    throughput ratio turn by turn (%d turns of %s each): %s\n", len(r.turns), o.duration/time.Duration(o.rounds), strings.Join(ratios, " "))
+		}
 	}
 	fmt.Printf("  goal (issue 11): throughput ratio >= 10x with a lower p99 (p99 ratio > 1x)\n")
 	return nil
@@ -331,7 +355,8 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// wrkResult is what wrk's done() hook in the script reports (latencies in µs).
+// wrkResult is what wrk's done() hook in the script reports (latencies in
+// µs), or the sum of several runs' (add).
 type wrkResult struct {
 	Requests   int64   `json:"requests"`
 	DurationUS float64 `json:"duration_us"`
@@ -339,15 +364,72 @@ type wrkResult struct {
 	P90        float64 `json:"p90_us"`
 	P99        float64 `json:"p99_us"`
 	Max        float64 `json:"max_us"`
-	Connect    int64   `json:"connect"`
-	Read       int64   `json:"read"`
-	Write      int64   `json:"write"`
-	Status     int64   `json:"status"`
-	Timeout    int64   `json:"timeout"`
+	// Quantiles are the run's latencies at the quantiles (k+0.5)/1000, k =
+	// 0..999: a run's distribution in a thousand equal parts, from which
+	// the percentiles of several runs together are drawn.
+	Quantiles []float64 `json:"q"`
+	Connect   int64     `json:"connect"`
+	Read      int64     `json:"read"`
+	Write     int64     `json:"write"`
+	Status    int64     `json:"status"`
+	Timeout   int64     `json:"timeout"`
 	// WrkCPU is wrk's own CPU time (user and system) in the run, and
 	// ServerCPU this process's (ours: the platform runs in it), measured
 	// for our runs only.
 	WrkCPU, ServerCPU time.Duration `json:"-"`
+
+	runs    []wrkResult // the runs added, for the percentiles of all of them
+	lastRPS float64     // the requests a second of the run added last
+}
+
+// add sums run into r: requests, time, errors and CPU, and the percentiles
+// of all the runs' requests together (each run's thousand quantiles weighed
+// by its requests).
+func (r *wrkResult) add(run wrkResult) {
+	r.runs = append(r.runs, run)
+	r.lastRPS = run.rps()
+	r.Requests += run.Requests
+	r.DurationUS += run.DurationUS
+	r.Max = max(r.Max, run.Max)
+	r.Connect, r.Read, r.Write, r.Status, r.Timeout = r.Connect+run.Connect, r.Read+run.Read, r.Write+run.Write,
+		r.Status+run.Status, r.Timeout+run.Timeout
+	r.WrkCPU += run.WrkCPU
+	r.ServerCPU += run.ServerCPU
+	r.P50, r.P90, r.P99 = pooledPercentile(r.runs, 0.50), pooledPercentile(r.runs, 0.90), pooledPercentile(r.runs, 0.99)
+}
+
+// pooledPercentile is the latency below which a share p of all the runs'
+// requests fell, each run's quantiles standing for equal shares of its
+// requests. A single run's is its own percentile.
+func pooledPercentile(runs []wrkResult, p float64) float64 {
+	if len(runs) == 1 || len(runs[0].Quantiles) == 0 {
+		switch p {
+		case 0.50:
+			return runs[0].P50
+		case 0.90:
+			return runs[0].P90
+		}
+		return runs[0].P99
+	}
+	type point struct{ v, w float64 }
+	var pts []point
+	total := 0.0
+	for _, r := range runs {
+		w := float64(r.Requests) / float64(len(r.Quantiles))
+		for _, v := range r.Quantiles {
+			pts = append(pts, point{v, w})
+		}
+		total += float64(r.Requests)
+	}
+	slices.SortFunc(pts, func(a, b point) int { return cmp.Compare(a.v, b.v) })
+	acc := 0.0
+	for _, pt := range pts {
+		acc += pt.w
+		if acc >= p*total {
+			return pt.v
+		}
+	}
+	return pts[len(pts)-1].v
 }
 
 // perRequest is a CPU time's share of one request of r.
@@ -381,9 +463,13 @@ wrk.headers["Authorization"] = "Bearer %s"
 wrk.body = [==[%s]==]
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('\nRESULT {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d}\n',
+  local q = {}
+  for k = 0, 999 do
+    q[#q + 1] = string.format("%%d", latency:percentile((k + 0.5) / 10))
+  end
+  io.write(string.format('\nRESULT {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,"q":[%%s]}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout, table.concat(q, ",")))
 end
 `
 

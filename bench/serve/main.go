@@ -1,6 +1,6 @@
 // Command serve benchmarks the prediction endpoint in one run, on one machine:
 //
-//		go run ./bench/serve [-duration 20s] [-threads 2] [-conns 32] [-cold-runs 7] [-state DIR]
+//		go run ./bench/serve [-duration 20s] [-rounds 5] [-threads 2] [-conns 32] [-cold-runs 7] [-state DIR]
 //		taskset -c 1 go run ./bench/serve -wrk-cpus 0    # wrk on core 0, both servers on core 1
 //
 //	 1. The local endpoint (`mlops up`'s HTTPS API with its bearer token,
@@ -44,6 +44,7 @@ import (
 type options struct {
 	duration, warmup time.Duration
 	threads, conns   int
+	rounds           int
 	coldRuns         int
 	python, wrk      string
 	workers          int
@@ -63,6 +64,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "an unmeasured wrk run before each measured one")
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.conns, "conns", 32, "wrk connections (the fixed concurrency)")
+	flag.IntVar(&o.rounds, "rounds", 5, "split each measured run into this many turns, ours and the peer's alternating, so that a change in the machine's speed falls on both alike")
 	flag.IntVar(&o.coldRuns, "cold-runs", 7, "cold starts to time")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "the Python with fastapi, uvicorn and xgboost")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk binary")
@@ -103,6 +105,9 @@ func run(ctx context.Context, o options) error {
 		if _, err := exec.LookPath(o.wrk); err != nil {
 			return fmt.Errorf("wrk is required (make setup installs it: apt-get install wrk): %w", err)
 		}
+	}
+	if o.rounds < 1 || o.duration < time.Duration(o.rounds)*time.Second {
+		return fmt.Errorf("-rounds %d: expected at least 1, and at most one a second of -duration %s", o.rounds, o.duration)
 	}
 	if !(o.logSample > 0 && o.logSample <= 1) {
 		return fmt.Errorf("-log-sample %g: expected a share above 0 and at most 1", o.logSample)

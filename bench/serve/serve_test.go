@@ -150,3 +150,35 @@ func TestWarningsCounted(t *testing.T) {
 		t.Fatalf("second take: %s", got)
 	}
 }
+
+// The percentiles of several wrk runs together are drawn from each run's
+// thousand quantiles, weighed by its requests: two runs of equal weight and
+// disjoint latencies put the median between them and the 99th percentile in
+// the slower; a run with few requests moves them little.
+func TestPooledPercentile(t *testing.T) {
+	run := func(requests int64, from, to float64) wrkResult {
+		r := wrkResult{Requests: requests, DurationUS: 1e6}
+		for k := range 1000 {
+			r.Quantiles = append(r.Quantiles, from+(to-from)*(float64(k)+0.5)/1000)
+		}
+		return r
+	}
+	var sum wrkResult
+	sum.add(run(1000, 0, 1000))
+	sum.add(run(1000, 1000, 2000))
+	if sum.Requests != 2000 || sum.P50 < 999 || sum.P50 > 1001 || sum.P99 < 1975 || sum.P99 > 1985 {
+		t.Fatalf("equal runs: %d requests, p50 %v, p99 %v", sum.Requests, sum.P50, sum.P99)
+	}
+	var skew wrkResult
+	skew.add(run(9950, 0, 1000))
+	skew.add(run(50, 5000, 6000))
+	if skew.P50 < 490 || skew.P50 > 510 || skew.P99 < 990 || skew.P99 > 1000 {
+		t.Fatalf("a small slow run: p50 %v, p99 %v", skew.P50, skew.P99)
+	}
+	one := wrkResult{Requests: 5, DurationUS: 1e6, P50: 7, P90: 8, P99: 9}
+	var single wrkResult
+	single.add(one)
+	if single.P50 != 7 || single.P99 != 9 {
+		t.Fatalf("one run: p50 %v, p99 %v", single.P50, single.P99)
+	}
+}
