@@ -3,11 +3,13 @@ package predlog
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/openmlops/mlops/shared/jsonappend"
 )
@@ -40,6 +42,9 @@ type encoder struct {
 type quotedNames struct {
 	names []string
 	text  [][]byte
+	// after[i] says names[i] sorts after names[i-1]: a map whose members
+	// are these names at these places needs no comparison of its own.
+	after []bool
 }
 
 // set makes name the i-th, whose text is text (copied).
@@ -48,10 +53,24 @@ func (q *quotedNames) set(i int, name string, text []byte) {
 		return // only a run of names from the first is kept, and not without end
 	}
 	if i == len(q.names) {
-		q.names, q.text = append(q.names, name), append(q.text, nil)
+		q.names, q.text, q.after = append(q.names, name), append(q.text, nil), append(q.after, false)
 	}
 	q.names[i] = name
 	q.text[i] = append(q.text[i][:0], text...)
+	q.after[i] = i > 0 && q.names[i-1] < name
+	if i+1 < len(q.names) {
+		q.after[i+1] = name < q.names[i+1]
+	}
+}
+
+// is reports whether name is the i-th: by the string's address first, as
+// the endpoint's records share their names' strings.
+func (q *quotedNames) is(i int, name string) bool {
+	if i >= len(q.names) {
+		return false
+	}
+	n := q.names[i]
+	return len(n) == len(name) && (unsafe.StringData(n) == unsafe.StringData(name) || n == name)
 }
 
 // head is the start of the last record written, up to its features but for
@@ -64,6 +83,11 @@ type head struct {
 	valid                            bool
 	buf                              []byte // the bytes, from {"schema" to "features":
 	index                            int    // where the index goes in buf
+	// latency is the text of the last latency written, whose bits are
+	// latencyBits (where latencyOK).
+	latency     []byte
+	latencyBits uint64
+	latencyOK   bool
 }
 
 // same reports whether r, with schema and t, starts as the last record.
@@ -159,7 +183,7 @@ func (e *encoder) appendRecord(b []byte, r *Record) ([]byte, error) {
 		hb = append(hb, r.BundleSHA256...)
 		hb = append(hb, `","features":`...)
 		*h = head{schema: schema, requestID: r.RequestID, model: r.Model, bundle: r.BundleSHA256, time: t,
-			version: r.Version, valid: true, buf: hb, index: h.index}
+			version: r.Version, valid: true, buf: hb, index: h.index, latency: h.latency[:0]}
 	}
 	if err := r.validateBody(); err != nil {
 		return nil, err
@@ -212,7 +236,12 @@ func (e *encoder) appendRecord(b []byte, r *Record) ([]byte, error) {
 		b = append(b, '}')
 	}
 	b = append(b, `,"latencyMs":`...)
-	b = jsonappend.Float(b, r.LatencyMs, 64)
+	// A request's records share their latency: formatted once.
+	if bits := math.Float64bits(r.LatencyMs); !h.latencyOK || bits != h.latencyBits {
+		h.latency = jsonappend.Float(h.latency[:0], r.LatencyMs, 64)
+		h.latencyBits, h.latencyOK = bits, true
+	}
+	b = append(b, h.latency...)
 	return append(b, '}', '\n'), nil
 }
 
@@ -254,24 +283,30 @@ func (e *encoder) appendMap(b []byte, kind int, m map[string]any) ([]byte, error
 func (e *encoder) appendMembers(b []byte, kind int, kvs []Member) ([]byte, error) {
 	b = append(b, '{')
 	q := &e.quoted[kind]
-	for i, kv := range kvs {
+	known := false // the previous member's name was the quoted one at its place
+	for i := range kvs {
+		kv := &kvs[i]
 		if kv.Name == "" {
 			return nil, fmt.Errorf("%s: an empty name", mapField[kind])
 		}
+		// One model's records have the same names at the same places:
+		// each is quoted once, and copied after; and a run of them is in
+		// order without comparing them again.
+		isKnown := q.is(i, kv.Name)
 		if i > 0 {
-			if kv.Name <= kvs[i-1].Name {
+			if !(known && isKnown && q.after[i]) && kv.Name <= kvs[i-1].Name {
 				return nil, fmt.Errorf("%s: %q after %q: members must be in name order, each name once", mapField[kind], kv.Name, kvs[i-1].Name)
 			}
 			b = append(b, ',')
 		}
-		// One model's records have the same names at the same places:
-		// each is quoted once, and copied after.
-		if i < len(q.names) && q.names[i] == kv.Name {
+		known = isKnown
+		if isKnown {
 			b = append(b, q.text[i]...)
 		} else {
 			start := len(b)
 			b = append(jsonappend.String(b, kv.Name), ':')
 			q.set(i, kv.Name, b[start:])
+			known = q.is(i, kv.Name)
 		}
 		if kv.JSON != "" {
 			b = append(b, kv.JSON...)
