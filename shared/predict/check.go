@@ -441,10 +441,12 @@ type boxedValue struct {
 	json string
 }
 
-// smallWhole are the whole numbers 0 ≤ n < 4096 as the log's values (float64),
-// boxed once: most numbers a request carries (ages, counts, months) are such,
-// and boxing each would cost an allocation.
-var smallWhole = func() (v [4096]any) {
+// smallWhole are the whole numbers 0 ≤ n < 256 as the log's values (float64),
+// boxed once: many numbers a request carries (ages, counts, months) are such,
+// and boxing each would cost an allocation. No more: a table that stays in
+// the cache measured faster than one four thousand long that did not, its
+// misses costing more than the allocations it saved (docs/benchmarks.md).
+var smallWhole = func() (v [256]any) {
 	for i := range v {
 		v[i] = float64(i)
 	}
