@@ -206,13 +206,19 @@ func (r *Response) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	return r.appendTail(b), nil
+}
+
+// appendTail appends the members after the predictions, compact, and the
+// closing brace.
+func (r *Response) appendTail(b []byte) []byte {
 	b = append(b, `,"model":`...)
 	b = jsonappend.String(b, r.Model)
 	b = append(b, `,"modelVersion":`...)
 	b = strconv.AppendInt(b, int64(r.ModelVersion), 10)
 	b = append(b, `,"requestId":`...)
 	b = jsonappend.String(b, r.RequestID)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // AppendIndentedJSON appends the answer as apierror.WriteJSON writes every
@@ -248,14 +254,8 @@ func (r *Response) AppendIndentedJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, "\n  ]"...)
 	}
-	tail := make([]byte, 0, 64+len(r.Model)+len(r.RequestID))
-	tail = append(tail, `,"model":`...)
-	tail = jsonappend.String(tail, r.Model)
-	tail = append(tail, `,"modelVersion":`...)
-	tail = strconv.AppendInt(tail, int64(r.ModelVersion), 10)
-	tail = append(tail, `,"requestId":`...)
-	tail = jsonappend.String(tail, r.RequestID)
-	return jsonappend.IndentAt(b, append(tail, '}'), "  ", 1, true), nil
+	tail := r.appendTail(make([]byte, 0, 64+len(r.Model)+len(r.RequestID)))
+	return jsonappend.IndentAt(b, tail, "  ", 1, true), nil
 }
 
 // indentedKeys are an answer's output keys as its predictions' lines start
