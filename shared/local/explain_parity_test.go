@@ -14,7 +14,6 @@ import (
 
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
-	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/policy"
@@ -119,14 +118,7 @@ func explainParity(t *testing.T, p *local.Platform, c *predict.Client, req *pred
 	if err := pythontest.XGBoost(); err != nil {
 		t.Fatalf("%s cannot import xgboost: %v", pythontest.Python, err)
 	}
-	v, err := p.Registry.Get(ctx, "credit", version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundlestore.FetchVerified(ctx, p.Store, p.Endpoint.Buckets.Platform, v.BundlePrefix, v.BundleSHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, b := creditVersion(t, p, version)
 	ct, err := ingest.NewDatasets(p.Store, p.Endpoint.Buckets.Platform, "").ContractAt(ctx, b.Lineage.Dataset, b.Lineage.ContractHash)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/openmlops/mlops/shared/local/localtest"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
+	"github.com/openmlops/mlops/shared/registry"
 )
 
 // servedCredit is a platform whose credit model has a champion (version 1).
@@ -40,6 +41,22 @@ func predictClient(t *testing.T, p *local.Platform, token string) *predict.Clien
 	}
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	return predict.NewClient(p.Endpoint.API.URL, hc, apierror.BearerToken(token))
+}
+
+// creditVersion is version of the credit model, with its bundle fetched and
+// verified as the endpoint loads it.
+func creditVersion(t *testing.T, p *local.Platform, version int) (*registry.Version, *bundle.Bundle) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := p.Registry.Get(ctx, "credit", version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundlestore.FetchVerified(ctx, p.Store, p.Endpoint.Buckets.Platform, v.BundlePrefix, v.BundleSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, b
 }
 
 // creditRows is a request of the first n applicants of the credit data.
@@ -68,14 +85,7 @@ func TestEndpointServesTheChampion(t *testing.T) {
 	if resp.Model != "credit" || resp.ModelVersion != 1 || resp.RequestID == "" || len(resp.Predictions) != 5 {
 		t.Fatalf("response %+v", resp)
 	}
-	v, err := p.Registry.Get(ctx, "credit", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundlestore.FetchVerified(ctx, p.Store, p.Endpoint.Buckets.Platform, v.BundlePrefix, v.BundleSHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, b := creditVersion(t, p, 1)
 	// The gate compiled the verified model, and the version records it.
 	modelJSON, _ := b.Manifest.File(bundle.ModelFile)
 	compiled, _, err := p.Store.ReadAll(ctx, p.Endpoint.Buckets.Platform, v.Compiled.Key)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/openmlops/mlops/examples/credit"
 	"github.com/openmlops/mlops/shared/bundle"
-	"github.com/openmlops/mlops/shared/bundlestore"
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/policystore"
 	"github.com/openmlops/mlops/shared/predict"
@@ -47,14 +46,7 @@ func TestShadowScoresTheCandidateOnLiveRequests(t *testing.T) {
 
 	header := strings.Split(strings.ReplaceAll(strings.TrimSpace(lines[0]), `"`, ""), ",")
 	scorer := func(version int) *bundle.Scorer {
-		v, err := p.Registry.Get(ctx, "credit", version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := bundlestore.FetchVerified(ctx, p.Store, p.Endpoint.Buckets.Platform, v.BundlePrefix, v.BundleSHA256)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, b := creditVersion(t, p, version)
 		sc, err := b.Scorer(header)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/openmlops/mlops/shared/clip"
 	"github.com/openmlops/mlops/shared/contract"
 	"github.com/openmlops/mlops/shared/jsonappend"
+	"github.com/openmlops/mlops/shared/reuse"
 	"github.com/openmlops/mlops/shared/validate"
 )
 
@@ -285,32 +286,20 @@ func (b *rowsBuf) put() {
 		cap(b.cols) > maxPooledValues || cap(b.rows) > maxPooledInstances {
 		return
 	}
-	clear(b.rows[:cap(b.rows)])
-	clear(b.values[:cap(b.values)])
-	clear(b.logs[:cap(b.logs)])
-	clear(b.json[:cap(b.json)])
-	clear(b.cols[:cap(b.cols)])
+	b.rows, b.values, b.logs, b.json, b.cols = reuse.Clear(b.rows), reuse.Clear(b.values), reuse.Clear(b.logs),
+		reuse.Clear(b.json), reuse.Clear(b.cols)
 	rowsBufs.Put(b)
-}
-
-// zeroed returns s resized to n, every element zero: s's own array where it
-// has room (put cleared it), a new one otherwise.
-func zeroed[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	nf := len(k.features)
-	buf.rows = zeroed(buf.rows, len(instances))
-	buf.seen = zeroed(buf.seen, nf)
+	buf.rows = reuse.Slice(buf.rows, len(instances))
+	buf.seen = reuse.Slice(buf.seen, nf) // cleared for each instance
 	// One backing array each for the request's values and logged values,
 	// rather than two allocations per instance.
-	buf.values = zeroed(buf.values, len(instances)*nf)
-	buf.logs = zeroed(buf.logs, len(instances)*nf)
-	buf.json = zeroed(buf.json, len(instances)*nf)
+	buf.values = reuse.Slice(buf.values, len(instances)*nf)
+	buf.logs = reuse.Slice(buf.logs, len(instances)*nf)
+	buf.json = reuse.Slice(buf.json, len(instances)*nf)
 	rows, seen, values, logs, texts2 := buf.rows, buf.seen, buf.values, buf.logs, buf.json
 	var probs problems
 	var texts string

@@ -14,6 +14,7 @@ import (
 	"github.com/openmlops/mlops/shared/apierror"
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/clip"
+	"github.com/openmlops/mlops/shared/reuse"
 )
 
 // Limits bound a prediction request; zero fields take the defaults.
@@ -138,16 +139,15 @@ func (b *requestBuf) put() {
 		}
 	}
 	b.namesPlain = plainNames(b.names)
-	clear(b.slab[:cap(b.slab)])
+	b.slab = reuse.Clear(b.slab)
 	if cap(b.slab) < b.fields {
 		// The last request's fields took more than one slab: the next
 		// starts with one large enough for all of them.
 		b.slab = make([]Field, 0, b.fields)
 	}
-	clear(b.instances[:cap(b.instances)])
 	clear(b.names[len(b.names):cap(b.names)])
-	clear(b.body[:cap(b.body)]) // a caller's data does not wait in the pool
-	b.body, b.slab, b.instances, b.fields = b.body[:0], b.slab[:0], b.instances[:0], 0
+	// A caller's data does not wait in the pool.
+	b.body, b.instances, b.fields = reuse.Clear(b.body), reuse.Clear(b.instances), 0
 	requestBufs.Put(b)
 }
 

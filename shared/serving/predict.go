@@ -14,6 +14,7 @@ import (
 	"github.com/openmlops/mlops/shared/bundle"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/predlog"
+	"github.com/openmlops/mlops/shared/reuse"
 )
 
 // Predict scores req's instances with name's champion (predict.Service).
@@ -53,7 +54,7 @@ func (s *Service) Predict(ctx context.Context, name string, req *predict.Request
 		buf.release() // no answer holds it
 		return nil, res.err
 	}
-	buf.preds = zeroed(buf.preds, len(rows))
+	buf.preds = reuse.Slice(buf.preds, len(rows))
 	resp := &predict.Response{Model: name, ModelVersion: m.version.Version, RequestID: requestID, Predictions: buf.preds}
 	for i, out := range res.outputs {
 		resp.Predictions[i] = predict.Prediction{Outputs: out.fields, Flags: rows[i].Flags, Explanation: out.explanation}
@@ -207,24 +208,10 @@ func (b *scoreBuf) release() {
 		cap(b.outputs) > predict.DefaultMaxInstances || cap(b.preds) > predict.DefaultMaxInstances {
 		return
 	}
-	clear(b.outputs[:cap(b.outputs)])
-	clear(b.fields[:cap(b.fields)])
-	clear(b.members[:cap(b.members)])
-	clear(b.labels[:cap(b.labels)])
-	clear(b.preds[:cap(b.preds)])
+	b.outputs, b.fields, b.members, b.labels, b.preds = reuse.Clear(b.outputs), reuse.Clear(b.fields),
+		reuse.Clear(b.members), reuse.Clear(b.labels), reuse.Clear(b.preds)
 	b.text = b.text[:0]
 	scoreBufs.Put(b)
-}
-
-// zeroed returns s resized to n, every element zero: s's own array where it
-// has room (a released buffer's is cleared), a new one otherwise.
-func zeroed[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
 }
 
 // outputs are one instance's outputs, as the answer writes them and as the
@@ -262,14 +249,14 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 	// One array each for the request's fields, log members and outputs'
 	// text, rather than allocations per instance; each output is formatted
 	// once, for the answer and the log alike.
-	buf.outputs = zeroed(buf.outputs, len(rows))
-	buf.fields = zeroed(buf.fields, len(rows)*nc)
-	buf.members = zeroed(buf.members, len(rows)*nc)
+	buf.outputs = reuse.Slice(buf.outputs, len(rows))
+	buf.fields = reuse.Slice(buf.fields, len(rows)*nc)
+	buf.members = reuse.Slice(buf.members, len(rows)*nc)
 	if cap(buf.text) < len(rows)*nc*24 {
 		buf.text = make([]byte, 0, len(rows)*nc*24)
 	}
-	buf.offsets = zeroed(buf.offsets, len(rows)) // where each row's outputs start in text
-	buf.labels = zeroed(buf.labels, len(rows))
+	buf.offsets = reuse.Slice(buf.offsets, len(rows)) // where each row's outputs start in text: each written
+	buf.labels = reuse.Slice(buf.labels, len(rows))
 	res.outputs = buf.outputs
 	fields, members, text, offsets, labels := buf.fields, buf.members, buf.text[:0], buf.offsets, buf.labels
 	defer func() { buf.text = text }() // as it grew, for the next request
@@ -405,9 +392,7 @@ func (r *records) release() {
 	if cap(r.members) > maxPooledMembers || cap(r.list) > predict.DefaultMaxInstances {
 		return
 	}
-	clear(r.list[:cap(r.list)])
-	clear(r.members[:cap(r.members)])
-	r.list, r.members = r.list[:0], r.members[:0]
+	r.list, r.members = reuse.Clear(r.list), reuse.Clear(r.members)
 	recordBufs.Put(r)
 }
 
@@ -415,10 +400,7 @@ func (r *records) release() {
 // redacted by the model's contract.
 func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time, requestID string, took time.Duration) *records {
 	buf := recordBufs.Get().(*records)
-	if cap(buf.list) < len(rows) {
-		buf.list = make([]predlog.Record, len(rows))
-	}
-	buf.list = buf.list[:len(rows)]
+	buf.list = reuse.Slice(buf.list, len(rows))
 	recs := buf.list
 	ms := float64(took.Microseconds()) / 1000
 	names, order := m.checker.Names(), m.checker.NameOrder()
@@ -426,10 +408,7 @@ func (s *Service) records(m *model, rows []predict.Row, res scored, at time.Time
 	// array: no map to build per record, nor for the log's encoder to look
 	// names up in.
 	n := len(order)
-	if cap(buf.members) < len(rows)*n {
-		buf.members = make([]predlog.Member, len(rows)*n)
-	}
-	buf.members = buf.members[:len(rows)*n]
+	buf.members = reuse.Slice(buf.members, len(rows)*n)
 	members := buf.members
 	for i, r := range rows {
 		features := members[i*n : (i+1)*n : (i+1)*n]
