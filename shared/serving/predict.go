@@ -260,7 +260,8 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 	res.outputs = buf.outputs
 	fields, members, text, offsets, labels := buf.fields, buf.members, buf.text[:0], buf.offsets, buf.labels
 	defer func() { buf.text = text }() // as it grew, for the next request
-	numeric := nc                      // the outputs before the label, if any
+	// The outputs before the label, if any.
+	numeric := nc
 	var phi []float32
 	if explain {
 		phi = make([]float32, sc.NumExplained())
