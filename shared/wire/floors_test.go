@@ -41,7 +41,7 @@ var floors = map[string]int{
 	"shared/bundle": formats, "shared/policy": formats, "shared/spec": formats, "shared/contract": formats,
 	"shared/profile": formats, "shared/table": formats, "shared/validate": formats, "shared/xgboost": formats,
 	"shared/metrics": formats, "shared/yamldoc": formats, "shared/hashid": formats, "shared/jsonappend": formats, "shared/naming": formats, "shared/clip": formats, "shared/apierror": formats, "shared/apidoc": formats, "shared/event": formats, "shared/rules": formats,
-	"shared/feedback": formats, "shared/quality": formats, "shared/driftstat": formats, "templates": formats, "shared/parallel": formats,
+	"shared/feedback": formats, "shared/quality": formats, "shared/driftstat": formats, "templates": formats, "shared/parallel": formats, "shared/reuse": formats,
 	"events": formats, "examples/credit": formats, "trainer": formats,
 }
 

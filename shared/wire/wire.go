@@ -47,7 +47,8 @@
 //     shared/event, shared/rules, shared/feedback (the ground-truth upload
 //     format), shared/quality (live quality and its estimate from
 //     probabilities), shared/driftstat (drift's statistics over profiles and
-//     bundles), shared/parallel (bounded fan-out), events, templates (the
+//     bundles), shared/parallel (bounded fan-out), shared/reuse (pooled
+//     buffers taken and given back cleared), events, templates (the
 //     site's embedded templates and assets),
 //     examples/credit, trainer. Documents, their rules and their encodings.
 //     They reach no store, bus or service: they read what they are handed (an
