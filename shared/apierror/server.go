@@ -31,17 +31,10 @@ func RequestID(r *http.Request) string {
 
 // Appender is a body that writes itself as compact JSON, faster than
 // encoding/json's reflection would: the prediction API's answer, written for
-// every request. WriteJSON indents it as it indents any other answer.
+// every request (WriteCompactJSON). WriteJSON indents it as it indents any
+// other answer.
 type Appender interface {
 	AppendJSON(b []byte) ([]byte, error)
-}
-
-// IndentAppender is an Appender that also writes itself as WriteJSON writes
-// any answer (indented by two spaces, <, > and & escaped in strings) in one
-// pass, rather than compact and then indented.
-type IndentAppender interface {
-	Appender
-	AppendIndentedJSON(b []byte) ([]byte, error)
 }
 
 // bodies are the scratch of Appenders' answers: the compact form, then the
@@ -56,22 +49,7 @@ const maxPooledBody = 1 << 20
 // out with their Content-Length, in one write.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	if a, ok := v.(IndentAppender); ok {
-		scratch := bodies.Get().(*[2][]byte)
-		body, err := a.AppendIndentedJSON(scratch[1][:0])
-		if err == nil {
-			body = append(body, '\n')
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(status)
-			_, _ = w.Write(body)
-			if cap(body) <= maxPooledBody {
-				scratch[1] = body
-				bodies.Put(scratch)
-			}
-			return
-		}
-		// encoding/json meets the same error below.
-	} else if a, ok := v.(Appender); ok {
+	if a, ok := v.(Appender); ok {
 		scratch := bodies.Get().(*[2][]byte)
 		compact, err := a.AppendJSON(scratch[0][:0])
 		if err == nil {
@@ -114,6 +92,44 @@ type Guard struct {
 	// Classify gives the code of an error that is no *Error (the decisions
 	// API's: the registry's errors); nil, or "", makes it internal.
 	Classify func(error) Code
+	// Compact writes the API's answers and errors compact (WriteCompactJSON)
+	// rather than indented: the prediction API's, which programs read, at a
+	// rate where the indentation's bytes count.
+	Compact bool
+}
+
+// write writes an answer or error as the API writes them.
+func (g Guard) write(w http.ResponseWriter, status int, v any) {
+	if g.Compact {
+		WriteCompactJSON(w, status, v)
+		return
+	}
+	WriteJSON(w, status, v)
+}
+
+// WriteCompactJSON writes v as encoding/json writes it, compact (<, > and &
+// escaped in strings), and a new line. An Appender's bytes go out with their
+// Content-Length, in one write.
+func WriteCompactJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if a, ok := v.(Appender); ok {
+		scratch := bodies.Get().(*[2][]byte)
+		body, err := a.AppendJSON(scratch[0][:0])
+		if err == nil {
+			body = append(jsonappend.EscapeHTML(body, 0), '\n')
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+			if cap(body) <= maxPooledBody {
+				scratch[0] = body
+				bodies.Put(scratch)
+			}
+			return
+		}
+		// encoding/json meets the same error below.
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // Handle wraps f into a route.
@@ -139,7 +155,7 @@ func (g Guard) Handle(f Handler) http.Handler {
 			g.WriteError(w, r, id, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, out)
+		g.write(w, http.StatusOK, out)
 		if rel, ok := out.(Releaser); ok {
 			rel.Release()
 		}
@@ -169,5 +185,5 @@ func (g Guard) WriteError(w http.ResponseWriter, r *http.Request, id string, err
 	case e.Status >= 500:
 		log.Warn(g.API, "method", r.Method, "path", r.URL.Path, "requestId", id, "status", e.Status, "error", e.Message)
 	}
-	WriteJSON(w, e.Status, Body{Error: e.Message, Code: e.Code, RequestID: id, Details: e.Details})
+	g.write(w, e.Status, Body{Error: e.Message, Code: e.Code, RequestID: id, Details: e.Details})
 }

@@ -6,6 +6,7 @@
 package jsonappend
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -159,6 +160,38 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func Indent(dst, src []byte, indent string, escapeHTML bool) []byte {
 	return IndentAt(dst, src, indent, 0, escapeHTML)
 }
+
+// EscapeHTML escapes, in b[from:] (compact JSON, or a run of it), <, > and &
+// as \u003c, \u003e and \u0026, and U+2028 and U+2029 as \u2028 and
+// \u2029, as encoding/json's Encoder writes them unless told not to. Such
+// bytes stand only in strings, so a pass over the bytes finds them all. b is
+// returned as it is where it holds none, the usual case.
+func EscapeHTML(b []byte, from int) []byte {
+	i := from
+	for i < len(b) && !htmlUnsafe[b[i]] {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	rest := bytes.Clone(b[i:])
+	b = b[:i]
+	for j := 0; j < len(rest); j++ {
+		switch c := rest[j]; {
+		case c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c == 0xe2 && j+2 < len(rest) && rest[j+1] == 0x80 && rest[j+2]&^1 == 0xa8:
+			b = append(b, '\\', 'u', '2', '0', '2', hex[rest[j+2]&0xf])
+			j += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// htmlUnsafe are the bytes EscapeHTML looks for: one load a byte.
+var htmlUnsafe = [256]bool{'<': true, '>': true, '&': true, 0xe2: true}
 
 // IndentAt is Indent of a value that stands depth levels deep in the
 // document being written: its lines are indented as they would be there.

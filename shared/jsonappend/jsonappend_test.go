@@ -117,7 +117,8 @@ func FuzzFloat(f *testing.F) {
 }
 
 // FuzzIndent holds Indent to encoding/json's indentation of the same
-// document, with and without HTML escaping (testdata/fuzz/FuzzIndent).
+// document, with and without HTML escaping, and EscapeHTML to
+// json.HTMLEscape (testdata/fuzz/FuzzIndent).
 func FuzzIndent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if !json.Valid(doc) {
@@ -126,6 +127,13 @@ func FuzzIndent(f *testing.F) {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, doc); err != nil {
 			t.Fatal(err)
+		}
+		// After bytes of its own (an answer's start), which it leaves.
+		prefix := []byte(`<&>` + "\u2028")
+		var esc bytes.Buffer
+		json.HTMLEscape(&esc, compact.Bytes())
+		if got := jsonappend.EscapeHTML(append(prefix, compact.Bytes()...), len(prefix)); !bytes.Equal(got, append(prefix, esc.Bytes()...)) {
+			t.Fatalf("EscapeHTML(%s) =\n%s\nencoding/json:\n%s", compact.Bytes(), got[len(prefix):], esc.Bytes())
 		}
 		for _, html := range []bool{false, true} {
 			src := compact.Bytes()

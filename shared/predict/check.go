@@ -270,7 +270,6 @@ type rowsBuf struct {
 	values []string
 	logs   []any
 	json   []string
-	cols   []*column
 	seen   []bool
 }
 
@@ -283,11 +282,11 @@ const maxPooledValues = 1 << 16
 // gives it back.
 func (b *rowsBuf) put() {
 	if cap(b.values) > maxPooledValues || cap(b.logs) > maxPooledValues || cap(b.json) > maxPooledValues ||
-		cap(b.cols) > maxPooledValues || cap(b.rows) > maxPooledInstances {
+		cap(b.rows) > maxPooledInstances {
 		return
 	}
-	b.rows, b.values, b.logs, b.json, b.cols = reuse.Clear(b.rows), reuse.Clear(b.values), reuse.Clear(b.logs),
-		reuse.Clear(b.json), reuse.Clear(b.cols)
+	b.rows, b.values, b.logs, b.json = reuse.Clear(b.rows), reuse.Clear(b.values), reuse.Clear(b.logs),
+		reuse.Clear(b.json)
 	rowsBufs.Put(b)
 }
 
@@ -300,21 +299,49 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	buf.values = reuse.Slice(buf.values, len(instances)*nf)
 	buf.logs = reuse.Slice(buf.logs, len(instances)*nf)
 	buf.json = reuse.Slice(buf.json, len(instances)*nf)
-	rows, seen, values, logs, texts2 := buf.rows, buf.seen, buf.values, buf.logs, buf.json
+	rows, seen, values, logs, texts := buf.rows, buf.seen, buf.values, buf.logs, buf.json
+	// The text of every feature's value goes into one string, of which each
+	// value is a substring: one allocation for the request rather than one
+	// a value, and none of it the pooled body's. Grown once to hold every
+	// value, the Builder never moves what it holds, so each String is a
+	// prefix of the next. Only the features' values are written: the rest
+	// (ignored unknown fields, the target) is not kept alive by what the
+	// log holds.
+	total := 0
+	for _, in := range instances {
+		for j := range in.Fields {
+			total += len(in.Fields[j].Value)
+		}
+	}
+	var all strings.Builder
+	all.Grow(total)
+	// Instances mostly name the same fields in the same order, and the
+	// decoder then gives them the same strings: such a name is the
+	// previous instance's column, compared without a lookup. On the stack
+	// for the usual few dozen fields.
+	var namesBuf [64]string
+	var colsBuf [64]*column
+	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
 	var probs problems
-	var texts string
-	buf.cols, texts = k.columns(instances, buf.cols[:0])
-	cols := buf.cols
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf],
-			LoggedJSON: texts2[i*nf : (i+1)*nf : (i+1)*nf]}
+			LoggedJSON: texts[i*nf : (i+1)*nf : (i+1)*nf]}
 		clear(seen)
-		fields := in.Fields
+		fields := in.Fields // indexed, not ranged over: a Field is not copied
 		for j := range fields {
 			f := &fields[j]
-			col := cols[0]
-			cols = cols[1:]
+			var col *column
+			switch {
+			case j >= len(prevNames):
+				col = k.byName[f.Name]
+				prevNames, prevCols = append(prevNames, f.Name), append(prevCols, col)
+			case prevNames[j] == f.Name:
+				col = prevCols[j]
+			default:
+				col = k.byName[f.Name]
+				prevNames[j], prevCols[j] = f.Name, col
+			}
 			if col == nil {
 				if k.opt.UnknownFields == Reject {
 					probs.add(path.with(f.Name), RuleUnknownField,
@@ -325,13 +352,14 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 			if col.feature < 0 {
 				continue // the target, an id: a column the model does not read
 			}
-			text := texts[:len(f.Value)]
-			texts = texts[len(f.Value):]
 			if seen[col.feature] {
 				probs.add(path.with(f.Name), "duplicate", "given twice in one instance")
 				continue
 			}
 			seen[col.feature] = true
+			from := all.Len()
+			all.Write(f.Value)
+			text := all.String()[from:]
 			var js string
 			v, logged, p := k.value(col, text, &js)
 			row.Logged[col.feature] = logged
@@ -359,68 +387,6 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 		return nil, err
 	}
 	return rows, nil
-}
-
-// columns finds each field's column (nil for none), all the instances'
-// fields in order, and makes the text of every value of a feature into one
-// string, in the same order, of which each is a substring: one allocation for
-// the request rather than one a value (cols is where to append the columns).
-// Only the features' values: the rest (ignored unknown fields, the target) is
-// not kept alive by what the log holds.
-func (k *Checker) columns(instances []Instance, cols []*column) ([]*column, string) {
-	total := 0
-	for _, in := range instances {
-		total += len(in.Fields)
-	}
-	if cap(cols) < total {
-		cols = make([]*column, 0, total)
-	}
-	// On the stack for the usual few dozen fields.
-	var namesBuf [64]string
-	var colsBuf [64]*column
-	prevNames, prevCols := namesBuf[:0], colsBuf[:0]
-	n := 0
-	start := len(cols)
-	cols = cols[:start+total]
-	c := start
-	for _, in := range instances {
-		fields := in.Fields // indexed, not ranged over: a Field is not copied
-		for j := range fields {
-			// Instances mostly name the same fields in the same order, and
-			// the decoder then gives them the same strings: such a name is
-			// the previous instance's column, compared without a lookup.
-			name := fields[j].Name
-			var col *column
-			switch {
-			case j >= len(prevNames):
-				col = k.byName[name]
-				prevNames, prevCols = append(prevNames, name), append(prevCols, col)
-			case prevNames[j] == name:
-				col = prevCols[j]
-			default:
-				col = k.byName[name]
-				prevNames[j], prevCols[j] = name, col
-			}
-			cols[c] = col
-			c++
-			if col != nil && col.feature >= 0 {
-				n += len(fields[j].Value)
-			}
-		}
-	}
-	var b strings.Builder
-	b.Grow(n)
-	c = start
-	for _, in := range instances {
-		fields := in.Fields
-		for j := range fields {
-			if col := cols[c]; col != nil && col.feature >= 0 {
-				b.Write(fields[j].Value)
-			}
-			c++
-		}
-	}
-	return cols, b.String()
 }
 
 // boxedValue is an allowed value as the log's value (boxed once) and its
@@ -459,22 +425,20 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 	c := col.c
 	var s string    // a string's value, or a number's text
 	var num float64 // a number's value
+	whole := false  // s is a whole number bundle.ShortWhole read: no integer parse again
 	var logged any
 	allowed := false // s is one of col's allowed values
-	kind := "nothing"
-	if text != "" {
-		kind = kindOf(text[0])
-	}
+	kind := scalarKind(text)
 	switch kind {
-	case "null":
+	case kindNull:
 		return k.missing(col, "null")
-	case "a boolean":
+	case kindBool:
 		logged = text[0] == 't'
 		*js = "false"
 		if text[0] == 't' {
 			*js = "true"
 		}
-	case "a string":
+	case kindString:
 		var ok bool
 		if s, ok = unquote(text); !ok {
 			return "", nil, &problem{rule: validate.RuleType, msg: "not a JSON string"}
@@ -488,10 +452,10 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 		} else {
 			logged = s
 		}
-	case "a number":
+	case kindNumber:
 		s = text
 		if f, ok := bundle.ShortWhole(s); ok {
-			num, logged = f, logNumber(f)
+			num, logged, whole = f, logNumber(f), true
 			// Its digits are its JSON (jsonappend.Float's for a whole number
 			// below 2^53) where no sign or leading zero makes them another's.
 			if s[0] != '+' && (s[0] != '0' || len(s) == 1) && (s[0] != '-' || s[1] != '0' || len(s) == 2) {
@@ -507,12 +471,12 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 	default:
 		return "", nil, &problem{rule: validate.RuleType, msg: "expected a number, string, boolean or null"}
 	}
-	quoted := kind == "a string"
+	quoted := kind == kindString
 	typeErr := func(want string) (string, any, *problem) {
-		got := kind
+		got := kind.String()
 		if !c.PII {
 			got = col.show(s, quoted)
-			if kind == "a boolean" {
+			if kind == kindBool {
 				got = text
 			}
 		}
@@ -523,7 +487,11 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 	switch c.Type {
 	case contract.Integer:
 		switch kind {
-		case "a string", "a number":
+		case kindString, kindNumber:
+			if whole {
+				v, x = s, num
+				break
+			}
 			n, ok := validate.ParseInt([]byte(s))
 			if ok {
 				v = s
@@ -531,7 +499,7 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 				break
 			}
 			f, err := strconv.ParseFloat(s, 64)
-			if kind == "a string" || err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
+			if kind == kindString || err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
 				return typeErr("an integer")
 			}
 			// 35.0 or 3.5e1: the integer the dataset would have written as 35.
@@ -542,15 +510,15 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 		}
 	case contract.Number:
 		switch kind {
-		case "a number":
+		case kindNumber:
 			f := num // parsed above
 			v, x = s, f
-			if _, isInt := validate.ParseInt([]byte(s)); !isInt || len(s) > 15 {
+			if len(s) > 15 || !whole && !isInt(s) {
 				// 7.30e1 → 73: the shortest text of the value (a whole number
 				// of up to 15 digits is its own).
 				v = string(jsonappend.Float(nil, f, 64))
 			}
-		case "a string":
+		case kindString:
 			if !bundle.PlainDecimal(s) {
 				switch strings.ToLower(strings.TrimLeft(s, "+-")) {
 				case "nan", "inf", "infinity":
@@ -568,17 +536,17 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 		}
 	case contract.Boolean:
 		switch kind {
-		case "a boolean":
+		case kindBool:
 			v = text
-		case "a string", "a number":
-			if _, ok := validate.ParseBool([]byte(s)); !ok || kind == "a number" && s != "0" && s != "1" {
+		case kindString, kindNumber:
+			if _, ok := validate.ParseBool([]byte(s)); !ok || kind == kindNumber && s != "0" && s != "1" {
 				return typeErr("a boolean (true/false, 1/0, yes/no)")
 			}
 			v = s
 		}
 		return v, logged, nil
 	case contract.Timestamp:
-		if kind != "a string" {
+		if kind != kindString {
 			return typeErr(col.timestampWant())
 		}
 		t, err := time.Parse(col.layout, s)
@@ -587,7 +555,7 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 		}
 		v, x = s, float64(t.Unix())+float64(t.Nanosecond())/1e9
 	default: // category, string
-		if kind != "a string" {
+		if kind != kindString {
 			return typeErr("a string")
 		}
 		if col.pattern != nil && !col.pattern.MatchString(s) {
@@ -609,6 +577,45 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 		return v, logged, &problem{rule: validate.RuleMax, outOfRange: true, msg: col.show(s, quoted) + " is above the maximum " + col.bound(*c.Max)}
 	}
 	return v, logged, col.checkAllowed(v, quoted)
+}
+
+// jsonKind is the kind of a JSON scalar's text, known by its first byte.
+type jsonKind uint8
+
+const (
+	kindNone jsonKind = iota // no text, or not a scalar's: the decoder lets none through
+	kindNull
+	kindBool
+	kindString
+	kindNumber
+)
+
+// String names the kind in a message.
+func (k jsonKind) String() string {
+	return [...]string{"nothing", "null", "a boolean", "a string", "a number"}[k]
+}
+
+func scalarKind(text string) jsonKind {
+	if text == "" {
+		return kindNone
+	}
+	switch c := text[0]; {
+	case c == '"':
+		return kindString
+	case c == '-' || c >= '0' && c <= '9':
+		return kindNumber
+	case c == 't' || c == 'f':
+		return kindBool
+	case c == 'n':
+		return kindNull
+	}
+	return kindNone
+}
+
+// isInt reports whether s is an integer's text (validate.ParseInt's).
+func isInt(s string) bool {
+	_, ok := validate.ParseInt([]byte(s))
+	return ok
 }
 
 // missing is a missing value of col: refused where the column is required.

@@ -186,8 +186,8 @@ const (
 	keyReasons       = "reasons"
 )
 
-// AppendJSON appends the answer as encoding/json writes it, compact
-// (apierror.WriteJSON indents it): the route writes one for every request.
+// AppendJSON appends the answer as encoding/json writes it, compact, as the
+// route writes one for every request (apierror.WriteCompactJSON).
 // Output values are taken as the compact JSON ScorerOutputs makes.
 func (r *Response) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"predictions":`...)
@@ -219,99 +219,6 @@ func (r *Response) appendTail(b []byte) []byte {
 	b = append(b, `,"requestId":`...)
 	b = jsonappend.String(b, r.RequestID)
 	return append(b, '}')
-}
-
-// AppendIndentedJSON appends the answer as apierror.WriteJSON writes every
-// answer (indented by two spaces, <, > and & escaped in strings): the bytes
-// of AppendJSON's indented, in one pass for the usual predictions (outputs
-// only), each output's key indented once for the answer.
-func (r *Response) AppendIndentedJSON(b []byte) ([]byte, error) {
-	b = append(b, "{\n  \"predictions\": "...)
-	switch {
-	case r.Predictions == nil:
-		b = append(b, "null"...)
-	case len(r.Predictions) == 0:
-		b = append(b, "[]"...)
-	default:
-		b = append(b, '[')
-		var keys indentedKeys
-		var scratch []byte
-		for i := range r.Predictions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, "\n    "...)
-			p := &r.Predictions[i]
-			if next, ok := keys.appendPlain(b, p); ok {
-				b = next
-				continue
-			}
-			var err error
-			if scratch, err = p.appendJSON(scratch[:0]); err != nil {
-				return nil, fmt.Errorf("predictions[%d]: %w", i, err)
-			}
-			b = jsonappend.IndentAt(b, scratch, "  ", 2, true)
-		}
-		b = append(b, "\n  ]"...)
-	}
-	tail := r.appendTail(make([]byte, 0, 64+len(r.Model)+len(r.RequestID)))
-	return jsonappend.IndentAt(b, tail, "  ", 1, true), nil
-}
-
-// indentedKeys are an answer's output keys as its predictions' lines start
-// them (`"p_bad": ` after a new line and three indents), each written once.
-type indentedKeys struct {
-	names []string
-	text  [][]byte
-}
-
-// appendPlain appends p, indented three deep, if it has only outputs, each
-// a number or a string (whose <, > and & it escapes as Indent would); false
-// for any other prediction, which it leaves to the general path.
-func (k *indentedKeys) appendPlain(b []byte, p *Prediction) ([]byte, bool) {
-	if len(p.Outputs) == 0 || len(p.Flags) > 0 || p.Explanation != nil {
-		return b, false
-	}
-	start := len(b)
-	b = append(b, '{')
-	for j := range p.Outputs {
-		f := &p.Outputs[j]
-		if j > 0 {
-			b = append(b, ',')
-		}
-		if j >= len(k.names) || k.names[j] != f.Name {
-			key := jsonappend.IndentAt([]byte("\n      "), jsonappend.String(nil, f.Name), "", 0, true)
-			key = append(key, ':', ' ')
-			if j >= len(k.names) {
-				k.names, k.text = append(k.names, f.Name), append(k.text, key)
-			} else {
-				k.names[j], k.text[j] = f.Name, key
-			}
-		}
-		b = append(b, k.text[j]...)
-		switch v := f.Value; {
-		case len(v) == 0:
-			return b[:start], false
-		case v[0] == '"':
-			b = jsonappend.IndentAt(b, v, "", 0, true)
-		case scalarNumber(v):
-			b = append(b, v...)
-		default:
-			return b[:start], false
-		}
-	}
-	return append(b, "\n    }"...), true
-}
-
-// scalarNumber reports whether v holds only a number's bytes (nothing Indent
-// would break a line at or escape).
-func scalarNumber(v []byte) bool {
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
-			return false
-		}
-	}
-	return true
 }
 
 // MarshalJSON writes the prediction as one JSON object (see Prediction).

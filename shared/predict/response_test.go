@@ -62,19 +62,27 @@ func TestResponseBytesMatchEncodingJSON(t *testing.T) {
 		{Model: "credit", ModelVersion: 1, RequestID: "none"},
 		{Predictions: []predict.Prediction{}, Model: "credit", ModelVersion: 1},
 	} {
-		got := httptest.NewRecorder()
-		apierror.WriteJSON(got, 200, resp)
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(*resp); err != nil { // the value: no AppendJSON
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got.Body.Bytes(), want.Bytes()) {
-			t.Errorf("WriteJSON wrote\n%s\nencoding/json writes\n%s", got.Body.Bytes(), want.Bytes())
-		}
-		if cl := got.Header().Get("Content-Length"); cl != strconv.Itoa(want.Len()) {
-			t.Errorf("Content-Length %q for %d bytes", cl, want.Len())
+		// Indented, as WriteJSON writes any answer, and compact, as the
+		// prediction API writes its own (WriteCompactJSON).
+		for _, indent := range []string{"  ", ""} {
+			got := httptest.NewRecorder()
+			if indent == "" {
+				apierror.WriteCompactJSON(got, 200, resp)
+			} else {
+				apierror.WriteJSON(got, 200, resp)
+			}
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", indent)
+			if err := enc.Encode(*resp); err != nil { // the value: no AppendJSON
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Body.Bytes(), want.Bytes()) {
+				t.Errorf("indent %q: wrote\n%s\nencoding/json writes\n%s", indent, got.Body.Bytes(), want.Bytes())
+			}
+			if cl := got.Header().Get("Content-Length"); cl != strconv.Itoa(want.Len()) {
+				t.Errorf("indent %q: Content-Length %q for %d bytes", indent, cl, want.Len())
+			}
 		}
 	}
 

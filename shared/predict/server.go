@@ -43,7 +43,7 @@ func NoChampion(model string) *apierror.Error {
 // Failures of the platform are logged to log.
 func Routes(svc Service, principal func(*http.Request) string, log *slog.Logger, lim Limits) map[string]http.Handler {
 	lim = lim.withDefaults()
-	g := apierror.Guard{API: "prediction API", Principal: principal, Log: log}
+	g := apierror.Guard{API: "prediction API", Principal: principal, Log: log, Compact: true}
 	return map[string]http.Handler{
 		RoutePredict: g.Handle(func(w http.ResponseWriter, r *http.Request, _, id string) (any, error) {
 			model, err := predictTarget(r.PathValue("target"))
