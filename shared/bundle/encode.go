@@ -374,11 +374,29 @@ func (h *HeaderEncoder) Position(feature int) int { return h.pos[feature] }
 // header) into out, which must have len(Columns()) values. Errors are
 // *ValueError for a value that cannot be encoded.
 func (h *HeaderEncoder) Encode(record []string, out []float32) error {
-	if len(record) != h.width || len(out) != len(h.enc.columns) {
-		return fmt.Errorf("bundle: encode: a record of %d fields into %d columns, want %d fields into %d columns",
-			len(record), len(out), h.width, len(h.enc.columns))
+	return h.EncodeParsed(record, nil, out)
+}
+
+// EncodeParsed is Encode of a record some of whose numbers the caller has
+// read already (the prediction API's contract check reads each number it
+// checks): parsed, nil or as long as record, holds record[i]'s value as
+// the encoding reads a number (float32 of its float64) where the caller
+// read it, NaN where not, and such a value of a numeric feature is taken
+// rather than read again. It must be the value of record[i]: a missing
+// value is "" in record and NaN in parsed.
+func (h *HeaderEncoder) EncodeParsed(record []string, parsed []float32, out []float32) error {
+	if len(record) != h.width || len(out) != len(h.enc.columns) || parsed != nil && len(parsed) != len(record) {
+		return fmt.Errorf("bundle: encode: a record of %d fields (%d parsed) into %d columns, want %d fields into %d columns",
+			len(record), len(parsed), len(out), h.width, len(h.enc.columns))
 	}
+	feats := h.enc.features
 	for i, p := range h.pos {
+		if parsed != nil && feats[i].kind == KindNumeric {
+			if x := parsed[p]; x == x { // not NaN
+				out[feats[i].col] = x
+				continue
+			}
+		}
 		if err := h.enc.encodeOne(i, record[p], out); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package bundle_test
 import (
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -216,6 +217,54 @@ func TestForHeader(t *testing.T) {
 	_, err = e.ForHeader([]string{"n", "b", "d", "t", "c", "b"})
 	if err == nil || !strings.Contains(err.Error(), `the feature column "b" twice`) {
 		t.Fatalf("twice: %v", err)
+	}
+}
+
+// EncodeParsed takes a numeric feature's value from parsed where it is not
+// NaN, and reads every other value as Encode does: given each number as
+// Encode reads it, it encodes what Encode does.
+func TestEncodeParsed(t *testing.T) {
+	e := newEncoder(t, allKinds)
+	h, err := e.ForHeader([]string{"id", "c", "t", "n", "d", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range [][]string{
+		{"r1", "y", "", "2.5", "2024-01-31", "no"},
+		{"r2", "z", "2024-01-31T09:30:00Z", "-0", "", "1"},
+		{"r3", "", "", "", "", ""},
+		{"r4", "x", "", "123456789012345", "", "yes"},
+	} {
+		want := make([]float32, 7)
+		if err := h.Encode(rec, want); err != nil {
+			t.Fatal(err)
+		}
+		// Every field "parsed", the numeric one as a number reads: only
+		// that one is taken.
+		parsed := []float32{1, 1, 1, nan, 1, 1}
+		if rec[3] != "" {
+			x, err := strconv.ParseFloat(rec[3], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed[3] = float32(x)
+		}
+		got := make([]float32, 7)
+		if err := h.EncodeParsed(rec, parsed, got); err != nil || !same(got, want) {
+			t.Fatalf("%q: EncodeParsed %v (%v), Encode %v", rec, got, err, want)
+		}
+		// None parsed, or nil: read as Encode reads them.
+		if err := h.EncodeParsed(rec, []float32{nan, nan, nan, nan, nan, nan}, got); err != nil || !same(got, want) {
+			t.Fatalf("%q: EncodeParsed of none %v (%v), Encode %v", rec, got, err, want)
+		}
+	}
+	// The taken value is the one used: 7 for the text "2.5".
+	out := make([]float32, 7)
+	if err := h.EncodeParsed([]string{"r", "x", "", "2.5", "", ""}, []float32{nan, nan, nan, 7, nan, nan}, out); err != nil || out[0] != 7 {
+		t.Fatalf("parsed value not taken: %v (%v)", out, err)
+	}
+	if err := h.EncodeParsed([]string{"r", "x", "", "2.5", "", ""}, []float32{nan}, out); err == nil {
+		t.Fatal("parsed of another length: no error")
 	}
 }
 

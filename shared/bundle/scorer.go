@@ -134,7 +134,13 @@ func (s *Scorer) Explain(dst []float32) error {
 
 // Score is Encode then Predict.
 func (s *Scorer) Score(record []string) ([]float32, error) {
-	if err := s.Encode(record); err != nil {
+	return s.ScoreParsed(record, nil)
+}
+
+// ScoreParsed is Score of a record some of whose numbers the caller has read
+// already (HeaderEncoder.EncodeParsed).
+func (s *Scorer) ScoreParsed(record []string, parsed []float32) ([]float32, error) {
+	if err := s.h.EncodeParsed(record, parsed, s.x); err != nil {
 		return nil, err
 	}
 	return s.Predict()

@@ -185,6 +185,12 @@ type Row struct {
 	// value, true or false), "" for any other: the log writes it as it is
 	// rather than format the value again (predlog.Member.JSON).
 	LoggedJSON []string
+	// Numbers are the features' values the check read as numbers the way
+	// the encoder reads them (float32 of the float64: a whole number of up
+	// to 15 digits, written as Values has it), NaN for any other: the
+	// scorer takes them rather than read Values again
+	// (bundle.Scorer.ScoreParsed).
+	Numbers []float32
 	// Flags name the rules broken by values scored anyway (OutOfRange Flag).
 	Flags []string
 }
@@ -270,6 +276,7 @@ type rowsBuf struct {
 	values []string
 	logs   []any
 	json   []string
+	nums   []float32
 	seen   []bool
 }
 
@@ -282,7 +289,7 @@ const maxPooledValues = 1 << 16
 // gives it back.
 func (b *rowsBuf) put() {
 	if cap(b.values) > maxPooledValues || cap(b.logs) > maxPooledValues || cap(b.json) > maxPooledValues ||
-		cap(b.rows) > maxPooledInstances {
+		cap(b.nums) > maxPooledValues || cap(b.rows) > maxPooledInstances {
 		return
 	}
 	b.rows, b.values, b.logs, b.json = reuse.Clear(b.rows), reuse.Clear(b.values), reuse.Clear(b.logs),
@@ -299,7 +306,8 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	buf.values = reuse.Slice(buf.values, len(instances)*nf)
 	buf.logs = reuse.Slice(buf.logs, len(instances)*nf)
 	buf.json = reuse.Slice(buf.json, len(instances)*nf)
-	rows, seen, values, logs, texts := buf.rows, buf.seen, buf.values, buf.logs, buf.json
+	buf.nums = reuse.Slice(buf.nums, len(instances)*nf)
+	rows, seen, values, logs, texts, nums := buf.rows, buf.seen, buf.values, buf.logs, buf.json, buf.nums
 	// The text of every feature's value goes into one string, of which each
 	// value is a substring: one allocation for the request rather than one
 	// a value, and none of it the pooled body's. Grown once to hold every
@@ -326,7 +334,10 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	for i, in := range instances {
 		path := at{top: "instances", index: i} // made into text only for a problem
 		row := Row{Values: values[i*nf : (i+1)*nf : (i+1)*nf], Logged: logs[i*nf : (i+1)*nf : (i+1)*nf],
-			LoggedJSON: texts[i*nf : (i+1)*nf : (i+1)*nf]}
+			LoggedJSON: texts[i*nf : (i+1)*nf : (i+1)*nf], Numbers: nums[i*nf : (i+1)*nf : (i+1)*nf]}
+		for k := range row.Numbers {
+			row.Numbers[k] = nan32
+		}
 		clear(seen)
 		fields := in.Fields // indexed, not ranged over: a Field is not copied
 		for j := range fields {
@@ -361,14 +372,15 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 			all.Write(f.Value)
 			text := all.String()[from:]
 			var js string
-			v, logged, p := k.value(col, text, &js)
+			num := nan32
+			v, logged, p := k.value(col, text, &js, &num)
 			row.Logged[col.feature] = logged
 			row.LoggedJSON[col.feature] = js
 			switch {
 			case p == nil:
-				row.Values[col.feature] = v
+				row.Values[col.feature], row.Numbers[col.feature] = v, num
 			case p.outOfRange && k.opt.OutOfRange == Flag:
-				row.Values[col.feature] = v
+				row.Values[col.feature], row.Numbers[col.feature] = v, num
 				row.Flags = append(row.Flags, f.Name+": "+p.msg)
 			default:
 				probs.add(path.with(f.Name), p.rule, p.msg)
@@ -420,8 +432,10 @@ func logNumber(f float64) any {
 
 // value checks one value of col, whose JSON text is text: its canonical CSV
 // form, its value for the log, or the rule it breaks; and, where it knows it
-// without more work, the log's value's JSON text into js (Row.LoggedJSON).
-func (k *Checker) value(col *column, text string, js *string) (string, any, *problem) {
+// without more work, the log's value's JSON text into js (Row.LoggedJSON),
+// and its value as the encoder would read the canonical value into num
+// (Row.Numbers).
+func (k *Checker) value(col *column, text string, js *string, num32 *float32) (string, any, *problem) {
 	c := col.c
 	var s string    // a string's value, or a number's text
 	var num float64 // a number's value
@@ -489,7 +503,7 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 		switch kind {
 		case kindString, kindNumber:
 			if whole {
-				v, x = s, num
+				v, x, *num32 = s, num, float32(num)
 				break
 			}
 			n, ok := validate.ParseInt([]byte(s))
@@ -517,6 +531,8 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 				// 7.30e1 → 73: the shortest text of the value (a whole number
 				// of up to 15 digits is its own).
 				v = string(jsonappend.Float(nil, f, 64))
+			} else if whole {
+				*num32 = float32(f) // what the encoder makes of v, which is s
 			}
 		case kindString:
 			if !bundle.PlainDecimal(s) {
@@ -578,6 +594,9 @@ func (k *Checker) value(col *column, text string, js *string) (string, any, *pro
 	}
 	return v, logged, col.checkAllowed(v, quoted)
 }
+
+// nan32 is a value the check did not read as a number (Row.Numbers).
+var nan32 = float32(math.NaN())
 
 // jsonKind is the kind of a JSON scalar's text, known by its first byte.
 type jsonKind uint8

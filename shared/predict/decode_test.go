@@ -213,6 +213,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		if rows, err := lenient.Check(req.Instances); err == nil {
 			checkLoggedJSON(t, rows)
+			checkNumbers(t, rows)
 		}
 		again, err := req.MarshalJSON()
 		if err != nil {

@@ -267,7 +267,7 @@ func (s *Service) score(m *model, instances []predict.Instance, rows []predict.R
 		phi = make([]float32, sc.NumExplained())
 	}
 	for i, r := range rows {
-		out, err := sc.Score(r.Values)
+		out, err := sc.ScoreParsed(r.Values, r.Numbers)
 		if err != nil {
 			// The checker let through a value the encoding refuses: the
 			// contract and the encoding disagree, a fault of the platform.
