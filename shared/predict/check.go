@@ -259,8 +259,8 @@ func (k *Checker) CheckRows(instances []Instance) (Rows, error) {
 	return Rows{List: rows, buf: buf}, nil
 }
 
-// Release gives the rows' memory back: neither they nor their Values and
-// Logged slices are to be read afterwards (their Flags, and the values
+// Release gives the rows' memory back: neither they nor their Values,
+// Logged, LoggedJSON and Numbers slices are to be read afterwards (their Flags, and the values
 // Logged holds, are the caller's to keep). Release them once, from one copy
 // of the Rows: two copies released would give the memory twice.
 func (r *Rows) Release() {
