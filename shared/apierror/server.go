@@ -47,18 +47,33 @@ const maxPooledBody = 1 << 20
 // WriteJSON writes v indented: people read these answers (and -o json prints
 // them). An Appender's bytes are the same as encoding/json's would be, and go
 // out with their Content-Length, in one write.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v, true) }
+
+// WriteCompactJSON writes v as WriteJSON does, but compact, as encoding/json
+// writes it without indentation (<, > and & escaped in strings).
+func WriteCompactJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v, false) }
+
+func writeJSON(w http.ResponseWriter, status int, v any, indent bool) {
 	w.Header().Set("Content-Type", "application/json")
 	if a, ok := v.(Appender); ok {
 		scratch := bodies.Get().(*[2][]byte)
 		compact, err := a.AppendJSON(scratch[0][:0])
 		if err == nil {
-			body := append(jsonappend.Indent(scratch[1][:0], compact, "  ", true), '\n')
+			var body []byte
+			if indent {
+				body = append(jsonappend.Indent(scratch[1][:0], compact, "  ", true), '\n')
+			} else {
+				compact = append(jsonappend.EscapeHTML(compact, 0), '\n')
+				body = compact
+			}
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			w.WriteHeader(status)
 			_, _ = w.Write(body)
 			if cap(compact) <= maxPooledBody && cap(body) <= maxPooledBody {
-				scratch[0], scratch[1] = compact, body
+				scratch[0] = compact
+				if indent {
+					scratch[1] = body
+				}
 				bodies.Put(scratch)
 			}
 			return
@@ -68,7 +83,9 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if indent {
+		enc.SetIndent("", "  ")
+	}
 	_ = enc.Encode(v)
 }
 
@@ -105,31 +122,6 @@ func (g Guard) write(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	WriteJSON(w, status, v)
-}
-
-// WriteCompactJSON writes v as encoding/json writes it, compact (<, > and &
-// escaped in strings), and a new line. An Appender's bytes go out with their
-// Content-Length, in one write.
-func WriteCompactJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	if a, ok := v.(Appender); ok {
-		scratch := bodies.Get().(*[2][]byte)
-		body, err := a.AppendJSON(scratch[0][:0])
-		if err == nil {
-			body = append(jsonappend.EscapeHTML(body, 0), '\n')
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(status)
-			_, _ = w.Write(body)
-			if cap(body) <= maxPooledBody {
-				scratch[0] = body
-				bodies.Put(scratch)
-			}
-			return
-		}
-		// encoding/json meets the same error below.
-	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // Handle wraps f into a route.
