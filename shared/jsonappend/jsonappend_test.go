@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/openmlops/mlops/shared/jsonappend"
@@ -132,7 +133,8 @@ func FuzzIndent(f *testing.F) {
 		prefix := []byte(`<&>` + "\u2028")
 		var esc bytes.Buffer
 		json.HTMLEscape(&esc, compact.Bytes())
-		if got := jsonappend.EscapeHTML(append(prefix, compact.Bytes()...), len(prefix)); !bytes.Equal(got, append(prefix, esc.Bytes()...)) {
+		in, want := slices.Concat(prefix, compact.Bytes()), slices.Concat(prefix, esc.Bytes())
+		if got := jsonappend.EscapeHTML(in, len(prefix)); !bytes.Equal(got, want) {
 			t.Fatalf("EscapeHTML(%s) =\n%s\nencoding/json:\n%s", compact.Bytes(), got[len(prefix):], esc.Bytes())
 		}
 		for _, html := range []bool{false, true} {

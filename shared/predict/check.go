@@ -310,11 +310,12 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 	rows, seen, values, logs, texts, nums := buf.rows, buf.seen, buf.values, buf.logs, buf.json, buf.nums
 	// The text of every feature's value goes into one string, of which each
 	// value is a substring: one allocation for the request rather than one
-	// a value, and none of it the pooled body's. Grown once to hold every
-	// value, the Builder never moves what it holds, so each String is a
-	// prefix of the next. Only the features' values are written: the rest
-	// (ignored unknown fields, the target) is not kept alive by what the
-	// log holds.
+	// a value, and none of it the pooled body's. A Builder never changes
+	// the bytes it has handed out (String is a prefix of the next String,
+	// or of the array it grew from), so a substring stays valid as it
+	// grows. Only the features' values are written, and it is grown for at
+	// most valueRoom bytes a feature: the rest (ignored unknown fields, the
+	// target) is neither copied nor kept alive by what the log holds.
 	total := 0
 	for _, in := range instances {
 		for j := range in.Fields {
@@ -322,7 +323,7 @@ func (k *Checker) check(instances []Instance, buf *rowsBuf) ([]Row, error) {
 		}
 	}
 	var all strings.Builder
-	all.Grow(total)
+	all.Grow(min(total, len(instances)*nf*valueRoom))
 	// Instances mostly name the same fields in the same order, and the
 	// decoder then gives them the same strings: such a name is the
 	// previous instance's column, compared without a lookup. On the stack
@@ -594,6 +595,11 @@ func (k *Checker) value(col *column, text string, js *string, num32 *float32) (s
 	}
 	return v, logged, col.checkAllowed(v, quoted)
 }
+
+// valueRoom is the room the check makes for a feature's value before it
+// knows which fields are features: more than the usual value's, and little
+// beside what a request can carry in fields it ignores.
+const valueRoom = 64
 
 // nan32 is a value the check did not read as a number (Row.Numbers).
 var nan32 = float32(math.NaN())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -654,4 +655,33 @@ func sameRows(a, b []predict.Row) bool {
 		}
 	}
 	return true
+}
+
+// The check copies only the features' values: fields it ignores, however
+// large, are neither copied nor kept alive by the rows (which the log holds).
+func TestCheckCopiesOnlyFeatures(t *testing.T) {
+	c := creditContract(t)
+	k := newChecker(t, c, c.Features, predict.CheckOptions{UnknownFields: predict.Ignore})
+	var b strings.Builder
+	b.WriteString(`{"instances": [{"Seniority": 9, "Home": "rent", "Time": 60, "Age": 30, "Marital": "married", "Records": "no",` +
+		` "Job": "freelance", "Expenses": 73, "Income": 129, "Assets": 0, "Debt": 0, "Amount": 800, "Price": 846`)
+	big := strings.Repeat("x", predict.MaxStringBytes)
+	for i := range 1000 {
+		fmt.Fprintf(&b, `, "u%d": "%s"`, i, big)
+	}
+	b.WriteString(`}]}`)
+	req := mustRequest(t, b.String())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rows, err := k.Check(req.Instances)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Fatalf("checking an instance with 1 MB of ignored fields allocated %d bytes", got)
+	}
+	if rows[0].Values[0] != "9" {
+		t.Fatalf("values %q", rows[0].Values)
+	}
 }
