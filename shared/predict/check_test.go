@@ -546,35 +546,17 @@ func TestCheckRowsReleaseReuse(t *testing.T) {
 	}
 }
 
-// checkNumbers fails t unless each row's Numbers, where not NaN, are what
-// the encoder reads of its Values (float32 of strconv.ParseFloat's value):
-// the scorer takes them in its stead.
-func checkNumbers(t *testing.T, rows []predict.Row) {
-	t.Helper()
-	for i, r := range rows {
-		if len(r.Numbers) != len(r.Values) {
-			t.Fatalf("row %d: %d numbers for %d values", i, len(r.Numbers), len(r.Values))
-		}
-		for f, n := range r.Numbers {
-			if math.IsNaN(float64(n)) {
-				continue
-			}
-			x, err := strconv.ParseFloat(r.Values[f], 64)
-			if err != nil || math.Float32bits(float32(x)) != math.Float32bits(n) {
-				t.Fatalf("row %d feature %d: number %v for the value %q, which reads as %v (%v)", i, f, n, r.Values[f], float32(x), err)
-			}
-		}
-	}
-}
-
-// checkLoggedJSON fails t unless each row's LoggedJSON, where set, is exactly
+// checkRows fails t unless each row's LoggedJSON, where set, is exactly
 // what encoding/json writes of its Logged value without HTML escaping (the
-// log writes it in place of the value's own text).
-func checkLoggedJSON(t *testing.T, rows []predict.Row) {
+// log writes it in place of the value's own text), and its Numbers, where
+// not NaN, are what the encoder reads of its Values (float32 of
+// strconv.ParseFloat's value: the scorer takes them in its stead).
+func checkRows(t *testing.T, rows []predict.Row) {
 	t.Helper()
 	for i, r := range rows {
-		if len(r.LoggedJSON) != len(r.Logged) {
-			t.Fatalf("row %d: %d texts for %d logged values", i, len(r.LoggedJSON), len(r.Logged))
+		if len(r.LoggedJSON) != len(r.Logged) || len(r.Numbers) != len(r.Values) {
+			t.Fatalf("row %d: %d texts for %d logged values, %d numbers for %d values", i,
+				len(r.LoggedJSON), len(r.Logged), len(r.Numbers), len(r.Values))
 		}
 		for f, text := range r.LoggedJSON {
 			if text == "" {
@@ -588,6 +570,15 @@ func checkLoggedJSON(t *testing.T, rows []predict.Row) {
 			}
 			if want := strings.TrimSuffix(b.String(), "\n"); text != want {
 				t.Fatalf("row %d feature %d: logged text %q, encoding/json writes %q of %#v", i, f, text, want, r.Logged[f])
+			}
+		}
+		for f, n := range r.Numbers {
+			if math.IsNaN(float64(n)) {
+				continue
+			}
+			x, err := strconv.ParseFloat(r.Values[f], 64)
+			if err != nil || math.Float32bits(float32(x)) != math.Float32bits(n) {
+				t.Fatalf("row %d feature %d: number %v for the value %q, which reads as %v (%v)", i, f, n, r.Values[f], float32(x), err)
 			}
 		}
 	}
@@ -607,8 +598,7 @@ func TestLoggedJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkLoggedJSON(t, rows)
-	checkNumbers(t, rows)
+	checkRows(t, rows)
 	names := k.Names()
 	// The usual number is read once, by the check: the scorer takes it.
 	if f := slices.Index(names, "Seniority"); rows[0].Numbers[f] != 9 || rows[1].Numbers[f] != 123456789012345 {
