@@ -158,46 +158,7 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // an Encoder writes them unless told not to.
 // It validates nothing: src must be what it says.
 func Indent(dst, src []byte, indent string, escapeHTML bool) []byte {
-	return IndentAt(dst, src, indent, 0, escapeHTML)
-}
-
-// EscapeHTML escapes, in b[from:] (compact JSON, or a run of it), <, > and &
-// as \u003c, \u003e and \u0026, and U+2028 and U+2029 as \u2028 and
-// \u2029, as encoding/json's Encoder writes them unless told not to. Such
-// bytes stand only in strings, so a pass over the bytes finds them all. b is
-// returned as it is where it holds none, the usual case.
-func EscapeHTML(b []byte, from int) []byte {
-	i := from
-	for i < len(b) && !htmlUnsafe[b[i]] {
-		i++
-	}
-	if i == len(b) {
-		return b
-	}
-	rest := bytes.Clone(b[i:])
-	b = b[:i]
-	for j := 0; j < len(rest); j++ {
-		switch c := rest[j]; {
-		case c == '<' || c == '>' || c == '&':
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		case c == 0xe2 && j+2 < len(rest) && rest[j+1] == 0x80 && rest[j+2]&^1 == 0xa8:
-			b = append(b, '\\', 'u', '2', '0', '2', hex[rest[j+2]&0xf])
-			j += 2
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-// htmlUnsafe are the bytes EscapeHTML looks for: one load a byte.
-var htmlUnsafe = [256]bool{'<': true, '>': true, '&': true, 0xe2: true}
-
-// IndentAt is Indent of a value that stands depth levels deep in the
-// document being written: its lines are indented as they would be there.
-// src may also be a run of members or elements that continues a value
-// (`,"a":1}`): Indent's pass is lexical.
-func IndentAt(dst, src []byte, indent string, depth int, escapeHTML bool) []byte {
+	depth := 0
 	newline := func(dst []byte) []byte {
 		dst = append(dst, '\n')
 		for range depth {
@@ -215,17 +176,10 @@ func IndentAt(dst, src []byte, indent string, depth int, escapeHTML bool) []byte
 				switch src[i] {
 				case '\\':
 					i++
-				case '<', '>', '&':
-					if escapeHTML {
-						dst = append(dst, src[start:i]...)
-						dst = append(dst, '\\', 'u', '0', '0', hex[src[i]>>4], hex[src[i]&0xf])
-						start = i + 1
-					}
-				case 0xe2: // U+2028 and U+2029, which HTML escaping escapes too
-					if escapeHTML && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xa8 {
-						dst = append(dst, src[start:i]...)
-						dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[i+2]&0xf])
-						i += 2
+				case '<', '>', '&', 0xe2:
+					if esc, n := htmlEscape(src, i); escapeHTML && n > 0 {
+						dst = append(append(dst, src[start:i]...), esc[:]...)
+						i += n - 1
 						start = i + 1
 					}
 				}
@@ -252,4 +206,47 @@ func IndentAt(dst, src []byte, indent string, depth int, escapeHTML bool) []byte
 		}
 	}
 	return dst
+}
+
+// EscapeHTML escapes, in b[from:] (compact JSON, or a run of it), <, > and &
+// as \u003c, \u003e and \u0026, and U+2028 and U+2029 as \u2028 and
+// \u2029, as encoding/json's Encoder writes them unless told not to. Such
+// bytes stand only in strings, so a pass over the bytes finds them all. b is
+// returned as it is where it holds none, the usual case.
+func EscapeHTML(b []byte, from int) []byte {
+	i := from
+	for i < len(b) && !htmlUnsafe[b[i]] {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	rest := bytes.Clone(b[i:])
+	b = b[:i]
+	for j := 0; j < len(rest); j++ {
+		if esc, n := htmlEscape(rest, j); n > 0 {
+			b = append(b, esc[:]...)
+			j += n - 1
+			continue
+		}
+		b = append(b, rest[j])
+	}
+	return b
+}
+
+// htmlUnsafe are the bytes that may start what HTML escaping escapes: one
+// load a byte.
+var htmlUnsafe = [256]bool{'<': true, '>': true, '&': true, 0xe2: true}
+
+// htmlEscape is the escape of what starts at src[i] where HTML escaping
+// escapes it (<, > and &, and U+2028 and U+2029), and how many bytes it
+// stands for: 0 for anything else.
+func htmlEscape(src []byte, i int) ([6]byte, int) {
+	switch c := src[i]; {
+	case c == '<' || c == '>' || c == '&':
+		return [6]byte{'\\', 'u', '0', '0', hex[c>>4], hex[c&0xf]}, 1
+	case c == 0xe2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xa8:
+		return [6]byte{'\\', 'u', '2', '0', '2', hex[src[i+2]&0xf]}, 3
+	}
+	return [6]byte{}, 0
 }

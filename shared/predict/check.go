@@ -443,7 +443,10 @@ func (k *Checker) value(col *column, text string, js *string, num32 *float32) (s
 	whole := false  // s is a whole number bundle.ShortWhole read: no integer parse again
 	var logged any
 	allowed := false // s is one of col's allowed values
-	kind := scalarKind(text)
+	kind := kindNone
+	if text != "" {
+		kind = kindOf(text[0])
+	}
 	switch kind {
 	case kindNull:
 		return k.missing(col, "null")
@@ -603,39 +606,6 @@ const valueRoom = 64
 
 // nan32 is a value the check did not read as a number (Row.Numbers).
 var nan32 = float32(math.NaN())
-
-// jsonKind is the kind of a JSON scalar's text, known by its first byte.
-type jsonKind uint8
-
-const (
-	kindNone jsonKind = iota // no text, or not a scalar's: the decoder lets none through
-	kindNull
-	kindBool
-	kindString
-	kindNumber
-)
-
-// String names the kind in a message.
-func (k jsonKind) String() string {
-	return [...]string{"nothing", "null", "a boolean", "a string", "a number"}[k]
-}
-
-func scalarKind(text string) jsonKind {
-	if text == "" {
-		return kindNone
-	}
-	switch c := text[0]; {
-	case c == '"':
-		return kindString
-	case c == '-' || c >= '0' && c <= '9':
-		return kindNumber
-	case c == 't' || c == 'f':
-		return kindBool
-	case c == 'n':
-		return kindNull
-	}
-	return kindNone
-}
 
 // isInt reports whether s is an integer's text (validate.ParseInt's).
 func isInt(s string) bool {

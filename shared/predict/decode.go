@@ -394,29 +394,47 @@ func (s *scanner) what() string {
 	if s.i >= len(s.b) {
 		return "nothing (the body ends)"
 	}
-	if k := kindOf(s.b[s.i]); k != "" {
-		return k
+	if k := kindOf(s.b[s.i]); k != kindNone {
+		return k.String()
 	}
 	return "something that is not JSON (" + s.char() + ")"
 }
 
-// kindOf names the kind of the JSON value that starts with c ("" for none).
-func kindOf(c byte) string {
+// jsonKind is the kind of a JSON value, known by its first byte.
+type jsonKind uint8
+
+const (
+	kindNone jsonKind = iota // no value, or a byte no JSON value starts with
+	kindNull
+	kindBool
+	kindString
+	kindNumber
+	kindObject
+	kindArray
+)
+
+// String names the kind in a message ("" for none).
+func (k jsonKind) String() string {
+	return [...]string{"", "null", "a boolean", "a string", "a number", "an object", "an array"}[k]
+}
+
+// kindOf is the kind of the JSON value that starts with c.
+func kindOf(c byte) jsonKind {
 	switch {
-	case c == '{':
-		return "an object"
-	case c == '[':
-		return "an array"
 	case c == '"':
-		return "a string"
-	case c == 't' || c == 'f':
-		return "a boolean"
-	case c == 'n':
-		return "null"
+		return kindString
 	case c == '-' || c >= '0' && c <= '9':
-		return "a number"
+		return kindNumber
+	case c == 't' || c == 'f':
+		return kindBool
+	case c == 'n':
+		return kindNull
+	case c == '{':
+		return kindObject
+	case c == '[':
+		return kindArray
 	}
-	return ""
+	return kindNone
 }
 
 func (s *scanner) instances() ([]Instance, error) {

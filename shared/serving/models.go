@@ -38,22 +38,16 @@ type model struct {
 	// outOrder are the indices of the outputs (bundle.OutputColumns) in
 	// name order, as the log writes them.
 	outOrder []int
-	// labels are the classes, each boxed once with its JSON text: the log's
-	// label values, which would otherwise cost an allocation and a quoting
-	// per instance.
-	labels map[string]labelValue
-}
-
-// labelValue is a class as the log's value, and its JSON text.
-type labelValue struct {
-	v    any
-	json string
+	// labels are the classes as the log's members (named when used), each
+	// value boxed once with its JSON text: otherwise an allocation and a
+	// quoting per instance.
+	labels map[string]predlog.Member
 }
 
 func newModel(name string, v *registry.Version, b *bundle.Bundle, compiled bool, c *ingest.Contract,
 	chk *predict.Checker, red *predlog.Redactor) *model {
 	m := &model{name: name, version: v, bundle: b, compiled: compiled, contract: c, checker: chk, redactor: red,
-		labels: make(map[string]labelValue, len(b.Encoding.Target.Classes))}
+		labels: make(map[string]predlog.Member, len(b.Encoding.Target.Classes))}
 	cols := b.Encoding.OutputColumns()
 	m.outOrder = make([]int, len(cols))
 	for i := range m.outOrder {
@@ -61,7 +55,7 @@ func newModel(name string, v *registry.Version, b *bundle.Bundle, compiled bool,
 	}
 	slices.SortFunc(m.outOrder, func(i, j int) int { return strings.Compare(cols[i], cols[j]) })
 	for _, class := range b.Encoding.Target.Classes {
-		m.labels[class] = labelValue{v: class, json: string(jsonappend.String(nil, class))}
+		m.labels[class] = predlog.Member{Value: class, JSON: string(jsonappend.String(nil, class))}
 	}
 	return m
 }
@@ -69,7 +63,8 @@ func newModel(name string, v *registry.Version, b *bundle.Bundle, compiled bool,
 // label is a class as the log's member: its value, and its JSON text.
 func (m *model) label(name, class string) predlog.Member {
 	if l, ok := m.labels[class]; ok {
-		return predlog.Member{Name: name, Value: l.v, JSON: l.json}
+		l.Name = name
+		return l
 	}
 	return predlog.Member{Name: name, Value: class}
 }

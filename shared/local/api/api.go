@@ -135,8 +135,6 @@ func WithPrincipal(ctx context.Context, principal string) context.Context {
 	return context.WithValue(ctx, principalKey{}, principal)
 }
 
-// guard checks the bearer token on every route but the health check, bounds the
-// body, and sets the headers every answer carries.
 // The headers of every answer.
 var (
 	noStore = []string{"no-store"}
@@ -144,6 +142,8 @@ var (
 	hsts    = []string{"max-age=31536000"}
 )
 
+// guard checks the bearer token on every route but the health check, bounds the
+// body, and sets the headers every answer carries.
 func (s *Server) guard(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.creds.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
