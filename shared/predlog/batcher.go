@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -27,8 +28,11 @@ type BatcherConfig struct {
 	// Bucket is the monitoring bucket. Required.
 	Bucket string
 	// MaxRecords and MaxBytes (of JSON, before gzip) cut an object: once a
-	// model's day holds this many, they are written. Defaults 10,000 and
-	// 8 MiB.
+	// model's day holds this many, they are written. Defaults 50,000 and
+	// 16 MiB (about 33,000 credit-model records): each object costs the
+	// embedded S3 endpoint a fixed 1-1.5 ms of CPU (its file and metadata
+	// created, synced and renamed), which at the endpoint's peak rate made
+	// objects of 10,000 records 6-7% of its CPU (docs/benchmarks.md).
 	MaxRecords int
 	MaxBytes   int
 	// Interval is the longest a record waits before its object is cut.
@@ -37,8 +41,9 @@ type BatcherConfig struct {
 	// MaxBuffered and MaxBufferedBytes (of JSON) bound what is held, waiting
 	// to be cut or being written (and rewritten while the store fails). A
 	// Write that would exceed either waits for room, as long as its context
-	// allows. Defaults 100,000 records and 64 MiB (about 115,000 credit-model
-	// records).
+	// allows. Defaults 200,000 records (about 100 MB of credit-model records)
+	// and 128 MiB: room for the writers' objects and the next while the store
+	// keeps up.
 	MaxBuffered      int
 	MaxBufferedBytes int
 	// Writers is how many objects are written to the store at once, so that
@@ -65,10 +70,10 @@ func (c BatcherConfig) withDefaults() (BatcherConfig, error) {
 			*v = d
 		}
 	}
-	def(&c.MaxRecords, 10_000)
-	def(&c.MaxBytes, 8<<20)
-	def(&c.MaxBuffered, 100_000)
-	def(&c.MaxBufferedBytes, 64<<20)
+	def(&c.MaxRecords, 50_000)
+	def(&c.MaxBytes, 16<<20)
+	def(&c.MaxBuffered, 200_000)
+	def(&c.MaxBufferedBytes, 128<<20)
 	def(&c.Writers, 4)
 	defDur := func(v *time.Duration, d time.Duration) {
 		if *v == 0 {
@@ -149,6 +154,13 @@ type batch struct {
 }
 
 const contentType = "application/x-ndjson"
+
+// compressPiece is how much of an object a writer compresses before it
+// yields: a few milliseconds' work. Much less would starve the writers: each
+// yield waits for a turn behind the requests runnable then, so a piece must
+// be large enough that the writers keep up with a busy endpoint
+// (docs/benchmarks.md).
+const compressPiece = 2 << 20
 
 // NewBatcher starts a Batcher writing to st. Close it to write what it holds.
 func NewBatcher(st Putter, cfg BatcherConfig) (*Batcher, error) {
@@ -389,7 +401,17 @@ func (b *Batcher) writeLoop(ctx context.Context) {
 
 		out.Reset()
 		zw.Reset(&out)
-		_, _ = zw.Write(bt.body) // a bytes.Buffer does not fail
+		// In pieces, letting the requests run between them: in one go, an
+		// object's compression (some 30 ms for 16 MiB) would hold a core for
+		// whole 10 ms slices of the scheduler, and every request waiting for
+		// that core with it (the endpoint's p99).
+		for body := bt.body; len(body) > 0; {
+			n := min(len(body), compressPiece)
+			_, _ = zw.Write(body[:n]) // a bytes.Buffer does not fail
+			if body = body[n:]; len(body) > 0 {
+				runtime.Gosched()
+			}
+		}
 		_ = zw.Close()
 		b.recycle(bt.body)
 		bt.body = nil

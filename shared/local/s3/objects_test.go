@@ -3,12 +3,19 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -266,5 +273,75 @@ func TestListMissingPrefixIsEmpty(t *testing.T) {
 	}
 	if _, err := c.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("no-such-bucket"), Prefix: aws.String("x/")}); err == nil {
 		t.Fatal("listing a missing bucket succeeded")
+	}
+}
+
+// A body of up to memSpoolMax bytes is held in memory before it is committed, a larger one
+// in a spool file: on either side of the limit a PUT and a copy store exactly the body, and
+// a body that does not match its signed digest is refused without a trace.
+func TestSpoolInMemoryAndOnDisk(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	c := sdkClient(s.URL(), testKeyID, testSecret)
+	ctx := context.Background()
+	signer := v4.NewSigner()
+	creds := aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}
+	for _, n := range []int{0, 1, memSpoolMax - 1, memSpoolMax, memSpoolMax + 1, 3*memSpoolMax + 7} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i*7 + i/251)
+		}
+		key := fmt.Sprintf("spool/%d", n)
+		put, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key),
+			Body: bytes.NewReader(body)})
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		sum := md5.Sum(body)
+		if want := `"` + hex.EncodeToString(sum[:]) + `"`; *put.ETag != want {
+			t.Fatalf("%d bytes: etag %s, want %s", n, *put.ETag, want)
+		}
+		if _, err := c.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key + ".copy"),
+			CopySource: aws.String(testBucket + "/" + key)}); err != nil {
+			t.Fatalf("%d bytes: copy: %v", n, err)
+		}
+		for _, k := range []string{key, key + ".copy"} {
+			get, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(k)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(get.Body)
+			get.Body.Close()
+			if !bytes.Equal(got, body) || *get.ETag != *put.ETag {
+				t.Fatalf("%s: %d bytes back of %d, etag %s", k, len(got), n, *get.ETag)
+			}
+		}
+
+		// The same length, one byte changed after signing.
+		if n == 0 {
+			continue
+		}
+		tampered := bytes.Clone(body)
+		tampered[n-1]++
+		bad := key + ".tampered"
+		req, _ := http.NewRequest(http.MethodPut, s.URL()+"/"+testBucket+"/"+bad, bytes.NewReader(tampered))
+		req.Header.Set("X-Amz-Content-Sha256", hexSHA256(body))
+		if err := signer.SignHTTP(ctx, creds, req, hexSHA256(body), "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(msg), "XAmzContentSHA256Mismatch") {
+			t.Fatalf("%d bytes tampered: %d %s", n, resp.StatusCode, msg)
+		}
+		if _, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(bad)}); err == nil {
+			t.Fatalf("%d bytes tampered: committed", n)
+		}
+	}
+	if left, _ := os.ReadDir(s.tmpDir); len(left) != 0 {
+		t.Fatalf("left in %s: %v", s.tmpDir, left)
 	}
 }
