@@ -2,6 +2,7 @@
 //
 //		go run ./bench/serve [-duration 20s] [-rounds 5] [-threads 2] [-conns 32] [-cold-runs 7] [-state DIR]
 //		taskset -c 1 go run ./bench/serve -wrk-cpus 0    # wrk on core 0, both servers on core 1
+//		taskset -c 1 go run ./bench/serve -skip-load -skip-cold -handler 2s    # the route's CPU a request, in process
 //
 //	 1. The local endpoint (`mlops up`'s HTTPS API with its bearer token,
 //	    started in this process with shared/local.Start) against a FastAPI +
@@ -56,6 +57,7 @@ type options struct {
 	peerSync         bool
 	coldEnv          []string
 	wrkCPUs          string
+	handler          time.Duration
 }
 
 func main() {
@@ -82,6 +84,7 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&o.wrkCPUs, "wrk-cpus", "", "run wrk on these cores (`LIST`, as taskset -c takes it), apart from the servers: start the benchmark itself on the others, e.g. taskset -c 1 go run ./bench/serve -wrk-cpus 0")
+	flag.DurationVar(&o.handler, "handler", 0, "also measure the prediction route in this process, without the network: `TURN`s of one request after another at each size, CPU a request (to compare builds by; 0: skip), e.g. -handler 2s")
 	flag.Float64Var(&o.logSample, "log-sample", 1, "the share of requests the local endpoint logs (the platform's default: 1)")
 	parseFile := flag.String(parseFileFlag, "", "(internal) parse this model.json once, print the nanoseconds, exit")
 	flag.Parse()
@@ -135,6 +138,11 @@ func run(ctx context.Context, o options) error {
 	if !o.skipLoad {
 		if err := loadTest(ctx, st, o); err != nil {
 			return fmt.Errorf("load test: %w", err)
+		}
+	}
+	if o.handler > 0 {
+		if err := handlerCPU(ctx, st, o.handler, o.rounds); err != nil {
+			return fmt.Errorf("route in process: %w", err)
 		}
 	}
 	if err := explainLatency(ctx, st); err != nil {

@@ -40,12 +40,12 @@ func (r *recorder) all() []event.Envelope {
 	return append([]event.Envelope(nil), r.events...)
 }
 
-func startServer(t *testing.T, dir string, rec *recorder) *Server {
+func startServer(t testing.TB, dir string, rec *recorder) *Server {
 	t.Helper()
 	return startServerWith(t, dir, rec, testBucket, "uploads")
 }
 
-func startServerWith(t *testing.T, dir string, rec *recorder, buckets ...string) *Server {
+func startServerWith(t testing.TB, dir string, rec *recorder, buckets ...string) *Server {
 	t.Helper()
 	cfg := Config{Dir: dir, Addr: "127.0.0.1:0", AccessKeyID: testKeyID, SecretAccessKey: testSecret,
 		Buckets: buckets}

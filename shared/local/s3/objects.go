@@ -26,55 +26,21 @@ const (
 	defaultMediaType = "binary/octet-stream"
 )
 
-// spooled is a request body verified and held before anything is committed, so a bad
-// digest or a client that hangs up never leaves a truncated object behind. A body of up to
-// memSpoolMax bytes is held in memory (data), a larger one in a file under tmpDir (path).
+// spooled is a request body verified and written to disk before anything is committed,
+// so a bad digest or a client that hangs up never leaves a truncated object behind.
 type spooled struct {
-	data []byte
 	path string
 	size int64
 	md5  []byte
 }
 
-// memSpoolMax is the largest body a PUT or copy holds in memory rather than in a spool
-// file. Creating, writing, reopening and removing a file cost more CPU than the object's
-// own write below a megabyte (most of a small PUT's: the prediction log's objects, the
-// platform's records), and memory is bounded by a megabyte per request in flight.
-const memSpoolMax = 1 << 20
-
-// spool reads body to its end (where its digests are checked) into a file under tmpDir,
-// where a caller renames it (a multipart part).
 func (s *Server) spool(body io.Reader) (*spooled, error) {
-	return s.spoolFrom(nil, body)
-}
-
-// spoolSmall reads body to its end: into memory if it is at most memSpoolMax bytes, else
-// into a file.
-func (s *Server) spoolSmall(body io.Reader, size int64) (*spooled, error) {
-	var buf bytes.Buffer
-	if size >= 0 && size <= memSpoolMax {
-		buf.Grow(int(size) + bytes.MinRead) // room to read EOF without growing
-	}
-	// Up to one byte past the limit: a body of at most memSpoolMax bytes is read to its
-	// end (EOF, and the digest checks on it) before the limit is reached.
-	if _, err := buf.ReadFrom(io.LimitReader(body, memSpoolMax+1)); err != nil {
-		return nil, err
-	}
-	if buf.Len() <= memSpoolMax {
-		sum := md5.Sum(buf.Bytes())
-		return &spooled{data: buf.Bytes(), size: int64(buf.Len()), md5: sum[:]}, nil
-	}
-	return s.spoolFrom(buf.Bytes(), body)
-}
-
-// spoolFrom writes head and then the rest of body into a spool file.
-func (s *Server) spoolFrom(head []byte, body io.Reader) (*spooled, error) {
 	f, err := os.CreateTemp(s.tmpDir, "body-")
 	if err != nil {
 		return nil, fmt.Errorf("creating spool file: %w", err)
 	}
 	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.MultiReader(bytes.NewReader(head), body))
+	n, err := io.Copy(io.MultiWriter(f, h), body)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing spool file: %w", cerr)
 	}
@@ -85,23 +51,7 @@ func (s *Server) spoolFrom(head []byte, body io.Reader) (*spooled, error) {
 	return &spooled{path: f.Name(), size: n, md5: h.Sum(nil)}, nil
 }
 
-// open reads the spooled body from its start.
-func (sp *spooled) open() (io.ReadCloser, error) {
-	if sp.path == "" {
-		return io.NopCloser(bytes.NewReader(sp.data)), nil
-	}
-	f, err := os.Open(sp.path)
-	if err != nil {
-		return nil, fmt.Errorf("opening spooled body: %w", err)
-	}
-	return f, nil
-}
-
-func (sp *spooled) remove() {
-	if sp.path != "" {
-		_ = os.Remove(sp.path)
-	}
-}
+func (sp *spooled) remove() { _ = os.Remove(sp.path) }
 
 // checkContentMD5 compares a Content-MD5 header, if any, with the received bytes.
 func checkContentMD5(h http.Header, sum []byte) error {
@@ -176,7 +126,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, body io.Reade
 	if err != nil {
 		return err
 	}
-	sp, err := s.spoolSmall(body, r.ContentLength)
+	sp, err := s.spool(body)
 	if err != nil {
 		return err
 	}
@@ -200,9 +150,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, body io.Reade
 }
 
 func (s *Server) commitFile(bucket, key string, meta map[string]string, sp *spooled) error {
-	f, err := sp.open()
+	f, err := os.Open(sp.path)
 	if err != nil {
-		return err
+		return fmt.Errorf("opening spooled body: %w", err)
 	}
 	defer f.Close()
 	if _, err := s.backend.PutObject(bucket, key, meta, f, sp.size, nil); err != nil {
@@ -288,7 +238,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, body io.Read
 	}
 	// Through a spool file: when source and destination are one key, s3afero would
 	// truncate the file it is reading from.
-	sp, err := s.spoolSmall(obj.Contents, obj.Size)
+	sp, err := s.spool(obj.Contents)
 	_ = obj.Contents.Close()
 	if err != nil {
 		return fmt.Errorf("reading copy source %s/%s: %w", srcBucket, srcKey, err)
