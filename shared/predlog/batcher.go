@@ -41,9 +41,9 @@ type BatcherConfig struct {
 	// MaxBuffered and MaxBufferedBytes (of JSON) bound what is held, waiting
 	// to be cut or being written (and rewritten while the store fails). A
 	// Write that would exceed either waits for room, as long as its context
-	// allows. Defaults 200,000 records (about 100 MB of credit-model records)
-	// and 128 MiB: room for the writers' objects and the next while the store
-	// keeps up.
+	// allows. Defaults 300,000 records and 128 MiB (about 260,000
+	// credit-model records): room for the writers' objects and the next while
+	// the store keeps up, for records of any size.
 	MaxBuffered      int
 	MaxBufferedBytes int
 	// Writers is how many objects are written to the store at once, so that
@@ -72,7 +72,7 @@ func (c BatcherConfig) withDefaults() (BatcherConfig, error) {
 	}
 	def(&c.MaxRecords, 50_000)
 	def(&c.MaxBytes, 16<<20)
-	def(&c.MaxBuffered, 200_000)
+	def(&c.MaxBuffered, 300_000)
 	def(&c.MaxBufferedBytes, 128<<20)
 	def(&c.Writers, 4)
 	defDur := func(v *time.Duration, d time.Duration) {
@@ -154,6 +154,9 @@ type batch struct {
 }
 
 const contentType = "application/x-ndjson"
+
+// maxSpare is how many written objects' buffers are kept for new parts.
+const maxSpare = 2
 
 // compressPiece is how much of an object a writer compresses before it
 // yields: a few milliseconds' work. Much less would starve the writers: each
@@ -330,12 +333,13 @@ func (b *Batcher) newBuffer() []byte {
 	return buf[:0]
 }
 
-// recycle keeps buf for a later part: as many as the writers and a part in
-// progress for each of a few models need, so that a steady load allocates
-// none, and no more, so that a burst does not pin its memory.
+// recycle keeps buf for a later part: a steady load, whose objects are
+// written about as fast as they are cut, then allocates none. No more than
+// maxSpare, nor one much larger than MaxBytes, so that what a burst grew is
+// not pinned for good: at most about 41 MiB with the defaults.
 func (b *Batcher) recycle(buf []byte) {
 	b.mu.Lock()
-	if len(b.free) < b.cfg.Writers+2 && cap(buf) <= 2*(b.cfg.MaxBytes+MaxRecordBytes) {
+	if len(b.free) < maxSpare && cap(buf) <= b.cfg.MaxBytes+b.cfg.MaxBytes/4+MaxRecordBytes {
 		b.free = append(b.free, buf)
 	}
 	b.mu.Unlock()

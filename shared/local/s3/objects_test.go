@@ -309,8 +309,11 @@ func TestBodiesStoredWholeOrRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _ := io.ReadAll(get.Body)
+			got, err := io.ReadAll(get.Body)
 			get.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !bytes.Equal(got, body) || *get.ETag != *put.ETag {
 				t.Fatalf("%s: %d bytes back of %d, etag %s", k, len(got), n, *get.ETag)
 			}
@@ -323,7 +326,10 @@ func TestBodiesStoredWholeOrRefused(t *testing.T) {
 		tampered := bytes.Clone(body)
 		tampered[n-1]++
 		bad := key + ".tampered"
-		req, _ := http.NewRequest(http.MethodPut, s.URL()+"/"+testBucket+"/"+bad, bytes.NewReader(tampered))
+		req, err := http.NewRequest(http.MethodPut, s.URL()+"/"+testBucket+"/"+bad, bytes.NewReader(tampered))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("X-Amz-Content-Sha256", hexSHA256(body))
 		if err := signer.SignHTTP(ctx, creds, req, hexSHA256(body), "s3", "us-east-1", time.Now()); err != nil {
 			t.Fatal(err)
@@ -332,8 +338,11 @@ func TestBodiesStoredWholeOrRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg, _ := io.ReadAll(resp.Body)
+		msg, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if resp.StatusCode != 400 || !strings.Contains(string(msg), "XAmzContentSHA256Mismatch") {
 			t.Fatalf("%d bytes tampered: %d %s", n, resp.StatusCode, msg)
 		}
