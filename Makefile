@@ -103,10 +103,11 @@ bench: setup bench-go
 	$(GO) run ./bench/predict
 	$(GO) run ./bench/serve $(BENCH_SERVE_FLAGS)
 	@# Again with wrk on a core of its own, apart from the servers: steadier
-	@# ratios on a machine whose cores other jobs share (docs/benchmarks.md).
+	@# ratios on a machine whose cores other jobs share (docs/benchmarks.md);
+	@# and the route's CPU a request in process, the figure to compare builds by.
 	@if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then \
 	  echo "bench/serve again: wrk on core 0, both servers on core 1"; \
-	  taskset -c 1 $(GO) run ./bench/serve -skip-cold $(BENCH_SERVE_FLAGS) -wrk-cpus 0 -threads 1; \
+	  taskset -c 1 $(GO) run ./bench/serve -skip-cold $(BENCH_SERVE_FLAGS) -wrk-cpus 0 -threads 1 -handler 2s; \
 	fi
 	$(GO) run ./bench/drift $(BENCH_DRIFT_FLAGS)
 	$(GO) run ./bench/report $(BENCH_REPORT_FLAGS)
