@@ -32,7 +32,7 @@ type BatcherConfig struct {
 	// 16 MiB (about 33,000 credit-model records): each object costs the
 	// embedded S3 endpoint a fixed 1-1.5 ms of CPU (its file and metadata
 	// created, synced and renamed), which at the endpoint's peak rate made
-	// objects of 10,000 records 6-7% of its CPU (docs/benchmarks.md).
+	// objects of 10,000 records 3-6% of its CPU (docs/benchmarks.md).
 	MaxRecords int
 	MaxBytes   int
 	// Interval is the longest a record waits before its object is cut.
@@ -159,10 +159,10 @@ const contentType = "application/x-ndjson"
 const maxSpare = 2
 
 // compressPiece is how much of an object a writer compresses before it
-// yields: a few milliseconds' work. Much less would starve the writers: each
+// yields: a few milliseconds' work. Much less can starve the writers: each
 // yield waits for a turn behind the requests runnable then, so a piece must
-// be large enough that the writers keep up with a busy endpoint
-// (docs/benchmarks.md).
+// be large enough that the writers keep up with a busy endpoint (256 KiB
+// did not, in the in-process benchmark, docs/benchmarks.md).
 const compressPiece = 2 << 20
 
 // NewBatcher starts a Batcher writing to st. Close it to write what it holds.
