@@ -21,8 +21,11 @@ func BenchmarkPut(b *testing.B) {
 	s := startServer(b, b.TempDir(), nil)
 	c := sdkClient(s.URL(), testKeyID, testSecret)
 	ctx := context.Background()
-	for _, size := range []int{1 << 10, 512 << 10, 1<<20 + 1, 4 << 20} {
-		name := map[int]string{1 << 10: "1KiB", 512 << 10: "512KiB", 1<<20 + 1: "1MiB+1", 4 << 20: "4MiB"}[size]
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"1KiB", 1 << 10}, {"512KiB", 512 << 10}, {"1MiB+1", 1<<20 + 1}, {"4MiB", 4 << 20}} {
+		name, size := bc.name, bc.size
 		body := bytes.Repeat([]byte(`{"schema":"mlops.prediction/1","index":0}`+"\n"), size/42+1)[:size]
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(size))

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -77,6 +78,17 @@ func sdkClient(url, keyID, secret string) *awss3.Client {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	})
+}
+
+// readBody reads a response's body whole and closes it.
+func readBody(t testing.TB, body io.ReadCloser) []byte {
+	t.Helper()
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func errCode(err error) string {

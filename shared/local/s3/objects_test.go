@@ -309,12 +309,7 @@ func TestBodiesStoredWholeOrRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := io.ReadAll(get.Body)
-			get.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, body) || *get.ETag != *put.ETag {
+			if got := readBody(t, get.Body); !bytes.Equal(got, body) || *get.ETag != *put.ETag {
 				t.Fatalf("%s: %d bytes back of %d, etag %s", k, len(got), n, *get.ETag)
 			}
 		}
@@ -338,12 +333,7 @@ func TestBodiesStoredWholeOrRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != 400 || !strings.Contains(string(msg), "XAmzContentSHA256Mismatch") {
+		if msg := readBody(t, resp.Body); resp.StatusCode != 400 || !strings.Contains(string(msg), "XAmzContentSHA256Mismatch") {
 			t.Fatalf("%d bytes tampered: %d %s", n, resp.StatusCode, msg)
 		}
 		if _, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(bad)}); err == nil {
