@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
@@ -254,4 +255,89 @@ func TestTamper(t *testing.T) {
 			t.Fatal("the missing head is not named after reconcile")
 		}
 	})
+}
+
+// holding holds writes of keys that have a string, the way a slow S3 would,
+// until released.
+type holding struct {
+	registry.Store
+	match   atomic.Value  // a string: hold Create and Swap of keys that have it
+	reached chan struct{} // a hold began
+	release chan struct{}
+}
+
+func (h *holding) hold(key string) {
+	if m, _ := h.match.Load().(string); m != "" && strings.Contains(key, m) {
+		h.match.Store("")
+		h.reached <- struct{}{}
+		<-h.release
+	}
+}
+
+func (h *holding) Swap(ctx context.Context, bucket, key, etag string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
+	h.hold(key)
+	return h.Store.Swap(ctx, bucket, key, etag, body, opt)
+}
+
+func (h *holding) Create(ctx context.Context, bucket, key string, body []byte, opt store.PutOptions) (store.ObjectInfo, error) {
+	h.hold(key)
+	return h.Store.Create(ctx, bucket, key, body, opt)
+}
+
+// An operation in flight leaves, for a moment, what a crash would leave: a
+// version registered but not audited, a record appended but not applied.
+// Verify called in that moment waits for it to finish rather than report
+// a problem; one pass reports it.
+func TestVerifyBesideOperationsInFlight(t *testing.T) {
+	_, st := setup(t)
+	ctx := context.Background()
+	h := &holding{Store: st, reached: make(chan struct{}), release: make(chan struct{})}
+	reg := registry.New(h, registry.Config{Bucket: bucket})
+	v1 := register(t, reg, "credit", 1)
+	approve(t, reg, v1)
+	cases := []struct {
+		name, match, want string
+		op                func() error
+	}{
+		{"registration before its record", "-registered.json", "no registration in the trail", func() error {
+			_, _, err := reg.Register(ctx, registry.RegisterInput{Model: "credit", RunID: runID(2), BundleSHA256: sha(runID(2)),
+				BundlePrefix: "runs/" + runID(2) + "/bundle/", DatasetVersion: "ds1", ContractHash: "c1", SpecHash: "s1", Principal: "gate"})
+			return err
+		}},
+		{"promotion before the version record moves", "/versions/000001.json", "state approved but the trail's last event", func() error {
+			_, err := reg.Promote(ctx, registry.PromoteInput{Model: "credit", Version: 1, Principal: "p", Reason: "r"})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		h.match.Store(c.match)
+		done := make(chan error, 1)
+		go func() { done <- c.op() }()
+		select {
+		case <-h.reached:
+		case err := <-done:
+			t.Fatalf("%s: the operation ended (%v) without writing a key with %q", c.name, err, c.match)
+		}
+		once, err := reg.VerifyOnce(ctx, "credit")
+		if err != nil || once.OK || len(once.Damage) > 0 || !strings.Contains(strings.Join(once.Problems, "\n"), c.want) {
+			close(h.release)
+			t.Fatalf("%s: one pass: %+v %v; want the problem %q and no damage", c.name, once, err, c.want)
+		}
+		got := make(chan *registry.VerifyReport, 1)
+		go func() {
+			rep, err := reg.Verify(ctx, "credit")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- rep
+		}()
+		time.Sleep(120 * time.Millisecond)
+		h.release <- struct{}{}
+		if err := <-done; err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if rep := <-got; rep == nil || !rep.OK {
+			t.Fatalf("%s: verify beside it: %+v", c.name, rep)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/store"
@@ -103,8 +104,37 @@ func (v *verifier) damaged(format string, a ...any) {
 // Verify runs safely beside appends: it reads the head before and after the
 // trail, lists checkpoints before records (a checkpoint is written after its
 // record), and reads a named record that the listing missed before calling it
-// missing, so an append in flight is never reported as damage.
+// missing, so an append in flight is never reported as damage. An operation
+// in flight does look for a moment like one a crash stopped (a version
+// registered but not yet audited, a record appended but not yet applied), so
+// while all Verify finds is what a crash leaves, it verifies again after
+// each of settleWaits: an operation finishes within them, and a crash's
+// leftovers stay until Reconcile finishes them.
 func (r *Registry) Verify(ctx context.Context, model string) (*VerifyReport, error) {
+	rep, err := r.verify(ctx, model)
+	for _, d := range settleWaits {
+		if err != nil || rep.OK || len(rep.Damage) > 0 {
+			break
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("model %s: verify: %w", model, ctx.Err())
+		case <-t.C:
+		}
+		rep, err = r.verify(ctx, model)
+	}
+	return rep, err
+}
+
+// settleWaits are Verify's pauses before it verifies again (1.55 s in all):
+// registering a version or deciding takes a few S3 round trips.
+var settleWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
+	400 * time.Millisecond, 800 * time.Millisecond}
+
+// verify is one pass of Verify: what the objects say at one moment.
+func (r *Registry) verify(ctx context.Context, model string) (*VerifyReport, error) {
 	if err := validModel(model); err != nil {
 		return nil, err
 	}
@@ -562,7 +592,9 @@ func (r *Registry) Reconcile(ctx context.Context, model string) (*ReconcileRepor
 	// Reconcile finishes what a crash leaves and nothing else: rebuilding a
 	// head, or re-deriving from a trail that lost records, would make
 	// tampering look whole.
-	vr, err := r.Verify(ctx, model)
+	// One pass: what a crash leaves and what an operation in flight leaves
+	// are finished alike.
+	vr, err := r.verify(ctx, model)
 	if err != nil {
 		return nil, err
 	}
