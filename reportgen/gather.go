@@ -120,11 +120,13 @@ func (s Sources) GatherModel(ctx context.Context, name string) (*Model, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		problem("policy: %v", err)
 	}
-	if m.Trail, err = s.Registry.History(ctx, name); err != nil {
-		problem("audit trail: %v", err)
-	}
+	// Verified before the trail is read (Verify may wait out an operation in
+	// flight), so that the pages show at least the records it verified.
 	if m.Verify, err = s.Registry.Verify(ctx, name); err != nil {
 		problem("audit trail verification: %v", err)
+	}
+	if m.Trail, err = s.Registry.History(ctx, name); err != nil {
+		problem("audit trail: %v", err)
 	}
 	if m.Runs, err = training.ListRuns(ctx, s.Store, s.PlatformBucket, name); err != nil {
 		problem("runs: %v", err)

@@ -36,8 +36,10 @@ func TestReportBuildAndDatasheet(t *testing.T) {
 	}
 
 	// The gate registers the run's version a moment after the run ends, and
-	// checks it against the policy after that: verify waits out an
-	// operation in flight for a moment, not for a slow machine's whole gate.
+	// checks it against the policy after that. Verify waits out an operation
+	// in flight for a moment (the registry's
+	// TestVerifyBesideOperationsInFlight), not a slow machine's whole gate,
+	// so this waits until the trail verifies.
 	out := filepath.Join(t.TempDir(), "site")
 	deadline := time.Now().Add(time.Minute)
 	for {

@@ -264,6 +264,14 @@ type holding struct {
 	match   atomic.Value  // a string: hold Create and Swap of keys that have it
 	reached chan struct{} // a hold began
 	release chan struct{}
+	heads   atomic.Int32 // reads of a head: a pass of Verify reads it twice
+}
+
+func (h *holding) ReadAll(ctx context.Context, bucket, key string) ([]byte, store.ObjectInfo, error) {
+	if path.Base(key) == "head" {
+		h.heads.Add(1)
+	}
+	return h.Store.ReadAll(ctx, bucket, key)
 }
 
 func (h *holding) hold(key string) {
@@ -324,6 +332,7 @@ func TestVerifyBesideOperationsInFlight(t *testing.T) {
 			t.Fatalf("%s: one pass: %+v %v; want the problem %q and no damage", c.name, once, err, c.want)
 		}
 		got := make(chan *registry.VerifyReport, 1)
+		heads := h.heads.Load()
 		go func() {
 			rep, err := reg.Verify(ctx, "credit")
 			if err != nil {
@@ -331,7 +340,11 @@ func TestVerifyBesideOperationsInFlight(t *testing.T) {
 			}
 			got <- rep
 		}()
-		time.Sleep(120 * time.Millisecond)
+		// Release once Verify's first pass is over, so that it found the
+		// operation unfinished.
+		for h.heads.Load() < heads+2 {
+			time.Sleep(time.Millisecond)
+		}
 		h.release <- struct{}{}
 		if err := <-done; err != nil {
 			t.Fatalf("%s: %v", c.name, err)

@@ -99,7 +99,8 @@ func (v *verifier) damaged(format string, a ...any) {
 // pointer agree with what the trail says and that every record they name
 // exists and says what they say. Each problem names the object where the chain
 // breaks; those no crash explains are listed again as Damage. An error is
-// returned only when S3 (or the signing key's service) could not be read.
+// returned only when S3 (or the signing key's service) could not be read, or
+// when ctx ends while Verify waits (below).
 //
 // Verify runs safely beside appends: it reads the head before and after the
 // trail, lists checkpoints before records (a checkpoint is written after its
@@ -108,8 +109,8 @@ func (v *verifier) damaged(format string, a ...any) {
 // in flight does look for a moment like one a crash stopped (a version
 // registered but not yet audited, a record appended but not yet applied), so
 // while all Verify finds is what a crash leaves, it verifies again after
-// each of settleWaits: an operation finishes within them, and a crash's
-// leftovers stay until Reconcile finishes them.
+// each of settleWaits: an operation usually finishes within them, and a
+// crash's leftovers stay until Reconcile finishes them.
 func (r *Registry) Verify(ctx context.Context, model string) (*VerifyReport, error) {
 	rep, err := r.verify(ctx, model)
 	for _, d := range settleWaits {
