@@ -69,7 +69,8 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 	needXGBoost(t)
 	dir := startPlatformWith(t, local.Config{})
 	applyCreditAndUpload(t, dir)
-	if r := mlops(t, "runs", "wait", "--model", "credit", "--dir", dir, "--timeout", "5m"); r.code != 0 {
+	// runs wait returns once the gate has decided the run's version.
+	if r := mlops(t, "runs", "wait", "--model", "credit", "--dir", dir, "--timeout", "5m"); r.code != 0 || !strings.Contains(r.stdout, "\nversion    1 (pending_approval)\n") {
 		t.Fatalf("runs wait: %+v", r)
 	}
 	v1 := waitVersionState(t, dir, "credit", "1", registry.StatePendingApproval)

@@ -15,6 +15,7 @@ import (
 	"github.com/openmlops/mlops/shared/hashid"
 	"github.com/openmlops/mlops/shared/ingest"
 	"github.com/openmlops/mlops/shared/local"
+	"github.com/openmlops/mlops/shared/registry"
 	"github.com/openmlops/mlops/shared/store"
 	"github.com/openmlops/mlops/shared/training"
 )
@@ -147,17 +148,23 @@ is in flight, the request is satisfied by it.`,
 	retrain.Flags().String("dataset-version", "", "train on this version instead of the latest")
 	for _, c := range []*cobra.Command{retry, retrain} {
 		c.Flags().StringVar(&reason, "reason", "", "why (kept with the run)")
-		c.Flags().BoolVar(&wait, "wait", false, "wait for the run to end; exit 1 if it failed")
+		c.Flags().BoolVar(&wait, "wait", false, "wait for the run to end (and, if it succeeded, for the gate to decide its version); exit 1 if it failed")
 		c.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long --wait waits")
 	}
 
 	var waitModel, waitVersion string
 	waitCmd := &cobra.Command{
 		Use:   "wait [RUN]",
-		Short: "Wait for a run (or a model's newest run) to end",
+		Short: "Wait for a run (or a model's newest run) to end, and for the gate to decide it",
 		Long: `wait polls until the run is final, prints it, and exits 0 if it succeeded, 1 if
 it failed. With --model it waits for that model's newest run, first for one to
-appear (after an upload, training starts a moment later).`,
+appear (after an upload, training starts a moment later).
+
+A run that succeeded is then waited for at the gate too, within the same
+--timeout: until the gate has registered it as a version and its policy
+checks have decided that version's state (printed as "version N (STATE)"),
+so that the next command (mlops models approve MODEL N) finds it. A bundle
+the gate refused exits 1 with the gate's reason. -o json prints the run.`,
 		Example: `  mlops upload examples/credit/credit_data.csv --dataset credit --wait
   mlops runs wait --model credit --timeout 10m
   mlops runs wait --model credit --dataset-version 3f9a0c1d2e4b5a6978e0d1c2`,
@@ -178,11 +185,13 @@ appear (after an upload, training starts a moment later).`,
 			if waitVersion != "" {
 				filters = append(filters, func(r *training.Run) bool { return r.DatasetVersion == waitVersion })
 			}
-			r, err := waitRun(cmd.Context(), cl, id, waitModel, timeout, filters...)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			r, err := waitRun(ctx, cl, id, waitModel, timeout, filters...)
 			if err != nil {
 				return err
 			}
-			return finish(cmd, g, cl, r)
+			return finish(ctx, cmd, g, cl, r, timeout)
 		},
 	}
 	waitCmd.Flags().StringVar(&waitModel, "model", "", "wait for this model's newest run")
@@ -251,6 +260,8 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 		return nil
 	}
 	_, retryBase, _, _ := training.ParseRunID(req.RetryOf)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	r, err := waitRun(ctx, cl, "", req.Model, timeout, func(r *training.Run) bool {
 		switch {
 		case r.Cause.RequestID == req.RequestID:
@@ -263,14 +274,12 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 	if err != nil {
 		return err
 	}
-	return finish(cmd, g, cl, r)
+	return finish(ctx, cmd, g, cl, r, timeout)
 }
 
 // waitRun polls until the run (or the newest run of model matching every
-// filter) is final.
+// filter) is final, or ctx (bounded by timeout) ends.
 func waitRun(ctx context.Context, cl *client, id, model string, timeout time.Duration, filters ...func(*training.Run) bool) (*training.Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -315,18 +324,62 @@ func waitRun(ctx context.Context, cl *client, id, model string, timeout time.Dur
 	}
 }
 
-func finish(cmd *cobra.Command, g *globals, cl *client, r *training.Run) error {
+// finish prints a final run, after waiting (for one that succeeded) for
+// the gate's outcome, and exits as the run and the gate ended.
+func finish(ctx context.Context, cmd *cobra.Command, g *globals, cl *client, r *training.Run, timeout time.Duration) error {
+	var v *registry.Version
+	var refused *registry.AuditRecord
+	var gateErr error
+	if r.State == training.StateSucceeded {
+		v, refused, gateErr = waitGate(ctx, cl, r, timeout)
+	}
+	w := cmd.OutOrStdout()
 	if g.output == "json" {
-		if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+		if err := printJSON(w, r); err != nil {
 			return err
 		}
 	} else {
-		printRun(cmd.OutOrStdout(), cl, r)
+		printRun(w, cl, r)
+		switch {
+		case v != nil:
+			fmt.Fprintf(w, "version    %d (%s)\n", v.Version, v.State)
+		case refused != nil:
+			fmt.Fprintf(w, "gate       refused the bundle (%s): %s\n", registry.AuditKey(refused.Model, refused.Seq, refused.Kind), refused.Reason)
+		}
 	}
-	if r.State != training.StateSucceeded {
+	switch {
+	case r.State != training.StateSucceeded:
 		return &exitError{code: exitFailed, err: fmt.Errorf("run %s failed: %s", r.RunID, r.Reason)}
+	case gateErr != nil:
+		return gateErr
+	case refused != nil:
+		return &exitError{code: exitFailed, err: fmt.Errorf("run %s succeeded, but the gate refused its bundle: %s", r.RunID, refused.Reason)}
 	}
 	return nil
+}
+
+// waitGate polls until the gate has made a succeeded run a version and
+// decided it, or refused its bundle: the gate acts on the run's event a
+// moment after the run ends, and a script's next command names the version.
+func waitGate(ctx context.Context, cl *client, r *training.Run, timeout time.Duration) (*registry.Version, *registry.AuditRecord, error) {
+	reg := registry.New(cl.store, registry.Config{Bucket: cl.ep.Buckets.Platform})
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, refused, err := reg.RunOutcome(ctx, r.Model, r.RunID)
+		if err != nil && ctx.Err() == nil {
+			return nil, nil, fmt.Errorf("run %s at the gate: %w", r.RunID, err)
+		}
+		if v != nil || refused != nil {
+			return v, refused, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded, but the gate has not decided it yet "+
+				"(mlops models show %s; the gate function's log says why)", timeout, r.RunID, r.Model)}
+		case <-tick.C:
+		}
+	}
 }
 
 func printRuns(w io.Writer, g *globals, runs []*training.Run) error {

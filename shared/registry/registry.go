@@ -350,3 +350,47 @@ func (r *Registry) Checks(ctx context.Context, key string) (*ChecksRecord, error
 	}
 	return &c, nil
 }
+
+// RunOutcome says what the gate made of a run: the version it registered,
+// once that version's state has moved past registered (the gate's checks
+// decided it), or the record that refused the run's bundle. Both nil: the gate
+// has not finished with the run yet (or never saw it).
+func (r *Registry) RunOutcome(ctx context.Context, model, runID string) (*Version, *AuditRecord, error) {
+	if err := validModel(model); err != nil {
+		return nil, nil, err
+	}
+	if !runIDPattern.MatchString(runID) {
+		return nil, nil, fmt.Errorf("%w: model %s: run ID %q", ErrInvalid, model, runID)
+	}
+	idx, _, err := r.readRunIndex(ctx, RunKey(model, runID))
+	switch {
+	case err == nil:
+		// The index may name a number that another run took, until it moves.
+		v, _, err := r.readVersion(ctx, model, idx.Version)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return nil, nil, err
+		case v.RunID == runID && v.State != StateRegistered:
+			return v, nil, nil
+		}
+	case !errors.Is(err, ErrNotFound):
+		return nil, nil, err
+	}
+	b, _, err := r.st.ReadAll(ctx, r.cfg.Bucket, RefusalKey(model, runID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s run %s: refusal: %w", model, runID, err)
+	}
+	var l Link
+	if err := json.Unmarshal(b, &l); err != nil || l.Key == "" {
+		return nil, nil, fmt.Errorf("%s: %w: not a link to an audit record", RefusalKey(model, runID), ErrDamaged)
+	}
+	rec, err := r.readRecord(ctx, l.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s run %s: refusal: %w", model, runID, err)
+	}
+	return nil, rec, nil
+}

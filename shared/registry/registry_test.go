@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -787,4 +788,60 @@ func TestRegisterCompiled(t *testing.T) {
 		t.Fatalf("a compiled model without its model.json hash: %v", err)
 	}
 	verifyOK(t, reg, "credit")
+}
+
+// RunOutcome: nothing until the gate has decided a run's version (its
+// registration alone is not a decision), then the version; a refused run's
+// refusal record; a run's number taken by another run is not its version.
+func TestRunOutcome(t *testing.T) {
+	reg, st := setup(t)
+	ctx := context.Background()
+	outcome := func(run string) (*registry.Version, *registry.AuditRecord) {
+		t.Helper()
+		v, rec, err := reg.RunOutcome(ctx, "credit", run)
+		if err != nil {
+			t.Fatalf("%s: %v", run, err)
+		}
+		return v, rec
+	}
+	if v, rec := outcome(runID(1)); v != nil || rec != nil {
+		t.Fatalf("a run the gate never saw: %+v %+v", v, rec)
+	}
+	v1 := register(t, reg, "credit", 1)
+	if v, rec := outcome(runID(1)); v != nil || rec != nil {
+		t.Fatalf("registered, not decided: %+v %+v", v, rec)
+	}
+	pass(t, reg, v1)
+	if _, err := reg.MarkPending(ctx, registry.DecisionInput{Model: "credit", Version: 1, PolicyHash: "p1", Principal: "gate", Reason: "needs a person"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, rec := outcome(runID(1)); v == nil || rec != nil || v.Version != 1 || v.RunID != runID(1) || v.State != registry.StatePendingApproval {
+		t.Fatalf("decided: %+v %+v", v, rec)
+	}
+	if _, err := reg.Refuse(ctx, registry.RefuseInput{Model: "credit", RunID: runID(2), BundleSHA256: sha("x"), Principal: "gate", Reason: "bundle hash mismatch"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, rec := outcome(runID(2)); v != nil || rec == nil || rec.Kind != registry.KindRefused || rec.Reason != "bundle hash mismatch" {
+		t.Fatalf("refused: %+v %+v", v, rec)
+	}
+	// A run index naming version 1, which run 1 holds: another run's
+	// version is never this run's.
+	idx, _ := json.Marshal(registry.RunIndex{RunID: runID(3), Version: 1, Input: registry.RegisterInput{Model: "credit", RunID: runID(3)}})
+	if _, err := st.Create(ctx, bucket, registry.RunKey("credit", runID(3)), idx, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, rec := outcome(runID(3)); v != nil || rec != nil {
+		t.Fatalf("a number another run holds: %+v %+v", v, rec)
+	}
+	for _, bad := range [][2]string{{"Credit!", runID(1)}, {"credit", "../x"}, {"credit", ""}} {
+		if _, _, err := reg.RunOutcome(ctx, bad[0], bad[1]); !errors.Is(err, registry.ErrInvalid) {
+			t.Errorf("%q %q: %v, want ErrInvalid", bad[0], bad[1], err)
+		}
+	}
+	if _, err := st.Create(ctx, bucket, registry.RefusalKey("credit", runID(4)), []byte("{"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := reg.RunOutcome(ctx, "credit", runID(4)); !errors.Is(err, registry.ErrDamaged) {
+		t.Errorf("a refusal marker that is not a link: %v, want ErrDamaged", err)
+	}
 }
