@@ -212,7 +212,10 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 	if r.code != 0 || m == nil {
 		t.Fatalf("second upload: %+v", r)
 	}
-	if r := mlops(t, "runs", "wait", "--model", "credit", "--dataset-version", m[1], "--dir", dir, "--timeout", "5m"); r.code != 0 {
+	// The run did its job (exit 0); the gate's verdict is the state, on
+	// stderr beside the JSON.
+	if r := mlops(t, "runs", "wait", "--model", "credit", "--dataset-version", m[1], "--dir", dir, "--timeout", "5m", "-o", "json"); r.code != 0 ||
+		!strings.Contains(r.stdout, `"state": "succeeded"`) || r.stderr != "version    2 (rejected)\n" {
 		t.Fatalf("runs wait v2: %+v", r)
 	}
 	waitVersionState(t, dir, "credit", "2", registry.StateRejected)
@@ -230,7 +233,7 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 	// A retrain on the first dataset version trains version 3, which waits;
 	// approving it archives version 1.
 	if r := mlops(t, "runs", "retrain", "credit", "--dataset-version", v1.DatasetVersion, "--reason", "a second good version",
-		"--dir", dir, "--wait", "--timeout", "5m"); r.code != 0 {
+		"--dir", dir, "--wait", "--timeout", "5m"); r.code != 0 || !strings.Contains(r.stdout, "\nversion    3 (pending_approval)\n") {
 		t.Fatalf("retrain: %+v", r)
 	}
 	waitVersionState(t, dir, "credit", "3", registry.StatePendingApproval)

@@ -105,7 +105,9 @@ bucket; in AWS it is a CloudWatch Logs stream, which this command names.`,
 		Short: "Start the next attempt of a failed run",
 		Long: `retry asks the platform to train a failed run's inputs again, as its next
 attempt. Asking twice for the same run starts one attempt. With --wait it waits
-for that attempt to end and exits 0 if it succeeded, 1 if it failed.`,
+for that attempt to end and, if it succeeded, for the gate to decide its
+version (as runs wait does): exit 0 if it succeeded, 1 if it failed or the
+gate refused its bundle, 3 if the timeout came first.`,
 		Example: `  mlops runs retry credit-3f9a0c1d2e4b5a69-1 --reason "spot capacity" --wait`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -126,7 +128,8 @@ for that attempt to end and exits 0 if it succeeded, 1 if it failed.`,
 		Short: "Train a model now on its dataset's latest (or a given) version",
 		Long: `retrain asks the platform to train MODEL with its current spec. On data it has
 already trained on, that is the next attempt of the same run; while such a run
-is in flight, the request is satisfied by it.`,
+is in flight, the request is satisfied by it. --wait waits as runs wait does:
+for the run, and for the gate to decide its version.`,
 		Example: `  mlops runs retrain credit --reason "quarterly refresh" --wait
   mlops runs retrain credit --dataset-version 3f9a0c1d2e4b5a6978e0d1c2`,
 		Args: cobra.ExactArgs(1),
@@ -163,8 +166,11 @@ appear (after an upload, training starts a moment later).
 A run that succeeded is then waited for at the gate too, within the same
 --timeout: until the gate has registered it as a version and its policy
 checks have decided that version's state (printed as "version N (STATE)"),
-so that the next command (mlops models approve MODEL N) finds it. A bundle
-the gate refused exits 1 with the gate's reason. -o json prints the run.`,
+so that the next command (mlops models approve MODEL N) finds it. The exit
+is 0 whatever the policy decided (pending_approval, rejected, approved,
+champion: the state says); 1 if the run failed or the gate refused its
+bundle (with the gate's reason); 3 if the timeout came first. -o json
+prints the run on stdout and the version line on stderr.`,
 		Example: `  mlops upload examples/credit/credit_data.csv --dataset credit --wait
   mlops runs wait --model credit --timeout 10m
   mlops runs wait --model credit --dataset-version 3f9a0c1d2e4b5a6978e0d1c2`,
@@ -340,12 +346,16 @@ func finish(ctx context.Context, cmd *cobra.Command, g *globals, cl *client, r *
 		}
 	} else {
 		printRun(w, cl, r)
-		switch {
-		case v != nil:
-			fmt.Fprintf(w, "version    %d (%s)\n", v.Version, v.State)
-		case refused != nil:
-			fmt.Fprintf(w, "gate       refused the bundle (%s): %s\n", registry.AuditKey(refused.Model, refused.Seq, refused.Kind), refused.Reason)
-		}
+	}
+	// In JSON the run is the document: what the gate made of it goes to stderr.
+	if g.output == "json" {
+		w = cmd.ErrOrStderr()
+	}
+	switch {
+	case v != nil:
+		fmt.Fprintf(w, "version    %d (%s)\n", v.Version, v.State)
+	case refused != nil:
+		fmt.Fprintf(w, "gate       refused the bundle (%s): %s\n", registry.AuditKey(refused.Model, refused.Seq, refused.Kind), refused.Reason)
 	}
 	switch {
 	case r.State != training.StateSucceeded:
@@ -365,17 +375,28 @@ func waitGate(ctx context.Context, cl *client, r *training.Run, timeout time.Dur
 	reg := registry.New(cl.store, registry.Config{Bucket: cl.ep.Buckets.Platform})
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	var v *registry.Version
 	for {
-		v, refused, err := reg.RunOutcome(ctx, r.Model, r.RunID)
+		got, refused, err := reg.RunOutcome(ctx, r.Model, r.RunID)
 		if err != nil && ctx.Err() == nil {
 			return nil, nil, fmt.Errorf("run %s at the gate: %w", r.RunID, err)
 		}
-		if v != nil || refused != nil {
+		if got != nil {
+			v = got
+		}
+		if v != nil && v.State != registry.StateRegistered || refused != nil {
 			return v, refused, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded, but the gate has not decided it yet "+
+			if v != nil {
+				// A gate that failed after registering (its event dead-lettered)
+				// leaves the version undecided; approving it checks it.
+				return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded and is version %d, "+
+					"but the gate has not checked it against the policy (the gate function's log says why; "+
+					"mlops models approve %s %d checks it)", timeout, r.RunID, v.Version, r.Model, v.Version)}
+			}
+			return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded, but the gate has not registered it "+
 				"(mlops models show %s; the gate function's log says why)", timeout, r.RunID, r.Model)}
 		case <-tick.C:
 		}

@@ -351,10 +351,10 @@ func (r *Registry) Checks(ctx context.Context, key string) (*ChecksRecord, error
 	return &c, nil
 }
 
-// RunOutcome says what the gate made of a run: the version it registered,
-// once that version's state has moved past registered (the gate's checks
-// decided it), or the record that refused the run's bundle. Both nil: the gate
-// has not finished with the run yet (or never saw it).
+// RunOutcome says what the gate made of a run: the version it registered
+// (in state registered until the gate's checks decide it), or the record that
+// refused the run's bundle. Both nil: the gate has not registered the run yet
+// (or never saw it).
 func (r *Registry) RunOutcome(ctx context.Context, model, runID string) (*Version, *AuditRecord, error) {
 	if err := validModel(model); err != nil {
 		return nil, nil, err
@@ -371,7 +371,7 @@ func (r *Registry) RunOutcome(ctx context.Context, model, runID string) (*Versio
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return nil, nil, err
-		case v.RunID == runID && v.State != StateRegistered:
+		case v.RunID == runID:
 			return v, nil, nil
 		}
 	case !errors.Is(err, ErrNotFound):

@@ -790,9 +790,9 @@ func TestRegisterCompiled(t *testing.T) {
 	verifyOK(t, reg, "credit")
 }
 
-// RunOutcome: nothing until the gate has decided a run's version (its
-// registration alone is not a decision), then the version; a refused run's
-// refusal record; a run's number taken by another run is not its version.
+// RunOutcome: nothing until the gate has registered a run, then its version
+// as it stands; a refused run's refusal record; a run's number taken by
+// another run is not its version.
 func TestRunOutcome(t *testing.T) {
 	reg, st := setup(t)
 	ctx := context.Background()
@@ -808,7 +808,7 @@ func TestRunOutcome(t *testing.T) {
 		t.Fatalf("a run the gate never saw: %+v %+v", v, rec)
 	}
 	v1 := register(t, reg, "credit", 1)
-	if v, rec := outcome(runID(1)); v != nil || rec != nil {
+	if v, rec := outcome(runID(1)); v == nil || rec != nil || v.Version != 1 || v.State != registry.StateRegistered {
 		t.Fatalf("registered, not decided: %+v %+v", v, rec)
 	}
 	pass(t, reg, v1)
