@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -162,4 +163,22 @@ func (g *globals) httpsAPI(stackURL func(stackout.Outputs) string) (string, *htt
 	}
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	return ep.API.URL, hc, apierror.BearerToken(ep.API.Token), nil
+}
+
+// poll calls check, then again every interval, until it reports done or an
+// error, or ctx ends: then poll returns ctx's error, and the caller says what
+// it waited for. A check fails only on errors it would not retry.
+func poll(ctx context.Context, every time.Duration, check func() (bool, error)) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if done, err := check(); done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

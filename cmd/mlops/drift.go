@@ -131,26 +131,25 @@ Exit status: 0 no drift, 1 drift or quality decay detected, 3 a run failed.`,
 func waitDriftResult(ctx context.Context, cl *client, id string, timeout time.Duration) (*drift.RequestResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var res *drift.RequestResult
+	err := poll(ctx, 200*time.Millisecond, func() (bool, error) {
 		b, _, err := cl.store.ReadAll(ctx, cl.ep.Buckets.Monitoring, drift.ResultKey(id))
-		if err == nil {
-			var res drift.RequestResult
-			if err := json.Unmarshal(b, &res); err != nil {
-				return nil, fmt.Errorf("drift run: the answer s3://%s/%s: %w", cl.ep.Buckets.Monitoring, drift.ResultKey(id), err)
+		switch {
+		case err == nil:
+			res = &drift.RequestResult{}
+			if err := json.Unmarshal(b, res); err != nil {
+				return false, fmt.Errorf("drift run: the answer s3://%s/%s: %w", cl.ep.Buckets.Monitoring, drift.ResultKey(id), err)
 			}
-			return &res, nil
+			return true, nil
+		case !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil:
+			return false, fmt.Errorf("drift run: %w", err)
 		}
-		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
-			return nil, fmt.Errorf("drift run: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("drift run: no answer within %s (is the platform running? the drift function's log says more)", timeout)
-		case <-tick.C:
-		}
+		return false, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("drift run: no answer within %s (is the platform running? the drift function's log says more)", timeout)
 	}
+	return res, err
 }
 
 func printDriftResult(w io.Writer, res *drift.RequestResult) {

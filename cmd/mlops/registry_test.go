@@ -17,6 +17,8 @@ import (
 	"github.com/openmlops/mlops/shared/local"
 	"github.com/openmlops/mlops/shared/predict"
 	"github.com/openmlops/mlops/shared/registry"
+	"github.com/openmlops/mlops/shared/store"
+	"github.com/openmlops/mlops/shared/training"
 )
 
 // waitVersionState polls `mlops models show NAME@V -o json` until the version
@@ -324,12 +326,39 @@ func TestRegistryWithReferenceTrainer(t *testing.T) {
 		t.Fatalf("verify: %+v", r)
 	}
 
-	// Tampering: an audit record deleted straight from S3 breaks the chain,
-	// and verify names it.
 	cl, err := (&globals{dir: dir}).connect()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Waits that time out say what they waited for (exit 3): a run that
+	// never appears, and a succeeded run the gate never saw (its record
+	// copied from version 1's under another run ID, with no event).
+	if r := mlops(t, "runs", "wait", "--model", "nosuch", "--dir", dir, "--timeout", "300ms"); r.code != 3 ||
+		!strings.Contains(r.stderr, "timed out after 300ms waiting for a run of nosuch to end") {
+		t.Errorf("wait for a run that never comes: %+v", r)
+	}
+	run1, _, err := training.GetRun(context.Background(), cl.store, ep.Buckets.Platform, v1.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := *run1
+	ghost.Base = "ffffffffffffffff"
+	ghost.RunID = "credit-" + ghost.Base + "-1"
+	ghost.Job.Name = ghost.RunID
+	b := *ghost.Bundle
+	b.Prefix = training.BundlePrefix(ghost.RunID)
+	ghost.Bundle = &b
+	body, _ := json.Marshal(ghost)
+	if _, err := cl.store.Create(context.Background(), ep.Buckets.Platform, training.RunKey(ghost.RunID), body, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mlops(t, "runs", "wait", ghost.RunID, "--dir", dir, "--timeout", "500ms"); r.code != 3 || !strings.Contains(r.stdout, "state      succeeded") ||
+		!strings.Contains(r.stderr, "timed out after 500ms: run "+ghost.RunID+" succeeded, but the gate has not registered it") {
+		t.Errorf("wait for a run the gate never saw: %+v", r)
+	}
+
+	// Tampering: an audit record deleted straight from S3 breaks the chain,
+	// and verify names it.
 	victim := hist[2].Key // the pending record
 	if err := cl.store.Delete(context.Background(), ep.Buckets.Platform, victim, ""); err != nil {
 		t.Fatal(err)

@@ -286,20 +286,19 @@ func request(cmd *cobra.Command, g *globals, cl *client, req event.RetrainReques
 // waitRun polls until the run (or the newest run of model matching every
 // filter) is final, or ctx (bounded by timeout) ends.
 func waitRun(ctx context.Context, cl *client, id, model string, timeout time.Duration, filters ...func(*training.Run) bool) (*training.Run, error) {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var r *training.Run
+	var r *training.Run
+	err := poll(ctx, 250*time.Millisecond, func() (bool, error) {
+		r = nil
 		if id != "" {
 			got, err := getRun(ctx, cl, id)
 			if err != nil && ctx.Err() == nil {
-				return nil, err
+				return false, err
 			}
 			r = got
 		} else {
 			runs, err := training.ListRuns(ctx, cl.store, cl.ep.Buckets.Platform, model)
 			if err != nil && ctx.Err() == nil && !errors.As(err, new(*training.DamagedRunsError)) {
-				return nil, err
+				return false, err
 			}
 		pick:
 			for _, c := range runs {
@@ -312,22 +311,19 @@ func waitRun(ctx context.Context, cl *client, id, model string, timeout time.Dur
 				break
 			}
 		}
-		if r != nil && r.Final() {
-			return r, nil
+		return r != nil && r.Final(), nil
+	})
+	if err != nil && ctx.Err() != nil {
+		what := "run " + id
+		if id == "" {
+			what = "a run of " + model
 		}
-		select {
-		case <-ctx.Done():
-			what := "run " + id
-			if id == "" {
-				what = "a run of " + model
-			}
-			if r != nil {
-				what = fmt.Sprintf("run %s (%s, job %s)", r.RunID, r.State, orDash(r.Job.Status))
-			}
-			return nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s waiting for %s to end", timeout, what)}
-		case <-tick.C:
+		if r != nil {
+			what = fmt.Sprintf("run %s (%s, job %s)", r.RunID, r.State, orDash(r.Job.Status))
 		}
+		return nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s waiting for %s to end", timeout, what)}
 	}
+	return r, err
 }
 
 // finish prints a final run, after waiting (for one that succeeded) for
@@ -344,12 +340,9 @@ func finish(ctx context.Context, cmd *cobra.Command, g *globals, cl *client, r *
 		if err := printJSON(w, r); err != nil {
 			return err
 		}
+		w = cmd.ErrOrStderr() // the run is the document: what the gate made of it goes beside it
 	} else {
 		printRun(w, cl, r)
-	}
-	// In JSON the run is the document: what the gate made of it goes to stderr.
-	if g.output == "json" {
-		w = cmd.ErrOrStderr()
 	}
 	switch {
 	case v != nil:
@@ -373,34 +366,33 @@ func finish(ctx context.Context, cmd *cobra.Command, g *globals, cl *client, r *
 // moment after the run ends, and a script's next command names the version.
 func waitGate(ctx context.Context, cl *client, r *training.Run, timeout time.Duration) (*registry.Version, *registry.AuditRecord, error) {
 	reg := registry.New(cl.store, registry.Config{Bucket: cl.ep.Buckets.Platform})
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
 	var v *registry.Version
-	for {
-		got, refused, err := reg.RunOutcome(ctx, r.Model, r.RunID)
+	var refused *registry.AuditRecord
+	err := poll(ctx, 250*time.Millisecond, func() (bool, error) {
+		got, rec, err := reg.RunOutcome(ctx, r.Model, r.RunID)
 		if err != nil && ctx.Err() == nil {
-			return nil, nil, fmt.Errorf("run %s at the gate: %w", r.RunID, err)
+			return false, fmt.Errorf("run %s at the gate: %w", r.RunID, err)
 		}
 		if got != nil {
 			v = got
 		}
-		if v != nil && v.State != registry.StateRegistered || refused != nil {
-			return v, refused, nil
-		}
-		select {
-		case <-ctx.Done():
-			if v != nil {
-				// A gate that failed after registering (its event dead-lettered)
-				// leaves the version undecided; approving it checks it.
-				return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded and is version %d, "+
-					"but the gate has not checked it against the policy (the gate function's log says why; "+
-					"mlops models approve %s %d checks it)", timeout, r.RunID, v.Version, r.Model, v.Version)}
-			}
-			return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded, but the gate has not registered it "+
-				"(mlops models show %s; the gate function's log says why)", timeout, r.RunID, r.Model)}
-		case <-tick.C:
-		}
+		refused = rec
+		return v != nil && v.State != registry.StateRegistered || refused != nil, nil
+	})
+	switch {
+	case err != nil && ctx.Err() != nil && v != nil:
+		// A gate that failed after registering (its event dead-lettered)
+		// leaves the version undecided; approving it checks it.
+		return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded and is version %d, "+
+			"but the gate has not checked it against the policy (the gate function's log says why; "+
+			"mlops models approve %s %d checks it)", timeout, r.RunID, v.Version, r.Model, v.Version)}
+	case err != nil && ctx.Err() != nil:
+		return nil, nil, &exitError{code: exitProblem, err: fmt.Errorf("timed out after %s: run %s succeeded, but the gate has not registered it "+
+			"(mlops models show %s; the gate function's log says why)", timeout, r.RunID, r.Model)}
+	case err != nil:
+		return nil, nil, err
 	}
+	return v, refused, nil
 }
 
 func printRuns(w io.Writer, g *globals, runs []*training.Run) error {
